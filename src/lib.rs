@@ -1,0 +1,3 @@
+//! paycrypto
+#![forbid(unsafe_code)]
+pub mod algo;
