@@ -6,8 +6,8 @@
 
 use super::{AlgoError, AlgoResult};
 use ::cipher::{
-    Block, BlockCipherDecrypt, BlockSizeUser, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt,
-    InnerIvInit, KeyInit,
+    Block, BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt,
+    BlockSizeUser, InnerIvInit, KeyInit,
 };
 use cmac::{Cmac, Mac};
 
@@ -104,7 +104,10 @@ impl BlockCipher {
         if data.is_empty() || data.len() % bs != 0 {
             return Err(AlgoError::new(
                 field,
-                format!("length {} bytes is not a positive multiple of the {bs}-byte block", data.len()),
+                format!(
+                    "length {} bytes is not a positive multiple of the {bs}-byte block",
+                    data.len()
+                ),
             ));
         }
         Ok(())
@@ -159,7 +162,10 @@ impl BlockCipher {
     /// Encrypts one 8-byte block (DES family only).
     pub fn encrypt8(&self, block: &mut [u8; 8]) -> AlgoResult<()> {
         if self.block_size() != 8 {
-            return Err(AlgoError::new("key", "an 8-byte block needs a DES-family key"));
+            return Err(AlgoError::new(
+                "key",
+                "an 8-byte block needs a DES-family key",
+            ));
         }
         self.encrypt_ecb(block)
     }
@@ -254,7 +260,10 @@ mod tests {
         let key = hex::decode("2B7E151628AED2A6ABF7158809CF4F3C").unwrap();
         let mut out = [0u8; 16];
         let n = BlockCipher::aes(&key).unwrap().cmac(&[], &mut out);
-        assert_eq!(hex::encode_upper(&out[..n]), "BB1D6929E95937287FA37D129B756746");
+        assert_eq!(
+            hex::encode_upper(&out[..n]),
+            "BB1D6929E95937287FA37D129B756746"
+        );
     }
 
     // NIST SP 800-38B Appendix D (TDES 2-key, empty message) via shared vectors kind "mac_cmac_tdes".

@@ -8,6 +8,7 @@
 //! secret values.
 
 pub mod cipher;
+pub mod pinblock;
 
 /// An error from a reference algorithm: which input was wrong and why.
 ///

@@ -1,0 +1,1085 @@
+//! ISO 9564-1 PIN blocks: formats 0, 1, 2 and 3 (8-byte, enciphered under a
+//! DES-family key) and format 4 (16-byte, enciphered under AES).
+//!
+//! Layouts (one character per nibble; `C` control, `L` PIN length 4-C hex,
+//! `P` PIN digit, `F` fill 0xF, `R` random fill):
+//!
+//! | format | clear PIN block                                    | PAN   |
+//! |--------|----------------------------------------------------|-------|
+//! | 0      | `0LPPPPpppppppp` + fill `F`, XOR `0000` + 12 PAN digits | yes |
+//! | 1      | `1LPPPPpppppppp` + transaction-unique fill (any nibble) | no  |
+//! | 2      | `2LPPPPpppppppp` + fill `F` (ICC offline PIN only)  | no    |
+//! | 3      | `3LPPPPpppppppp` + random fill `A`-`F`, XOR `0000` + 12 PAN digits | yes |
+//! | 4      | PIN field `4LPPPPpppppppp` + fill `A` + 8 random bytes; PAN field `M` + PAN + zeros | yes |
+//!
+//! For formats 0 and 3 the PAN digits are the 12 rightmost digits excluding
+//! the check digit. For format 4 (ISO 9564-1:2017, ANSI X9.24-3 supplement)
+//! the "clear PIN block" handled by [`encode_pin_block`] / [`decode_pin_block`]
+//! is the plain PIN field; the PAN enters at encipherment:
+//! `E(E(pin field) XOR pan field)`.
+//!
+//! Everything here is a pure function; clear PINs and clear PIN blocks come
+//! back in types that zeroize on drop and print `***`.
+
+use super::cipher::{xor_into, BlockCipher};
+use super::{AlgoError, AlgoResult};
+use rand::RngCore;
+use subtle::{Choice, ConstantTimeEq};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
+/// Fewest PIN digits ISO 9564-1 allows.
+pub const PIN_MIN_LEN: usize = 4;
+/// Most PIN digits ISO 9564-1 allows.
+pub const PIN_MAX_LEN: usize = 12;
+/// Fewest PAN digits accepted here.
+pub const PAN_MIN_LEN: usize = 12;
+/// Most PAN digits accepted here (ISO/IEC 7812 maximum).
+pub const PAN_MAX_LEN: usize = 19;
+
+/// A clear PIN: 4 to 12 ASCII decimal digits, validated at construction.
+///
+/// Zeroized on drop; `Debug` prints `***`; equality is constant-time
+/// (via [`subtle::ConstantTimeEq`]).
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct Pin {
+    digits: [u8; PIN_MAX_LEN],
+    len: u8,
+}
+
+impl Pin {
+    /// A PIN from a string of 4 to 12 ASCII decimal digits.
+    ///
+    /// Errors (`pin`): wrong length, or a character that is not `0`-`9`.
+    pub fn new(pin: &str) -> AlgoResult<Self> {
+        Self::from_digits(pin.as_bytes())
+    }
+
+    /// A PIN from 4 to 12 ASCII decimal digit bytes (`b'0'..=b'9'`).
+    ///
+    /// Errors (`pin`): wrong length, or a byte that is not an ASCII digit.
+    pub fn from_digits(digits: &[u8]) -> AlgoResult<Self> {
+        if let Some(pos) = digits.iter().position(|b| !b.is_ascii_digit()) {
+            return Err(AlgoError::new(
+                "pin",
+                format!("character at position {pos} is not a decimal digit"),
+            ));
+        }
+        let len = digits.len();
+        if !(PIN_MIN_LEN..=PIN_MAX_LEN).contains(&len) {
+            return Err(AlgoError::new(
+                "pin",
+                format!("length {len} digits, expected {PIN_MIN_LEN} to {PIN_MAX_LEN}"),
+            ));
+        }
+        let mut out = [0u8; PIN_MAX_LEN];
+        for (o, d) in out.iter_mut().zip(digits) {
+            *o = *d;
+        }
+        Ok(Self {
+            digits: out,
+            len: len as u8,
+        })
+    }
+
+    /// The PIN as ASCII decimal digits (4 to 12 bytes).
+    pub fn digits(&self) -> &[u8] {
+        self.digits.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+
+    /// The PIN as a string of decimal digits.
+    pub fn as_str(&self) -> &str {
+        // The digits were validated as ASCII at construction.
+        std::str::from_utf8(self.digits()).unwrap_or("")
+    }
+}
+
+impl std::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl ConstantTimeEq for Pin {
+    fn ct_eq(&self, other: &Self) -> Choice {
+        // Unused digit slots are always zero, so whole-array comparison is exact.
+        self.len.ct_eq(&other.len) & self.digits.ct_eq(&other.digits)
+    }
+}
+
+impl PartialEq for Pin {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other).into()
+    }
+}
+
+impl Eq for Pin {}
+
+/// An ISO 9564-1 PIN block format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PinBlockFormat {
+    /// Format 0 (ANSI X9.8): PIN XOR PAN, fill `F`.
+    Iso0,
+    /// Format 1: PIN with transaction-unique fill, no PAN.
+    Iso1,
+    /// Format 2: PIN with fill `F`, no PAN; ICC offline PIN only.
+    Iso2,
+    /// Format 3: PIN XOR PAN, random fill `A`-`F`.
+    Iso3,
+    /// Format 4: 16-byte AES PIN block (PIN field and PAN field).
+    Iso4,
+}
+
+impl PinBlockFormat {
+    /// Every format, in numeric order.
+    pub const ALL: [Self; 5] = [Self::Iso0, Self::Iso1, Self::Iso2, Self::Iso3, Self::Iso4];
+
+    /// The format number, which is also the control-field nibble (0-4).
+    pub fn code(self) -> u8 {
+        match self {
+            Self::Iso0 => 0,
+            Self::Iso1 => 1,
+            Self::Iso2 => 2,
+            Self::Iso3 => 3,
+            Self::Iso4 => 4,
+        }
+    }
+
+    /// The format with number `code` (0-4). Errors (`format`): any other number.
+    pub fn from_code(code: u8) -> AlgoResult<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|f| f.code() == code)
+            .ok_or_else(|| {
+                AlgoError::new(
+                    "format",
+                    format!("{code} is not an ISO 9564-1 PIN block format 0-4"),
+                )
+            })
+    }
+
+    /// PIN block length in bytes: 8 for formats 0-3, 16 for format 4.
+    pub fn block_len(self) -> usize {
+        match self {
+            Self::Iso4 => 16,
+            _ => 8,
+        }
+    }
+
+    /// True when the format binds the PAN (0, 3 and 4). Formats 0 and 3 need
+    /// it to encode/decode; format 4 needs it to encipher/decipher.
+    pub fn needs_pan(self) -> bool {
+        matches!(self, Self::Iso0 | Self::Iso3 | Self::Iso4)
+    }
+}
+
+/// A clear (unenciphered) PIN block: 8 bytes for formats 0-3 (after the PAN
+/// XOR, for 0 and 3), or the 16-byte plain PIN field for format 4.
+///
+/// Zeroized on drop; `Debug` prints `***`.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct ClearPinBlock {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl ClearPinBlock {
+    fn from_slice(b: &[u8]) -> Self {
+        let mut bytes = [0u8; 16];
+        for (o, i) in bytes.iter_mut().zip(b) {
+            *o = *i;
+        }
+        Self {
+            bytes,
+            len: b.len().min(16) as u8,
+        }
+    }
+
+    /// The block's bytes (8 or 16).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
+impl std::fmt::Debug for ClearPinBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// An enciphered PIN block: 8 bytes (formats 0-3) or 16 bytes (format 4),
+/// held inline without heap allocation.
+///
+/// Zeroized on drop; `Debug` prints `***`; equality is constant-time.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct EncryptedPinBlock {
+    bytes: [u8; 16],
+    len: u8,
+}
+
+impl EncryptedPinBlock {
+    /// Wraps an enciphered PIN block of 8 or 16 bytes.
+    ///
+    /// Errors (`pin block`): any other length.
+    pub fn from_bytes(b: &[u8]) -> AlgoResult<Self> {
+        if b.len() != 8 && b.len() != 16 {
+            return Err(AlgoError::new(
+                "pin block",
+                format!("length {} bytes, expected 8 or 16", b.len()),
+            ));
+        }
+        let mut bytes = [0u8; 16];
+        for (o, i) in bytes.iter_mut().zip(b) {
+            *o = *i;
+        }
+        Ok(Self {
+            bytes,
+            len: b.len() as u8,
+        })
+    }
+
+    /// The enciphered block's bytes (8 or 16).
+    pub fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..usize::from(self.len)).unwrap_or(&[])
+    }
+}
+
+impl std::fmt::Debug for EncryptedPinBlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl ConstantTimeEq for EncryptedPinBlock {
+    fn ct_eq(&self, other: &Self) -> Choice {
+        self.len.ct_eq(&other.len) & self.bytes.ct_eq(&other.bytes)
+    }
+}
+
+impl PartialEq for EncryptedPinBlock {
+    fn eq(&self, other: &Self) -> bool {
+        self.ct_eq(other).into()
+    }
+}
+
+impl Eq for EncryptedPinBlock {}
+
+// ---------------------------------------------------------------------------
+// Nibble helpers
+
+/// Splits bytes into nibbles (high first); `out` must be twice as long as `bytes`.
+fn unpack(bytes: &[u8], out: &mut [u8]) {
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        if let [hi, lo] = pair {
+            *hi = b >> 4;
+            *lo = b & 0x0F;
+        }
+    }
+}
+
+/// Joins nibbles (high first) into bytes.
+fn pack(nibbles: &[u8], out: &mut [u8]) {
+    for (b, pair) in out.iter_mut().zip(nibbles.chunks_exact(2)) {
+        if let [hi, lo] = pair {
+            *b = (hi << 4) | (lo & 0x0F);
+        }
+    }
+}
+
+/// The 8-byte PIN field `C L PIN... fill...`, fill nibble `i` taken from `fill[i]`.
+fn pin_field(control: u8, pin: &Pin, fill: &[u8; 16]) -> Zeroizing<[u8; 8]> {
+    let digits = pin.digits();
+    let mut n = Zeroizing::new([0u8; 16]);
+    n[0] = control;
+    n[1] = digits.len() as u8;
+    for (slot, d) in n.iter_mut().skip(2).zip(digits) {
+        *slot = d & 0x0F;
+    }
+    for (slot, f) in n.iter_mut().zip(fill).skip(2 + digits.len()) {
+        *slot = f & 0x0F;
+    }
+    let mut out = Zeroizing::new([0u8; 8]);
+    pack(&*n, &mut *out);
+    out
+}
+
+// ---------------------------------------------------------------------------
+// PAN fields
+
+/// Validates a PAN: ASCII digits only, 12 to 19 of them.
+fn pan_digits(pan: &str) -> AlgoResult<&[u8]> {
+    let b = pan.as_bytes();
+    if let Some(pos) = b.iter().position(|c| !c.is_ascii_digit()) {
+        return Err(AlgoError::new(
+            "pan",
+            format!("character at position {pos} is not a decimal digit"),
+        ));
+    }
+    if !(PAN_MIN_LEN..=PAN_MAX_LEN).contains(&b.len()) {
+        return Err(AlgoError::new(
+            "pan",
+            format!(
+                "length {} digits, expected {PAN_MIN_LEN} to {PAN_MAX_LEN}",
+                b.len()
+            ),
+        ));
+    }
+    Ok(b)
+}
+
+fn require_pan(pan: Option<&str>, format: PinBlockFormat) -> AlgoResult<&str> {
+    pan.ok_or_else(|| {
+        AlgoError::new(
+            "pan",
+            format!("required for PIN block format {}", format.code()),
+        )
+    })
+}
+
+/// The 8-byte PAN field of formats 0 and 3: `0000` followed by the 12
+/// rightmost PAN digits excluding the check digit (left-padded with zeros if
+/// fewer than 12 remain).
+///
+/// Errors (`pan`): not 12 to 19 ASCII decimal digits.
+pub fn pan_field_iso0(pan: &str) -> AlgoResult<[u8; 8]> {
+    let d = pan_digits(pan)?;
+    let body = d.split_last().map(|(_, rest)| rest).unwrap_or(&[]);
+    let mut n = [0u8; 16];
+    for (slot, dig) in n.iter_mut().rev().zip(body.iter().rev().take(12)) {
+        *slot = dig & 0x0F;
+    }
+    let mut out = [0u8; 8];
+    pack(&n, &mut out);
+    Ok(out)
+}
+
+/// The 16-byte plain PAN field of format 4 (ISO 9564-1:2017): nibble `M` =
+/// PAN length - 12, then the PAN left-justified, zero padded to 32 nibbles.
+///
+/// Errors (`pan`): not 12 to 19 ASCII decimal digits.
+pub fn pan_field_iso4(pan: &str) -> AlgoResult<[u8; 16]> {
+    Ok(iso4_pan_field_from_digits(pan_digits(pan)?))
+}
+
+/// Format 4 PAN field from at most 19 ASCII digits. A PAN shorter than 12
+/// digits gets `M = 0` and is right-justified in the 12-digit field with
+/// zeros on the left (ISO 9564-1:2017); [`pan_field_iso4`] refuses such PANs
+/// before reaching here, but the rule is kept complete.
+fn iso4_pan_field_from_digits(d: &[u8]) -> [u8; 16] {
+    let mut n = [0u8; 32];
+    if d.len() >= PAN_MIN_LEN {
+        n[0] = (d.len() - PAN_MIN_LEN).min(0x0F) as u8;
+        for (slot, dig) in n.iter_mut().skip(1).zip(d) {
+            *slot = dig & 0x0F;
+        }
+    } else {
+        for (slot, dig) in n.iter_mut().take(1 + PAN_MIN_LEN).rev().zip(d.iter().rev()) {
+            *slot = dig & 0x0F;
+        }
+    }
+    let mut out = [0u8; 16];
+    pack(&n, &mut out);
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Clear PIN block encode / decode
+
+/// Encodes a clear PIN block with explicit fill (deterministic; for tests and
+/// for callers that draw their own randomness).
+///
+/// `fill` is used by:
+/// - format 1: fill nibble at block position `i` is nibble `i` of `fill`;
+/// - format 3: the same, and every used fill nibble must be `A`-`F`;
+/// - format 4: `fill` is the 8 random bytes of the PIN field's right half.
+///
+/// Formats 0 and 2 ignore it (their fill is `F`). `pan` is required for
+/// formats 0 and 3 and ignored otherwise (format 4 binds the PAN at
+/// encipherment). For format 4 the result is the 16-byte plain PIN field.
+///
+/// Errors: `pan` (missing or invalid for formats 0/3), `fill` (a format 3
+/// fill nibble outside `A`-`F`).
+pub fn encode_pin_block_with_fill(
+    format: PinBlockFormat,
+    pin: &Pin,
+    pan: Option<&str>,
+    fill: &[u8; 8],
+) -> AlgoResult<ClearPinBlock> {
+    const F_FILL: [u8; 16] = [0x0F; 16];
+    let mut fill_n = Zeroizing::new([0u8; 16]);
+    unpack(fill, &mut *fill_n);
+    let first_fill = 2 + pin.digits().len();
+    match format {
+        PinBlockFormat::Iso0 => {
+            let pf = pan_field_iso0(require_pan(pan, format)?)?;
+            let mut b = pin_field(0, pin, &F_FILL);
+            xor_into(&mut *b, &pf);
+            Ok(ClearPinBlock::from_slice(&*b))
+        }
+        PinBlockFormat::Iso1 => Ok(ClearPinBlock::from_slice(&*pin_field(1, pin, &fill_n))),
+        PinBlockFormat::Iso2 => Ok(ClearPinBlock::from_slice(&*pin_field(2, pin, &F_FILL))),
+        PinBlockFormat::Iso3 => {
+            let pf = pan_field_iso0(require_pan(pan, format)?)?;
+            if let Some(pos) = fill_n
+                .iter()
+                .enumerate()
+                .skip(first_fill)
+                .position(|(_, n)| *n < 0x0A)
+            {
+                return Err(AlgoError::new(
+                    "fill",
+                    format!(
+                        "format 3 fill nibble at block position {} is not in A-F",
+                        first_fill + pos
+                    ),
+                ));
+            }
+            let mut b = pin_field(3, pin, &fill_n);
+            xor_into(&mut *b, &pf);
+            Ok(ClearPinBlock::from_slice(&*b))
+        }
+        PinBlockFormat::Iso4 => {
+            let left = pin_field(4, pin, &[0x0A; 16]);
+            let mut b = Zeroizing::new([0u8; 16]);
+            for (o, i) in b.iter_mut().zip(left.iter().chain(fill.iter())) {
+                *o = *i;
+            }
+            Ok(ClearPinBlock::from_slice(&*b))
+        }
+    }
+}
+
+/// Draws the fill for `format` from `rng` in the layout
+/// [`encode_pin_block_with_fill`] expects.
+fn random_fill<R: RngCore + ?Sized>(
+    format: PinBlockFormat,
+    rng: &mut R,
+) -> AlgoResult<Zeroizing<[u8; 8]>> {
+    let mut fill = Zeroizing::new([0u8; 8]);
+    match format {
+        PinBlockFormat::Iso0 | PinBlockFormat::Iso2 => {}
+        PinBlockFormat::Iso1 | PinBlockFormat::Iso4 => rng.fill_bytes(&mut *fill),
+        PinBlockFormat::Iso3 => {
+            // Uniform nibbles in A-F by rejection: bytes below 252 (= 6 * 42) mod 6.
+            let mut n = Zeroizing::new([0u8; 16]);
+            let mut buf = Zeroizing::new([0u8; 32]);
+            let mut have = 0usize;
+            for _ in 0..4 {
+                rng.fill_bytes(&mut *buf);
+                for b in buf.iter().filter(|b| **b < 252) {
+                    if let Some(slot) = n.get_mut(have) {
+                        *slot = 0x0A + b % 6;
+                        have += 1;
+                    }
+                }
+                if have >= n.len() {
+                    break;
+                }
+            }
+            if have < n.len() {
+                return Err(AlgoError::new(
+                    "rng",
+                    "random source did not yield enough usable fill",
+                ));
+            }
+            pack(&*n, &mut *fill);
+        }
+    }
+    Ok(fill)
+}
+
+/// Encodes a clear PIN block, drawing the fill of formats 1, 3 and 4 from
+/// `rng` (which must be a cryptographically secure generator, for example
+/// `rand::rng()`).
+///
+/// `pan` is required for formats 0 and 3 and ignored otherwise. For format 4
+/// the result is the 16-byte plain PIN field.
+///
+/// Errors: `pan` (missing or invalid for formats 0/3), `rng` (a generator so
+/// degenerate that no `A`-`F` fill could be drawn for format 3).
+pub fn encode_pin_block<R: RngCore + ?Sized>(
+    format: PinBlockFormat,
+    pin: &Pin,
+    pan: Option<&str>,
+    rng: &mut R,
+) -> AlgoResult<ClearPinBlock> {
+    let fill = random_fill(format, rng)?;
+    encode_pin_block_with_fill(format, pin, pan, &fill)
+}
+
+/// Decodes a clear PIN block (for format 4: the 16-byte plain PIN field) and
+/// checks every nibble rule: control field, PIN length 4-12, PIN digits 0-9,
+/// fill `F` (formats 0 and 2), `A`-`F` (format 3), `A` (format 4 PIN field;
+/// its random half is not checked), any (format 1).
+///
+/// `pan` is required for formats 0 and 3 and ignored otherwise.
+///
+/// Errors: `pin block` (wrong length), `pan` (missing or invalid),
+/// `pin block control field`, `pin block PIN length field`,
+/// `pin block PIN digit`, `pin block fill`. Messages give nibble positions,
+/// never values.
+pub fn decode_pin_block(
+    format: PinBlockFormat,
+    block: &[u8],
+    pan: Option<&str>,
+) -> AlgoResult<Pin> {
+    check_block_len("pin block", format, block)?;
+    let mut first = Zeroizing::new([0u8; 8]);
+    for (o, i) in first.iter_mut().zip(block) {
+        *o = *i;
+    }
+    if matches!(format, PinBlockFormat::Iso0 | PinBlockFormat::Iso3) {
+        let pf = pan_field_iso0(require_pan(pan, format)?)?;
+        xor_into(&mut *first, &pf);
+    }
+    let mut n = Zeroizing::new([0u8; 16]);
+    unpack(&*first, &mut *n);
+
+    if n[0] != format.code() {
+        return Err(AlgoError::new(
+            "pin block control field",
+            format!("does not match PIN block format {}", format.code()),
+        ));
+    }
+    let len = usize::from(n[1]);
+    if !(PIN_MIN_LEN..=PIN_MAX_LEN).contains(&len) {
+        return Err(AlgoError::new(
+            "pin block PIN length field",
+            format!("out of range {PIN_MIN_LEN} to {PIN_MAX_LEN}"),
+        ));
+    }
+    let mut digits = Zeroizing::new([0u8; PIN_MAX_LEN]);
+    for (i, (d, nib)) in digits
+        .iter_mut()
+        .zip(n.iter().skip(2))
+        .take(len)
+        .enumerate()
+    {
+        if *nib > 9 {
+            return Err(AlgoError::new(
+                "pin block PIN digit",
+                format!("nibble at position {} is not a decimal digit", i + 2),
+            ));
+        }
+        *d = b'0' + nib;
+    }
+    let (fill_ok, expected): (fn(u8) -> bool, &str) = match format {
+        PinBlockFormat::Iso0 | PinBlockFormat::Iso2 => (|x| x == 0x0F, "F"),
+        PinBlockFormat::Iso1 => (|_| true, "any"),
+        PinBlockFormat::Iso3 => (|x| x >= 0x0A, "in A-F"),
+        PinBlockFormat::Iso4 => (|x| x == 0x0A, "A"),
+    };
+    if let Some(pos) = n.iter().skip(2 + len).position(|x| !fill_ok(*x)) {
+        return Err(AlgoError::new(
+            "pin block fill",
+            format!("nibble at position {} is not {expected}", 2 + len + pos),
+        ));
+    }
+    Pin::from_digits(digits.get(..len).unwrap_or(&[]))
+}
+
+fn check_block_len(field: &'static str, format: PinBlockFormat, block: &[u8]) -> AlgoResult<()> {
+    if block.len() != format.block_len() {
+        return Err(AlgoError::new(
+            field,
+            format!(
+                "length {} bytes, expected {} for PIN block format {}",
+                block.len(),
+                format.block_len(),
+                format.code()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------
+// Encipherment
+
+/// Refuses a format/cipher mismatch: format 4 needs AES, formats 0-3 a
+/// DES-family (8-byte block) cipher.
+fn check_cipher(cipher: &BlockCipher, format: PinBlockFormat) -> AlgoResult<()> {
+    match (format, cipher.is_aes()) {
+        (PinBlockFormat::Iso4, true) => Ok(()),
+        (PinBlockFormat::Iso4, false) => {
+            Err(AlgoError::new("key", "PIN block format 4 needs an AES key"))
+        }
+        (_, true) => Err(AlgoError::new(
+            "key",
+            format!("PIN block format {} needs a DES-family key", format.code()),
+        )),
+        (_, false) => Ok(()),
+    }
+}
+
+/// Enciphers a clear PIN block.
+///
+/// Formats 0-3: one (T)DES block encryption of the 8-byte clear block (`pan`
+/// ignored). Format 4: `clear` is the plain PIN field and the result is
+/// `E(E(pin field) XOR pan field)` under AES (`pan` required).
+///
+/// Errors: `key` (format/cipher mismatch), `pin block` (wrong length),
+/// `pan` (missing or invalid for format 4).
+pub fn encipher_pin_block(
+    cipher: &BlockCipher,
+    format: PinBlockFormat,
+    clear: &[u8],
+    pan: Option<&str>,
+) -> AlgoResult<EncryptedPinBlock> {
+    check_cipher(cipher, format)?;
+    check_block_len("pin block", format, clear)?;
+    let mut b = Zeroizing::new([0u8; 16]);
+    for (o, i) in b.iter_mut().zip(clear) {
+        *o = *i;
+    }
+    let n = format.block_len();
+    let block = b.get_mut(..n).unwrap_or(&mut []);
+    if format == PinBlockFormat::Iso4 {
+        let pf = pan_field_iso4(require_pan(pan, format)?)?;
+        cipher.encrypt_ecb(block)?;
+        xor_into(block, &pf);
+        cipher.encrypt_ecb(block)?;
+    } else {
+        cipher.encrypt_ecb(block)?;
+    }
+    EncryptedPinBlock::from_bytes(block)
+}
+
+/// Deciphers a PIN block back to the clear PIN block (for format 4: the plain
+/// PIN field, `D(D(block) XOR pan field)`). Does not validate the result; see
+/// [`decode_pin_block`].
+///
+/// Errors: `key` (format/cipher mismatch), `pin block` (wrong length),
+/// `pan` (missing or invalid for format 4).
+pub fn decipher_pin_block(
+    cipher: &BlockCipher,
+    format: PinBlockFormat,
+    block: &[u8],
+    pan: Option<&str>,
+) -> AlgoResult<ClearPinBlock> {
+    check_cipher(cipher, format)?;
+    check_block_len("pin block", format, block)?;
+    let mut b = Zeroizing::new([0u8; 16]);
+    for (o, i) in b.iter_mut().zip(block) {
+        *o = *i;
+    }
+    let n = format.block_len();
+    let clear = b.get_mut(..n).unwrap_or(&mut []);
+    if format == PinBlockFormat::Iso4 {
+        let pf = pan_field_iso4(require_pan(pan, format)?)?;
+        cipher.decrypt_ecb(clear)?;
+        xor_into(clear, &pf);
+        cipher.decrypt_ecb(clear)?;
+    } else {
+        cipher.decrypt_ecb(clear)?;
+    }
+    Ok(ClearPinBlock::from_slice(clear))
+}
+
+/// Encodes `pin` in `format` (random fill from `rng`) and enciphers it under
+/// `cipher`: format 4 needs an AES cipher, formats 0-3 a DES-family one.
+/// `pan` is required for formats 0, 3 and 4 and ignored for 1 and 2.
+///
+/// Errors: `key` (format/cipher mismatch), `pan`, `rng` (see
+/// [`encode_pin_block`]).
+pub fn encrypt_pin_block<R: RngCore + ?Sized>(
+    cipher: &BlockCipher,
+    format: PinBlockFormat,
+    pin: &Pin,
+    pan: Option<&str>,
+    rng: &mut R,
+) -> AlgoResult<EncryptedPinBlock> {
+    check_cipher(cipher, format)?;
+    let clear = encode_pin_block(format, pin, pan, rng)?;
+    encipher_pin_block(cipher, format, clear.as_bytes(), pan)
+}
+
+/// Deciphers an enciphered PIN block and decodes the PIN, checking every
+/// nibble rule of `format`. `pan` is required for formats 0, 3 and 4.
+///
+/// Errors: `key` (format/cipher mismatch), `pin block` (wrong length),
+/// `pan`, and the decode errors of [`decode_pin_block`] (wrong key or PAN
+/// usually shows up as one of those).
+pub fn decrypt_pin_block(
+    cipher: &BlockCipher,
+    format: PinBlockFormat,
+    block: &[u8],
+    pan: Option<&str>,
+) -> AlgoResult<Pin> {
+    let clear = decipher_pin_block(cipher, format, block, pan)?;
+    decode_pin_block(format, clear.as_bytes(), pan)
+}
+
+// ---------------------------------------------------------------------------
+// PCI PIN translation rules
+
+/// Checks a PIN block format translation against the PCI PIN Security
+/// Requirements (3-3): translation into format 1 from formats 0, 3 or 4 is
+/// refused, and so is any translation into format 2 (ICC offline PIN only,
+/// including 2 to 2). Every other pair, including same-format re-encipherment,
+/// is allowed.
+///
+/// Errors (`format translation`): the translation is not permitted.
+pub fn check_translation(from: PinBlockFormat, to: PinBlockFormat) -> AlgoResult<()> {
+    use PinBlockFormat::*;
+    match (from, to) {
+        (_, Iso2) => Err(AlgoError::new(
+            "format translation",
+            format!(
+                "format {} to 2 not permitted: format 2 is for ICC offline PIN only",
+                from.code()
+            ),
+        )),
+        (Iso0 | Iso3 | Iso4, Iso1) => Err(AlgoError::new(
+            "format translation",
+            format!(
+                "format {} to 1 not permitted: it would drop the PAN binding",
+                from.code()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use PinBlockFormat::*;
+
+    fn pin(s: &str) -> Pin {
+        Pin::new(s).unwrap()
+    }
+
+    /// A deterministic "random" source that always yields `byte`.
+    struct Const(u8);
+    impl RngCore for Const {
+        fn next_u32(&mut self) -> u32 {
+            u32::from_ne_bytes([self.0; 4])
+        }
+        fn next_u64(&mut self) -> u64 {
+            u64::from_ne_bytes([self.0; 8])
+        }
+        fn fill_bytes(&mut self, dst: &mut [u8]) {
+            dst.fill(self.0);
+        }
+    }
+
+    const PAN: &str = "5555555551234567";
+
+    #[test]
+    fn pin_validation() {
+        for bad in ["", "123", "1234567890123", "12a4", "12 34", "１２３４"] {
+            let e = Pin::new(bad).unwrap_err();
+            assert_eq!(e.field, "pin", "{bad:?}");
+        }
+        assert!(
+            Pin::from_digits(&[1, 2, 3, 4]).is_err(),
+            "digit values, not ASCII"
+        );
+        let p = pin("0123456789");
+        assert_eq!(p.digits(), b"0123456789");
+        assert_eq!(p.as_str(), "0123456789");
+        assert_eq!(format!("{p:?}"), "***");
+        assert_eq!(p, Pin::from_digits(b"0123456789").unwrap());
+        assert_ne!(p, pin("012345678"));
+        assert_ne!(pin("1234"), pin("1235"));
+        assert_eq!(pin("123456789012").digits().len(), 12);
+    }
+
+    #[test]
+    fn pan_validation_never_leaks_pan() {
+        for bad in [
+            "41111111111",
+            "41111111111111111111",
+            "4111-1111-1111",
+            "411111111111111a",
+        ] {
+            for e in [
+                pan_field_iso0(bad).unwrap_err(),
+                pan_field_iso4(bad).unwrap_err(),
+            ] {
+                assert_eq!(e.field, "pan");
+                assert!(!e.to_string().contains("4111111"), "{e}");
+            }
+        }
+        // 12-digit PAN: 11 digits before the check digit, left-padded.
+        assert_eq!(
+            pan_field_iso0("123456789012").unwrap(),
+            [0, 0, 0x01, 0x23, 0x45, 0x67, 0x89, 0x01]
+        );
+        assert_eq!(
+            pan_field_iso4("123456789012").unwrap()[..7],
+            [0x01, 0x23, 0x45, 0x67, 0x89, 0x01, 0x20]
+        );
+        // 19-digit PAN: M = 7.
+        assert_eq!(pan_field_iso4("1234567890123456789").unwrap()[0], 0x71);
+    }
+
+    #[test]
+    fn iso4_short_pan_rule() {
+        // ISO 9564-1:2017: PAN under 12 digits -> M = 0, right-justified in 12 digits.
+        let f = iso4_pan_field_from_digits(b"12345678");
+        assert_eq!(hex::encode_upper(f), "00000123456780000000000000000000");
+    }
+
+    #[test]
+    fn missing_pan_is_refused() {
+        for f in [Iso0, Iso3] {
+            assert_eq!(
+                encode_pin_block_with_fill(f, &pin("1234"), None, &[0xFF; 8])
+                    .unwrap_err()
+                    .field,
+                "pan"
+            );
+            assert_eq!(
+                decode_pin_block(f, &[0u8; 8], None).unwrap_err().field,
+                "pan"
+            );
+        }
+        let aes = BlockCipher::aes(&[1u8; 16]).unwrap();
+        assert_eq!(
+            encipher_pin_block(&aes, Iso4, &[0u8; 16], None)
+                .unwrap_err()
+                .field,
+            "pan"
+        );
+        assert_eq!(
+            decipher_pin_block(&aes, Iso4, &[0u8; 16], None)
+                .unwrap_err()
+                .field,
+            "pan"
+        );
+        // Formats 1 and 2 do not need one.
+        assert!(encode_pin_block_with_fill(Iso2, &pin("1234"), None, &[0; 8]).is_ok());
+    }
+
+    fn decode_err(f: PinBlockFormat, hexblock: &str, pan: Option<&str>) -> AlgoError {
+        decode_pin_block(f, &hex::decode(hexblock).unwrap(), pan).unwrap_err()
+    }
+
+    #[test]
+    fn decode_names_each_field() {
+        // Block length.
+        assert_eq!(decode_err(Iso2, "241234FFFFFF", None).field, "pin block");
+        assert_eq!(
+            decode_err(Iso4, "241234FFFFFFFFFF", None).field,
+            "pin block"
+        );
+        // Control field.
+        assert_eq!(
+            decode_err(Iso2, "141234FFFFFFFFFF", None).field,
+            "pin block control field"
+        );
+        assert_eq!(
+            decode_err(Iso1, "241234FFFFFFFFFF", None).field,
+            "pin block control field"
+        );
+        // PIN length out of range.
+        assert_eq!(
+            decode_err(Iso2, "23123FFFFFFFFFFF", None).field,
+            "pin block PIN length field"
+        );
+        assert_eq!(
+            decode_err(Iso2, "2D1234567890123F", None).field,
+            "pin block PIN length field"
+        );
+        // PIN digit.
+        let e = decode_err(Iso2, "24123AFFFFFFFFFF", None);
+        assert_eq!(e.field, "pin block PIN digit");
+        assert!(e.reason.contains("position 5"), "{e}");
+        // Fill rules.
+        let e = decode_err(Iso2, "241234FFFFFFFFFE", None);
+        assert_eq!(
+            (e.field, e.reason.contains("position 15")),
+            ("pin block fill", true),
+            "{e}"
+        );
+        assert_eq!(
+            decode_err(Iso4, "441234AAAAAAAAAB0000000000000000", None).field,
+            "pin block fill"
+        );
+        assert_eq!(
+            decode_err(Iso4, "441234AAAAAAAAFA0000000000000000", None).field,
+            "pin block fill"
+        );
+        // Format 0 with a wrong fill (plain 041234FFFFFFFFF0 XOR PAN field).
+        let mut b = encode_pin_block_with_fill(Iso0, &pin("1234"), Some(PAN), &[0; 8])
+            .unwrap()
+            .as_bytes()
+            .to_vec();
+        b[7] ^= 0x0F;
+        assert_eq!(
+            decode_pin_block(Iso0, &b, Some(PAN)).unwrap_err().field,
+            "pin block fill"
+        );
+        // Format 3 fill below A: plain 341234FFFFFFFF9F.
+        let pf = pan_field_iso0(PAN).unwrap();
+        let mut plain = hex::decode("341234FFFFFFFF9F").unwrap();
+        xor_into(&mut plain, &pf);
+        assert_eq!(
+            decode_pin_block(Iso3, &plain, Some(PAN)).unwrap_err().field,
+            "pin block fill"
+        );
+        // Format 1 accepts any fill.
+        assert_eq!(
+            decode_pin_block(Iso1, &hex::decode("14123401234567FF").unwrap(), None)
+                .unwrap()
+                .as_str(),
+            "1234"
+        );
+        // Format 4: the random half is not checked.
+        assert_eq!(
+            decode_pin_block(
+                Iso4,
+                &hex::decode("441234AAAAAAAAAA0123456789ABCDEF").unwrap(),
+                None
+            )
+            .unwrap()
+            .as_str(),
+            "1234"
+        );
+    }
+
+    #[test]
+    fn decode_errors_do_not_leak_pin_digits() {
+        let e = decode_err(Iso2, "2C98765432109F7F", None);
+        assert_eq!(e.field, "pin block PIN digit");
+        assert!(!e.to_string().contains("9876"), "{e}");
+    }
+
+    #[test]
+    fn format3_explicit_fill_must_be_a_to_f() {
+        let p = pin("1234");
+        // Nibbles under the PIN (positions 0..6) are ignored; the fill ones are checked.
+        let ok = [0x00, 0x00, 0x00, 0xAB, 0xCD, 0xEF, 0xAB, 0xCD];
+        assert!(encode_pin_block_with_fill(Iso3, &p, Some(PAN), &ok).is_ok());
+        let bad = [0x00, 0x00, 0x00, 0xAB, 0xCD, 0xEF, 0xAB, 0xC9];
+        let e = encode_pin_block_with_fill(Iso3, &p, Some(PAN), &bad).unwrap_err();
+        assert_eq!(e.field, "fill");
+        assert!(e.reason.contains("position 15"), "{e}");
+    }
+
+    #[test]
+    fn random_fill_rules() {
+        let p = pin("1234");
+        // A degenerate generator cannot produce format 3 fill: error, not a hang.
+        assert_eq!(
+            encode_pin_block(Iso3, &p, Some(PAN), &mut Const(0xFF))
+                .unwrap_err()
+                .field,
+            "rng"
+        );
+        // Byte 0 maps to nibble A.
+        let b = encode_pin_block(Iso3, &p, Some(PAN), &mut Const(0)).unwrap();
+        // 341234AAAAAAAAAA XOR PAN field 0000555555123456.
+        assert_eq!(hex::encode_upper(b.as_bytes()), "341261FFFFB89EFC");
+        assert_eq!(decode_pin_block(Iso3, b.as_bytes(), Some(PAN)).unwrap(), p);
+        // Format 1 and 4 take the generator's bytes as they are.
+        let b = encode_pin_block(Iso1, &p, None, &mut Const(0x5A)).unwrap();
+        assert_eq!(hex::encode_upper(b.as_bytes()), "1412345A5A5A5A5A");
+        let b = encode_pin_block(Iso4, &p, None, &mut Const(0x5A)).unwrap();
+        assert_eq!(
+            hex::encode_upper(b.as_bytes()),
+            "441234AAAAAAAAAA5A5A5A5A5A5A5A5A"
+        );
+        // Formats 0 and 2 ignore it.
+        let b = encode_pin_block(Iso2, &p, None, &mut Const(0x00)).unwrap();
+        assert_eq!(hex::encode_upper(b.as_bytes()), "241234FFFFFFFFFF");
+        assert_eq!(format!("{b:?}"), "***");
+    }
+
+    #[test]
+    fn cipher_format_mismatch_is_refused() {
+        let tdes = BlockCipher::tdes(&[0x11u8; 16]).unwrap();
+        let aes = BlockCipher::aes(&[0x22u8; 16]).unwrap();
+        let p = pin("1234");
+        let e = encrypt_pin_block(&tdes, Iso4, &p, Some(PAN), &mut Const(1)).unwrap_err();
+        assert_eq!(e.field, "key");
+        for f in [Iso0, Iso1, Iso2, Iso3] {
+            assert_eq!(
+                encrypt_pin_block(&aes, f, &p, Some(PAN), &mut Const(0))
+                    .unwrap_err()
+                    .field,
+                "key"
+            );
+            assert_eq!(
+                decrypt_pin_block(&aes, f, &[0u8; 8], Some(PAN))
+                    .unwrap_err()
+                    .field,
+                "key"
+            );
+            assert_eq!(
+                encipher_pin_block(&aes, f, &[0u8; 8], Some(PAN))
+                    .unwrap_err()
+                    .field,
+                "key"
+            );
+        }
+        assert_eq!(
+            decrypt_pin_block(&tdes, Iso4, &[0u8; 16], Some(PAN))
+                .unwrap_err()
+                .field,
+            "key"
+        );
+        // Wrong block length for the format.
+        assert_eq!(
+            decrypt_pin_block(&tdes, Iso0, &[0u8; 16], Some(PAN))
+                .unwrap_err()
+                .field,
+            "pin block"
+        );
+        assert_eq!(
+            decrypt_pin_block(&aes, Iso4, &[0u8; 8], Some(PAN))
+                .unwrap_err()
+                .field,
+            "pin block"
+        );
+        assert_eq!(
+            encipher_pin_block(&tdes, Iso2, &[0u8; 7], None)
+                .unwrap_err()
+                .field,
+            "pin block"
+        );
+    }
+
+    #[test]
+    fn encrypted_block_type() {
+        assert!(EncryptedPinBlock::from_bytes(&[0u8; 12]).is_err());
+        let a = EncryptedPinBlock::from_bytes(&[7u8; 8]).unwrap();
+        assert_eq!(a.as_bytes(), &[7u8; 8]);
+        assert_eq!(format!("{a:?}"), "***");
+        assert_eq!(a, a.clone());
+        assert_ne!(a, EncryptedPinBlock::from_bytes(&[7u8; 16]).unwrap());
+    }
+
+    #[test]
+    fn format_helpers() {
+        for (i, f) in PinBlockFormat::ALL.into_iter().enumerate() {
+            assert_eq!(usize::from(f.code()), i);
+            assert_eq!(PinBlockFormat::from_code(f.code()).unwrap(), f);
+            assert_eq!(f.block_len(), if f == Iso4 { 16 } else { 8 });
+            assert_eq!(f.needs_pan(), matches!(f, Iso0 | Iso3 | Iso4));
+        }
+        assert_eq!(PinBlockFormat::from_code(5).unwrap_err().field, "format");
+    }
+
+    #[test]
+    fn translation_rules() {
+        // Rows: from 0..4; columns: to 0..4. true = allowed.
+        let allowed = [
+            [true, false, false, true, true],
+            [true, true, false, true, true],
+            [true, true, false, true, true],
+            [true, false, false, true, true],
+            [true, false, false, true, true],
+        ];
+        for (from, row) in PinBlockFormat::ALL.into_iter().zip(allowed) {
+            for (to, ok) in PinBlockFormat::ALL.into_iter().zip(row) {
+                let r = check_translation(from, to);
+                assert_eq!(r.is_ok(), ok, "{from:?} -> {to:?}");
+                if let Err(e) = r {
+                    assert_eq!(e.field, "format translation");
+                }
+            }
+        }
+    }
+}
