@@ -8,6 +8,9 @@
 //! secret values.
 
 pub mod cipher;
+pub mod cvv;
+pub mod emv;
+pub mod mac;
 pub mod pinblock;
 
 /// An error from a reference algorithm: which input was wrong and why.
