@@ -9,6 +9,7 @@
 
 pub mod cipher;
 pub mod cvv;
+pub mod dukpt;
 pub mod emv;
 pub mod mac;
 pub mod pinblock;
