@@ -1,3 +1,22 @@
-//! paycrypto
+#![doc = include_str!("../README.md")]
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod algo;
+pub mod backend;
+pub mod error;
+pub mod keyload;
+pub mod ops;
+pub mod software;
+pub mod types;
+
+pub use algo::dukpt::Ksn;
+pub use algo::pinblock::{EncryptedPinBlock, Pin, PinBlockFormat};
+pub use backend::{Backend, BackendExt, Capabilities};
+pub use error::{Error, ErrorKind, Result};
+pub use ops::{Operation, Request, Response};
+pub use software::SoftwareBackend;
+pub use types::{
+    CardExpiry, Exportability, Kcv, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, Pan,
+    Psn, SecretBytes, ServiceCode, Verification,
+};

@@ -21,7 +21,7 @@ pub const MIN_MAC_LEN: usize = 4;
 const MAX_TAG: usize = 32;
 
 /// ISO/IEC 9797-1 padding method applied before a block-cipher MAC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Padding {
     /// No padding: the data must already be a positive multiple of the block size.
     None,
@@ -44,7 +44,8 @@ pub struct MacTag {
 }
 
 impl MacTag {
-    fn from_slice(tag: &[u8]) -> Self {
+    /// A tag from the leftmost 32 bytes at most of `tag`.
+    pub fn from_slice(tag: &[u8]) -> Self {
         let mut bytes = [0u8; MAX_TAG];
         let len = tag.len().min(MAX_TAG);
         for (d, s) in bytes.iter_mut().zip(tag) {
@@ -281,7 +282,7 @@ pub fn retail_mac(key: &[u8], data: &[u8], padding: Padding) -> AlgoResult<[u8; 
 }
 
 /// Verifies an ISO 9797-1 algorithm 3 MAC (4..=8 leftmost bytes) in constant
-/// time. Errors: as [`retail_mac`], plus `"mac"` for a bad MAC length.
+/// time. Errors: as [`retail_mac()`], plus `"mac"` for a bad MAC length.
 pub fn verify_retail_mac(
     key: &[u8],
     data: &[u8],

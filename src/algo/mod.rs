@@ -13,6 +13,7 @@ pub mod dukpt;
 pub mod emv;
 pub mod mac;
 pub mod pinblock;
+pub mod tr31;
 
 /// An error from a reference algorithm: which input was wrong and why.
 ///

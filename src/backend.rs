@@ -1,0 +1,144 @@
+//! The [`Backend`] trait every backend and layer implements, its declared
+//! [`Capabilities`], and the typed façade [`BackendExt`].
+
+use crate::error::{Error, ErrorKind, Result};
+use crate::ops::*;
+use async_trait::async_trait;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// What a backend can do. An operation it does not list returns
+/// [`ErrorKind::Unsupported`] — never a wrong answer — which is how a shadow
+/// layer counts operations the new side cannot do yet.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Capabilities {
+    operations: BTreeSet<Operation>,
+}
+
+impl Capabilities {
+    /// Capabilities listing exactly `ops`.
+    pub fn new(ops: impl IntoIterator<Item = Operation>) -> Self {
+        Self {
+            operations: ops.into_iter().collect(),
+        }
+    }
+
+    /// Every operation.
+    pub fn all() -> Self {
+        Self::new(Operation::ALL.iter().copied())
+    }
+
+    /// True when `op` is supported.
+    pub fn supports(&self, op: Operation) -> bool {
+        self.operations.contains(&op)
+    }
+
+    /// The supported operations, in a stable order.
+    pub fn operations(&self) -> impl Iterator<Item = Operation> + '_ {
+        self.operations.iter().copied()
+    }
+}
+
+/// A payment-crypto backend: one method to implement.
+///
+/// Object-safe (`Arc<dyn Backend>`), so gateways pick backends from
+/// configuration at run time; async, because sockets and the AWS SDK are.
+/// Layers (shadow, failover, retry, …) are backends wrapping backends.
+#[async_trait]
+pub trait Backend: Send + Sync {
+    /// A short name for reports and errors (`software`, `payshield`, `aws`…).
+    fn name(&self) -> &str;
+
+    /// What this backend supports.
+    fn capabilities(&self) -> Capabilities;
+
+    /// Executes one request.
+    async fn execute(&self, request: Request) -> Result<Response>;
+}
+
+#[async_trait]
+impl<B: Backend + ?Sized> Backend for Arc<B> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+    async fn execute(&self, request: Request) -> Result<Response> {
+        (**self).execute(request).await
+    }
+}
+
+#[async_trait]
+impl<B: Backend + ?Sized> Backend for Box<B> {
+    fn name(&self) -> &str {
+        (**self).name()
+    }
+    fn capabilities(&self) -> Capabilities {
+        (**self).capabilities()
+    }
+    async fn execute(&self, request: Request) -> Result<Response> {
+        (**self).execute(request).await
+    }
+}
+
+fn mismatch(expected: Operation, got: &Response) -> Error {
+    Error::new(
+        ErrorKind::Protocol,
+        format!(
+            "expected a {} response, got {}",
+            expected.as_str(),
+            got.operation().as_str()
+        ),
+    )
+    .with_op(expected)
+}
+
+macro_rules! typed {
+    ($($(#[$m:meta])* $fn:ident($req:ident) -> $resp:ident via $variant:ident;)*) => {
+        /// Typed calls over any [`Backend`]; implemented for every backend.
+        #[async_trait]
+        pub trait BackendExt: Backend {
+            $(
+                $(#[$m])*
+                async fn $fn(&self, request: $req) -> Result<$resp> {
+                    match self.execute(Request::$variant(request)).await? {
+                        Response::$variant(r) => Ok(r),
+                        other => Err(mismatch(Operation::$variant, &other)),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+typed! {
+    /// Translates a PIN block.
+    translate_pin(TranslatePinRequest) -> TranslatePinResponse via TranslatePin;
+    /// Encrypts data.
+    encrypt_data(EncryptDataRequest) -> EncryptDataResponse via EncryptData;
+    /// Decrypts data (P2PE).
+    decrypt_data(DecryptDataRequest) -> DecryptDataResponse via DecryptData;
+    /// Generates a CVV / CVV2 / iCVV.
+    generate_card_validation(GenerateCardValidationRequest) -> GenerateCardValidationResponse via GenerateCardValidation;
+    /// Verifies a CVV / CVV2 / iCVV.
+    verify_card_validation(VerifyCardValidationRequest) -> VerifyResponse via VerifyCardValidation;
+    /// Verifies an ARQC, with ARPC when asked.
+    verify_arqc(VerifyArqcRequest) -> VerifyArqcResponse via VerifyArqc;
+    /// Generates a MAC.
+    generate_mac(GenerateMacRequest) -> GenerateMacResponse via GenerateMac;
+    /// Verifies a MAC.
+    verify_mac(VerifyMacRequest) -> VerifyResponse via VerifyMac;
+    /// Generates a key.
+    generate_key(GenerateKeyRequest) -> KeyInfo via GenerateKey;
+    /// Imports a key.
+    import_key(ImportKeyRequest) -> KeyInfo via ImportKey;
+    /// Exports a key as TR-31.
+    export_key(ExportKeyRequest) -> ExportKeyResponse via ExportKey;
+    /// Key attributes and KCV.
+    get_key_info(GetKeyInfoRequest) -> KeyInfo via GetKeyInfo;
+    /// Deletes a key.
+    delete_key(DeleteKeyRequest) -> DeleteKeyResponse via DeleteKey;
+}
+
+impl<B: Backend + ?Sized> BackendExt for B {}

@@ -1,0 +1,161 @@
+//! The software backend's in-memory keystore and the key rules an HSM enforces.
+
+use crate::algo::cipher::{has_odd_parity, kcv_aes_cmac, kcv_tdes, BlockCipher};
+use crate::algo::mac::hmac_sha256;
+use crate::error::{Error, ErrorKind, Result};
+use crate::ops::KeyInfo;
+use crate::types::{Kcv, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, SecretBytes};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+/// A key held by the software backend. Its bytes zeroize on drop and never print.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredKey {
+    pub(crate) id: KeyId,
+    pub(crate) attributes: KeyAttributes,
+    pub(crate) material: SecretBytes,
+    pub(crate) kcv: Kcv,
+    /// The key schedule, computed once at load (TDES and AES keys).
+    pub(crate) cipher: Option<BlockCipher>,
+}
+
+impl StoredKey {
+    /// Validates material against attributes (length, DES parity) and computes the KCV.
+    pub(crate) fn new(
+        id: KeyId,
+        attributes: KeyAttributes,
+        material: SecretBytes,
+        require_parity: bool,
+    ) -> Result<Self> {
+        attributes.validate()?;
+        let alg = attributes.algorithm;
+        if material.len() != alg.key_len() {
+            return Err(Error::invalid(
+                "key length",
+                format!(
+                    "{} bytes does not match algorithm {} ({} bytes)",
+                    material.len(),
+                    alg.aws_name(),
+                    alg.key_len()
+                ),
+            ));
+        }
+        if require_parity && alg.is_tdes() && !has_odd_parity(material.expose()) {
+            return Err(Error::invalid(
+                "key parity",
+                "TDES key does not have odd parity",
+            ));
+        }
+        let kcv = key_check_value(alg, material.expose())?;
+        let cipher = if alg.is_tdes() {
+            Some(BlockCipher::tdes(material.expose())?)
+        } else if alg.is_aes() {
+            Some(BlockCipher::aes(material.expose())?)
+        } else {
+            None
+        };
+        Ok(Self {
+            id,
+            attributes,
+            material,
+            kcv,
+            cipher,
+        })
+    }
+
+    /// The block cipher for this key, refused for HMAC keys.
+    pub(crate) fn cipher(&self) -> Result<&BlockCipher> {
+        self.cipher
+            .as_ref()
+            .ok_or_else(|| Error::key_usage("an HMAC key cannot be used as a block cipher key"))
+    }
+
+    pub(crate) fn info(&self) -> KeyInfo {
+        KeyInfo {
+            key_id: self.id.clone(),
+            attributes: self.attributes,
+            key_check_value: self.kcv,
+        }
+    }
+
+    /// Refuses the key unless its usage is one of `usages` and its modes allow `mode`.
+    pub(crate) fn require(
+        &self,
+        usages: &[KeyUsage],
+        mode: fn(&ModesOfUse) -> bool,
+        purpose: &str,
+    ) -> Result<&Self> {
+        if !usages.contains(&self.attributes.usage) {
+            let allowed: Vec<&str> = usages.iter().map(|u| u.code()).collect();
+            return Err(Error::key_usage(format!(
+                "key {} has usage {}; {purpose} needs {}",
+                self.id,
+                self.attributes.usage.code(),
+                allowed.join(" or ")
+            )));
+        }
+        let m = &self.attributes.modes;
+        if !(m.no_restrictions || mode(m)) {
+            return Err(Error::key_usage(format!(
+                "key {}'s modes of use do not allow {purpose}",
+                self.id
+            )));
+        }
+        Ok(self)
+    }
+}
+
+/// KCV as AWS Payment Cryptography reports it: ANSI X9.24 for TDES, CMAC for
+/// AES; for HMAC keys (which have no standard KCV) the first 3 bytes of
+/// HMAC-SHA-256 over 16 zero bytes — a crate convention.
+pub fn key_check_value(alg: KeyAlgorithm, key: &[u8]) -> Result<Kcv> {
+    let b = if alg.is_tdes() {
+        kcv_tdes(key)?
+    } else if alg.is_aes() {
+        kcv_aes_cmac(key)?
+    } else {
+        let t = hmac_sha256(key, &[0u8; 16])?;
+        let b = t.as_bytes();
+        [b[0], b[1], b[2]]
+    };
+    Ok(Kcv(b))
+}
+
+/// Thread-safe map from key names to keys.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct KeyStore {
+    keys: Arc<RwLock<HashMap<KeyId, Arc<StoredKey>>>>,
+}
+
+impl KeyStore {
+    pub(crate) fn get(&self, id: &KeyId) -> Result<Arc<StoredKey>> {
+        let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
+        keys.get(id)
+            .cloned()
+            .ok_or_else(|| Error::new(ErrorKind::KeyNotFound, format!("no key named {id}")))
+    }
+
+    pub(crate) fn insert(&self, key: StoredKey) -> Result<KeyInfo> {
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        if keys.contains_key(&key.id) {
+            return Err(Error::new(
+                ErrorKind::KeyExists,
+                format!("a key named {} already exists", key.id),
+            ));
+        }
+        let info = key.info();
+        keys.insert(key.id.clone(), Arc::new(key));
+        Ok(info)
+    }
+
+    pub(crate) fn remove(&self, id: &KeyId) -> Result<()> {
+        let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
+        keys.remove(id)
+            .map(|_| ())
+            .ok_or_else(|| Error::new(ErrorKind::KeyNotFound, format!("no key named {id}")))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.keys.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}

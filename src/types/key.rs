@@ -1,0 +1,530 @@
+//! Key names and key attributes (TR-31 / X9.143 vocabulary, as AWS Payment
+//! Cryptography and payShield key blocks use it).
+
+use crate::error::{Error, Result};
+use std::fmt;
+
+/// The name of a key on a backend: an alias such as `zpk/acquirer-7`, an AWS
+/// alias (`alias/…`) or ARN. Backends resolve names themselves; the same name
+/// on two backends is how layers compare them. Names are not secret.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct KeyId(String);
+
+impl KeyId {
+    /// Validates a key name: 1 to 256 printable ASCII characters, no spaces.
+    pub fn new(name: impl Into<String>) -> Result<Self> {
+        let name = name.into();
+        if name.is_empty() || name.len() > 256 {
+            return Err(Error::invalid("key id", "must be 1 to 256 characters"));
+        }
+        if !name.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::invalid(
+                "key id",
+                "must be printable ASCII without spaces",
+            ));
+        }
+        Ok(Self(name))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({})", self.0)
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::str::FromStr for KeyId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::new(s)
+    }
+}
+
+macro_rules! key_usages {
+    ($($variant:ident => $code:literal, $aws:literal, $doc:literal;)*) => {
+        /// What a key may be used for: the TR-31 key usage.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum KeyUsage {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl KeyUsage {
+            /// All usages this crate knows.
+            pub const ALL: &'static [KeyUsage] = &[$(KeyUsage::$variant,)*];
+
+            /// The two-character TR-31 code (`P0`, `B0`, …).
+            pub fn code(self) -> &'static str {
+                match self { $(Self::$variant => $code,)* }
+            }
+
+            /// The AWS Payment Cryptography enum value (`TR31_P0_PIN_ENCRYPTION_KEY`, …).
+            pub fn aws_name(self) -> &'static str {
+                match self { $(Self::$variant => $aws,)* }
+            }
+
+            /// Parses a TR-31 code.
+            pub fn from_code(code: &str) -> Result<Self> {
+                match code {
+                    $($code => Ok(Self::$variant),)*
+                    _ => Err(Error::invalid("key usage", "unknown TR-31 key usage code")),
+                }
+            }
+
+            /// Parses an AWS enum value.
+            pub fn from_aws_name(name: &str) -> Result<Self> {
+                match name {
+                    $($aws => Ok(Self::$variant),)*
+                    _ => Err(Error::invalid("key usage", "unknown key usage")),
+                }
+            }
+        }
+    };
+}
+
+key_usages! {
+    Bdk => "B0", "TR31_B0_BASE_DERIVATION_KEY", "B0: DUKPT base derivation key.";
+    DukptInitialKey => "B1", "TR31_B1_INITIAL_DUKPT_KEY", "B1: initial DUKPT key (IPEK).";
+    CardVerification => "C0", "TR31_C0_CARD_VERIFICATION_KEY", "C0: card verification key (CVV/CVC).";
+    DataEncryption => "D0", "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", "D0: symmetric data encryption key.";
+    EmvAppCryptogram => "E0", "TR31_E0_EMV_MKEY_APP_CRYPTOGRAMS", "E0: EMV issuer master key for application cryptograms.";
+    EmvSmConfidentiality => "E1", "TR31_E1_EMV_MKEY_CONFIDENTIALITY", "E1: EMV master key, secure messaging confidentiality.";
+    EmvSmIntegrity => "E2", "TR31_E2_EMV_MKEY_INTEGRITY", "E2: EMV master key, secure messaging integrity.";
+    EmvDynamicNumbers => "E4", "TR31_E4_EMV_MKEY_DYNAMIC_NUMBERS", "E4: EMV master key, dynamic numbers (CVC3).";
+    EmvCardPersonalization => "E5", "TR31_E5_EMV_MKEY_CARD_PERSONALIZATION", "E5: EMV card personalization key.";
+    EmvOther => "E6", "TR31_E6_EMV_MKEY_OTHER", "E6: other EMV master key.";
+    KeyEncryption => "K0", "TR31_K0_KEY_ENCRYPTION_KEY", "K0: key encryption (wrapping) key.";
+    KeyBlockProtection => "K1", "TR31_K1_KEY_BLOCK_PROTECTION_KEY", "K1: TR-31 key block protection key.";
+    MacIso16609 => "M0", "TR31_M0_ISO_16609_MAC_KEY", "M0: ISO 16609 MAC (TDES CBC-MAC).";
+    MacIso9797Alg1 => "M1", "TR31_M1_ISO_9797_1_MAC_KEY", "M1: ISO 9797-1 MAC algorithm 1.";
+    MacIso9797Alg3 => "M3", "TR31_M3_ISO_9797_3_MAC_KEY", "M3: ISO 9797-1 MAC algorithm 3 (retail MAC).";
+    MacCmac => "M6", "TR31_M6_ISO_9797_5_CMAC_KEY", "M6: ISO 9797-1 MAC algorithm 5 (CMAC).";
+    MacHmac => "M7", "TR31_M7_HMAC_KEY", "M7: HMAC key.";
+    PinEncryption => "P0", "TR31_P0_PIN_ENCRYPTION_KEY", "P0: PIN encryption key (ZPK/TPK).";
+    PinVerificationIbm3624 => "V1", "TR31_V1_IBM3624_PIN_VERIFICATION_KEY", "V1: IBM 3624 PIN verification key.";
+    PinVerificationVisaPvv => "V2", "TR31_V2_VISA_PIN_VERIFICATION_KEY", "V2: Visa PVV PIN verification key.";
+}
+
+/// Key algorithm and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum KeyAlgorithm {
+    /// Two-key TDES (16 bytes).
+    Tdes2,
+    /// Three-key TDES (24 bytes).
+    Tdes3,
+    /// AES-128.
+    Aes128,
+    /// AES-192.
+    Aes192,
+    /// AES-256.
+    Aes256,
+    /// HMAC-SHA-256 (32-byte key).
+    HmacSha256,
+}
+
+impl KeyAlgorithm {
+    /// Key length in bytes.
+    pub fn key_len(self) -> usize {
+        match self {
+            Self::Tdes2 | Self::Aes128 => 16,
+            Self::Tdes3 | Self::Aes192 => 24,
+            Self::Aes256 | Self::HmacSha256 => 32,
+        }
+    }
+
+    /// True for the DES family.
+    pub fn is_tdes(self) -> bool {
+        matches!(self, Self::Tdes2 | Self::Tdes3)
+    }
+
+    /// True for AES.
+    pub fn is_aes(self) -> bool {
+        matches!(self, Self::Aes128 | Self::Aes192 | Self::Aes256)
+    }
+
+    /// The TR-31 algorithm character (`T`, `A`, `H`).
+    pub fn tr31_code(self) -> char {
+        match self {
+            Self::Tdes2 | Self::Tdes3 => 'T',
+            Self::Aes128 | Self::Aes192 | Self::Aes256 => 'A',
+            Self::HmacSha256 => 'H',
+        }
+    }
+
+    /// The algorithm from a TR-31 algorithm character and a key length in bytes.
+    pub fn from_tr31(code: char, key_len: usize) -> Result<Self> {
+        match (code, key_len) {
+            ('T', 16) => Ok(Self::Tdes2),
+            ('T', 24) => Ok(Self::Tdes3),
+            ('A', 16) => Ok(Self::Aes128),
+            ('A', 24) => Ok(Self::Aes192),
+            ('A', 32) => Ok(Self::Aes256),
+            ('H', 32) => Ok(Self::HmacSha256),
+            ('T' | 'A' | 'H', n) => Err(Error::invalid(
+                "key length",
+                format!("{n} bytes is not valid for TR-31 algorithm {code}"),
+            )),
+            _ => Err(Error::invalid(
+                "key algorithm",
+                "unsupported TR-31 algorithm",
+            )),
+        }
+    }
+
+    /// The AWS enum value (`TDES_2KEY`, `AES_128`, …).
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            Self::Tdes2 => "TDES_2KEY",
+            Self::Tdes3 => "TDES_3KEY",
+            Self::Aes128 => "AES_128",
+            Self::Aes192 => "AES_192",
+            Self::Aes256 => "AES_256",
+            Self::HmacSha256 => "HMAC_SHA256",
+        }
+    }
+}
+
+/// Modes of use (the AWS `KeyModesOfUse` booleans; TR-31 mode-of-use character).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct ModesOfUse {
+    /// May encrypt.
+    pub encrypt: bool,
+    /// May decrypt.
+    pub decrypt: bool,
+    /// May wrap keys.
+    pub wrap: bool,
+    /// May unwrap keys.
+    pub unwrap: bool,
+    /// May generate (MACs, CVVs, …).
+    pub generate: bool,
+    /// May sign.
+    pub sign: bool,
+    /// May verify.
+    pub verify: bool,
+    /// May derive keys.
+    pub derive_key: bool,
+    /// No restrictions beyond the key usage.
+    pub no_restrictions: bool,
+}
+
+impl ModesOfUse {
+    /// Encrypt + decrypt + wrap + unwrap (TR-31 `B`).
+    pub const BOTH: Self = Self::of(true, true, true, true, false, false, false, false, false);
+    /// Decrypt + unwrap only (TR-31 `D`).
+    pub const DECRYPT: Self = Self::of(false, true, false, true, false, false, false, false, false);
+    /// Encrypt + wrap only (TR-31 `E`).
+    pub const ENCRYPT: Self = Self::of(true, false, true, false, false, false, false, false, false);
+    /// Generate + verify (TR-31 `C`).
+    pub const GENERATE_VERIFY: Self =
+        Self::of(false, false, false, false, true, false, true, false, false);
+    /// Generate only (TR-31 `G`).
+    pub const GENERATE: Self =
+        Self::of(false, false, false, false, true, false, false, false, false);
+    /// Verify only (TR-31 `V`).
+    pub const VERIFY: Self = Self::of(false, false, false, false, false, false, true, false, false);
+    /// Key derivation (TR-31 `X`).
+    pub const DERIVE: Self = Self::of(false, false, false, false, false, false, false, true, false);
+    /// No special restrictions (TR-31 `N`).
+    pub const ANY: Self = Self::of(false, false, false, false, false, false, false, false, true);
+
+    #[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)]
+    const fn of(
+        encrypt: bool,
+        decrypt: bool,
+        wrap: bool,
+        unwrap: bool,
+        generate: bool,
+        sign: bool,
+        verify: bool,
+        derive_key: bool,
+        no_restrictions: bool,
+    ) -> Self {
+        Self {
+            encrypt,
+            decrypt,
+            wrap,
+            unwrap,
+            generate,
+            sign,
+            verify,
+            derive_key,
+            no_restrictions,
+        }
+    }
+
+    /// The TR-31 mode-of-use character.
+    pub fn tr31_code(self) -> Result<char> {
+        Ok(match self {
+            m if m == Self::BOTH => 'B',
+            m if m == Self::DECRYPT => 'D',
+            m if m == Self::ENCRYPT => 'E',
+            m if m == Self::GENERATE_VERIFY => 'C',
+            m if m == Self::GENERATE => 'G',
+            m if m == Self::VERIFY => 'V',
+            m if m == Self::DERIVE => 'X',
+            m if m == Self::ANY => 'N',
+            _ => {
+                return Err(Error::invalid(
+                    "modes of use",
+                    "combination has no TR-31 mode-of-use character",
+                ))
+            }
+        })
+    }
+
+    /// Modes from a TR-31 mode-of-use character.
+    pub fn from_tr31(code: char) -> Result<Self> {
+        Ok(match code {
+            'B' => Self::BOTH,
+            'D' => Self::DECRYPT,
+            'E' => Self::ENCRYPT,
+            'C' => Self::GENERATE_VERIFY,
+            'G' => Self::GENERATE,
+            'V' => Self::VERIFY,
+            'X' => Self::DERIVE,
+            'N' => Self::ANY,
+            _ => {
+                return Err(Error::invalid(
+                    "mode of use",
+                    "unsupported TR-31 mode of use",
+                ))
+            }
+        })
+    }
+}
+
+/// Whether a key may leave the backend (wrapped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Exportability {
+    /// Exportable under a KEK (TR-31 `E`).
+    Exportable,
+    /// Never exportable (TR-31 `N`).
+    NonExportable,
+    /// Exportable only under a KEK in a key block (TR-31 `S`).
+    Sensitive,
+}
+
+impl Exportability {
+    /// TR-31 character.
+    pub fn tr31_code(self) -> char {
+        match self {
+            Self::Exportable => 'E',
+            Self::NonExportable => 'N',
+            Self::Sensitive => 'S',
+        }
+    }
+
+    /// From a TR-31 character.
+    pub fn from_tr31(code: char) -> Result<Self> {
+        match code {
+            'E' => Ok(Self::Exportable),
+            'N' => Ok(Self::NonExportable),
+            'S' => Ok(Self::Sensitive),
+            _ => Err(Error::invalid("exportability", "expected E, N or S")),
+        }
+    }
+
+    /// True when the key may be exported in a TR-31 block.
+    pub fn allows_export(self) -> bool {
+        !matches!(self, Self::NonExportable)
+    }
+}
+
+/// Everything a backend needs to know about a key besides its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyAttributes {
+    /// TR-31 key usage.
+    pub usage: KeyUsage,
+    /// Algorithm and length.
+    pub algorithm: KeyAlgorithm,
+    /// Modes of use.
+    pub modes: ModesOfUse,
+    /// Exportability.
+    pub exportability: Exportability,
+}
+
+impl KeyAttributes {
+    /// Attributes with the given usage, algorithm and modes, exportable.
+    pub fn new(usage: KeyUsage, algorithm: KeyAlgorithm, modes: ModesOfUse) -> Self {
+        Self {
+            usage,
+            algorithm,
+            modes,
+            exportability: Exportability::Exportable,
+        }
+    }
+
+    /// Same attributes, with the given exportability.
+    pub fn with_exportability(mut self, exportability: Exportability) -> Self {
+        self.exportability = exportability;
+        self
+    }
+
+    /// Checks that usage, algorithm and modes go together the way HSMs and
+    /// AWS Payment Cryptography require.
+    pub fn validate(&self) -> Result<()> {
+        use KeyAlgorithm as A;
+        use KeyUsage as U;
+        let alg = self.algorithm;
+        let alg_ok = match self.usage {
+            U::MacHmac => alg == A::HmacSha256,
+            U::MacIso16609 | U::MacIso9797Alg1 | U::MacIso9797Alg3 | U::CardVerification => {
+                alg.is_tdes() || (self.usage == U::MacIso9797Alg1 && alg.is_aes())
+            }
+            U::PinVerificationIbm3624 | U::PinVerificationVisaPvv => alg.is_tdes(),
+            U::EmvAppCryptogram
+            | U::EmvSmConfidentiality
+            | U::EmvSmIntegrity
+            | U::EmvDynamicNumbers
+            | U::EmvCardPersonalization
+            | U::EmvOther => alg.is_tdes() || alg.is_aes(),
+            _ => alg.is_tdes() || alg.is_aes(),
+        };
+        if !alg_ok {
+            return Err(Error::invalid(
+                "key algorithm",
+                format!(
+                    "{} is not allowed for key usage {}",
+                    alg.aws_name(),
+                    self.usage.code()
+                ),
+            ));
+        }
+        let m = self.modes;
+        let modes_ok = match self.usage {
+            U::Bdk
+            | U::DukptInitialKey
+            | U::EmvAppCryptogram
+            | U::EmvSmConfidentiality
+            | U::EmvSmIntegrity
+            | U::EmvDynamicNumbers
+            | U::EmvCardPersonalization
+            | U::EmvOther => m == ModesOfUse::DERIVE || m == ModesOfUse::ANY,
+            U::CardVerification
+            | U::MacIso16609
+            | U::MacIso9797Alg1
+            | U::MacIso9797Alg3
+            | U::MacCmac
+            | U::MacHmac
+            | U::PinVerificationIbm3624
+            | U::PinVerificationVisaPvv => {
+                (m.generate || m.verify || m.no_restrictions)
+                    && !(m.encrypt || m.decrypt || m.wrap || m.unwrap || m.derive_key)
+            }
+            U::PinEncryption | U::DataEncryption | U::KeyEncryption | U::KeyBlockProtection => {
+                (m.encrypt || m.decrypt || m.wrap || m.unwrap || m.no_restrictions)
+                    && !(m.generate || m.verify || m.sign || m.derive_key)
+            }
+        };
+        if !modes_ok {
+            return Err(Error::invalid(
+                "modes of use",
+                format!("not allowed for key usage {}", self.usage.code()),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A key check value: the first bytes of a known encryption under the key,
+/// used to confirm a key without revealing it (not secret).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Kcv(pub [u8; 3]);
+
+impl Kcv {
+    /// Parses 6 hex digits (longer input is accepted and truncated to 6, as
+    /// HSMs print 6 or 16).
+    pub fn from_hex(s: &str) -> Result<Self> {
+        let s = s
+            .get(..6)
+            .ok_or_else(|| Error::invalid("kcv", "expected 6 hex digits"))?;
+        let mut b = [0u8; 3];
+        hex::decode_to_slice(s, &mut b).map_err(|_| Error::invalid("kcv", "not valid hex"))?;
+        Ok(Self(b))
+    }
+}
+
+impl fmt::Display for Kcv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode_upper(self.0))
+    }
+}
+
+impl fmt::Debug for Kcv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Kcv({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_codes_round_trip() {
+        for u in KeyUsage::ALL {
+            assert_eq!(KeyUsage::from_code(u.code()).unwrap(), *u);
+            assert_eq!(KeyUsage::from_aws_name(u.aws_name()).unwrap(), *u);
+        }
+        assert!(KeyUsage::from_code("Z9").is_err());
+    }
+
+    #[test]
+    fn modes_round_trip() {
+        for c in "BDECGVXN".chars() {
+            assert_eq!(ModesOfUse::from_tr31(c).unwrap().tr31_code().unwrap(), c);
+        }
+        assert!(ModesOfUse::from_tr31('Q').is_err());
+    }
+
+    #[test]
+    fn attribute_rules() {
+        let pin = KeyAttributes::new(
+            KeyUsage::PinEncryption,
+            KeyAlgorithm::Tdes2,
+            ModesOfUse::BOTH,
+        );
+        assert!(pin.validate().is_ok());
+        let bad = KeyAttributes::new(
+            KeyUsage::PinEncryption,
+            KeyAlgorithm::Tdes2,
+            ModesOfUse::GENERATE,
+        );
+        assert!(bad.validate().is_err());
+        let hm = KeyAttributes::new(
+            KeyUsage::MacHmac,
+            KeyAlgorithm::Aes128,
+            ModesOfUse::GENERATE,
+        );
+        assert!(hm.validate().is_err());
+        let cvk = KeyAttributes::new(
+            KeyUsage::CardVerification,
+            KeyAlgorithm::Tdes2,
+            ModesOfUse::GENERATE_VERIFY,
+        );
+        assert!(cvk.validate().is_ok());
+    }
+
+    #[test]
+    fn kcv_parse() {
+        assert_eq!(Kcv::from_hex("08D7B4").unwrap().to_string(), "08D7B4");
+        assert_eq!(
+            Kcv::from_hex("08D7B40000000000").unwrap().to_string(),
+            "08D7B4"
+        );
+        assert!(Kcv::from_hex("08D7").is_err());
+        assert!(Kcv::from_hex("GGGGGG").is_err());
+    }
+}
