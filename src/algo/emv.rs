@@ -57,8 +57,8 @@ fn check_digits(field: &'static str, s: &str, min: usize, max: usize) -> AlgoRes
 pub enum MkDerivation {
     /// Option A (A1.4.1): rightmost 16 digits of PAN || PSN.
     OptionA,
-    /// Option B (A1.4.2): equal to option A for PANs of up to 16 digits; the
-    /// SHA-1 branch for longer PANs is not available in this crate (error).
+    /// Option B (A1.4.2): equal to option A for PANs of up to 16 digits; for
+    /// longer PANs, `Y` is the decimalised SHA-1 of `PAN || PSN`.
     OptionB,
 }
 
@@ -67,9 +67,9 @@ pub enum MkDerivation {
 /// `pan` is 1..=19 ASCII digits; `psn` is the 2-digit PAN sequence number
 /// (`None` means `"00"`). Option A encrypts `Y` = the rightmost 16 digits of
 /// `PAN || PSN` (left zero-filled, packed BCD) and `Y XOR FF..FF` under the
-/// IMK; the result is odd-parity adjusted. Errors: `"issuer master key"`,
-/// `"pan"`, `"psn"`; `"pan"` for option B with more than 16 digits (needs
-/// SHA-1, which this crate does not carry).
+/// IMK; the result is odd-parity adjusted. Option B with a PAN over 16
+/// digits builds `Y` from SHA-1 instead (see [`option_b_y`]). Errors:
+/// `"issuer master key"`, `"pan"`, `"psn"`.
 pub fn derive_icc_mk(
     imk: &[u8],
     pan: &str,
@@ -80,15 +80,13 @@ pub fn derive_icc_mk(
     check_digits("pan", pan, 1, 19)?;
     let psn = psn.unwrap_or("00");
     check_digits("psn", psn, 2, 2)?;
+    let mut y = Zeroizing::new([0u8; 8]);
     if method == MkDerivation::OptionB && pan.len() > 16 {
-        return Err(AlgoError::new(
-            "pan",
-            "EMV option B for PANs longer than 16 digits needs SHA-1, which is not available",
-        ));
+        option_b_y(pan, psn, &mut y);
+        return encrypt_y(&cipher, &y);
     }
     // Rightmost 16 digits of PAN || PSN, left-filled with zeros, as packed BCD.
     let total = pan.len() + psn.len();
-    let mut y = Zeroizing::new([0u8; 8]);
     for (i, d) in pan.bytes().chain(psn.bytes()).enumerate() {
         // Position in the 16-digit field (digits that fall off the left are dropped).
         let Some(pos) = (i + 16).checked_sub(total) else {
@@ -99,6 +97,11 @@ pub fn derive_icc_mk(
             *b |= if pos % 2 == 0 { nib << 4 } else { nib };
         }
     }
+    encrypt_y(&cipher, &y)
+}
+
+/// `E(IMK, Y) || E(IMK, Y XOR FF..FF)`, odd-parity adjusted (EMV A1.4.1 step 2).
+fn encrypt_y(cipher: &BlockCipher, y: &[u8; 8]) -> AlgoResult<DesKey16> {
     let mut mk = Zeroizing::new([0u8; 16]);
     let (l, r) = mk.split_at_mut(8);
     l.copy_from_slice(&y[..]);
@@ -107,6 +110,36 @@ pub fn derive_icc_mk(
     cipher.encrypt_ecb(&mut mk[..])?;
     fix_odd_parity(&mut mk[..]);
     Ok(mk)
+}
+
+/// EMV Book 2 A1.4.2 option B, step 2 onwards, for PANs over 16 digits:
+/// `X = PAN || PSN` (left-padded with one `0` to an even length) as packed
+/// BCD; `Y` = the first 16 decimal digits of SHA-1(X) read nibble by nibble,
+/// completed if needed by the hex digits A-F of the hash converted to 0-5,
+/// in order. `pan` and `psn` must already be validated as decimal digits.
+pub fn option_b_y(pan: &str, psn: &str, y: &mut [u8; 8]) {
+    use sha1::{Digest, Sha1};
+    let digits = pan.len() + psn.len();
+    let mut x = Zeroizing::new([0u8; 11]); // at most 19 + 2 digits, padded to 22
+    let offset = digits % 2; // one leading zero nibble when odd
+    for (i, d) in pan.bytes().chain(psn.bytes()).enumerate() {
+        let pos = i + offset;
+        if let Some(b) = x.get_mut(pos / 2) {
+            let nib = d.wrapping_sub(b'0') & 0x0F;
+            *b |= if pos % 2 == 0 { nib << 4 } else { nib };
+        }
+    }
+    let len = (digits + offset) / 2;
+    let hash = Sha1::digest(x.get(..len).unwrap_or(&[]));
+    let nibbles = || hash.iter().flat_map(|b| [b >> 4, b & 0x0F]);
+    let decimal = nibbles().filter(|n| *n < 10);
+    let letters = nibbles().filter(|n| *n >= 10).map(|n| n - 10);
+    *y = [0u8; 8];
+    for (pos, n) in decimal.chain(letters).take(16).enumerate() {
+        if let Some(b) = y.get_mut(pos / 2) {
+            *b |= if pos % 2 == 0 { n << 4 } else { n };
+        }
+    }
 }
 
 /// EMV common session key derivation (Book 2 A1.3.1) for double-length keys:
@@ -395,17 +428,23 @@ mod tests {
             )),
             "psn"
         );
+        // Option B: a long PAN takes the SHA-1 branch (differs from option A);
+        // a PAN of up to 16 digits equals option A.
+        let a = derive_icc_mk(&IMK, "12345678901234567", None, MkDerivation::OptionA).unwrap();
+        let b = derive_icc_mk(&IMK, "12345678901234567", None, MkDerivation::OptionB).unwrap();
+        assert_ne!(a[..], b[..]);
+        let a = derive_icc_mk(&IMK, "1234567890123456", None, MkDerivation::OptionA).unwrap();
+        let b = derive_icc_mk(&IMK, "1234567890123456", None, MkDerivation::OptionB).unwrap();
+        assert_eq!(a[..], b[..]);
         assert_eq!(
             f(derive_icc_mk(
                 &IMK,
-                "12345678901234567",
+                "1234567890123456789x",
                 None,
                 MkDerivation::OptionB
             )),
             "pan"
         );
-        let e = derive_icc_mk(&IMK, "12345678901234567", None, MkDerivation::OptionB).unwrap_err();
-        assert!(e.reason.contains("SHA-1") && !e.reason.contains("1234567890"));
         assert_eq!(f(derive_common_session_key(&IMK, &[0; 7])), "r");
         assert_eq!(
             f(derive_common_session_key(&IMK[..15], &[0; 8])),
