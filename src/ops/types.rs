@@ -162,8 +162,8 @@ impl CardValidationKind {
     pub fn service_code(self) -> ServiceCode {
         match self {
             Self::Cvv(sc) => sc,
-            Self::Cvv2 => ServiceCode::new("000").unwrap_or_else(|_| unreachable!()),
-            Self::Icvv => ServiceCode::new("999").unwrap_or_else(|_| unreachable!()),
+            Self::Cvv2 => ServiceCode::CVV2,
+            Self::Icvv => ServiceCode::ICVV,
         }
     }
 }

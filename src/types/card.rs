@@ -69,6 +69,13 @@ digit_type!(
     Psn, 2, "pan sequence number"
 );
 
+impl ServiceCode {
+    /// The service code the Visa CVV algorithm uses for CVV2 (`000`).
+    pub const CVV2: Self = Self(*b"000");
+    /// The service code the Visa CVV algorithm uses for iCVV (`999`).
+    pub const ICVV: Self = Self(*b"999");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
