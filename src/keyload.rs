@@ -93,7 +93,7 @@ pub fn tr31_attributes(h: &tr31::Tr31Header, key_len: usize) -> Result<KeyAttrib
     let usage = KeyUsage::from_code(h.key_usage.as_str())?;
     let algorithm = KeyAlgorithm::from_tr31(h.algorithm.as_char(), key_len)?;
     let modes = crate::types::ModesOfUse::from_tr31(h.mode_of_use.as_char())?;
-    let exportability = crate::types::Exportability::from_tr31(h.exportability.as_char())?;
+    let exportability = h.exportability;
     Ok(KeyAttributes::new(usage, algorithm, modes).with_exportability(exportability))
 }
 
@@ -106,7 +106,6 @@ pub fn tr31_header(version: Tr31Version, a: &KeyAttributes) -> Result<tr31::Tr31
         tr31::Algorithm::from_char(a.algorithm.tr31_code()).ok_or_else(|| bad("algorithm"))?,
         tr31::ModeOfUse::from_char(a.modes.tr31_code()?).ok_or_else(|| bad("mode of use"))?,
         "00",
-        tr31::Exportability::from_char(a.exportability.tr31_code())
-            .ok_or_else(|| bad("exportability"))?,
+        a.exportability,
     )?)
 }

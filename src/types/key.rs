@@ -305,37 +305,10 @@ impl ModesOfUse {
     }
 }
 
-/// Whether a key may leave the backend (wrapped).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Exportability {
-    /// Exportable under a KEK (TR-31 `E`).
-    Exportable,
-    /// Never exportable (TR-31 `N`).
-    NonExportable,
-    /// Exportable only under a KEK in a key block (TR-31 `S`).
-    Sensitive,
-}
+/// Whether a key may leave the backend (wrapped): the TR-31 exportability.
+pub use crate::algo::tr31::Exportability;
 
 impl Exportability {
-    /// TR-31 character.
-    pub fn tr31_code(self) -> char {
-        match self {
-            Self::Exportable => 'E',
-            Self::NonExportable => 'N',
-            Self::Sensitive => 'S',
-        }
-    }
-
-    /// From a TR-31 character.
-    pub fn from_tr31(code: char) -> Result<Self> {
-        match code {
-            'E' => Ok(Self::Exportable),
-            'N' => Ok(Self::NonExportable),
-            'S' => Ok(Self::Sensitive),
-            _ => Err(Error::invalid("exportability", "expected E, N or S")),
-        }
-    }
-
     /// True when the key may be exported in a TR-31 block.
     pub fn allows_export(self) -> bool {
         !matches!(self, Self::NonExportable)
