@@ -692,7 +692,7 @@ proptest! {
             let ksn = Ksn::initial_from_bytes(&kb).unwrap().with_counter(counter).unwrap();
             let pk = dukpt::tdes_working_key(&bdk, &ksn, dukpt::TdesDukptUsage::Pin).unwrap();
             let blk = pinblock::encrypt_pin_block(&BlockCipher::tdes(pk.as_slice()).unwrap(), PinBlockFormat::Iso0, &pinv, Some(&pan), &mut rng).unwrap();
-            let d = Dukpt { bdk: id(&nm("bdk")), ksn: ksn.clone(), key_type: KeyAlgorithm::Tdes2 };
+            let d = Dukpt { bdk: id(&nm("bdk")), ksn, key_type: KeyAlgorithm::Tdes2 };
             let req = TranslatePinRequest { incoming_key: PinKey::Dukpt(d.clone()), incoming_format: PinBlockFormat::Iso0, outgoing_key: id(&nm("zpk2")), outgoing_format: PinBlockFormat::Iso0, pan: panv.clone(), pin_block: blk };
             assert_eq!(p.sw.translate_pin(req.clone()).await.unwrap(), p.ps.translate_pin(req).await.unwrap());
 

@@ -465,7 +465,7 @@ impl Sim {
             let k = r.key("cvk")?;
             let key = self.key(KeyType::CVK, &k, err::SRC_PARITY)?;
             if key.len() != 16 {
-                return Err(err::KEY_LEN.into());
+                return Err(err::KEY_LEN);
             }
             Ok(key)
         } else {
@@ -650,7 +650,7 @@ fn end(r: &Reader<'_>) -> Result<(), Code> {
     if r.is_empty() {
         Ok(())
     } else {
-        Err(err::INPUT.into())
+        Err(err::INPUT)
     }
 }
 
@@ -659,7 +659,7 @@ fn lmk_scheme(tag: &[u8]) -> Result<KeyScheme, Code> {
         b"U" => Ok(KeyScheme::U),
         b"T" => Ok(KeyScheme::T),
         b"Z" => Ok(KeyScheme::Z),
-        _ => Err(err::SCHEME.into()),
+        _ => Err(err::SCHEME),
     }
 }
 
@@ -673,7 +673,7 @@ fn any_scheme(tag: &[u8]) -> Result<KeyScheme, Code> {
 fn pin_format(code: &[u8]) -> Result<pinblock::PinBlockFormat, Code> {
     match codec::pin_format_from_code(code) {
         // ISO 4 needs an AES key: not with a variant LMK.
-        Some(pinblock::PinBlockFormat::Iso4) | None => Err(err::PIN_FORMAT.into()),
+        Some(pinblock::PinBlockFormat::Iso4) | None => Err(err::PIN_FORMAT),
         Some(f) => Ok(f),
     }
 }
@@ -681,7 +681,7 @@ fn pin_format(code: &[u8]) -> Result<pinblock::PinBlockFormat, Code> {
 fn ksn_field(r: &mut Reader<'_>) -> Result<Ksn, Code> {
     let desc = r.take(3, "ksn descriptor")?;
     if !desc.iter().all(|c| c.is_ascii_hexdigit()) {
-        return Err(err::INPUT.into());
+        return Err(err::INPUT);
     }
     let ksn = r.hex(20, "ksn")?;
     Ksn::from_bytes(&ksn).map_err(|_| err::INPUT)
@@ -690,7 +690,7 @@ fn ksn_field(r: &mut Reader<'_>) -> Result<Ksn, Code> {
 fn card_fields<'a>(r: &mut Reader<'a>) -> Result<(&'a str, &'a str, &'a str), Code> {
     let pan = r.until(b';', 19, "pan")?;
     if pan.is_empty() || !pan.iter().all(u8::is_ascii_digit) {
-        return Err(err::INPUT.into());
+        return Err(err::INPUT);
     }
     let pan = std::str::from_utf8(pan).map_err(|_| err::INPUT)?;
     let exp = r.digits(4, "expiry")?;
