@@ -7,6 +7,9 @@ pub mod backend;
 pub mod error;
 pub mod keyload;
 pub mod ops;
+pub mod payshield;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod software;
 pub mod types;
 

@@ -309,6 +309,16 @@ impl ModesOfUse {
 pub use crate::algo::tr31::Exportability;
 
 impl Exportability {
+    /// TR-31 character (as [`KeyAlgorithm::tr31_code`] and [`ModesOfUse::tr31_code`]).
+    pub fn tr31_code(self) -> char {
+        self.as_char()
+    }
+
+    /// From a TR-31 character, with a typed error.
+    pub fn from_tr31(code: char) -> Result<Self> {
+        Self::from_char(code).ok_or_else(|| Error::invalid("exportability", "expected E, N or S"))
+    }
+
     /// True when the key may be exported in a TR-31 block.
     pub fn allows_export(self) -> bool {
         !matches!(self, Self::NonExportable)

@@ -1,0 +1,814 @@
+//! `PayShieldBackend`: typed operations mapped onto payShield host commands.
+
+use super::codec::{self, request as rq, CodecError};
+use super::keytable::{key_type_for, scheme_for, KeyTable, TableKey};
+use super::lmk::{KeyScheme, KeyType};
+use super::pool::{PayShieldConfig, Pool};
+use crate::algo::pinblock::{self, EncryptedPinBlock, PinBlockFormat};
+use crate::backend::{Backend, Capabilities};
+use crate::error::{Error, ErrorKind, Result};
+use crate::ops::*;
+use crate::types::{KeyAlgorithm, KeyId, KeyUsage, ModesOfUse, SecretBytes, Verification};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// Largest data field sent in one M0/M2/M6/M8 command.
+const MAX_DATA: usize = 32 * 1024;
+
+/// A raw payShield response (after the header).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawResponse {
+    /// Response code (command + 1).
+    pub code: [u8; 2],
+    /// Error code (`00` = OK).
+    pub error: [u8; 2],
+    /// Fields after the error code.
+    pub body: Vec<u8>,
+}
+
+/// The payShield backend: a pooled, pipelined TCP client with a key table.
+///
+/// Keys are named: the [`KeyTable`] maps each [`KeyId`] to its key under the
+/// LMK, key type and attributes; `import_key` / `generate_key` add to it.
+/// Operations the variant-LMK command set cannot express (AES keys, ISO 4
+/// PIN blocks, AES DUKPT, CMAC/HMAC, EMV common session keys, …) return
+/// [`ErrorKind::Unsupported`].
+#[derive(Debug, Clone)]
+pub struct PayShieldBackend {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    name: String,
+    pool: Pool,
+    keys: KeyTable,
+}
+
+fn protocol(e: CodecError) -> Error {
+    Error::new(
+        ErrorKind::Protocol,
+        format!("malformed payShield response: {e}"),
+    )
+}
+
+/// The crate error for a payShield error code.
+pub fn error_for_code(code: [u8; 2]) -> Error {
+    let c = String::from_utf8_lossy(&code).into_owned();
+    let (kind, what) = match &code {
+        b"04" => (ErrorKind::KeyUsage, "invalid key type for this command"),
+        b"10" | b"11" | b"13" => (
+            ErrorKind::KeyUsage,
+            "key parity error: wrong key type or LMK",
+        ),
+        b"15" => (ErrorKind::InvalidInput, "invalid input data"),
+        b"20" => (
+            ErrorKind::InvalidInput,
+            "PIN block does not contain valid values",
+        ),
+        b"23" => (
+            ErrorKind::InvalidInput,
+            "invalid or forbidden PIN block format",
+        ),
+        b"24" => (ErrorKind::InvalidInput, "PIN length out of range"),
+        b"05" | b"26" | b"27" => (ErrorKind::InvalidInput, "invalid key scheme or length"),
+        b"68" => (ErrorKind::Unsupported, "command not available on this HSM"),
+        _ => (ErrorKind::Backend, "command failed"),
+    };
+    Error::new(kind, format!("payShield error {c}: {what}"))
+}
+
+fn require(
+    k: &TableKey,
+    id: &KeyId,
+    usages: &[KeyUsage],
+    mode: fn(&ModesOfUse) -> bool,
+    purpose: &str,
+) -> Result<()> {
+    if !usages.contains(&k.attributes.usage) {
+        return Err(Error::key_usage(format!(
+            "key {id} has usage {}; {purpose} needs {}",
+            k.attributes.usage.code(),
+            usages
+                .iter()
+                .map(|u| u.code())
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )));
+    }
+    let m = &k.attributes.modes;
+    if !(m.no_restrictions || mode(m)) {
+        return Err(Error::key_usage(format!(
+            "key {id}'s modes of use do not allow {purpose}"
+        )));
+    }
+    Ok(())
+}
+
+fn fmt_code(f: PinBlockFormat) -> Result<&'static [u8; 2]> {
+    match f {
+        PinBlockFormat::Iso4 => Err(Error::unsupported(
+            "ISO format 4 needs an AES PIN key (key-block LMK)",
+        )),
+        other => codec::pin_format_code(other)
+            .ok_or_else(|| Error::unsupported("no payShield code for this PIN block format")),
+    }
+}
+
+impl PayShieldBackend {
+    /// Connects a pool to the payShield at `config.addr` with key table `keys`.
+    pub async fn connect(config: PayShieldConfig, keys: KeyTable) -> Result<Self> {
+        let pool = Pool::connect(config)
+            .await
+            .map_err(|e| e.with_backend("payshield"))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                name: "payshield".into(),
+                pool,
+                keys,
+            }),
+        })
+    }
+
+    /// Renames the backend (for reports with several instances).
+    pub fn with_name(self, name: impl Into<String>) -> Self {
+        let inner = match Arc::try_unwrap(self.inner) {
+            Ok(mut i) => {
+                i.name = name.into();
+                i
+            }
+            Err(shared) => return Self { inner: shared },
+        };
+        Self {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The key table (shared: changes are visible to this backend).
+    pub fn keys(&self) -> &KeyTable {
+        &self.inner.keys
+    }
+
+    /// Number of live connections.
+    pub fn live_connections(&self) -> usize {
+        self.inner.pool.live_connections()
+    }
+
+    /// Sends one raw host command (`command code + fields`) and returns the
+    /// response after the header.
+    pub async fn command(&self, body: &[u8]) -> Result<RawResponse> {
+        let resp = self.inner.pool.call(body).await?;
+        let h = codec::parse_response(&resp, 0).map_err(protocol)?;
+        Ok(RawResponse {
+            code: h.code,
+            error: h.error,
+            body: h.body.to_vec(),
+        })
+    }
+
+    /// Sends a command; an error code other than `00` (or `01` when
+    /// `verify` is set) becomes an error.
+    async fn run(&self, body: &[u8], verify: bool) -> Result<(Verification, Vec<u8>)> {
+        let r = self.command(body).await?;
+        match &r.error {
+            b"00" => Ok((Verification::Verified, r.body)),
+            b"01" if verify => Ok((Verification::Failed, r.body)),
+            _ => Err(error_for_code(r.error)),
+        }
+    }
+
+    /// NC: the LMK check value and firmware number.
+    pub async fn diagnostics(&self) -> Result<(String, String)> {
+        let mut b = Vec::new();
+        rq::nc(&mut b);
+        let (_, body) = self.run(&b, false).await?;
+        codec::parse_nd(&body).map_err(protocol)
+    }
+
+    fn key(&self, id: &KeyId) -> Result<Arc<TableKey>> {
+        self.inner.keys.get(id)
+    }
+
+    async fn translate_pin(&self, r: TranslatePinRequest) -> Result<TranslatePinResponse> {
+        pinblock::check_translation(r.incoming_format, r.outgoing_format)?;
+        let src_fmt = fmt_code(r.incoming_format)?;
+        let dst_fmt = fmt_code(r.outgoing_format)?;
+        let out = self.key(&r.outgoing_key)?;
+        require(
+            &out,
+            &r.outgoing_key,
+            &[KeyUsage::PinEncryption],
+            |m| m.encrypt,
+            "PIN block encryption",
+        )?;
+        let block = r.pin_block.as_bytes();
+        if block.len() != 8 {
+            return Err(Error::invalid("pin block", "expected 8 bytes"));
+        }
+        let account = codec::account_field(r.pan.expose());
+        let mut b = Vec::with_capacity(160);
+        match &r.incoming_key {
+            PinKey::Key(id) => {
+                let k = self.key(id)?;
+                require(
+                    &k,
+                    id,
+                    &[KeyUsage::PinEncryption],
+                    |m| m.decrypt,
+                    "PIN block decryption",
+                )?;
+                let cmd = if k.key_type == KeyType::TPK {
+                    b"CA"
+                } else {
+                    b"CC"
+                };
+                rq::pin_translate(
+                    &mut b, cmd, &k.key, &out.key, block, src_fmt, dst_fmt, &account,
+                );
+            }
+            PinKey::Dukpt(d) => {
+                let bdk = self.dukpt_bdk(d)?;
+                rq::g0(
+                    &mut b,
+                    &bdk.key,
+                    &out.key,
+                    d.ksn.as_bytes(),
+                    block,
+                    src_fmt,
+                    dst_fmt,
+                    &account,
+                );
+            }
+        }
+        let (_, body) = self.run(&b, false).await?;
+        let t = codec::parse_pin_translation(&body).map_err(protocol)?;
+        if &t.format != dst_fmt {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "payShield returned a different PIN block format",
+            ));
+        }
+        Ok(TranslatePinResponse {
+            pin_block: EncryptedPinBlock::from_bytes(&t.pin_block)?,
+            format: r.outgoing_format,
+            key_check_value: out.kcv,
+        })
+    }
+
+    fn dukpt_bdk(&self, d: &Dukpt) -> Result<Arc<TableKey>> {
+        if d.ksn.is_aes() {
+            return Err(Error::unsupported(
+                "AES DUKPT needs an AES BDK (key-block LMK)",
+            ));
+        }
+        let bdk = self.key(&d.bdk)?;
+        require(
+            &bdk,
+            &d.bdk,
+            &[KeyUsage::Bdk],
+            |m| m.derive_key,
+            "DUKPT key derivation",
+        )?;
+        if bdk.attributes.algorithm != KeyAlgorithm::Tdes2 {
+            return Err(Error::invalid(
+                "ksn",
+                "a 10-byte TDES DUKPT KSN needs a double-length TDES BDK",
+            ));
+        }
+        if d.key_type != KeyAlgorithm::Tdes2 {
+            return Err(Error::invalid(
+                "dukpt key type",
+                "TDES DUKPT (X9.24-1) derives double-length TDES keys only",
+            ));
+        }
+        Ok(bdk)
+    }
+
+    async fn crypt(
+        &self,
+        key: &DataKey,
+        mode: &CipherMode,
+        data: &[u8],
+        encrypt: bool,
+    ) -> Result<(Vec<u8>, crate::Kcv)> {
+        let (k, ksn) = match key {
+            DataKey::Key(id) => {
+                let k = self.key(id)?;
+                if encrypt {
+                    require(
+                        &k,
+                        id,
+                        &[KeyUsage::DataEncryption],
+                        |m| m.encrypt,
+                        "data encryption",
+                    )?;
+                } else {
+                    require(
+                        &k,
+                        id,
+                        &[KeyUsage::DataEncryption],
+                        |m| m.decrypt,
+                        "data decryption",
+                    )?;
+                }
+                (k, None)
+            }
+            DataKey::Dukpt { dukpt, variant } => {
+                if *variant == DukptVariant::Response {
+                    return Err(Error::unsupported(
+                        "M0/M2 derive the DUKPT data key of the request direction only",
+                    ));
+                }
+                (self.dukpt_bdk(dukpt)?, Some(dukpt.ksn.as_bytes()))
+            }
+        };
+        let iv = match mode {
+            CipherMode::Ecb => None,
+            CipherMode::Cbc { iv } if iv.len() == 8 => Some(iv.as_slice()),
+            CipherMode::Cbc { .. } => {
+                return Err(Error::invalid("iv", "expected 8 bytes for TDES"))
+            }
+        };
+        if data.is_empty() || data.len() % 8 != 0 {
+            return Err(Error::invalid(
+                "data",
+                "must be a non-empty multiple of 8 bytes",
+            ));
+        }
+        if data.len() > MAX_DATA {
+            return Err(Error::invalid(
+                "data",
+                "longer than one payShield command carries (32 KiB)",
+            ));
+        }
+        let kt = if ksn.is_some() {
+            KeyType::BDK
+        } else {
+            k.key_type
+        };
+        let mut b = Vec::with_capacity(data.len() + 80);
+        rq::m0_m2(&mut b, encrypt, kt, &k.key, ksn, iv, data);
+        let (_, body) = self.run(&b, false).await?;
+        let out = codec::parse_data(&body, iv.is_some()).map_err(protocol)?;
+        if out.len() != data.len() {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "payShield returned data of a different length",
+            ));
+        }
+        Ok((out, k.kcv))
+    }
+
+    fn cvk(&self, id: &KeyId, generate: bool) -> Result<Arc<TableKey>> {
+        let k = self.key(id)?;
+        if generate {
+            require(
+                &k,
+                id,
+                &[KeyUsage::CardVerification],
+                |m| m.generate,
+                "CVV generation",
+            )?;
+        } else {
+            require(
+                &k,
+                id,
+                &[KeyUsage::CardVerification],
+                |m| m.verify,
+                "CVV verification",
+            )?;
+        }
+        if k.attributes.algorithm != KeyAlgorithm::Tdes2 {
+            return Err(Error::key_usage(
+                "the Visa CVV algorithm needs a double-length TDES CVK",
+            ));
+        }
+        Ok(k)
+    }
+
+    async fn verify_arqc(&self, r: VerifyArqcRequest) -> Result<VerifyArqcResponse> {
+        let k = self.key(&r.key)?;
+        require(
+            &k,
+            &r.key,
+            &[KeyUsage::EmvAppCryptogram],
+            |m| m.derive_key,
+            "ARQC verification",
+        )?;
+        if k.attributes.algorithm != KeyAlgorithm::Tdes2 {
+            return Err(Error::unsupported(
+                "ARQC verification with a non-TDES-2KEY master key",
+            ));
+        }
+        let pan = r.pan.expose();
+        if r.mk_derivation == MkDerivation::OptionB && pan.len() > 16 {
+            return Err(Error::invalid(
+                "pan",
+                "EMV option B for PANs longer than 16 digits needs SHA-1",
+            ));
+        }
+        let (scheme, atc, un) = match (&r.session, r.padding) {
+            (SessionKeyDerivation::Visa, Iso9797Padding::Method1) => (b'0', [0u8; 2], [0u8; 4]),
+            (SessionKeyDerivation::Mastercard { atc, unpredictable_number }, Iso9797Padding::Method2) => {
+                (b'1', *atc, *unpredictable_number)
+            }
+            _ => {
+                return Err(Error::unsupported(
+                    "KQ verifies Visa (no session key, padding method 1) or Europay SKD (padding method 2) only",
+                ))
+            }
+        };
+        let (mode, arc) = match &r.arpc {
+            None => (b'0', [0u8; 2]),
+            Some(ArpcMethod::Method1 { arc }) if scheme == b'0' => (b'1', *arc),
+            Some(_) => {
+                return Err(Error::unsupported(
+                    "this ARPC method is not available through KQ",
+                ))
+            }
+        };
+        if r.transaction_data.len() > 0xFF {
+            return Err(Error::unsupported(
+                "KQ carries at most 255 bytes of transaction data",
+            ));
+        }
+        // Rightmost 16 digits of PAN || PSN, packed BCD.
+        let digits: Vec<u8> = pan.bytes().chain(r.psn.as_str().bytes()).collect();
+        let tail = digits.get(digits.len().saturating_sub(16)..).unwrap_or(&[]);
+        let mut field = [b'0'; 16];
+        for (o, d) in field.iter_mut().rev().zip(tail.iter().rev()) {
+            *o = *d;
+        }
+        let mut pan_psn = [0u8; 8];
+        for (o, p) in pan_psn.iter_mut().zip(field.chunks(2)) {
+            if let [a, b] = p {
+                *o = (a - b'0') << 4 | (b - b'0');
+            }
+        }
+        let mut b = Vec::with_capacity(80 + r.transaction_data.len());
+        rq::kq(
+            &mut b,
+            mode,
+            scheme,
+            &k.key,
+            &pan_psn,
+            &atc,
+            &un,
+            &r.transaction_data,
+            &r.arqc,
+            &arc,
+        );
+        let (v, body) = self.run(&b, true).await?;
+        let arpc = if v.is_verified() && mode == b'1' {
+            Some(codec::parse_kr(&body).map_err(protocol)?.to_vec())
+        } else {
+            None
+        };
+        Ok(VerifyArqcResponse {
+            verification: v,
+            arpc,
+        })
+    }
+
+    fn mac_request(
+        &self,
+        id: &KeyId,
+        alg: MacAlgorithm,
+        generate: bool,
+    ) -> Result<(Arc<TableKey>, u8, u8)> {
+        let k = self.key(id)?;
+        let (usages, code, padding): (&[KeyUsage], u8, Iso9797Padding) = match alg {
+            MacAlgorithm::Iso9797Alg1(p) => {
+                (&[KeyUsage::MacIso9797Alg1, KeyUsage::MacIso16609], b'1', p)
+            }
+            MacAlgorithm::Iso9797Alg3(p) => (&[KeyUsage::MacIso9797Alg3], b'2', p),
+            MacAlgorithm::Cmac | MacAlgorithm::HmacSha256 => {
+                return Err(Error::unsupported(
+                    "M6/M8 with a variant LMK: ISO 9797-1 algorithms 1 and 3 only",
+                ))
+            }
+        };
+        if generate {
+            require(&k, id, usages, |m| m.generate, "MAC generation")?;
+        } else {
+            require(&k, id, usages, |m| m.verify, "MAC verification")?;
+        }
+        if code == b'2' && k.attributes.algorithm != KeyAlgorithm::Tdes2 {
+            return Err(Error::key_usage(
+                "ISO 9797-1 algorithm 3 needs a double-length TDES key",
+            ));
+        }
+        let pad = match padding {
+            Iso9797Padding::None => b'0',
+            Iso9797Padding::Method1 => b'1',
+            Iso9797Padding::Method2 => b'2',
+            Iso9797Padding::Method3 => b'3',
+        };
+        Ok((k, code, pad))
+    }
+
+    async fn generate_mac(&self, r: GenerateMacRequest) -> Result<GenerateMacResponse> {
+        let (k, alg, pad) = self.mac_request(&r.key, r.algorithm, true)?;
+        let (size, len) = match r.mac_length {
+            None | Some(8) => (b'1', 8),
+            Some(4) => (b'0', 4),
+            Some(_) => return Err(Error::unsupported("M6 returns 4- or 8-byte MACs only")),
+        };
+        if r.data.len() > MAX_DATA {
+            return Err(Error::invalid(
+                "data",
+                "longer than one payShield command carries (32 KiB)",
+            ));
+        }
+        let mut b = Vec::with_capacity(r.data.len() + 64);
+        rq::m6_m8(&mut b, None, size, alg, pad, k.key_type, &k.key, &r.data);
+        let (_, body) = self.run(&b, false).await?;
+        let mac = codec::parse_mac(&body, len).map_err(protocol)?;
+        Ok(GenerateMacResponse {
+            mac,
+            key_check_value: k.kcv,
+        })
+    }
+
+    async fn verify_mac(&self, r: VerifyMacRequest) -> Result<VerifyResponse> {
+        let (k, alg, pad) = self.mac_request(&r.key, r.algorithm, false)?;
+        let size = match r.mac.len() {
+            8 => b'1',
+            4 => b'0',
+            _ => return Err(Error::unsupported("M8 verifies 4- or 8-byte MACs only")),
+        };
+        if r.data.len() > MAX_DATA {
+            return Err(Error::invalid(
+                "data",
+                "longer than one payShield command carries (32 KiB)",
+            ));
+        }
+        let mut b = Vec::with_capacity(r.data.len() + 80);
+        rq::m6_m8(
+            &mut b,
+            Some(&r.mac),
+            size,
+            alg,
+            pad,
+            k.key_type,
+            &k.key,
+            &r.data,
+        );
+        let (v, _) = self.run(&b, true).await?;
+        Ok(VerifyResponse { verification: v })
+    }
+
+    async fn generate_key(&self, r: GenerateKeyRequest) -> Result<KeyInfo> {
+        r.attributes.validate()?;
+        let kt = key_type_for(&r.attributes)?;
+        let scheme = scheme_for(r.attributes.algorithm)?;
+        if self.inner.keys.contains(&r.key_id) {
+            return Err(Error::new(
+                ErrorKind::KeyExists,
+                format!("a key named {} already exists", r.key_id),
+            ));
+        }
+        let mut b = Vec::new();
+        rq::a0(&mut b, kt, scheme);
+        let (_, body) = self.run(&b, false).await?;
+        let (key, kcv) = codec::parse_key_kcv(&body).map_err(protocol)?;
+        if key.scheme != scheme {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "payShield returned a key of another scheme",
+            ));
+        }
+        self.inner.keys.insert(
+            r.key_id.clone(),
+            TableKey {
+                key_type: kt,
+                key,
+                attributes: r.attributes,
+                kcv,
+            },
+        )?;
+        Ok(KeyInfo {
+            key_id: r.key_id,
+            attributes: r.attributes,
+            key_check_value: kcv,
+        })
+    }
+
+    async fn import_key(&self, r: ImportKeyRequest) -> Result<KeyInfo> {
+        let (kek_id, block) = match &r.material {
+            KeyMaterial::Tr31 { kek, key_block } => (kek, key_block),
+            KeyMaterial::Components { .. } => return Err(Error::unsupported(
+                "payShield host commands do not take clear components (use the console, A4 with \
+                     LMK-encrypted components, or load the key under LMK into the key table)",
+            )),
+        };
+        let kek = self.key(kek_id)?;
+        require(
+            &kek,
+            kek_id,
+            &[KeyUsage::KeyEncryption, KeyUsage::KeyBlockProtection],
+            |m| m.unwrap || m.decrypt,
+            "key unwrapping",
+        )?;
+        let header = crate::algo::tr31::parse_header(block)?;
+        if header.algorithm != crate::algo::tr31::Algorithm::Tdes {
+            return Err(Error::unsupported(
+                "only TDES keys can be imported under a variant LMK",
+            ));
+        }
+        if self.inner.keys.contains(&r.key_id) {
+            return Err(Error::new(
+                ErrorKind::KeyExists,
+                format!("a key named {} already exists", r.key_id),
+            ));
+        }
+        let probe = crate::keyload::tr31_attributes(&header, 16)?;
+        let kt = key_type_for(&probe)?;
+        let mut last = None;
+        for scheme in [KeyScheme::U, KeyScheme::T] {
+            let mut b = Vec::with_capacity(block.len() + 80);
+            rq::a6_tr31(&mut b, kt, &kek.key, block, scheme);
+            let resp = self.command(&b).await?;
+            match &resp.error {
+                b"00" => {
+                    let (key, kcv) = codec::parse_key_kcv(&resp.body).map_err(protocol)?;
+                    let attributes =
+                        crate::keyload::tr31_attributes(&header, key.scheme.key_len())?;
+                    attributes.validate()?;
+                    if let Some(expected) = r.expected_kcv {
+                        if expected != kcv {
+                            return Err(Error::invalid(
+                                "kcv",
+                                "the imported key does not match the expected KCV",
+                            ));
+                        }
+                    }
+                    self.inner.keys.insert(
+                        r.key_id.clone(),
+                        TableKey {
+                            key_type: kt,
+                            key,
+                            attributes,
+                            kcv,
+                        },
+                    )?;
+                    return Ok(KeyInfo {
+                        key_id: r.key_id,
+                        attributes,
+                        key_check_value: kcv,
+                    });
+                }
+                b"01" => {
+                    return Err(Error::invalid(
+                        "key parity",
+                        "TDES key does not have odd parity",
+                    ))
+                }
+                b"27" => last = Some(resp.error),
+                _ => return Err(error_for_code(resp.error)),
+            }
+        }
+        Err(error_for_code(last.unwrap_or(*b"27")))
+    }
+
+    async fn export_key(&self, r: ExportKeyRequest) -> Result<ExportKeyResponse> {
+        let key = self.key(&r.key)?;
+        if !key.attributes.exportability.allows_export() {
+            return Err(Error::key_usage(format!("key {} is not exportable", r.key)));
+        }
+        let kek = self.key(&r.kek)?;
+        require(
+            &kek,
+            &r.kek,
+            &[KeyUsage::KeyEncryption, KeyUsage::KeyBlockProtection],
+            |m| m.wrap || m.encrypt,
+            "key wrapping",
+        )?;
+        if r.version != Tr31Version::B {
+            return Err(Error::unsupported(
+                "a variant-LMK payShield exports TR-31 version B under a TDES ZMK",
+            ));
+        }
+        let a = &key.attributes;
+        let mode = a.modes.tr31_code()? as u8;
+        let mut b = Vec::new();
+        rq::a8_tr31(
+            &mut b,
+            key.key_type,
+            &kek.key,
+            &key.key,
+            a.usage.code(),
+            mode,
+            a.exportability.tr31_code() as u8,
+        );
+        let (_, body) = self.run(&b, false).await?;
+        let (block, kcv) = codec::parse_tr31_export(&body).map_err(protocol)?;
+        if kcv != key.kcv {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "exported key KCV does not match the key table",
+            ));
+        }
+        Ok(ExportKeyResponse {
+            key_block: block,
+            key_check_value: kcv,
+        })
+    }
+
+    async fn dispatch(&self, request: Request) -> Result<Response> {
+        Ok(match request {
+            Request::TranslatePin(r) => Response::TranslatePin(self.translate_pin(r).await?),
+            Request::EncryptData(r) => {
+                let (ct, kcv) = self
+                    .crypt(&r.key, &r.mode, r.plaintext.expose(), true)
+                    .await?;
+                Response::EncryptData(EncryptDataResponse {
+                    ciphertext: ct,
+                    key_check_value: kcv,
+                })
+            }
+            Request::DecryptData(r) => {
+                let (pt, kcv) = self.crypt(&r.key, &r.mode, &r.ciphertext, false).await?;
+                Response::DecryptData(DecryptDataResponse {
+                    plaintext: SecretBytes::new(pt),
+                    key_check_value: kcv,
+                })
+            }
+            Request::GenerateCardValidation(r) => {
+                let k = self.cvk(&r.key, true)?;
+                let mut b = Vec::new();
+                rq::cw(
+                    &mut b,
+                    &k.key,
+                    r.pan.expose(),
+                    r.expiry.as_str(),
+                    r.kind.service_code().as_str(),
+                );
+                let (_, body) = self.run(&b, false).await?;
+                let v = codec::parse_cx(&body).map_err(protocol)?;
+                Response::GenerateCardValidation(GenerateCardValidationResponse {
+                    value: String::from_utf8_lossy(&v).into_owned(),
+                    key_check_value: k.kcv,
+                })
+            }
+            Request::VerifyCardValidation(r) => {
+                let k = self.cvk(&r.key, false)?;
+                if r.value.len() != 3 || !r.value.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(Error::invalid(
+                        "card validation value",
+                        "expected 3 decimal digits",
+                    ));
+                }
+                let mut b = Vec::new();
+                rq::cy(
+                    &mut b,
+                    &k.key,
+                    r.value.as_bytes(),
+                    r.pan.expose(),
+                    r.expiry.as_str(),
+                    r.kind.service_code().as_str(),
+                );
+                let (v, _) = self.run(&b, true).await?;
+                Response::VerifyCardValidation(VerifyResponse { verification: v })
+            }
+            Request::VerifyArqc(r) => Response::VerifyArqc(self.verify_arqc(r).await?),
+            Request::GenerateMac(r) => Response::GenerateMac(self.generate_mac(r).await?),
+            Request::VerifyMac(r) => Response::VerifyMac(self.verify_mac(r).await?),
+            Request::GenerateKey(r) => Response::GenerateKey(self.generate_key(r).await?),
+            Request::ImportKey(r) => Response::ImportKey(self.import_key(r).await?),
+            Request::ExportKey(r) => Response::ExportKey(self.export_key(r).await?),
+            Request::GetKeyInfo(r) => {
+                let k = self.key(&r.key)?;
+                Response::GetKeyInfo(KeyInfo {
+                    key_id: r.key,
+                    attributes: k.attributes,
+                    key_check_value: k.kcv,
+                })
+            }
+            Request::DeleteKey(r) => {
+                self.inner.keys.remove(&r.key)?;
+                Response::DeleteKey(DeleteKeyResponse { key: r.key })
+            }
+        })
+    }
+}
+
+#[async_trait]
+impl Backend for PayShieldBackend {
+    fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        // Every operation has a payShield mapping; variants the variant-LMK
+        // command set cannot express return Unsupported individually.
+        Capabilities::all()
+    }
+
+    async fn execute(&self, request: Request) -> Result<Response> {
+        let op = request.operation();
+        self.dispatch(request)
+            .await
+            .map_err(|e| e.with_op(op).with_backend(self.inner.name.clone()))
+    }
+}

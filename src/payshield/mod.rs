@@ -1,0 +1,24 @@
+//! The Thales payShield backend: the host command protocol over TCP.
+//!
+//! - [`codec`]: pure frame splitting, field parsing, request encoders and
+//!   response parsers (fuzzable, no I/O).
+//! - [`lmk`]: the variant LMK (key type codes, key schemes, keys under LMK).
+//! - [`keytable`]: key names → keys under the LMK, with their attributes.
+//! - `PayShieldBackend` (feature `payshield`): a pipelined, pooled async
+//!   client implementing [`crate::Backend`].
+
+pub mod codec;
+pub mod keytable;
+pub mod lmk;
+
+#[cfg(feature = "payshield")]
+mod client;
+#[cfg(feature = "payshield")]
+mod pool;
+
+#[cfg(feature = "payshield")]
+pub use client::{error_for_code, PayShieldBackend, RawResponse};
+pub use keytable::{KeyTable, TableKey};
+pub use lmk::{EncryptedKey, KeyScheme, KeyType, VariantLmk};
+#[cfg(feature = "payshield")]
+pub use pool::PayShieldConfig;

@@ -1,0 +1,439 @@
+//! Connection pool for the payShield client: pipelined requests matched to
+//! responses by header, per-request timeouts, reconnect with backoff.
+//!
+//! Each connection has a writer task (batching queued frames into one
+//! write) and a reader task (splitting frames and completing the waiting
+//! request whose header the response echoes). A response whose header is
+//! unknown means the stream can no longer be trusted: the connection is
+//! closed and only the requests that were on it fail, with
+//! [`ErrorKind::Transient`]. A timed-out request leaves a tombstone so its
+//! header is not reused until its late response arrives or the connection
+//! goes: a response can never reach the wrong caller.
+
+use super::codec;
+use crate::error::{Error, ErrorKind, Result};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+
+/// Configuration of a [`super::PayShieldBackend`].
+#[derive(Debug, Clone)]
+pub struct PayShieldConfig {
+    /// `HOST:PORT` of the payShield.
+    pub addr: String,
+    /// Header length in characters (as configured on the HSM; default 4).
+    pub header_len: usize,
+    /// Number of TCP connections (default 2).
+    pub connections: usize,
+    /// Requests in flight per connection (default 256; capped by the
+    /// number of distinct headers).
+    pub max_in_flight: usize,
+    /// Per-request timeout (default 5 s).
+    pub request_timeout: Duration,
+    /// Connect timeout (default 2 s).
+    pub connect_timeout: Duration,
+    /// First reconnect delay (default 20 ms), doubled up to `backoff_max`.
+    pub backoff_min: Duration,
+    /// Longest reconnect delay (default 2 s).
+    pub backoff_max: Duration,
+}
+
+impl PayShieldConfig {
+    /// Defaults for `addr`.
+    pub fn new(addr: impl Into<String>) -> Self {
+        Self {
+            addr: addr.into(),
+            header_len: 4,
+            connections: 2,
+            max_in_flight: 256,
+            request_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            backoff_min: Duration::from_millis(20),
+            backoff_max: Duration::from_secs(2),
+        }
+    }
+
+    fn header_space(&self) -> u64 {
+        10u64.saturating_pow(self.header_len.min(9) as u32)
+    }
+}
+
+type Reply = std::result::Result<Vec<u8>, Error>;
+
+enum Entry {
+    Waiting {
+        tx: oneshot::Sender<Reply>,
+        code: [u8; 2],
+        id: u64,
+    },
+    Abandoned,
+}
+
+struct Pending {
+    map: HashMap<u64, Entry>,
+    next: u64,
+    abandoned: usize,
+    seq: u64,
+}
+
+struct Conn {
+    tx: mpsc::UnboundedSender<Vec<u8>>,
+    pending: Mutex<Pending>,
+    alive: AtomicBool,
+    killed: watch::Sender<bool>,
+    permits: Arc<Semaphore>,
+}
+
+fn transient(msg: &'static str) -> Error {
+    Error::new(ErrorKind::Transient, msg)
+}
+
+impl Conn {
+    fn kill(&self, reason: &'static str) {
+        let drained: Vec<Entry> = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if !self.alive.swap(false, Ordering::SeqCst) {
+                return;
+            }
+            p.abandoned = 0;
+            p.map.drain().map(|(_, e)| e).collect()
+        };
+        for e in drained {
+            if let Entry::Waiting { tx, .. } = e {
+                let _ = tx.send(Err(transient(reason)));
+            }
+        }
+        let _ = self.killed.send(true);
+    }
+
+    fn alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
+    }
+
+    /// Delivers a response payload (header included) to its caller.
+    fn deliver(&self, payload: &[u8], hl: usize) -> std::result::Result<(), &'static str> {
+        let header = payload
+            .get(..hl)
+            .ok_or("response shorter than its header")?;
+        let num = parse_header(header).ok_or("response header is not one this client sent")?;
+        let entry = {
+            let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+            let e = p
+                .map
+                .remove(&num)
+                .ok_or("response header is not one this client sent")?;
+            if matches!(e, Entry::Abandoned) {
+                p.abandoned = p.abandoned.saturating_sub(1);
+            }
+            e
+        };
+        if let Entry::Waiting { tx, code, .. } = entry {
+            let body = payload.get(hl..).unwrap_or(&[]);
+            let reply = if body.get(..2) == Some(&code[..]) {
+                Ok(body.to_vec())
+            } else {
+                Err(Error::new(
+                    ErrorKind::Protocol,
+                    "response code does not match the command",
+                ))
+            };
+            let _ = tx.send(reply);
+        }
+        Ok(())
+    }
+}
+
+fn parse_header(h: &[u8]) -> Option<u64> {
+    if h.is_empty() || !h.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    h.iter().try_fold(0u64, |a, d| {
+        a.checked_mul(10)?.checked_add(u64::from(d - b'0'))
+    })
+}
+
+struct Slot {
+    conn: Mutex<Option<Arc<Conn>>>,
+}
+
+impl Slot {
+    fn current(&self) -> Option<Arc<Conn>> {
+        self.conn
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .filter(|c| c.alive())
+    }
+}
+
+/// The pool: a fixed set of connection slots, each kept connected by a
+/// supervisor task.
+pub(crate) struct Pool {
+    cfg: Arc<PayShieldConfig>,
+    slots: Vec<Arc<Slot>>,
+    next: AtomicUsize,
+    closed: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("addr", &self.cfg.addr)
+            .field("connections", &self.slots.len())
+            .finish()
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        let _ = self.closed.send(true);
+        for s in &self.slots {
+            if let Some(c) = s.conn.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                c.kill("client closed");
+            }
+        }
+    }
+}
+
+impl Pool {
+    /// Starts the supervisors and waits until at least one connection is up
+    /// (or the connect timeout passes).
+    pub(crate) async fn connect(cfg: PayShieldConfig) -> Result<Self> {
+        if cfg.header_len == 0 {
+            return Err(Error::invalid(
+                "header length",
+                "must be at least 1 to match responses",
+            ));
+        }
+        if cfg.connections == 0 || cfg.max_in_flight == 0 {
+            return Err(Error::invalid(
+                "pool",
+                "connections and max_in_flight must be positive",
+            ));
+        }
+        let cfg = Arc::new(cfg);
+        let (closed, _) = watch::channel(false);
+        let slots: Vec<Arc<Slot>> = (0..cfg.connections)
+            .map(|_| {
+                Arc::new(Slot {
+                    conn: Mutex::new(None),
+                })
+            })
+            .collect();
+        for s in &slots {
+            tokio::spawn(supervise(
+                Arc::clone(s),
+                Arc::clone(&cfg),
+                closed.subscribe(),
+            ));
+        }
+        let pool = Self {
+            cfg,
+            slots,
+            next: AtomicUsize::new(0),
+            closed,
+        };
+        let deadline = tokio::time::Instant::now() + pool.cfg.connect_timeout;
+        while pool.slots.iter().all(|s| s.current().is_none()) {
+            if tokio::time::Instant::now() >= deadline {
+                return Err(transient("cannot connect to the payShield"));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        Ok(pool)
+    }
+
+    /// Number of live connections.
+    pub(crate) fn live_connections(&self) -> usize {
+        self.slots.iter().filter(|s| s.current().is_some()).count()
+    }
+
+    fn pick(&self) -> Option<Arc<Conn>> {
+        let n = self.slots.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed);
+        (0..n).find_map(|i| self.slots.get((start + i) % n).and_then(|s| s.current()))
+    }
+
+    /// Sends `body` (command code + fields) and returns the response after
+    /// the header (response code, error code, fields).
+    pub(crate) async fn call(&self, body: &[u8]) -> Result<Vec<u8>> {
+        let cmd: [u8; 2] = body
+            .get(..2)
+            .and_then(|c| c.try_into().ok())
+            .ok_or_else(|| Error::invalid("command", "missing command code"))?;
+        let code = codec::response_code(cmd);
+        let deadline = tokio::time::Instant::now() + self.cfg.request_timeout;
+        let conn = self
+            .pick()
+            .ok_or_else(|| transient("no payShield connection is available"))?;
+        let permit = tokio::time::timeout_at(deadline, Arc::clone(&conn.permits).acquire_owned())
+            .await
+            .map_err(|_| {
+                Error::new(
+                    ErrorKind::Timeout,
+                    "timed out waiting for a free request slot",
+                )
+            })?
+            .map_err(|_| transient("connection closed"))?;
+        let hl = self.cfg.header_len;
+        let space = self.cfg.header_space();
+        let (rx, (num, id)) = {
+            let mut p = conn.pending.lock().unwrap_or_else(|e| e.into_inner());
+            if !conn.alive() {
+                return Err(transient("connection lost"));
+            }
+            if p.map.len() as u64 >= space {
+                return Err(transient("no free request header"));
+            }
+            let mut num = p.next % space;
+            while p.map.contains_key(&num) {
+                num = (num + 1) % space;
+            }
+            p.next = (num + 1) % space;
+            let (tx, rx) = oneshot::channel();
+            p.seq += 1;
+            let id = p.seq;
+            p.map.insert(num, Entry::Waiting { tx, code, id });
+            (rx, (num, id))
+        };
+        let mut frame = Vec::with_capacity(2 + hl + body.len());
+        let header = format!("{num:0hl$}");
+        codec::write_frame(&mut frame, &[header.as_bytes(), body])
+            .map_err(|_| Error::invalid("request", "longer than a payShield frame"))?;
+        if conn.tx.send(frame).is_err() {
+            conn.kill("connection lost");
+        }
+        let out = match tokio::time::timeout_at(deadline, rx).await {
+            Ok(Ok(reply)) => reply,
+            Ok(Err(_)) => Err(transient("connection lost")),
+            Err(_) => {
+                let too_many = {
+                    let mut p = conn.pending.lock().unwrap_or_else(|e| e.into_inner());
+                    // Only our own entry: the header may already serve a newer request.
+                    if matches!(p.map.get(&num), Some(Entry::Waiting { id: i, .. }) if *i == id) {
+                        p.map.insert(num, Entry::Abandoned);
+                        p.abandoned += 1;
+                    }
+                    p.abandoned > self.cfg.max_in_flight
+                };
+                if too_many {
+                    conn.kill("too many unanswered requests");
+                }
+                Err(Error::new(
+                    ErrorKind::Timeout,
+                    "the payShield did not answer in time",
+                ))
+            }
+        };
+        drop(permit);
+        out
+    }
+}
+
+async fn supervise(slot: Arc<Slot>, cfg: Arc<PayShieldConfig>, mut closed: watch::Receiver<bool>) {
+    let mut backoff = cfg.backoff_min;
+    loop {
+        if *closed.borrow() {
+            return;
+        }
+        let attempt =
+            tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(cfg.addr.as_str())).await;
+        match attempt {
+            Ok(Ok(sock)) => {
+                backoff = cfg.backoff_min;
+                let _ = sock.set_nodelay(true);
+                let conn = start_conn(sock, &cfg);
+                let mut killed = conn.killed.subscribe();
+                *slot.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&conn));
+                tokio::select! {
+                    _ = killed.wait_for(|k| *k) => {}
+                    _ = closed.wait_for(|c| *c) => { conn.kill("client closed"); return; }
+                }
+                slot.conn.lock().unwrap_or_else(|e| e.into_inner()).take();
+            }
+            _ => {
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = closed.wait_for(|c| *c) => return,
+                }
+                backoff = (backoff * 2).min(cfg.backoff_max);
+            }
+        }
+    }
+}
+
+fn start_conn(sock: TcpStream, cfg: &PayShieldConfig) -> Arc<Conn> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
+    let (killed, _) = watch::channel(false);
+    let in_flight =
+        (cfg.max_in_flight as u64).min(cfg.header_space().saturating_sub(1).max(1)) as usize;
+    let conn = Arc::new(Conn {
+        tx,
+        pending: Mutex::new(Pending {
+            map: HashMap::new(),
+            next: 0,
+            abandoned: 0,
+            seq: 0,
+        }),
+        alive: AtomicBool::new(true),
+        killed,
+        permits: Arc::new(Semaphore::new(in_flight)),
+    });
+    let (mut rd, mut wr) = sock.into_split();
+    let hl = cfg.header_len;
+    // Writer: batch whatever is queued into one write.
+    let c = Arc::clone(&conn);
+    let mut k1 = conn.killed.subscribe();
+    tokio::spawn(async move {
+        let mut buf = Vec::with_capacity(16 * 1024);
+        loop {
+            let first = tokio::select! {
+                f = rx.recv() => match f { Some(f) => f, None => return },
+                _ = k1.wait_for(|k| *k) => return,
+            };
+            buf.clear();
+            buf.extend_from_slice(&first);
+            while buf.len() < 64 * 1024 {
+                match rx.try_recv() {
+                    Ok(f) => buf.extend_from_slice(&f),
+                    Err(_) => break,
+                }
+            }
+            if wr.write_all(&buf).await.is_err() {
+                c.kill("connection lost while sending");
+                return;
+            }
+        }
+    });
+    // Reader: split frames and deliver by header.
+    let c = Arc::clone(&conn);
+    let mut k2 = conn.killed.subscribe();
+    tokio::spawn(async move {
+        let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+        let mut chunk = vec![0u8; 16 * 1024];
+        loop {
+            let n = tokio::select! {
+                r = rd.read(&mut chunk) => match r {
+                    Ok(0) | Err(_) => { c.kill("connection lost"); return; }
+                    Ok(n) => n,
+                },
+                _ = k2.wait_for(|k| *k) => return,
+            };
+            buf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
+            let mut used = 0;
+            while let Some((n, payload)) = codec::split_frame(buf.get(used..).unwrap_or(&[])) {
+                used += n;
+                if c.deliver(payload, hl).is_err() {
+                    c.kill("unmatched response: connection reset");
+                    return;
+                }
+            }
+            buf.drain(..used.min(buf.len()));
+        }
+    });
+    conn
+}

@@ -1,0 +1,937 @@
+//! The payShield simulator and backend: LMK vectors, golden host command
+//! bytes, cross-backend agreement with the software backend, and faults.
+
+mod common;
+
+use common::{h, id, s, vectors, KEK, KEK_C1, KEK_C2};
+use paycrypto::algo::cipher::{fix_odd_parity, kcv_tdes, BlockCipher};
+use paycrypto::algo::{dukpt, emv, pinblock};
+use paycrypto::keyload::combine_components;
+use paycrypto::ops::*;
+use paycrypto::payshield::codec;
+use paycrypto::payshield::{
+    EncryptedKey, KeyScheme, KeyTable, KeyType, PayShieldBackend, PayShieldConfig, TableKey,
+    VariantLmk,
+};
+use paycrypto::server::payshield::{start, Faults, Sim, SimConfig, SimHandle};
+use paycrypto::*;
+use proptest::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+// ------------------------------------------------------------------ LMK
+
+fn key_type_of(pair: &str, variant: u64) -> KeyType {
+    let code = match pair {
+        "04-05" => "00",
+        "06-07" => "01",
+        "14-15" => "02",
+        "16-17" => "03",
+        "28-29" => "09",
+        "30-31" => "0A",
+        "32-33" => "0B",
+        other => panic!("pair {other}"),
+    };
+    KeyType::parse(format!("{variant}{code}").as_bytes()).unwrap()
+}
+
+// thales_lmk_key (jPOS JCESecurityModuleTest, thalessimulatorlibrary
+// HostCommandTests) and thales_lmk_variant_encrypt (EncryptionTests.vb
+// TestDoubleVariant): every published key under the test LMK decrypts to
+// its clear value and KCV, and encrypts back to the published cryptogram.
+#[test]
+fn thales_vectors_decrypt_under_test_lmk() {
+    let lmk = VariantLmk::test_lmk();
+    for v in vectors("thales_lmk_key") {
+        let kt = key_type_of(
+            s(&v, "inputs", "lmk_pair"),
+            v["inputs"]["key_type_variant"].as_u64().unwrap(),
+        );
+        let enc = EncryptedKey::parse(s(&v, "inputs", "encrypted_key")).unwrap();
+        let clear = lmk
+            .decrypt_key(kt, &enc)
+            .unwrap_or_else(|e| panic!("{}: {e:?}", v["source"]));
+        assert_eq!(
+            hex::encode_upper(&clear[..]),
+            s(&v, "expected", "clear_key"),
+            "{}",
+            v["source"]
+        );
+        if let Some(kcv) = v["expected"]["kcv"].as_str() {
+            let c = BlockCipher::tdes(&clear).unwrap();
+            let mut z = [0u8; 8];
+            c.encrypt_ecb(&mut z).unwrap();
+            assert!(hex::encode_upper(z).starts_with(kcv), "{}", v["source"]);
+        }
+        assert_eq!(lmk.encrypt_key(kt, enc.scheme, &clear).unwrap(), enc);
+    }
+    let v = &vectors("thales_lmk_variant_encrypt")[0];
+    let kt = key_type_of(
+        s(v, "inputs", "lmk_pair"),
+        v["inputs"]["key_type_variant"].as_u64().unwrap(),
+    );
+    let e = lmk
+        .encrypt_key(kt, KeyScheme::U, &h(v, "inputs", "clear_key"))
+        .unwrap();
+    assert_eq!(
+        hex::encode_upper(&e.bytes),
+        s(v, "expected", "encrypted_key")
+    );
+}
+
+// ------------------------------------------------------------------ golden bytes
+
+fn sim() -> Sim {
+    Sim::new(VariantLmk::test_lmk(), 4)
+}
+
+/// Sends `req` (a payload: header + command) to the pure command processor
+/// and returns the response payload.
+fn ask(sim: &Sim, req: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    sim.handle(req, &mut out);
+    let (n, payload) = codec::split_frame(&out).expect("one whole frame");
+    assert_eq!(n, out.len());
+    payload.to_vec()
+}
+
+fn golden(sim: &Sim, req: &[u8], want: &[u8]) {
+    let got = ask(sim, req);
+    assert_eq!(
+        String::from_utf8_lossy(&got),
+        String::from_utf8_lossy(want),
+        "request {}",
+        String::from_utf8_lossy(req)
+    );
+}
+
+const ZPK_U: &str = "U34E2FC8EAD7CD07BFA2B7ED5FE4D8212"; // clear 1334…, KCV 6FB1C8
+const CVK_U: &str = "U9B4934384B19946B040CD702B4D58145"; // clear 0123…3210, KCV 08D7B4
+const MKAC_U: &str = "U0D39A43C864D1B40F33998B80BB02C95"; // clear 1334…
+
+#[test]
+fn golden_diagnostics_echo_and_kcv() {
+    let sim = sim();
+    golden(&sim, b"0000B20004PING", b"0000B300PING");
+    // thalessimulatorlibrary TestGenerateCheckValueBU: published 16H KCVs.
+    golden(
+        &sim,
+        b"0001BU011U1EF828AA8F6B80EB83E19FBC373F3A85",
+        b"0001BV006F1E3F74F826B7EB",
+    );
+    golden(
+        &sim,
+        b"0002BU000ACE9B8A0BE50C09B",
+        b"0002BV004BD5E2482582C2C4",
+    );
+    golden(
+        &sim,
+        b"0003BUFF1U1EF828AA8F6B80EB83E19FBC373F3A85;001",
+        b"0003BV006F1E3F74F826B7EB",
+    );
+    let nd = ask(&sim, b"HEADNC");
+    assert_eq!(&nd[..8], b"HEADND00");
+    assert_eq!(nd.len(), 8 + 16 + 9);
+    assert_eq!(&nd[24..], b"1500-0023");
+    golden(&sim, b"0004NO00", b"0004NP0021641500-0023");
+}
+
+#[test]
+fn golden_pin_translation() {
+    let sim = sim();
+    // jPOS testTranslatePINImpl: PIN 1234, account 123456789012 under the ZPK.
+    let mut req = b"0000CC".to_vec();
+    req.extend_from_slice(format!("{ZPK_U}{ZPK_U}123C0CA40863092C3A0101123456789012").as_bytes());
+    golden(&sim, &req, b"0000CD00043C0CA40863092C3A01");
+    // ISO 0 -> ISO 1 is forbidden by PCI PIN rules.
+    let mut bad = b"0000CC".to_vec();
+    bad.extend_from_slice(format!("{ZPK_U}{ZPK_U}123C0CA40863092C3A0105123456789012").as_bytes());
+    golden(&sim, &bad, b"0000CD23");
+    // A CVK is not a ZPK: it decrypts to a key with bad parity (error 10).
+    let mut wrong = b"0000CC".to_vec();
+    wrong.extend_from_slice(format!("{CVK_U}{ZPK_U}123C0CA40863092C3A0101123456789012").as_bytes());
+    golden(&sim, &wrong, b"0000CD10");
+    // ISO 4 needs an AES key: not with a variant LMK.
+    let mut iso4 = b"0000CC".to_vec();
+    iso4.extend_from_slice(format!("{ZPK_U}{ZPK_U}123C0CA40863092C3A0148123456789012").as_bytes());
+    golden(&sim, &iso4, b"0000CD23");
+}
+
+#[test]
+fn golden_cvv() {
+    let sim = sim();
+    // visa_cvv vector (thalessimulatorlibrary CW/CY): PAN 4123456789012345, 8701, 101 -> 561.
+    golden(
+        &sim,
+        format!("0000CW{CVK_U}4123456789012345;8701101").as_bytes(),
+        b"0000CX00561",
+    );
+    golden(
+        &sim,
+        format!("0000CY{CVK_U}5614123456789012345;8701101").as_bytes(),
+        b"0000CZ00",
+    );
+    golden(
+        &sim,
+        format!("0000CY{CVK_U}5624123456789012345;8701101").as_bytes(),
+        b"0000CZ01",
+    );
+    // CVK A/B as two single-length keys under the LMK.
+    let lmk = VariantLmk::test_lmk();
+    let a = lmk
+        .encrypt_key(
+            KeyType::CVK,
+            KeyScheme::Z,
+            &hex::decode("0123456789ABCDEF").unwrap(),
+        )
+        .unwrap();
+    let b = lmk
+        .encrypt_key(
+            KeyType::CVK,
+            KeyScheme::Z,
+            &hex::decode("FEDCBA9876543210").unwrap(),
+        )
+        .unwrap();
+    golden(
+        &sim,
+        format!("0000CW{}{}4123456789012;8701101", a.to_text(), b.to_text()).as_bytes(),
+        b"0000CX00370",
+    );
+    // Malformed: missing delimiter, short request.
+    golden(
+        &sim,
+        format!("0000CW{CVK_U}4123456789012345").as_bytes(),
+        b"0000CX15",
+    );
+    golden(&sim, b"0000CW", b"0000CX15");
+}
+
+#[test]
+fn golden_arqc() {
+    let sim = sim();
+    for v in vectors("emv_arqc") {
+        let scheme = match s(&v, "inputs", "session_key_derivation") {
+            x if x.starts_with("none") => b'0',
+            x if x.starts_with("Mastercard") => b'1',
+            _ => continue,
+        };
+        // jPOS vectors pad with method 1; KQ's Europay scheme pads with
+        // method 2, so only the Visa vector verifies through KQ as published.
+        let mut req = b"0000KQ0".to_vec();
+        req.push(scheme);
+        req.extend_from_slice(MKAC_U.as_bytes());
+        req.extend_from_slice(&hex::decode("3456789012345600").unwrap());
+        req.extend_from_slice(&h(&v, "inputs", "atc"));
+        req.extend_from_slice(&h(&v, "inputs", "unpredictable_number"));
+        let data = h(&v, "inputs", "cdol_data");
+        req.extend_from_slice(format!("{:02X}", data.len()).as_bytes());
+        req.extend_from_slice(&data);
+        req.push(b';');
+        req.extend_from_slice(&h(&v, "expected", "arqc"));
+        req.extend_from_slice(&[0, 0]);
+        let want: &[u8] = if scheme == b'0' {
+            b"0000KR00"
+        } else {
+            b"0000KR01"
+        };
+        golden(&sim, &req, want);
+    }
+}
+
+#[test]
+fn golden_mac_and_data() {
+    let sim = sim();
+    let lmk = VariantLmk::test_lmk();
+    // mac_iso9797_alg3 (ISO 9797-1 Annex B.4): "Now is the time for all ", method 1.
+    let v = &vectors("mac_iso9797_alg3")[0];
+    let tak = lmk
+        .encrypt_key(KeyType::TAK, KeyScheme::U, &h(v, "inputs", "key"))
+        .unwrap();
+    let data = s(v, "inputs", "data_ascii");
+    let req = format!("0000M600021003{}{:04X}{data}", tak.to_text(), data.len());
+    golden(
+        &sim,
+        req.as_bytes(),
+        format!("0000M700{}", s(v, "expected", "mac_4bytes")).as_bytes(),
+    );
+    let ver = format!(
+        "0000M800021003{}{:04X}{data}{}",
+        tak.to_text(),
+        data.len(),
+        s(v, "expected", "mac_4bytes")
+    );
+    golden(&sim, ver.as_bytes(), b"0000M900");
+    // A ZPK is not a MAC key type.
+    let bad = format!("0000M600021001{ZPK_U}{:04X}{data}", data.len());
+    golden(&sim, bad.as_bytes(), b"0000M704");
+    // DEK (thales_lmk_key UAAD5…, clear 1334…): ECB encrypt of a zero block.
+    let key = hex::decode("13345779133457791334577913345779").unwrap();
+    let mut z = [0u8; 8];
+    BlockCipher::tdes(&key)
+        .unwrap()
+        .encrypt_ecb(&mut z)
+        .unwrap();
+    let mut req = b"0000M0001100BUAAD5E90B44EE630E3D76D6CEC1F4AA720010".to_vec();
+    req.extend_from_slice(b"0000000000000000");
+    let mut want = b"0000M1000010".to_vec();
+    want.extend_from_slice(hex::encode_upper(z).as_bytes());
+    golden(&sim, &req, &want);
+}
+
+#[test]
+fn golden_errors_never_crash() {
+    let sim = sim();
+    golden(&sim, b"0000XX", b"0000XY68");
+    golden(&sim, b"0000CI", b"0000CJ68");
+    golden(&sim, b"00", b"00ZZ15");
+    golden(&sim, b"0000A0", b"0000A115");
+    golden(&sim, b"0000A00001Q", b"0000A126");
+    golden(
+        &sim,
+        b"0000BU019U1EF828AA8F6B80EB83E19FBC373F3A85",
+        b"0000BV05",
+    );
+    // A ZPK presented as a ZMK decrypts to bad parity.
+    golden(
+        &sim,
+        format!("0000A6001{ZPK_U}U00000000000000000000000000000000U").as_bytes(),
+        b"0000A710",
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    #[test]
+    fn simulator_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200), cmd in prop::sample::select(vec!["A0","A6","A8","BU","CA","CC","G0","M0","M2","CW","CY","KQ","M6","M8","NC","NO","B2"])) {
+        let sim = sim();
+        let mut req = b"0000".to_vec();
+        req.extend_from_slice(cmd.as_bytes());
+        req.extend_from_slice(&data);
+        let got = ask(&sim, &req);
+        prop_assert_eq!(&got[..4], b"0000");
+        prop_assert_eq!(&got[4..6], &codec::response_code([cmd.as_bytes()[0], cmd.as_bytes()[1]])[..]);
+    }
+
+    #[test]
+    fn codec_never_panics(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        codec::parse_all(&data);
+    }
+}
+
+// ------------------------------------------------------------------ over TCP
+
+async fn raw_exchange(sim: &SimHandle, frames: &[&[u8]]) -> Vec<Vec<u8>> {
+    let mut sock = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+    let mut out = Vec::new();
+    for f in frames {
+        codec::write_frame(&mut out, &[f]).unwrap();
+    }
+    sock.write_all(&out).await.unwrap();
+    let mut buf = Vec::new();
+    let mut got = Vec::new();
+    while got.len() < frames.len() {
+        let mut chunk = [0u8; 4096];
+        let n = tokio::time::timeout(Duration::from_secs(5), sock.read(&mut chunk))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "simulator closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+        while let Some((n, p)) = codec::split_frame(&buf) {
+            got.push(p.to_vec());
+            buf.drain(..n);
+        }
+    }
+    got
+}
+
+#[tokio::test]
+async fn pipelined_frames_answered_in_order() {
+    let sim = start(SimConfig::default()).await.unwrap();
+    let frames: Vec<Vec<u8>> = (0..50)
+        .map(|i| format!("{i:04}B20002{:02}", i % 100).into_bytes())
+        .collect();
+    let refs: Vec<&[u8]> = frames.iter().map(|f| f.as_slice()).collect();
+    let got = raw_exchange(&sim, &refs).await;
+    for (i, g) in got.iter().enumerate() {
+        assert_eq!(g, format!("{i:04}B300{:02}", i % 100).as_bytes());
+    }
+    // Another header length.
+    let sim2 = start(SimConfig {
+        header_len: 2,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let got = raw_exchange(&sim2, &[b"ABNC"]).await;
+    assert_eq!(&got[0][..6], b"ABND00");
+}
+
+// ------------------------------------------------------------------ backend
+
+const PS_KEK: &str = KEK;
+
+/// A key table holding the test KEK (formed from the shared test components,
+/// encrypted under the test LMK as a ZMK: what a key ceremony leaves).
+fn kek_table() -> KeyTable {
+    let (c1, c2) = (hex::decode(KEK_C1).unwrap(), hex::decode(KEK_C2).unwrap());
+    let clear = combine_components(KeyAlgorithm::Tdes2, &[&c1, &c2]).unwrap();
+    let key = VariantLmk::test_lmk()
+        .encrypt_key(KeyType::ZMK, KeyScheme::U, &clear)
+        .unwrap();
+    let t = KeyTable::new();
+    t.insert(
+        id(PS_KEK),
+        TableKey {
+            key_type: KeyType::ZMK,
+            key,
+            attributes: KeyAttributes::new(
+                KeyUsage::KeyEncryption,
+                KeyAlgorithm::Tdes2,
+                ModesOfUse::BOTH,
+            ),
+            kcv: Kcv(kcv_tdes(&clear).unwrap()),
+        },
+    )
+    .unwrap();
+    t
+}
+
+async fn backend(sim: &SimHandle, connections: usize) -> PayShieldBackend {
+    let mut cfg = PayShieldConfig::new(sim.addr().to_string());
+    cfg.connections = connections;
+    cfg.request_timeout = Duration::from_secs(3);
+    PayShieldBackend::connect(cfg, kek_table()).await.unwrap()
+}
+
+struct Pair {
+    _sim: SimHandle,
+    ps: PayShieldBackend,
+    sw: SoftwareBackend,
+}
+
+async fn pair() -> Pair {
+    let sim = start(SimConfig::default()).await.unwrap();
+    let ps = backend(&sim, 2).await;
+    let sw = SoftwareBackend::new();
+    common::load_kek(&sw).await;
+    Pair { _sim: sim, ps, sw }
+}
+
+impl Pair {
+    async fn load(&self, name: &str, usage: KeyUsage, modes: ModesOfUse, clear: &[u8]) {
+        let alg = if clear.len() == 24 {
+            KeyAlgorithm::Tdes3
+        } else {
+            KeyAlgorithm::Tdes2
+        };
+        let a = common::load(&self.sw, name, usage, alg, modes, clear)
+            .await
+            .unwrap();
+        let b = common::load(&self.ps, name, usage, alg, modes, clear)
+            .await
+            .unwrap();
+        assert_eq!(a, b, "key info of {name}");
+    }
+}
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+fn uniq(prefix: &str) -> String {
+    format!("{prefix}/{}", SEQ.fetch_add(1, Ordering::Relaxed))
+}
+
+fn parity(mut k: Vec<u8>) -> Vec<u8> {
+    fix_odd_parity(&mut k);
+    k
+}
+
+#[tokio::test]
+async fn backend_diagnostics_and_key_lifecycle() {
+    let p = pair().await;
+    let (lmk_kcv, fw) = p.ps.diagnostics().await.unwrap();
+    assert_eq!(lmk_kcv.len(), 16);
+    assert_eq!(fw, "1500-0023");
+    // Generate on payShield, export as TR-31 B, import into software: same KCV.
+    let attrs = KeyAttributes::new(
+        KeyUsage::PinEncryption,
+        KeyAlgorithm::Tdes2,
+        ModesOfUse::BOTH,
+    );
+    let info =
+        p.ps.generate_key(GenerateKeyRequest {
+            key_id: id("zpk/gen"),
+            attributes: attrs,
+        })
+        .await
+        .unwrap();
+    let exp =
+        p.ps.export_key(ExportKeyRequest {
+            key: id("zpk/gen"),
+            kek: id(PS_KEK),
+            version: Tr31Version::B,
+        })
+        .await
+        .unwrap();
+    assert_eq!(exp.key_check_value, info.key_check_value);
+    let imported =
+        p.sw.import_key(ImportKeyRequest {
+            key_id: id("zpk/gen"),
+            material: KeyMaterial::Tr31 {
+                kek: id(KEK),
+                key_block: exp.key_block,
+            },
+            expected_kcv: Some(info.key_check_value),
+        })
+        .await
+        .unwrap();
+    assert_eq!(imported.attributes, attrs);
+    // Key table round trip and delete.
+    let text = p.ps.keys().to_text().unwrap();
+    assert!(text.contains("zpk/gen 001 U"));
+    let again = KeyTable::new();
+    assert_eq!(again.load_str(&text).unwrap(), 2);
+    p.ps.delete_key(DeleteKeyRequest { key: id("zpk/gen") })
+        .await
+        .unwrap();
+    let e =
+        p.ps.get_key_info(GetKeyInfoRequest { key: id("zpk/gen") })
+            .await
+            .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyNotFound);
+    // Declared-unsupported variants.
+    let aes = KeyAttributes::new(
+        KeyUsage::PinEncryption,
+        KeyAlgorithm::Aes128,
+        ModesOfUse::BOTH,
+    );
+    let e =
+        p.ps.generate_key(GenerateKeyRequest {
+            key_id: id("zpk/aes"),
+            attributes: aes,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported);
+    let comp = paycrypto::keyload::kek_from_components(
+        id("kek/2"),
+        KeyAlgorithm::Tdes2,
+        &[&[1u8; 16], &[2u8; 16]],
+    )
+    .unwrap();
+    assert_eq!(
+        p.ps.import_key(comp).await.unwrap_err().kind(),
+        ErrorKind::Unsupported
+    );
+    // Key usage enforced as the software backend does.
+    p.load(
+        "cvk/u",
+        KeyUsage::CardVerification,
+        ModesOfUse::GENERATE_VERIFY,
+        &parity(vec![0x31; 16]),
+    )
+    .await;
+    let bad = TranslatePinRequest {
+        incoming_key: PinKey::Key(id("cvk/u")),
+        incoming_format: PinBlockFormat::Iso0,
+        outgoing_key: id("cvk/u"),
+        outgoing_format: PinBlockFormat::Iso0,
+        pan: Pan::new("4111111111111111").unwrap(),
+        pin_block: EncryptedPinBlock::from_bytes(&[0; 8]).unwrap(),
+    };
+    assert_eq!(
+        p.ps.translate_pin(bad.clone()).await.unwrap_err().kind(),
+        ErrorKind::KeyUsage
+    );
+    assert_eq!(
+        p.sw.translate_pin(bad).await.unwrap_err().kind(),
+        ErrorKind::KeyUsage
+    );
+}
+
+// ANSI X9.24-1:2009 A.4 (tdes_dukpt_transaction): published DUKPT PIN blocks
+// translate to the zone key through G0, and P2PE ciphertext decrypts (M2).
+#[tokio::test]
+async fn dukpt_vectors_through_payshield() {
+    let p = pair().await;
+    let zpk = hex::decode("13345779133457791334577913345779").unwrap();
+    p.load("zpk", KeyUsage::PinEncryption, ModesOfUse::BOTH, &zpk)
+        .await;
+    let vs = vectors("tdes_dukpt_transaction");
+    p.load(
+        "bdk",
+        KeyUsage::Bdk,
+        ModesOfUse::DERIVE,
+        &h(&vs[0], "inputs", "bdk"),
+    )
+    .await;
+    let zc = BlockCipher::tdes(&zpk).unwrap();
+    let mut data = 0;
+    for v in &vs {
+        let d = Dukpt {
+            bdk: id("bdk"),
+            ksn: Ksn::parse_hex(s(v, "inputs", "ksn")).unwrap(),
+            key_type: KeyAlgorithm::Tdes2,
+        };
+        let out =
+            p.ps.translate_pin(TranslatePinRequest {
+                incoming_key: PinKey::Dukpt(d.clone()),
+                incoming_format: PinBlockFormat::Iso0,
+                outgoing_key: id("zpk"),
+                outgoing_format: PinBlockFormat::Iso0,
+                pan: Pan::new(s(v, "inputs", "pan")).unwrap(),
+                pin_block: EncryptedPinBlock::from_bytes(&h(v, "expected", "encrypted_pin_block"))
+                    .unwrap(),
+            })
+            .await
+            .unwrap();
+        let mut want = h(v, "inputs", "clear_pin_block_iso0");
+        zc.encrypt_ecb(&mut want).unwrap();
+        assert_eq!(out.pin_block.as_bytes(), &want[..]);
+        if let Some(ct) = v["expected"]["encrypted_request_data_cbc_iv0"].as_str() {
+            let r =
+                p.ps.decrypt_data(DecryptDataRequest {
+                    key: DataKey::Dukpt {
+                        dukpt: d,
+                        variant: DukptVariant::Request,
+                    },
+                    mode: CipherMode::Cbc { iv: vec![0; 8] },
+                    ciphertext: hex::decode(ct).unwrap(),
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                r.plaintext.expose(),
+                &h(v, "inputs", "encryption_plaintext_hex")[..]
+            );
+            data += 1;
+        }
+    }
+    assert!(data > 0);
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+fn pan_strategy() -> impl Strategy<Value = String> {
+    (12usize..=19)
+        .prop_flat_map(|n| proptest::collection::vec(0u8..10, n))
+        .prop_map(|d| d.iter().map(|x| char::from(b'0' + x)).collect())
+}
+
+fn key16() -> impl Strategy<Value = Vec<u8>> {
+    proptest::collection::vec(any::<u8>(), 16).prop_map(parity)
+}
+
+fn same_pin(key: &[u8], fmt: PinBlockFormat, a: &[u8], b: &[u8], pan: &str) -> bool {
+    let c = BlockCipher::tdes(key).unwrap();
+    let pa = pinblock::decrypt_pin_block(&c, fmt, a, Some(pan)).unwrap();
+    let pb = pinblock::decrypt_pin_block(&c, fmt, b, Some(pan)).unwrap();
+    pa == pb
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    // For random keys, PANs, PINs, KSNs, ARQC data, CVV inputs and MAC data,
+    // the payShield backend over the simulator and the software backend
+    // give the same answers for every operation both support.
+    #[test]
+    fn cross_backend_agreement(
+        zpk1 in key16(), zpk2 in key16(), cvk in key16(), imk in key16(), dek in key16(), tak in key16(), bdk in key16(),
+        pan in pan_strategy(),
+        pin in "[0-9]{4,12}",
+        ksn_base in proptest::collection::vec(any::<u8>(), 10), counter in (1u32..0x1F_FFFF).prop_filter("X9.24-1: at most 10 counter bits", |c| c.count_ones() <= 10),
+        data in proptest::collection::vec(any::<u8>(), 1..6).prop_map(|v| v.repeat(8)),
+        msg in proptest::collection::vec(any::<u8>(), 0..70),
+        atc in any::<[u8; 2]>(), un in any::<[u8; 4]>(),
+        expiry in "[0-9]{4}", sc in "[0-9]{3}",
+    ) {
+        let rt = rt();
+        rt.block_on(async {
+            let p = pair().await;
+            let n = uniq("k");
+            let nm = |k: &str| format!("{n}/{k}");
+            p.load(&nm("zpk1"), KeyUsage::PinEncryption, ModesOfUse::BOTH, &zpk1).await;
+            p.load(&nm("zpk2"), KeyUsage::PinEncryption, ModesOfUse::BOTH, &zpk2).await;
+            p.load(&nm("cvk"), KeyUsage::CardVerification, ModesOfUse::GENERATE_VERIFY, &cvk).await;
+            p.load(&nm("imk"), KeyUsage::EmvAppCryptogram, ModesOfUse::DERIVE, &imk).await;
+            p.load(&nm("dek"), KeyUsage::DataEncryption, ModesOfUse::BOTH, &dek).await;
+            p.load(&nm("tak1"), KeyUsage::MacIso9797Alg1, ModesOfUse::GENERATE_VERIFY, &tak).await;
+            p.load(&nm("tak3"), KeyUsage::MacIso9797Alg3, ModesOfUse::GENERATE_VERIFY, &tak).await;
+            p.load(&nm("bdk"), KeyUsage::Bdk, ModesOfUse::DERIVE, &bdk).await;
+            let panv = Pan::new(&pan).unwrap();
+            let pinv = Pin::new(&pin).unwrap();
+            let mut rng = rand::rng();
+
+            // PIN translation ZPK -> ZPK: ISO 0 -> 0 / 3 -> 0 (deterministic), 0 -> 3 (by meaning).
+            let z1 = BlockCipher::tdes(&zpk1).unwrap();
+            for (inf, outf) in [(PinBlockFormat::Iso0, PinBlockFormat::Iso0), (PinBlockFormat::Iso3, PinBlockFormat::Iso0), (PinBlockFormat::Iso1, PinBlockFormat::Iso0), (PinBlockFormat::Iso0, PinBlockFormat::Iso3)] {
+                let blk = pinblock::encrypt_pin_block(&z1, inf, &pinv, Some(&pan), &mut rng).unwrap();
+                let req = TranslatePinRequest { incoming_key: PinKey::Key(id(&nm("zpk1"))), incoming_format: inf, outgoing_key: id(&nm("zpk2")), outgoing_format: outf, pan: panv.clone(), pin_block: blk };
+                let a = p.sw.translate_pin(req.clone()).await.unwrap();
+                let b = p.ps.translate_pin(req).await.unwrap();
+                assert_eq!(a.key_check_value, b.key_check_value);
+                assert_eq!(a.format, b.format);
+                if outf == PinBlockFormat::Iso0 {
+                    assert_eq!(a.pin_block, b.pin_block);
+                } else {
+                    assert!(same_pin(&zpk2, outf, a.pin_block.as_bytes(), b.pin_block.as_bytes(), &pan));
+                }
+            }
+            // DUKPT -> ZPK (G0).
+            let mut kb = ksn_base.clone();
+            kb[7] &= 0xE0; // clear the 21-bit counter
+            kb[8] = 0;
+            kb[9] = 0;
+            let ksn = Ksn::initial_from_bytes(&kb).unwrap().with_counter(counter).unwrap();
+            let pk = dukpt::tdes_working_key(&bdk, &ksn, dukpt::TdesDukptUsage::Pin).unwrap();
+            let blk = pinblock::encrypt_pin_block(&BlockCipher::tdes(pk.as_slice()).unwrap(), PinBlockFormat::Iso0, &pinv, Some(&pan), &mut rng).unwrap();
+            let d = Dukpt { bdk: id(&nm("bdk")), ksn, key_type: KeyAlgorithm::Tdes2 };
+            let req = TranslatePinRequest { incoming_key: PinKey::Dukpt(d.clone()), incoming_format: PinBlockFormat::Iso0, outgoing_key: id(&nm("zpk2")), outgoing_format: PinBlockFormat::Iso0, pan: panv.clone(), pin_block: blk };
+            assert_eq!(p.sw.translate_pin(req.clone()).await.unwrap(), p.ps.translate_pin(req).await.unwrap());
+
+            // CVV / CVV2 / iCVV generate and verify.
+            let exp = CardExpiry::new(&expiry).unwrap();
+            for kind in [CardValidationKind::Cvv(ServiceCode::new(&sc).unwrap()), CardValidationKind::Cvv2, CardValidationKind::Icvv] {
+                let g = GenerateCardValidationRequest { key: id(&nm("cvk")), pan: panv.clone(), expiry: exp, kind };
+                let a = p.sw.generate_card_validation(g.clone()).await.unwrap();
+                let b = p.ps.generate_card_validation(g).await.unwrap();
+                assert_eq!(&a, &b);
+                for value in [a.value.clone(), if a.value == "000" { "001".into() } else { "000".into() }] {
+                    let v = VerifyCardValidationRequest { key: id(&nm("cvk")), pan: panv.clone(), expiry: exp, kind, value };
+                    assert_eq!(p.sw.verify_card_validation(v.clone()).await.unwrap(), p.ps.verify_card_validation(v).await.unwrap());
+                }
+            }
+
+            // ARQC (Visa CVN10, Mastercard SKD) with and without ARPC; a wrong ARQC fails on both.
+            let psn = Psn::new("01").unwrap();
+            let icc = emv::derive_icc_mk(&imk, &pan, Some("01"), MkDerivation::OptionA).unwrap();
+            for (session, padding) in [(SessionKeyDerivation::Visa, Iso9797Padding::Method1), (SessionKeyDerivation::Mastercard { atc, unpredictable_number: un }, Iso9797Padding::Method2)] {
+                let method = match &session {
+                    SessionKeyDerivation::Mastercard { atc, unpredictable_number } => emv::SessionKeyDerivation::Mastercard { atc, un: unpredictable_number },
+                    _ => emv::SessionKeyDerivation::None,
+                };
+                let sk = emv::derive_session_key(icc.as_slice(), method).unwrap();
+                let arqc = emv::generate_ac(sk.as_slice(), &msg, padding).unwrap();
+                for (good, arpc) in [(true, None), (true, Some(ArpcMethod::Method1 { arc: [0x30, 0x30] })), (false, None)] {
+                    if arpc.is_some() && matches!(session, SessionKeyDerivation::Mastercard { .. }) {
+                        continue;
+                    }
+                    let mut presented = arqc;
+                    if !good { presented[0] ^= 1; }
+                    let req = VerifyArqcRequest { key: id(&nm("imk")), mk_derivation: MkDerivation::OptionA, session, pan: panv.clone(), psn, transaction_data: msg.clone(), padding, arqc: presented, arpc };
+                    let a = p.sw.verify_arqc(req.clone()).await.unwrap();
+                    let b = p.ps.verify_arqc(req).await.unwrap();
+                    assert_eq!(a, b);
+                    assert_eq!(a.verification.is_verified(), good);
+                }
+            }
+
+            // Data encrypt / decrypt (ECB, CBC) with a DEK, DUKPT decrypt (P2PE).
+            for mode in [CipherMode::Ecb, CipherMode::Cbc { iv: data[..8].to_vec() }] {
+                let e = EncryptDataRequest { key: DataKey::Key(id(&nm("dek"))), mode: mode.clone(), plaintext: SecretBytes::from_slice(&data) };
+                let a = p.sw.encrypt_data(e.clone()).await.unwrap();
+                assert_eq!(a, p.ps.encrypt_data(e).await.unwrap());
+                let dreq = DecryptDataRequest { key: DataKey::Key(id(&nm("dek"))), mode, ciphertext: a.ciphertext.clone() };
+                let x = p.ps.decrypt_data(dreq.clone()).await.unwrap();
+                assert_eq!(p.sw.decrypt_data(dreq).await.unwrap(), x);
+                assert_eq!(x.plaintext.expose(), &data[..]);
+            }
+            let dreq = DecryptDataRequest { key: DataKey::Dukpt { dukpt: d, variant: DukptVariant::Request }, mode: CipherMode::Ecb, ciphertext: data.clone() };
+            assert_eq!(p.sw.decrypt_data(dreq.clone()).await.unwrap(), p.ps.decrypt_data(dreq).await.unwrap());
+
+            // MAC generate / verify, ISO 9797-1 algorithms 1 and 3, every padding.
+            for (key, alg) in [("tak1", MacAlgorithm::Iso9797Alg1(Iso9797Padding::Method1)), ("tak1", MacAlgorithm::Iso9797Alg1(Iso9797Padding::Method2)), ("tak3", MacAlgorithm::Iso9797Alg3(Iso9797Padding::Method1)), ("tak3", MacAlgorithm::Iso9797Alg3(Iso9797Padding::Method2)), ("tak3", MacAlgorithm::Iso9797Alg3(Iso9797Padding::Method3))] {
+                for len in [None, Some(4)] {
+                    let g = GenerateMacRequest { key: id(&nm(key)), algorithm: alg, data: msg.clone(), mac_length: len };
+                    let a = p.sw.generate_mac(g.clone()).await.unwrap();
+                    assert_eq!(&a, &p.ps.generate_mac(g).await.unwrap());
+                    let mut wrong = a.mac.clone();
+                    wrong[0] ^= 0x80;
+                    for mac in [a.mac.clone(), wrong] {
+                        let v = VerifyMacRequest { key: id(&nm(key)), algorithm: alg, data: msg.clone(), mac };
+                        assert_eq!(p.sw.verify_mac(v.clone()).await.unwrap(), p.ps.verify_mac(v).await.unwrap());
+                    }
+                }
+            }
+        });
+    }
+}
+
+// ------------------------------------------------------------------ faults
+
+async fn fault_run(
+    faults: Faults,
+    timeout: Duration,
+    n: usize,
+) -> (usize, usize, PayShieldBackend, SoftwareBackend, SimHandle) {
+    let sim = start(SimConfig {
+        faults,
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let mut cfg = PayShieldConfig::new(sim.addr().to_string());
+    cfg.connections = 2;
+    cfg.request_timeout = timeout;
+    cfg.backoff_min = Duration::from_millis(5);
+    let ps = PayShieldBackend::connect(cfg, kek_table()).await.unwrap();
+    let sw = SoftwareBackend::new();
+    common::load_kek(&sw).await;
+    let cvk = parity(hex::decode("0123456789ABCDEFFEDCBA9876543210").unwrap());
+    // Loading may hit a fault too: retry until both sides have the key.
+    for _ in 0..50 {
+        if common::load(
+            &ps,
+            "cvk",
+            KeyUsage::CardVerification,
+            KeyAlgorithm::Tdes2,
+            ModesOfUse::GENERATE_VERIFY,
+            &cvk,
+        )
+        .await
+        .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    common::load(
+        &sw,
+        "cvk",
+        KeyUsage::CardVerification,
+        KeyAlgorithm::Tdes2,
+        ModesOfUse::GENERATE_VERIFY,
+        &cvk,
+    )
+    .await
+    .unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (ps, sw) = (ps.clone(), sw.clone());
+        tasks.push(tokio::spawn(async move {
+            let req = GenerateCardValidationRequest {
+                key: id("cvk"),
+                pan: Pan::new(&format!("4{:015}", i * 7919)).unwrap(),
+                expiry: CardExpiry::new("2512").unwrap(),
+                kind: CardValidationKind::Cvv2,
+            };
+            let want = sw.generate_card_validation(req.clone()).await.unwrap();
+            match ps.generate_card_validation(req).await {
+                Ok(got) => {
+                    assert_eq!(got, want, "a response reached the wrong caller");
+                    (1, 0)
+                }
+                Err(e) => {
+                    assert!(
+                        matches!(
+                            e.kind(),
+                            ErrorKind::Transient | ErrorKind::Timeout | ErrorKind::Protocol
+                        ),
+                        "untyped failure: {e}"
+                    );
+                    (0, 1)
+                }
+            }
+        }));
+    }
+    let (mut ok, mut failed) = (0, 0);
+    for t in tasks {
+        let (a, b) = t.await.expect("no panics");
+        ok += a;
+        failed += b;
+    }
+    (ok, failed, ps, sw, sim)
+}
+
+async fn recovers(ps: &PayShieldBackend) {
+    for _ in 0..200 {
+        if ps.diagnostics().await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("backend did not recover");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_garbage_drop_truncate_never_misdeliver() {
+    for spec in [
+        "garbage=37",
+        "drop=41",
+        "truncate=43",
+        "reorder=3",
+        "reorder=2,garbage=53,drop=97",
+    ] {
+        let (ok, failed, ps, _, _sim) =
+            fault_run(Faults::parse(spec).unwrap(), Duration::from_secs(3), 400).await;
+        assert_eq!(ok + failed, 400, "{spec}");
+        assert!(ok > 0, "{spec}: nothing succeeded");
+        if !spec.starts_with("reorder=3") {
+            assert!(failed > 0, "{spec}: the fault never fired");
+        } else {
+            assert_eq!(
+                failed, 0,
+                "reordered responses must all be matched by header"
+            );
+        }
+        recovers(&ps).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_delay_gives_typed_timeouts() {
+    let (ok, failed, ps, _, _sim) = fault_run(
+        Faults::parse("delay=400/25").unwrap(),
+        Duration::from_millis(150),
+        100,
+    )
+    .await;
+    assert!(failed > 0 && ok > 0, "ok {ok} failed {failed}");
+    recovers(&ps).await;
+}
+
+#[tokio::test]
+async fn unreachable_hsm_is_transient() {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = l.local_addr().unwrap();
+    drop(l);
+    let mut cfg = PayShieldConfig::new(addr.to_string());
+    cfg.connect_timeout = Duration::from_millis(200);
+    let e = PayShieldBackend::connect(cfg, KeyTable::new())
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Transient);
+}
+
+#[tokio::test]
+async fn reconnects_after_simulator_restart() {
+    let sim = start(SimConfig::default()).await.unwrap();
+    let addr = sim.addr();
+    let mut cfg = PayShieldConfig::new(addr.to_string());
+    cfg.backoff_min = Duration::from_millis(5);
+    cfg.backoff_max = Duration::from_millis(50);
+    let ps = PayShieldBackend::connect(cfg, KeyTable::new())
+        .await
+        .unwrap();
+    ps.diagnostics().await.unwrap();
+    drop(sim);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let e = ps.diagnostics().await.unwrap_err();
+    assert!(e.kind().is_transient(), "{e}");
+    let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(paycrypto::server::payshield::serve_until(
+        listener,
+        SimConfig::default(),
+        rx,
+    ));
+    recovers(&ps).await;
+    drop(tx);
+}
