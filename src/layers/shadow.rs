@@ -1,0 +1,859 @@
+//! [`Shadow`]: answer with the primary, compare with a candidate in the background.
+
+use crate::algo::pinblock::{EncryptedPinBlock, PinBlockFormat};
+use crate::backend::{Backend, Capabilities};
+use crate::error::{ErrorKind, Result};
+use crate::ops::*;
+use crate::types::{KeyId, Pan};
+use async_trait::async_trait;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
+
+/// Why a request was not compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Left out by the sampling rate.
+    NotSampled,
+    /// The shadow queue was full: the request was dropped, never queued.
+    QueueFull,
+    /// The operation changes state (generate, import, delete key): it is
+    /// never sent to the candidate.
+    StateChanging,
+    /// The outputs cannot be compared byte for byte (random fill) and no
+    /// way to compare them by meaning is configured.
+    NotComparable,
+    /// The primary failed transiently, timed out or was cancelled: there is
+    /// no reference answer.
+    PrimaryFailed,
+    /// Comparing by meaning failed on the checking backend.
+    ComparisonFailed,
+    /// `execute` was not polled inside a Tokio runtime, so nothing could run
+    /// in the background.
+    NoRuntime,
+}
+
+impl SkipReason {
+    /// A short stable name for reports and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotSampled => "not_sampled",
+            Self::QueueFull => "queue_full",
+            Self::StateChanging => "state_changing",
+            Self::NotComparable => "not_comparable",
+            Self::PrimaryFailed => "primary_failed",
+            Self::ComparisonFailed => "comparison_failed",
+            Self::NoRuntime => "no_runtime",
+        }
+    }
+}
+
+/// How one request compared between primary and candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Same answer (same bytes; or, for random-fill PIN blocks, the same
+    /// PIN under the same key; or the same error kind).
+    Match,
+    /// Different answers; `field` names the first field that differs
+    /// (`verification`, `pin_block`, `key_check_value`, `error_kind`, …).
+    Mismatch {
+        /// The first differing response field.
+        field: &'static str,
+    },
+    /// The candidate failed where the primary answered (or failed transiently).
+    CandidateError(ErrorKind),
+    /// The candidate does not support the operation.
+    CandidateUnsupported,
+    /// Not compared.
+    Skipped(SkipReason),
+}
+
+impl Outcome {
+    /// The outcome class: `match`, `mismatch`, `candidate_error`,
+    /// `candidate_unsupported` or `skipped`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Self::Match => "match",
+            Self::Mismatch { .. } => "mismatch",
+            Self::CandidateError(_) => "candidate_error",
+            Self::CandidateUnsupported => "candidate_unsupported",
+            Self::Skipped(_) => "skipped",
+        }
+    }
+
+    /// The detail within the class (mismatching field, error kind or skip
+    /// reason), empty for `match` and `candidate_unsupported`.
+    pub fn detail(&self) -> &'static str {
+        match self {
+            Self::Mismatch { field } => field,
+            Self::CandidateError(k) => k.as_str(),
+            Self::Skipped(r) => r.as_str(),
+            Self::Match | Self::CandidateUnsupported => "",
+        }
+    }
+}
+
+/// One comparison as reported to a [`ComparisonSink`].
+///
+/// It holds names, an outcome and latencies only: never request or response
+/// data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    /// The operation.
+    pub operation: Operation,
+    /// The primary's name.
+    pub primary: Arc<str>,
+    /// The candidate's name.
+    pub candidate: Arc<str>,
+    /// How it compared.
+    pub outcome: Outcome,
+    /// The primary's latency (`None` when the caller cancelled the call).
+    pub primary_latency: Option<Duration>,
+    /// The candidate's latency (`None` when the candidate was not called).
+    pub candidate_latency: Option<Duration>,
+}
+
+/// Where comparisons go.
+///
+/// `record` is called from background tasks for compared requests and from
+/// the caller's task for requests skipped before reaching the candidate
+/// (sampling, full queue, state-changing operations), so it must be quick
+/// and must not block on I/O.
+pub trait ComparisonSink: Send + Sync {
+    /// Records one comparison.
+    fn record(&self, comparison: &Comparison);
+}
+
+impl<S: ComparisonSink + ?Sized> ComparisonSink for Arc<S> {
+    fn record(&self, comparison: &Comparison) {
+        (**self).record(comparison)
+    }
+}
+
+impl<A: ComparisonSink, B: ComparisonSink> ComparisonSink for (A, B) {
+    fn record(&self, comparison: &Comparison) {
+        self.0.record(comparison);
+        self.1.record(comparison);
+    }
+}
+
+/// Counters of what a [`Shadow`] did with requests (a snapshot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ShadowStats {
+    /// Requests seen.
+    pub requests: u64,
+    /// Requests queued for the candidate.
+    pub queued: u64,
+    /// Requests dropped because the queue was full.
+    pub dropped: u64,
+    /// Requests left out by sampling.
+    pub not_sampled: u64,
+    /// State-changing requests (never shadowed).
+    pub state_changing: u64,
+    /// Comparisons finished and reported.
+    pub completed: u64,
+}
+
+/// Configuration and construction of a [`Shadow`].
+pub struct ShadowBuilder {
+    primary: Arc<dyn Backend>,
+    candidate: Arc<dyn Backend>,
+    sink: Arc<dyn ComparisonSink>,
+    sample_rate: f64,
+    max_concurrency: usize,
+    queue_capacity: usize,
+    candidate_timeout: Duration,
+    pin_check: Option<PinCheck>,
+}
+
+impl std::fmt::Debug for ShadowBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShadowBuilder")
+            .field("primary", &self.primary.name())
+            .field("candidate", &self.candidate.name())
+            .field("sample_rate", &self.sample_rate)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("candidate_timeout", &self.candidate_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ShadowBuilder {
+    /// Fraction of read-only requests sent to the candidate, 0.0 to 1.0
+    /// (default 1.0). Values outside the range are clamped; NaN means 0.
+    /// Sampling is deterministic: rate 0.25 shadows exactly every fourth request.
+    pub fn sample_rate(mut self, rate: f64) -> Self {
+        self.sample_rate = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+        self
+    }
+
+    /// Most candidate calls in flight at once (default 16, at least 1).
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = n.max(1);
+        self
+    }
+
+    /// Requests waiting for a candidate slot before new ones are dropped
+    /// (default 1024, at least 1).
+    pub fn queue_capacity(mut self, n: usize) -> Self {
+        self.queue_capacity = n.max(1);
+        self
+    }
+
+    /// How long the candidate (and the checker) may take before the
+    /// comparison counts as a candidate timeout (default 5 s).
+    pub fn candidate_timeout(mut self, d: Duration) -> Self {
+        self.candidate_timeout = d;
+        self
+    }
+
+    /// Compares PIN blocks with random fill (ISO formats 1, 3, 4) by meaning:
+    /// `checker` translates both outputs to ISO format 0 under `key` (a TDES
+    /// PIN key, mode encrypt) and the two deterministic blocks are compared.
+    /// The checker also needs decrypt permission on the request's outgoing
+    /// PIN key. Using one checker for both blocks means a key that differs
+    /// between primary and candidate shows as a mismatch. Without this, such
+    /// outputs are reported as skipped ([`SkipReason::NotComparable`]).
+    pub fn compare_pin_blocks(mut self, checker: impl Backend + 'static, key: KeyId) -> Self {
+        self.pin_check = Some(PinCheck {
+            checker: Arc::new(checker),
+            key,
+        });
+        self
+    }
+
+    /// Builds the layer. Needs no runtime; the background task starts on the
+    /// first request.
+    pub fn build(self) -> Shadow {
+        let (tx, rx) = mpsc::channel(self.queue_capacity);
+        let primary_name: Arc<str> = Arc::from(self.primary.name());
+        let candidate_name: Arc<str> = Arc::from(self.candidate.name());
+        let name = format!("shadow({primary_name},{candidate_name})");
+        Shadow {
+            name,
+            primary: self.primary,
+            sample_ppm: (self.sample_rate * 1_000_000.0).round() as u64,
+            sampler: AtomicU64::new(0),
+            tx,
+            rx: Mutex::new(Some(rx)),
+            started: OnceLock::new(),
+            shared: Arc::new(Shared {
+                candidate: self.candidate,
+                sink: self.sink,
+                primary_name,
+                candidate_name,
+                slots: Arc::new(Semaphore::new(self.max_concurrency)),
+                candidate_timeout: self.candidate_timeout,
+                pin_check: self.pin_check,
+                pending: AtomicUsize::new(0),
+                idle: Notify::new(),
+                stats: Counters::default(),
+            }),
+        }
+    }
+}
+
+struct PinCheck {
+    checker: Arc<dyn Backend>,
+    key: KeyId,
+}
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicU64,
+    queued: AtomicU64,
+    dropped: AtomicU64,
+    not_sampled: AtomicU64,
+    state_changing: AtomicU64,
+    completed: AtomicU64,
+}
+
+/// What the primary answered, as the background task needs it.
+struct PrimaryDone {
+    result: std::result::Result<Response, ErrorKind>,
+    latency: Duration,
+}
+
+struct Job {
+    request: Request,
+    primary: oneshot::Receiver<PrimaryDone>,
+}
+
+struct Shared {
+    candidate: Arc<dyn Backend>,
+    sink: Arc<dyn ComparisonSink>,
+    primary_name: Arc<str>,
+    candidate_name: Arc<str>,
+    slots: Arc<Semaphore>,
+    candidate_timeout: Duration,
+    pin_check: Option<PinCheck>,
+    pending: AtomicUsize,
+    idle: Notify,
+    stats: Counters,
+}
+
+/// Decrements the pending count when a job ends, however it ends.
+struct PendingGuard(Arc<Shared>);
+
+impl Drop for PendingGuard {
+    fn drop(&mut self) {
+        if self.0.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+/// Shadows a primary backend with a candidate.
+///
+/// The caller always gets the primary's result, unchanged, and never waits
+/// for the candidate: read-only requests are cloned into a bounded queue
+/// (dropped, with a counter, when it is full), a background task runs them on
+/// the candidate with bounded concurrency and a timeout, compares the two
+/// answers and reports a [`Comparison`] to the sink. State-changing
+/// operations (generate, import, delete key) go to the primary only.
+///
+/// Deterministic outputs compare field by field, byte for byte. PIN blocks
+/// in ISO formats 1, 3 and 4 carry random fill, so they compare by meaning
+/// when [`ShadowBuilder::compare_pin_blocks`] is configured and are skipped
+/// otherwise. Exported TR-31 blocks are random: differing KCVs are a
+/// mismatch, equal ones are skipped as not comparable.
+pub struct Shadow {
+    name: String,
+    primary: Arc<dyn Backend>,
+    sample_ppm: u64,
+    sampler: AtomicU64,
+    tx: mpsc::Sender<Job>,
+    rx: Mutex<Option<mpsc::Receiver<Job>>>,
+    started: OnceLock<()>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Shadow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shadow")
+            .field("name", &self.name)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shadow {
+    /// A shadow with default settings (every read-only request compared,
+    /// 16 concurrent candidate calls, a queue of 1024, 5 s candidate timeout).
+    pub fn new(
+        primary: impl Backend + 'static,
+        candidate: impl Backend + 'static,
+        sink: impl ComparisonSink + 'static,
+    ) -> Self {
+        Self::builder(primary, candidate, sink).build()
+    }
+
+    /// A builder for the settings.
+    pub fn builder(
+        primary: impl Backend + 'static,
+        candidate: impl Backend + 'static,
+        sink: impl ComparisonSink + 'static,
+    ) -> ShadowBuilder {
+        ShadowBuilder {
+            primary: Arc::new(primary),
+            candidate: Arc::new(candidate),
+            sink: Arc::new(sink),
+            sample_rate: 1.0,
+            max_concurrency: 16,
+            queue_capacity: 1024,
+            candidate_timeout: Duration::from_secs(5),
+            pin_check: None,
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> ShadowStats {
+        let c = &self.shared.stats;
+        ShadowStats {
+            requests: c.requests.load(Ordering::Relaxed),
+            queued: c.queued.load(Ordering::Relaxed),
+            dropped: c.dropped.load(Ordering::Relaxed),
+            not_sampled: c.not_sampled.load(Ordering::Relaxed),
+            state_changing: c.state_changing.load(Ordering::Relaxed),
+            completed: c.completed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Comparisons queued or running.
+    pub fn pending(&self) -> usize {
+        self.shared.pending.load(Ordering::Acquire)
+    }
+
+    /// Waits until every queued comparison has been reported.
+    pub async fn flush(&self) {
+        loop {
+            let notified = self.shared.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.pending() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn sampled(&self) -> bool {
+        if self.sample_ppm >= 1_000_000 {
+            return true;
+        }
+        // Exactly `rate` of every million consecutive requests, evenly spread.
+        let m = self.sampler.fetch_add(1, Ordering::Relaxed) % 1_000_000;
+        (m + 1) * self.sample_ppm / 1_000_000 > m * self.sample_ppm / 1_000_000
+    }
+
+    /// Starts the background dispatcher once; false outside a Tokio runtime.
+    fn ensure_started(&self) -> bool {
+        if self.started.get().is_some() {
+            return true;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        self.started.get_or_init(|| {
+            let rx = self.rx.lock().ok().and_then(|mut g| g.take());
+            if let Some(rx) = rx {
+                handle.spawn(dispatch(self.shared.clone(), rx));
+            }
+        });
+        true
+    }
+
+    async fn primary_only(&self, request: Request, reason: SkipReason) -> Result<Response> {
+        let op = request.operation();
+        let start = Instant::now();
+        let result = self.primary.execute(request).await;
+        self.shared
+            .report(op, Outcome::Skipped(reason), Some(start.elapsed()), None);
+        result
+    }
+}
+
+#[async_trait]
+impl Backend for Shadow {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.primary.capabilities()
+    }
+
+    async fn execute(&self, request: Request) -> Result<Response> {
+        let stats = &self.shared.stats;
+        stats.requests.fetch_add(1, Ordering::Relaxed);
+        let op = request.operation();
+        if is_state_changing(op) {
+            stats.state_changing.fetch_add(1, Ordering::Relaxed);
+            return self.primary_only(request, SkipReason::StateChanging).await;
+        }
+        if !self.sampled() {
+            stats.not_sampled.fetch_add(1, Ordering::Relaxed);
+            return self.primary_only(request, SkipReason::NotSampled).await;
+        }
+        if !self.ensure_started() {
+            return self.primary_only(request, SkipReason::NoRuntime).await;
+        }
+        let (done_tx, done_rx) = oneshot::channel();
+        self.shared.pending.fetch_add(1, Ordering::AcqRel);
+        let job = Job {
+            request: request.clone(),
+            primary: done_rx,
+        };
+        let queued = match self.tx.try_send(job) {
+            Ok(()) => {
+                stats.queued.fetch_add(1, Ordering::Relaxed);
+                true
+            }
+            Err(_) => {
+                drop(PendingGuard(self.shared.clone()));
+                stats.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        };
+        let start = Instant::now();
+        let result = self.primary.execute(request).await;
+        let latency = start.elapsed();
+        if queued {
+            let summary = match &result {
+                Ok(r) => Ok(r.clone()),
+                Err(e) => Err(e.kind()),
+            };
+            // The job may already be gone (runtime shutting down): nothing to do then.
+            let _ = done_tx.send(PrimaryDone {
+                result: summary,
+                latency,
+            });
+        } else {
+            self.shared.report(
+                op,
+                Outcome::Skipped(SkipReason::QueueFull),
+                Some(latency),
+                None,
+            );
+        }
+        result
+    }
+}
+
+/// Operations never sent to the candidate: they change a backend's state.
+fn is_state_changing(op: Operation) -> bool {
+    matches!(
+        op,
+        Operation::GenerateKey | Operation::ImportKey | Operation::DeleteKey
+    )
+}
+
+async fn dispatch(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
+    while let Some(job) = rx.recv().await {
+        let guard = PendingGuard(shared.clone());
+        let Ok(permit) = shared.slots.clone().acquire_owned().await else {
+            break;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let _guard = guard;
+            shared.run(job).await;
+        });
+    }
+}
+
+/// What the outgoing PIN block of a translate request needs for a
+/// comparison by meaning.
+struct PinContext {
+    key: KeyId,
+    format: PinBlockFormat,
+    pan: Pan,
+}
+
+enum Verdict {
+    Done(Outcome),
+    ComparePinBlocks(EncryptedPinBlock, EncryptedPinBlock),
+}
+
+impl Shared {
+    fn report(
+        &self,
+        operation: Operation,
+        outcome: Outcome,
+        primary_latency: Option<Duration>,
+        candidate_latency: Option<Duration>,
+    ) {
+        self.sink.record(&Comparison {
+            operation,
+            primary: self.primary_name.clone(),
+            candidate: self.candidate_name.clone(),
+            outcome,
+            primary_latency,
+            candidate_latency,
+        });
+    }
+
+    async fn run(&self, job: Job) {
+        let op = job.request.operation();
+        let pin_ctx = match &job.request {
+            Request::TranslatePin(r) => Some(PinContext {
+                key: r.outgoing_key.clone(),
+                format: r.outgoing_format,
+                pan: r.pan.clone(),
+            }),
+            _ => None,
+        };
+        let start = Instant::now();
+        let candidate =
+            match tokio::time::timeout(self.candidate_timeout, self.candidate.execute(job.request))
+                .await
+            {
+                Ok(Ok(r)) => Ok(r),
+                Ok(Err(e)) => Err(e.kind()),
+                Err(_) => Err(ErrorKind::Timeout),
+            };
+        let candidate_latency = start.elapsed();
+        let (primary, primary_latency) = match job.primary.await {
+            Ok(done) => (done.result, Some(done.latency)),
+            // The caller's future was dropped before the primary answered.
+            Err(_) => (Err(ErrorKind::Timeout), None),
+        };
+        let outcome = match classify(&primary, &candidate) {
+            Verdict::Done(o) => o,
+            Verdict::ComparePinBlocks(p, c) => match pin_ctx {
+                Some(ctx) => self.compare_pin_blocks(ctx, p, c).await,
+                None => Outcome::Skipped(SkipReason::NotComparable),
+            },
+        };
+        self.report(op, outcome, primary_latency, Some(candidate_latency));
+        self.stats.completed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Translates both blocks to ISO format 0 under the comparison key on one
+    /// checker and compares the deterministic results.
+    async fn compare_pin_blocks(
+        &self,
+        ctx: PinContext,
+        primary: EncryptedPinBlock,
+        candidate: EncryptedPinBlock,
+    ) -> Outcome {
+        let Some(check) = &self.pin_check else {
+            return Outcome::Skipped(SkipReason::NotComparable);
+        };
+        let to_iso0 = |block| {
+            Request::TranslatePin(TranslatePinRequest {
+                incoming_key: PinKey::Key(ctx.key.clone()),
+                incoming_format: ctx.format,
+                outgoing_key: check.key.clone(),
+                outgoing_format: PinBlockFormat::Iso0,
+                pan: ctx.pan.clone(),
+                pin_block: block,
+            })
+        };
+        let checked = |req| async {
+            match tokio::time::timeout(self.candidate_timeout, check.checker.execute(req)).await {
+                Ok(Ok(Response::TranslatePin(r))) => Ok(r.pin_block),
+                Ok(Ok(_)) => Err(ErrorKind::Protocol),
+                Ok(Err(e)) => Err(e.kind()),
+                Err(_) => Err(ErrorKind::Timeout),
+            }
+        };
+        let p = checked(to_iso0(primary)).await;
+        let c = checked(to_iso0(candidate)).await;
+        match (p, c) {
+            (Ok(a), Ok(b)) if a == b => Outcome::Match,
+            (Ok(_), Ok(_)) => Outcome::Mismatch { field: "pin_block" },
+            (Err(k), _) | (_, Err(k)) if k.is_transient() || k == ErrorKind::Protocol => {
+                Outcome::Skipped(SkipReason::ComparisonFailed)
+            }
+            // Exactly one block fails to decipher as a PIN block under the
+            // same key on the same checker: they cannot hold the same PIN.
+            (Ok(_), Err(_)) | (Err(_), Ok(_)) => Outcome::Mismatch { field: "pin_block" },
+            (Err(_), Err(_)) => Outcome::Skipped(SkipReason::ComparisonFailed),
+        }
+    }
+}
+
+fn first_diff(fields: &[(&'static str, bool)]) -> Verdict {
+    match fields.iter().find(|(_, same)| !same) {
+        Some((field, _)) => Verdict::Done(Outcome::Mismatch { field }),
+        None => Verdict::Done(Outcome::Match),
+    }
+}
+
+fn classify(
+    primary: &std::result::Result<Response, ErrorKind>,
+    candidate: &std::result::Result<Response, ErrorKind>,
+) -> Verdict {
+    use Outcome::*;
+    let done = Verdict::Done;
+    match (primary, candidate) {
+        (Err(p), _) if p.is_transient() => done(Skipped(SkipReason::PrimaryFailed)),
+        (Err(p), Err(c)) if p == c => done(Match),
+        (_, Err(ErrorKind::Unsupported)) => done(CandidateUnsupported),
+        (Ok(_), Err(c)) => done(CandidateError(*c)),
+        (Err(_), Err(c)) if c.is_transient() => done(CandidateError(*c)),
+        (Err(_), _) => done(Mismatch {
+            field: "error_kind",
+        }),
+        (Ok(p), Ok(c)) => compare_responses(p, c),
+    }
+}
+
+/// Field-by-field comparison. Every field of every response is listed, so a
+/// new field cannot be forgotten silently; the only fields allowed to differ
+/// are PIN blocks with random fill and TR-31 blocks (random by design).
+fn compare_responses(p: &Response, c: &Response) -> Verdict {
+    use Response as R;
+    match (p, c) {
+        (R::TranslatePin(a), R::TranslatePin(b)) => {
+            if a.format != b.format {
+                return Verdict::Done(Outcome::Mismatch { field: "format" });
+            }
+            if a.key_check_value != b.key_check_value {
+                return Verdict::Done(Outcome::Mismatch {
+                    field: "key_check_value",
+                });
+            }
+            match a.format {
+                PinBlockFormat::Iso0 | PinBlockFormat::Iso2 => {
+                    first_diff(&[("pin_block", a.pin_block == b.pin_block)])
+                }
+                PinBlockFormat::Iso1 | PinBlockFormat::Iso3 | PinBlockFormat::Iso4 => {
+                    Verdict::ComparePinBlocks(a.pin_block.clone(), b.pin_block.clone())
+                }
+            }
+        }
+        (R::EncryptData(a), R::EncryptData(b)) => first_diff(&[
+            ("ciphertext", a.ciphertext == b.ciphertext),
+            ("key_check_value", a.key_check_value == b.key_check_value),
+        ]),
+        (R::DecryptData(a), R::DecryptData(b)) => first_diff(&[
+            ("plaintext", a.plaintext == b.plaintext),
+            ("key_check_value", a.key_check_value == b.key_check_value),
+        ]),
+        (R::GenerateCardValidation(a), R::GenerateCardValidation(b)) => first_diff(&[
+            ("value", a.value == b.value),
+            ("key_check_value", a.key_check_value == b.key_check_value),
+        ]),
+        (R::VerifyCardValidation(a), R::VerifyCardValidation(b))
+        | (R::VerifyMac(a), R::VerifyMac(b)) => {
+            first_diff(&[("verification", a.verification == b.verification)])
+        }
+        (R::VerifyArqc(a), R::VerifyArqc(b)) => first_diff(&[
+            ("verification", a.verification == b.verification),
+            ("arpc", a.arpc == b.arpc),
+        ]),
+        (R::GenerateMac(a), R::GenerateMac(b)) => first_diff(&[
+            ("mac", a.mac == b.mac),
+            ("key_check_value", a.key_check_value == b.key_check_value),
+        ]),
+        (R::GenerateKey(_), R::GenerateKey(_)) => {
+            // Two random keys: never comparable (and never shadowed).
+            Verdict::Done(Outcome::Skipped(SkipReason::NotComparable))
+        }
+        (R::ImportKey(a), R::ImportKey(b)) | (R::GetKeyInfo(a), R::GetKeyInfo(b)) => first_diff(&[
+            ("key_id", a.key_id == b.key_id),
+            ("attributes", a.attributes == b.attributes),
+            ("key_check_value", a.key_check_value == b.key_check_value),
+        ]),
+        (R::ExportKey(a), R::ExportKey(b)) => {
+            if a.key_check_value != b.key_check_value {
+                Verdict::Done(Outcome::Mismatch {
+                    field: "key_check_value",
+                })
+            } else {
+                // TR-31 blocks carry random padding and MACs: the same key
+                // exported twice gives different blocks.
+                Verdict::Done(Outcome::Skipped(SkipReason::NotComparable))
+            }
+        }
+        (R::DeleteKey(a), R::DeleteKey(b)) => first_diff(&[("key", a.key == b.key)]),
+        _ => Verdict::Done(Outcome::Mismatch { field: "operation" }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Kcv, Verification};
+
+    fn verify(v: Verification) -> std::result::Result<Response, ErrorKind> {
+        Ok(Response::VerifyCardValidation(VerifyResponse {
+            verification: v,
+        }))
+    }
+
+    fn outcome(v: Verdict) -> Outcome {
+        match v {
+            Verdict::Done(o) => o,
+            Verdict::ComparePinBlocks(..) => panic!("expected a final verdict"),
+        }
+    }
+
+    #[test]
+    fn failed_primary_verified_candidate_is_a_mismatch() {
+        let o = outcome(classify(
+            &verify(Verification::Failed),
+            &verify(Verification::Verified),
+        ));
+        assert_eq!(
+            o,
+            Outcome::Mismatch {
+                field: "verification"
+            }
+        );
+        let o = outcome(classify(
+            &verify(Verification::Failed),
+            &verify(Verification::Failed),
+        ));
+        assert_eq!(o, Outcome::Match);
+    }
+
+    #[test]
+    fn error_classes() {
+        let ok = verify(Verification::Verified);
+        assert_eq!(
+            outcome(classify(&ok, &Err(ErrorKind::Unsupported))),
+            Outcome::CandidateUnsupported
+        );
+        assert_eq!(
+            outcome(classify(&ok, &Err(ErrorKind::KeyNotFound))),
+            Outcome::CandidateError(ErrorKind::KeyNotFound)
+        );
+        assert_eq!(
+            outcome(classify(&Err(ErrorKind::Transient), &ok)),
+            Outcome::Skipped(SkipReason::PrimaryFailed)
+        );
+        assert_eq!(
+            outcome(classify(
+                &Err(ErrorKind::KeyUsage),
+                &Err(ErrorKind::KeyUsage)
+            )),
+            Outcome::Match
+        );
+        // The candidate accepted what the primary refused.
+        assert_eq!(
+            outcome(classify(&Err(ErrorKind::KeyUsage), &ok)),
+            Outcome::Mismatch {
+                field: "error_kind"
+            }
+        );
+    }
+
+    #[test]
+    fn random_fill_formats_need_a_meaning_check() {
+        let block = |b: u8| EncryptedPinBlock::from_bytes(&[b; 8]).unwrap();
+        let resp = |f, b| {
+            Response::TranslatePin(TranslatePinResponse {
+                pin_block: block(b),
+                format: f,
+                key_check_value: Kcv([1, 2, 3]),
+            })
+        };
+        assert!(matches!(
+            compare_responses(
+                &resp(PinBlockFormat::Iso3, 1),
+                &resp(PinBlockFormat::Iso3, 2)
+            ),
+            Verdict::ComparePinBlocks(..)
+        ));
+        assert_eq!(
+            outcome(compare_responses(
+                &resp(PinBlockFormat::Iso0, 1),
+                &resp(PinBlockFormat::Iso0, 2)
+            )),
+            Outcome::Mismatch { field: "pin_block" }
+        );
+        assert_eq!(
+            outcome(compare_responses(
+                &resp(PinBlockFormat::Iso0, 1),
+                &resp(PinBlockFormat::Iso0, 1)
+            )),
+            Outcome::Match
+        );
+    }
+
+    #[test]
+    fn sampling_is_exact() {
+        let b = || Arc::new(crate::SoftwareBackend::new());
+        let s = Shadow::builder(b(), b(), crate::layers::DiscrepancyReport::new())
+            .sample_rate(0.25)
+            .build();
+        let n = (0..1000).filter(|_| s.sampled()).count();
+        assert_eq!(n, 250);
+        let s = Shadow::builder(b(), b(), crate::layers::DiscrepancyReport::new())
+            .sample_rate(f64::NAN)
+            .build();
+        assert!((0..100).all(|_| !s.sampled()));
+    }
+}
