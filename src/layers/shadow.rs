@@ -6,10 +6,10 @@ use crate::error::{ErrorKind, Result};
 use crate::ops::*;
 use crate::types::{KeyId, Pan};
 use async_trait::async_trait;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
+use tokio::sync::{mpsc, Notify};
 
 /// Why a request was not compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -241,21 +241,21 @@ impl ShadowBuilder {
             name,
             primary: self.primary,
             sample_ppm: (self.sample_rate * 1_000_000.0).round() as u64,
-            sampler: AtomicU64::new(0),
+            workers: self.max_concurrency,
             tx,
             rx: Mutex::new(Some(rx)),
             started: OnceLock::new(),
+            caller: CallerCounters::default(),
             shared: Arc::new(Shared {
                 candidate: self.candidate,
                 sink: self.sink,
                 primary_name,
                 candidate_name,
-                slots: Arc::new(Semaphore::new(self.max_concurrency)),
                 candidate_timeout: self.candidate_timeout,
                 pin_check: self.pin_check,
-                pending: AtomicUsize::new(0),
                 idle: Notify::new(),
-                stats: Counters::default(),
+                finished: Padded(AtomicU64::new(0)),
+                submitted: Padded(AtomicU64::new(0)),
             }),
         }
     }
@@ -266,25 +266,29 @@ struct PinCheck {
     key: KeyId,
 }
 
+/// A value on a cache line of its own, so counters written by the caller
+/// and by background workers do not slow each other down.
 #[derive(Default)]
-struct Counters {
-    requests: AtomicU64,
-    queued: AtomicU64,
-    dropped: AtomicU64,
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// Counters only the caller's path writes (one cache line).
+#[derive(Default)]
+#[repr(align(128))]
+struct CallerCounters {
+    sampler: AtomicU64,
+    shadowed: AtomicU64,
     not_sampled: AtomicU64,
     state_changing: AtomicU64,
-    completed: AtomicU64,
+    dropped: AtomicU64,
+    other: AtomicU64,
 }
 
-/// What the primary answered, as the background task needs it.
-struct PrimaryDone {
-    result: std::result::Result<Response, ErrorKind>,
-    latency: Duration,
-}
-
+/// A request for the candidate with the primary's answer to compare with.
 struct Job {
     request: Request,
-    primary: oneshot::Receiver<PrimaryDone>,
+    primary: std::result::Result<Response, ErrorKind>,
+    primary_latency: Duration,
 }
 
 struct Shared {
@@ -292,21 +296,41 @@ struct Shared {
     sink: Arc<dyn ComparisonSink>,
     primary_name: Arc<str>,
     candidate_name: Arc<str>,
-    slots: Arc<Semaphore>,
     candidate_timeout: Duration,
     pin_check: Option<PinCheck>,
-    pending: AtomicUsize,
     idle: Notify,
-    stats: Counters,
+    /// Jobs handed to the queue (written by callers, once per shadowed request).
+    submitted: Padded<AtomicU64>,
+    /// Jobs finished or abandoned (written by workers and on drops).
+    finished: Padded<AtomicU64>,
 }
 
-/// Decrements the pending count when a job ends, however it ends.
-struct PendingGuard(Arc<Shared>);
+/// Counts a job as finished when it ends, however it ends.
+struct FinishGuard<'a>(&'a Shared);
 
-impl Drop for PendingGuard {
+impl Drop for FinishGuard<'_> {
     fn drop(&mut self) {
-        if self.0.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            self.0.idle.notify_waiters();
+        self.0.finish_one();
+    }
+}
+
+/// Reports a shadowed request whose caller dropped the future before the
+/// primary answered (a cancellation, e.g. by a timeout layer above).
+struct CancelGuard<'a> {
+    shared: &'a Shared,
+    operation: Operation,
+    armed: bool,
+}
+
+impl Drop for CancelGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.report(
+                self.operation,
+                Outcome::Skipped(SkipReason::PrimaryFailed),
+                None,
+                None,
+            );
         }
     }
 }
@@ -314,10 +338,14 @@ impl Drop for PendingGuard {
 /// Shadows a primary backend with a candidate.
 ///
 /// The caller always gets the primary's result, unchanged, and never waits
-/// for the candidate: read-only requests are cloned into a bounded queue
-/// (dropped, with a counter, when it is full), a background task runs them on
-/// the candidate with bounded concurrency and a timeout, compares the two
-/// answers and reports a [`Comparison`] to the sink. State-changing
+/// for the candidate. Once the primary has answered, a read-only request
+/// and the primary's answer go into a bounded queue (a request that finds
+/// it full is dropped and counted, never queued); `max_concurrency`
+/// background workers run queued requests on the candidate, with a
+/// timeout, compare the two answers and report a [`Comparison`] to the sink.
+/// Running the candidate after the primary, rather than alongside it, keeps
+/// the candidate's work off the primary's path on a busy machine and means
+/// the comparison always has the primary's answer at hand. State-changing
 /// operations (generate, import, delete key) go to the primary only.
 ///
 /// Deterministic outputs compare field by field, byte for byte. PIN blocks
@@ -329,7 +357,8 @@ pub struct Shadow {
     name: String,
     primary: Arc<dyn Backend>,
     sample_ppm: u64,
-    sampler: AtomicU64,
+    workers: usize,
+    caller: CallerCounters,
     tx: mpsc::Sender<Job>,
     rx: Mutex<Option<mpsc::Receiver<Job>>>,
     started: OnceLock<()>,
@@ -376,20 +405,26 @@ impl Shadow {
 
     /// Counters so far.
     pub fn stats(&self) -> ShadowStats {
-        let c = &self.shared.stats;
+        let c = &self.caller;
+        let shadowed = c.shadowed.load(Ordering::Relaxed);
+        let not_sampled = c.not_sampled.load(Ordering::Relaxed);
+        let state_changing = c.state_changing.load(Ordering::Relaxed);
+        let other = c.other.load(Ordering::Relaxed);
+        let queued = self.shared.submitted.0.load(Ordering::Relaxed);
+        let finished = self.shared.finished.0.load(Ordering::Relaxed);
         ShadowStats {
-            requests: c.requests.load(Ordering::Relaxed),
-            queued: c.queued.load(Ordering::Relaxed),
+            requests: shadowed + not_sampled + state_changing + other,
+            queued,
             dropped: c.dropped.load(Ordering::Relaxed),
-            not_sampled: c.not_sampled.load(Ordering::Relaxed),
-            state_changing: c.state_changing.load(Ordering::Relaxed),
-            completed: c.completed.load(Ordering::Relaxed),
+            not_sampled,
+            state_changing,
+            completed: finished,
         }
     }
 
     /// Comparisons queued or running.
     pub fn pending(&self) -> usize {
-        self.shared.pending.load(Ordering::Acquire)
+        self.shared.pending() as usize
     }
 
     /// Waits until every queued comparison has been reported.
@@ -410,11 +445,11 @@ impl Shadow {
             return true;
         }
         // Exactly `rate` of every million consecutive requests, evenly spread.
-        let m = self.sampler.fetch_add(1, Ordering::Relaxed) % 1_000_000;
+        let m = self.caller.sampler.fetch_add(1, Ordering::Relaxed) % 1_000_000;
         (m + 1) * self.sample_ppm / 1_000_000 > m * self.sample_ppm / 1_000_000
     }
 
-    /// Starts the background dispatcher once; false outside a Tokio runtime.
+    /// Starts the background workers once; false outside a Tokio runtime.
     fn ensure_started(&self) -> bool {
         if self.started.get().is_some() {
             return true;
@@ -425,7 +460,10 @@ impl Shadow {
         self.started.get_or_init(|| {
             let rx = self.rx.lock().ok().and_then(|mut g| g.take());
             if let Some(rx) = rx {
-                handle.spawn(dispatch(self.shared.clone(), rx));
+                let rx = Arc::new(tokio::sync::Mutex::new(rx));
+                for _ in 0..self.workers {
+                    handle.spawn(worker(self.shared.clone(), rx.clone()));
+                }
             }
         });
         true
@@ -452,55 +490,52 @@ impl Backend for Shadow {
     }
 
     async fn execute(&self, request: Request) -> Result<Response> {
-        let stats = &self.shared.stats;
-        stats.requests.fetch_add(1, Ordering::Relaxed);
+        let c = &self.caller;
         let op = request.operation();
         if is_state_changing(op) {
-            stats.state_changing.fetch_add(1, Ordering::Relaxed);
+            c.state_changing.fetch_add(1, Ordering::Relaxed);
             return self.primary_only(request, SkipReason::StateChanging).await;
         }
         if !self.sampled() {
-            stats.not_sampled.fetch_add(1, Ordering::Relaxed);
+            c.not_sampled.fetch_add(1, Ordering::Relaxed);
             return self.primary_only(request, SkipReason::NotSampled).await;
         }
         if !self.ensure_started() {
+            c.other.fetch_add(1, Ordering::Relaxed);
             return self.primary_only(request, SkipReason::NoRuntime).await;
         }
-        let (done_tx, done_rx) = oneshot::channel();
-        self.shared.pending.fetch_add(1, Ordering::AcqRel);
-        let job = Job {
-            request: request.clone(),
-            primary: done_rx,
-        };
-        let queued = match self.tx.try_send(job) {
-            Ok(()) => {
-                stats.queued.fetch_add(1, Ordering::Relaxed);
-                true
-            }
-            Err(_) => {
-                drop(PendingGuard(self.shared.clone()));
-                stats.dropped.fetch_add(1, Ordering::Relaxed);
-                false
-            }
+        c.shadowed.fetch_add(1, Ordering::Relaxed);
+        // A full queue drops the request before anything is copied.
+        if self.tx.capacity() == 0 {
+            c.dropped.fetch_add(1, Ordering::Relaxed);
+            return self.primary_only(request, SkipReason::QueueFull).await;
+        }
+        let copy = request.clone();
+        let mut cancel = CancelGuard {
+            shared: &self.shared,
+            operation: op,
+            armed: true,
         };
         let start = Instant::now();
         let result = self.primary.execute(request).await;
-        let latency = start.elapsed();
-        if queued {
-            let summary = match &result {
+        let primary_latency = start.elapsed();
+        cancel.armed = false;
+        let job = Job {
+            request: copy,
+            primary: match &result {
                 Ok(r) => Ok(r.clone()),
                 Err(e) => Err(e.kind()),
-            };
-            // The job may already be gone (runtime shutting down): nothing to do then.
-            let _ = done_tx.send(PrimaryDone {
-                result: summary,
-                latency,
-            });
-        } else {
+            },
+            primary_latency,
+        };
+        self.shared.submitted.0.fetch_add(1, Ordering::AcqRel);
+        if self.tx.try_send(job).is_err() {
+            self.shared.submitted.0.fetch_sub(1, Ordering::AcqRel);
+            c.dropped.fetch_add(1, Ordering::Relaxed);
             self.shared.report(
                 op,
                 Outcome::Skipped(SkipReason::QueueFull),
-                Some(latency),
+                Some(primary_latency),
                 None,
             );
         }
@@ -516,18 +551,14 @@ fn is_state_changing(op: Operation) -> bool {
     )
 }
 
-async fn dispatch(shared: Arc<Shared>, mut rx: mpsc::Receiver<Job>) {
-    while let Some(job) = rx.recv().await {
-        let guard = PendingGuard(shared.clone());
-        let Ok(permit) = shared.slots.clone().acquire_owned().await else {
-            break;
-        };
-        let shared = shared.clone();
-        tokio::spawn(async move {
-            let _permit = permit;
-            let _guard = guard;
-            shared.run(job).await;
-        });
+/// One of `max_concurrency` background workers: takes jobs off the shared
+/// queue and runs them on the candidate, one at a time.
+async fn worker(shared: Arc<Shared>, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let job = { rx.lock().await.recv().await };
+        let Some(job) = job else { return };
+        let _finish = FinishGuard(&shared);
+        shared.run(job).await;
     }
 }
 
@@ -545,6 +576,18 @@ enum Verdict {
 }
 
 impl Shared {
+    fn pending(&self) -> u64 {
+        let submitted = self.submitted.0.load(Ordering::Acquire);
+        submitted.saturating_sub(self.finished.0.load(Ordering::Acquire))
+    }
+
+    fn finish_one(&self) {
+        self.finished.0.fetch_add(1, Ordering::AcqRel);
+        if self.pending() == 0 {
+            self.idle.notify_waiters();
+        }
+    }
+
     fn report(
         &self,
         operation: Operation,
@@ -582,20 +625,19 @@ impl Shared {
                 Err(_) => Err(ErrorKind::Timeout),
             };
         let candidate_latency = start.elapsed();
-        let (primary, primary_latency) = match job.primary.await {
-            Ok(done) => (done.result, Some(done.latency)),
-            // The caller's future was dropped before the primary answered.
-            Err(_) => (Err(ErrorKind::Timeout), None),
-        };
-        let outcome = match classify(&primary, &candidate) {
+        let outcome = match classify(&job.primary, &candidate) {
             Verdict::Done(o) => o,
             Verdict::ComparePinBlocks(p, c) => match pin_ctx {
                 Some(ctx) => self.compare_pin_blocks(ctx, p, c).await,
                 None => Outcome::Skipped(SkipReason::NotComparable),
             },
         };
-        self.report(op, outcome, primary_latency, Some(candidate_latency));
-        self.stats.completed.fetch_add(1, Ordering::Relaxed);
+        self.report(
+            op,
+            outcome,
+            Some(job.primary_latency),
+            Some(candidate_latency),
+        );
     }
 
     /// Translates both blocks to ISO format 0 under the comparison key on one
