@@ -6,6 +6,8 @@ pub mod algo;
 pub mod backend;
 pub mod error;
 pub mod keyload;
+#[cfg(feature = "layers")]
+pub mod layers;
 pub mod ops;
 pub mod payshield;
 #[cfg(feature = "server")]

@@ -1,0 +1,213 @@
+//! How a shadow compares the primary's and the candidate's answers.
+
+use super::shadow::{Outcome, SkipReason};
+use crate::algo::pinblock::{EncryptedPinBlock, PinBlockFormat};
+use crate::error::ErrorKind;
+use crate::ops::*;
+
+/// The result of comparing two answers.
+pub(super) enum Verdict {
+    Done(Outcome),
+    ComparePinBlocks(EncryptedPinBlock, EncryptedPinBlock),
+}
+
+fn first_diff(fields: &[(&'static str, bool)]) -> Verdict {
+    match fields.iter().find(|(_, same)| !same) {
+        Some((field, _)) => Verdict::Done(Outcome::Mismatch { field }),
+        None => Verdict::Done(Outcome::Match),
+    }
+}
+
+pub(super) fn classify(
+    primary: &std::result::Result<Response, ErrorKind>,
+    candidate: &std::result::Result<Response, ErrorKind>,
+) -> Verdict {
+    use Outcome::*;
+    let done = Verdict::Done;
+    match (primary, candidate) {
+        (Err(p), _) if p.is_transient() => done(Skipped(SkipReason::PrimaryFailed)),
+        (Err(p), Err(c)) if p == c => done(Match),
+        (_, Err(ErrorKind::Unsupported)) => done(CandidateUnsupported),
+        (Ok(_), Err(c)) => done(CandidateError(*c)),
+        (Err(_), Err(c)) if c.is_transient() => done(CandidateError(*c)),
+        (Err(_), _) => done(Mismatch {
+            field: "error_kind",
+        }),
+        (Ok(p), Ok(c)) => compare_responses(p, c),
+    }
+}
+
+/// Field-by-field comparison. Every field of every response is listed, so a
+/// new field cannot be forgotten silently; the only fields allowed to differ
+/// are PIN blocks with random fill and TR-31 blocks (random by design).
+fn compare_responses(p: &Response, c: &Response) -> Verdict {
+    use Response as R;
+    match (p, c) {
+        (R::TranslatePin(a), R::TranslatePin(b)) => {
+            if a.format != b.format {
+                return Verdict::Done(Outcome::Mismatch { field: "format" });
+            }
+            if a.key_check_value != b.key_check_value {
+                return Verdict::Done(Outcome::Mismatch {
+                    field: "key_check_value",
+                });
+            }
+            match a.format {
+                PinBlockFormat::Iso0 | PinBlockFormat::Iso2 => {
+                    first_diff(&[("pin_block", a.pin_block == b.pin_block)])
+                }
+                PinBlockFormat::Iso1 | PinBlockFormat::Iso3 | PinBlockFormat::Iso4 => {
+                    Verdict::ComparePinBlocks(a.pin_block.clone(), b.pin_block.clone())
+                }
+            }
+        }
+        (R::EncryptData(a), R::EncryptData(b)) => first_diff(&[
+            ("ciphertext", a.ciphertext == b.ciphertext),
+            ("key_check_value", a.key_check_value == b.key_check_value),
+        ]),
+        (R::DecryptData(a), R::DecryptData(b)) => first_diff(&[
+            ("plaintext", a.plaintext == b.plaintext),
+            ("key_check_value", a.key_check_value == b.key_check_value),
+        ]),
+        (R::GenerateCardValidation(a), R::GenerateCardValidation(b)) => first_diff(&[
+            ("value", a.value == b.value),
+            ("key_check_value", a.key_check_value == b.key_check_value),
+        ]),
+        (R::VerifyCardValidation(a), R::VerifyCardValidation(b))
+        | (R::VerifyMac(a), R::VerifyMac(b)) => {
+            first_diff(&[("verification", a.verification == b.verification)])
+        }
+        (R::VerifyArqc(a), R::VerifyArqc(b)) => first_diff(&[
+            ("verification", a.verification == b.verification),
+            ("arpc", a.arpc == b.arpc),
+        ]),
+        (R::GenerateMac(a), R::GenerateMac(b)) => first_diff(&[
+            ("mac", a.mac == b.mac),
+            ("key_check_value", a.key_check_value == b.key_check_value),
+        ]),
+        (R::GenerateKey(_), R::GenerateKey(_)) => {
+            // Two random keys: never comparable (and never shadowed).
+            Verdict::Done(Outcome::Skipped(SkipReason::NotComparable))
+        }
+        (R::ImportKey(a), R::ImportKey(b)) | (R::GetKeyInfo(a), R::GetKeyInfo(b)) => first_diff(&[
+            ("key_id", a.key_id == b.key_id),
+            ("attributes", a.attributes == b.attributes),
+            ("key_check_value", a.key_check_value == b.key_check_value),
+        ]),
+        (R::ExportKey(a), R::ExportKey(b)) => {
+            if a.key_check_value != b.key_check_value {
+                Verdict::Done(Outcome::Mismatch {
+                    field: "key_check_value",
+                })
+            } else {
+                // TR-31 blocks carry random padding and MACs: the same key
+                // exported twice gives different blocks.
+                Verdict::Done(Outcome::Skipped(SkipReason::NotComparable))
+            }
+        }
+        (R::DeleteKey(a), R::DeleteKey(b)) => first_diff(&[("key", a.key == b.key)]),
+        _ => Verdict::Done(Outcome::Mismatch { field: "operation" }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::types::{Kcv, Verification};
+
+    fn verify(v: Verification) -> std::result::Result<Response, ErrorKind> {
+        Ok(Response::VerifyCardValidation(VerifyResponse {
+            verification: v,
+        }))
+    }
+
+    fn outcome(v: Verdict) -> Outcome {
+        match v {
+            Verdict::Done(o) => o,
+            Verdict::ComparePinBlocks(..) => panic!("expected a final verdict"),
+        }
+    }
+
+    #[test]
+    fn failed_primary_verified_candidate_is_a_mismatch() {
+        let o = outcome(classify(
+            &verify(Verification::Failed),
+            &verify(Verification::Verified),
+        ));
+        assert_eq!(
+            o,
+            Outcome::Mismatch {
+                field: "verification"
+            }
+        );
+        let o = outcome(classify(
+            &verify(Verification::Failed),
+            &verify(Verification::Failed),
+        ));
+        assert_eq!(o, Outcome::Match);
+    }
+
+    #[test]
+    fn error_classes() {
+        let ok = verify(Verification::Verified);
+        assert_eq!(
+            outcome(classify(&ok, &Err(ErrorKind::Unsupported))),
+            Outcome::CandidateUnsupported
+        );
+        assert_eq!(
+            outcome(classify(&ok, &Err(ErrorKind::KeyNotFound))),
+            Outcome::CandidateError(ErrorKind::KeyNotFound)
+        );
+        assert_eq!(
+            outcome(classify(&Err(ErrorKind::Transient), &ok)),
+            Outcome::Skipped(SkipReason::PrimaryFailed)
+        );
+        assert_eq!(
+            outcome(classify(
+                &Err(ErrorKind::KeyUsage),
+                &Err(ErrorKind::KeyUsage)
+            )),
+            Outcome::Match
+        );
+        // The candidate accepted what the primary refused.
+        assert_eq!(
+            outcome(classify(&Err(ErrorKind::KeyUsage), &ok)),
+            Outcome::Mismatch {
+                field: "error_kind"
+            }
+        );
+    }
+
+    #[test]
+    fn random_fill_formats_need_a_meaning_check() {
+        let block = |b: u8| EncryptedPinBlock::from_bytes(&[b; 8]).unwrap();
+        let resp = |f, b| {
+            Response::TranslatePin(TranslatePinResponse {
+                pin_block: block(b),
+                format: f,
+                key_check_value: Kcv([1, 2, 3]),
+            })
+        };
+        assert!(matches!(
+            compare_responses(
+                &resp(PinBlockFormat::Iso3, 1),
+                &resp(PinBlockFormat::Iso3, 2)
+            ),
+            Verdict::ComparePinBlocks(..)
+        ));
+        assert_eq!(
+            outcome(compare_responses(
+                &resp(PinBlockFormat::Iso0, 1),
+                &resp(PinBlockFormat::Iso0, 2)
+            )),
+            Outcome::Mismatch { field: "pin_block" }
+        );
+        assert_eq!(
+            outcome(compare_responses(
+                &resp(PinBlockFormat::Iso0, 1),
+                &resp(PinBlockFormat::Iso0, 1)
+            )),
+            Outcome::Match
+        );
+    }
+}

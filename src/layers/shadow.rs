@@ -1,0 +1,701 @@
+//! [`Shadow`]: answer with the primary, compare with a candidate in the background.
+
+use super::compare::{classify, Verdict};
+use crate::algo::pinblock::{EncryptedPinBlock, PinBlockFormat};
+use crate::backend::{Backend, Capabilities};
+use crate::error::{ErrorKind, Result};
+use crate::ops::*;
+use crate::types::{KeyId, Pan};
+use async_trait::async_trait;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, Notify};
+
+/// Why a request was not compared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum SkipReason {
+    /// Left out by the sampling rate.
+    NotSampled,
+    /// The shadow queue was full: the request was dropped, never queued.
+    QueueFull,
+    /// The operation changes state (generate, import, delete key): it is
+    /// never sent to the candidate.
+    StateChanging,
+    /// The outputs cannot be compared byte for byte (random fill) and no
+    /// way to compare them by meaning is configured.
+    NotComparable,
+    /// The primary failed transiently, timed out or was cancelled: there is
+    /// no reference answer.
+    PrimaryFailed,
+    /// Comparing by meaning failed on the checking backend.
+    ComparisonFailed,
+    /// `execute` was not polled inside a Tokio runtime, so nothing could run
+    /// in the background.
+    NoRuntime,
+}
+
+impl SkipReason {
+    /// A short stable name for reports and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::NotSampled => "not_sampled",
+            Self::QueueFull => "queue_full",
+            Self::StateChanging => "state_changing",
+            Self::NotComparable => "not_comparable",
+            Self::PrimaryFailed => "primary_failed",
+            Self::ComparisonFailed => "comparison_failed",
+            Self::NoRuntime => "no_runtime",
+        }
+    }
+}
+
+/// How one request compared between primary and candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Same answer (same bytes; or, for random-fill PIN blocks, the same
+    /// PIN under the same key; or the same error kind).
+    Match,
+    /// Different answers; `field` names the first field that differs
+    /// (`verification`, `pin_block`, `key_check_value`, `error_kind`, …).
+    Mismatch {
+        /// The first differing response field.
+        field: &'static str,
+    },
+    /// The candidate failed where the primary answered (or failed transiently).
+    CandidateError(ErrorKind),
+    /// The candidate does not support the operation.
+    CandidateUnsupported,
+    /// Not compared.
+    Skipped(SkipReason),
+}
+
+impl Outcome {
+    /// The outcome class: `match`, `mismatch`, `candidate_error`,
+    /// `candidate_unsupported` or `skipped`.
+    pub fn class(&self) -> &'static str {
+        match self {
+            Self::Match => "match",
+            Self::Mismatch { .. } => "mismatch",
+            Self::CandidateError(_) => "candidate_error",
+            Self::CandidateUnsupported => "candidate_unsupported",
+            Self::Skipped(_) => "skipped",
+        }
+    }
+
+    /// The detail within the class (mismatching field, error kind or skip
+    /// reason), empty for `match` and `candidate_unsupported`.
+    pub fn detail(&self) -> &'static str {
+        match self {
+            Self::Mismatch { field } => field,
+            Self::CandidateError(k) => k.as_str(),
+            Self::Skipped(r) => r.as_str(),
+            Self::Match | Self::CandidateUnsupported => "",
+        }
+    }
+}
+
+/// One comparison as reported to a [`ComparisonSink`].
+///
+/// It holds names, an outcome and latencies only: never request or response
+/// data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comparison {
+    /// The operation.
+    pub operation: Operation,
+    /// The primary's name.
+    pub primary: Arc<str>,
+    /// The candidate's name.
+    pub candidate: Arc<str>,
+    /// How it compared.
+    pub outcome: Outcome,
+    /// The primary's latency (`None` when the caller cancelled the call).
+    pub primary_latency: Option<Duration>,
+    /// The candidate's latency (`None` when the candidate was not called).
+    pub candidate_latency: Option<Duration>,
+}
+
+/// Where comparisons go.
+///
+/// `record` is called from background tasks for compared requests and from
+/// the caller's task for requests skipped before reaching the candidate
+/// (sampling, full queue, state-changing operations), so it must be quick
+/// and must not block on I/O.
+pub trait ComparisonSink: Send + Sync {
+    /// Records one comparison.
+    fn record(&self, comparison: &Comparison);
+}
+
+impl<S: ComparisonSink + ?Sized> ComparisonSink for Arc<S> {
+    fn record(&self, comparison: &Comparison) {
+        (**self).record(comparison)
+    }
+}
+
+impl<A: ComparisonSink, B: ComparisonSink> ComparisonSink for (A, B) {
+    fn record(&self, comparison: &Comparison) {
+        self.0.record(comparison);
+        self.1.record(comparison);
+    }
+}
+
+/// Counters of what a [`Shadow`] did with requests (a snapshot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ShadowStats {
+    /// Requests seen.
+    pub requests: u64,
+    /// Requests queued for the candidate.
+    pub queued: u64,
+    /// Requests dropped because the queue was full.
+    pub dropped: u64,
+    /// Requests left out by sampling.
+    pub not_sampled: u64,
+    /// State-changing requests (never shadowed).
+    pub state_changing: u64,
+    /// Comparisons finished and reported.
+    pub completed: u64,
+}
+
+/// Configuration and construction of a [`Shadow`].
+pub struct ShadowBuilder {
+    primary: Arc<dyn Backend>,
+    candidate: Arc<dyn Backend>,
+    sink: Arc<dyn ComparisonSink>,
+    sample_rate: f64,
+    max_concurrency: usize,
+    queue_capacity: usize,
+    candidate_timeout: Duration,
+    pin_check: Option<PinCheck>,
+}
+
+impl std::fmt::Debug for ShadowBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShadowBuilder")
+            .field("primary", &self.primary.name())
+            .field("candidate", &self.candidate.name())
+            .field("sample_rate", &self.sample_rate)
+            .field("max_concurrency", &self.max_concurrency)
+            .field("queue_capacity", &self.queue_capacity)
+            .field("candidate_timeout", &self.candidate_timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ShadowBuilder {
+    /// Fraction of read-only requests sent to the candidate, 0.0 to 1.0
+    /// (default 1.0). Values outside the range are clamped; NaN means 0.
+    /// Sampling is deterministic: rate 0.25 shadows exactly every fourth request.
+    pub fn sample_rate(mut self, rate: f64) -> Self {
+        self.sample_rate = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+        self
+    }
+
+    /// Most candidate calls in flight at once (default 16, at least 1).
+    pub fn max_concurrency(mut self, n: usize) -> Self {
+        self.max_concurrency = n.max(1);
+        self
+    }
+
+    /// Requests waiting for a candidate slot before new ones are dropped
+    /// (default 1024, at least 1).
+    pub fn queue_capacity(mut self, n: usize) -> Self {
+        self.queue_capacity = n.max(1);
+        self
+    }
+
+    /// How long the candidate (and the checker) may take before the
+    /// comparison counts as a candidate timeout (default 5 s).
+    pub fn candidate_timeout(mut self, d: Duration) -> Self {
+        self.candidate_timeout = d;
+        self
+    }
+
+    /// Compares PIN blocks with random fill (ISO formats 1, 3, 4) by meaning:
+    /// `checker` translates both outputs to ISO format 0 under `key` (a TDES
+    /// PIN key, mode encrypt) and the two deterministic blocks are compared.
+    /// The checker also needs decrypt permission on the request's outgoing
+    /// PIN key. Using one checker for both blocks means a key that differs
+    /// between primary and candidate shows as a mismatch. Without this, such
+    /// outputs are reported as skipped ([`SkipReason::NotComparable`]).
+    pub fn compare_pin_blocks(mut self, checker: impl Backend + 'static, key: KeyId) -> Self {
+        self.pin_check = Some(PinCheck {
+            checker: Arc::new(checker),
+            key,
+        });
+        self
+    }
+
+    /// Builds the layer. Needs no runtime; the background task starts on the
+    /// first request.
+    pub fn build(self) -> Shadow {
+        let (tx, rx) = mpsc::channel(self.queue_capacity);
+        let primary_name: Arc<str> = Arc::from(self.primary.name());
+        let candidate_name: Arc<str> = Arc::from(self.candidate.name());
+        let name = format!("shadow({primary_name},{candidate_name})");
+        Shadow {
+            name,
+            primary: self.primary,
+            sample_ppm: (self.sample_rate * 1_000_000.0).round() as u64,
+            workers: self.max_concurrency,
+            tx,
+            rx: Mutex::new(Some(rx)),
+            started: OnceLock::new(),
+            caller: CallerCounters::default(),
+            shared: Arc::new(Shared {
+                candidate: self.candidate,
+                sink: self.sink,
+                primary_name,
+                candidate_name,
+                candidate_timeout: self.candidate_timeout,
+                pin_check: self.pin_check,
+                idle: Notify::new(),
+                finished: Padded(AtomicU64::new(0)),
+                submitted: Padded(AtomicU64::new(0)),
+            }),
+        }
+    }
+}
+
+struct PinCheck {
+    checker: Arc<dyn Backend>,
+    key: KeyId,
+}
+
+/// A value on a cache line of its own, so counters written by the caller
+/// and by background workers do not slow each other down.
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded<T>(T);
+
+/// Counters only the caller's path writes (one cache line).
+#[derive(Default)]
+#[repr(align(128))]
+struct CallerCounters {
+    sampler: AtomicU64,
+    shadowed: AtomicU64,
+    not_sampled: AtomicU64,
+    state_changing: AtomicU64,
+    dropped: AtomicU64,
+    other: AtomicU64,
+}
+
+/// A request for the candidate with the primary's answer to compare with.
+struct Job {
+    request: Request,
+    primary: std::result::Result<Response, ErrorKind>,
+    primary_latency: Duration,
+}
+
+struct Shared {
+    candidate: Arc<dyn Backend>,
+    sink: Arc<dyn ComparisonSink>,
+    primary_name: Arc<str>,
+    candidate_name: Arc<str>,
+    candidate_timeout: Duration,
+    pin_check: Option<PinCheck>,
+    idle: Notify,
+    /// Jobs handed to the queue (written by callers, once per shadowed request).
+    submitted: Padded<AtomicU64>,
+    /// Jobs finished or abandoned (written by workers and on drops).
+    finished: Padded<AtomicU64>,
+}
+
+/// Counts a job as finished when it ends, however it ends.
+struct FinishGuard<'a>(&'a Shared);
+
+impl Drop for FinishGuard<'_> {
+    fn drop(&mut self) {
+        self.0.finish_one();
+    }
+}
+
+/// Reports a shadowed request whose caller dropped the future before the
+/// primary answered (a cancellation, e.g. by a timeout layer above).
+struct CancelGuard<'a> {
+    shared: &'a Shared,
+    operation: Operation,
+    armed: bool,
+}
+
+impl Drop for CancelGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.report(
+                self.operation,
+                Outcome::Skipped(SkipReason::PrimaryFailed),
+                None,
+                None,
+            );
+        }
+    }
+}
+
+/// Shadows a primary backend with a candidate.
+///
+/// The caller always gets the primary's result, unchanged, and never waits
+/// for the candidate. Once the primary has answered, a read-only request
+/// and the primary's answer go into a bounded queue (a request that finds
+/// it full is dropped and counted, never queued); `max_concurrency`
+/// background workers run queued requests on the candidate, with a
+/// timeout, compare the two answers and report a [`Comparison`] to the sink.
+/// Running the candidate after the primary, rather than alongside it, keeps
+/// the candidate's work off the primary's path on a busy machine and means
+/// the comparison always has the primary's answer at hand. State-changing
+/// operations (generate, import, delete key) go to the primary only.
+///
+/// Deterministic outputs compare field by field, byte for byte. PIN blocks
+/// in ISO formats 1, 3 and 4 carry random fill, so they compare by meaning
+/// when [`ShadowBuilder::compare_pin_blocks`] is configured and are skipped
+/// otherwise. Exported TR-31 blocks are random: differing KCVs are a
+/// mismatch, equal ones are skipped as not comparable.
+pub struct Shadow {
+    name: String,
+    primary: Arc<dyn Backend>,
+    sample_ppm: u64,
+    workers: usize,
+    caller: CallerCounters,
+    tx: mpsc::Sender<Job>,
+    rx: Mutex<Option<mpsc::Receiver<Job>>>,
+    started: OnceLock<()>,
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for Shadow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shadow")
+            .field("name", &self.name)
+            .field("stats", &self.stats())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Shadow {
+    /// A shadow with default settings (every read-only request compared,
+    /// 16 concurrent candidate calls, a queue of 1024, 5 s candidate timeout).
+    pub fn new(
+        primary: impl Backend + 'static,
+        candidate: impl Backend + 'static,
+        sink: impl ComparisonSink + 'static,
+    ) -> Self {
+        Self::builder(primary, candidate, sink).build()
+    }
+
+    /// A builder for the settings.
+    pub fn builder(
+        primary: impl Backend + 'static,
+        candidate: impl Backend + 'static,
+        sink: impl ComparisonSink + 'static,
+    ) -> ShadowBuilder {
+        ShadowBuilder {
+            primary: Arc::new(primary),
+            candidate: Arc::new(candidate),
+            sink: Arc::new(sink),
+            sample_rate: 1.0,
+            max_concurrency: 16,
+            queue_capacity: 1024,
+            candidate_timeout: Duration::from_secs(5),
+            pin_check: None,
+        }
+    }
+
+    /// Counters so far.
+    pub fn stats(&self) -> ShadowStats {
+        let c = &self.caller;
+        let shadowed = c.shadowed.load(Ordering::Relaxed);
+        let not_sampled = c.not_sampled.load(Ordering::Relaxed);
+        let state_changing = c.state_changing.load(Ordering::Relaxed);
+        let other = c.other.load(Ordering::Relaxed);
+        let queued = self.shared.submitted.0.load(Ordering::Relaxed);
+        let finished = self.shared.finished.0.load(Ordering::Relaxed);
+        ShadowStats {
+            requests: shadowed + not_sampled + state_changing + other,
+            queued,
+            dropped: c.dropped.load(Ordering::Relaxed),
+            not_sampled,
+            state_changing,
+            completed: finished,
+        }
+    }
+
+    /// Comparisons queued or running.
+    pub fn pending(&self) -> usize {
+        self.shared.pending() as usize
+    }
+
+    /// Waits until every queued comparison has been reported.
+    pub async fn flush(&self) {
+        loop {
+            let notified = self.shared.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.pending() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    fn sampled(&self) -> bool {
+        if self.sample_ppm >= 1_000_000 {
+            return true;
+        }
+        // Exactly `rate` of every million consecutive requests, evenly spread.
+        let m = self.caller.sampler.fetch_add(1, Ordering::Relaxed) % 1_000_000;
+        (m + 1) * self.sample_ppm / 1_000_000 > m * self.sample_ppm / 1_000_000
+    }
+
+    /// Starts the background workers once; false outside a Tokio runtime.
+    fn ensure_started(&self) -> bool {
+        if self.started.get().is_some() {
+            return true;
+        }
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return false;
+        };
+        self.started.get_or_init(|| {
+            let rx = self.rx.lock().ok().and_then(|mut g| g.take());
+            if let Some(rx) = rx {
+                let rx = Arc::new(tokio::sync::Mutex::new(rx));
+                for _ in 0..self.workers {
+                    handle.spawn(worker(self.shared.clone(), rx.clone()));
+                }
+            }
+        });
+        true
+    }
+
+    async fn primary_only(&self, request: Request, reason: SkipReason) -> Result<Response> {
+        let op = request.operation();
+        let start = Instant::now();
+        let result = self.primary.execute(request).await;
+        self.shared
+            .report(op, Outcome::Skipped(reason), Some(start.elapsed()), None);
+        result
+    }
+}
+
+#[async_trait]
+impl Backend for Shadow {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        self.primary.capabilities()
+    }
+
+    async fn execute(&self, request: Request) -> Result<Response> {
+        let c = &self.caller;
+        let op = request.operation();
+        if is_state_changing(op) {
+            c.state_changing.fetch_add(1, Ordering::Relaxed);
+            return self.primary_only(request, SkipReason::StateChanging).await;
+        }
+        if !self.sampled() {
+            c.not_sampled.fetch_add(1, Ordering::Relaxed);
+            return self.primary_only(request, SkipReason::NotSampled).await;
+        }
+        if !self.ensure_started() {
+            c.other.fetch_add(1, Ordering::Relaxed);
+            return self.primary_only(request, SkipReason::NoRuntime).await;
+        }
+        c.shadowed.fetch_add(1, Ordering::Relaxed);
+        // A full queue drops the request before anything is copied.
+        if self.tx.capacity() == 0 {
+            c.dropped.fetch_add(1, Ordering::Relaxed);
+            return self.primary_only(request, SkipReason::QueueFull).await;
+        }
+        let copy = request.clone();
+        let mut cancel = CancelGuard {
+            shared: &self.shared,
+            operation: op,
+            armed: true,
+        };
+        let start = Instant::now();
+        let result = self.primary.execute(request).await;
+        let primary_latency = start.elapsed();
+        cancel.armed = false;
+        let job = Job {
+            request: copy,
+            primary: match &result {
+                Ok(r) => Ok(r.clone()),
+                Err(e) => Err(e.kind()),
+            },
+            primary_latency,
+        };
+        self.shared.submitted.0.fetch_add(1, Ordering::AcqRel);
+        if self.tx.try_send(job).is_err() {
+            self.shared.submitted.0.fetch_sub(1, Ordering::AcqRel);
+            c.dropped.fetch_add(1, Ordering::Relaxed);
+            self.shared.report(
+                op,
+                Outcome::Skipped(SkipReason::QueueFull),
+                Some(primary_latency),
+                None,
+            );
+        }
+        result
+    }
+}
+
+/// Operations never sent to the candidate: they change a backend's state.
+fn is_state_changing(op: Operation) -> bool {
+    matches!(
+        op,
+        Operation::GenerateKey | Operation::ImportKey | Operation::DeleteKey
+    )
+}
+
+/// One of `max_concurrency` background workers: takes jobs off the shared
+/// queue and runs them on the candidate, one at a time.
+async fn worker(shared: Arc<Shared>, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let job = { rx.lock().await.recv().await };
+        let Some(job) = job else { return };
+        let _finish = FinishGuard(&shared);
+        shared.run(job).await;
+    }
+}
+
+/// What the outgoing PIN block of a translate request needs for a
+/// comparison by meaning.
+struct PinContext {
+    key: KeyId,
+    format: PinBlockFormat,
+    pan: Pan,
+}
+
+impl Shared {
+    fn pending(&self) -> u64 {
+        let submitted = self.submitted.0.load(Ordering::Acquire);
+        submitted.saturating_sub(self.finished.0.load(Ordering::Acquire))
+    }
+
+    fn finish_one(&self) {
+        self.finished.0.fetch_add(1, Ordering::AcqRel);
+        if self.pending() == 0 {
+            self.idle.notify_waiters();
+        }
+    }
+
+    fn report(
+        &self,
+        operation: Operation,
+        outcome: Outcome,
+        primary_latency: Option<Duration>,
+        candidate_latency: Option<Duration>,
+    ) {
+        self.sink.record(&Comparison {
+            operation,
+            primary: self.primary_name.clone(),
+            candidate: self.candidate_name.clone(),
+            outcome,
+            primary_latency,
+            candidate_latency,
+        });
+    }
+
+    async fn run(&self, job: Job) {
+        let op = job.request.operation();
+        let pin_ctx = match &job.request {
+            Request::TranslatePin(r) => Some(PinContext {
+                key: r.outgoing_key.clone(),
+                format: r.outgoing_format,
+                pan: r.pan.clone(),
+            }),
+            _ => None,
+        };
+        let start = Instant::now();
+        let candidate =
+            match tokio::time::timeout(self.candidate_timeout, self.candidate.execute(job.request))
+                .await
+            {
+                Ok(Ok(r)) => Ok(r),
+                Ok(Err(e)) => Err(e.kind()),
+                Err(_) => Err(ErrorKind::Timeout),
+            };
+        let candidate_latency = start.elapsed();
+        let outcome = match classify(&job.primary, &candidate) {
+            Verdict::Done(o) => o,
+            Verdict::ComparePinBlocks(p, c) => match pin_ctx {
+                Some(ctx) => self.compare_pin_blocks(ctx, p, c).await,
+                None => Outcome::Skipped(SkipReason::NotComparable),
+            },
+        };
+        self.report(
+            op,
+            outcome,
+            Some(job.primary_latency),
+            Some(candidate_latency),
+        );
+    }
+
+    /// Translates both blocks to ISO format 0 under the comparison key on one
+    /// checker and compares the deterministic results.
+    async fn compare_pin_blocks(
+        &self,
+        ctx: PinContext,
+        primary: EncryptedPinBlock,
+        candidate: EncryptedPinBlock,
+    ) -> Outcome {
+        let Some(check) = &self.pin_check else {
+            return Outcome::Skipped(SkipReason::NotComparable);
+        };
+        let to_iso0 = |block| {
+            Request::TranslatePin(TranslatePinRequest {
+                incoming_key: PinKey::Key(ctx.key.clone()),
+                incoming_format: ctx.format,
+                outgoing_key: check.key.clone(),
+                outgoing_format: PinBlockFormat::Iso0,
+                pan: ctx.pan.clone(),
+                pin_block: block,
+            })
+        };
+        let checked = |req| async {
+            match tokio::time::timeout(self.candidate_timeout, check.checker.execute(req)).await {
+                Ok(Ok(Response::TranslatePin(r))) => Ok(r.pin_block),
+                Ok(Ok(_)) => Err(ErrorKind::Protocol),
+                Ok(Err(e)) => Err(e.kind()),
+                Err(_) => Err(ErrorKind::Timeout),
+            }
+        };
+        let p = checked(to_iso0(primary)).await;
+        let c = checked(to_iso0(candidate)).await;
+        match (p, c) {
+            (Ok(a), Ok(b)) if a == b => Outcome::Match,
+            (Ok(_), Ok(_)) => Outcome::Mismatch { field: "pin_block" },
+            (Err(k), _) | (_, Err(k)) if k.is_transient() || k == ErrorKind::Protocol => {
+                Outcome::Skipped(SkipReason::ComparisonFailed)
+            }
+            // Exactly one block fails to decipher as a PIN block under the
+            // same key on the same checker: they cannot hold the same PIN.
+            (Ok(_), Err(_)) | (Err(_), Ok(_)) => Outcome::Mismatch { field: "pin_block" },
+            (Err(_), Err(_)) => Outcome::Skipped(SkipReason::ComparisonFailed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sampling_is_exact() {
+        let b = || Arc::new(crate::SoftwareBackend::new());
+        let s = Shadow::builder(b(), b(), crate::layers::DiscrepancyReport::new())
+            .sample_rate(0.25)
+            .build();
+        let n = (0..1000).filter(|_| s.sampled()).count();
+        assert_eq!(n, 250);
+        let s = Shadow::builder(b(), b(), crate::layers::DiscrepancyReport::new())
+            .sample_rate(f64::NAN)
+            .build();
+        assert!((0..100).all(|_| !s.sampled()));
+    }
+}
