@@ -74,9 +74,7 @@ async fn named_keys_without_clear_values_skip_agreement_with_reasons() {
         "{skipped:?}"
     );
     assert!(
-        skipped
-            .iter()
-            .any(|(_, m)| m.contains("creates no keys")),
+        skipped.iter().any(|(_, m)| m.contains("creates no keys")),
         "{skipped:?}"
     );
     // Known answers still run: the published keys are recognised by KCV.
@@ -89,8 +87,10 @@ async fn named_keys_without_clear_values_skip_agreement_with_reasons() {
         .count();
     assert!(kat_passed >= 8, "{}", report.table());
     // Round trips need no clear keys.
-    assert!(report.results.iter().any(|r| r.name.contains("generated MACs verify")
-        && r.verdict == Verdict::Pass));
+    assert!(report
+        .results
+        .iter()
+        .any(|r| r.name.contains("generated MACs verify") && r.verdict == Verdict::Pass));
 }
 
 /// A backend declaring only MAC operations; honest or lying about the rest.
@@ -171,9 +171,10 @@ impl Backend for Wrong {
                 }
                 Ok(Response::GenerateMac(r))
             }
-            Err(e) if e.kind() == ErrorKind::KeyUsage => {
-                Err(Error::new(ErrorKind::Backend, "refused for some other reason"))
-            }
+            Err(e) if e.kind() == ErrorKind::KeyUsage => Err(Error::new(
+                ErrorKind::Backend,
+                "refused for some other reason",
+            )),
             other => other,
         }
     }
@@ -183,10 +184,15 @@ impl Backend for Wrong {
 async fn wrong_answers_and_wrong_refusals_fail() {
     let report = run_self_provisioned(&Wrong(SoftwareBackend::new()), &opts()).await;
     let failed: Vec<_> = report.failures().map(|r| r.name.clone()).collect();
-    assert!(failed.iter().any(|n| n.contains("retail MAC")), "{failed:?}");
+    assert!(
+        failed.iter().any(|n| n.contains("retail MAC")),
+        "{failed:?}"
+    );
     assert!(failed.iter().any(|n| n.contains("AES CMAC")), "{failed:?}");
     assert!(
-        failed.iter().any(|n| n.contains("key usage: CVK as PIN key")),
+        failed
+            .iter()
+            .any(|n| n.contains("key usage: CVK as PIN key")),
         "{failed:?}"
     );
     // Everything else still passes.

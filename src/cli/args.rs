@@ -50,7 +50,10 @@ pub fn pin(arg: &str, s: &str) -> Result<Pin, CliError> {
 /// An ISO 9564 PIN block format: `0`-`4` or `iso0`-`iso4`.
 pub fn format(arg: &str, s: &str) -> Result<PinBlockFormat, CliError> {
     let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_prefix("iso-").or_else(|| t.strip_prefix("iso")).unwrap_or(&t);
+    let t = t
+        .strip_prefix("iso-")
+        .or_else(|| t.strip_prefix("iso"))
+        .unwrap_or(&t);
     t.parse::<u8>()
         .ok()
         .and_then(|n| PinBlockFormat::from_code(n).ok())

@@ -206,12 +206,10 @@ fn algorithm_from_name(s: &str) -> Option<KeyAlgorithm> {
 impl KeyConfig {
     /// Reads and parses a key configuration file.
     pub fn load(path: &Path) -> Result<Self, CliError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            CliError::arg("--keys", format!("cannot read {}: {e}", path.display()))
-        })?;
-        Self::parse(&text).map_err(|e| {
-            CliError::arg("--keys", format!("{}: {}", path.display(), e.message))
-        })
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| CliError::arg("--keys", format!("cannot read {}: {e}", path.display())))?;
+        Self::parse(&text)
+            .map_err(|e| CliError::arg("--keys", format!("{}: {}", path.display(), e.message)))
     }
 
     /// Parses the JSON text of a key configuration file.
@@ -252,17 +250,24 @@ impl KeyConfig {
             };
             let id = KeyId::new(s("id")?.unwrap_or(name)).map_err(|e| at("id", &e.to_string()))?;
             let clear = s("clear")?
-                .map(|h| SecretBytes::from_hex("clear", h).map_err(|_| at("clear", "not valid hex")))
+                .map(|h| {
+                    SecretBytes::from_hex("clear", h).map_err(|_| at("clear", "not valid hex"))
+                })
                 .transpose()?;
             let usage = s("usage")?
                 .map(|u| KeyUsage::from_code(u).map_err(|_| at("usage", "unknown TR-31 key usage")))
                 .transpose()?;
             let algorithm = match s("algorithm")? {
                 Some(a) => Some(algorithm_from_name(a).ok_or_else(|| {
-                    at("algorithm", "expected TDES_2KEY, TDES_3KEY, AES_128, AES_192, AES_256 or HMAC_SHA256")
+                    at(
+                        "algorithm",
+                        "expected TDES_2KEY, TDES_3KEY, AES_128, AES_192, AES_256 or HMAC_SHA256",
+                    )
                 })?),
                 None => match (&clear, usage) {
-                    (Some(c), Some(KeyUsage::MacHmac)) if c.len() == 32 => Some(KeyAlgorithm::HmacSha256),
+                    (Some(c), Some(KeyUsage::MacHmac)) if c.len() == 32 => {
+                        Some(KeyAlgorithm::HmacSha256)
+                    }
                     (Some(c), _) => Some(match c.len() {
                         16 => KeyAlgorithm::Tdes2,
                         24 => KeyAlgorithm::Tdes3,
@@ -405,9 +410,9 @@ impl SoftwareSession {
     pub async fn load_config(&self, config: &KeyConfig) -> Result<(), CliError> {
         for (name, e) in &config.keys {
             if let (Some(clear), Some(a)) = (&e.clear, e.attributes) {
-                self.load(&e.id, a, clear.expose()).await.map_err(|err| {
-                    CliError::arg("--keys", format!("key \"{name}\": {err}"))
-                })?;
+                self.load(&e.id, a, clear.expose())
+                    .await
+                    .map_err(|err| CliError::arg("--keys", format!("key \"{name}\": {err}")))?;
             }
         }
         Ok(())
@@ -444,4 +449,125 @@ fn not_available(what: &str, feature: &str) -> CliError {
         "invalid argument --backend: the {what} backend is not available in this build \
          (build paycrypto with the `{feature}` feature)"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_urls() {
+        assert_eq!(
+            BackendSpec::parse("software", None).unwrap(),
+            BackendSpec::Software
+        );
+        assert_eq!(
+            BackendSpec::parse("payshield://10.0.0.1:1500", None).unwrap(),
+            BackendSpec::PayShield {
+                host: "10.0.0.1".into(),
+                port: 1500
+            }
+        );
+        assert_eq!(
+            BackendSpec::parse("payshield://[::1]:1500", None).unwrap(),
+            BackendSpec::PayShield {
+                host: "::1".into(),
+                port: 1500
+            }
+        );
+        assert_eq!(
+            BackendSpec::parse("aws://eu-west-1", None).unwrap(),
+            BackendSpec::Aws {
+                region: Some("eu-west-1".into()),
+                endpoint_url: None
+            }
+        );
+        assert_eq!(
+            BackendSpec::parse("software", Some("http://127.0.0.1:4566")).unwrap(),
+            BackendSpec::Aws {
+                region: None,
+                endpoint_url: Some("http://127.0.0.1:4566".into())
+            }
+        );
+        for bad in [
+            "payshield://host",
+            "payshield://:1500",
+            "payshield://h:0",
+            "payshield://h:99999",
+            "aws://EU WEST",
+            "http://x",
+            "",
+        ] {
+            let e = BackendSpec::parse(bad, None).unwrap_err();
+            assert!(e.message.contains("--backend"), "{bad}: {e}");
+            assert_eq!(e.code, crate::cli::output::EXIT_USAGE);
+        }
+        assert!(BackendSpec::parse("aws", Some("ftp://x")).is_err());
+        assert!(BackendSpec::parse("payshield://h:1", Some("http://x")).is_err());
+    }
+
+    #[test]
+    fn key_config_parses_and_names_bad_fields() {
+        let c = KeyConfig::parse(
+            r#"{"keys": {
+                "zpk": {"id": "alias/zpk-7", "usage": "P0", "algorithm": "TDES_2KEY", "kcv": "6FB1C8"},
+                "bdk": {"usage": "B0", "clear": "FEDCBA9876543210F1F1F1F1F1F1F1F1", "algorithm": "AES_128"},
+                "mac": {"usage": "M7", "clear": "000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F"}
+            }}"#,
+        )
+        .unwrap();
+        let zpk = &c.keys["zpk"];
+        assert_eq!(zpk.id.as_str(), "alias/zpk-7");
+        assert_eq!(zpk.kcv.map(|k| k.to_string()).as_deref(), Some("6FB1C8"));
+        let bdk = c.keys["bdk"].attributes.unwrap();
+        assert_eq!(bdk.algorithm, KeyAlgorithm::Aes128);
+        assert_eq!(bdk.modes, ModesOfUse::DERIVE);
+        assert_eq!(
+            c.keys["mac"].attributes.unwrap().algorithm,
+            KeyAlgorithm::HmacSha256
+        );
+        assert_eq!(
+            c.resolve("--key", "zpk", true).unwrap().as_str(),
+            "alias/zpk-7"
+        );
+        assert!(c.resolve("--key", "other", true).is_err());
+        assert_eq!(
+            c.resolve("--key", "other", false).unwrap().as_str(),
+            "other"
+        );
+        let set = c.key_set();
+        assert!(set.get(Role::Zpk).is_some());
+        assert!(set.get(Role::Bdk).is_some());
+        assert!(set.get(Role::Cvk).is_none());
+
+        for (text, needle) in [
+            ("not json", "not valid JSON"),
+            (r#"{"k": {}}"#, "\"keys\""),
+            (r#"{"keys": {"a": 1}}"#, "key \"a\""),
+            (r#"{"keys": {"a": {"usage": "Z9"}}}"#, "\"usage\""),
+            (r#"{"keys": {"a": {"clear": "0011"}}}"#, "\"clear\""),
+            (
+                r#"{"keys": {"a": {"usage": "P0", "clear": "zz"}}}"#,
+                "\"clear\"",
+            ),
+            (
+                r#"{"keys": {"a": {"usage": "P0", "algorithm": "DES"}}}"#,
+                "\"algorithm\"",
+            ),
+            (
+                r#"{"keys": {"a": {"usage": "P0", "algorithm": "TDES_2KEY", "modes": "Q"}}}"#,
+                "\"modes\"",
+            ),
+            (r#"{"keys": {"a": {"kcv": "XYZ"}}}"#, "\"kcv\""),
+            (r#"{"keys": {"a": {"id": "has space"}}}"#, "\"id\""),
+            (
+                r#"{"keys": {"a": {"usage": "P0", "algorithm": "AES_256", "clear": "00112233445566778899AABBCCDDEEFF"}}}"#,
+                "length",
+            ),
+        ] {
+            let e = KeyConfig::parse(text).unwrap_err();
+            assert!(e.message.contains(needle), "{text}: {e}");
+            assert!(!e.message.contains("00112233"), "{e}");
+        }
+    }
 }

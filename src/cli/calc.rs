@@ -9,9 +9,7 @@ use crate::algo::pinblock::{self, PinBlockFormat};
 use crate::algo::tr31;
 use crate::keyload;
 use crate::software::key_check_value;
-use crate::types::{
-    Exportability, KeyAlgorithm, KeyAttributes, KeyUsage, ModesOfUse, SecretBytes,
-};
+use crate::types::{Exportability, KeyAlgorithm, KeyAttributes, KeyUsage, ModesOfUse, SecretBytes};
 use clap::{Args, Subcommand, ValueEnum};
 
 fn hex_up(b: &[u8]) -> String {
@@ -40,11 +38,17 @@ pub struct KcvArgs {
     algorithm: Option<Family>,
 }
 
-fn algorithm_of(arg: &str, key: &SecretBytes, family: Option<Family>) -> Result<KeyAlgorithm, CliError> {
+fn algorithm_of(
+    arg: &str,
+    key: &SecretBytes,
+    family: Option<Family>,
+) -> Result<KeyAlgorithm, CliError> {
     match family {
         Some(Family::Hmac) if key.len() == 32 => Ok(KeyAlgorithm::HmacSha256),
         Some(Family::Hmac) => Err(CliError::arg(arg, "an HMAC-SHA-256 key is 32 bytes")),
-        Some(Family::Tdes) if key.len() == 32 => Err(CliError::arg(arg, "a TDES key is 16 or 24 bytes")),
+        Some(Family::Tdes) if key.len() == 32 => {
+            Err(CliError::arg(arg, "a TDES key is 16 or 24 bytes"))
+        }
         f => args::key_algorithm(arg, key.len(), f == Some(Family::Aes)),
     }
 }
@@ -75,10 +79,14 @@ pub(super) fn kcv(a: &KcvArgs) -> Result<Output, CliError> {
 #[derive(Debug, Subcommand)]
 pub enum PinblockCommand {
     /// Encode a PIN into a PIN block, and encipher it when a key is given.
-    #[command(after_help = "Example:\n  paycrypto pinblock encode --pin 1234 --pan 1234567890123 --format 0 \\\n      --key-hex 13345779133457791334577913345779")]
+    #[command(
+        after_help = "Example:\n  paycrypto pinblock encode --pin 1234 --pan 1234567890123 --format 0 \\\n      --key-hex 13345779133457791334577913345779"
+    )]
     Encode(PinblockEncodeArgs),
     /// Decipher (when a key is given) and decode a PIN block, checking every format rule.
-    #[command(after_help = "Example:\n  paycrypto --show-secrets pinblock decode --block 3C0CA40863092C3A \\\n      --pan 1234567890123 --format 0 --key-hex 13345779133457791334577913345779")]
+    #[command(
+        after_help = "Example:\n  paycrypto --show-secrets pinblock decode --block 3C0CA40863092C3A \\\n      --pan 1234567890123 --format 0 --key-hex 13345779133457791334577913345779"
+    )]
     Decode(PinblockDecodeArgs),
 }
 
@@ -119,14 +127,25 @@ pub struct PinblockDecodeArgs {
     key_hex: Option<String>,
 }
 
-fn pin_cipher(arg: &str, hexkey: &str, fmt: PinBlockFormat) -> Result<(BlockCipher, String), CliError> {
+fn pin_cipher(
+    arg: &str,
+    hexkey: &str,
+    fmt: PinBlockFormat,
+) -> Result<(BlockCipher, String), CliError> {
     let key = args::secret_hex(arg, hexkey)?;
     let aes = fmt == PinBlockFormat::Iso4;
     let alg = args::key_algorithm(arg, key.len(), aes)?;
     if aes != alg.is_aes() {
-        return Err(CliError::arg(arg, "format 4 needs an AES key; formats 0-3 a TDES key"));
+        return Err(CliError::arg(
+            arg,
+            "format 4 needs an AES key; formats 0-3 a TDES key",
+        ));
     }
-    let c = if aes { BlockCipher::aes(key.expose()) } else { BlockCipher::tdes(key.expose()) };
+    let c = if aes {
+        BlockCipher::aes(key.expose())
+    } else {
+        BlockCipher::tdes(key.expose())
+    };
     let c = c.map_err(|e| CliError::arg(arg, &e.reason))?;
     let kcv = with(arg, key_check_value(alg, key.expose()))?;
     Ok((c, kcv.to_string()))
@@ -198,10 +217,15 @@ fn finish_encode(
     pan: Option<&str>,
     show: bool,
 ) -> Result<Output, CliError> {
-    let name = if fmt == PinBlockFormat::Iso4 { "clear_pin_field" } else { "clear_pin_block" };
-    let mut out = Output::new()
-        .field("format", fmt.code())
-        .secret(name, || hex_up(clear.as_bytes()), show);
+    let name = if fmt == PinBlockFormat::Iso4 {
+        "clear_pin_field"
+    } else {
+        "clear_pin_block"
+    };
+    let mut out =
+        Output::new()
+            .field("format", fmt.code())
+            .secret(name, || hex_up(clear.as_bytes()), show);
     if let Some(k) = &a.key_hex {
         let (c, kcv) = pin_cipher("--key-hex", k, fmt)?;
         let enc = pinblock::encipher_pin_block(&c, fmt, clear.as_bytes(), pan)
@@ -266,7 +290,11 @@ pub struct DukptDeriveArgs {
 }
 
 fn kcv_of(key: &[u8], aes: bool) -> String {
-    let k = if aes { kcv_aes_cmac(key) } else { kcv_tdes(key) };
+    let k = if aes {
+        kcv_aes_cmac(key)
+    } else {
+        kcv_tdes(key)
+    };
     k.map(|b| hex_up(&b)).unwrap_or_default()
 }
 
@@ -290,7 +318,10 @@ pub(super) fn dukpt(c: &DukptCommand, show: bool) -> Result<Output, CliError> {
     let mut out = Output::new().field("ksn", ksn.to_hex());
     if !ksn.is_aes() {
         if a.key_type.is_some() {
-            return Err(CliError::arg("--key-type", "TDES DUKPT (a 20-digit KSN) derives double-length TDES keys only"));
+            return Err(CliError::arg(
+                "--key-type",
+                "TDES DUKPT (a 20-digit KSN) derives double-length TDES keys only",
+            ));
         }
         out.push("scheme", "TDES DUKPT (ANSI X9.24-1:2009)");
         out.push("bdk_kcv", kcv_of(bdk.expose(), false));
@@ -308,10 +339,17 @@ pub(super) fn dukpt(c: &DukptCommand, show: bool) -> Result<Output, CliError> {
             ("mac_response_key", TdesDukptUsage::MacResponse),
             ("data_request_key", TdesDukptUsage::DataRequest),
             ("data_response_key", TdesDukptUsage::DataResponse),
-            ("data_request_variant_key", TdesDukptUsage::DataRequestVariant),
-            ("data_response_variant_key", TdesDukptUsage::DataResponseVariant),
+            (
+                "data_request_variant_key",
+                TdesDukptUsage::DataRequestVariant,
+            ),
+            (
+                "data_response_variant_key",
+                TdesDukptUsage::DataResponseVariant,
+            ),
         ] {
-            let k = dukpt::tdes_working_key_from_transaction_key(tk.as_slice(), usage).map_err(bad_bdk)?;
+            let k = dukpt::tdes_working_key_from_transaction_key(tk.as_slice(), usage)
+                .map_err(bad_bdk)?;
             out = derived(out, name, k.as_slice(), false, show);
         }
         return Ok(out);
@@ -321,7 +359,12 @@ pub(super) fn dukpt(c: &DukptCommand, show: bool) -> Result<Output, CliError> {
         16 => DukptKeyType::Aes128,
         24 => DukptKeyType::Aes192,
         32 => DukptKeyType::Aes256,
-        n => return Err(CliError::arg("--bdk-hex", format!("{n} bytes; an AES BDK is 16, 24 or 32"))),
+        n => {
+            return Err(CliError::arg(
+                "--bdk-hex",
+                format!("{n} bytes; an AES BDK is 16, 24 or 32"),
+            ))
+        }
     };
     let key_type = a.key_type.unwrap_or(bdk_type).algo();
     out.push("bdk_kcv", kcv_of(bdk.expose(), true));
@@ -357,10 +400,14 @@ pub(super) fn dukpt(c: &DukptCommand, show: bool) -> Result<Output, CliError> {
 #[derive(Debug, Subcommand)]
 pub enum Tr31Command {
     /// Wrap a clear key in a TR-31 key block under a clear KBPK.
-    #[command(after_help = "Example:\n  paycrypto tr31 wrap --kbpk-hex 89E88CF7931444F334BD7547FC3F380C \\\n      --key-hex 13345779133457791334577913345779 --usage P0 --version B")]
+    #[command(
+        after_help = "Example:\n  paycrypto tr31 wrap --kbpk-hex 89E88CF7931444F334BD7547FC3F380C \\\n      --key-hex 13345779133457791334577913345779 --usage P0 --version B"
+    )]
     Wrap(Tr31WrapArgs),
     /// Unwrap a TR-31 key block: header, KCV, and the clear key with --show-secrets.
-    #[command(after_help = "Example:\n  paycrypto tr31 unwrap --kbpk-hex EFE0853B256B583D868F251CE99EA1D9 \\\n      --block A0072K0TN00N0000F40D5672C6D0EC86F860BA88D44D00F0CA9A8CE8CD2F640287A9A9EB")]
+    #[command(
+        after_help = "Example:\n  paycrypto tr31 unwrap --kbpk-hex EFE0853B256B583D868F251CE99EA1D9 \\\n      --block A0072K0TN00N0000F40D5672C6D0EC86F860BA88D44D00F0CA9A8CE8CD2F640287A9A9EB"
+    )]
     Unwrap(Tr31UnwrapArgs),
 }
 
@@ -440,7 +487,11 @@ pub(super) fn tr31(c: &Tr31Command, show: bool) -> Result<Output, CliError> {
                 .map_err(|e| CliError::arg("--usage", e.context()))?;
             let block = tr31::wrap(kbpk.expose(), &header, key.expose(), &mut rand::rng())
                 .map_err(|e| {
-                    let arg = if e.field == "kbpk" { "--kbpk-hex" } else { "--key-hex" };
+                    let arg = if e.field == "kbpk" {
+                        "--kbpk-hex"
+                    } else {
+                        "--key-hex"
+                    };
                     CliError::arg(arg, e.reason)
                 })?;
             let kbpk_alg = if version == tr31::Version::D {
@@ -450,19 +501,31 @@ pub(super) fn tr31(c: &Tr31Command, show: bool) -> Result<Output, CliError> {
             };
             Ok(Output::new()
                 .field("key_block", block)
-                .field("key_kcv", with("--key-hex", key_check_value(alg, key.expose()))?.to_string())
-                .field("kbpk_kcv", with("--kbpk-hex", key_check_value(kbpk_alg, kbpk.expose()))?.to_string()))
+                .field(
+                    "key_kcv",
+                    with("--key-hex", key_check_value(alg, key.expose()))?.to_string(),
+                )
+                .field(
+                    "kbpk_kcv",
+                    with("--kbpk-hex", key_check_value(kbpk_alg, kbpk.expose()))?.to_string(),
+                ))
         }
         Tr31Command::Unwrap(a) => {
             let kbpk = args::secret_hex("--kbpk-hex", &a.kbpk_hex)?;
             let block = a.block.trim();
             let (h, key) = tr31::unwrap(kbpk.expose(), block).map_err(|e| {
-                let arg = if e.field == "kbpk" { "--kbpk-hex" } else { "--block" };
+                let arg = if e.field == "kbpk" {
+                    "--kbpk-hex"
+                } else {
+                    "--block"
+                };
                 CliError::arg(arg, format!("{}: {}", e.field, e.reason))
             })?;
             let alg = KeyAlgorithm::from_tr31(h.algorithm.as_char(), key.len()).ok();
             let kcv = match alg {
-                Some(alg) => key_check_value(alg, &key).map(|k| k.to_string()).unwrap_or_default(),
+                Some(alg) => key_check_value(alg, &key)
+                    .map(|k| k.to_string())
+                    .unwrap_or_default(),
                 None => String::new(),
             };
             let kv = String::from_utf8_lossy(&h.key_version).into_owned();
@@ -487,7 +550,9 @@ pub(super) fn tr31(c: &Tr31Command, show: bool) -> Result<Output, CliError> {
 pub enum ComponentsCommand {
     /// XOR 2 to 9 clear components into a key (TDES: odd parity set); KCVs,
     /// and the key with --show-secrets.
-    #[command(after_help = "Example:\n  paycrypto components combine --component 0123456789ABCDEFFEDCBA9876543210 \\\n      --component 5B5B5B5B5B5B5B5B5B5B5B5B5B5B5B5B")]
+    #[command(
+        after_help = "Example:\n  paycrypto components combine --component 0123456789ABCDEFFEDCBA9876543210 \\\n      --component 5B5B5B5B5B5B5B5B5B5B5B5B5B5B5B5B"
+    )]
     Combine(CombineArgs),
 }
 
@@ -510,17 +575,26 @@ pub(super) fn components(c: &ComponentsCommand, show: bool) -> Result<Output, Cl
         .map(|s| args::secret_hex("--component", s))
         .collect::<Result<Vec<_>, _>>()?;
     if !(2..=9).contains(&parts.len()) {
-        return Err(CliError::arg("--component", format!("{} given, expected 2 to 9", parts.len())));
+        return Err(CliError::arg(
+            "--component",
+            format!("{} given, expected 2 to 9", parts.len()),
+        ));
     }
     let first = parts.first().map(|p| p.len()).unwrap_or(0);
     if let Some(i) = parts.iter().position(|p| p.len() != first) {
         return Err(CliError::arg(
             "--component",
-            format!("component {} is {} bytes but component 1 is {first}", i + 1, parts.get(i).map_or(0, |p| p.len())),
+            format!(
+                "component {} is {} bytes but component 1 is {first}",
+                i + 1,
+                parts.get(i).map_or(0, |p| p.len())
+            ),
         ));
     }
     let alg = match a.algorithm {
-        Some(Family::Hmac) => return Err(CliError::arg("--algorithm", "components are TDES or AES")),
+        Some(Family::Hmac) => {
+            return Err(CliError::arg("--algorithm", "components are TDES or AES"))
+        }
         f => args::key_algorithm("--component", first, f == Some(Family::Aes))?,
     };
     let mut out = Output::new().field("algorithm", alg.aws_name());
@@ -529,10 +603,13 @@ pub(super) fn components(c: &ComponentsCommand, show: bool) -> Result<Output, Cl
         out.push(&format!("component_{}_kcv", i + 1), kcv.to_string());
     }
     let slices: Vec<&[u8]> = parts.iter().map(|p| p.expose()).collect();
-    let key = keyload::combine_components(alg, &slices).map_err(|e| CliError::arg("--component", e.context()))?;
+    let key = keyload::combine_components(alg, &slices)
+        .map_err(|e| CliError::arg("--component", e.context()))?;
     let kcv = with("--component", key_check_value(alg, &key))?;
     if alg.is_tdes() {
         out.push("parity", "odd (adjusted)");
     }
-    Ok(out.field("key_kcv", kcv.to_string()).secret("key", || hex_up(&key), show))
+    Ok(out
+        .field("key_kcv", kcv.to_string())
+        .secret("key", || hex_up(&key), show))
 }

@@ -93,7 +93,11 @@ pub(super) async fn run(a: &ConformanceArgs, json_out: bool) -> Result<Output, C
         })?;
     }
     let mut out = Output::new();
-    out.text = Some(if json_out { to_json(&report) } else { report.table() });
+    out.text = Some(if json_out {
+        to_json(&report)
+    } else {
+        report.table()
+    });
     if !report.is_success() {
         out.code = EXIT_FAILED;
     }

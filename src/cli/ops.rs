@@ -75,7 +75,10 @@ impl Session {
                 } else {
                     args::key_algorithm(&hex_flag, clear.len(), aes)?
                 };
-                let id = with(&hex_flag, KeyId::new(format!("cli/{}", flag.trim_start_matches('-'))))?;
+                let id = with(
+                    &hex_flag,
+                    KeyId::new(format!("cli/{}", flag.trim_start_matches('-'))),
+                )?;
                 let attrs = KeyAttributes::new(usage, alg, default_modes_for(usage));
                 s.load(&id, attrs, clear.expose())
                     .await
@@ -92,7 +95,11 @@ impl Session {
 fn verification(out: Output, v: Verification) -> Output {
     let mut out = out.field(
         "verification",
-        if v.is_verified() { "verified" } else { "failed" },
+        if v.is_verified() {
+            "verified"
+        } else {
+            "failed"
+        },
     );
     if !v.is_verified() {
         out.code = EXIT_FAILED;
@@ -172,7 +179,13 @@ pub(super) async fn pin(c: &PinCommand) -> Result<Output, CliError> {
         let ksn = args::transaction_ksn("--ksn", a.ksn.as_deref().unwrap_or_default())?;
         let bdk_aes = ksn.is_aes();
         let bdk = s
-            .key("--in-bdk", a.in_bdk.as_ref(), a.in_bdk_hex.as_ref(), KeyUsage::Bdk, bdk_aes)
+            .key(
+                "--in-bdk",
+                a.in_bdk.as_ref(),
+                a.in_bdk_hex.as_ref(),
+                KeyUsage::Bdk,
+                bdk_aes,
+            )
             .await?;
         let key_type = if bdk_aes && iso4(in_fmt) {
             KeyAlgorithm::Aes128
@@ -182,15 +195,30 @@ pub(super) async fn pin(c: &PinCommand) -> Result<Output, CliError> {
         PinKey::Dukpt(Dukpt { bdk, ksn, key_type })
     } else {
         if a.ksn.is_some() {
-            return Err(CliError::arg("--ksn", "applies only with --in-bdk or --in-bdk-hex"));
+            return Err(CliError::arg(
+                "--ksn",
+                "applies only with --in-bdk or --in-bdk-hex",
+            ));
         }
         PinKey::Key(
-            s.key("--in-key", a.in_key.as_ref(), a.in_key_hex.as_ref(), KeyUsage::PinEncryption, iso4(in_fmt))
-                .await?,
+            s.key(
+                "--in-key",
+                a.in_key.as_ref(),
+                a.in_key_hex.as_ref(),
+                KeyUsage::PinEncryption,
+                iso4(in_fmt),
+            )
+            .await?,
         )
     };
     let outgoing = s
-        .key("--out-key", a.out_key.as_ref(), a.out_key_hex.as_ref(), KeyUsage::PinEncryption, iso4(out_fmt))
+        .key(
+            "--out-key",
+            a.out_key.as_ref(),
+            a.out_key_hex.as_ref(),
+            KeyUsage::PinEncryption,
+            iso4(out_fmt),
+        )
         .await?;
     let r = s
         .backend
@@ -227,10 +255,14 @@ pub enum CvvKind {
 #[derive(Debug, Subcommand)]
 pub enum CvvCommand {
     /// Generate a CVV / CVV2 / iCVV.
-    #[command(after_help = "Example:\n  paycrypto cvv generate --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --pan 4123456789012 --expiry 8701 --service-code 101")]
+    #[command(
+        after_help = "Example:\n  paycrypto cvv generate --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --pan 4123456789012 --expiry 8701 --service-code 101"
+    )]
     Generate(CvvArgs),
     /// Verify a CVV / CVV2 / iCVV (exit code 1 when it does not verify).
-    #[command(after_help = "Example:\n  paycrypto cvv verify --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --pan 4123456789012 --expiry 8701 --service-code 101 --value 370")]
+    #[command(
+        after_help = "Example:\n  paycrypto cvv verify --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --pan 4123456789012 --expiry 8701 --service-code 101 --value 370"
+    )]
     Verify(CvvVerifyArgs),
 }
 
@@ -271,9 +303,11 @@ pub struct CvvVerifyArgs {
 }
 
 fn cvv_kind(a: &CvvArgs) -> Result<CardValidationKind, CliError> {
-    let kind = a
-        .kind
-        .unwrap_or(if a.service_code.is_some() { CvvKind::Cvv } else { CvvKind::Cvv2 });
+    let kind = a.kind.unwrap_or(if a.service_code.is_some() {
+        CvvKind::Cvv
+    } else {
+        CvvKind::Cvv2
+    });
     match (kind, &a.service_code) {
         (CvvKind::Cvv, Some(sc)) => Ok(CardValidationKind::Cvv(with(
             "--service-code",
@@ -304,7 +338,13 @@ pub(super) async fn cvv(c: &CvvCommand) -> Result<Output, CliError> {
     }
     let s = Session::open(&a.backend).await?;
     let key = s
-        .key("--key", a.key.as_ref(), a.key_hex.as_ref(), KeyUsage::CardVerification, false)
+        .key(
+            "--key",
+            a.key.as_ref(),
+            a.key_hex.as_ref(),
+            KeyUsage::CardVerification,
+            false,
+        )
         .await?;
     let kind_name = match kind {
         CardValidationKind::Cvv(sc) => format!("cvv (service code {sc})"),
@@ -316,7 +356,12 @@ pub(super) async fn cvv(c: &CvvCommand) -> Result<Output, CliError> {
         None => {
             let r = s
                 .backend
-                .generate_card_validation(GenerateCardValidationRequest { key, pan, expiry, kind })
+                .generate_card_validation(GenerateCardValidationRequest {
+                    key,
+                    pan,
+                    expiry,
+                    kind,
+                })
                 .await?;
             Ok(out
                 .field("value", r.value)
@@ -429,7 +474,10 @@ fn arqc_fields(f: &ArqcFields) -> Result<Arqc, CliError> {
     let atc = || -> Result<[u8; 2], CliError> {
         match &f.atc {
             Some(a) => args::hex_n::<2>("--atc", a),
-            None => Err(CliError::arg("--atc", "required for --session emv and mastercard")),
+            None => Err(CliError::arg(
+                "--atc",
+                "required for --session emv and mastercard",
+            )),
         }
     };
     let session = match f.session {
@@ -460,10 +508,14 @@ fn arqc_fields(f: &ArqcFields) -> Result<Arqc, CliError> {
 #[derive(Debug, Subcommand)]
 pub enum ArqcCommand {
     /// Compute an ARQC as the card would, from a clear issuer master key (test keys).
-    #[command(after_help = "Example:\n  paycrypto arqc generate --imk-hex 13345779133457791334577913345779 \\\n      --pan 1234567890123456 --session visa --padding 1 \\\n      --data 000000010000000000001000084000000010800840980704001111111158003456A08003242000")]
+    #[command(
+        after_help = "Example:\n  paycrypto arqc generate --imk-hex 13345779133457791334577913345779 \\\n      --pan 1234567890123456 --session visa --padding 1 \\\n      --data 000000010000000000001000084000000010800840980704001111111158003456A08003242000"
+    )]
     Generate(ArqcGenerateArgs),
     /// Verify an ARQC on a backend, with an ARPC (method 1 with --arc, method 2 with --csu).
-    #[command(after_help = "Example:\n  paycrypto arqc verify --key-hex 13345779133457791334577913345779 \\\n      --pan 1234567890123456 --session visa --padding 1 --arqc 26C8A1042D1CAF3E --arc 3030 \\\n      --data 000000010000000000001000084000000010800840980704001111111158003456A08003242000")]
+    #[command(
+        after_help = "Example:\n  paycrypto arqc verify --key-hex 13345779133457791334577913345779 \\\n      --pan 1234567890123456 --session visa --padding 1 --arqc 26C8A1042D1CAF3E --arc 3030 \\\n      --data 000000010000000000001000084000000010800840980704001111111158003456A08003242000"
+    )]
     Verify(ArqcVerifyArgs),
 }
 
@@ -526,15 +578,23 @@ pub(super) async fn arqc(c: &ArqcCommand) -> Result<Output, CliError> {
                 .map_err(algo_err)?;
             let method = match &f.session {
                 SessionKeyDerivation::Visa => emv::SessionKeyDerivation::None,
-                SessionKeyDerivation::EmvCommon { atc } => emv::SessionKeyDerivation::EmvCommonAtc { atc },
-                SessionKeyDerivation::Mastercard { atc, unpredictable_number } => {
-                    emv::SessionKeyDerivation::Mastercard { atc, un: unpredictable_number }
+                SessionKeyDerivation::EmvCommon { atc } => {
+                    emv::SessionKeyDerivation::EmvCommonAtc { atc }
                 }
+                SessionKeyDerivation::Mastercard {
+                    atc,
+                    unpredictable_number,
+                } => emv::SessionKeyDerivation::Mastercard {
+                    atc,
+                    un: unpredictable_number,
+                },
             };
             let sk = emv::derive_session_key(icc.as_slice(), method).map_err(algo_err)?;
             let ac = emv::generate_ac(sk.as_slice(), &f.data, f.padding).map_err(algo_err)?;
             let kcv = |k: &[u8]| {
-                crate::algo::cipher::kcv_tdes(k).map(|b| hex::encode_upper(b)).unwrap_or_default()
+                crate::algo::cipher::kcv_tdes(k)
+                    .map(hex::encode_upper)
+                    .unwrap_or_default()
             };
             Ok(Output::new()
                 .field("arqc", hex::encode_upper(ac))
@@ -546,7 +606,9 @@ pub(super) async fn arqc(c: &ArqcCommand) -> Result<Output, CliError> {
             let f = arqc_fields(&a.fields)?;
             let arqc = args::hex_n::<8>("--arqc", &a.arqc)?;
             let arpc = match (&a.arc, &a.csu) {
-                (Some(arc), _) => Some(ArpcMethod::Method1 { arc: args::hex_n::<2>("--arc", arc)? }),
+                (Some(arc), _) => Some(ArpcMethod::Method1 {
+                    arc: args::hex_n::<2>("--arc", arc)?,
+                }),
                 (None, Some(csu)) => {
                     let proprietary_data = match &a.proprietary_data {
                         Some(p) => args::hex("--proprietary-data", p)?,
@@ -555,13 +617,22 @@ pub(super) async fn arqc(c: &ArqcCommand) -> Result<Output, CliError> {
                     if proprietary_data.len() > 8 {
                         return Err(CliError::arg("--proprietary-data", "at most 8 bytes"));
                     }
-                    Some(ArpcMethod::Method2 { csu: args::hex_n::<4>("--csu", csu)?, proprietary_data })
+                    Some(ArpcMethod::Method2 {
+                        csu: args::hex_n::<4>("--csu", csu)?,
+                        proprietary_data,
+                    })
                 }
                 (None, None) => None,
             };
             let s = Session::open(&a.backend).await?;
             let key = s
-                .key("--key", a.key.as_ref(), a.key_hex.as_ref(), KeyUsage::EmvAppCryptogram, false)
+                .key(
+                    "--key",
+                    a.key.as_ref(),
+                    a.key_hex.as_ref(),
+                    KeyUsage::EmvAppCryptogram,
+                    false,
+                )
                 .await?;
             let r = s
                 .backend
@@ -605,10 +676,14 @@ pub enum MacAlg {
 #[derive(Debug, Subcommand)]
 pub enum MacCommand {
     /// Generate a MAC.
-    #[command(after_help = "Example:\n  paycrypto mac generate --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --algorithm alg3 --padding 1 --text 'Now is the time for all ' --length 4")]
+    #[command(
+        after_help = "Example:\n  paycrypto mac generate --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --algorithm alg3 --padding 1 --text 'Now is the time for all ' --length 4"
+    )]
     Generate(MacArgs),
     /// Verify a MAC (exit code 1 when it does not verify).
-    #[command(after_help = "Example:\n  paycrypto mac verify --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --algorithm alg3 --padding 1 --text 'Now is the time for all ' --mac A1C72E74")]
+    #[command(
+        after_help = "Example:\n  paycrypto mac verify --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --algorithm alg3 --padding 1 --text 'Now is the time for all ' --mac A1C72E74"
+    )]
     Verify(MacVerifyArgs),
 }
 
@@ -663,11 +738,21 @@ pub(super) async fn mac(c: &MacCommand) -> Result<Output, CliError> {
     let data = match (&a.data, &a.text) {
         (Some(d), _) => args::hex("--data", d)?,
         (None, Some(t)) => t.as_bytes().to_vec(),
-        (None, None) => return Err(CliError::usage("a message is required: --data HEX or --text TEXT")),
+        (None, None) => {
+            return Err(CliError::usage(
+                "a message is required: --data HEX or --text TEXT",
+            ))
+        }
     };
     let (algorithm, usage) = match a.algorithm {
-        MacAlg::Alg1 => (MacAlgorithm::Iso9797Alg1(a.padding.padding()), KeyUsage::MacIso9797Alg1),
-        MacAlg::Alg3 => (MacAlgorithm::Iso9797Alg3(a.padding.padding()), KeyUsage::MacIso9797Alg3),
+        MacAlg::Alg1 => (
+            MacAlgorithm::Iso9797Alg1(a.padding.padding()),
+            KeyUsage::MacIso9797Alg1,
+        ),
+        MacAlg::Alg3 => (
+            MacAlgorithm::Iso9797Alg3(a.padding.padding()),
+            KeyUsage::MacIso9797Alg3,
+        ),
         MacAlg::Cmac => (MacAlgorithm::Cmac, KeyUsage::MacCmac),
         MacAlg::Hmac => (MacAlgorithm::HmacSha256, KeyUsage::MacHmac),
     };
@@ -677,15 +762,25 @@ pub(super) async fn mac(c: &MacCommand) -> Result<Output, CliError> {
         }
     }
     if mac.is_some() && a.length.is_some() {
-        return Err(CliError::arg("--length", "verify takes the length from --mac"));
+        return Err(CliError::arg(
+            "--length",
+            "verify takes the length from --mac",
+        ));
     }
     let s = Session::open(&a.backend).await?;
-    let key = s.key("--key", a.key.as_ref(), a.key_hex.as_ref(), usage, a.aes).await?;
+    let key = s
+        .key("--key", a.key.as_ref(), a.key_hex.as_ref(), usage, a.aes)
+        .await?;
     match mac {
         None => {
             let r = s
                 .backend
-                .generate_mac(GenerateMacRequest { key, algorithm, data, mac_length: a.length })
+                .generate_mac(GenerateMacRequest {
+                    key,
+                    algorithm,
+                    data,
+                    mac_length: a.length,
+                })
                 .await?;
             Ok(Output::new()
                 .field("mac", hex::encode_upper(r.mac))
@@ -694,7 +789,12 @@ pub(super) async fn mac(c: &MacCommand) -> Result<Output, CliError> {
         Some(mac) => {
             let r = s
                 .backend
-                .verify_mac(VerifyMacRequest { key, algorithm, data, mac })
+                .verify_mac(VerifyMacRequest {
+                    key,
+                    algorithm,
+                    data,
+                    mac,
+                })
                 .await?;
             Ok(verification(Output::new(), r.verification))
         }

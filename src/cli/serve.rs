@@ -14,8 +14,10 @@ pub enum ServeCommand {
     #[command(after_help = "Example:\n  paycrypto serve payshield --listen 127.0.0.1:1500")]
     Payshield(ServeArgs),
     /// An AWS Payment Cryptography-compatible emulator over HTTP.
-    #[command(after_help = "Example:\n  paycrypto serve aws --listen 127.0.0.1:4566\n  \
-        aws payment-cryptography list-keys --endpoint-url http://127.0.0.1:4566")]
+    #[command(
+        after_help = "Example:\n  paycrypto serve aws --listen 127.0.0.1:4566\n  \
+        aws payment-cryptography list-keys --endpoint-url http://127.0.0.1:4566"
+    )]
     Aws(ServeArgs),
 }
 

@@ -261,8 +261,10 @@ fn random_key(alg: KeyAlgorithm, rng: &mut impl RngCore) -> Vec<u8> {
 /// Never fails as a whole: a role that cannot be set up is marked missing
 /// with the backend's error, and cases that need it are skipped with why.
 pub async fn provision(backend: &dyn Backend, opts: &ProvisionOptions) -> Provisioned {
-    let mut out = Provisioned::default();
-    out.keys = KeySet::new().with_scratch_prefix(opts.prefix.clone());
+    let mut out = Provisioned {
+        keys: KeySet::new().with_scratch_prefix(opts.prefix.clone()),
+        ..Provisioned::default()
+    };
     let caps = backend.capabilities();
     if !caps.supports(Operation::ImportKey) {
         out.keys = KeySet::new().with_default_missing(
@@ -279,7 +281,8 @@ pub async fn provision(backend: &dyn Backend, opts: &ProvisionOptions) -> Provis
         let id = match KeyId::new(name) {
             Ok(id) => id,
             Err(e) => {
-                out.keys.mark_missing(role, format!("bad key name prefix: {e}"));
+                out.keys
+                    .mark_missing(role, format!("bad key name prefix: {e}"));
                 continue;
             }
         };

@@ -7,9 +7,9 @@
 //! - **agreement** with the software reference on random inputs (the
 //!   reference holds the same clear test keys under the same names);
 //! - **refusals** that must happen (key usage, PCI PIN format rules, bad
-//!   input), checked by [`ErrorKind`](crate::ErrorKind);
+//!   input), checked by [`crate::ErrorKind`];
 //! - **unsupported**: every operation the backend does not declare must
-//!   return [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
+//!   return [`crate::ErrorKind::Unsupported`].
 //!
 //! Keys come from a setup step: [`provision`] creates them through key
 //! exchange (KEKs from components, working keys as TR-31 blocks) on a backend
@@ -177,17 +177,12 @@ impl Ctx<'_> {
         }
         let have = match k.kcv {
             Some(kcv) => Some(kcv),
-            None if self
+            None if self.backend.capabilities().supports(Operation::GetKeyInfo) => self
                 .backend
-                .capabilities()
-                .supports(Operation::GetKeyInfo) =>
-            {
-                self.backend
-                    .get_key_info(GetKeyInfoRequest { key: k.id.clone() })
-                    .await
-                    .ok()
-                    .map(|i| i.key_check_value)
-            }
+                .get_key_info(GetKeyInfoRequest { key: k.id.clone() })
+                .await
+                .ok()
+                .map(|i| i.key_check_value),
             None => None,
         };
         match have {
@@ -219,11 +214,7 @@ impl Ctx<'_> {
 }
 
 /// Checks that `r` is an error of one of `kinds` (a refusal that must happen).
-pub(crate) fn expect_refusal<T>(
-    what: &str,
-    r: crate::Result<T>,
-    kinds: &[ErrorKind],
-) -> Outcome {
+pub(crate) fn expect_refusal<T>(what: &str, r: crate::Result<T>, kinds: &[ErrorKind]) -> Outcome {
     match r {
         Ok(_) => Err(fail(format!("{what}: accepted, but must be refused"))),
         Err(e) if kinds.contains(&e.kind()) => Ok(()),

@@ -254,9 +254,9 @@ impl Report {
                     )),
                     Verdict::Skip(m) => Some(format!("<skipped message=\"{}\"/>", xml_escape(m))),
                 };
-                let out = r.source.map(|src| {
-                    format!("<system-out>source: {}</system-out>", xml_escape(src))
-                });
+                let out = r
+                    .source
+                    .map(|src| format!("<system-out>source: {}</system-out>", xml_escape(src)));
                 if body.is_none() && out.is_none() {
                     s.push_str("/>\n");
                 } else {
@@ -335,8 +335,14 @@ mod tests {
             duration: Duration::ZERO,
         });
         let x = r.to_junit_xml();
-        assert!(x.contains("tests=\"3\" failures=\"1\" skipped=\"1\""), "{x}");
-        assert!(x.contains("name=\"known_answer: kat &quot;1&quot;\""), "{x}");
+        assert!(
+            x.contains("tests=\"3\" failures=\"1\" skipped=\"1\""),
+            "{x}"
+        );
+        assert!(
+            x.contains("name=\"known_answer: kat &quot;1&quot;\""),
+            "{x}"
+        );
         assert!(x.contains("<failure message=\"got A &amp; B\""), "{x}");
         assert!(x.contains("source: RFC &lt;4493&gt;"), "{x}");
         assert!(x.contains("<skipped message=\"no key\"/>"), "{x}");

@@ -33,8 +33,14 @@ pub(crate) const SRC_X924_3: &str =
     "ANSI X9.24-3:2017 supplement, AES-128 BDK test vectors (via openemv/dukpt)";
 /// (KSN, ISO 4 PIN block of PIN 1234 / PAN 4111111111111111).
 pub(crate) const AES_DUKPT_PIN: &[(&str, &str)] = &[
-    ("123456789012345600000001", "A912150391AB65A67E52883D81CE2D15"),
-    ("123456789012345600000003", "A5A27E82B43A9A866A93D7ABE89CEF93"),
+    (
+        "123456789012345600000001",
+        "A912150391AB65A67E52883D81CE2D15",
+    ),
+    (
+        "123456789012345600000003",
+        "A5A27E82B43A9A866A93D7ABE89CEF93",
+    ),
 ];
 pub(crate) const AES_DUKPT_PAN: &str = "4111111111111111";
 
@@ -71,7 +77,10 @@ pub(crate) const SRC_CMAC_TDES: &str = "NIST SP 800-38B Appendix D, TDES (2-key)
 /// (message, CMAC).
 pub(crate) const CMAC_TDES: &[(&str, &str)] = &[
     ("", "79CE52A7F786A960"),
-    ("6BC1BEE22E409F96E93D7E117393172AAE2D8A57", "C06D377ECD101969"),
+    (
+        "6BC1BEE22E409F96E93D7E117393172AAE2D8A57",
+        "C06D377ECD101969",
+    ),
 ];
 
 pub(crate) const SRC_CMAC_AES: &str = "NIST SP 800-38B Appendix D / RFC 4493, AES-128 examples";

@@ -5,20 +5,60 @@ use crate::backend::BackendExt;
 use crate::conformance::vectors::*;
 use crate::conformance::{expect_refusal, fail, op_failed, Case, Ctx, Outcome, Role, Stop};
 use crate::error::ErrorKind;
-use crate::ops::{
-    CardValidationKind, GenerateCardValidationRequest, VerifyCardValidationRequest,
-};
+use crate::ops::{CardValidationKind, GenerateCardValidationRequest, VerifyCardValidationRequest};
 use crate::types::{CardExpiry, KeyId, Pan, ServiceCode, Verification};
 use rand::Rng;
 
 pub(super) fn cases() -> Vec<Case> {
     vec![
-        case!(GenerateCardValidation, KnownAnswer, "Visa CVV test data", Some(SRC_CVV), [], kat_generate),
-        case!(VerifyCardValidation, KnownAnswer, "Visa CVV test data, right and wrong values", Some(SRC_CVV), [], kat_verify),
-        case!(GenerateCardValidation, Agreement, "CVV, CVV2 and iCVV on random cards", None, [], agree),
-        case!(VerifyCardValidation, RoundTrip, "generated values verify, others fail", None, [GenerateCardValidation], round_trip),
-        case!(GenerateCardValidation, Refusal, "key usage: zone PIN key as CVK refused", None, [], refuse_usage),
-        case!(VerifyCardValidation, Refusal, "bad input: 2-digit value refused", None, [], refuse_bad_value),
+        case!(
+            GenerateCardValidation,
+            KnownAnswer,
+            "Visa CVV test data",
+            Some(SRC_CVV),
+            [],
+            kat_generate
+        ),
+        case!(
+            VerifyCardValidation,
+            KnownAnswer,
+            "Visa CVV test data, right and wrong values",
+            Some(SRC_CVV),
+            [],
+            kat_verify
+        ),
+        case!(
+            GenerateCardValidation,
+            Agreement,
+            "CVV, CVV2 and iCVV on random cards",
+            None,
+            [],
+            agree
+        ),
+        case!(
+            VerifyCardValidation,
+            RoundTrip,
+            "generated values verify, others fail",
+            None,
+            [GenerateCardValidation],
+            round_trip
+        ),
+        case!(
+            GenerateCardValidation,
+            Refusal,
+            "key usage: zone PIN key as CVK refused",
+            None,
+            [],
+            refuse_usage
+        ),
+        case!(
+            VerifyCardValidation,
+            Refusal,
+            "bad input: 2-digit value refused",
+            None,
+            [],
+            refuse_bad_value
+        ),
     ]
 }
 
@@ -107,7 +147,11 @@ async fn kat_verify(ctx: &Ctx<'_>) -> Outcome {
 
 fn random_case(rng: &mut impl Rng) -> Result<(String, String, CardValidationKind), Stop> {
     let p = random_pan(rng);
-    let exp = format!("{:02}{:02}", rng.random_range(20..60), rng.random_range(1..13));
+    let exp = format!(
+        "{:02}{:02}",
+        rng.random_range(20..60),
+        rng.random_range(1..13)
+    );
     let kind = match rng.random_range(0..3) {
         0 => kind_for(&format!("{:03}", rng.random_range(100..1000)))?,
         1 => CardValidationKind::Cvv2,
@@ -185,6 +229,14 @@ async fn refuse_usage(ctx: &Ctx<'_>) -> Outcome {
 
 async fn refuse_bad_value(ctx: &Ctx<'_>) -> Outcome {
     let cvk = ctx.key(Role::Cvk)?.id.clone();
-    let r = verify(ctx, &cvk, "4123456789012", "8701", CardValidationKind::Cvv2, "12").await;
+    let r = verify(
+        ctx,
+        &cvk,
+        "4123456789012",
+        "8701",
+        CardValidationKind::Cvv2,
+        "12",
+    )
+    .await;
     expect_refusal("2-digit CVV2", r, &[ErrorKind::InvalidInput])
 }

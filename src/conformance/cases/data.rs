@@ -5,19 +5,63 @@ use crate::backend::BackendExt;
 use crate::conformance::vectors::*;
 use crate::conformance::{expect_refusal, fail, op_failed, Case, Ctx, Outcome, Role, Stop};
 use crate::error::ErrorKind;
-use crate::ops::{CipherMode, DataKey, DecryptDataRequest, Dukpt, DukptVariant, EncryptDataRequest};
+use crate::ops::{
+    CipherMode, DataKey, DecryptDataRequest, Dukpt, DukptVariant, EncryptDataRequest,
+};
 use crate::types::{KeyAlgorithm, SecretBytes};
 use crate::Ksn;
 use rand::Rng;
 
 pub(super) fn cases() -> Vec<Case> {
     vec![
-        case!(DecryptData, KnownAnswer, "TDES DUKPT request data key, CBC (P2PE)", Some(SRC_X924_1), [], kat_dukpt),
-        case!(EncryptData, Agreement, "TDES and AES data keys, ECB and CBC", None, [], agree),
-        case!(DecryptData, RoundTrip, "encrypt then decrypt gives the plaintext", None, [EncryptData], round_trip),
-        case!(EncryptData, Refusal, "key usage: PIN key for data refused", None, [], refuse_usage),
-        case!(DecryptData, Refusal, "key usage: zone key as DUKPT BDK refused", None, [], refuse_zpk_as_bdk),
-        case!(EncryptData, Refusal, "bad input: partial block refused", None, [], refuse_partial_block),
+        case!(
+            DecryptData,
+            KnownAnswer,
+            "TDES DUKPT request data key, CBC (P2PE)",
+            Some(SRC_X924_1),
+            [],
+            kat_dukpt
+        ),
+        case!(
+            EncryptData,
+            Agreement,
+            "TDES and AES data keys, ECB and CBC",
+            None,
+            [],
+            agree
+        ),
+        case!(
+            DecryptData,
+            RoundTrip,
+            "encrypt then decrypt gives the plaintext",
+            None,
+            [EncryptData],
+            round_trip
+        ),
+        case!(
+            EncryptData,
+            Refusal,
+            "key usage: PIN key for data refused",
+            None,
+            [],
+            refuse_usage
+        ),
+        case!(
+            DecryptData,
+            Refusal,
+            "key usage: zone key as DUKPT BDK refused",
+            None,
+            [],
+            refuse_zpk_as_bdk
+        ),
+        case!(
+            EncryptData,
+            Refusal,
+            "bad input: partial block refused",
+            None,
+            [],
+            refuse_partial_block
+        ),
     ]
 }
 
@@ -132,7 +176,9 @@ async fn round_trip(ctx: &Ctx<'_>) -> Outcome {
                     .map_err(|e| op_failed(&format!("{what}: decrypt"), &e))?
                     .plaintext;
                 if back != plain {
-                    return Err(fail(format!("{what}: decrypt did not give the plaintext back")));
+                    return Err(fail(format!(
+                        "{what}: decrypt did not give the plaintext back"
+                    )));
                 }
             }
             Ok::<(), Stop>(())

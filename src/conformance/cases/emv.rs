@@ -12,11 +12,46 @@ use rand::Rng;
 
 pub(super) fn cases() -> Vec<Case> {
     vec![
-        case!(VerifyArqc, KnownAnswer, "Visa (no session key), Mastercard and EMV common session keys, ARPC method 1", Some(SRC_JPOS_ARQC), [], kat),
-        case!(VerifyArqc, KnownAnswer, "altered ARQC is Failed, with no ARPC", Some(SRC_JPOS_ARQC), [], kat_tampered),
-        case!(VerifyArqc, Agreement, "random cards and transactions, ARPC methods 1 and 2", None, [], agree),
-        case!(VerifyArqc, Refusal, "key usage: CVK as issuer master key refused", None, [], refuse_usage),
-        case!(VerifyArqc, Refusal, "bad input: unpadded data of 7 bytes refused", None, [], refuse_unpadded),
+        case!(
+            VerifyArqc,
+            KnownAnswer,
+            "Visa (no session key), Mastercard and EMV common session keys, ARPC method 1",
+            Some(SRC_JPOS_ARQC),
+            [],
+            kat
+        ),
+        case!(
+            VerifyArqc,
+            KnownAnswer,
+            "altered ARQC is Failed, with no ARPC",
+            Some(SRC_JPOS_ARQC),
+            [],
+            kat_tampered
+        ),
+        case!(
+            VerifyArqc,
+            Agreement,
+            "random cards and transactions, ARPC methods 1 and 2",
+            None,
+            [],
+            agree
+        ),
+        case!(
+            VerifyArqc,
+            Refusal,
+            "key usage: CVK as issuer master key refused",
+            None,
+            [],
+            refuse_usage
+        ),
+        case!(
+            VerifyArqc,
+            Refusal,
+            "bad input: unpadded data of 7 bytes refused",
+            None,
+            [],
+            refuse_unpadded
+        ),
     ]
 }
 
@@ -79,7 +114,9 @@ async fn kat(ctx: &Ctx<'_>) -> Outcome {
             .await
             .map_err(|e| op_failed(name, &e))?;
         if r.verification != Verification::Verified {
-            return Err(fail(format!("{name}: published ARQC {arqc} did not verify")));
+            return Err(fail(format!(
+                "{name}: published ARQC {arqc} did not verify"
+            )));
         }
         if name == "Visa" {
             let arpc = r
@@ -151,8 +188,10 @@ async fn agree(ctx: &Ctx<'_>) -> Outcome {
                 emv::SessionKeyDerivation::EmvCommonAtc { atc }
             }
         };
-        let sk = emv::derive_session_key(icc.as_slice(), method).map_err(|e| fail(e.to_string()))?;
-        let arqc = emv::generate_ac(sk.as_slice(), &data, padding).map_err(|e| fail(e.to_string()))?;
+        let sk =
+            emv::derive_session_key(icc.as_slice(), method).map_err(|e| fail(e.to_string()))?;
+        let arqc =
+            emv::generate_ac(sk.as_slice(), &data, padding).map_err(|e| fail(e.to_string()))?;
         let arpc = if rng.random() {
             ArpcMethod::Method1 { arc: rng.random() }
         } else {

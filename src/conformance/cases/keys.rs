@@ -17,15 +17,78 @@ use crate::types::{Kcv, KeyAlgorithm, KeyId};
 
 pub(super) fn cases() -> Vec<Case> {
     vec![
-        case!(GetKeyInfo, KnownAnswer, "KCVs of the published test keys", Some(SRC_KCV), [], kat_kcv),
-        case!(GetKeyInfo, Agreement, "KCV and attributes of every key match", None, [], agree_info),
-        case!(ExportKey, RoundTrip, "TR-31 export unwraps to the same key", None, [], export_round_trip),
-        case!(ExportKey, Refusal, "key usage: non-exportable key refused", None, [], refuse_non_exportable),
-        case!(ImportKey, Refusal, "bad input: TR-31 block with a wrong MAC refused", None, [], refuse_tampered_block),
-        case!(ImportKey, Refusal, "bad input: component with a wrong KCV refused", None, [], refuse_bad_component_kcv),
-        case!(GetKeyInfo, Refusal, "unknown key name is KeyNotFound", None, [], refuse_unknown_key),
-        case!(DeleteKey, Refusal, "deleting an unknown key is KeyNotFound", None, [], refuse_delete_unknown),
-        case!(GenerateKey, RoundTrip, "generate, describe, delete, then not found", None, [GetKeyInfo, DeleteKey], lifecycle),
+        case!(
+            GetKeyInfo,
+            KnownAnswer,
+            "KCVs of the published test keys",
+            Some(SRC_KCV),
+            [],
+            kat_kcv
+        ),
+        case!(
+            GetKeyInfo,
+            Agreement,
+            "KCV and attributes of every key match",
+            None,
+            [],
+            agree_info
+        ),
+        case!(
+            ExportKey,
+            RoundTrip,
+            "TR-31 export unwraps to the same key",
+            None,
+            [],
+            export_round_trip
+        ),
+        case!(
+            ExportKey,
+            Refusal,
+            "key usage: non-exportable key refused",
+            None,
+            [],
+            refuse_non_exportable
+        ),
+        case!(
+            ImportKey,
+            Refusal,
+            "bad input: TR-31 block with a wrong MAC refused",
+            None,
+            [],
+            refuse_tampered_block
+        ),
+        case!(
+            ImportKey,
+            Refusal,
+            "bad input: component with a wrong KCV refused",
+            None,
+            [],
+            refuse_bad_component_kcv
+        ),
+        case!(
+            GetKeyInfo,
+            Refusal,
+            "unknown key name is KeyNotFound",
+            None,
+            [],
+            refuse_unknown_key
+        ),
+        case!(
+            DeleteKey,
+            Refusal,
+            "deleting an unknown key is KeyNotFound",
+            None,
+            [],
+            refuse_delete_unknown
+        ),
+        case!(
+            GenerateKey,
+            RoundTrip,
+            "generate, describe, delete, then not found",
+            None,
+            [GetKeyInfo, DeleteKey],
+            lifecycle
+        ),
     ]
 }
 
@@ -113,8 +176,11 @@ async fn export_round_trip(ctx: &Ctx<'_>) -> Outcome {
         })
         .await
         .map_err(|e| op_failed("export", &e))?;
-    let (header, clear) = tr31::unwrap(&kek_clear, &r.key_block)
-        .map_err(|e| fail(format!("the exported block does not unwrap under the KEK: {e}")))?;
+    let (header, clear) = tr31::unwrap(&kek_clear, &r.key_block).map_err(|e| {
+        fail(format!(
+            "the exported block does not unwrap under the KEK: {e}"
+        ))
+    })?;
     if header.key_usage.as_str() != "P0" {
         return Err(fail(format!(
             "exported block has usage {}, expected P0",
@@ -208,11 +274,7 @@ async fn refuse_bad_component_kcv(ctx: &Ctx<'_>) -> Outcome {
     if r.is_ok() {
         cleanup(ctx, &id).await;
     }
-    expect_refusal(
-        "component with a wrong KCV",
-        r,
-        &[ErrorKind::InvalidInput],
-    )
+    expect_refusal("component with a wrong KCV", r, &[ErrorKind::InvalidInput])
 }
 
 async fn refuse_unknown_key(ctx: &Ctx<'_>) -> Outcome {
@@ -262,9 +324,12 @@ async fn lifecycle(ctx: &Ctx<'_>) -> Outcome {
     if described.key_check_value != info.key_check_value {
         return Err(fail("describe gives another KCV than generate"));
     }
-    if described.attributes.usage != attrs.usage || described.attributes.algorithm != attrs.algorithm
+    if described.attributes.usage != attrs.usage
+        || described.attributes.algorithm != attrs.algorithm
     {
-        return Err(fail("the generated key does not have the requested attributes"));
+        return Err(fail(
+            "the generated key does not have the requested attributes",
+        ));
     }
     if deleted.key != id {
         return Err(fail("delete names another key"));

@@ -11,21 +11,83 @@ use rand::Rng;
 
 pub(super) fn cases() -> Vec<Case> {
     vec![
-        case!(GenerateMac, KnownAnswer, "ISO 9797-1 algorithm 3 (retail MAC)", Some(SRC_RETAIL_MAC), [], kat_retail),
-        case!(GenerateMac, KnownAnswer, "TDES CMAC", Some(SRC_CMAC_TDES), [], kat_cmac_tdes),
-        case!(GenerateMac, KnownAnswer, "AES CMAC", Some(SRC_CMAC_AES), [], kat_cmac_aes),
-        case!(GenerateMac, Agreement, "every MAC key and algorithm on random messages", None, [], agree),
-        case!(VerifyMac, RoundTrip, "generated MACs verify, altered ones fail", None, [GenerateMac], round_trip),
-        case!(GenerateMac, Refusal, "key usage: retail-MAC key for CMAC, PIN key for MAC refused", None, [], refuse_usage),
-        case!(GenerateMac, Refusal, "bad input: 2-byte MAC length refused", None, [], refuse_short_length),
-        case!(VerifyMac, Refusal, "bad input: 3-byte MAC refused", None, [], refuse_short_mac),
+        case!(
+            GenerateMac,
+            KnownAnswer,
+            "ISO 9797-1 algorithm 3 (retail MAC)",
+            Some(SRC_RETAIL_MAC),
+            [],
+            kat_retail
+        ),
+        case!(
+            GenerateMac,
+            KnownAnswer,
+            "TDES CMAC",
+            Some(SRC_CMAC_TDES),
+            [],
+            kat_cmac_tdes
+        ),
+        case!(
+            GenerateMac,
+            KnownAnswer,
+            "AES CMAC",
+            Some(SRC_CMAC_AES),
+            [],
+            kat_cmac_aes
+        ),
+        case!(
+            GenerateMac,
+            Agreement,
+            "every MAC key and algorithm on random messages",
+            None,
+            [],
+            agree
+        ),
+        case!(
+            VerifyMac,
+            RoundTrip,
+            "generated MACs verify, altered ones fail",
+            None,
+            [GenerateMac],
+            round_trip
+        ),
+        case!(
+            GenerateMac,
+            Refusal,
+            "key usage: retail-MAC key for CMAC, PIN key for MAC refused",
+            None,
+            [],
+            refuse_usage
+        ),
+        case!(
+            GenerateMac,
+            Refusal,
+            "bad input: 2-byte MAC length refused",
+            None,
+            [],
+            refuse_short_length
+        ),
+        case!(
+            VerifyMac,
+            Refusal,
+            "bad input: 3-byte MAC refused",
+            None,
+            [],
+            refuse_short_mac
+        ),
     ]
 }
 
 /// Every MAC role with the algorithm the suite uses it with.
 const MAC_ROLES: &[(Role, MacAlgorithm)] = &[
-    (Role::MacAlg1, MacAlgorithm::Iso9797Alg1(Iso9797Padding::Method2)),
-    (Role::MacRetail, MacAlgorithm::Iso9797Alg3(Iso9797Padding::Method2)),
+    (
+        Role::MacAlg1,
+        MacAlgorithm::Iso9797Alg1(Iso9797Padding::Method2),
+    ),
+    (
+        Role::MacRetail,
+        MacAlgorithm::Iso9797Alg3(Iso9797Padding::Method2),
+    ),
     (Role::MacCmac, MacAlgorithm::Cmac),
     (Role::MacCmacAes, MacAlgorithm::Cmac),
     (Role::MacHmac, MacAlgorithm::HmacSha256),
@@ -158,7 +220,10 @@ async fn round_trip(ctx: &Ctx<'_>) -> Outcome {
                     *b ^= 0x80;
                 }
                 let v = verify(ctx, &k, *alg, &data, &bad).await.map_err(|e| {
-                    op_failed(&format!("{what}: verify of an altered MAC (must be Failed, not an error)"), &e)
+                    op_failed(
+                        &format!("{what}: verify of an altered MAC (must be Failed, not an error)"),
+                        &e,
+                    )
                 })?;
                 if v != Verification::Failed {
                     return Err(fail(format!("{what}: an altered MAC verified")));

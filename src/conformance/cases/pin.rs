@@ -15,18 +15,102 @@ use rand::{Rng, RngCore};
 
 pub(super) fn cases() -> Vec<Case> {
     vec![
-        case!(TranslatePin, KnownAnswer, "zone key ISO 0 re-encipherment", Some(SRC_JPOS_PIN), [], kat_zone),
-        case!(TranslatePin, KnownAnswer, "TDES DUKPT to zone key", Some(SRC_X924_1), [], kat_tdes_dukpt),
-        case!(TranslatePin, KnownAnswer, "AES DUKPT ISO 4 to zone key", Some(SRC_X924_3), [], kat_aes_dukpt),
-        case!(TranslatePin, Agreement, "TDES zone keys, formats 0/1/3", None, [], agree_tdes_zone),
-        case!(TranslatePin, Agreement, "AES zone key, format 4 to and from 0/3", None, [], agree_aes_zone),
-        case!(TranslatePin, Agreement, "DUKPT (TDES and AES) to zone key", None, [], agree_dukpt),
-        case!(TranslatePin, Refusal, "PCI: format 0 to 1 refused", None, [], refuse_iso0_to_iso1),
-        case!(TranslatePin, Refusal, "PCI: translation into format 2 refused", None, [], refuse_into_iso2),
-        case!(TranslatePin, Refusal, "key usage: CVK as PIN key refused", None, [], refuse_cvk_as_pin_key),
-        case!(TranslatePin, Refusal, "key usage: zone key as BDK refused", None, [], refuse_zpk_as_bdk),
-        case!(TranslatePin, Refusal, "bad input: wrong PAN for the PIN block refused", None, [], refuse_wrong_pan),
-        case!(TranslatePin, Refusal, "bad input: 8-byte block for format 4 refused", None, [], refuse_short_iso4),
+        case!(
+            TranslatePin,
+            KnownAnswer,
+            "zone key ISO 0 re-encipherment",
+            Some(SRC_JPOS_PIN),
+            [],
+            kat_zone
+        ),
+        case!(
+            TranslatePin,
+            KnownAnswer,
+            "TDES DUKPT to zone key",
+            Some(SRC_X924_1),
+            [],
+            kat_tdes_dukpt
+        ),
+        case!(
+            TranslatePin,
+            KnownAnswer,
+            "AES DUKPT ISO 4 to zone key",
+            Some(SRC_X924_3),
+            [],
+            kat_aes_dukpt
+        ),
+        case!(
+            TranslatePin,
+            Agreement,
+            "TDES zone keys, formats 0/1/3",
+            None,
+            [],
+            agree_tdes_zone
+        ),
+        case!(
+            TranslatePin,
+            Agreement,
+            "AES zone key, format 4 to and from 0/3",
+            None,
+            [],
+            agree_aes_zone
+        ),
+        case!(
+            TranslatePin,
+            Agreement,
+            "DUKPT (TDES and AES) to zone key",
+            None,
+            [],
+            agree_dukpt
+        ),
+        case!(
+            TranslatePin,
+            Refusal,
+            "PCI: format 0 to 1 refused",
+            None,
+            [],
+            refuse_iso0_to_iso1
+        ),
+        case!(
+            TranslatePin,
+            Refusal,
+            "PCI: translation into format 2 refused",
+            None,
+            [],
+            refuse_into_iso2
+        ),
+        case!(
+            TranslatePin,
+            Refusal,
+            "key usage: CVK as PIN key refused",
+            None,
+            [],
+            refuse_cvk_as_pin_key
+        ),
+        case!(
+            TranslatePin,
+            Refusal,
+            "key usage: zone key as BDK refused",
+            None,
+            [],
+            refuse_zpk_as_bdk
+        ),
+        case!(
+            TranslatePin,
+            Refusal,
+            "bad input: wrong PAN for the PIN block refused",
+            None,
+            [],
+            refuse_wrong_pan
+        ),
+        case!(
+            TranslatePin,
+            Refusal,
+            "bad input: 8-byte block for format 4 refused",
+            None,
+            [],
+            refuse_short_iso4
+        ),
     ]
 }
 
@@ -91,15 +175,32 @@ async fn published_zpk(ctx: &Ctx<'_>) -> Result<(KeyId, BlockCipher), Stop> {
 async fn kat_tdes_dukpt(ctx: &Ctx<'_>) -> Outcome {
     let bdk = ctx.published(Role::Bdk).await?.id.clone();
     let (zpk, zc) = published_zpk(ctx).await?;
-    let want = pinblock::encipher_pin_block(&zc, PinBlockFormat::Iso0, &hx(TDES_DUKPT_CLEAR_ISO0), None)
-        .map_err(|e| fail(e.to_string()))?;
+    let want =
+        pinblock::encipher_pin_block(&zc, PinBlockFormat::Iso0, &hx(TDES_DUKPT_CLEAR_ISO0), None)
+            .map_err(|e| fail(e.to_string()))?;
     for (ksn, enc) in TDES_DUKPT_PIN {
         let ksn = Ksn::parse_hex(ksn).map_err(|e| fail(e.to_string()))?;
-        let d = Dukpt { bdk: bdk.clone(), ksn, key_type: KeyAlgorithm::Tdes2 };
-        let r = translate(ctx, PinKey::Dukpt(d), PinBlockFormat::Iso0, &zpk, PinBlockFormat::Iso0, &pan(TDES_DUKPT_PAN)?, block(&hx(enc))?)
-            .await
-            .map_err(|e| op_failed(&format!("translate (KSN {ksn})"), &e))?;
-        check_eq(&format!("pin block (KSN {ksn})"), r.pin_block.as_bytes(), want.as_bytes())?;
+        let d = Dukpt {
+            bdk: bdk.clone(),
+            ksn,
+            key_type: KeyAlgorithm::Tdes2,
+        };
+        let r = translate(
+            ctx,
+            PinKey::Dukpt(d),
+            PinBlockFormat::Iso0,
+            &zpk,
+            PinBlockFormat::Iso0,
+            &pan(TDES_DUKPT_PAN)?,
+            block(&hx(enc))?,
+        )
+        .await
+        .map_err(|e| op_failed(&format!("translate (KSN {ksn})"), &e))?;
+        check_eq(
+            &format!("pin block (KSN {ksn})"),
+            r.pin_block.as_bytes(),
+            want.as_bytes(),
+        )?;
     }
     Ok(())
 }
@@ -108,16 +209,37 @@ async fn kat_aes_dukpt(ctx: &Ctx<'_>) -> Outcome {
     let bdk = ctx.published(Role::BdkAes).await?.id.clone();
     let (zpk, zc) = published_zpk(ctx).await?;
     let pin = Pin::new("1234").map_err(|e| fail(e.to_string()))?;
-    let want = pinblock::encode_pin_block_with_fill(PinBlockFormat::Iso0, &pin, Some(AES_DUKPT_PAN), &[0; 8])
-        .and_then(|c| pinblock::encipher_pin_block(&zc, PinBlockFormat::Iso0, c.as_bytes(), None))
-        .map_err(|e| fail(e.to_string()))?;
+    let want = pinblock::encode_pin_block_with_fill(
+        PinBlockFormat::Iso0,
+        &pin,
+        Some(AES_DUKPT_PAN),
+        &[0; 8],
+    )
+    .and_then(|c| pinblock::encipher_pin_block(&zc, PinBlockFormat::Iso0, c.as_bytes(), None))
+    .map_err(|e| fail(e.to_string()))?;
     for (ksn, enc) in AES_DUKPT_PIN {
         let ksn = Ksn::parse_hex(ksn).map_err(|e| fail(e.to_string()))?;
-        let d = Dukpt { bdk: bdk.clone(), ksn, key_type: KeyAlgorithm::Aes128 };
-        let r = translate(ctx, PinKey::Dukpt(d), PinBlockFormat::Iso4, &zpk, PinBlockFormat::Iso0, &pan(AES_DUKPT_PAN)?, block(&hx(enc))?)
-            .await
-            .map_err(|e| op_failed(&format!("translate (KSN {ksn})"), &e))?;
-        check_eq(&format!("pin block (KSN {ksn})"), r.pin_block.as_bytes(), want.as_bytes())?;
+        let d = Dukpt {
+            bdk: bdk.clone(),
+            ksn,
+            key_type: KeyAlgorithm::Aes128,
+        };
+        let r = translate(
+            ctx,
+            PinKey::Dukpt(d),
+            PinBlockFormat::Iso4,
+            &zpk,
+            PinBlockFormat::Iso0,
+            &pan(AES_DUKPT_PAN)?,
+            block(&hx(enc))?,
+        )
+        .await
+        .map_err(|e| op_failed(&format!("translate (KSN {ksn})"), &e))?;
+        check_eq(
+            &format!("pin block (KSN {ksn})"),
+            r.pin_block.as_bytes(),
+            want.as_bytes(),
+        )?;
     }
     Ok(())
 }
@@ -142,10 +264,22 @@ async fn agree_one(
     let pin = Pin::new(&random_pin(rng)).map_err(|e| fail(e.to_string()))?;
     let enc = pinblock::encrypt_pin_block(in_cipher, in_fmt, &pin, Some(&pan_s), rng)
         .map_err(|e| fail(e.to_string()))?;
-    let what = format!("format {} to {} ({out_role})", in_fmt.code(), out_fmt.code());
-    let got = translate(ctx, incoming.clone(), in_fmt, &out_id, out_fmt, &pan_v, enc.clone())
-        .await
-        .map_err(|e| op_failed(&what, &e))?;
+    let what = format!(
+        "format {} to {} ({out_role})",
+        in_fmt.code(),
+        out_fmt.code()
+    );
+    let got = translate(
+        ctx,
+        incoming.clone(),
+        in_fmt,
+        &out_id,
+        out_fmt,
+        &pan_v,
+        enc.clone(),
+    )
+    .await
+    .map_err(|e| op_failed(&what, &e))?;
     let reference = ctx
         .reference
         .translate_pin(TranslatePinRequest {
@@ -158,16 +292,30 @@ async fn agree_one(
         })
         .await
         .map_err(|e| op_failed(&format!("reference {what}"), &e))?;
-    let decoded = pinblock::decrypt_pin_block(&out_cipher, out_fmt, got.pin_block.as_bytes(), Some(&pan_s))
-        .map_err(|e| fail(format!("{what}: the backend's output block does not decode: {e}")))?;
+    let decoded =
+        pinblock::decrypt_pin_block(&out_cipher, out_fmt, got.pin_block.as_bytes(), Some(&pan_s))
+            .map_err(|e| {
+            fail(format!(
+                "{what}: the backend's output block does not decode: {e}"
+            ))
+        })?;
     if decoded != pin {
-        return Err(fail(format!("{what}: the backend's output carries a different PIN")));
+        return Err(fail(format!(
+            "{what}: the backend's output carries a different PIN"
+        )));
     }
     if got.format != out_fmt {
-        return Err(fail(format!("{what}: response names format {}", got.format.code())));
+        return Err(fail(format!(
+            "{what}: response names format {}",
+            got.format.code()
+        )));
     }
     if out_fmt == PinBlockFormat::Iso0 {
-        check_eq(&what, got.pin_block.as_bytes(), reference.pin_block.as_bytes())?;
+        check_eq(
+            &what,
+            got.pin_block.as_bytes(),
+            reference.pin_block.as_bytes(),
+        )?;
     }
     Ok(())
 }
@@ -178,10 +326,26 @@ async fn agree_tdes_zone(ctx: &Ctx<'_>) -> Outcome {
     ctx.clear(Role::Zpk2)?;
     let mut rng = ctx.rng();
     use PinBlockFormat::*;
-    let pairs = [(Iso0, Iso0), (Iso0, Iso3), (Iso3, Iso0), (Iso3, Iso3), (Iso1, Iso0), (Iso1, Iso1)];
+    let pairs = [
+        (Iso0, Iso0),
+        (Iso0, Iso3),
+        (Iso3, Iso0),
+        (Iso3, Iso3),
+        (Iso1, Iso0),
+        (Iso1, Iso1),
+    ];
     for i in 0..ctx.rounds.max(pairs.len()) {
         let (a, b) = pairs[i % pairs.len()];
-        agree_one(ctx, &mut rng, PinKey::Key(zpk.clone()), &zc, a, Role::Zpk2, b).await?;
+        agree_one(
+            ctx,
+            &mut rng,
+            PinKey::Key(zpk.clone()),
+            &zc,
+            a,
+            Role::Zpk2,
+            b,
+        )
+        .await?;
     }
     Ok(())
 }
@@ -195,9 +359,42 @@ async fn agree_aes_zone(ctx: &Ctx<'_>) -> Outcome {
     use PinBlockFormat::*;
     for i in 0..ctx.rounds.max(3) {
         match i % 3 {
-            0 => agree_one(ctx, &mut rng, PinKey::Key(zpk.clone()), &zc, Iso0, Role::ZpkAes, Iso4).await?,
-            1 => agree_one(ctx, &mut rng, PinKey::Key(zpk_aes.clone()), &ac, Iso4, Role::Zpk, Iso0).await?,
-            _ => agree_one(ctx, &mut rng, PinKey::Key(zpk_aes.clone()), &ac, Iso4, Role::ZpkAes, Iso4).await?,
+            0 => {
+                agree_one(
+                    ctx,
+                    &mut rng,
+                    PinKey::Key(zpk.clone()),
+                    &zc,
+                    Iso0,
+                    Role::ZpkAes,
+                    Iso4,
+                )
+                .await?
+            }
+            1 => {
+                agree_one(
+                    ctx,
+                    &mut rng,
+                    PinKey::Key(zpk_aes.clone()),
+                    &ac,
+                    Iso4,
+                    Role::Zpk,
+                    Iso0,
+                )
+                .await?
+            }
+            _ => {
+                agree_one(
+                    ctx,
+                    &mut rng,
+                    PinKey::Key(zpk_aes.clone()),
+                    &ac,
+                    Iso4,
+                    Role::ZpkAes,
+                    Iso4,
+                )
+                .await?
+            }
         }
     }
     Ok(())
@@ -229,11 +426,29 @@ async fn agree_dukpt(ctx: &Ctx<'_>) -> Outcome {
             let ksn = Ksn::from_bytes(&ksn_bytes)
                 .and_then(|k| k.with_counter(tdes_counter(&mut rng)))
                 .map_err(|e| fail(e.to_string()))?;
-            let key = dukpt::tdes_working_key(bdk, &ksn, TdesDukptUsage::Pin).map_err(|e| fail(e.to_string()))?;
+            let key = dukpt::tdes_working_key(bdk, &ksn, TdesDukptUsage::Pin)
+                .map_err(|e| fail(e.to_string()))?;
             let c = cipher(false, key.as_slice())?;
-            let d = Dukpt { bdk: bdk_id.clone(), ksn, key_type: KeyAlgorithm::Tdes2 };
-            let fmt = if i % 2 == 0 { PinBlockFormat::Iso0 } else { PinBlockFormat::Iso3 };
-            agree_one(ctx, &mut rng, PinKey::Dukpt(d), &c, fmt, Role::Zpk, PinBlockFormat::Iso0).await?;
+            let d = Dukpt {
+                bdk: bdk_id.clone(),
+                ksn,
+                key_type: KeyAlgorithm::Tdes2,
+            };
+            let fmt = if i % 2 == 0 {
+                PinBlockFormat::Iso0
+            } else {
+                PinBlockFormat::Iso3
+            };
+            agree_one(
+                ctx,
+                &mut rng,
+                PinKey::Dukpt(d),
+                &c,
+                fmt,
+                Role::Zpk,
+                PinBlockFormat::Iso0,
+            )
+            .await?;
         }
         Ok::<(), Stop>(())
     }
@@ -254,11 +469,29 @@ async fn agree_dukpt(ctx: &Ctx<'_>) -> Outcome {
             };
             b[8..].copy_from_slice(&counter.to_be_bytes());
             let ksn = Ksn::from_bytes(&b).map_err(|e| fail(e.to_string()))?;
-            let key = dukpt::aes_working_key(bdk, &ksn, AesDukptUsage::PinEncryption, AesDukptKeyType::Aes128)
-                .map_err(|e| fail(e.to_string()))?;
+            let key = dukpt::aes_working_key(
+                bdk,
+                &ksn,
+                AesDukptUsage::PinEncryption,
+                AesDukptKeyType::Aes128,
+            )
+            .map_err(|e| fail(e.to_string()))?;
             let c = cipher(true, key.as_bytes())?;
-            let d = Dukpt { bdk: bdk_id.clone(), ksn, key_type: KeyAlgorithm::Aes128 };
-            agree_one(ctx, &mut rng, PinKey::Dukpt(d), &c, PinBlockFormat::Iso4, Role::Zpk, PinBlockFormat::Iso0).await?;
+            let d = Dukpt {
+                bdk: bdk_id.clone(),
+                ksn,
+                key_type: KeyAlgorithm::Aes128,
+            };
+            agree_one(
+                ctx,
+                &mut rng,
+                PinKey::Dukpt(d),
+                &c,
+                PinBlockFormat::Iso4,
+                Role::Zpk,
+                PinBlockFormat::Iso0,
+            )
+            .await?;
         }
         Ok::<(), Stop>(())
     }
@@ -275,38 +508,88 @@ async fn valid_block(ctx: &Ctx<'_>) -> Result<(KeyId, EncryptedPinBlock, Pan), S
     }
     let c = cipher(false, ctx.clear(Role::Zpk)?)?;
     let pin = Pin::new("1234").map_err(|e| fail(e.to_string()))?;
-    let enc = pinblock::encrypt_pin_block(&c, PinBlockFormat::Iso0, &pin, Some(JPOS_PAN), &mut ctx.rng())
-        .map_err(|e| fail(e.to_string()))?;
+    let enc = pinblock::encrypt_pin_block(
+        &c,
+        PinBlockFormat::Iso0,
+        &pin,
+        Some(JPOS_PAN),
+        &mut ctx.rng(),
+    )
+    .map_err(|e| fail(e.to_string()))?;
     Ok((ctx.key(Role::Zpk)?.id.clone(), enc, pan(JPOS_PAN)?))
 }
 
-const FORMAT_REFUSALS: &[ErrorKind] = &[ErrorKind::InvalidInput, ErrorKind::KeyUsage, ErrorKind::Unsupported];
+const FORMAT_REFUSALS: &[ErrorKind] = &[
+    ErrorKind::InvalidInput,
+    ErrorKind::KeyUsage,
+    ErrorKind::Unsupported,
+];
 const USAGE_REFUSALS: &[ErrorKind] = &[ErrorKind::KeyUsage, ErrorKind::InvalidInput];
 
 async fn refuse_iso0_to_iso1(ctx: &Ctx<'_>) -> Outcome {
     let (zpk, b, p) = valid_block(ctx).await?;
-    let r = translate(ctx, PinKey::Key(zpk.clone()), PinBlockFormat::Iso0, &zpk, PinBlockFormat::Iso1, &p, b).await;
+    let r = translate(
+        ctx,
+        PinKey::Key(zpk.clone()),
+        PinBlockFormat::Iso0,
+        &zpk,
+        PinBlockFormat::Iso1,
+        &p,
+        b,
+    )
+    .await;
     expect_refusal("ISO 0 to ISO 1", r, FORMAT_REFUSALS)
 }
 
 async fn refuse_into_iso2(ctx: &Ctx<'_>) -> Outcome {
     let (zpk, b, p) = valid_block(ctx).await?;
-    let r = translate(ctx, PinKey::Key(zpk.clone()), PinBlockFormat::Iso0, &zpk, PinBlockFormat::Iso2, &p, b).await;
+    let r = translate(
+        ctx,
+        PinKey::Key(zpk.clone()),
+        PinBlockFormat::Iso0,
+        &zpk,
+        PinBlockFormat::Iso2,
+        &p,
+        b,
+    )
+    .await;
     expect_refusal("ISO 0 to ISO 2", r, FORMAT_REFUSALS)
 }
 
 async fn refuse_cvk_as_pin_key(ctx: &Ctx<'_>) -> Outcome {
     let cvk = ctx.key(Role::Cvk)?.id.clone();
     let (zpk, b, p) = valid_block(ctx).await?;
-    let r = translate(ctx, PinKey::Key(cvk), PinBlockFormat::Iso0, &zpk, PinBlockFormat::Iso0, &p, b).await;
+    let r = translate(
+        ctx,
+        PinKey::Key(cvk),
+        PinBlockFormat::Iso0,
+        &zpk,
+        PinBlockFormat::Iso0,
+        &p,
+        b,
+    )
+    .await;
     expect_refusal("CVK as incoming PIN key", r, USAGE_REFUSALS)
 }
 
 async fn refuse_zpk_as_bdk(ctx: &Ctx<'_>) -> Outcome {
     let (zpk, b, p) = valid_block(ctx).await?;
     let ksn = Ksn::parse_hex(TDES_DUKPT_PIN[0].0).map_err(|e| fail(e.to_string()))?;
-    let d = Dukpt { bdk: zpk.clone(), ksn, key_type: KeyAlgorithm::Tdes2 };
-    let r = translate(ctx, PinKey::Dukpt(d), PinBlockFormat::Iso0, &zpk, PinBlockFormat::Iso0, &p, b).await;
+    let d = Dukpt {
+        bdk: zpk.clone(),
+        ksn,
+        key_type: KeyAlgorithm::Tdes2,
+    };
+    let r = translate(
+        ctx,
+        PinKey::Dukpt(d),
+        PinBlockFormat::Iso0,
+        &zpk,
+        PinBlockFormat::Iso0,
+        &p,
+        b,
+    )
+    .await;
     expect_refusal("zone PIN key as BDK", r, USAGE_REFUSALS)
 }
 
@@ -314,13 +597,35 @@ async fn refuse_wrong_pan(ctx: &Ctx<'_>) -> Outcome {
     let (zpk, b, _) = valid_block(ctx).await?;
     // Differs from the block's PAN in the two digits that fall on fill nibbles.
     let wrong = pan("1234567890993")?;
-    let r = translate(ctx, PinKey::Key(zpk.clone()), PinBlockFormat::Iso0, &zpk, PinBlockFormat::Iso0, &wrong, b).await;
-    expect_refusal("ISO 0 block with the wrong PAN", r, &[ErrorKind::InvalidInput])
+    let r = translate(
+        ctx,
+        PinKey::Key(zpk.clone()),
+        PinBlockFormat::Iso0,
+        &zpk,
+        PinBlockFormat::Iso0,
+        &wrong,
+        b,
+    )
+    .await;
+    expect_refusal(
+        "ISO 0 block with the wrong PAN",
+        r,
+        &[ErrorKind::InvalidInput],
+    )
 }
 
 async fn refuse_short_iso4(ctx: &Ctx<'_>) -> Outcome {
     let aes = ctx.key(Role::ZpkAes)?.id.clone();
     let zpk = ctx.key(Role::Zpk)?.id.clone();
-    let r = translate(ctx, PinKey::Key(aes), PinBlockFormat::Iso4, &zpk, PinBlockFormat::Iso0, &pan(AES_DUKPT_PAN)?, block(&[0x11; 8])?).await;
+    let r = translate(
+        ctx,
+        PinKey::Key(aes),
+        PinBlockFormat::Iso4,
+        &zpk,
+        PinBlockFormat::Iso0,
+        &pan(AES_DUKPT_PAN)?,
+        block(&[0x11; 8])?,
+    )
+    .await;
     expect_refusal("8-byte ISO 4 block", r, &[ErrorKind::InvalidInput])
 }
