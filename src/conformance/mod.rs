@@ -114,6 +114,14 @@ pub(crate) fn op_failed(what: &str, e: &Error) -> Stop {
     Stop::Fail(format!("{what}: {e}"))
 }
 
+/// The software reference could not compute an answer (e.g. a configured
+/// key it cannot hold): the case cannot judge the backend, so it is skipped.
+pub(crate) fn ref_failed(what: &str, e: &Error) -> Stop {
+    Stop::Skip(format!(
+        "the software reference could not compute {what}: {e}"
+    ))
+}
+
 type CaseFuture<'a> = Pin<Box<dyn Future<Output = Outcome> + Send + 'a>>;
 
 /// One case of the suite.

@@ -3,7 +3,9 @@
 use super::{case, pan, random_pan};
 use crate::backend::BackendExt;
 use crate::conformance::vectors::*;
-use crate::conformance::{expect_refusal, fail, op_failed, Case, Ctx, Outcome, Role, Stop};
+use crate::conformance::{
+    expect_refusal, fail, op_failed, ref_failed, Case, Ctx, Outcome, Role, Stop,
+};
 use crate::error::ErrorKind;
 use crate::ops::{CardValidationKind, GenerateCardValidationRequest, VerifyCardValidationRequest};
 use crate::types::{CardExpiry, KeyId, Pan, ServiceCode, Verification};
@@ -178,7 +180,7 @@ async fn agree(ctx: &Ctx<'_>) -> Outcome {
                 kind,
             })
             .await
-            .map_err(|e| op_failed("reference generate", &e))?
+            .map_err(|e| ref_failed("generate", &e))?
             .value;
         if got != want {
             return Err(fail(format!(

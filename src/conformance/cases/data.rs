@@ -3,7 +3,9 @@
 use super::{case, check_eq, combine, hx, random_bytes};
 use crate::backend::BackendExt;
 use crate::conformance::vectors::*;
-use crate::conformance::{expect_refusal, fail, op_failed, Case, Ctx, Outcome, Role, Stop};
+use crate::conformance::{
+    expect_refusal, fail, op_failed, ref_failed, Case, Ctx, Outcome, Role, Stop,
+};
 use crate::error::ErrorKind;
 use crate::ops::{
     CipherMode, DataKey, DecryptDataRequest, Dukpt, DukptVariant, EncryptDataRequest,
@@ -133,7 +135,7 @@ async fn agree(ctx: &Ctx<'_>) -> Outcome {
                     .reference
                     .encrypt_data(req)
                     .await
-                    .map_err(|e| op_failed(&format!("reference {what}"), &e))?;
+                    .map_err(|e| ref_failed(&what, &e))?;
                 check_eq(&what, &got.ciphertext, &want.ciphertext)?;
             }
             Ok::<(), Stop>(())

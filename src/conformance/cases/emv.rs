@@ -4,7 +4,9 @@ use super::{case, check_eq, hx, pan, random_bytes, random_pan};
 use crate::algo::emv::{self, MkDerivation};
 use crate::backend::BackendExt;
 use crate::conformance::vectors::*;
-use crate::conformance::{expect_refusal, fail, op_failed, Case, Ctx, Outcome, Role, Stop};
+use crate::conformance::{
+    expect_refusal, fail, op_failed, ref_failed, Case, Ctx, Outcome, Role, Stop,
+};
 use crate::error::ErrorKind;
 use crate::ops::{ArpcMethod, Iso9797Padding, SessionKeyDerivation, VerifyArqcRequest};
 use crate::types::{Psn, Verification};
@@ -222,7 +224,7 @@ async fn agree(ctx: &Ctx<'_>) -> Outcome {
             .reference
             .verify_arqc(req)
             .await
-            .map_err(|e| op_failed(&format!("reference {what}"), &e))?;
+            .map_err(|e| ref_failed(&what, &e))?;
         if got.verification != Verification::Verified {
             return Err(fail(format!("{what}: a valid ARQC did not verify")));
         }

@@ -3,7 +3,9 @@
 use super::{case, check_eq, combine, hx, random_bytes};
 use crate::backend::BackendExt;
 use crate::conformance::vectors::*;
-use crate::conformance::{expect_refusal, fail, op_failed, Case, Ctx, Outcome, Role, Stop};
+use crate::conformance::{
+    expect_refusal, fail, op_failed, ref_failed, Case, Ctx, Outcome, Role, Stop,
+};
 use crate::error::ErrorKind;
 use crate::ops::{GenerateMacRequest, Iso9797Padding, MacAlgorithm, VerifyMacRequest};
 use crate::types::{KeyId, Verification};
@@ -180,7 +182,7 @@ async fn agree(ctx: &Ctx<'_>) -> Outcome {
                         mac_length: None,
                     })
                     .await
-                    .map_err(|e| op_failed(&format!("reference {what}"), &e))?
+                    .map_err(|e| ref_failed(&what, &e))?
                     .mac;
                 check_eq(&what, &got, &want)?;
             }

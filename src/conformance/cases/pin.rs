@@ -6,7 +6,9 @@ use crate::algo::dukpt::{self, AesDukptKeyType, AesDukptUsage, TdesDukptUsage};
 use crate::algo::pinblock::{self, EncryptedPinBlock, Pin, PinBlockFormat};
 use crate::backend::BackendExt;
 use crate::conformance::vectors::*;
-use crate::conformance::{expect_refusal, fail, op_failed, Case, Ctx, Outcome, Role, Stop};
+use crate::conformance::{
+    expect_refusal, fail, op_failed, ref_failed, Case, Ctx, Outcome, Role, Stop,
+};
 use crate::error::ErrorKind;
 use crate::ops::{Dukpt, PinKey, TranslatePinRequest, TranslatePinResponse};
 use crate::types::{KeyAlgorithm, KeyId, Pan};
@@ -291,7 +293,7 @@ async fn agree_one(
             pin_block: enc,
         })
         .await
-        .map_err(|e| op_failed(&format!("reference {what}"), &e))?;
+        .map_err(|e| ref_failed(&what, &e))?;
     let decoded =
         pinblock::decrypt_pin_block(&out_cipher, out_fmt, got.pin_block.as_bytes(), Some(&pan_s))
             .map_err(|e| {
