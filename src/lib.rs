@@ -4,6 +4,10 @@
 
 pub mod algo;
 pub mod backend;
+#[cfg(feature = "cli")]
+pub mod cli;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod error;
 pub mod keyload;
 #[cfg(feature = "layers")]

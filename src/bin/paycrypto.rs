@@ -1,0 +1,5 @@
+//! The `paycrypto` command-line tool.
+
+fn main() -> std::process::ExitCode {
+    paycrypto::cli::main()
+}

@@ -1,0 +1,105 @@
+//! `paycrypto conformance`: the suite against a live backend, a pass/fail
+//! table per operation, JUnit XML for CI, exit code 0 only when no case fails.
+
+use super::backend::{open_backend, BackendSpec, KeyConfig};
+use super::output::{CliError, Output, EXIT_FAILED};
+use super::BackendArgs;
+use crate::conformance::{self, ProvisionOptions, Report, RunOptions, Verdict};
+use clap::Args;
+use serde_json::json;
+use std::path::PathBuf;
+
+/// `conformance`.
+#[derive(Debug, Args)]
+pub struct ConformanceArgs {
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Write JUnit XML here (for CI systems).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<PathBuf>,
+    /// Random inputs per agreement case.
+    #[arg(long, default_value_t = 8)]
+    rounds: usize,
+    /// Seed of the random inputs (printed in the report; replays a failure).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Run only cases whose `operation/name` contains this text.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Prefix of the keys the suite creates when it provisions its own keys.
+    #[arg(long, value_name = "PREFIX")]
+    key_prefix: Option<String>,
+}
+
+fn to_json(r: &Report) -> String {
+    let t = r.totals();
+    let cases: Vec<_> = r
+        .results
+        .iter()
+        .map(|c| {
+            json!({
+                "operation": c.operation.as_str(),
+                "name": c.name,
+                "kind": c.kind.as_str(),
+                "result": match c.verdict { Verdict::Pass => "pass", Verdict::Fail(_) => "fail", Verdict::Skip(_) => "skip" },
+                "message": c.verdict.message(),
+                "source": c.source,
+                "seconds": c.duration.as_secs_f64(),
+            })
+        })
+        .collect();
+    let v = json!({
+        "backend": r.backend,
+        "seed": r.seed,
+        "passed": t.passed,
+        "failed": t.failed,
+        "skipped": t.skipped,
+        "notes": r.notes,
+        "cases": cases,
+    });
+    serde_json::to_string_pretty(&v).unwrap_or_default()
+}
+
+pub(super) async fn run(a: &ConformanceArgs, json_out: bool) -> Result<Output, CliError> {
+    let spec = BackendSpec::parse(&a.backend.backend, a.backend.endpoint_url.as_deref())?;
+    if a.rounds == 0 {
+        return Err(CliError::arg("--rounds", "must be at least 1"));
+    }
+    let config = match &a.backend.keys {
+        Some(p) => Some(KeyConfig::load(p)?),
+        None => None,
+    };
+    let opts = RunOptions {
+        rounds: a.rounds,
+        seed: a.seed.unwrap_or_else(rand::random),
+        filter: a.filter.clone(),
+    };
+    // The backend starts empty (a configuration's clear test keys are
+    // loaded into the software backend by `open_backend`).
+    let backend = open_backend(&spec, config.as_ref().unwrap_or(&KeyConfig::default())).await?;
+    let report = match &config {
+        Some(c) => conformance::run(backend.as_ref(), &c.key_set(), &opts).await,
+        None => {
+            let mut p = ProvisionOptions::default();
+            if let Some(prefix) = &a.key_prefix {
+                p.prefix = prefix.clone();
+            }
+            conformance::run_self_provisioned_with(backend.as_ref(), &opts, &p).await
+        }
+    };
+    if let Some(path) = &a.junit {
+        std::fs::write(path, report.to_junit_xml()).map_err(|e| {
+            CliError::arg("--junit", format!("cannot write {}: {e}", path.display()))
+        })?;
+    }
+    let mut out = Output::new();
+    out.text = Some(if json_out {
+        to_json(&report)
+    } else {
+        report.table()
+    });
+    if !report.is_success() {
+        out.code = EXIT_FAILED;
+    }
+    Ok(out)
+}

@@ -1,0 +1,171 @@
+//! The `paycrypto` command-line tool: calculators on clear test keys,
+//! operations on a backend, the simulators, and the conformance suite.
+//!
+//! Output is a readable table by default and JSON with `--json`. Secrets
+//! (clear keys, PINs, clear PIN blocks) are printed only with
+//! `--show-secrets`, and only ever come from clear test keys given on the
+//! command line. Exit codes: 0 success (verified), 1 verification failed
+//! (or conformance failures), 2 wrong arguments, 3 the operation failed.
+
+pub mod args;
+pub mod backend;
+mod calc;
+mod conformance;
+mod ops;
+pub mod output;
+mod serve;
+
+pub use backend::{open_backend, BackendSpec, KeyConfig, SoftwareSession};
+pub use output::{CliError, Output};
+
+use clap::{Args, Parser, Subcommand};
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Payment-HSM calculators, backends, simulators and the conformance suite.
+#[derive(Debug, Parser)]
+#[command(
+    name = "paycrypto",
+    version,
+    about = "Payment-HSM cryptography calculators, simulators and the conformance suite",
+    long_about = None,
+    after_help = "Exit codes: 0 success, 1 verification failed (or conformance failures), \
+                  2 wrong arguments, 3 the operation failed.\n\n\
+                  Example:\n  paycrypto kcv --key-hex 0123456789ABCDEFFEDCBA9876543210"
+)]
+pub struct Cli {
+    /// Print JSON instead of a table.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Print secrets (clear keys, PINs, clear PIN blocks) derived from clear
+    /// test keys given on the command line.
+    #[arg(long, global = true)]
+    pub show_secrets: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where an operation runs and how keys are named.
+#[derive(Debug, Clone, Args)]
+pub struct BackendArgs {
+    /// Backend: software (in-process, default), payshield://HOST:PORT, aws or aws://REGION.
+    #[arg(long, value_name = "URL", default_value = "software")]
+    pub backend: String,
+    /// AWS endpoint URL (e.g. the emulator); implies --backend aws.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Key configuration file (JSON) naming the keys used with --key NAME.
+    #[arg(long, value_name = "FILE")]
+    pub keys: Option<PathBuf>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Key check value of a clear key.
+    #[command(after_help = "Example:\n  paycrypto kcv --key-hex 0123456789ABCDEFFEDCBA9876543210")]
+    Kcv(calc::KcvArgs),
+    /// Encode or decode ISO 9564 PIN blocks (formats 0-4).
+    #[command(subcommand)]
+    Pinblock(calc::PinblockCommand),
+    /// PIN translation on a backend.
+    #[command(subcommand)]
+    Pin(ops::PinCommand),
+    /// DUKPT key derivation (TDES X9.24-1 and AES X9.24-3).
+    #[command(subcommand)]
+    Dukpt(calc::DukptCommand),
+    /// Visa CVV / CVV2 / iCVV on a backend.
+    #[command(subcommand)]
+    Cvv(ops::CvvCommand),
+    /// EMV ARQC generation (card side) and verification with ARPC.
+    #[command(subcommand)]
+    Arqc(ops::ArqcCommand),
+    /// MAC generation and verification on a backend.
+    #[command(subcommand)]
+    Mac(ops::MacCommand),
+    /// TR-31 key blocks under a clear key-block protection key.
+    #[command(subcommand)]
+    Tr31(calc::Tr31Command),
+    /// Key components.
+    #[command(subcommand)]
+    Components(calc::ComponentsCommand),
+    /// Run a simulator.
+    #[command(subcommand)]
+    Serve(serve::ServeCommand),
+    /// Run the conformance suite against a backend.
+    #[command(after_help = "Examples:\n  \
+        paycrypto conformance --backend software\n  \
+        paycrypto conformance --backend payshield://127.0.0.1:1500 --junit conformance.xml\n  \
+        paycrypto conformance --backend aws://eu-west-1 --keys prod-keys.json")]
+    Conformance(conformance::ConformanceArgs),
+}
+
+/// Runs a parsed command line and returns its output.
+pub async fn run(cli: &Cli) -> Result<Output, CliError> {
+    let show = cli.show_secrets;
+    match &cli.command {
+        Command::Kcv(a) => calc::kcv(a),
+        Command::Pinblock(c) => calc::pinblock(c, show),
+        Command::Dukpt(c) => calc::dukpt(c, show),
+        Command::Tr31(c) => calc::tr31(c, show),
+        Command::Components(c) => calc::components(c, show),
+        Command::Pin(c) => ops::pin(c).await,
+        Command::Cvv(c) => ops::cvv(c).await,
+        Command::Arqc(c) => ops::arqc(c).await,
+        Command::Mac(c) => ops::mac(c).await,
+        Command::Serve(c) => serve::serve(c).await.map(|()| Output::new()),
+        Command::Conformance(a) => conformance::run(a, cli.json).await,
+    }
+}
+
+/// The `paycrypto` binary: parses the command line, runs it on a
+/// current-thread runtime, prints the output and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                output::EXIT_USAGE
+            } else {
+                output::EXIT_OK
+            });
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(output::EXIT_ERROR);
+        }
+    };
+    match rt.block_on(run(&cli)) {
+        Ok(out) => {
+            let text = match (&out.text, cli.json) {
+                (Some(t), _) => t.clone(),
+                (None, true) => out.to_json(),
+                (None, false) => out.to_table(),
+            };
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(text.as_bytes());
+            if !text.ends_with('\n') {
+                let _ = stdout.write_all(b"\n");
+            }
+            ExitCode::from(out.code)
+        }
+        Err(e) => {
+            if cli.json {
+                let v = serde_json::json!({ "error": e.message, "exit_code": e.code });
+                println!("{v}");
+            } else {
+                eprintln!("error: {e}");
+            }
+            ExitCode::from(e.code)
+        }
+    }
+}

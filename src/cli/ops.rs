@@ -1,0 +1,802 @@
+//! Operations that run on a backend (`--backend`): PIN translation, CVV,
+//! ARQC / ARPC, MAC. Keys are named (`--key NAME`, resolved through
+//! `--keys FILE`) or, on the in-process software backend only, given in
+//! clear (`--key-hex`) and loaded through the key-exchange path.
+
+use super::args::{self, with};
+use super::backend::{default_modes_for, open_backend, BackendSpec, KeyConfig, SoftwareSession};
+use super::output::{CliError, Output, EXIT_FAILED};
+use super::BackendArgs;
+use crate::algo::emv::{self, MkDerivation};
+use crate::backend::{Backend, BackendExt};
+use crate::ops::*;
+use crate::types::{
+    CardExpiry, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, Psn, ServiceCode, Verification,
+};
+use clap::{ArgGroup, Args, Subcommand, ValueEnum};
+use std::sync::Arc;
+
+/// An opened backend plus what is needed to name keys on it.
+struct Session {
+    backend: Arc<dyn Backend>,
+    config: KeyConfig,
+    have_file: bool,
+    software: Option<SoftwareSession>,
+}
+
+impl Session {
+    async fn open(b: &BackendArgs) -> Result<Self, CliError> {
+        let spec = BackendSpec::parse(&b.backend, b.endpoint_url.as_deref())?;
+        let config = match &b.keys {
+            Some(p) => KeyConfig::load(p)?,
+            None => KeyConfig::default(),
+        };
+        let (backend, software): (Arc<dyn Backend>, _) = if spec == BackendSpec::Software {
+            let s = SoftwareSession::new().await?;
+            s.load_config(&config).await?;
+            (Arc::new(s.backend()), Some(s))
+        } else {
+            (open_backend(&spec, &config).await?, None)
+        };
+        Ok(Self {
+            backend,
+            config,
+            have_file: b.keys.is_some(),
+            software,
+        })
+    }
+
+    /// The key named by `--NAME NAME` or given in clear by `--NAME-hex HEX`.
+    async fn key(
+        &self,
+        flag: &str,
+        name: Option<&String>,
+        clear_hex: Option<&String>,
+        usage: KeyUsage,
+        aes: bool,
+    ) -> Result<KeyId, CliError> {
+        let hex_flag = format!("{flag}-hex");
+        match (name, clear_hex) {
+            (Some(n), None) => self.config.resolve(flag, n, self.have_file),
+            (None, Some(h)) => {
+                let Some(s) = &self.software else {
+                    return Err(CliError::arg(
+                        &hex_flag,
+                        "clear keys can be loaded only into --backend software; \
+                         name a key on the backend with a key NAME instead",
+                    ));
+                };
+                let clear = args::secret_hex(&hex_flag, h)?;
+                let alg = if usage == KeyUsage::MacHmac {
+                    if clear.len() != 32 {
+                        return Err(CliError::arg(&hex_flag, "an HMAC-SHA-256 key is 32 bytes"));
+                    }
+                    KeyAlgorithm::HmacSha256
+                } else {
+                    args::key_algorithm(&hex_flag, clear.len(), aes)?
+                };
+                let id = with(
+                    &hex_flag,
+                    KeyId::new(format!("cli/{}", flag.trim_start_matches('-'))),
+                )?;
+                let attrs = KeyAttributes::new(usage, alg, default_modes_for(usage));
+                s.load(&id, attrs, clear.expose())
+                    .await
+                    .map_err(|e| CliError::arg(&hex_flag, e.context()))?;
+                Ok(id)
+            }
+            _ => Err(CliError::usage(format!(
+                "a key is required: {flag} NAME or {hex_flag} HEX"
+            ))),
+        }
+    }
+}
+
+fn verification(out: Output, v: Verification) -> Output {
+    let mut out = out.field(
+        "verification",
+        if v.is_verified() {
+            "verified"
+        } else {
+            "failed"
+        },
+    );
+    if !v.is_verified() {
+        out.code = EXIT_FAILED;
+    }
+    out
+}
+
+// ------------------------------------------------------------ PIN
+
+/// `pin …`.
+#[derive(Debug, Subcommand)]
+pub enum PinCommand {
+    /// Translate a PIN block from one key (or DUKPT) and format to another.
+    #[command(after_help = "Examples:\n  \
+        paycrypto pin translate --in-key-hex 13345779133457791334577913345779 --in-format 0 \\\n      \
+        --out-key-hex AF8CB133A78F8DC2D1359F18527593FB --out-format 4 \\\n      \
+        --pan 1234567890123 --block 3C0CA40863092C3A\n  \
+        paycrypto pin translate --backend payshield://127.0.0.1:1500 --keys keys.json \\\n      \
+        --in-bdk bdk --ksn FFFF9876543210E00001 --in-format 0 --out-key zpk --out-format 0 \\\n      \
+        --pan 4012345678909 --block 1B9C1845EB993A7A")]
+    Translate(TranslateArgs),
+}
+
+/// `pin translate`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("incoming").required(true).args(["in_key", "in_key_hex", "in_bdk", "in_bdk_hex"])))]
+#[command(group(ArgGroup::new("outgoing").required(true).args(["out_key", "out_key_hex"])))]
+pub struct TranslateArgs {
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Incoming PIN key, by name.
+    #[arg(long, value_name = "NAME")]
+    in_key: Option<String>,
+    /// Incoming PIN key, clear (software backend only).
+    #[arg(long, value_name = "HEX")]
+    in_key_hex: Option<String>,
+    /// Incoming DUKPT BDK, by name (with --ksn).
+    #[arg(long, value_name = "NAME", requires = "ksn")]
+    in_bdk: Option<String>,
+    /// Incoming DUKPT BDK, clear (software backend only; with --ksn).
+    #[arg(long, value_name = "HEX", requires = "ksn")]
+    in_bdk_hex: Option<String>,
+    /// DUKPT key serial number (20 hex digits TDES, 24 AES).
+    #[arg(long)]
+    ksn: Option<String>,
+    /// Incoming format: 0, 1, 3 or 4.
+    #[arg(long)]
+    in_format: String,
+    /// Outgoing PIN key, by name.
+    #[arg(long, value_name = "NAME")]
+    out_key: Option<String>,
+    /// Outgoing PIN key, clear (software backend only).
+    #[arg(long, value_name = "HEX")]
+    out_key_hex: Option<String>,
+    /// Outgoing format: 0, 1, 3 or 4.
+    #[arg(long)]
+    out_format: String,
+    /// The PAN.
+    #[arg(long)]
+    pan: String,
+    /// The encrypted PIN block (hex).
+    #[arg(long, value_name = "HEX")]
+    block: String,
+}
+
+pub(super) async fn pin(c: &PinCommand) -> Result<Output, CliError> {
+    let PinCommand::Translate(a) = c;
+    let in_fmt = args::format("--in-format", &a.in_format)?;
+    let out_fmt = args::format("--out-format", &a.out_format)?;
+    let pan = args::pan("--pan", &a.pan)?;
+    let block = args::hex("--block", &a.block)?;
+    let pin_block = crate::EncryptedPinBlock::from_bytes(&block)
+        .map_err(|e| CliError::arg("--block", e.reason))?;
+    let s = Session::open(&a.backend).await?;
+    let iso4 = |f| f == crate::PinBlockFormat::Iso4;
+    let incoming = if a.in_bdk.is_some() || a.in_bdk_hex.is_some() {
+        let ksn = args::transaction_ksn("--ksn", a.ksn.as_deref().unwrap_or_default())?;
+        let bdk_aes = ksn.is_aes();
+        let bdk = s
+            .key(
+                "--in-bdk",
+                a.in_bdk.as_ref(),
+                a.in_bdk_hex.as_ref(),
+                KeyUsage::Bdk,
+                bdk_aes,
+            )
+            .await?;
+        let key_type = if bdk_aes && iso4(in_fmt) {
+            KeyAlgorithm::Aes128
+        } else {
+            KeyAlgorithm::Tdes2
+        };
+        PinKey::Dukpt(Dukpt { bdk, ksn, key_type })
+    } else {
+        if a.ksn.is_some() {
+            return Err(CliError::arg(
+                "--ksn",
+                "applies only with --in-bdk or --in-bdk-hex",
+            ));
+        }
+        PinKey::Key(
+            s.key(
+                "--in-key",
+                a.in_key.as_ref(),
+                a.in_key_hex.as_ref(),
+                KeyUsage::PinEncryption,
+                iso4(in_fmt),
+            )
+            .await?,
+        )
+    };
+    let outgoing = s
+        .key(
+            "--out-key",
+            a.out_key.as_ref(),
+            a.out_key_hex.as_ref(),
+            KeyUsage::PinEncryption,
+            iso4(out_fmt),
+        )
+        .await?;
+    let r = s
+        .backend
+        .translate_pin(TranslatePinRequest {
+            incoming_key: incoming,
+            incoming_format: in_fmt,
+            outgoing_key: outgoing,
+            outgoing_format: out_fmt,
+            pan,
+            pin_block,
+        })
+        .await?;
+    Ok(Output::new()
+        .field("pin_block", hex::encode_upper(r.pin_block.as_bytes()))
+        .field("format", r.format.code())
+        .field("key_kcv", r.key_check_value.to_string())
+        .field("backend", s.backend.name().to_string()))
+}
+
+// ------------------------------------------------------------ CVV
+
+/// Which card validation value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CvvKind {
+    /// Magnetic-stripe CVV with --service-code.
+    Cvv,
+    /// CVV2 (service code 000).
+    Cvv2,
+    /// iCVV (service code 999).
+    Icvv,
+}
+
+/// `cvv …`.
+#[derive(Debug, Subcommand)]
+pub enum CvvCommand {
+    /// Generate a CVV / CVV2 / iCVV.
+    #[command(
+        after_help = "Example:\n  paycrypto cvv generate --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --pan 4123456789012 --expiry 8701 --service-code 101"
+    )]
+    Generate(CvvArgs),
+    /// Verify a CVV / CVV2 / iCVV (exit code 1 when it does not verify).
+    #[command(
+        after_help = "Example:\n  paycrypto cvv verify --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --pan 4123456789012 --expiry 8701 --service-code 101 --value 370"
+    )]
+    Verify(CvvVerifyArgs),
+}
+
+/// `cvv generate`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("cvk").required(true).args(["key", "key_hex"])))]
+pub struct CvvArgs {
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Card verification key (C0), by name.
+    #[arg(long, value_name = "NAME")]
+    key: Option<String>,
+    /// Card verification key, clear (software backend only).
+    #[arg(long, value_name = "HEX")]
+    key_hex: Option<String>,
+    /// The PAN.
+    #[arg(long)]
+    pan: String,
+    /// Expiry, four digits as the card carries them (usually YYMM).
+    #[arg(long)]
+    expiry: String,
+    /// Which value (default: cvv when --service-code is given, else cvv2).
+    #[arg(long, value_enum)]
+    kind: Option<CvvKind>,
+    /// Service code for the magnetic-stripe CVV.
+    #[arg(long)]
+    service_code: Option<String>,
+}
+
+/// `cvv verify`.
+#[derive(Debug, Args)]
+pub struct CvvVerifyArgs {
+    #[command(flatten)]
+    common: CvvArgs,
+    /// The value to verify.
+    #[arg(long)]
+    value: String,
+}
+
+fn cvv_kind(a: &CvvArgs) -> Result<CardValidationKind, CliError> {
+    let kind = a.kind.unwrap_or(if a.service_code.is_some() {
+        CvvKind::Cvv
+    } else {
+        CvvKind::Cvv2
+    });
+    match (kind, &a.service_code) {
+        (CvvKind::Cvv, Some(sc)) => Ok(CardValidationKind::Cvv(with(
+            "--service-code",
+            ServiceCode::new(sc.trim()),
+        )?)),
+        (CvvKind::Cvv, None) => Err(CliError::arg("--service-code", "required for --kind cvv")),
+        (_, Some(_)) => Err(CliError::arg(
+            "--service-code",
+            "applies to --kind cvv only (CVV2 uses 000, iCVV 999)",
+        )),
+        (CvvKind::Cvv2, None) => Ok(CardValidationKind::Cvv2),
+        (CvvKind::Icvv, None) => Ok(CardValidationKind::Icvv),
+    }
+}
+
+pub(super) async fn cvv(c: &CvvCommand) -> Result<Output, CliError> {
+    let (a, value) = match c {
+        CvvCommand::Generate(a) => (a, None),
+        CvvCommand::Verify(v) => (&v.common, Some(v.value.trim())),
+    };
+    let pan = args::pan("--pan", &a.pan)?;
+    let expiry = with("--expiry", CardExpiry::new(a.expiry.trim()))?;
+    let kind = cvv_kind(a)?;
+    if let Some(v) = value {
+        if !(3..=5).contains(&v.len()) || !v.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(CliError::arg("--value", "expected 3 decimal digits"));
+        }
+    }
+    let s = Session::open(&a.backend).await?;
+    let key = s
+        .key(
+            "--key",
+            a.key.as_ref(),
+            a.key_hex.as_ref(),
+            KeyUsage::CardVerification,
+            false,
+        )
+        .await?;
+    let kind_name = match kind {
+        CardValidationKind::Cvv(sc) => format!("cvv (service code {sc})"),
+        CardValidationKind::Cvv2 => "cvv2".into(),
+        CardValidationKind::Icvv => "icvv".into(),
+    };
+    let out = Output::new().field("kind", kind_name);
+    match value {
+        None => {
+            let r = s
+                .backend
+                .generate_card_validation(GenerateCardValidationRequest {
+                    key,
+                    pan,
+                    expiry,
+                    kind,
+                })
+                .await?;
+            Ok(out
+                .field("value", r.value)
+                .field("key_kcv", r.key_check_value.to_string()))
+        }
+        Some(v) => {
+            let r = s
+                .backend
+                .verify_card_validation(VerifyCardValidationRequest {
+                    key,
+                    pan,
+                    expiry,
+                    kind,
+                    value: v.to_string(),
+                })
+                .await?;
+            Ok(verification(out, r.verification))
+        }
+    }
+}
+
+// ------------------------------------------------------------ ARQC
+
+/// Session key derivation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SessionKind {
+    /// No session key (Visa CVN 10): the ICC master key is used.
+    Visa,
+    /// EMV common session key (EMV Book 2 A1.3) from the ATC.
+    Emv,
+    /// Mastercard session key from the ATC and unpredictable number.
+    Mastercard,
+}
+
+/// ISO 9797-1 padding of the data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PaddingArg {
+    /// None: the data is already a multiple of 8 bytes.
+    None,
+    /// Method 1: zeros.
+    #[value(name = "1")]
+    M1,
+    /// Method 2: 0x80 then zeros.
+    #[value(name = "2")]
+    M2,
+    /// Method 3: length block then zeros.
+    #[value(name = "3")]
+    M3,
+}
+
+impl PaddingArg {
+    fn padding(self) -> Iso9797Padding {
+        match self {
+            Self::None => Iso9797Padding::None,
+            Self::M1 => Iso9797Padding::Method1,
+            Self::M2 => Iso9797Padding::Method2,
+            Self::M3 => Iso9797Padding::Method3,
+        }
+    }
+}
+
+/// ICC master key derivation option.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MkOption {
+    /// EMV option A.
+    A,
+    /// EMV option B.
+    B,
+}
+
+/// The card and transaction fields of an ARQC.
+#[derive(Debug, Args)]
+pub struct ArqcFields {
+    /// The PAN.
+    #[arg(long)]
+    pan: String,
+    /// PAN sequence number (2 digits).
+    #[arg(long, default_value = "00")]
+    psn: String,
+    /// Session key derivation.
+    #[arg(long, value_enum, default_value = "emv")]
+    session: SessionKind,
+    /// Application transaction counter (4 hex digits; emv and mastercard).
+    #[arg(long, value_name = "HEX")]
+    atc: Option<String>,
+    /// Unpredictable number (8 hex digits; mastercard).
+    #[arg(long, value_name = "HEX")]
+    un: Option<String>,
+    /// Transaction data as the card MACs it (hex).
+    #[arg(long, value_name = "HEX")]
+    data: String,
+    /// Padding of the data (none: already padded, as AWS expects).
+    #[arg(long, value_enum, default_value = "none")]
+    padding: PaddingArg,
+    /// ICC master key derivation.
+    #[arg(long, value_enum, default_value = "a")]
+    option: MkOption,
+}
+
+struct Arqc {
+    pan: crate::Pan,
+    psn: Psn,
+    session: SessionKeyDerivation,
+    data: Vec<u8>,
+    padding: Iso9797Padding,
+    mk: MkDerivation,
+}
+
+fn arqc_fields(f: &ArqcFields) -> Result<Arqc, CliError> {
+    let atc = || -> Result<[u8; 2], CliError> {
+        match &f.atc {
+            Some(a) => args::hex_n::<2>("--atc", a),
+            None => Err(CliError::arg(
+                "--atc",
+                "required for --session emv and mastercard",
+            )),
+        }
+    };
+    let session = match f.session {
+        SessionKind::Visa => SessionKeyDerivation::Visa,
+        SessionKind::Emv => SessionKeyDerivation::EmvCommon { atc: atc()? },
+        SessionKind::Mastercard => SessionKeyDerivation::Mastercard {
+            atc: atc()?,
+            unpredictable_number: match &f.un {
+                Some(u) => args::hex_n::<4>("--un", u)?,
+                None => return Err(CliError::arg("--un", "required for --session mastercard")),
+            },
+        },
+    };
+    Ok(Arqc {
+        pan: args::pan("--pan", &f.pan)?,
+        psn: with("--psn", Psn::new(f.psn.trim()))?,
+        session,
+        data: args::hex("--data", &f.data)?,
+        padding: f.padding.padding(),
+        mk: match f.option {
+            MkOption::A => MkDerivation::OptionA,
+            MkOption::B => MkDerivation::OptionB,
+        },
+    })
+}
+
+/// `arqc …`.
+#[derive(Debug, Subcommand)]
+pub enum ArqcCommand {
+    /// Compute an ARQC as the card would, from a clear issuer master key (test keys).
+    #[command(
+        after_help = "Example:\n  paycrypto arqc generate --imk-hex 13345779133457791334577913345779 \\\n      --pan 1234567890123456 --session visa --padding 1 \\\n      --data 000000010000000000001000084000000010800840980704001111111158003456A08003242000"
+    )]
+    Generate(ArqcGenerateArgs),
+    /// Verify an ARQC on a backend, with an ARPC (method 1 with --arc, method 2 with --csu).
+    #[command(
+        after_help = "Example:\n  paycrypto arqc verify --key-hex 13345779133457791334577913345779 \\\n      --pan 1234567890123456 --session visa --padding 1 --arqc 26C8A1042D1CAF3E --arc 3030 \\\n      --data 000000010000000000001000084000000010800840980704001111111158003456A08003242000"
+    )]
+    Verify(ArqcVerifyArgs),
+}
+
+/// `arqc generate`.
+#[derive(Debug, Args)]
+pub struct ArqcGenerateArgs {
+    /// Clear issuer master key for application cryptograms (hex, 16 bytes).
+    #[arg(long, value_name = "HEX")]
+    imk_hex: String,
+    #[command(flatten)]
+    fields: ArqcFields,
+}
+
+/// `arqc verify`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("imk").required(true).args(["key", "key_hex"])))]
+pub struct ArqcVerifyArgs {
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Issuer master key (E0), by name.
+    #[arg(long, value_name = "NAME")]
+    key: Option<String>,
+    /// Issuer master key, clear (software backend only).
+    #[arg(long, value_name = "HEX")]
+    key_hex: Option<String>,
+    #[command(flatten)]
+    fields: ArqcFields,
+    /// The ARQC (16 hex digits).
+    #[arg(long, value_name = "HEX")]
+    arqc: String,
+    /// ARPC method 1: authorisation response code (4 hex digits).
+    #[arg(long, value_name = "HEX", conflicts_with = "csu")]
+    arc: Option<String>,
+    /// ARPC method 2: card status update (8 hex digits).
+    #[arg(long, value_name = "HEX")]
+    csu: Option<String>,
+    /// ARPC method 2: proprietary authentication data (0 to 8 bytes hex).
+    #[arg(long, value_name = "HEX", requires = "csu")]
+    proprietary_data: Option<String>,
+}
+
+pub(super) async fn arqc(c: &ArqcCommand) -> Result<Output, CliError> {
+    match c {
+        ArqcCommand::Generate(a) => {
+            let f = arqc_fields(&a.fields)?;
+            let imk = args::secret_hex("--imk-hex", &a.imk_hex)?;
+            let algo_err = |e: crate::algo::AlgoError| {
+                let arg = match e.field {
+                    "issuer master key" => "--imk-hex",
+                    "pan" => "--pan",
+                    "psn" => "--psn",
+                    "data" => "--data",
+                    "atc" => "--atc",
+                    "unpredictable number" => "--un",
+                    _ => "--data",
+                };
+                CliError::arg(arg, e.reason)
+            };
+            let icc = emv::derive_icc_mk(imk.expose(), f.pan.expose(), Some(f.psn.as_str()), f.mk)
+                .map_err(algo_err)?;
+            let method = match &f.session {
+                SessionKeyDerivation::Visa => emv::SessionKeyDerivation::None,
+                SessionKeyDerivation::EmvCommon { atc } => {
+                    emv::SessionKeyDerivation::EmvCommonAtc { atc }
+                }
+                SessionKeyDerivation::Mastercard {
+                    atc,
+                    unpredictable_number,
+                } => emv::SessionKeyDerivation::Mastercard {
+                    atc,
+                    un: unpredictable_number,
+                },
+            };
+            let sk = emv::derive_session_key(icc.as_slice(), method).map_err(algo_err)?;
+            let ac = emv::generate_ac(sk.as_slice(), &f.data, f.padding).map_err(algo_err)?;
+            let kcv = |k: &[u8]| {
+                crate::algo::cipher::kcv_tdes(k)
+                    .map(hex::encode_upper)
+                    .unwrap_or_default()
+            };
+            Ok(Output::new()
+                .field("arqc", hex::encode_upper(ac))
+                .field("imk_kcv", kcv(imk.expose()))
+                .field("icc_master_key_kcv", kcv(icc.as_slice()))
+                .field("session_key_kcv", kcv(sk.as_slice())))
+        }
+        ArqcCommand::Verify(a) => {
+            let f = arqc_fields(&a.fields)?;
+            let arqc = args::hex_n::<8>("--arqc", &a.arqc)?;
+            let arpc = match (&a.arc, &a.csu) {
+                (Some(arc), _) => Some(ArpcMethod::Method1 {
+                    arc: args::hex_n::<2>("--arc", arc)?,
+                }),
+                (None, Some(csu)) => {
+                    let proprietary_data = match &a.proprietary_data {
+                        Some(p) => args::hex("--proprietary-data", p)?,
+                        None => Vec::new(),
+                    };
+                    if proprietary_data.len() > 8 {
+                        return Err(CliError::arg("--proprietary-data", "at most 8 bytes"));
+                    }
+                    Some(ArpcMethod::Method2 {
+                        csu: args::hex_n::<4>("--csu", csu)?,
+                        proprietary_data,
+                    })
+                }
+                (None, None) => None,
+            };
+            let s = Session::open(&a.backend).await?;
+            let key = s
+                .key(
+                    "--key",
+                    a.key.as_ref(),
+                    a.key_hex.as_ref(),
+                    KeyUsage::EmvAppCryptogram,
+                    false,
+                )
+                .await?;
+            let r = s
+                .backend
+                .verify_arqc(VerifyArqcRequest {
+                    key,
+                    mk_derivation: f.mk,
+                    session: f.session,
+                    pan: f.pan,
+                    psn: f.psn,
+                    transaction_data: f.data,
+                    padding: f.padding,
+                    arqc,
+                    arpc,
+                })
+                .await?;
+            let mut out = verification(Output::new(), r.verification);
+            if let Some(arpc) = r.arpc {
+                out.push("arpc", hex::encode_upper(arpc));
+            }
+            Ok(out)
+        }
+    }
+}
+
+// ------------------------------------------------------------ MAC
+
+/// MAC algorithm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MacAlg {
+    /// ISO 9797-1 algorithm 1 (CBC-MAC), key usage M1.
+    Alg1,
+    /// ISO 9797-1 algorithm 3 (retail MAC), key usage M3.
+    Alg3,
+    /// CMAC (TDES or AES with --aes), key usage M6.
+    Cmac,
+    /// HMAC-SHA-256, key usage M7.
+    Hmac,
+}
+
+/// `mac …`.
+#[derive(Debug, Subcommand)]
+pub enum MacCommand {
+    /// Generate a MAC.
+    #[command(
+        after_help = "Example:\n  paycrypto mac generate --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --algorithm alg3 --padding 1 --text 'Now is the time for all ' --length 4"
+    )]
+    Generate(MacArgs),
+    /// Verify a MAC (exit code 1 when it does not verify).
+    #[command(
+        after_help = "Example:\n  paycrypto mac verify --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --algorithm alg3 --padding 1 --text 'Now is the time for all ' --mac A1C72E74"
+    )]
+    Verify(MacVerifyArgs),
+}
+
+/// `mac generate`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("mac_key").required(true).args(["key", "key_hex"])))]
+#[command(group(ArgGroup::new("message").required(true).args(["data", "text"])))]
+pub struct MacArgs {
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// MAC key, by name.
+    #[arg(long, value_name = "NAME")]
+    key: Option<String>,
+    /// MAC key, clear (software backend only).
+    #[arg(long, value_name = "HEX")]
+    key_hex: Option<String>,
+    /// Algorithm.
+    #[arg(long, value_enum)]
+    algorithm: MacAlg,
+    /// ISO 9797-1 padding for alg1 and alg3.
+    #[arg(long, value_enum, default_value = "1")]
+    padding: PaddingArg,
+    /// The message (hex).
+    #[arg(long, value_name = "HEX")]
+    data: Option<String>,
+    /// The message (text, as UTF-8 bytes).
+    #[arg(long)]
+    text: Option<String>,
+    /// MAC length in bytes (4 to the full length).
+    #[arg(long)]
+    length: Option<usize>,
+    /// A 16- or 24-byte --key-hex is AES (TDES otherwise).
+    #[arg(long)]
+    aes: bool,
+}
+
+/// `mac verify`.
+#[derive(Debug, Args)]
+pub struct MacVerifyArgs {
+    #[command(flatten)]
+    common: MacArgs,
+    /// The MAC to verify (hex).
+    #[arg(long, value_name = "HEX")]
+    mac: String,
+}
+
+pub(super) async fn mac(c: &MacCommand) -> Result<Output, CliError> {
+    let (a, mac) = match c {
+        MacCommand::Generate(a) => (a, None),
+        MacCommand::Verify(v) => (&v.common, Some(args::hex("--mac", &v.mac)?)),
+    };
+    let data = match (&a.data, &a.text) {
+        (Some(d), _) => args::hex("--data", d)?,
+        (None, Some(t)) => t.as_bytes().to_vec(),
+        (None, None) => {
+            return Err(CliError::usage(
+                "a message is required: --data HEX or --text TEXT",
+            ))
+        }
+    };
+    let (algorithm, usage) = match a.algorithm {
+        MacAlg::Alg1 => (
+            MacAlgorithm::Iso9797Alg1(a.padding.padding()),
+            KeyUsage::MacIso9797Alg1,
+        ),
+        MacAlg::Alg3 => (
+            MacAlgorithm::Iso9797Alg3(a.padding.padding()),
+            KeyUsage::MacIso9797Alg3,
+        ),
+        MacAlg::Cmac => (MacAlgorithm::Cmac, KeyUsage::MacCmac),
+        MacAlg::Hmac => (MacAlgorithm::HmacSha256, KeyUsage::MacHmac),
+    };
+    if let Some(n) = a.length {
+        if n < 4 {
+            return Err(CliError::arg("--length", "a MAC is at least 4 bytes"));
+        }
+    }
+    if mac.is_some() && a.length.is_some() {
+        return Err(CliError::arg(
+            "--length",
+            "verify takes the length from --mac",
+        ));
+    }
+    let s = Session::open(&a.backend).await?;
+    let key = s
+        .key("--key", a.key.as_ref(), a.key_hex.as_ref(), usage, a.aes)
+        .await?;
+    match mac {
+        None => {
+            let r = s
+                .backend
+                .generate_mac(GenerateMacRequest {
+                    key,
+                    algorithm,
+                    data,
+                    mac_length: a.length,
+                })
+                .await?;
+            Ok(Output::new()
+                .field("mac", hex::encode_upper(r.mac))
+                .field("key_kcv", r.key_check_value.to_string()))
+        }
+        Some(mac) => {
+            let r = s
+                .backend
+                .verify_mac(VerifyMacRequest {
+                    key,
+                    algorithm,
+                    data,
+                    mac,
+                })
+                .await?;
+            Ok(verification(Output::new(), r.verification))
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! EMV ARQC verification and ARPC generation.
+
+use super::{case, check_eq, hx, pan, random_bytes, random_pan};
+use crate::algo::emv::{self, MkDerivation};
+use crate::backend::BackendExt;
+use crate::conformance::vectors::*;
+use crate::conformance::{
+    expect_refusal, fail, op_failed, ref_failed, Case, Ctx, Outcome, Role, Stop,
+};
+use crate::error::ErrorKind;
+use crate::ops::{ArpcMethod, Iso9797Padding, SessionKeyDerivation, VerifyArqcRequest};
+use crate::types::{Psn, Verification};
+use rand::Rng;
+
+pub(super) fn cases() -> Vec<Case> {
+    vec![
+        case!(
+            VerifyArqc,
+            KnownAnswer,
+            "Visa (no session key), Mastercard and EMV common session keys, ARPC method 1",
+            Some(SRC_JPOS_ARQC),
+            [],
+            kat
+        ),
+        case!(
+            VerifyArqc,
+            KnownAnswer,
+            "altered ARQC is Failed, with no ARPC",
+            Some(SRC_JPOS_ARQC),
+            [],
+            kat_tampered
+        ),
+        case!(
+            VerifyArqc,
+            Agreement,
+            "random cards and transactions, ARPC methods 1 and 2",
+            None,
+            [],
+            agree
+        ),
+        case!(
+            VerifyArqc,
+            Refusal,
+            "key usage: CVK as issuer master key refused",
+            None,
+            [],
+            refuse_usage
+        ),
+        case!(
+            VerifyArqc,
+            Refusal,
+            "bad input: unpadded data of 7 bytes refused",
+            None,
+            [],
+            refuse_unpadded
+        ),
+    ]
+}
+
+fn arqc8(s: &str) -> [u8; 8] {
+    let mut a = [0u8; 8];
+    for (d, b) in a.iter_mut().zip(hx(s)) {
+        *d = b;
+    }
+    a
+}
+
+fn psn(s: &str) -> Result<Psn, Stop> {
+    Psn::new(s).map_err(|e| fail(e.to_string()))
+}
+
+fn jpos_request(
+    key: crate::types::KeyId,
+    session: SessionKeyDerivation,
+    arqc: &str,
+) -> Result<VerifyArqcRequest, Stop> {
+    Ok(VerifyArqcRequest {
+        key,
+        mk_derivation: MkDerivation::OptionA,
+        session,
+        pan: pan(ARQC_PAN)?,
+        psn: psn("00")?,
+        transaction_data: hx(ARQC_DATA),
+        padding: Iso9797Padding::Method1,
+        arqc: arqc8(arqc),
+        arpc: None,
+    })
+}
+
+async fn kat(ctx: &Ctx<'_>) -> Outcome {
+    let imk = ctx.published(Role::ImkAc).await?.id.clone();
+    let cases = [
+        ("Visa", SessionKeyDerivation::Visa, ARQC_VISA),
+        (
+            "Mastercard",
+            SessionKeyDerivation::Mastercard {
+                atc: ARQC_ATC,
+                unpredictable_number: ARQC_UN,
+            },
+            ARQC_MASTERCARD,
+        ),
+        (
+            "EMV common",
+            SessionKeyDerivation::EmvCommon { atc: ARQC_ATC },
+            ARQC_EMV_COMMON,
+        ),
+    ];
+    for (name, session, arqc) in cases {
+        let mut req = jpos_request(imk.clone(), session, arqc)?;
+        if name == "Visa" {
+            req.arpc = Some(ArpcMethod::Method1 { arc: ARPC_VISA_ARC });
+        }
+        let r = ctx
+            .backend
+            .verify_arqc(req)
+            .await
+            .map_err(|e| op_failed(name, &e))?;
+        if r.verification != Verification::Verified {
+            return Err(fail(format!(
+                "{name}: published ARQC {arqc} did not verify"
+            )));
+        }
+        if name == "Visa" {
+            let arpc = r
+                .arpc
+                .ok_or_else(|| fail("Visa: ARPC method 1 was asked for but not returned"))?;
+            check_eq("Visa ARPC method 1", &arpc, &hx(ARPC_VISA))?;
+        }
+    }
+    Ok(())
+}
+
+async fn kat_tampered(ctx: &Ctx<'_>) -> Outcome {
+    let imk = ctx.key(Role::ImkAc)?.id.clone();
+    let mut wrong = arqc8(ARQC_VISA);
+    wrong[7] ^= 0x01;
+    let mut req = jpos_request(imk, SessionKeyDerivation::Visa, ARQC_VISA)?;
+    req.arqc = wrong;
+    req.arpc = Some(ArpcMethod::Method1 { arc: ARPC_VISA_ARC });
+    let r = ctx
+        .backend
+        .verify_arqc(req)
+        .await
+        .map_err(|e| op_failed("verify of a wrong ARQC (must be Failed, not an error)", &e))?;
+    if r.verification != Verification::Failed {
+        return Err(fail("an altered ARQC verified"));
+    }
+    if r.arpc.is_some() {
+        return Err(fail("an ARPC was returned for a failed ARQC"));
+    }
+    Ok(())
+}
+
+async fn agree(ctx: &Ctx<'_>) -> Outcome {
+    let imk_clear = ctx.clear(Role::ImkAc)?;
+    let imk = ctx.key(Role::ImkAc)?.id.clone();
+    let mut rng = ctx.rng();
+    for i in 0..ctx.rounds.max(3) {
+        let p = random_pan(&mut rng);
+        let psn_s = format!("{:02}", rng.random_range(0..100));
+        let atc: [u8; 2] = rng.random();
+        let un: [u8; 4] = rng.random();
+        let session = match i % 3 {
+            0 => SessionKeyDerivation::Visa,
+            1 => SessionKeyDerivation::Mastercard {
+                atc,
+                unpredictable_number: un,
+            },
+            _ => SessionKeyDerivation::EmvCommon { atc },
+        };
+        let (padding, len) = if rng.random() {
+            (Iso9797Padding::None, 8 * rng.random_range(1..8))
+        } else {
+            (Iso9797Padding::Method2, rng.random_range(1..60))
+        };
+        let data = random_bytes(&mut rng, len);
+        // The card's side: the ARQC from the clear IMK with the reference algorithms.
+        let icc = emv::derive_icc_mk(imk_clear, &p, Some(&psn_s), MkDerivation::OptionA)
+            .map_err(|e| fail(e.to_string()))?;
+        let method = match &session {
+            SessionKeyDerivation::Visa => emv::SessionKeyDerivation::None,
+            SessionKeyDerivation::Mastercard {
+                atc,
+                unpredictable_number,
+            } => emv::SessionKeyDerivation::Mastercard {
+                atc,
+                un: unpredictable_number,
+            },
+            SessionKeyDerivation::EmvCommon { atc } => {
+                emv::SessionKeyDerivation::EmvCommonAtc { atc }
+            }
+        };
+        let sk =
+            emv::derive_session_key(icc.as_slice(), method).map_err(|e| fail(e.to_string()))?;
+        let arqc =
+            emv::generate_ac(sk.as_slice(), &data, padding).map_err(|e| fail(e.to_string()))?;
+        let arpc = if rng.random() {
+            ArpcMethod::Method1 { arc: rng.random() }
+        } else {
+            let n = rng.random_range(0..=8);
+            ArpcMethod::Method2 {
+                csu: rng.random(),
+                proprietary_data: random_bytes(&mut rng, n),
+            }
+        };
+        let req = VerifyArqcRequest {
+            key: imk.clone(),
+            mk_derivation: MkDerivation::OptionA,
+            session,
+            pan: pan(&p)?,
+            psn: psn(&psn_s)?,
+            transaction_data: data,
+            padding,
+            arqc,
+            arpc: Some(arpc),
+        };
+        let what = format!("{session:?}, {padding:?}");
+        let got = ctx
+            .backend
+            .verify_arqc(req.clone())
+            .await
+            .map_err(|e| op_failed(&what, &e))?;
+        let want = ctx
+            .reference
+            .verify_arqc(req)
+            .await
+            .map_err(|e| ref_failed(&what, &e))?;
+        if got.verification != Verification::Verified {
+            return Err(fail(format!("{what}: a valid ARQC did not verify")));
+        }
+        match (&got.arpc, &want.arpc) {
+            (Some(g), Some(w)) => check_eq(&format!("{what}: ARPC"), g, w)?,
+            (None, _) => return Err(fail(format!("{what}: no ARPC returned"))),
+            (Some(_), None) => return Err(fail(format!("{what}: reference gave no ARPC"))),
+        }
+    }
+    Ok(())
+}
+
+async fn refuse_usage(ctx: &Ctx<'_>) -> Outcome {
+    let cvk = ctx.key(Role::Cvk)?.id.clone();
+    let r = ctx
+        .backend
+        .verify_arqc(jpos_request(cvk, SessionKeyDerivation::Visa, ARQC_VISA)?)
+        .await;
+    expect_refusal(
+        "ARQC with a CVK",
+        r,
+        &[ErrorKind::KeyUsage, ErrorKind::InvalidInput],
+    )
+}
+
+async fn refuse_unpadded(ctx: &Ctx<'_>) -> Outcome {
+    let imk = ctx.key(Role::ImkAc)?.id.clone();
+    let mut req = jpos_request(imk, SessionKeyDerivation::Visa, ARQC_VISA)?;
+    req.transaction_data = vec![0x11; 7];
+    req.padding = Iso9797Padding::None;
+    let r = ctx.backend.verify_arqc(req).await;
+    expect_refusal("7 bytes without padding", r, &[ErrorKind::InvalidInput])
+}

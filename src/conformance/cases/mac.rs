@@ -1,0 +1,262 @@
+//! MAC generation and verification.
+
+use super::{case, check_eq, combine, hx, random_bytes};
+use crate::backend::BackendExt;
+use crate::conformance::vectors::*;
+use crate::conformance::{
+    expect_refusal, fail, op_failed, ref_failed, Case, Ctx, Outcome, Role, Stop,
+};
+use crate::error::ErrorKind;
+use crate::ops::{GenerateMacRequest, Iso9797Padding, MacAlgorithm, VerifyMacRequest};
+use crate::types::{KeyId, Verification};
+use rand::Rng;
+
+pub(super) fn cases() -> Vec<Case> {
+    vec![
+        case!(
+            GenerateMac,
+            KnownAnswer,
+            "ISO 9797-1 algorithm 3 (retail MAC)",
+            Some(SRC_RETAIL_MAC),
+            [],
+            kat_retail
+        ),
+        case!(
+            GenerateMac,
+            KnownAnswer,
+            "TDES CMAC",
+            Some(SRC_CMAC_TDES),
+            [],
+            kat_cmac_tdes
+        ),
+        case!(
+            GenerateMac,
+            KnownAnswer,
+            "AES CMAC",
+            Some(SRC_CMAC_AES),
+            [],
+            kat_cmac_aes
+        ),
+        case!(
+            GenerateMac,
+            Agreement,
+            "every MAC key and algorithm on random messages",
+            None,
+            [],
+            agree
+        ),
+        case!(
+            VerifyMac,
+            RoundTrip,
+            "generated MACs verify, altered ones fail",
+            None,
+            [GenerateMac],
+            round_trip
+        ),
+        case!(
+            GenerateMac,
+            Refusal,
+            "key usage: retail-MAC key for CMAC, PIN key for MAC refused",
+            None,
+            [],
+            refuse_usage
+        ),
+        case!(
+            GenerateMac,
+            Refusal,
+            "bad input: 2-byte MAC length refused",
+            None,
+            [],
+            refuse_short_length
+        ),
+        case!(
+            VerifyMac,
+            Refusal,
+            "bad input: 3-byte MAC refused",
+            None,
+            [],
+            refuse_short_mac
+        ),
+    ]
+}
+
+/// Every MAC role with the algorithm the suite uses it with.
+const MAC_ROLES: &[(Role, MacAlgorithm)] = &[
+    (
+        Role::MacAlg1,
+        MacAlgorithm::Iso9797Alg1(Iso9797Padding::Method2),
+    ),
+    (
+        Role::MacRetail,
+        MacAlgorithm::Iso9797Alg3(Iso9797Padding::Method2),
+    ),
+    (Role::MacCmac, MacAlgorithm::Cmac),
+    (Role::MacCmacAes, MacAlgorithm::Cmac),
+    (Role::MacHmac, MacAlgorithm::HmacSha256),
+];
+
+async fn generate(
+    ctx: &Ctx<'_>,
+    key: &KeyId,
+    algorithm: MacAlgorithm,
+    data: &[u8],
+    mac_length: Option<usize>,
+) -> crate::Result<Vec<u8>> {
+    ctx.backend
+        .generate_mac(GenerateMacRequest {
+            key: key.clone(),
+            algorithm,
+            data: data.to_vec(),
+            mac_length,
+        })
+        .await
+        .map(|r| r.mac)
+}
+
+async fn verify(
+    ctx: &Ctx<'_>,
+    key: &KeyId,
+    algorithm: MacAlgorithm,
+    data: &[u8],
+    mac: &[u8],
+) -> crate::Result<Verification> {
+    ctx.backend
+        .verify_mac(VerifyMacRequest {
+            key: key.clone(),
+            algorithm,
+            data: data.to_vec(),
+            mac: mac.to_vec(),
+        })
+        .await
+        .map(|r| r.verification)
+}
+
+async fn kat_retail(ctx: &Ctx<'_>) -> Outcome {
+    let k = ctx.published(Role::MacRetail).await?.id.clone();
+    let alg = MacAlgorithm::Iso9797Alg3(Iso9797Padding::Method1);
+    let mac = generate(ctx, &k, alg, RETAIL_MAC_DATA, Some(4))
+        .await
+        .map_err(|e| op_failed("generate", &e))?;
+    check_eq("MAC", &mac, &hx(RETAIL_MAC))
+}
+
+async fn kat_list(ctx: &Ctx<'_>, role: Role, list: &[(&str, &str)]) -> Outcome {
+    let k = ctx.published(role).await?.id.clone();
+    for (msg, want) in list {
+        let mac = generate(ctx, &k, MacAlgorithm::Cmac, &hx(msg), None)
+            .await
+            .map_err(|e| op_failed(&format!("{}-byte message", msg.len() / 2), &e))?;
+        check_eq(&format!("{}-byte message", msg.len() / 2), &mac, &hx(want))?;
+    }
+    Ok(())
+}
+
+async fn kat_cmac_tdes(ctx: &Ctx<'_>) -> Outcome {
+    kat_list(ctx, Role::MacCmac, CMAC_TDES).await
+}
+
+async fn kat_cmac_aes(ctx: &Ctx<'_>) -> Outcome {
+    kat_list(ctx, Role::MacCmacAes, CMAC_AES).await
+}
+
+async fn agree(ctx: &Ctx<'_>) -> Outcome {
+    let mut results = Vec::new();
+    for (role, alg) in MAC_ROLES {
+        let r = async {
+            ctx.clear(*role)?;
+            let k = ctx.key(*role)?.id.clone();
+            let mut rng = ctx.rng();
+            for _ in 0..ctx.rounds {
+                let n = rng.random_range(1..100);
+                let data = random_bytes(&mut rng, n);
+                let what = format!("{role} ({alg:?}), {n}-byte message");
+                let got = generate(ctx, &k, *alg, &data, None)
+                    .await
+                    .map_err(|e| op_failed(&what, &e))?;
+                let want = ctx
+                    .reference
+                    .generate_mac(GenerateMacRequest {
+                        key: k.clone(),
+                        algorithm: *alg,
+                        data,
+                        mac_length: None,
+                    })
+                    .await
+                    .map_err(|e| ref_failed(&what, &e))?
+                    .mac;
+                check_eq(&what, &got, &want)?;
+            }
+            Ok::<(), Stop>(())
+        }
+        .await;
+        results.push(r);
+    }
+    combine(results)
+}
+
+async fn round_trip(ctx: &Ctx<'_>) -> Outcome {
+    let mut results = Vec::new();
+    for (role, alg) in MAC_ROLES {
+        let r = async {
+            let k = ctx.key(*role)?.id.clone();
+            let mut rng = ctx.rng();
+            for _ in 0..ctx.rounds {
+                let n = rng.random_range(1..100);
+                let data = random_bytes(&mut rng, n);
+                let len = rng.random_range(4..=8);
+                let what = format!("{role} ({alg:?}), {len}-byte MAC");
+                let mac = generate(ctx, &k, *alg, &data, Some(len))
+                    .await
+                    .map_err(|e| op_failed(&what, &e))?;
+                if mac.len() != len {
+                    return Err(fail(format!("{what}: got {} bytes", mac.len())));
+                }
+                let v = verify(ctx, &k, *alg, &data, &mac)
+                    .await
+                    .map_err(|e| op_failed(&format!("{what}: verify"), &e))?;
+                if v != Verification::Verified {
+                    return Err(fail(format!("{what}: a generated MAC did not verify")));
+                }
+                let mut bad = mac.clone();
+                if let Some(b) = bad.first_mut() {
+                    *b ^= 0x80;
+                }
+                let v = verify(ctx, &k, *alg, &data, &bad).await.map_err(|e| {
+                    op_failed(
+                        &format!("{what}: verify of an altered MAC (must be Failed, not an error)"),
+                        &e,
+                    )
+                })?;
+                if v != Verification::Failed {
+                    return Err(fail(format!("{what}: an altered MAC verified")));
+                }
+            }
+            Ok::<(), Stop>(())
+        }
+        .await;
+        results.push(r);
+    }
+    combine(results)
+}
+
+async fn refuse_usage(ctx: &Ctx<'_>) -> Outcome {
+    let m3 = ctx.key(Role::MacRetail)?.id.clone();
+    let zpk = ctx.key(Role::Zpk)?.id.clone();
+    let kinds = &[ErrorKind::KeyUsage, ErrorKind::InvalidInput];
+    let r = generate(ctx, &m3, MacAlgorithm::Cmac, b"message", None).await;
+    expect_refusal("CMAC with an M3 key", r, kinds)?;
+    let r = generate(ctx, &zpk, MacAlgorithm::Cmac, b"message", None).await;
+    expect_refusal("CMAC with a PIN key", r, kinds)
+}
+
+async fn refuse_short_length(ctx: &Ctx<'_>) -> Outcome {
+    let k = ctx.key(Role::MacCmac)?.id.clone();
+    let r = generate(ctx, &k, MacAlgorithm::Cmac, b"message", Some(2)).await;
+    expect_refusal("2-byte MAC", r, &[ErrorKind::InvalidInput])
+}
+
+async fn refuse_short_mac(ctx: &Ctx<'_>) -> Outcome {
+    let k = ctx.key(Role::MacCmac)?.id.clone();
+    let r = verify(ctx, &k, MacAlgorithm::Cmac, b"message", &[1, 2, 3]).await;
+    expect_refusal("3-byte MAC", r, &[ErrorKind::InvalidInput])
+}

@@ -1,0 +1,116 @@
+//! Every operation a backend does not declare must return Unsupported —
+//! not an answer, and not another error.
+
+use crate::algo::pinblock::{EncryptedPinBlock, PinBlockFormat};
+use crate::backend::Backend;
+use crate::conformance::{fail, Outcome, Stop};
+use crate::error::ErrorKind;
+use crate::ops::*;
+use crate::types::{
+    CardExpiry, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, Pan, Psn, SecretBytes,
+};
+
+/// A well-formed request for `op`, naming a key that need not exist.
+pub(crate) fn sample_request(op: Operation) -> crate::Result<Request> {
+    let key = KeyId::new("paycrypto-conformance/undeclared")?;
+    let pan = Pan::new("4111111111111111")?;
+    let attrs = KeyAttributes::new(
+        KeyUsage::CardVerification,
+        KeyAlgorithm::Tdes2,
+        ModesOfUse::GENERATE_VERIFY,
+    );
+    Ok(match op {
+        Operation::TranslatePin => Request::TranslatePin(TranslatePinRequest {
+            incoming_key: PinKey::Key(key.clone()),
+            incoming_format: PinBlockFormat::Iso0,
+            outgoing_key: key,
+            outgoing_format: PinBlockFormat::Iso0,
+            pan,
+            pin_block: EncryptedPinBlock::from_bytes(&[0x11; 8])?,
+        }),
+        Operation::EncryptData => Request::EncryptData(EncryptDataRequest {
+            key: DataKey::Key(key),
+            mode: CipherMode::Ecb,
+            plaintext: SecretBytes::new(vec![0; 8]),
+        }),
+        Operation::DecryptData => Request::DecryptData(DecryptDataRequest {
+            key: DataKey::Key(key),
+            mode: CipherMode::Ecb,
+            ciphertext: vec![0; 8],
+        }),
+        Operation::GenerateCardValidation => {
+            Request::GenerateCardValidation(GenerateCardValidationRequest {
+                key,
+                pan,
+                expiry: CardExpiry::new("2512")?,
+                kind: CardValidationKind::Cvv2,
+            })
+        }
+        Operation::VerifyCardValidation => {
+            Request::VerifyCardValidation(VerifyCardValidationRequest {
+                key,
+                pan,
+                expiry: CardExpiry::new("2512")?,
+                kind: CardValidationKind::Cvv2,
+                value: "123".into(),
+            })
+        }
+        Operation::VerifyArqc => Request::VerifyArqc(VerifyArqcRequest {
+            key,
+            mk_derivation: MkDerivation::OptionA,
+            session: SessionKeyDerivation::Visa,
+            pan,
+            psn: Psn::new("00")?,
+            transaction_data: vec![0; 8],
+            padding: Iso9797Padding::None,
+            arqc: [0; 8],
+            arpc: None,
+        }),
+        Operation::GenerateMac => Request::GenerateMac(GenerateMacRequest {
+            key,
+            algorithm: MacAlgorithm::Cmac,
+            data: vec![0; 8],
+            mac_length: None,
+        }),
+        Operation::VerifyMac => Request::VerifyMac(VerifyMacRequest {
+            key,
+            algorithm: MacAlgorithm::Cmac,
+            data: vec![0; 8],
+            mac: vec![0; 8],
+        }),
+        Operation::GenerateKey => Request::GenerateKey(GenerateKeyRequest {
+            key_id: key,
+            attributes: attrs,
+        }),
+        Operation::ImportKey => Request::ImportKey(ImportKeyRequest {
+            key_id: key.clone(),
+            material: KeyMaterial::Tr31 {
+                kek: key,
+                key_block: "B0000P0TE00E0000".into(),
+            },
+            expected_kcv: None,
+        }),
+        Operation::ExportKey => Request::ExportKey(ExportKeyRequest {
+            key: key.clone(),
+            kek: key,
+            version: Tr31Version::B,
+        }),
+        Operation::GetKeyInfo => Request::GetKeyInfo(GetKeyInfoRequest { key }),
+        Operation::DeleteKey => Request::DeleteKey(DeleteKeyRequest { key }),
+    })
+}
+
+/// Sends a sample request for the undeclared `op` and expects Unsupported.
+pub(crate) async fn check(backend: &dyn Backend, op: Operation) -> Outcome {
+    let req = sample_request(op).map_err(|e| fail(format!("sample request: {e}")))?;
+    match backend.execute(req).await {
+        Ok(_) => Err(fail(format!(
+            "{op} is not declared, but the backend answered it"
+        ))),
+        Err(e) if e.kind() == ErrorKind::Unsupported => Ok(()),
+        Err(e) => Err(Stop::Fail(format!(
+            "{op} is not declared: expected unsupported, got {} ({e})",
+            e.kind()
+        ))),
+    }
+}

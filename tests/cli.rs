@@ -1,0 +1,1093 @@
+//! The `paycrypto` binary itself: every subcommand with published vectors,
+//! wrong input (which argument, non-zero exit, no secret echoed), secrets
+//! hidden unless asked, and the conformance command with JUnit output.
+
+use assert_cmd::Command;
+use paycrypto::algo::{cipher::BlockCipher, pinblock};
+use predicates::prelude::*;
+use predicates::str::contains;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+const ZPK: &str = "13345779133457791334577913345779"; // jPOS test ZPK, KCV 6FB1C8
+const AES_ZPK: &str = "AF8CB133A78F8DC2D1359F18527593FB"; // X9.24-3 supplement PIN key
+const K0123: &str = "0123456789ABCDEFFEDCBA9876543210"; // KCV 08D7B4
+const ARQC_DATA: &str =
+    "000000010000000000001000084000000010800840980704001111111158003456A08003242000";
+
+fn bin() -> Command {
+    Command::cargo_bin("paycrypto").expect("binary built")
+}
+
+fn json(args: &[&str]) -> Value {
+    let out = bin().arg("--json").args(args).output().expect("run");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON output")
+}
+
+fn tmp(name: &str, contents: &str) -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let p = std::env::temp_dir().join(format!(
+        "paycrypto-cli-{}-{}-{name}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::SeqCst)
+    ));
+    std::fs::write(&p, contents).expect("write temp file");
+    p
+}
+
+// ---------------------------------------------------------------- kcv
+
+#[test]
+fn kcv_published_values() {
+    // pyemv / thalessimulatorlibrary: 08D7B4; openemv/tr31 test8 AES-256: 0A00E3.
+    bin()
+        .args(["kcv", "--key-hex", K0123])
+        .assert()
+        .success()
+        .stdout(contains("08D7B4"));
+    let v = json(&[
+        "kcv",
+        "--key-hex",
+        "BE19E6A07A760F10EF8E83A226B63AAD141F463FDDD4F47DB244B4023EC3CACC",
+    ]);
+    assert_eq!(v["kcv"], "0A00E3");
+    assert_eq!(v["algorithm"], "AES_256");
+}
+
+#[test]
+fn kcv_wrong_input_names_argument_and_hides_value() {
+    bin()
+        .args(["kcv", "--key-hex", "0123456789ABCDEZ"])
+        .assert()
+        .code(2)
+        .stderr(contains("--key-hex").and(contains("0123456789ABCDEZ").not()));
+    bin()
+        .args(["kcv", "--key-hex", "0123456789ABCDEF0123"])
+        .assert()
+        .code(2)
+        .stderr(contains("--key-hex").and(contains("10 bytes")));
+    bin()
+        .args(["kcv"])
+        .assert()
+        .code(2)
+        .stderr(contains("--key-hex"));
+}
+
+// ---------------------------------------------------------------- PIN blocks
+
+#[test]
+fn pinblock_encode_and_decode_vectors_with_secrets_hidden() {
+    // jPOS: PIN 1234, account 1234567890123, ISO 0 under the test ZPK.
+    let enc = [
+        "pinblock",
+        "encode",
+        "--pin",
+        "1234",
+        "--pan",
+        "1234567890123",
+        "--format",
+        "0",
+        "--key-hex",
+        ZPK,
+    ];
+    bin()
+        .args(enc)
+        .assert()
+        .success()
+        .stdout(contains("3C0CA40863092C3A").and(contains("041226CBA9876FED").not()))
+        .stdout(contains("hidden"));
+    let v = json(&[&["--show-secrets"][..], &enc[..]].concat());
+    assert_eq!(v["clear_pin_block"], "041226CBA9876FED");
+    assert_eq!(v["key_kcv"], "6FB1C8");
+
+    // X9.24-3 supplement: ISO 4 with the published fill.
+    let v = json(&[
+        "pinblock",
+        "encode",
+        "--pin",
+        "1234",
+        "--pan",
+        "4111111111111111",
+        "--format",
+        "4",
+        "--key-hex",
+        AES_ZPK,
+        "--fill",
+        "2F69ADDE2E9E7ACE",
+    ]);
+    assert_eq!(v["pin_block"], "A912150391AB65A67E52883D81CE2D15");
+    assert!(v["clear_pin_field"].is_null());
+
+    let dec = [
+        "pinblock",
+        "decode",
+        "--block",
+        "3C0CA40863092C3A",
+        "--pan",
+        "1234567890123",
+        "--format",
+        "0",
+        "--key-hex",
+        ZPK,
+    ];
+    bin()
+        .args(dec)
+        .assert()
+        .success()
+        .stdout(contains("valid").and(contains("1234").not()));
+    let v = json(&[&["--show-secrets"][..], &dec[..]].concat());
+    assert_eq!(v["pin"], "1234");
+    assert_eq!(v["pin_length"], 4);
+}
+
+#[test]
+fn pinblock_wrong_input() {
+    bin()
+        .args(["pinblock", "encode", "--pin", "1234", "--format", "0"])
+        .assert()
+        .code(2)
+        .stderr(contains("--pan").and(contains("required")));
+    bin()
+        .args([
+            "pinblock",
+            "encode",
+            "--pin",
+            "12a4",
+            "--pan",
+            "1234567890123",
+            "--format",
+            "0",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--pin").and(contains("12a4").not()));
+    bin()
+        .args(["pinblock", "encode", "--pin", "1234", "--format", "7"])
+        .assert()
+        .code(2)
+        .stderr(contains("--format"));
+    // Wrong PAN: the fill no longer decodes; the PAN is not echoed.
+    bin()
+        .args([
+            "pinblock",
+            "decode",
+            "--block",
+            "3C0CA40863092C3A",
+            "--pan",
+            "1234567890993",
+            "--format",
+            "0",
+            "--key-hex",
+            ZPK,
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--block").and(contains("1234567890993").not()));
+    bin()
+        .args([
+            "pinblock",
+            "encode",
+            "--pin",
+            "1234",
+            "--pan",
+            "4111111111111111",
+            "--format",
+            "0",
+            "--key-hex",
+            &format!("{ZPK}{ZPK}"),
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--key-hex").and(contains("TDES key")));
+}
+
+// ---------------------------------------------------------------- PIN translate
+
+#[test]
+fn pin_translate_zone_and_dukpt() {
+    // Same key, same format: the published block comes back unchanged.
+    let v = json(&[
+        "pin",
+        "translate",
+        "--in-key-hex",
+        ZPK,
+        "--in-format",
+        "0",
+        "--out-key-hex",
+        ZPK,
+        "--out-format",
+        "0",
+        "--pan",
+        "1234567890123",
+        "--block",
+        "3C0CA40863092C3A",
+    ]);
+    assert_eq!(v["pin_block"], "3C0CA40863092C3A");
+    assert_eq!(v["key_kcv"], "6FB1C8");
+
+    // X9.24-1 A.4: KSN …E00001, PIN block 1B9C1845EB993A7A → ISO 0 under the ZPK.
+    let zc = BlockCipher::tdes(&hex::decode(ZPK).unwrap()).unwrap();
+    let want = pinblock::encipher_pin_block(
+        &zc,
+        paycrypto::PinBlockFormat::Iso0,
+        &hex::decode("041274EDCBA9876F").unwrap(),
+        None,
+    )
+    .unwrap();
+    let v = json(&[
+        "pin",
+        "translate",
+        "--in-bdk-hex",
+        K0123,
+        "--ksn",
+        "FFFF9876543210E00001",
+        "--in-format",
+        "0",
+        "--out-key-hex",
+        ZPK,
+        "--out-format",
+        "0",
+        "--pan",
+        "4012345678909",
+        "--block",
+        "1B9C1845EB993A7A",
+    ]);
+    assert_eq!(v["pin_block"], hex::encode_upper(want.as_bytes()));
+
+    // To AES ISO 4: decrypts back to the PIN under the AES key.
+    let v = json(&[
+        "pin",
+        "translate",
+        "--in-key-hex",
+        ZPK,
+        "--in-format",
+        "0",
+        "--out-key-hex",
+        AES_ZPK,
+        "--out-format",
+        "4",
+        "--pan",
+        "1234567890123",
+        "--block",
+        "3C0CA40863092C3A",
+    ]);
+    let out = hex::decode(v["pin_block"].as_str().unwrap()).unwrap();
+    let ac = BlockCipher::aes(&hex::decode(AES_ZPK).unwrap()).unwrap();
+    let pin = pinblock::decrypt_pin_block(
+        &ac,
+        paycrypto::PinBlockFormat::Iso4,
+        &out,
+        Some("1234567890123"),
+    )
+    .unwrap();
+    assert_eq!(pin.as_str(), "1234");
+}
+
+#[test]
+fn pin_translate_refusals_and_wrong_input() {
+    // PCI: ISO 0 to ISO 1 is refused by the backend (exit 3).
+    bin()
+        .args([
+            "pin",
+            "translate",
+            "--in-key-hex",
+            ZPK,
+            "--in-format",
+            "0",
+            "--out-key-hex",
+            ZPK,
+            "--out-format",
+            "1",
+            "--pan",
+            "1234567890123",
+            "--block",
+            "3C0CA40863092C3A",
+        ])
+        .assert()
+        .code(3)
+        .stderr(contains("format translation"));
+    // No incoming key.
+    bin()
+        .args([
+            "pin",
+            "translate",
+            "--in-format",
+            "0",
+            "--out-key-hex",
+            ZPK,
+            "--out-format",
+            "0",
+            "--pan",
+            "1234567890123",
+            "--block",
+            "3C0CA40863092C3A",
+        ])
+        .assert()
+        .code(2);
+    // Clear keys cannot go to a remote backend.
+    bin()
+        .args([
+            "pin",
+            "translate",
+            "--backend",
+            "payshield://127.0.0.1:1500",
+            "--in-key",
+            "zpk",
+            "--in-format",
+            "0",
+            "--out-key",
+            "zpk",
+            "--out-format",
+            "0",
+            "--pan",
+            "1234567890123",
+            "--block",
+            "3C0CA40863092C3A",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("not available in this build"));
+    bin()
+        .args([
+            "pin",
+            "translate",
+            "--backend",
+            "payshield://host",
+            "--in-key",
+            "zpk",
+            "--in-format",
+            "0",
+            "--out-key",
+            "zpk",
+            "--out-format",
+            "0",
+            "--pan",
+            "1234567890123",
+            "--block",
+            "3C0CA40863092C3A",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--backend").and(contains("port")));
+    bin()
+        .args([
+            "pin",
+            "translate",
+            "--in-key-hex",
+            ZPK,
+            "--in-format",
+            "0",
+            "--out-key-hex",
+            ZPK,
+            "--out-format",
+            "0",
+            "--pan",
+            "12345",
+            "--block",
+            "3C0CA40863092C3A",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--pan").and(contains("12 to 19")));
+}
+
+// ---------------------------------------------------------------- DUKPT
+
+#[test]
+fn dukpt_derive_tdes_and_aes() {
+    // X9.24-1:2009 A.4: IPEK 6AC292FAA1315B4D858AB3A3D7D5933A.
+    let v = json(&[
+        "dukpt",
+        "derive",
+        "--bdk-hex",
+        K0123,
+        "--ksn",
+        "FFFF9876543210E00001",
+    ]);
+    let ipek_kcv = paycrypto::algo::cipher::kcv_tdes(
+        &hex::decode("6AC292FAA1315B4D858AB3A3D7D5933A").unwrap(),
+    )
+    .unwrap();
+    assert_eq!(v["ipek_kcv"], hex::encode_upper(ipek_kcv));
+    assert!(v["ipek"].is_null());
+    let v = json(&[
+        "--show-secrets",
+        "dukpt",
+        "derive",
+        "--bdk-hex",
+        K0123,
+        "--ksn",
+        "FFFF9876543210E00001",
+    ]);
+    assert_eq!(v["ipek"], "6AC292FAA1315B4D858AB3A3D7D5933A");
+    assert_eq!(v["pin_key"], "042666B49184CF5C68DE9628D0397B36");
+    assert_eq!(v["data_request_key"], "448D3F076D8304036A55A3D7E0055A78");
+    // Initial KSN: the IPEK only.
+    let v = json(&[
+        "dukpt",
+        "derive",
+        "--bdk-hex",
+        K0123,
+        "--ksn",
+        "FFFF9876543210E00000",
+    ]);
+    assert!(v.get("pin_key_kcv").is_none());
+
+    // X9.24-3:2017 supplement, AES-128 BDK.
+    let v = json(&[
+        "--show-secrets",
+        "dukpt",
+        "derive",
+        "--bdk-hex",
+        "FEDCBA9876543210F1F1F1F1F1F1F1F1",
+        "--ksn",
+        "123456789012345600000001",
+    ]);
+    assert_eq!(v["initial_key"], "1273671EA26AC29AFA4D1084127652A1");
+    assert_eq!(v["pin_key"], "AF8CB133A78F8DC2D1359F18527593FB");
+    assert_eq!(v["data_encrypt_key"], "A35C412EFD41FDB98B69797C02DCD08F");
+}
+
+#[test]
+fn dukpt_wrong_input() {
+    bin()
+        .args(["dukpt", "derive", "--bdk-hex", K0123, "--ksn", "FFFF98"])
+        .assert()
+        .code(2)
+        .stderr(contains("--ksn"));
+    bin()
+        .args([
+            "dukpt",
+            "derive",
+            "--bdk-hex",
+            "0123456789ABCDEF",
+            "--ksn",
+            "FFFF9876543210E00001",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--bdk-hex").and(contains("0123456789ABCDEF").not()));
+    bin()
+        .args([
+            "dukpt",
+            "derive",
+            "--bdk-hex",
+            "FEDCBA9876543210F1F1F1F1F1F1F1F1",
+            "--ksn",
+            "123456789012345600000001",
+            "--key-type",
+            "aes256",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--key-type"));
+}
+
+// ---------------------------------------------------------------- CVV
+
+#[test]
+fn cvv_generate_and_verify() {
+    let base = [
+        "--key-hex",
+        K0123,
+        "--pan",
+        "4123456789012",
+        "--expiry",
+        "8701",
+        "--service-code",
+        "101",
+    ];
+    let v = json(&[&["cvv", "generate"][..], &base[..]].concat());
+    assert_eq!(v["value"], "370");
+    bin()
+        .args(["cvv", "verify"])
+        .args(base)
+        .args(["--value", "370"])
+        .assert()
+        .success()
+        .stdout(contains("verified"));
+    bin()
+        .args(["cvv", "verify"])
+        .args(base)
+        .args(["--value", "371"])
+        .assert()
+        .code(1)
+        .stdout(contains("failed"));
+    bin()
+        .args(["cvv", "verify"])
+        .args(base)
+        .args(["--value", "12a"])
+        .assert()
+        .code(2)
+        .stderr(contains("--value"));
+    bin()
+        .args([
+            "cvv",
+            "generate",
+            "--key-hex",
+            K0123,
+            "--pan",
+            "4123456789012",
+            "--expiry",
+            "8701",
+            "--kind",
+            "cvv",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--service-code"));
+    bin()
+        .args([
+            "cvv",
+            "generate",
+            "--key-hex",
+            K0123,
+            "--pan",
+            "4123456789012",
+            "--expiry",
+            "87011",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--expiry"));
+}
+
+#[test]
+fn keys_file_names_keys_and_errors_name_fields() {
+    let keys = tmp(
+        "keys.json",
+        &format!(
+            r#"{{"keys": {{
+                "cvk": {{"id": "issuer/cvk", "usage": "C0", "clear": "{K0123}"}},
+                "zpk": {{"usage": "P0", "clear": "{ZPK}"}}
+            }}}}"#
+        ),
+    );
+    let k = keys.to_str().unwrap();
+    let v = json(&[
+        "cvv",
+        "generate",
+        "--keys",
+        k,
+        "--key",
+        "cvk",
+        "--pan",
+        "4123456789012",
+        "--expiry",
+        "8701",
+        "--service-code",
+        "101",
+    ]);
+    assert_eq!(v["value"], "370");
+    bin()
+        .args([
+            "cvv",
+            "generate",
+            "--keys",
+            k,
+            "--key",
+            "nope",
+            "--pan",
+            "4123456789012",
+            "--expiry",
+            "8701",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--key").and(contains("nope")));
+    // A PIN key used for CVVs: the backend refuses on key usage (exit 3).
+    bin()
+        .args([
+            "cvv",
+            "generate",
+            "--keys",
+            k,
+            "--key",
+            "zpk",
+            "--pan",
+            "4123456789012",
+            "--expiry",
+            "8701",
+        ])
+        .assert()
+        .code(3)
+        .stderr(contains("key_usage"));
+    let bad = tmp(
+        "bad.json",
+        r#"{"keys": {"cvk": {"usage": "C0", "clear": "0123", "colour": "red"}}}"#,
+    );
+    bin()
+        .args([
+            "cvv",
+            "generate",
+            "--keys",
+            bad.to_str().unwrap(),
+            "--key",
+            "cvk",
+            "--pan",
+            "4123456789012",
+            "--expiry",
+            "8701",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--keys").and(contains("colour")));
+    let _ = std::fs::remove_file(keys);
+    let _ = std::fs::remove_file(bad);
+}
+
+// ---------------------------------------------------------------- ARQC
+
+#[test]
+fn arqc_generate_and_verify_with_arpc() {
+    // jPOS testVerifyARQCImpl_VSDC_P00 / testGenerateARPCImpl_VSDC_M1.
+    let fields = [
+        "--pan",
+        "1234567890123456",
+        "--session",
+        "visa",
+        "--padding",
+        "1",
+        "--data",
+        ARQC_DATA,
+    ];
+    let v = json(&[&["arqc", "generate", "--imk-hex", ZPK][..], &fields[..]].concat());
+    assert_eq!(v["arqc"], "26C8A1042D1CAF3E");
+    let v = json(
+        &[
+            &[
+                "arqc",
+                "verify",
+                "--key-hex",
+                ZPK,
+                "--arqc",
+                "26C8A1042D1CAF3E",
+                "--arc",
+                "3030",
+            ][..],
+            &fields[..],
+        ]
+        .concat(),
+    );
+    assert_eq!(v["verification"], "verified");
+    assert_eq!(v["arpc"], "98DE7C7B3D80A831");
+    // Mastercard session key (jPOS testVerifyARQCImpl_MCHIP_P00).
+    let v = json(&[
+        "arqc",
+        "generate",
+        "--imk-hex",
+        ZPK,
+        "--pan",
+        "1234567890123456",
+        "--session",
+        "mastercard",
+        "--atc",
+        "3456",
+        "--un",
+        "11111111",
+        "--padding",
+        "1",
+        "--data",
+        ARQC_DATA,
+    ]);
+    assert_eq!(v["arqc"], "9FFD1D52AE0EC0F3");
+    bin()
+        .args([
+            "arqc",
+            "verify",
+            "--key-hex",
+            ZPK,
+            "--arqc",
+            "26C8A1042D1CAF3F",
+        ])
+        .args(fields)
+        .assert()
+        .code(1)
+        .stdout(contains("failed"));
+}
+
+#[test]
+fn arqc_wrong_input() {
+    bin()
+        .args([
+            "arqc",
+            "generate",
+            "--imk-hex",
+            ZPK,
+            "--pan",
+            "1234567890123456",
+            "--session",
+            "mastercard",
+            "--atc",
+            "3456",
+            "--data",
+            "00",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--un"));
+    bin()
+        .args([
+            "arqc",
+            "verify",
+            "--key-hex",
+            ZPK,
+            "--pan",
+            "1234567890123456",
+            "--session",
+            "visa",
+            "--data",
+            ARQC_DATA,
+            "--arqc",
+            "26C8",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--arqc").and(contains("8 bytes")));
+    // Unpadded data of 7 bytes is refused by the backend.
+    bin()
+        .args([
+            "arqc",
+            "verify",
+            "--key-hex",
+            ZPK,
+            "--pan",
+            "1234567890123456",
+            "--session",
+            "visa",
+            "--data",
+            "00112233445566",
+            "--arqc",
+            "26C8A1042D1CAF3E",
+        ])
+        .assert()
+        .code(3)
+        .stderr(contains("invalid"));
+}
+
+// ---------------------------------------------------------------- MAC
+
+#[test]
+fn mac_generate_and_verify() {
+    // ISO 9797-1:2011 B.4 (openemv/crypto): A1C72E74.
+    let base = [
+        "--key-hex",
+        K0123,
+        "--algorithm",
+        "alg3",
+        "--padding",
+        "1",
+        "--text",
+        "Now is the time for all ",
+    ];
+    let v = json(&[&["mac", "generate", "--length", "4"][..], &base[..]].concat());
+    assert_eq!(v["mac"], "A1C72E74");
+    bin()
+        .args(["mac", "verify"])
+        .args(base)
+        .args(["--mac", "A1C72E74"])
+        .assert()
+        .success();
+    bin()
+        .args(["mac", "verify"])
+        .args(base)
+        .args(["--mac", "A1C72E75"])
+        .assert()
+        .code(1);
+    // NIST SP 800-38B / RFC 4493 AES-CMAC of the empty message.
+    let v = json(&[
+        "mac",
+        "generate",
+        "--key-hex",
+        "2B7E151628AED2A6ABF7158809CF4F3C",
+        "--aes",
+        "--algorithm",
+        "cmac",
+        "--data",
+        "",
+    ]);
+    assert_eq!(v["mac"], "BB1D6929E95937287FA37D129B756746");
+    bin()
+        .args(["mac", "generate", "--length", "2"])
+        .args(base)
+        .assert()
+        .code(2)
+        .stderr(contains("--length"));
+    bin()
+        .args([
+            "mac",
+            "generate",
+            "--key-hex",
+            K0123,
+            "--algorithm",
+            "sha1",
+            "--data",
+            "00",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--algorithm"));
+    bin()
+        .args([
+            "mac",
+            "generate",
+            "--key-hex",
+            K0123,
+            "--algorithm",
+            "hmac",
+            "--data",
+            "00",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--key-hex").and(contains("32 bytes")));
+}
+
+// ---------------------------------------------------------------- TR-31 and components
+
+#[test]
+fn tr31_unwrap_vector_and_wrap_round_trip() {
+    // openemv/tr31 test1 (payShield 10k example).
+    let block = "A0072K0TN00N0000F40D5672C6D0EC86F860BA88D44D00F0CA9A8CE8CD2F640287A9A9EB";
+    let kbpk = "EFE0853B256B583D868F251CE99EA1D9";
+    let v = json(&["tr31", "unwrap", "--kbpk-hex", kbpk, "--block", block]);
+    assert_eq!(v["key_usage"], "K0");
+    assert_eq!(v["key_kcv"], "5C9405");
+    assert!(v["key"].is_null());
+    let v = json(&[
+        "--show-secrets",
+        "tr31",
+        "unwrap",
+        "--kbpk-hex",
+        kbpk,
+        "--block",
+        block,
+    ]);
+    assert_eq!(v["key"], "5DB50B454F8389ADCE573BE50861F2BF");
+
+    let w = json(&[
+        "tr31",
+        "wrap",
+        "--kbpk-hex",
+        kbpk,
+        "--key-hex",
+        ZPK,
+        "--usage",
+        "P0",
+        "--version",
+        "D",
+        "--aes",
+    ]);
+    // A 16-byte KBPK with version D is AES; ZPK bytes wrapped as an AES key.
+    let b = w["key_block"].as_str().unwrap().to_string();
+    assert!(b.starts_with('D'), "{b}");
+    let v = json(&[
+        "--show-secrets",
+        "tr31",
+        "unwrap",
+        "--kbpk-hex",
+        kbpk,
+        "--block",
+        &b,
+    ]);
+    assert_eq!(v["key"], ZPK);
+    assert_eq!(v["key_usage"], "P0");
+    assert_eq!(v["key_kcv"], w["key_kcv"]);
+
+    let mut tampered = b.clone();
+    tampered.pop();
+    tampered.push(if b.ends_with('0') { '1' } else { '0' });
+    bin()
+        .args(["tr31", "unwrap", "--kbpk-hex", kbpk, "--block", &tampered])
+        .assert()
+        .code(2)
+        .stderr(contains("--block").and(contains("mac")));
+    bin()
+        .args([
+            "tr31",
+            "wrap",
+            "--kbpk-hex",
+            kbpk,
+            "--key-hex",
+            ZPK,
+            "--usage",
+            "Q9",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--usage"));
+}
+
+#[test]
+fn components_combine() {
+    let (c1, c2) = (K0123, "5B5B5B5B5B5B5B5B5B5B5B5B5B5B5B5B");
+    let want = paycrypto::keyload::combine_components(
+        paycrypto::KeyAlgorithm::Tdes2,
+        &[&hex::decode(c1).unwrap(), &hex::decode(c2).unwrap()],
+    )
+    .unwrap();
+    let v = json(&[
+        "components",
+        "combine",
+        "--component",
+        c1,
+        "--component",
+        c2,
+    ]);
+    assert_eq!(v["component_1_kcv"], "08D7B4");
+    assert_eq!(
+        v["key_kcv"],
+        hex::encode_upper(paycrypto::algo::cipher::kcv_tdes(&want).unwrap())
+    );
+    assert!(v["key"].is_null());
+    let v = json(&[
+        "--show-secrets",
+        "components",
+        "combine",
+        "--component",
+        c1,
+        "--component",
+        c2,
+    ]);
+    assert_eq!(v["key"], hex::encode_upper(&*want));
+    bin()
+        .args(["components", "combine", "--component", c1])
+        .assert()
+        .code(2)
+        .stderr(contains("--component").and(contains("2 to 9")));
+    bin()
+        .args([
+            "components",
+            "combine",
+            "--component",
+            c1,
+            "--component",
+            "5B5B",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("component 2"));
+}
+
+// ---------------------------------------------------------------- serve, conformance, help
+
+#[test]
+fn serve_reports_missing_simulators() {
+    for sim in ["payshield", "aws"] {
+        bin()
+            .args(["serve", sim, "--listen", "127.0.0.1:0"])
+            .assert()
+            .code(2)
+            .stderr(contains("not available in this build"));
+    }
+    bin()
+        .args(["serve", "payshield", "--listen", "nowhere"])
+        .assert()
+        .code(2)
+        .stderr(contains("--listen"));
+}
+
+#[test]
+fn conformance_on_software_writes_junit_and_passes() {
+    let junit = tmp("junit.xml", "");
+    bin()
+        .args([
+            "conformance",
+            "--backend",
+            "software",
+            "--rounds",
+            "2",
+            "--seed",
+            "7",
+            "--junit",
+        ])
+        .arg(&junit)
+        .assert()
+        .success()
+        .stdout(contains("0 failed, 0 skipped").and(contains("translate_pin")));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(xml.contains("failures=\"0\""), "{xml}");
+    assert!(xml.contains("<testsuite name=\"verify_arqc\""), "{xml}");
+    let _ = std::fs::remove_file(junit);
+
+    let v = json(&["conformance", "--rounds", "2", "--filter", "verify_mac"]);
+    assert_eq!(v["failed"], 0);
+    assert!(v["passed"].as_u64().unwrap() >= 2);
+    assert!(v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["operation"] == "verify_mac"));
+
+    bin()
+        .args(["conformance", "--backend", "aws://eu-west-1"])
+        .assert()
+        .code(2)
+        .stderr(contains("not available in this build"));
+    bin()
+        .args(["conformance", "--rounds", "0"])
+        .assert()
+        .code(2)
+        .stderr(contains("--rounds"));
+}
+
+#[test]
+fn conformance_with_configured_keys_skips_with_reasons() {
+    let keys = tmp(
+        "roles.json",
+        &format!(
+            r#"{{"keys": {{"cvk": {{"id": "prod/cvk", "usage": "C0", "clear": "{K0123}"}}}}}}"#
+        ),
+    );
+    bin()
+        .args(["conformance", "--rounds", "2", "--keys"])
+        .arg(&keys)
+        .assert()
+        .success()
+        .stdout(contains("Visa CVV test data").and(contains("not configured in --keys FILE")));
+    let _ = std::fs::remove_file(keys);
+}
+
+#[test]
+fn every_subcommand_has_help_with_an_example() {
+    let paths: &[&[&str]] = &[
+        &[],
+        &["kcv"],
+        &["pinblock", "encode"],
+        &["pinblock", "decode"],
+        &["pin", "translate"],
+        &["dukpt", "derive"],
+        &["cvv", "generate"],
+        &["cvv", "verify"],
+        &["arqc", "generate"],
+        &["arqc", "verify"],
+        &["mac", "generate"],
+        &["mac", "verify"],
+        &["tr31", "wrap"],
+        &["tr31", "unwrap"],
+        &["components", "combine"],
+        &["serve", "payshield"],
+        &["serve", "aws"],
+        &["conformance"],
+    ];
+    for p in paths {
+        bin()
+            .args(*p)
+            .arg("--help")
+            .assert()
+            .success()
+            .stdout(contains("Example").and(contains("paycrypto")));
+    }
+    bin()
+        .arg("frobnicate")
+        .assert()
+        .code(2)
+        .stderr(contains("frobnicate"));
+}
