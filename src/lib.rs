@@ -3,12 +3,18 @@
 #![warn(missing_docs)]
 
 pub mod algo;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod backend;
 pub mod error;
 pub mod keyload;
 pub mod ops;
+#[cfg(feature = "server")]
+pub mod server;
 pub mod software;
 pub mod types;
+#[cfg(any(feature = "aws", feature = "server"))]
+mod x509;
 
 pub use algo::dukpt::Ksn;
 pub use algo::pinblock::{EncryptedPinBlock, Pin, PinBlockFormat};
