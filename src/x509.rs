@@ -7,8 +7,11 @@ use base64::Engine;
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
-/// Splits one DER TLV off `buf`: (tag, whole TLV, content, rest).
-fn tlv(buf: &[u8]) -> Result<(u8, &[u8], &[u8], &[u8])> {
+/// One DER TLV split off a buffer: (tag, whole TLV, content, rest).
+type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
+
+/// Splits one DER TLV off `buf`.
+fn tlv(buf: &[u8]) -> Result<Tlv<'_>> {
     let bad = || Error::invalid("certificate", "malformed DER");
     let (&tag, after_tag) = buf.split_first().ok_or_else(bad)?;
     let (&first, mut after_len) = after_tag.split_first().ok_or_else(bad)?;
@@ -19,9 +22,14 @@ fn tlv(buf: &[u8]) -> Result<(u8, &[u8], &[u8], &[u8])> {
         if n == 0 || n > 4 {
             return Err(bad());
         }
-        let (len_bytes, rest) = (after_len.get(..n).ok_or_else(bad)?, after_len.get(n..).ok_or_else(bad)?);
+        let (len_bytes, rest) = (
+            after_len.get(..n).ok_or_else(bad)?,
+            after_len.get(n..).ok_or_else(bad)?,
+        );
         after_len = rest;
-        len_bytes.iter().fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
+        len_bytes
+            .iter()
+            .fold(0usize, |acc, &b| (acc << 8) | usize::from(b))
     };
     let content = after_len.get(..len).ok_or_else(bad)?;
     let rest = after_len.get(len..).ok_or_else(bad)?;
@@ -106,7 +114,12 @@ mod tests {
 
     #[test]
     fn malformed_never_panics() {
-        for input in [&b""[..], &[0x30], &[0x30, 0x85, 1, 2, 3, 4, 5], &[0x30, 0x02, 0x30]] {
+        for input in [
+            &b""[..],
+            &[0x30],
+            &[0x30, 0x85, 1, 2, 3, 4, 5],
+            &[0x30, 0x02, 0x30],
+        ] {
             assert!(spki_of_der(input).is_err());
         }
         assert!(api_certificate_der("!!!").is_err());

@@ -1,6 +1,6 @@
 //! [`AwsBackend`]: the crate's operations on AWS Payment Cryptography.
 
-use super::convert::{self, alias_for_new_key, key_identifier, kcv, unhex};
+use super::convert::{self, alias_for_new_key, kcv, key_identifier, unhex};
 use super::error::{code, map};
 use crate::algo::mac::{pad_into, Padding};
 use crate::algo::pinblock::{EncryptedPinBlock, PinBlockFormat};
@@ -157,9 +157,9 @@ fn pin_format(f: PinBlockFormat, pan: &str) -> Result<dt::TranslationIsoFormats>
     };
     Ok(match f {
         PinBlockFormat::Iso0 => dt::TranslationIsoFormats::IsoFormat0(f034()?),
-        PinBlockFormat::Iso1 => {
-            dt::TranslationIsoFormats::IsoFormat1(dt::TranslationPinDataIsoFormat1::builder().build())
-        }
+        PinBlockFormat::Iso1 => dt::TranslationIsoFormats::IsoFormat1(
+            dt::TranslationPinDataIsoFormat1::builder().build(),
+        ),
         PinBlockFormat::Iso3 => dt::TranslationIsoFormats::IsoFormat3(f034()?),
         PinBlockFormat::Iso4 => dt::TranslationIsoFormats::IsoFormat4(f034()?),
         PinBlockFormat::Iso2 => {
@@ -173,7 +173,10 @@ fn pin_format(f: PinBlockFormat, pan: &str) -> Result<dt::TranslationIsoFormats>
 fn dukpt_type(a: KeyAlgorithm) -> Result<dt::DukptDerivationType> {
     Ok(dt::DukptDerivationType::from(match a {
         KeyAlgorithm::HmacSha256 => {
-            return Err(Error::invalid("dukpt key type", "HMAC is not a DUKPT working key type"))
+            return Err(Error::invalid(
+                "dukpt key type",
+                "HMAC is not a DUKPT working key type",
+            ))
         }
         a => a.aws_name(),
     }))
@@ -187,7 +190,10 @@ fn variant(v: DukptVariant) -> dt::DukptKeyVariant {
     }
 }
 
-fn built<T, E: std::error::Error + Send + Sync + 'static>(r: std::result::Result<T, E>, what: &'static str) -> Result<T> {
+fn built<T, E: std::error::Error + Send + Sync + 'static>(
+    r: std::result::Result<T, E>,
+    what: &'static str,
+) -> Result<T> {
     r.map_err(|e| Error::invalid(what, "incomplete request").with_source(e))
 }
 
@@ -265,7 +271,13 @@ impl AwsBackend {
     }
 
     /// Binds `alias` to a new key; deletes the key when that fails.
-    async fn bind(&self, id: &KeyId, alias: &str, alias_exists: bool, key: &cp::types::Key) -> Result<KeyInfo> {
+    async fn bind(
+        &self,
+        id: &KeyId,
+        alias: &str,
+        alias_exists: bool,
+        key: &cp::types::Key,
+    ) -> Result<KeyInfo> {
         let arn = key.key_arn();
         let r = if alias_exists {
             self.control
@@ -311,25 +323,34 @@ impl AwsBackend {
             .encrypted_pin_block(hexu(r.pin_block.as_bytes()));
         b = match &r.incoming_key {
             PinKey::Key(k) => b.incoming_key_identifier(key_identifier(k)),
-            PinKey::Dukpt(d) => b.incoming_key_identifier(key_identifier(&d.bdk)).incoming_dukpt_attributes(built(
-                dt::DukptDerivationAttributes::builder()
-                    .key_serial_number(d.ksn.to_hex())
-                    .dukpt_key_derivation_type(dukpt_type(d.key_type)?)
-                    .build(),
-                "dukpt attributes",
-            )?),
+            PinKey::Dukpt(d) => b
+                .incoming_key_identifier(key_identifier(&d.bdk))
+                .incoming_dukpt_attributes(built(
+                    dt::DukptDerivationAttributes::builder()
+                        .key_serial_number(d.ksn.to_hex())
+                        .dukpt_key_derivation_type(dukpt_type(d.key_type)?)
+                        .build(),
+                    "dukpt attributes",
+                )?),
         };
         let out = b.send().await.map_err(|e| map(e, "TranslatePinData"))?;
         let block = unhex("PinBlock", out.pin_block())?;
         Ok(TranslatePinResponse {
-            pin_block: EncryptedPinBlock::from_bytes(&block)
-                .map_err(|_| Error::new(ErrorKind::Protocol, "service returned a PIN block of a bad length"))?,
+            pin_block: EncryptedPinBlock::from_bytes(&block).map_err(|_| {
+                Error::new(
+                    ErrorKind::Protocol,
+                    "service returned a PIN block of a bad length",
+                )
+            })?,
             format: r.outgoing_format,
             key_check_value: kcv(out.key_check_value())?,
         })
     }
 
-    fn crypt_attrs(key: &DataKey, mode: &CipherMode) -> Result<(String, dt::EncryptionDecryptionAttributes)> {
+    fn crypt_attrs(
+        key: &DataKey,
+        mode: &CipherMode,
+    ) -> Result<(String, dt::EncryptionDecryptionAttributes)> {
         let iv = match mode {
             CipherMode::Ecb => None,
             CipherMode::Cbc { iv } => Some(hexu(iv)),
@@ -347,7 +368,10 @@ impl AwsBackend {
                         .build(),
                     "symmetric attributes",
                 )?;
-                (key_identifier(k), dt::EncryptionDecryptionAttributes::Symmetric(a))
+                (
+                    key_identifier(k),
+                    dt::EncryptionDecryptionAttributes::Symmetric(a),
+                )
             }
             DataKey::Dukpt { dukpt, variant: v } => {
                 let m = match mode {
@@ -364,7 +388,10 @@ impl AwsBackend {
                         .build(),
                     "dukpt attributes",
                 )?;
-                (key_identifier(&dukpt.bdk), dt::EncryptionDecryptionAttributes::Dukpt(a))
+                (
+                    key_identifier(&dukpt.bdk),
+                    dt::EncryptionDecryptionAttributes::Dukpt(a),
+                )
             }
         })
     }
@@ -404,7 +431,13 @@ impl AwsBackend {
         })
     }
 
-    fn cv_attrs(kind: CardValidationKind, expiry: &str) -> Result<(Option<dt::CardVerificationValue1>, Option<dt::CardVerificationValue2>)> {
+    fn cv_attrs(
+        kind: CardValidationKind,
+        expiry: &str,
+    ) -> Result<(
+        Option<dt::CardVerificationValue1>,
+        Option<dt::CardVerificationValue2>,
+    )> {
         Ok(match kind {
             CardValidationKind::Cvv(_) | CardValidationKind::Icvv => (
                 Some(built(
@@ -419,14 +452,19 @@ impl AwsBackend {
             CardValidationKind::Cvv2 => (
                 None,
                 Some(built(
-                    dt::CardVerificationValue2::builder().card_expiry_date(expiry).build(),
+                    dt::CardVerificationValue2::builder()
+                        .card_expiry_date(expiry)
+                        .build(),
                     "cvv2 attributes",
                 )?),
             ),
         })
     }
 
-    async fn generate_cv(&self, r: GenerateCardValidationRequest) -> Result<GenerateCardValidationResponse> {
+    async fn generate_cv(
+        &self,
+        r: GenerateCardValidationRequest,
+    ) -> Result<GenerateCardValidationResponse> {
         let attrs = match Self::cv_attrs(r.kind, r.expiry.as_str())? {
             (Some(a), _) => dt::CardGenerationAttributes::CardVerificationValue1(a),
             (_, Some(b)) => dt::CardGenerationAttributes::CardVerificationValue2(b),
@@ -450,7 +488,10 @@ impl AwsBackend {
 
     async fn verify_cv(&self, r: VerifyCardValidationRequest) -> Result<VerifyResponse> {
         if r.value.len() != 3 || !r.value.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::invalid("card validation value", "expected 3 decimal digits"));
+            return Err(Error::invalid(
+                "card validation value",
+                "expected 3 decimal digits",
+            ));
         }
         let attrs = match Self::cv_attrs(r.kind, r.expiry.as_str())? {
             (Some(a), _) => dt::CardVerificationAttributes::CardVerificationValue1(a),
@@ -467,10 +508,12 @@ impl AwsBackend {
             .send()
             .await;
         match res {
-            Ok(_) => Ok(VerifyResponse { verification: Verification::Verified }),
-            Err(e) if code(&e) == Some("VerificationFailedException") => {
-                Ok(VerifyResponse { verification: Verification::Failed })
-            }
+            Ok(_) => Ok(VerifyResponse {
+                verification: Verification::Verified,
+            }),
+            Err(e) if code(&e) == Some("VerificationFailedException") => Ok(VerifyResponse {
+                verification: Verification::Failed,
+            }),
             Err(e) => Err(map(e, "VerifyCardValidationData")),
         }
     }
@@ -487,17 +530,18 @@ impl AwsBackend {
                     .build(),
                 "session key attributes",
             )?),
-            SessionKeyDerivation::Mastercard { atc, unpredictable_number } => {
-                dt::SessionKeyDerivation::Mastercard(built(
-                    dt::SessionKeyMastercard::builder()
-                        .primary_account_number(pan)
-                        .pan_sequence_number(psn)
-                        .application_transaction_counter(hexu(&atc))
-                        .unpredictable_number(hexu(&unpredictable_number))
-                        .build(),
-                    "session key attributes",
-                )?)
-            }
+            SessionKeyDerivation::Mastercard {
+                atc,
+                unpredictable_number,
+            } => dt::SessionKeyDerivation::Mastercard(built(
+                dt::SessionKeyMastercard::builder()
+                    .primary_account_number(pan)
+                    .pan_sequence_number(psn)
+                    .application_transaction_counter(hexu(&atc))
+                    .unpredictable_number(hexu(&unpredictable_number))
+                    .build(),
+                "session key attributes",
+            )?),
             SessionKeyDerivation::Visa => dt::SessionKeyDerivation::Visa(built(
                 dt::SessionKeyVisa::builder()
                     .primary_account_number(pan)
@@ -521,15 +565,23 @@ impl AwsBackend {
         };
         let arpc = match &r.arpc {
             None => None,
-            Some(ArpcMethod::Method1 { arc }) => Some(dt::CryptogramAuthResponse::ArpcMethod1(built(
-                dt::CryptogramVerificationArpcMethod1::builder()
-                    .auth_response_code(hexu(arc))
-                    .build(),
-                "arpc method 1",
-            )?)),
-            Some(ArpcMethod::Method2 { csu, proprietary_data }) => {
+            Some(ArpcMethod::Method1 { arc }) => {
+                Some(dt::CryptogramAuthResponse::ArpcMethod1(built(
+                    dt::CryptogramVerificationArpcMethod1::builder()
+                        .auth_response_code(hexu(arc))
+                        .build(),
+                    "arpc method 1",
+                )?))
+            }
+            Some(ArpcMethod::Method2 {
+                csu,
+                proprietary_data,
+            }) => {
                 if proprietary_data.len() > 8 {
-                    return Err(Error::invalid("proprietary authentication data", "at most 8 bytes"));
+                    return Err(Error::invalid(
+                        "proprietary authentication data",
+                        "at most 8 bytes",
+                    ));
                 }
                 Some(dt::CryptogramAuthResponse::ArpcMethod2(built(
                     dt::CryptogramVerificationArpcMethod2::builder()
@@ -574,7 +626,12 @@ impl AwsBackend {
 
     /// Service algorithm and message for a crate MAC request. The service
     /// pads ISO 9797-1 MACs with method 1; other paddings are applied here.
-    async fn mac_input(&self, key: &KeyId, alg: MacAlgorithm, data: &[u8]) -> Result<(dt::MacAlgorithm, Vec<u8>)> {
+    async fn mac_input(
+        &self,
+        key: &KeyId,
+        alg: MacAlgorithm,
+        data: &[u8],
+    ) -> Result<(dt::MacAlgorithm, Vec<u8>)> {
         let ident = key_identifier(key);
         let padded = |p: Padding, block: usize| -> Result<Vec<u8>> {
             match p {
@@ -620,11 +677,17 @@ impl AwsBackend {
         let mut mac = unhex("Mac", out.mac())?;
         if let Some(n) = r.mac_length {
             if n < 4 || n > mac.len() {
-                return Err(Error::invalid("mac length", format!("must be 4 to {} bytes", mac.len())));
+                return Err(Error::invalid(
+                    "mac length",
+                    format!("must be 4 to {} bytes", mac.len()),
+                ));
             }
             mac.truncate(n);
         }
-        Ok(GenerateMacResponse { mac, key_check_value: kcv(out.key_check_value())? })
+        Ok(GenerateMacResponse {
+            mac,
+            key_check_value: kcv(out.key_check_value())?,
+        })
     }
 
     async fn verify_mac(&self, r: VerifyMacRequest) -> Result<VerifyResponse> {
@@ -644,10 +707,12 @@ impl AwsBackend {
             .send()
             .await;
         match res {
-            Ok(_) => Ok(VerifyResponse { verification: Verification::Verified }),
-            Err(e) if code(&e) == Some("VerificationFailedException") => {
-                Ok(VerifyResponse { verification: Verification::Failed })
-            }
+            Ok(_) => Ok(VerifyResponse {
+                verification: Verification::Verified,
+            }),
+            Err(e) if code(&e) == Some("VerificationFailedException") => Ok(VerifyResponse {
+                verification: Verification::Failed,
+            }),
             Err(e) => Err(map(e, "VerifyMac")),
         }
     }
@@ -674,27 +739,43 @@ impl AwsBackend {
     async fn import_key(&self, r: ImportKeyRequest) -> Result<KeyInfo> {
         let alias = alias_for_new_key(&r.key_id)?;
         let material = match r.material {
-            KeyMaterial::Tr31 { kek, key_block } => cp::types::ImportKeyMaterial::Tr31KeyBlock(built(
-                cp::types::ImportTr31KeyBlock::builder()
-                    .wrapping_key_identifier(key_identifier(&kek))
-                    .wrapped_key_block(key_block)
-                    .build(),
-                "tr31 import",
-            )?),
-            KeyMaterial::Components { attributes, components, component_kcvs } => {
+            KeyMaterial::Tr31 { kek, key_block } => {
+                cp::types::ImportKeyMaterial::Tr31KeyBlock(built(
+                    cp::types::ImportTr31KeyBlock::builder()
+                        .wrapping_key_identifier(key_identifier(&kek))
+                        .wrapped_key_block(key_block)
+                        .build(),
+                    "tr31 import",
+                )?)
+            }
+            KeyMaterial::Components {
+                attributes,
+                components,
+                component_kcvs,
+            } => {
                 attributes.validate()?;
                 if component_kcvs.len() != components.len() {
-                    return Err(Error::invalid("component kcvs", "one KCV is needed for each component"));
+                    return Err(Error::invalid(
+                        "component kcvs",
+                        "one KCV is needed for each component",
+                    ));
                 }
                 for (i, (c, k)) in components.iter().zip(&component_kcvs).enumerate() {
                     if c.len() != attributes.algorithm.key_len() {
                         return Err(Error::invalid(
                             "component",
-                            format!("component {} has the wrong length for {}", i + 1, attributes.algorithm.aws_name()),
+                            format!(
+                                "component {} has the wrong length for {}",
+                                i + 1,
+                                attributes.algorithm.aws_name()
+                            ),
                         ));
                     }
                     if key_check_value(attributes.algorithm, c.expose())? != *k {
-                        return Err(Error::invalid("component kcv", format!("component {} does not match its KCV", i + 1)));
+                        return Err(Error::invalid(
+                            "component kcv",
+                            format!("component {} does not match its KCV", i + 1),
+                        ));
                     }
                 }
                 let parts: Vec<&[u8]> = components.iter().map(|c| c.expose()).collect();
@@ -741,7 +822,10 @@ impl AwsBackend {
                     .delete_key_in_days(3)
                     .send()
                     .await;
-                return Err(Error::invalid("kcv", "the imported key does not match the expected KCV"));
+                return Err(Error::invalid(
+                    "kcv",
+                    "the imported key does not match the expected KCV",
+                ));
             }
         }
         self.bind(&r.key_id, &alias, exists, key).await
@@ -749,7 +833,9 @@ impl AwsBackend {
 
     async fn export_key(&self, r: ExportKeyRequest) -> Result<ExportKeyResponse> {
         if !matches!(r.version, Tr31Version::B | Tr31Version::D) {
-            return Err(Error::unsupported("TR-31 versions other than B and D on export"));
+            return Err(Error::unsupported(
+                "TR-31 versions other than B and D on export",
+            ));
         }
         let out = self
             .control
@@ -793,7 +879,10 @@ impl AwsBackend {
             .key()
             .ok_or_else(|| Error::new(ErrorKind::Protocol, "GetKey returned no key"))?;
         if k.key_state() != &cp::types::KeyState::CreateComplete {
-            return Err(Error::new(ErrorKind::KeyNotFound, format!("key {} is {}", r.key, k.key_state().as_str())));
+            return Err(Error::new(
+                ErrorKind::KeyNotFound,
+                format!("key {} is {}", r.key, k.key_state().as_str()),
+            ));
         }
         convert::key_info(r.key, k)
     }
@@ -832,7 +921,8 @@ fn rsa_oaep_sha256(cert_field: &str, key: &[u8]) -> Result<Vec<u8>> {
     let der = crate::x509::api_certificate_der(cert_field)?;
     let spki = crate::x509::spki_of_der(&der)?;
     let protocol = |what: &'static str| Error::new(ErrorKind::Protocol, what);
-    let pk = PublicEncryptingKey::from_der(&spki).map_err(|_| protocol("wrapping certificate has no RSA key"))?;
+    let pk = PublicEncryptingKey::from_der(&spki)
+        .map_err(|_| protocol("wrapping certificate has no RSA key"))?;
     let pk = OaepPublicEncryptingKey::new(pk).map_err(|_| protocol("wrapping key unusable"))?;
     let mut out = vec![0u8; pk.ciphertext_size()];
     let n = pk
@@ -859,8 +949,13 @@ impl Backend for AwsBackend {
             Request::TranslatePin(r) => self.translate_pin(r).await.map(Response::TranslatePin),
             Request::EncryptData(r) => self.encrypt_data(r).await.map(Response::EncryptData),
             Request::DecryptData(r) => self.decrypt_data(r).await.map(Response::DecryptData),
-            Request::GenerateCardValidation(r) => self.generate_cv(r).await.map(Response::GenerateCardValidation),
-            Request::VerifyCardValidation(r) => self.verify_cv(r).await.map(Response::VerifyCardValidation),
+            Request::GenerateCardValidation(r) => self
+                .generate_cv(r)
+                .await
+                .map(Response::GenerateCardValidation),
+            Request::VerifyCardValidation(r) => {
+                self.verify_cv(r).await.map(Response::VerifyCardValidation)
+            }
             Request::VerifyArqc(r) => self.verify_arqc(r).await.map(Response::VerifyArqc),
             Request::GenerateMac(r) => self.generate_mac(r).await.map(Response::GenerateMac),
             Request::VerifyMac(r) => self.verify_mac(r).await.map(Response::VerifyMac),

@@ -91,10 +91,7 @@ pub(crate) fn key_info(key_id: KeyId, k: &ctl::Key) -> Result<KeyInfo> {
     let usage = KeyUsage::from_aws_name(a.key_usage().as_str())
         .map_err(|_| Error::unsupported(format!("key usage {}", a.key_usage().as_str())))?;
     let algorithm = algorithm(a.key_algorithm().as_str())?;
-    let modes = a
-        .key_modes_of_use()
-        .map(modes_from_sdk)
-        .unwrap_or_default();
+    let modes = a.key_modes_of_use().map(modes_from_sdk).unwrap_or_default();
     let exportability = if k.exportable() {
         Exportability::Exportable
     } else {
@@ -138,7 +135,12 @@ mod tests {
 
     #[test]
     fn modes_round_trip() {
-        for m in [ModesOfUse::BOTH, ModesOfUse::GENERATE_VERIFY, ModesOfUse::DERIVE, ModesOfUse::ANY] {
+        for m in [
+            ModesOfUse::BOTH,
+            ModesOfUse::GENERATE_VERIFY,
+            ModesOfUse::DERIVE,
+            ModesOfUse::ANY,
+        ] {
             assert_eq!(modes_from_sdk(&modes_to_sdk(m)), m);
         }
     }

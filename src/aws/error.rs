@@ -89,9 +89,18 @@ mod tests {
 
     #[test]
     fn kinds() {
-        assert_eq!(kind_for(Some("ThrottlingException"), Some(429)), ErrorKind::Transient);
-        assert_eq!(kind_for(Some("ValidationException"), Some(400)), ErrorKind::InvalidInput);
-        assert_eq!(kind_for(Some("ResourceNotFoundException"), Some(404)), ErrorKind::KeyNotFound);
+        assert_eq!(
+            kind_for(Some("ThrottlingException"), Some(429)),
+            ErrorKind::Transient
+        );
+        assert_eq!(
+            kind_for(Some("ValidationException"), Some(400)),
+            ErrorKind::InvalidInput
+        );
+        assert_eq!(
+            kind_for(Some("ResourceNotFoundException"), Some(404)),
+            ErrorKind::KeyNotFound
+        );
         assert_eq!(kind_for(None, Some(503)), ErrorKind::Transient);
         assert!(!kind_for(Some("ValidationException"), None).is_transient());
         assert!(kind_for(Some("InternalServerException"), Some(500)).is_transient());

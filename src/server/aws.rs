@@ -156,7 +156,11 @@ impl Emulator {
                 "account id must be 12 digits",
             ));
         }
-        let store = state::Store::open(&config.region, &config.account_id, config.state_file.clone())?;
+        let store = state::Store::open(
+            &config.region,
+            &config.account_id,
+            config.state_file.clone(),
+        )?;
         let soft = store.soft.clone();
         Ok(Self {
             inner: Arc::new(Inner {
@@ -287,7 +291,13 @@ pub async fn start(config: EmulatorConfig) -> std::io::Result<RunningEmulator> {
     })
 }
 
-fn json_response(plane: Plane, status: u16, body: &Value, request_id: &str, error_type: Option<&str>) -> Response<Full<Bytes>> {
+fn json_response(
+    plane: Plane,
+    status: u16,
+    body: &Value,
+    request_id: &str,
+    error_type: Option<&str>,
+) -> Response<Full<Bytes>> {
     let content_type = match plane {
         Plane::Control => "application/x-amz-json-1.0",
         Plane::Data => "application/json",
@@ -305,7 +315,13 @@ fn json_response(plane: Plane, status: u16, body: &Value, request_id: &str, erro
 }
 
 fn error_response(plane: Plane, e: &ApiError, request_id: &str) -> Response<Full<Bytes>> {
-    json_response(plane, e.status_for(plane), &e.body(plane), request_id, Some(e.kind))
+    json_response(
+        plane,
+        e.status_for(plane),
+        &e.body(plane),
+        request_id,
+        Some(e.kind),
+    )
 }
 
 async fn handle(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -319,11 +335,21 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> 
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let plane = if target.is_some() { Plane::Control } else { Plane::Data };
-    let body = match Limited::new(body, inner.config.max_body_bytes).collect().await {
+    let plane = if target.is_some() {
+        Plane::Control
+    } else {
+        Plane::Data
+    };
+    let body = match Limited::new(body, inner.config.max_body_bytes)
+        .collect()
+        .await
+    {
         Ok(b) => b.to_bytes(),
         Err(e) => {
-            let err = if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            let err = if e
+                .downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 ApiError::validation(format!(
                     "request body exceeds the {} byte limit",
                     inner.config.max_body_bytes
@@ -350,14 +376,17 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> 
         if body.is_empty() {
             return Ok(Value::Object(Default::default()));
         }
-        serde_json::from_slice(body).map_err(|_| ApiError::serialization("request body is not valid JSON"))
+        serde_json::from_slice(body)
+            .map_err(|_| ApiError::serialization("request body is not valid JSON"))
     };
     let result = match &target {
         Some(t) => match t.strip_prefix("PaymentCryptographyControlPlane.") {
             Some(op) if parts.method == hyper::Method::POST => {
                 parse(&body).and_then(|v| control::dispatch(inner, op, &v))
             }
-            Some(_) => Err(ApiError::unknown_operation("control plane operations use POST /")),
+            Some(_) => Err(ApiError::unknown_operation(
+                "control plane operations use POST /",
+            )),
             None => Err(ApiError::unknown_operation(format!("unknown target {t}"))),
         },
         None => match data::route(&raw_path) {
@@ -365,8 +394,13 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> 
                 Ok(v) => data::dispatch(inner, route, &v).await,
                 Err(e) => Err(e),
             },
-            Some(_) => Err(ApiError::unknown_operation("data plane operations use POST")),
-            None => Err(ApiError::unknown_operation(format!("no operation at {}", parts.uri.path()))),
+            Some(_) => Err(ApiError::unknown_operation(
+                "data plane operations use POST",
+            )),
+            None => Err(ApiError::unknown_operation(format!(
+                "no operation at {}",
+                parts.uri.path()
+            ))),
         },
     };
     match result {

@@ -156,7 +156,9 @@ impl<'a> Obj<'a> {
     pub(crate) fn root(v: &'a Value) -> ApiResult<Self> {
         match v {
             Value::Object(map) => Ok(Self { map, path: "" }),
-            _ => Err(ApiError::serialization("request body must be a JSON object")),
+            _ => Err(ApiError::serialization(
+                "request body must be a JSON object",
+            )),
         }
     }
 
@@ -295,7 +297,11 @@ impl<'a> Obj<'a> {
 
     /// A union member: exactly one of the object's keys must be set. Returns
     /// the member name and its value as an object.
-    pub(crate) fn union(&self, key: &str, scratch: &'a mut String) -> ApiResult<(&'a str, Obj<'a>)> {
+    pub(crate) fn union(
+        &self,
+        key: &str,
+        scratch: &'a mut String,
+    ) -> ApiResult<(&'a str, Obj<'a>)> {
         let name = self.name(key);
         let Some(Value::Object(map)) = self.get(key) else {
             return match self.get(key) {
@@ -305,7 +311,10 @@ impl<'a> Obj<'a> {
         };
         let mut set = map.iter().filter(|(_, v)| !v.is_null());
         let (Some((member, value)), None) = (set.next(), set.next()) else {
-            return Err(ApiError::field(&name, "exactly one member of the union must be set"));
+            return Err(ApiError::field(
+                &name,
+                "exactly one member of the union must be set",
+            ));
         };
         *scratch = format!("{name}.{member}");
         match value {
@@ -336,7 +345,10 @@ impl<'a> Obj<'a> {
 /// Decodes hex (either case); the error names `field`, never the value.
 pub(crate) fn decode_hex(field: &str, s: &str) -> ApiResult<Vec<u8>> {
     if s.len() % 2 != 0 {
-        return Err(ApiError::field(field, "must have an even number of hex digits"));
+        return Err(ApiError::field(
+            field,
+            "must have an even number of hex digits",
+        ));
     }
     hex::decode(s).map_err(|_| ApiError::field(field, "must be hexadecimal"))
 }

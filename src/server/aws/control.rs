@@ -1,9 +1,7 @@
 //! Control plane (awsJson1_0, `PaymentCryptographyControlPlane.<Op>`).
 
 use super::api::{ApiError, ApiResult, Obj};
-use super::state::{
-    algorithm_from_aws, check_alias_name, now, KeyRecord, KeyState, NewKey, Store,
-};
+use super::state::{algorithm_from_aws, check_alias_name, now, KeyRecord, KeyState, NewKey, Store};
 use super::wrap::{new_params, wrap_to_certificate};
 use super::Inner;
 use crate::algo::cipher::fix_odd_parity;
@@ -99,14 +97,21 @@ pub(crate) fn dispatch(inner: &Inner, op: &str, body: &Value) -> ApiResult<Value
                 .collect();
             Ok(json!({ "Tags": tags }))
         }
-        "AddKeyReplicationRegions" | "AssociateMpaTeam" | "DeleteResourcePolicy"
-        | "DisableDefaultKeyReplicationRegions" | "DisassociateMpaTeam"
-        | "EnableDefaultKeyReplicationRegions" | "GetCertificateSigningRequest"
-        | "GetDefaultKeyReplicationRegions" | "GetMpaTeamAssociation"
-        | "GetPublicKeyCertificate" | "GetResourcePolicy" | "PutResourcePolicy"
-        | "RemoveKeyReplicationRegions" | "TagResource" | "UntagResource" => {
-            Err(ApiError::unsupported(op))
-        }
+        "AddKeyReplicationRegions"
+        | "AssociateMpaTeam"
+        | "DeleteResourcePolicy"
+        | "DisableDefaultKeyReplicationRegions"
+        | "DisassociateMpaTeam"
+        | "EnableDefaultKeyReplicationRegions"
+        | "GetCertificateSigningRequest"
+        | "GetDefaultKeyReplicationRegions"
+        | "GetMpaTeamAssociation"
+        | "GetPublicKeyCertificate"
+        | "GetResourcePolicy"
+        | "PutResourcePolicy"
+        | "RemoveKeyReplicationRegions"
+        | "TagResource"
+        | "UntagResource" => Err(ApiError::unsupported(op)),
         _ => Err(ApiError::unknown_operation(format!(
             "operation {op} is not part of PaymentCryptographyControlPlane"
         ))),
@@ -170,7 +175,10 @@ fn tags(o: Obj<'_>) -> ApiResult<Vec<(String, String)>> {
     let mut out = Vec::new();
     for t in items {
         let t = Obj::root(t)?;
-        out.push((t.str_len("Key", 1, 128)?.to_owned(), t.str_len("Value", 0, 256)?.to_owned()));
+        out.push((
+            t.str_len("Key", 1, 128)?.to_owned(),
+            t.str_len("Value", 0, 256)?.to_owned(),
+        ));
     }
     Ok(out)
 }
@@ -305,7 +313,11 @@ fn create_alias(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
 
 fn get_parameters(inner: &Inner, o: Obj<'_>, import: bool) -> ApiResult<Value> {
     let material = o.str("KeyMaterialType")?;
-    let alg_field = if import { "WrappingKeyAlgorithm" } else { "SigningKeyAlgorithm" };
+    let alg_field = if import {
+        "WrappingKeyAlgorithm"
+    } else {
+        "SigningKeyAlgorithm"
+    };
     let alg = o.str(alg_field)?;
     match material {
         "KEY_CRYPTOGRAM" | "TR34_KEY_BLOCK" => {}
@@ -322,7 +334,11 @@ fn get_parameters(inner: &Inner, o: Obj<'_>, import: bool) -> ApiResult<Value> {
     }
     let reuse = o.opt_bool("ReuseLastGeneratedToken")?.unwrap_or(false);
     let mut reg = inner.params.lock().unwrap_or_else(|p| p.into_inner());
-    let last = if import { &reg.last_import } else { &reg.last_export };
+    let last = if import {
+        &reg.last_import
+    } else {
+        &reg.last_export
+    };
     let existing = last
         .as_ref()
         .and_then(|t| reg.tokens.get(t))
@@ -332,9 +348,15 @@ fn get_parameters(inner: &Inner, o: Obj<'_>, import: bool) -> ApiResult<Value> {
         Some(p) => p,
         None => {
             let (prefix, cn) = if import {
-                ("import", "AWS Payment Cryptography emulator import wrapping key")
+                (
+                    "import",
+                    "AWS Payment Cryptography emulator import wrapping key",
+                )
             } else {
-                ("export", "AWS Payment Cryptography emulator export signing key")
+                (
+                    "export",
+                    "AWS Payment Cryptography emulator export signing key",
+                )
             };
             let p = new_params(prefix, alg, cn)?;
             reg.tokens.insert(p.token.clone(), p.clone());
@@ -369,14 +391,22 @@ fn get_parameters(inner: &Inner, o: Obj<'_>, import: bool) -> ApiResult<Value> {
 fn check_kek(kek: &KeyRecord, unwrap: bool) -> ApiResult<()> {
     kek.check_usable()?;
     let a = kek.attributes()?;
-    if !matches!(a.usage, KeyUsage::KeyEncryption | KeyUsage::KeyBlockProtection) {
+    if !matches!(
+        a.usage,
+        KeyUsage::KeyEncryption | KeyUsage::KeyBlockProtection
+    ) {
         return Err(ApiError::validation(format!(
             "Key {} has KeyUsage {}; a TR-31 wrapping key must be TR31_K0_KEY_ENCRYPTION_KEY or TR31_K1_KEY_BLOCK_PROTECTION_KEY",
             kek.arn, kek.usage
         )));
     }
     let m = a.modes;
-    let ok = m.no_restrictions || if unwrap { m.unwrap || m.decrypt } else { m.wrap || m.encrypt };
+    let ok = m.no_restrictions
+        || if unwrap {
+            m.unwrap || m.decrypt
+        } else {
+            m.wrap || m.encrypt
+        };
     if !ok {
         return Err(ApiError::validation(format!(
             "Key {}'s KeyModesOfUse do not allow {}",
@@ -402,8 +432,8 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
             let kek_bytes = kek.material()?;
             let (header, clear) = tr31::unwrap(kek_bytes.expose(), block)
                 .map_err(|e| ApiError::field(&m.field_name("WrappedKeyBlock"), e.reason))?;
-            let attributes = crate::keyload::tr31_attributes(&header, clear.len())
-                .map_err(ApiError::from)?;
+            let attributes =
+                crate::keyload::tr31_attributes(&header, clear.len()).map_err(ApiError::from)?;
             attributes.validate().map_err(ApiError::from)?;
             let rec = store.add(NewKey {
                 attributes,
@@ -430,7 +460,9 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
                     .get(token)
                     .filter(|p| p.token.starts_with("import-") && p.valid_until > now())
                     .cloned()
-                    .ok_or_else(|| ApiError::field(&m.field_name("ImportToken"), "is not a valid import token"))?
+                    .ok_or_else(|| {
+                        ApiError::field(&m.field_name("ImportToken"), "is not a valid import token")
+                    })?
             };
             let clear = params.unwrap(spec, &cryptogram)?;
             if clear.len() != attributes.algorithm.key_len() {
@@ -464,14 +496,19 @@ fn export_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     let mut s2 = String::new();
     if let Some(ea) = o.opt_obj("ExportAttributes", &mut s2)? {
         if ea.has("ExportDukptInitialKey") {
-            return Err(ApiError::unsupported("ExportAttributes.ExportDukptInitialKey"));
+            return Err(ApiError::unsupported(
+                "ExportAttributes.ExportDukptInitialKey",
+            ));
         }
     }
     let store = inner.read();
     let key = store.resolve(o.str("ExportKeyIdentifier")?)?;
     key.check_usable()?;
     if !key.exportable {
-        return Err(ApiError::validation(format!("Key {} is not exportable", key.arn)));
+        return Err(ApiError::validation(format!(
+            "Key {} is not exportable",
+            key.arn
+        )));
     }
     let material = key.material()?;
     match member {
@@ -489,7 +526,12 @@ fn export_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
                         "EXPORTABLE" => Exportability::Exportable,
                         "NON_EXPORTABLE" => Exportability::NonExportable,
                         "SENSITIVE" => Exportability::Sensitive,
-                        _ => return Err(ApiError::field(&h.field_name("KeyExportability"), "is not a valid value")),
+                        _ => {
+                            return Err(ApiError::field(
+                                &h.field_name("KeyExportability"),
+                                "is not a valid value",
+                            ))
+                        }
                     };
                 }
                 if let Some(v) = h.opt_str("KeyVersion")? {
@@ -529,16 +571,19 @@ fn export_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
                 }
                 if let Some(Value::Object(blocks)) = h.raw("OptionalBlocks") {
                     for (id, v) in blocks {
-                        let data = v.as_str().ok_or_else(|| ApiError::serialization("OptionalBlocks values must be strings"))?;
-                        optional.push(
-                            tr31::OptionalBlock::new(id, data)
-                                .map_err(|e| ApiError::field(&h.field_name("OptionalBlocks"), e.reason))?,
-                        );
+                        let data = v.as_str().ok_or_else(|| {
+                            ApiError::serialization("OptionalBlocks values must be strings")
+                        })?;
+                        optional.push(tr31::OptionalBlock::new(id, data).map_err(|e| {
+                            ApiError::field(&h.field_name("OptionalBlocks"), e.reason)
+                        })?);
                     }
                 }
             }
-            let version = crate::keyload::tr31_version_for(kek_attrs.algorithm).map_err(ApiError::from)?;
-            let mut header = crate::keyload::tr31_header(version, &attrs).map_err(ApiError::from)?;
+            let version =
+                crate::keyload::tr31_version_for(kek_attrs.algorithm).map_err(ApiError::from)?;
+            let mut header =
+                crate::keyload::tr31_header(version, &attrs).map_err(ApiError::from)?;
             header = tr31::Tr31Header::new(
                 header.version,
                 header.key_usage,
@@ -552,8 +597,13 @@ fn export_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
                 header = header.with_optional_block(b);
             }
             let kek_bytes = kek.material()?;
-            let block = tr31::wrap(kek_bytes.expose(), &header, material.expose(), &mut rand::rng())
-                .map_err(|e| ApiError::validation(e.to_string()))?;
+            let block = tr31::wrap(
+                kek_bytes.expose(),
+                &header,
+                material.expose(),
+                &mut rand::rng(),
+            )
+            .map_err(|e| ApiError::validation(e.to_string()))?;
             Ok(json!({ "WrappedKey": {
                 "WrappingKeyArn": kek.arn,
                 "WrappedKeyMaterialFormat": "TR31_KEY_BLOCK",

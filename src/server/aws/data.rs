@@ -88,7 +88,10 @@ pub(crate) async fn dispatch(inner: &Inner, route: Route, body: &Value) -> ApiRe
 
 fn key(inner: &Inner, ident: &str) -> ApiResult<Arc<KeyRecord>> {
     if ident.len() < 7 || ident.len() > 322 {
-        return Err(ApiError::field("KeyIdentifier", "length must be between 7 and 322"));
+        return Err(ApiError::field(
+            "KeyIdentifier",
+            "length must be between 7 and 322",
+        ));
     }
     let k = inner.read().resolve(ident)?;
     k.check_usable()?;
@@ -106,17 +109,31 @@ fn pan(o: Obj<'_>, key: &str) -> ApiResult<Pan> {
 
 fn dukpt_attrs(o: Obj<'_>, bdk: &KeyRecord) -> ApiResult<Dukpt> {
     let ksn_s = o.str_len("KeySerialNumber", 16, 24)?;
-    let ksn = Ksn::parse_hex(ksn_s).map_err(|e| ApiError::field(&o.field_name("KeySerialNumber"), e.reason))?;
+    let ksn = Ksn::parse_hex(ksn_s)
+        .map_err(|e| ApiError::field(&o.field_name("KeySerialNumber"), e.reason))?;
     let key_type = match o.opt_str("DukptKeyDerivationType")? {
         Some(s) => super::state::algorithm_from_aws(s)
             .filter(|a| a.is_tdes() || a.is_aes())
-            .ok_or_else(|| ApiError::field(&o.field_name("DukptKeyDerivationType"), "is not a valid value"))?,
+            .ok_or_else(|| {
+                ApiError::field(
+                    &o.field_name("DukptKeyDerivationType"),
+                    "is not a valid value",
+                )
+            })?,
         None => {
             let bdk_alg = bdk.attributes()?.algorithm;
-            if bdk_alg.is_aes() { bdk_alg } else { KeyAlgorithm::Tdes2 }
+            if bdk_alg.is_aes() {
+                bdk_alg
+            } else {
+                KeyAlgorithm::Tdes2
+            }
         }
     };
-    Ok(Dukpt { bdk: bdk.soft_id()?, ksn, key_type })
+    Ok(Dukpt {
+        bdk: bdk.soft_id()?,
+        ksn,
+        key_type,
+    })
 }
 
 fn variant(o: Obj<'_>) -> ApiResult<DukptVariant> {
@@ -124,11 +141,20 @@ fn variant(o: Obj<'_>) -> ApiResult<DukptVariant> {
         None | Some("BIDIRECTIONAL") => DukptVariant::Bidirectional,
         Some("REQUEST") => DukptVariant::Request,
         Some("RESPONSE") => DukptVariant::Response,
-        Some(_) => return Err(ApiError::field(&o.field_name("DukptKeyVariant"), "is not a valid value")),
+        Some(_) => {
+            return Err(ApiError::field(
+                &o.field_name("DukptKeyVariant"),
+                "is not a valid value",
+            ))
+        }
     })
 }
 
-fn pin_format<'a>(o: Obj<'a>, key: &str, scratch: &'a mut String) -> ApiResult<(PinBlockFormat, Option<Pan>)> {
+fn pin_format<'a>(
+    o: Obj<'a>,
+    key: &str,
+    scratch: &'a mut String,
+) -> ApiResult<(PinBlockFormat, Option<Pan>)> {
     let (member, f) = o.union(key, scratch)?;
     let fmt = match member {
         "IsoFormat0" => PinBlockFormat::Iso0,
@@ -137,12 +163,21 @@ fn pin_format<'a>(o: Obj<'a>, key: &str, scratch: &'a mut String) -> ApiResult<(
         "IsoFormat4" => PinBlockFormat::Iso4,
         other => return Err(ApiError::unsupported(&format!("{key}.{other}"))),
     };
-    let p = if fmt == PinBlockFormat::Iso1 { None } else { Some(pan(f, "PrimaryAccountNumber")?) };
+    let p = if fmt == PinBlockFormat::Iso1 {
+        None
+    } else {
+        Some(pan(f, "PrimaryAccountNumber")?)
+    };
     Ok((fmt, p))
 }
 
 async fn translate_pin(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
-    for unsupported in ["OutgoingDukptAttributes", "IncomingWrappedKey", "OutgoingWrappedKey", "IncomingAs2805Attributes"] {
+    for unsupported in [
+        "OutgoingDukptAttributes",
+        "IncomingWrappedKey",
+        "OutgoingWrappedKey",
+        "IncomingAs2805Attributes",
+    ] {
         if o.has(unsupported) {
             return Err(ApiError::unsupported(unsupported));
         }
@@ -155,7 +190,9 @@ async fn translate_pin(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         .map_err(|e| ApiError::field("EncryptedPinBlock", e.reason))?;
     let pan = match (in_pan, out_pan) {
         (Some(a), Some(b)) if a != b => {
-            return Err(ApiError::validation("the incoming and outgoing PANs must be the same"))
+            return Err(ApiError::validation(
+                "the incoming and outgoing PANs must be the same",
+            ))
         }
         (Some(a), _) | (None, Some(a)) => a,
         // Neither format binds a PAN (ISO 1 to ISO 1): the value is unused.
@@ -187,7 +224,11 @@ async fn translate_pin(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
 }
 
 fn block_len(alg: KeyAlgorithm) -> usize {
-    if alg.is_aes() { 16 } else { 8 }
+    if alg.is_aes() {
+        16
+    } else {
+        8
+    }
 }
 
 fn mode(o: Obj<'_>, block: usize) -> ApiResult<CipherMode> {
@@ -197,14 +238,20 @@ fn mode(o: Obj<'_>, block: usize) -> ApiResult<CipherMode> {
         "CBC" => {
             let iv = iv.unwrap_or_else(|| vec![0u8; block]);
             if iv.len() != block {
-                return Err(ApiError::field(&o.field_name("InitializationVector"), format!("must be {block} bytes for this key")));
+                return Err(ApiError::field(
+                    &o.field_name("InitializationVector"),
+                    format!("must be {block} bytes for this key"),
+                ));
             }
             Ok(CipherMode::Cbc { iv })
         }
         m @ ("CFB" | "CFB1" | "CFB8" | "CFB64" | "CFB128" | "OFB") => {
             Err(ApiError::unsupported(&format!("Mode {m}")))
         }
-        _ => Err(ApiError::field(&o.field_name("Mode"), "is not a valid value")),
+        _ => Err(ApiError::field(
+            &o.field_name("Mode"),
+            "is not a valid value",
+        )),
     }
 }
 
@@ -233,12 +280,22 @@ async fn crypt(inner: &Inner, o: Obj<'_>, ident: &str, encrypt: bool) -> ApiResu
             let d = dukpt_attrs(a, &k)?;
             let block = block_len(d.key_type);
             let v = variant(a)?;
-            (DataKey::Dukpt { dukpt: d, variant: v }, mode(a, block)?)
+            (
+                DataKey::Dukpt {
+                    dukpt: d,
+                    variant: v,
+                },
+                mode(a, block)?,
+            )
         }
         other => return Err(ApiError::unsupported(&format!("{attr_field}.{other}"))),
     };
     if encrypt {
-        let req = EncryptDataRequest { key: data_key, mode: cipher_mode, plaintext: SecretBytes::new(data) };
+        let req = EncryptDataRequest {
+            key: data_key,
+            mode: cipher_mode,
+            plaintext: SecretBytes::new(data),
+        };
         match run(inner, Request::EncryptData(req)).await? {
             Response::EncryptData(r) => Ok(json!({
                 "KeyArn": k.arn, "KeyCheckValue": k.kcv, "CipherText": hex_up(&r.ciphertext),
@@ -246,7 +303,11 @@ async fn crypt(inner: &Inner, o: Obj<'_>, ident: &str, encrypt: bool) -> ApiResu
             _ => Err(ApiError::internal("unexpected response")),
         }
     } else {
-        let req = DecryptDataRequest { key: data_key, mode: cipher_mode, ciphertext: data };
+        let req = DecryptDataRequest {
+            key: data_key,
+            mode: cipher_mode,
+            ciphertext: data,
+        };
         match run(inner, Request::DecryptData(req)).await? {
             Response::DecryptData(r) => Ok(json!({
                 "KeyArn": k.arn, "KeyCheckValue": k.kcv, "PlainText": hex_up(r.plaintext.expose()),
@@ -257,7 +318,11 @@ async fn crypt(inner: &Inner, o: Obj<'_>, ident: &str, encrypt: bool) -> ApiResu
 }
 
 async fn card_validation(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult<Value> {
-    let attr_field = if generate { "GenerationAttributes" } else { "VerificationAttributes" };
+    let attr_field = if generate {
+        "GenerationAttributes"
+    } else {
+        "VerificationAttributes"
+    };
     let k = key(inner, o.str("KeyIdentifier")?)?;
     let pan = pan(o, "PrimaryAccountNumber")?;
     let mut s = String::new();
@@ -269,7 +334,10 @@ async fn card_validation(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult
     let (kind, expiry) = match member {
         "CardVerificationValue1" => {
             let sc = a.digits("ServiceCode", 3, 3)?;
-            (CardValidationKind::Cvv(ServiceCode::new(sc).map_err(ApiError::from)?), expiry(a)?)
+            (
+                CardValidationKind::Cvv(ServiceCode::new(sc).map_err(ApiError::from)?),
+                expiry(a)?,
+            )
         }
         "CardVerificationValue2" => (CardValidationKind::Cvv2, expiry(a)?),
         other => return Err(ApiError::unsupported(&format!("{attr_field}.{other}"))),
@@ -277,10 +345,18 @@ async fn card_validation(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult
     if generate {
         if let Some(n) = o.opt_int("ValidationDataLength", 3, 5)? {
             if n != 3 {
-                return Err(ApiError::field("ValidationDataLength", "must be 3 for CVV and CVV2"));
+                return Err(ApiError::field(
+                    "ValidationDataLength",
+                    "must be 3 for CVV and CVV2",
+                ));
             }
         }
-        let req = GenerateCardValidationRequest { key: k.soft_id()?, pan, expiry, kind };
+        let req = GenerateCardValidationRequest {
+            key: k.soft_id()?,
+            pan,
+            expiry,
+            kind,
+        };
         match run(inner, Request::GenerateCardValidation(req)).await? {
             Response::GenerateCardValidation(r) => Ok(json!({
                 "KeyArn": k.arn, "KeyCheckValue": k.kcv, "ValidationData": r.value,
@@ -289,7 +365,13 @@ async fn card_validation(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult
         }
     } else {
         let value = o.digits("ValidationData", 3, 5)?.to_owned();
-        let req = VerifyCardValidationRequest { key: k.soft_id()?, pan, expiry, kind, value };
+        let req = VerifyCardValidationRequest {
+            key: k.soft_id()?,
+            pan,
+            expiry,
+            kind,
+            value,
+        };
         match run(inner, Request::VerifyCardValidation(req)).await? {
             Response::VerifyCardValidation(r) if r.verification == Verification::Verified => {
                 Ok(json!({ "KeyArn": k.arn, "KeyCheckValue": k.kcv }))
@@ -305,7 +387,8 @@ async fn card_validation(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult
 
 fn fixed<const N: usize>(o: Obj<'_>, key: &str) -> ApiResult<[u8; N]> {
     let v = o.hex(key, 2 * N, 2 * N)?;
-    v.try_into().map_err(|_| ApiError::field(&o.field_name(key), "has the wrong length"))
+    v.try_into()
+        .map_err(|_| ApiError::field(&o.field_name(key), "has the wrong length"))
 }
 
 async fn verify_arqc(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
@@ -315,18 +398,29 @@ async fn verify_arqc(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     let mk_derivation = match o.str("MajorKeyDerivationMode")? {
         "EMV_OPTION_A" => MkDerivation::OptionA,
         "EMV_OPTION_B" => MkDerivation::OptionB,
-        _ => return Err(ApiError::field("MajorKeyDerivationMode", "is not a valid value")),
+        _ => {
+            return Err(ApiError::field(
+                "MajorKeyDerivationMode",
+                "is not a valid value",
+            ))
+        }
     };
     let mut s = String::new();
     let (member, a) = o.union("SessionKeyDerivationAttributes", &mut s)?;
     let session = match member {
-        "EmvCommon" => SessionKeyDerivation::EmvCommon { atc: fixed::<2>(a, "ApplicationTransactionCounter")? },
+        "EmvCommon" => SessionKeyDerivation::EmvCommon {
+            atc: fixed::<2>(a, "ApplicationTransactionCounter")?,
+        },
         "Mastercard" => SessionKeyDerivation::Mastercard {
             atc: fixed::<2>(a, "ApplicationTransactionCounter")?,
             unpredictable_number: fixed::<4>(a, "UnpredictableNumber")?,
         },
         "Visa" => SessionKeyDerivation::Visa,
-        other => return Err(ApiError::unsupported(&format!("SessionKeyDerivationAttributes.{other}"))),
+        other => {
+            return Err(ApiError::unsupported(&format!(
+                "SessionKeyDerivationAttributes.{other}"
+            )))
+        }
     };
     let pan = pan(a, "PrimaryAccountNumber")?;
     let psn = Psn::new(a.digits("PanSequenceNumber", 2, 2)?).map_err(ApiError::from)?;
@@ -334,12 +428,20 @@ async fn verify_arqc(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     let arpc = if o.has("AuthResponseAttributes") {
         let (m, r) = o.union("AuthResponseAttributes", &mut s2)?;
         Some(match m {
-            "ArpcMethod1" => ArpcMethod::Method1 { arc: fixed::<2>(r, "AuthResponseCode")? },
+            "ArpcMethod1" => ArpcMethod::Method1 {
+                arc: fixed::<2>(r, "AuthResponseCode")?,
+            },
             "ArpcMethod2" => ArpcMethod::Method2 {
                 csu: fixed::<4>(r, "CardStatusUpdate")?,
-                proprietary_data: r.opt_hex("ProprietaryAuthenticationData", 1, 16)?.unwrap_or_default(),
+                proprietary_data: r
+                    .opt_hex("ProprietaryAuthenticationData", 1, 16)?
+                    .unwrap_or_default(),
             },
-            other => return Err(ApiError::unsupported(&format!("AuthResponseAttributes.{other}"))),
+            other => {
+                return Err(ApiError::unsupported(&format!(
+                    "AuthResponseAttributes.{other}"
+                )))
+            }
         })
     } else {
         None
@@ -372,7 +474,11 @@ async fn verify_arqc(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
 }
 
 async fn mac(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult<Value> {
-    let attr_field = if generate { "GenerationAttributes" } else { "VerificationAttributes" };
+    let attr_field = if generate {
+        "GenerationAttributes"
+    } else {
+        "VerificationAttributes"
+    };
     let k = key(inner, o.str("KeyIdentifier")?)?;
     let data = o.hex("MessageData", 2, 8192)?;
     let mut s = String::new();
@@ -385,7 +491,12 @@ async fn mac(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult<Value> {
         Some(other @ ("HMAC_SHA224" | "HMAC_SHA384" | "HMAC_SHA512" | "AS2805_4_1")) => {
             return Err(ApiError::unsupported(&format!("MAC algorithm {other}")))
         }
-        Some(_) => return Err(ApiError::field(&a.field_name("Algorithm"), "is not a valid value")),
+        Some(_) => {
+            return Err(ApiError::field(
+                &a.field_name("Algorithm"),
+                "is not a valid value",
+            ))
+        }
         None => {
             let mut s2 = String::new();
             let (member, _) = o.union(attr_field, &mut s2)?;
@@ -394,7 +505,12 @@ async fn mac(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult<Value> {
     };
     let mac_length = o.opt_int("MacLength", 4, 16)?.map(|n| n as usize);
     if generate {
-        let req = GenerateMacRequest { key: k.soft_id()?, algorithm, data, mac_length };
+        let req = GenerateMacRequest {
+            key: k.soft_id()?,
+            algorithm,
+            data,
+            mac_length,
+        };
         match run(inner, Request::GenerateMac(req)).await? {
             Response::GenerateMac(r) => Ok(json!({
                 "KeyArn": k.arn, "KeyCheckValue": k.kcv, "Mac": hex_up(&r.mac),
@@ -404,14 +520,25 @@ async fn mac(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult<Value> {
     } else {
         let mac = o.hex("Mac", 4, 128)?;
         if mac_length.is_some_and(|n| n != mac.len()) {
-            return Err(ApiError::field("MacLength", "must equal the length of Mac in bytes"));
+            return Err(ApiError::field(
+                "MacLength",
+                "must equal the length of Mac in bytes",
+            ));
         }
-        let req = VerifyMacRequest { key: k.soft_id()?, algorithm, data, mac };
+        let req = VerifyMacRequest {
+            key: k.soft_id()?,
+            algorithm,
+            data,
+            mac,
+        };
         match run(inner, Request::VerifyMac(req)).await? {
             Response::VerifyMac(r) if r.verification == Verification::Verified => {
                 Ok(json!({ "KeyArn": k.arn, "KeyCheckValue": k.kcv }))
             }
-            Response::VerifyMac(_) => Err(ApiError::verification_failed("INVALID_MAC", "MAC verification failed")),
+            Response::VerifyMac(_) => Err(ApiError::verification_failed(
+                "INVALID_MAC",
+                "MAC verification failed",
+            )),
             _ => Err(ApiError::internal("unexpected response")),
         }
     }

@@ -32,7 +32,10 @@ fn sha256_hex(data: &[u8]) -> String {
 fn uri_encode(s: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || (keep_slash && b == b'/') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~')
+            || (keep_slash && b == b'/')
+        {
             out.push(char::from(b));
         } else {
             out.push_str(&format!("%{b:02X}"));
@@ -114,11 +117,19 @@ fn parse_authorization(v: &str) -> Option<Auth<'_>> {
         }
     }
     let mut c = cred?.split('/');
-    let (access_key, date, region, service, term) = (c.next()?, c.next()?, c.next()?, c.next()?, c.next()?);
+    let (access_key, date, region, service, term) =
+        (c.next()?, c.next()?, c.next()?, c.next()?, c.next()?);
     if term != "aws4_request" || c.next().is_some() {
         return None;
     }
-    Some(Auth { access_key, date, region, service, signed_headers: signed?, signature: sig? })
+    Some(Auth {
+        access_key,
+        date,
+        region,
+        service,
+        signed_headers: signed?,
+        signature: sig?,
+    })
 }
 
 /// Checks a request's signature. `raw_path` and `raw_query` are as received.
@@ -172,16 +183,26 @@ pub(crate) fn check(
         ));
     }
     if amz_date.get(..8) != Some(auth.date) {
-        return Err(ApiError::auth("InvalidSignatureException", "Credential date does not match X-Amz-Date."));
+        return Err(ApiError::auth(
+            "InvalidSignatureException",
+            "Credential date does not match X-Amz-Date.",
+        ));
     }
     // Canonical request.
-    let canonical_uri = if raw_path.is_empty() { "/".to_owned() } else { uri_encode(raw_path, true) };
+    let canonical_uri = if raw_path.is_empty() {
+        "/".to_owned()
+    } else {
+        uri_encode(raw_path, true)
+    };
     let mut query: Vec<(String, String)> = raw_query
         .split('&')
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (uri_encode(&percent_decode(k), false), uri_encode(&percent_decode(v), false))
+            (
+                uri_encode(&percent_decode(k), false),
+                uri_encode(&percent_decode(v), false),
+            )
         })
         .collect();
     query.sort();
@@ -216,9 +237,18 @@ pub(crate) fn check(
         canonical_query.join("&"),
         auth.signed_headers
     );
-    let scope = format!("{}/{}/{}/aws4_request", auth.date, auth.region, auth.service);
-    let string_to_sign = format!("{ALGORITHM}\n{amz_date}\n{scope}\n{}", sha256_hex(canonical_request.as_bytes()));
-    let k_date = hmac(format!("AWS4{}", creds.secret_access_key).as_bytes(), auth.date.as_bytes());
+    let scope = format!(
+        "{}/{}/{}/aws4_request",
+        auth.date, auth.region, auth.service
+    );
+    let string_to_sign = format!(
+        "{ALGORITHM}\n{amz_date}\n{scope}\n{}",
+        sha256_hex(canonical_request.as_bytes())
+    );
+    let k_date = hmac(
+        format!("AWS4{}", creds.secret_access_key).as_bytes(),
+        auth.date.as_bytes(),
+    );
     let k_region = hmac(&k_date, auth.region.as_bytes());
     let k_service = hmac(&k_region, auth.service.as_bytes());
     let k_signing = hmac(&k_service, b"aws4_request");
@@ -247,14 +277,20 @@ mod tests {
     #[test]
     fn authorization_parse() {
         let a = parse_authorization("AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/iam/aws4_request, SignedHeaders=host;x-amz-date, Signature=abc").unwrap();
-        assert_eq!((a.access_key, a.region, a.service, a.signature), ("AKID", "us-east-1", "iam", "abc"));
+        assert_eq!(
+            (a.access_key, a.region, a.service, a.signature),
+            ("AKID", "us-east-1", "iam", "abc")
+        );
         assert!(parse_authorization("AWS4-HMAC-SHA256 Credential=AKID/x, Signature=abc").is_none());
         assert!(parse_authorization("Basic Zm9v").is_none());
     }
 
     #[test]
     fn encoding() {
-        assert_eq!(uri_encode("/keys/alias%2Fzpk/encrypt", true), "/keys/alias%252Fzpk/encrypt");
+        assert_eq!(
+            uri_encode("/keys/alias%2Fzpk/encrypt", true),
+            "/keys/alias%252Fzpk/encrypt"
+        );
         assert_eq!(percent_decode("a%2Fb+c"), "a/b c");
     }
 }

@@ -140,7 +140,8 @@ impl KeyRecord {
             .ok_or_else(|| ApiError::internal("stored key has an unknown algorithm"))?;
         let exportability =
             Exportability::from_tr31(self.exportability).unwrap_or(Exportability::Exportable);
-        Ok(KeyAttributes::new(usage, algorithm, self.modes.into()).with_exportability(exportability))
+        Ok(KeyAttributes::new(usage, algorithm, self.modes.into())
+            .with_exportability(exportability))
     }
 
     /// The key's name inside the software backend (its key id).
@@ -162,7 +163,10 @@ impl KeyRecord {
             )));
         }
         if !self.enabled {
-            return Err(ApiError::validation(format!("Key {} is disabled", self.arn)));
+            return Err(ApiError::validation(format!(
+                "Key {} is disabled",
+                self.arn
+            )));
         }
         Ok(())
     }
@@ -304,7 +308,11 @@ pub(crate) struct Store {
 
 impl Store {
     /// An empty store, or the one saved in `file` when it exists.
-    pub(crate) fn open(region: &str, account: &str, file: Option<PathBuf>) -> std::io::Result<Self> {
+    pub(crate) fn open(
+        region: &str,
+        account: &str,
+        file: Option<PathBuf>,
+    ) -> std::io::Result<Self> {
         let mut s = Self {
             region: region.to_owned(),
             account: account.to_owned(),
@@ -325,13 +333,21 @@ impl Store {
     }
 
     fn load(&mut self, path: &Path) -> std::io::Result<()> {
-        let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+        let bad =
+            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
         let text = std::fs::read_to_string(path)?;
-        let p: Persisted = serde_json::from_str(&text).map_err(|_| bad("state file is not valid JSON"))?;
+        let p: Persisted =
+            serde_json::from_str(&text).map_err(|_| bad("state file is not valid JSON"))?;
         for k in p.keys {
-            let attrs = k.attributes().map_err(|_| bad("state file has an invalid key"))?;
-            let material = k.material().map_err(|_| bad("state file has invalid key material"))?;
-            let id = k.soft_id().map_err(|_| bad("state file has an invalid key id"))?;
+            let attrs = k
+                .attributes()
+                .map_err(|_| bad("state file has an invalid key"))?;
+            let material = k
+                .material()
+                .map_err(|_| bad("state file has invalid key material"))?;
+            let id = k
+                .soft_id()
+                .map_err(|_| bad("state file has an invalid key id"))?;
             self.soft
                 .insert_clear(id, attrs, material)
                 .map_err(|_| bad("state file has an invalid key"))?;
@@ -355,8 +371,10 @@ impl Store {
             keys,
             aliases: self.aliases.clone(),
         };
-        let text = serde_json::to_vec_pretty(&p).map_err(|_| ApiError::internal("state encoding failed"))?;
-        write_atomic(path, &text).map_err(|e| ApiError::internal(format!("state file write failed: {e}")))
+        let text = serde_json::to_vec_pretty(&p)
+            .map_err(|_| ApiError::internal("state encoding failed"))?;
+        write_atomic(path, &text)
+            .map_err(|e| ApiError::internal(format!("state file write failed: {e}")))
     }
 
     fn new_key_id() -> String {
@@ -369,7 +387,10 @@ impl Store {
 
     /// The ARN prefix `arn:aws:payment-cryptography:<region>:<account>:`.
     pub(crate) fn arn_prefix(&self) -> String {
-        format!("arn:aws:payment-cryptography:{}:{}:", self.region, self.account)
+        format!(
+            "arn:aws:payment-cryptography:{}:{}:",
+            self.region, self.account
+        )
     }
 
     /// Adds a key; returns its record.
@@ -426,7 +447,8 @@ impl Store {
             let ours = ident.starts_with(&prefix);
             let tail = rest.splitn(3, ':').nth(2).unwrap_or("");
             if let Some(id) = tail.strip_prefix("key/") {
-                if !(16..=64).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                if !(16..=64).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_alphanumeric())
+                {
                     return Err(ApiError::field("KeyIdentifier", "is not a valid key ARN"));
                 }
                 return match self.keys.get(id) {
@@ -441,7 +463,10 @@ impl Store {
                 }
                 return self.resolve_alias(&format!("alias/{alias}"), ident);
             }
-            return Err(ApiError::field("KeyIdentifier", "is not a valid key ARN or alias"));
+            return Err(ApiError::field(
+                "KeyIdentifier",
+                "is not a valid key ARN or alias",
+            ));
         }
         if let Some(alias) = ident.strip_prefix("alias/") {
             check_alias_name(alias)?;
@@ -455,7 +480,11 @@ impl Store {
 
     fn resolve_alias(&self, alias: &str, ident: &str) -> ApiResult<Arc<KeyRecord>> {
         match self.aliases.get(alias) {
-            Some(Some(id)) => self.keys.get(id).cloned().ok_or_else(|| ApiError::not_found(ident)),
+            Some(Some(id)) => self
+                .keys
+                .get(id)
+                .cloned()
+                .ok_or_else(|| ApiError::not_found(ident)),
             _ => Err(ApiError::not_found(ident)),
         }
     }
@@ -514,7 +543,10 @@ pub(crate) fn check_alias_name(rest: &str) -> ApiResult<()> {
 
 fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

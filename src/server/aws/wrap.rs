@@ -62,9 +62,10 @@ pub(crate) fn new_params(prefix: &str, algorithm: &str, common_name: &str) -> Ap
     params
         .distinguished_name
         .push(rcgen::DnType::CommonName, common_name);
-    params
-        .distinguished_name
-        .push(rcgen::DnType::OrganizationName, "paycrypto AWS Payment Cryptography emulator");
+    params.distinguished_name.push(
+        rcgen::DnType::OrganizationName,
+        "paycrypto AWS Payment Cryptography emulator",
+    );
     let cert = params.self_signed(&kp).map_err(internal)?;
     Ok(Params {
         token: token(prefix),
@@ -81,7 +82,12 @@ impl Params {
         let alg = match spec {
             "RSA_OAEP_SHA_256" => &OAEP_SHA256_MGF1SHA256,
             "RSA_OAEP_SHA_512" => &OAEP_SHA512_MGF1SHA512,
-            _ => return Err(ApiError::field("KeyMaterial.KeyCryptogram.WrappingSpec", "must be RSA_OAEP_SHA_256 or RSA_OAEP_SHA_512")),
+            _ => {
+                return Err(ApiError::field(
+                    "KeyMaterial.KeyCryptogram.WrappingSpec",
+                    "must be RSA_OAEP_SHA_256 or RSA_OAEP_SHA_512",
+                ))
+            }
         };
         let k = OaepPrivateDecryptingKey::new(self.key.clone())
             .map_err(|_| ApiError::internal("RSA key unusable"))?;
@@ -105,15 +111,22 @@ pub(crate) fn wrap_to_certificate(cert_field: &str, spec: &str, key: &[u8]) -> A
     let alg = match spec {
         "RSA_OAEP_SHA_256" => &OAEP_SHA256_MGF1SHA256,
         "RSA_OAEP_SHA_512" => &OAEP_SHA512_MGF1SHA512,
-        _ => return Err(ApiError::field("WrappingSpec", "must be RSA_OAEP_SHA_256 or RSA_OAEP_SHA_512")),
+        _ => {
+            return Err(ApiError::field(
+                "WrappingSpec",
+                "must be RSA_OAEP_SHA_256 or RSA_OAEP_SHA_512",
+            ))
+        }
     };
     let der = crate::x509::api_certificate_der(cert_field)
         .map_err(|e| ApiError::field("WrappingKeyCertificate", e.context()))?;
     let spki = crate::x509::spki_of_der(&der)
         .map_err(|e| ApiError::field("WrappingKeyCertificate", e.context()))?;
-    let pk = PublicEncryptingKey::from_der(&spki)
-        .map_err(|_| ApiError::field("WrappingKeyCertificate", "does not hold an RSA public key"))?;
-    let pk = OaepPublicEncryptingKey::new(pk).map_err(|_| ApiError::internal("RSA key unusable"))?;
+    let pk = PublicEncryptingKey::from_der(&spki).map_err(|_| {
+        ApiError::field("WrappingKeyCertificate", "does not hold an RSA public key")
+    })?;
+    let pk =
+        OaepPublicEncryptingKey::new(pk).map_err(|_| ApiError::internal("RSA key unusable"))?;
     let mut out = vec![0u8; pk.ciphertext_size()];
     let n = pk
         .encrypt(alg, key, &mut out, None)
