@@ -3,6 +3,8 @@
 #![warn(missing_docs)]
 
 pub mod algo;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod backend;
 #[cfg(feature = "cli")]
 pub mod cli;
@@ -18,6 +20,8 @@ pub mod payshield;
 pub mod server;
 pub mod software;
 pub mod types;
+#[cfg(any(feature = "aws", feature = "server"))]
+mod x509;
 
 pub use algo::dukpt::Ksn;
 pub use algo::pinblock::{EncryptedPinBlock, Pin, PinBlockFormat};

@@ -106,15 +106,16 @@ impl StoredKey {
 }
 
 /// KCV as AWS Payment Cryptography reports it: ANSI X9.24 for TDES, CMAC for
-/// AES; for HMAC keys (which have no standard KCV) the first 3 bytes of
-/// HMAC-SHA-256 over 16 zero bytes — a crate convention.
+/// AES; for HMAC keys the first 3 bytes of HMAC-SHA-256 over the empty
+/// message (AWS `KeyCheckValueAlgorithm` `HMAC`: "the hash selected at key
+/// creation on a zero-length message, taking the leftmost 3 bytes").
 pub fn key_check_value(alg: KeyAlgorithm, key: &[u8]) -> Result<Kcv> {
     let b = if alg.is_tdes() {
         kcv_tdes(key)?
     } else if alg.is_aes() {
         kcv_aes_cmac(key)?
     } else {
-        let t = hmac_sha256(key, &[0u8; 16])?;
+        let t = hmac_sha256(key, &[])?;
         let b = t.as_bytes();
         [b[0], b[1], b[2]]
     };

@@ -123,6 +123,21 @@ impl SoftwareBackend {
         self.keys.len()
     }
 
+    /// Stores clear key material under `id` after the same checks as any
+    /// import (attributes, length, parity when required). Crate-internal: the
+    /// simulators use it to hold keys they received through their own key
+    /// exchange (RSA key cryptograms, state files) in the reference backend.
+    #[cfg(feature = "server")]
+    pub(crate) fn insert_clear(
+        &self,
+        id: crate::types::KeyId,
+        attributes: crate::types::KeyAttributes,
+        material: SecretBytes,
+    ) -> Result<KeyInfo> {
+        let key = StoredKey::new(id, attributes, material, self.require_parity)?;
+        self.keys.insert(key)
+    }
+
     /// Derives a DUKPT working key from a stored BDK.
     fn dukpt_key(
         &self,

@@ -1,0 +1,565 @@
+//! The emulator's keys and aliases, resolution of key identifiers, and the
+//! optional state file (written atomically: temporary file, fsync, rename).
+//!
+//! Key material is held in the software reference backend (which enforces
+//! usage and modes of use) and, for persistence, in the record itself. The
+//! state file therefore holds clear key material: it is for development and
+//! CI only, like the emulator.
+
+use super::api::{ApiError, ApiResult};
+use crate::algo::cipher::{kcv_aes_cmac, kcv_tdes, BlockCipher};
+use crate::algo::mac::{cmac, hmac_sha256};
+use crate::software::SoftwareBackend;
+use crate::types::{
+    Exportability, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, SecretBytes,
+};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Seconds since the epoch (the awsJson timestamp format).
+pub(crate) fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| (d.as_millis() as f64) / 1000.0)
+        .unwrap_or(0.0)
+}
+
+/// `KeyState`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum KeyState {
+    #[serde(rename = "CREATE_COMPLETE")]
+    CreateComplete,
+    #[serde(rename = "DELETE_PENDING")]
+    DeletePending,
+}
+
+impl KeyState {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateComplete => "CREATE_COMPLETE",
+            Self::DeletePending => "DELETE_PENDING",
+        }
+    }
+}
+
+/// One key as the service describes it.
+#[derive(Clone, Serialize, Deserialize)]
+pub(crate) struct KeyRecord {
+    pub(crate) id: String,
+    pub(crate) arn: String,
+    pub(crate) seq: u64,
+    pub(crate) usage: String,
+    pub(crate) algorithm: String,
+    pub(crate) modes: Modes,
+    pub(crate) exportability: char,
+    pub(crate) exportable: bool,
+    pub(crate) enabled: bool,
+    pub(crate) state: KeyState,
+    pub(crate) origin: String,
+    pub(crate) kcv: String,
+    pub(crate) kcv_algorithm: String,
+    pub(crate) created: f64,
+    pub(crate) usage_start: Option<f64>,
+    pub(crate) usage_stop: Option<f64>,
+    pub(crate) delete_pending: Option<f64>,
+    pub(crate) delete_at: Option<f64>,
+    #[serde(default)]
+    pub(crate) tags: Vec<(String, String)>,
+    /// Clear key material as hex (state file only; never logged).
+    material: String,
+}
+
+impl std::fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("arn", &self.arn)
+            .field("usage", &self.usage)
+            .field("algorithm", &self.algorithm)
+            .field("kcv", &self.kcv)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `KeyModesOfUse` (serialisable copy of [`ModesOfUse`]).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct Modes([bool; 9]);
+
+impl From<ModesOfUse> for Modes {
+    fn from(m: ModesOfUse) -> Self {
+        Self([
+            m.encrypt,
+            m.decrypt,
+            m.wrap,
+            m.unwrap,
+            m.generate,
+            m.sign,
+            m.verify,
+            m.derive_key,
+            m.no_restrictions,
+        ])
+    }
+}
+
+impl From<Modes> for ModesOfUse {
+    fn from(m: Modes) -> Self {
+        let [encrypt, decrypt, wrap, unwrap, generate, sign, verify, derive_key, no_restrictions] =
+            m.0;
+        ModesOfUse {
+            encrypt,
+            decrypt,
+            wrap,
+            unwrap,
+            generate,
+            sign,
+            verify,
+            derive_key,
+            no_restrictions,
+        }
+    }
+}
+
+/// The `KeyModesOfUse` JSON object.
+pub(crate) fn modes_json(m: ModesOfUse) -> Value {
+    json!({
+        "Encrypt": m.encrypt, "Decrypt": m.decrypt, "Wrap": m.wrap, "Unwrap": m.unwrap,
+        "Generate": m.generate, "Sign": m.sign, "Verify": m.verify,
+        "DeriveKey": m.derive_key, "NoRestrictions": m.no_restrictions,
+    })
+}
+
+impl KeyRecord {
+    /// The crate's attributes of this key.
+    pub(crate) fn attributes(&self) -> ApiResult<KeyAttributes> {
+        let usage = KeyUsage::from_aws_name(&self.usage).map_err(ApiError::from)?;
+        let algorithm = algorithm_from_aws(&self.algorithm)
+            .ok_or_else(|| ApiError::internal("stored key has an unknown algorithm"))?;
+        let exportability =
+            Exportability::from_tr31(self.exportability).unwrap_or(Exportability::Exportable);
+        Ok(KeyAttributes::new(usage, algorithm, self.modes.into())
+            .with_exportability(exportability))
+    }
+
+    /// The key's name inside the software backend (its key id).
+    pub(crate) fn soft_id(&self) -> ApiResult<KeyId> {
+        KeyId::new(self.id.clone()).map_err(ApiError::from)
+    }
+
+    /// Clear key material (for wrapping on export).
+    pub(crate) fn material(&self) -> ApiResult<SecretBytes> {
+        SecretBytes::from_hex("key material", &self.material).map_err(ApiError::from)
+    }
+
+    /// True when usable for cryptographic operations; otherwise the error AWS gives.
+    pub(crate) fn check_usable(&self) -> ApiResult<()> {
+        if self.state != KeyState::CreateComplete {
+            return Err(ApiError::validation(format!(
+                "Key {} is pending deletion",
+                self.arn
+            )));
+        }
+        if !self.enabled {
+            return Err(ApiError::validation(format!(
+                "Key {} is disabled",
+                self.arn
+            )));
+        }
+        Ok(())
+    }
+
+    /// The `Key` JSON structure.
+    pub(crate) fn key_json(&self) -> Value {
+        let mut v = json!({
+            "KeyArn": self.arn,
+            "KeyAttributes": self.attributes_json(),
+            "KeyCheckValue": self.kcv,
+            "KeyCheckValueAlgorithm": self.kcv_algorithm,
+            "Enabled": self.enabled,
+            "Exportable": self.exportable,
+            "KeyState": self.state.as_str(),
+            "KeyOrigin": self.origin,
+            "CreateTimestamp": self.created,
+        });
+        if let Value::Object(m) = &mut v {
+            for (k, t) in [
+                ("UsageStartTimestamp", self.usage_start),
+                ("UsageStopTimestamp", self.usage_stop),
+                ("DeletePendingTimestamp", self.delete_pending),
+                ("DeleteTimestamp", self.delete_at),
+            ] {
+                if let Some(t) = t {
+                    m.insert(k.into(), json!(t));
+                }
+            }
+        }
+        v
+    }
+
+    /// The `KeyAttributes` JSON structure.
+    pub(crate) fn attributes_json(&self) -> Value {
+        json!({
+            "KeyUsage": self.usage,
+            "KeyClass": "SYMMETRIC_KEY",
+            "KeyAlgorithm": self.algorithm,
+            "KeyModesOfUse": modes_json(self.modes.into()),
+        })
+    }
+
+    /// The `KeySummary` JSON structure.
+    pub(crate) fn summary_json(&self) -> Value {
+        json!({
+            "KeyArn": self.arn,
+            "KeyState": self.state.as_str(),
+            "KeyAttributes": self.attributes_json(),
+            "KeyCheckValue": self.kcv,
+            "Exportable": self.exportable,
+            "Enabled": self.enabled,
+        })
+    }
+}
+
+/// The crate algorithm for an AWS `KeyAlgorithm` value (symmetric only).
+pub(crate) fn algorithm_from_aws(s: &str) -> Option<KeyAlgorithm> {
+    [
+        KeyAlgorithm::Tdes2,
+        KeyAlgorithm::Tdes3,
+        KeyAlgorithm::Aes128,
+        KeyAlgorithm::Aes192,
+        KeyAlgorithm::Aes256,
+        KeyAlgorithm::HmacSha256,
+    ]
+    .into_iter()
+    .find(|a| a.aws_name() == s)
+}
+
+/// The KCV algorithm name the service uses by default for `alg`.
+pub(crate) fn default_kcv_algorithm(alg: KeyAlgorithm) -> &'static str {
+    if alg.is_tdes() {
+        "ANSI_X9_24"
+    } else if alg.is_aes() {
+        "CMAC"
+    } else {
+        "HMAC"
+    }
+}
+
+/// Computes a KCV with the named algorithm (ANSI_X9_24: TDES only; CMAC:
+/// TDES or AES over one zero block; HMAC: HMAC keys over the empty message).
+pub(crate) fn compute_kcv(alg: KeyAlgorithm, kcv_alg: &str, key: &[u8]) -> ApiResult<String> {
+    let bad = || {
+        ApiError::field(
+            "KeyCheckValueAlgorithm",
+            format!("{kcv_alg} is not valid for {}", alg.aws_name()),
+        )
+    };
+    let b: [u8; 3] = match kcv_alg {
+        "ANSI_X9_24" if alg.is_tdes() => kcv_tdes(key).map_err(crate::Error::from)?,
+        "CMAC" if alg.is_aes() => kcv_aes_cmac(key).map_err(crate::Error::from)?,
+        "CMAC" if alg.is_tdes() => {
+            let c = BlockCipher::tdes(key).map_err(crate::Error::from)?;
+            let t = cmac(&c, &[0u8; 8]);
+            let t = t.as_bytes();
+            [t[0], t[1], t[2]]
+        }
+        "HMAC" if alg == KeyAlgorithm::HmacSha256 => {
+            let t = hmac_sha256(key, &[]).map_err(crate::Error::from)?;
+            let t = t.as_bytes();
+            [t[0], t[1], t[2]]
+        }
+        "SHA_1" => return Err(ApiError::unsupported("KeyCheckValueAlgorithm SHA_1")),
+        _ => return Err(bad()),
+    };
+    Ok(hex::encode_upper(b))
+}
+
+/// What a new key is made of.
+pub(crate) struct NewKey {
+    pub(crate) attributes: KeyAttributes,
+    pub(crate) material: SecretBytes,
+    pub(crate) exportable: bool,
+    pub(crate) enabled: bool,
+    pub(crate) origin: &'static str,
+    pub(crate) kcv_algorithm: Option<String>,
+    pub(crate) tags: Vec<(String, String)>,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct Persisted {
+    version: u32,
+    seq: u64,
+    keys: Vec<KeyRecord>,
+    aliases: BTreeMap<String, Option<String>>,
+}
+
+/// Keys, aliases and the software backend that does the cryptography.
+pub(crate) struct Store {
+    pub(crate) region: String,
+    pub(crate) account: String,
+    pub(crate) soft: SoftwareBackend,
+    keys: HashMap<String, Arc<KeyRecord>>,
+    aliases: BTreeMap<String, Option<String>>,
+    seq: u64,
+    file: Option<PathBuf>,
+}
+
+impl Store {
+    /// An empty store, or the one saved in `file` when it exists.
+    pub(crate) fn open(
+        region: &str,
+        account: &str,
+        file: Option<PathBuf>,
+    ) -> std::io::Result<Self> {
+        let mut s = Self {
+            region: region.to_owned(),
+            account: account.to_owned(),
+            // AWS Payment Cryptography does not document a DES parity check on
+            // import; the emulator accepts keys without odd parity.
+            soft: SoftwareBackend::with_name("aws-emulator").with_parity_check(false),
+            keys: HashMap::new(),
+            aliases: BTreeMap::new(),
+            seq: 0,
+            file,
+        };
+        if let Some(path) = s.file.clone() {
+            if path.exists() {
+                s.load(&path)?;
+            }
+        }
+        Ok(s)
+    }
+
+    fn load(&mut self, path: &Path) -> std::io::Result<()> {
+        let bad =
+            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned());
+        let text = std::fs::read_to_string(path)?;
+        let p: Persisted =
+            serde_json::from_str(&text).map_err(|_| bad("state file is not valid JSON"))?;
+        for k in p.keys {
+            let attrs = k
+                .attributes()
+                .map_err(|_| bad("state file has an invalid key"))?;
+            let material = k
+                .material()
+                .map_err(|_| bad("state file has invalid key material"))?;
+            let id = k
+                .soft_id()
+                .map_err(|_| bad("state file has an invalid key id"))?;
+            self.soft
+                .insert_clear(id, attrs, material)
+                .map_err(|_| bad("state file has an invalid key"))?;
+            self.keys.insert(k.id.clone(), Arc::new(k));
+        }
+        self.aliases = p.aliases;
+        self.seq = p.seq;
+        Ok(())
+    }
+
+    /// Writes the state file, if any, atomically.
+    pub(crate) fn save(&self) -> ApiResult<()> {
+        let Some(path) = &self.file else {
+            return Ok(());
+        };
+        let mut keys: Vec<KeyRecord> = self.keys.values().map(|k| (**k).clone()).collect();
+        keys.sort_by_key(|k| k.seq);
+        let p = Persisted {
+            version: 1,
+            seq: self.seq,
+            keys,
+            aliases: self.aliases.clone(),
+        };
+        let text = serde_json::to_vec_pretty(&p)
+            .map_err(|_| ApiError::internal("state encoding failed"))?;
+        write_atomic(path, &text)
+            .map_err(|e| ApiError::internal(format!("state file write failed: {e}")))
+    }
+
+    fn new_key_id() -> String {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut rng = rand::rng();
+        (0..16)
+            .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+            .collect()
+    }
+
+    /// The ARN prefix `arn:aws:payment-cryptography:<region>:<account>:`.
+    pub(crate) fn arn_prefix(&self) -> String {
+        format!(
+            "arn:aws:payment-cryptography:{}:{}:",
+            self.region, self.account
+        )
+    }
+
+    /// Adds a key; returns its record.
+    pub(crate) fn add(&mut self, k: NewKey) -> ApiResult<Arc<KeyRecord>> {
+        let alg = k.attributes.algorithm;
+        let kcv_alg = k
+            .kcv_algorithm
+            .unwrap_or_else(|| default_kcv_algorithm(alg).to_owned());
+        let kcv = compute_kcv(alg, &kcv_alg, k.material.expose())?;
+        let id = Self::new_key_id();
+        let soft_id = KeyId::new(id.clone()).map_err(ApiError::from)?;
+        self.soft
+            .insert_clear(soft_id, k.attributes, k.material.clone())
+            .map_err(ApiError::from)?;
+        self.seq += 1;
+        let t = now();
+        let rec = Arc::new(KeyRecord {
+            arn: format!("{}key/{id}", self.arn_prefix()),
+            id: id.clone(),
+            seq: self.seq,
+            usage: k.attributes.usage.aws_name().to_owned(),
+            algorithm: alg.aws_name().to_owned(),
+            modes: k.attributes.modes.into(),
+            exportability: k.attributes.exportability.tr31_code(),
+            exportable: k.exportable,
+            enabled: k.enabled,
+            state: KeyState::CreateComplete,
+            origin: k.origin.to_owned(),
+            kcv,
+            kcv_algorithm: kcv_alg,
+            created: t,
+            usage_start: k.enabled.then_some(t),
+            usage_stop: None,
+            delete_pending: None,
+            delete_at: None,
+            tags: k.tags,
+            material: hex::encode_upper(k.material.expose()),
+        });
+        self.keys.insert(id, rec.clone());
+        Ok(rec)
+    }
+
+    /// Replaces a record (state changes).
+    pub(crate) fn update(&mut self, rec: KeyRecord) -> Arc<KeyRecord> {
+        let rec = Arc::new(rec);
+        self.keys.insert(rec.id.clone(), rec.clone());
+        rec
+    }
+
+    /// Resolves a key ARN, an alias ARN or an alias name to a key.
+    pub(crate) fn resolve(&self, ident: &str) -> ApiResult<Arc<KeyRecord>> {
+        let prefix = self.arn_prefix();
+        if let Some(rest) = ident.strip_prefix("arn:aws:payment-cryptography:") {
+            let ours = ident.starts_with(&prefix);
+            let tail = rest.splitn(3, ':').nth(2).unwrap_or("");
+            if let Some(id) = tail.strip_prefix("key/") {
+                if !(16..=64).contains(&id.len()) || !id.bytes().all(|b| b.is_ascii_alphanumeric())
+                {
+                    return Err(ApiError::field("KeyIdentifier", "is not a valid key ARN"));
+                }
+                return match self.keys.get(id) {
+                    Some(k) if ours => Ok(k.clone()),
+                    _ => Err(ApiError::not_found(ident)),
+                };
+            }
+            if let Some(alias) = tail.strip_prefix("alias/") {
+                check_alias_name(alias)?;
+                if !ours {
+                    return Err(ApiError::not_found(ident));
+                }
+                return self.resolve_alias(&format!("alias/{alias}"), ident);
+            }
+            return Err(ApiError::field(
+                "KeyIdentifier",
+                "is not a valid key ARN or alias",
+            ));
+        }
+        if let Some(alias) = ident.strip_prefix("alias/") {
+            check_alias_name(alias)?;
+            return self.resolve_alias(ident, ident);
+        }
+        Err(ApiError::field(
+            "KeyIdentifier",
+            "must be a key ARN, an alias ARN or an alias name (alias/...)",
+        ))
+    }
+
+    fn resolve_alias(&self, alias: &str, ident: &str) -> ApiResult<Arc<KeyRecord>> {
+        match self.aliases.get(alias) {
+            Some(Some(id)) => self
+                .keys
+                .get(id)
+                .cloned()
+                .ok_or_else(|| ApiError::not_found(ident)),
+            _ => Err(ApiError::not_found(ident)),
+        }
+    }
+
+    /// Resolves a `KeyArn` field (ARN of a key only).
+    pub(crate) fn resolve_arn(&self, arn: &str) -> ApiResult<Arc<KeyRecord>> {
+        if !arn.starts_with("arn:") || !arn.contains(":key/") {
+            return Err(ApiError::field("KeyArn", "is not a valid key ARN"));
+        }
+        self.resolve(arn)
+    }
+
+    /// Keys in creation order.
+    pub(crate) fn keys(&self) -> Vec<Arc<KeyRecord>> {
+        let mut v: Vec<_> = self.keys.values().cloned().collect();
+        v.sort_by_key(|k| k.seq);
+        v
+    }
+
+    /// Aliases (name → key id).
+    pub(crate) fn aliases(&self) -> &BTreeMap<String, Option<String>> {
+        &self.aliases
+    }
+
+    /// Sets (or creates) an alias.
+    pub(crate) fn set_alias(&mut self, name: &str, key: Option<String>) {
+        self.aliases.insert(name.to_owned(), key);
+    }
+
+    /// Removes an alias; false when absent.
+    pub(crate) fn remove_alias(&mut self, name: &str) -> bool {
+        self.aliases.remove(name).is_some()
+    }
+
+    /// The ARN of a key id.
+    pub(crate) fn arn_of(&self, id: &str) -> Option<String> {
+        self.keys.get(id).map(|k| k.arn.clone())
+    }
+}
+
+/// Validates an alias name's part after `alias/`.
+pub(crate) fn check_alias_name(rest: &str) -> ApiResult<()> {
+    if rest.is_empty()
+        || rest.len() > 250
+        || !rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'))
+    {
+        return Err(ApiError::field(
+            "AliasName",
+            "must match alias/[a-zA-Z0-9/_-]+",
+        ));
+    }
+    Ok(())
+}
+
+fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "state".into());
+    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}

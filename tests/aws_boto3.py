@@ -1,0 +1,109 @@
+"""Drives the paycrypto AWS Payment Cryptography emulator with boto3.
+
+Usage: python3 tests/aws_boto3.py http://127.0.0.1:PORT
+Credentials and region come from the environment. Run by tests/aws.rs.
+"""
+import sys
+
+import boto3
+from botocore.exceptions import ClientError
+
+url = sys.argv[1]
+cp = boto3.client("payment-cryptography", endpoint_url=url)
+dp = boto3.client("payment-cryptography-data", endpoint_url=url)
+
+
+def key(usage, alg, exportable=True, **modes):
+    attrs = {
+        "KeyUsage": usage,
+        "KeyClass": "SYMMETRIC_KEY",
+        "KeyAlgorithm": alg,
+        "KeyModesOfUse": modes,
+    }
+    return cp.create_key(KeyAttributes=attrs, Exportable=exportable)["Key"]
+
+
+def error_code(fn, **kw):
+    try:
+        fn(**kw)
+    except ClientError as e:
+        return e.response["Error"]["Code"], e.response
+    raise AssertionError("expected an error")
+
+
+dek = key("TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", "AES_128", Encrypt=True, Decrypt=True, Wrap=True, Unwrap=True)
+assert dek["KeyState"] == "CREATE_COMPLETE" and len(dek["KeyCheckValue"]) == 6
+cp.create_alias(AliasName="alias/boto/dek", KeyArn=dek["KeyArn"])
+assert cp.get_alias(AliasName="alias/boto/dek")["Alias"]["KeyArn"] == dek["KeyArn"]
+assert any(a["AliasName"] == "alias/boto/dek" for a in cp.list_aliases()["Aliases"])
+
+ct = dp.encrypt_data(
+    KeyIdentifier="alias/boto/dek",
+    PlainText="00112233445566778899AABBCCDDEEFF",
+    EncryptionAttributes={"Symmetric": {"Mode": "CBC", "InitializationVector": "00" * 16}},
+)
+assert ct["KeyArn"] == dek["KeyArn"] and ct["KeyCheckValue"] == dek["KeyCheckValue"]
+pt = dp.decrypt_data(
+    KeyIdentifier=dek["KeyArn"],
+    CipherText=ct["CipherText"],
+    DecryptionAttributes={"Symmetric": {"Mode": "CBC", "InitializationVector": "00" * 16}},
+)
+assert pt["PlainText"] == "00112233445566778899AABBCCDDEEFF", pt
+
+cvk = key("TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", Generate=True, Verify=True)
+cvv2 = dp.generate_card_validation_data(
+    KeyIdentifier=cvk["KeyArn"],
+    PrimaryAccountNumber="4111111111111111",
+    GenerationAttributes={"CardVerificationValue2": {"CardExpiryDate": "1230"}},
+)["ValidationData"]
+dp.verify_card_validation_data(
+    KeyIdentifier=cvk["KeyArn"],
+    PrimaryAccountNumber="4111111111111111",
+    VerificationAttributes={"CardVerificationValue2": {"CardExpiryDate": "1230"}},
+    ValidationData=cvv2,
+)
+wrong = "%03d" % ((int(cvv2) + 1) % 1000)
+code, resp = error_code(
+    dp.verify_card_validation_data,
+    KeyIdentifier=cvk["KeyArn"],
+    PrimaryAccountNumber="4111111111111111",
+    VerificationAttributes={"CardVerificationValue2": {"CardExpiryDate": "1230"}},
+    ValidationData=wrong,
+)
+assert code == "VerificationFailedException" and resp["Reason"] == "INVALID_VALIDATION_DATA", resp
+
+hm = key("TR31_M7_HMAC_KEY", "HMAC_SHA256", Generate=True, Verify=True)
+mac = dp.generate_mac(KeyIdentifier=hm["KeyArn"], MessageData="48656C6C6F", GenerationAttributes={"Algorithm": "HMAC_SHA256"})["Mac"]
+assert len(mac) == 64
+dp.verify_mac(KeyIdentifier=hm["KeyArn"], MessageData="48656C6C6F", Mac=mac, VerificationAttributes={"Algorithm": "HMAC_SHA256"})
+
+# A TR31_P0 key cannot DecryptData.
+zpk = key("TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", Encrypt=True, Decrypt=True, Wrap=True, Unwrap=True)
+code, _ = error_code(
+    dp.decrypt_data,
+    KeyIdentifier=zpk["KeyArn"],
+    CipherText="0011223344556677",
+    DecryptionAttributes={"Symmetric": {"Mode": "ECB"}},
+)
+assert code == "ValidationException", code
+code, _ = error_code(cp.get_key, KeyIdentifier="alias/boto/none")
+assert code == "ResourceNotFoundException", code
+
+# TR-31 round trip: export under a KEK, import the block back, same KCV.
+kek = key("TR31_K0_KEY_ENCRYPTION_KEY", "AES_256", Encrypt=True, Decrypt=True, Wrap=True, Unwrap=True)
+wrapped = cp.export_key(
+    ExportKeyIdentifier=cvk["KeyArn"],
+    KeyMaterial={"Tr31KeyBlock": {"WrappingKeyIdentifier": kek["KeyArn"]}},
+)["WrappedKey"]
+assert wrapped["WrappedKeyMaterialFormat"] == "TR31_KEY_BLOCK" and wrapped["KeyMaterial"].startswith("D")
+imported = cp.import_key(
+    KeyMaterial={"Tr31KeyBlock": {"WrappingKeyIdentifier": kek["KeyArn"], "WrappedKeyBlock": wrapped["KeyMaterial"]}}
+)["Key"]
+assert imported["KeyCheckValue"] == cvk["KeyCheckValue"] and imported["KeyOrigin"] == "EXTERNAL"
+params = cp.get_parameters_for_import(KeyMaterialType="KEY_CRYPTOGRAM", WrappingKeyAlgorithm="RSA_2048")
+assert params["ImportToken"].startswith("import-token-")
+keys = cp.list_keys(MaxResults=2)
+assert len(keys["Keys"]) == 2 and "NextToken" in keys
+cp.delete_key(KeyIdentifier=zpk["KeyArn"])
+assert cp.get_key(KeyIdentifier=zpk["KeyArn"])["Key"]["KeyState"] == "DELETE_PENDING"
+print("boto3 ok")
