@@ -41,7 +41,7 @@ fn to_json(r: &Report) -> String {
                 "operation": c.operation.as_str(),
                 "name": c.name,
                 "kind": c.kind.as_str(),
-                "result": match c.verdict { Verdict::Pass => "pass", Verdict::Fail(_) => "fail", Verdict::Skip(_) => "skip" },
+                "result": match c.verdict { Verdict::Pass => "pass", Verdict::Fail(_) => "fail", Verdict::Skip(_) => "skip", Verdict::Unsupported(_) => "unsupported" },
                 "message": c.verdict.message(),
                 "source": c.source,
                 "seconds": c.duration.as_secs_f64(),
@@ -54,6 +54,7 @@ fn to_json(r: &Report) -> String {
         "passed": t.passed,
         "failed": t.failed,
         "skipped": t.skipped,
+        "unsupported": t.unsupported,
         "notes": r.notes,
         "cases": cases,
     });

@@ -5,7 +5,9 @@
 //! - [`lmk`]: the variant LMK (key type codes, key schemes, keys under LMK).
 //! - [`keytable`]: key names → keys under the LMK, with their attributes.
 //! - `PayShieldBackend` (feature `payshield`): a pipelined, pooled async
-//!   client implementing [`crate::Backend`].
+//!   client implementing [`crate::Backend`]; on a payShield running the
+//!   public test LMK, `PayShieldBackend::load_test_key` loads clear test
+//!   keys (a KEK, say) into the key table.
 
 pub mod codec;
 pub mod keytable;
@@ -15,6 +17,8 @@ pub mod lmk;
 mod client;
 #[cfg(feature = "payshield")]
 mod pool;
+#[cfg(feature = "payshield")]
+mod test_lmk;
 
 #[cfg(feature = "payshield")]
 pub use client::{error_for_code, PayShieldBackend, RawResponse};
@@ -22,3 +26,5 @@ pub use keytable::{KeyTable, TableKey};
 pub use lmk::{EncryptedKey, KeyScheme, KeyType, VariantLmk};
 #[cfg(feature = "payshield")]
 pub use pool::PayShieldConfig;
+#[cfg(feature = "payshield")]
+pub use test_lmk::test_lmk_check_value;
