@@ -30,9 +30,7 @@ fn bench(c: &mut Criterion) {
     let keys = rt
         .block_on(provision(
             &backend,
-            &ProvisionOptions {
-                prefix: "bench/".into(),
-            },
+            &ProvisionOptions::with_prefix("bench/"),
         ))
         .keys;
     g.bench_function("run_only_rounds_8", |b| {

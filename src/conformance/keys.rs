@@ -233,8 +233,11 @@ impl KeySet {
     }
 }
 
-/// Options for [`provision`].
+/// Options for [`provision`]. Built with [`ProvisionOptions::with_prefix`]
+/// (or `default()`) and the `with_…` methods, so that new options can be
+/// added without breaking callers.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ProvisionOptions {
     /// Prefix of every key name the suite creates (keep it unique per run).
     pub prefix: String,

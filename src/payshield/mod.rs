@@ -16,15 +16,15 @@ pub mod lmk;
 #[cfg(feature = "payshield")]
 mod client;
 #[cfg(feature = "payshield")]
-mod pool;
+mod loading;
 #[cfg(feature = "payshield")]
-mod test_lmk;
+mod pool;
 
 #[cfg(feature = "payshield")]
 pub use client::{error_for_code, PayShieldBackend, RawResponse};
 pub use keytable::{KeyTable, TableKey};
 pub use lmk::{EncryptedKey, KeyScheme, KeyType, VariantLmk};
 #[cfg(feature = "payshield")]
-pub use pool::PayShieldConfig;
+pub use loading::test_lmk_check_value;
 #[cfg(feature = "payshield")]
-pub use test_lmk::test_lmk_check_value;
+pub use pool::PayShieldConfig;
