@@ -725,6 +725,19 @@ mod tests {
             c.resolve("--key", "other", false).unwrap().as_str(),
             "other"
         );
+        let ps = KeyConfig::parse(
+            r#"{"keys": {"cvk": {"usage": "C0", "lmk": "U9B4934384B19946B040CD702B4D58145", "key_type": "402", "kcv": "08D7B4"},
+                         "zmk": {"usage": "K0", "lmk": "T0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"}}}"#,
+        )
+        .unwrap();
+        let cvk = &ps.keys["cvk"];
+        let (key, kt) = cvk.under_lmk.as_ref().unwrap();
+        assert_eq!(key.to_text(), "U9B4934384B19946B040CD702B4D58145");
+        assert_eq!(*kt, Some(KeyType::CVK));
+        assert_eq!(cvk.attributes.unwrap().algorithm, KeyAlgorithm::Tdes2);
+        let zmk = &ps.keys["zmk"];
+        assert_eq!(zmk.attributes.unwrap().algorithm, KeyAlgorithm::Tdes3);
+        assert_eq!(zmk.under_lmk.as_ref().unwrap().1, None);
         let set = c.key_set();
         assert!(set.get(Role::Zpk).is_some());
         assert!(set.get(Role::Bdk).is_some());
@@ -749,6 +762,27 @@ mod tests {
                 "\"modes\"",
             ),
             (r#"{"keys": {"a": {"kcv": "XYZ"}}}"#, "\"kcv\""),
+            (r#"{"keys": {"a": {"lmk": "U0011"}}}"#, "\"lmk\""),
+            (
+                r#"{"keys": {"a": {"lmk": "U9B4934384B19946B040CD702B4D58145"}}}"#,
+                "\"usage\"",
+            ),
+            (
+                r#"{"keys": {"a": {"usage": "C0", "key_type": "402"}}}"#,
+                "\"key_type\"",
+            ),
+            (
+                r#"{"keys": {"a": {"usage": "C0", "lmk": "U9B4934384B19946B040CD702B4D58145", "key_type": "4x2"}}}"#,
+                "\"key_type\"",
+            ),
+            (
+                r#"{"keys": {"a": {"usage": "C0", "lmk": "U9B4934384B19946B040CD702B4D58145", "clear": "00112233445566778899AABBCCDDEEFF"}}}"#,
+                "not both",
+            ),
+            (
+                r#"{"keys": {"a": {"usage": "C0", "lmk": "U9B4934384B19946B040CD702B4D58145", "algorithm": "TDES_3KEY"}}}"#,
+                "\"algorithm\"",
+            ),
             (r#"{"keys": {"a": {"id": "has space"}}}"#, "\"id\""),
             (
                 r#"{"keys": {"a": {"usage": "P0", "algorithm": "AES_256", "clear": "00112233445566778899AABBCCDDEEFF"}}}"#,
