@@ -118,10 +118,17 @@ pub enum Command {
     #[command(subcommand)]
     Serve(serve::ServeCommand),
     /// Run the conformance suite against a backend.
-    #[command(after_help = "Examples:\n  \
+    #[command(
+        after_help = "A case whose variant the backend cannot do (an AES key on a \
+        variant-LMK payShield, say) is reported `unsupported`, not failed; exit code 0 means \
+        no case failed. On a payShield that reports the public test LMK (the simulator) the \
+        suite loads its own KEK under the test LMK and its keys as TR-31 blocks; on any other \
+        payShield, name existing keys with --keys FILE or --key-table FILE.\n\n\
+        Examples:\n  \
         paycrypto conformance --backend software\n  \
         paycrypto conformance --backend payshield://127.0.0.1:1500 --junit conformance.xml\n  \
-        paycrypto conformance --backend aws://eu-west-1 --keys prod-keys.json")]
+        paycrypto conformance --backend aws://eu-west-1 --keys prod-keys.json"
+    )]
     Conformance(conformance::ConformanceArgs),
 }
 

@@ -11,6 +11,13 @@
 //! - **unsupported**: every operation the backend does not declare must
 //!   return [`crate::ErrorKind::Unsupported`].
 //!
+//! A backend may declare an operation yet refuse some of its variants (a
+//! variant-LMK payShield has no AES keys, no ISO 4, no CMAC): a case whose
+//! variant it answers with [`crate::ErrorKind::Unsupported`] — or whose key
+//! it cannot hold at all — is reported as [`Verdict::Unsupported`], apart
+//! from passes, failures and skips. That is the correct answer from such a
+//! backend, never a failure; a wrong answer or a wrong kind of refusal is.
+//!
 //! Keys come from a setup step: [`provision`] creates them through key
 //! exchange (KEKs from components, working keys as TR-31 blocks) on a backend
 //! where that is allowed (simulators, a test HSM, a test AWS account); on a
