@@ -1074,6 +1074,23 @@ impl Drop for Simulator {
     }
 }
 
+/// An LMK file (20 pairs `NN-NN HEX32`) that is not the test LMK.
+fn lmk_file_text(seed: u8) -> String {
+    let mut text = String::from("# a lab LMK (not the public test LMK)\n");
+    for i in 0..20u8 {
+        let pair: String = (0..16u8)
+            .map(|j| {
+                format!(
+                    "{:02X}",
+                    seed.wrapping_add(i.wrapping_mul(16)).wrapping_add(j)
+                )
+            })
+            .collect();
+        text.push_str(&format!("{:02}-{:02} {pair}\n", 2 * i, 2 * i + 1));
+    }
+    text
+}
+
 /// The public payShield test LMK's check value (NC).
 const TEST_LMK_KCV: &str = "7D22274C5745C5A1";
 
@@ -1096,18 +1113,7 @@ fn serve_payshield_answers_host_commands_and_stops_cleanly() {
 #[test]
 fn serve_payshield_options_header_lmk_fault() {
     // Another LMK (from a file) and a 6-character header.
-    let mut lmk = String::from("# test file\n");
-    for i in 0..20 {
-        lmk.push_str(&format!(
-            "{:02}-{:02} {}\n",
-            2 * i,
-            2 * i + 1,
-            "0123456789ABCDEF"
-                .repeat(2)
-                .replace("01", &format!("{:02X}", 0x10 + i))
-        ));
-    }
-    let lmk_file = tmp("lmk.txt", &lmk);
+    let lmk_file = tmp("lmk.txt", &lmk_file_text(0x10));
     let sim = Simulator::spawn(&["--header-len", "6", "--lmk", lmk_file.to_str().unwrap()]);
     let nd = sim.exchange(b"HEAD01", b"NC");
     assert_eq!(&nd[..4], b"ND00");
@@ -1244,16 +1250,7 @@ fn operations_on_a_payshield_with_keys_under_lmk_and_test_keys() {
 
 #[test]
 fn clear_keys_are_refused_by_a_payshield_with_another_lmk() {
-    let mut lmk = String::new();
-    for i in 0..20 {
-        lmk.push_str(&format!(
-            "{:02}-{:02} {:032X}\n",
-            2 * i,
-            2 * i + 1,
-            0x0101_0101_0101_0101_0101_0101_0101_0101u128 * (i as u128 % 7 + 1)
-        ));
-    }
-    let lmk_file = tmp("lmk2.txt", &lmk);
+    let lmk_file = tmp("lmk2.txt", &lmk_file_text(0x40));
     let sim = Simulator::spawn(&["--lmk", lmk_file.to_str().unwrap()]);
     let keys = tmp(
         "ps-clear.json",
