@@ -1,6 +1,9 @@
 //! The conformance suite end to end on the software backend: how long a CI
 //! run of `paycrypto conformance` costs beyond the backend's own latency.
-//! Run: `cargo bench --bench conformance --features conformance`.
+//! With the payShield features, also the suite against the payShield
+//! backend over the in-process simulator (TCP on 127.0.0.1).
+//! Run: `cargo bench --bench conformance --features conformance`
+//! (`--features conformance,payshield,server` for the payShield part).
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -30,9 +33,7 @@ fn bench(c: &mut Criterion) {
     let keys = rt
         .block_on(provision(
             &backend,
-            &ProvisionOptions {
-                prefix: "bench/".into(),
-            },
+            &ProvisionOptions::with_prefix("bench/"),
         ))
         .keys;
     g.bench_function("run_only_rounds_8", |b| {
@@ -41,5 +42,57 @@ fn bench(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench);
+#[cfg(all(feature = "payshield", feature = "server"))]
+fn bench_payshield(c: &mut Criterion) {
+    use paycrypto::conformance::{payshield_test_lmk_options, run_self_provisioned_with};
+    use paycrypto::payshield::{KeyTable, PayShieldBackend, PayShieldConfig};
+    use paycrypto::server::payshield::{start, SimConfig};
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (_sim, ps) = rt.block_on(async {
+        let sim = start(SimConfig::default()).await.expect("simulator");
+        let ps = PayShieldBackend::connect(
+            PayShieldConfig::new(sim.addr().to_string()),
+            KeyTable::new(),
+        )
+        .await
+        .expect("connect");
+        (sim, ps)
+    });
+    let opts = RunOptions {
+        rounds: 8,
+        seed: 1,
+        filter: None,
+    };
+    let mut g = c.benchmark_group("conformance");
+    g.sample_size(20);
+    let mut n = 0u64;
+    g.bench_function("payshield_simulator_self_provisioned_rounds_8", |b| {
+        b.iter(|| {
+            n += 1;
+            let r = rt.block_on(async {
+                let p = payshield_test_lmk_options(&ps, format!("bench-{n}/"))
+                    .await
+                    .expect("test LMK");
+                let r = run_self_provisioned_with(&ps, &opts, &p).await;
+                for k in p.existing_keks.values() {
+                    let _ = ps.keys().remove(&k.id);
+                }
+                r
+            });
+            assert!(r.is_success());
+            black_box(r)
+        })
+    });
+    g.finish();
+}
+
+#[cfg(not(all(feature = "payshield", feature = "server")))]
+fn bench_payshield(_: &mut Criterion) {}
+
+criterion_group!(benches, bench, bench_payshield);
 criterion_main!(benches);

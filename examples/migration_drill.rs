@@ -1,23 +1,31 @@
 //! Migration drill: an HSM primary shadowed by a cloud candidate, then the
 //! primary killed mid-run while failover finishes the workload.
 //!
-//! 1. Starts the two backends and loads the same keys into both, the way a
-//!    key ceremony does: a KEK from clear components, working keys as TR-31.
-//! 2. Runs a mixed gateway workload (PIN translate ISO 0 → ISO 3, DUKPT / P2PE
-//!    decrypt, CVV2 verify, ARQC verify with ARPC) through
+//! 1. Starts the payShield simulator in-process on 127.0.0.1:0 (the "HSM",
+//!    public test LMK) and a cloud candidate, and loads the same keys into
+//!    both the way a key ceremony does: a KEK from clear components (on the
+//!    HSM entered at its console, here encrypted under the test LMK into the
+//!    key table), then working keys as TR-31 blocks.
+//! 2. Runs a mixed gateway workload of operations both sides support (PIN
+//!    translate ISO 0 → 3 and ISO 1 → 0 with TDES zone keys, TDES DUKPT PIN
+//!    translate (G0), DUKPT / P2PE decrypt (M2), CVV2 verify (CY), Visa ARQC
+//!    verify with ARPC method 1 (KQ)) through
 //!    `Metrics(Retry(Failover[Shadow(Timeout(primary), candidate), Timeout(candidate)]))`
 //!    and prints the discrepancy report (ISO 3 PIN blocks compare by meaning).
-//! 3. Kills the primary (it hangs, the worst kind of death) in the middle of
-//!    a second run, and shows failover finishing it: every answer is checked
-//!    against the test keys, and the count of failed requests is printed
-//!    (the correct number is 0; the process exits non-zero otherwise).
+//! 3. Kills the primary in the middle of a second run — the simulator is
+//!    shut down: open connections close and new ones are refused — and
+//!    shows failover finishing it: every answer is checked against the test
+//!    keys, and the count of failed requests is printed last (the correct
+//!    number is 0; the process exits non-zero otherwise).
 //!
-//! Run: `cargo run --release --features layers --example migration_drill`
+//! Run: `cargo run --release --features layers,payshield,server --example migration_drill`
 
 use paycrypto::algo::{cipher::BlockCipher, cvv, dukpt, emv, pinblock};
 use paycrypto::keyload::{combine_components, kek_from_components, tr31_import};
 use paycrypto::layers::*;
 use paycrypto::ops::*;
+use paycrypto::payshield::{KeyTable, PayShieldBackend, PayShieldConfig};
+use paycrypto::server::payshield::{start, SimConfig, SimHandle};
 use paycrypto::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -45,26 +53,55 @@ fn id(s: &str) -> KeyId {
     KeyId::new(s).expect("constant key id")
 }
 
-/// The two sides of the migration. Today both are software backends; with
-/// the payShield simulator and the AWS emulator, this function starts them
-/// in-process on 127.0.0.1:0 and returns their clients instead; nothing
-/// else in the drill changes.
-async fn start_backends() -> (Arc<dyn Backend>, Arc<dyn Backend>) {
-    let hsm = SoftwareBackend::with_name("hsm-primary");
+/// The two sides of the migration: the HSM is the payShield simulator
+/// in-process (the handle stops it), the candidate a software backend
+/// standing in for the cloud. To drill against the AWS emulator, start it
+/// here and return its client as `cloud`; nothing else changes.
+async fn start_backends() -> Result<(SimHandle, PayShieldBackend, Arc<dyn Backend>)> {
+    let sim = start(SimConfig::default()).await.map_err(|e| {
+        Error::new(ErrorKind::Transient, "cannot start the simulator").with_source(e)
+    })?;
+    let mut config = PayShieldConfig::new(sim.addr().to_string());
+    config.request_timeout = Duration::from_millis(500);
+    config.connect_timeout = Duration::from_millis(200);
+    let hsm = PayShieldBackend::connect(config, KeyTable::new())
+        .await?
+        .with_name("hsm-primary");
     let cloud = SoftwareBackend::with_name("cloud-candidate");
-    (Arc::new(hsm), Arc::new(cloud))
+    Ok((sim, hsm, Arc::new(cloud)))
 }
 
-/// The same keys into any backend: a KEK from two components, then TR-31.
-async fn load_keys(b: &dyn Backend) -> Result<()> {
+/// The KEK ceremony: two clear components combined. A software (or cloud)
+/// backend takes the components; a payShield takes them at its console,
+/// which on the public test LMK is the same as encrypting the combined key
+/// under the test LMK into the key table.
+async fn load_kek(b: &dyn Backend, payshield: Option<&PayShieldBackend>) -> Result<()> {
     let (p1, p2) = (hx(KEK_PART_1), hx(KEK_PART_2));
-    b.import_key(kek_from_components(
-        id("kek/ceremony"),
-        KeyAlgorithm::Tdes2,
-        &[&p1, &p2],
-    )?)
-    .await?;
-    let kek = combine_components(KeyAlgorithm::Tdes2, &[&p1, &p2])?;
+    match payshield {
+        Some(ps) => {
+            let kek = combine_components(KeyAlgorithm::Tdes2, &[&p1, &p2])?;
+            let attrs = KeyAttributes::new(
+                KeyUsage::KeyEncryption,
+                KeyAlgorithm::Tdes2,
+                ModesOfUse::BOTH,
+            );
+            ps.load_test_key(id("kek/ceremony"), attrs, &kek).await?;
+        }
+        None => {
+            b.import_key(kek_from_components(
+                id("kek/ceremony"),
+                KeyAlgorithm::Tdes2,
+                &[&p1, &p2],
+            )?)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The same working keys into any backend, as TR-31 blocks under the KEK.
+async fn load_keys(b: &dyn Backend) -> Result<usize> {
+    let kek = combine_components(KeyAlgorithm::Tdes2, &[&hx(KEK_PART_1), &hx(KEK_PART_2)])?;
     let keys = [
         (
             "zpk/acquirer",
@@ -110,7 +147,7 @@ async fn load_keys(b: &dyn Backend) -> Result<()> {
         )?)
         .await?;
     }
-    Ok(())
+    Ok(keys.len())
 }
 
 /// What the gateway must get back for one request (checked with the test keys).
@@ -125,22 +162,53 @@ fn pan_for(i: usize) -> String {
     format!("4{:015}", 111_111_111_111_111u64 + i as u64)
 }
 
+fn pin_for(i: usize) -> Result<Pin> {
+    Ok(Pin::new(&format!("{:04}", (i * 7919) % 10_000))?)
+}
+
 /// Request `i` of the mixed workload, built as the terminal / card would.
 fn request(i: usize) -> Result<(Request, Expect)> {
     let pan = pan_for(i);
-    Ok(match i % 4 {
-        0 => {
-            let pin = Pin::new(&format!("{:04}", (i * 7919) % 10_000))?;
+    Ok(match i % 6 {
+        // Zone PIN translation, ISO 0 → ISO 3 and ISO 1 → ISO 0 (CC).
+        0 | 1 => {
+            let pin = pin_for(i)?;
+            let (from, to) = if i % 6 == 0 {
+                (PinBlockFormat::Iso0, PinBlockFormat::Iso3)
+            } else {
+                (PinBlockFormat::Iso1, PinBlockFormat::Iso0)
+            };
             let zpk = BlockCipher::tdes(&hx(ZPK_ACQUIRER))?;
+            let block =
+                pinblock::encrypt_pin_block(&zpk, from, &pin, Some(&pan), &mut rand::rng())?;
+            let req = TranslatePinRequest {
+                incoming_key: PinKey::Key(id("zpk/acquirer")),
+                incoming_format: from,
+                outgoing_key: id("zpk/issuer"),
+                outgoing_format: to,
+                pan: Pan::new(&pan)?,
+                pin_block: block,
+            };
+            (req.into(), Expect::Pin { pan, pin })
+        }
+        // A PIN from a DUKPT terminal, ISO 0 → ISO 3 under the zone key (G0).
+        2 => {
+            let pin = pin_for(i)?;
+            let ksn = Ksn::parse_initial_hex(KSN_BASE)?.with_counter((i % 1023) as u32 + 1)?;
+            let key = dukpt::tdes_working_key(&hx(BDK), &ksn, dukpt::TdesDukptUsage::Pin)?;
             let block = pinblock::encrypt_pin_block(
-                &zpk,
+                &BlockCipher::tdes(key.as_slice())?,
                 PinBlockFormat::Iso0,
                 &pin,
                 Some(&pan),
                 &mut rand::rng(),
             )?;
             let req = TranslatePinRequest {
-                incoming_key: PinKey::Key(id("zpk/acquirer")),
+                incoming_key: PinKey::Dukpt(Dukpt {
+                    bdk: id("bdk/p2pe"),
+                    ksn,
+                    key_type: KeyAlgorithm::Tdes2,
+                }),
                 incoming_format: PinBlockFormat::Iso0,
                 outgoing_key: id("zpk/issuer"),
                 outgoing_format: PinBlockFormat::Iso3,
@@ -149,7 +217,8 @@ fn request(i: usize) -> Result<(Request, Expect)> {
             };
             (req.into(), Expect::Pin { pan, pin })
         }
-        1 => {
+        // P2PE: card data from a DUKPT terminal, decrypted (M2).
+        3 => {
             let ksn = Ksn::parse_initial_hex(KSN_BASE)?.with_counter((i % 1023) as u32 + 1)?;
             let key = dukpt::tdes_working_key(&hx(BDK), &ksn, dukpt::TdesDukptUsage::DataRequest)?;
             let clear = format!("{pan}=2512101{:09}", i).into_bytes();
@@ -171,7 +240,8 @@ fn request(i: usize) -> Result<(Request, Expect)> {
             };
             (req.into(), Expect::Plaintext(plain))
         }
-        2 => {
+        // CVV2 at checkout (CY).
+        4 => {
             let right = cvv::generate_cvv(&hx(CVK), &pan, "2512", "000")?;
             let right = String::from_utf8_lossy(right.as_slice()).into_owned();
             // One in five presented CVV2s is wrong (a typo at checkout).
@@ -190,26 +260,24 @@ fn request(i: usize) -> Result<(Request, Expect)> {
             };
             (req.into(), Expect::Verification(expect))
         }
+        // Visa ARQC (CVN 10: no session key, padding method 1), ARPC method 1 (KQ).
         _ => {
             let atc = [(i >> 8) as u8, i as u8];
             let mut data = hx("0000000010000000000000000840000000000008402512240100B1C2D3E45C");
             data.extend_from_slice(&atc);
             data.extend_from_slice(&hx("0380000000"));
             let mk = emv::derive_icc_mk(&hx(IMK_AC), &pan, Some("01"), emv::MkDerivation::OptionA)?;
-            let sk = emv::derive_session_key(
-                mk.as_slice(),
-                emv::SessionKeyDerivation::EmvCommonAtc { atc: &atc },
-            )?;
-            let arqc = emv::generate_ac(sk.as_slice(), &data, Iso9797Padding::Method2)?;
+            let sk = emv::derive_session_key(mk.as_slice(), emv::SessionKeyDerivation::None)?;
+            let arqc = emv::generate_ac(sk.as_slice(), &data, Iso9797Padding::Method1)?;
             let arpc = emv::generate_arpc_method1(mk.as_slice(), &arqc, b"00")?.to_vec();
             let req = VerifyArqcRequest {
                 key: id("imk-ac/issuer"),
                 mk_derivation: emv::MkDerivation::OptionA,
-                session: SessionKeyDerivation::EmvCommon { atc },
+                session: SessionKeyDerivation::Visa,
                 pan: Pan::new(&pan)?,
                 psn: Psn::new("01")?,
                 transaction_data: data,
-                padding: Iso9797Padding::Method2,
+                padding: Iso9797Padding::Method1,
                 arqc,
                 arpc: Some(ArpcMethod::Method1 { arc: *b"00" }),
             };
@@ -288,19 +356,27 @@ async fn run(
 
 #[tokio::main]
 async fn main() -> Result<()> {
+    let started = Instant::now();
     // 1. Backends and keys.
-    let (hsm, cloud) = start_backends().await;
-    for b in [&hsm, &cloud] {
-        load_keys(b.as_ref()).await?;
+    let (sim, hsm, cloud) = start_backends().await?;
+    println!(
+        "payShield simulator (the HSM) on tcp://{}, test LMK",
+        sim.addr()
+    );
+    load_kek(&hsm, Some(&hsm)).await?;
+    load_kek(cloud.as_ref(), None).await?;
+    for b in [&hsm as &dyn Backend, cloud.as_ref()] {
+        let n = load_keys(b).await?;
         println!(
-            "loaded 7 keys into {:<16} (KEK from components, 6 via TR-31)",
+            "loaded {} keys into {:<16} (KEK from components, {n} via TR-31)",
+            n + 1,
             b.name()
         );
     }
 
-    // 2. The gateway stack.
+    // 2. The gateway stack. `Faulty` here only counts the calls that reach
+    //    the primary; the kill is the simulator going away.
     let primary = Arc::new(Faulty::new(hsm));
-    let kill = primary.switch();
     let report = Arc::new(DiscrepancyReport::new());
     let shadow = Arc::new(
         Shadow::builder(
@@ -337,21 +413,23 @@ async fn main() -> Result<()> {
     println!("{snap}");
     let mismatched = snap.sum(|r| r.mismatched);
 
-    // 4. Kill the primary halfway through the second run.
+    // 4. Kill the primary halfway through the second run: the simulator
+    //    stops, its connections close, new connections are refused.
+    let sim = Arc::new(sim);
     let calls_at_kill = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let start = Instant::now();
-    let (kill_switch, at_kill, p) = (kill.clone(), calls_at_kill.clone(), primary.clone());
+    let (at_kill, p, s) = (calls_at_kill.clone(), primary.clone(), sim.clone());
     let failed_failover = run(
         gateway.clone(),
         REQUESTS_PER_RUN,
         REQUESTS_PER_RUN,
         Some(Box::new(move || {
+            s.shutdown();
+            at_kill.store(p.total_calls(), Ordering::Relaxed);
             println!(
-                "\n!! primary killed (hangs from now on) after {} requests",
+                "\n!! primary killed (payShield simulator shut down) after {} requests",
                 REQUESTS_PER_RUN / 2
             );
-            kill_switch.set(Fault::Hang);
-            at_kill.store(p.total_calls(), Ordering::Relaxed);
         })),
     )
     .await;
@@ -376,11 +454,11 @@ async fn main() -> Result<()> {
             }
         );
     }
-    // Each concurrent caller pays at most one timeout before the breaker
+    // Each concurrent caller pays at most one failure before the breaker
     // opens (plus the threshold): not one per request.
     println!(
         "requests sent to the dead primary: {} ({WORKERS} concurrent callers, breaker threshold 3); \
-         timeouts paid: {}",
+         failures paid: {}",
         primary.total_calls() - calls_at_kill.load(Ordering::Relaxed),
         health.first().map_or(0, |h| h.failures)
     );
@@ -392,6 +470,10 @@ async fn main() -> Result<()> {
 
     let failed = failed_shadow + failed_failover;
     println!("\nmismatches during shadowing: {mismatched}");
+    println!(
+        "drill time: {:.0} ms",
+        started.elapsed().as_secs_f64() * 1000.0
+    );
     println!("failed requests: {failed}");
     if failed != 0 || mismatched != 0 {
         std::process::exit(1);

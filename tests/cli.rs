@@ -7,8 +7,12 @@ use paycrypto::algo::{cipher::BlockCipher, pinblock};
 use predicates::prelude::*;
 use predicates::str::contains;
 use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
 use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 const ZPK: &str = "13345779133457791334577913345779"; // jPOS test ZPK, KCV 6FB1C8
 const AES_ZPK: &str = "AF8CB133A78F8DC2D1359F18527593FB"; // X9.24-3 supplement PIN key
@@ -330,13 +334,17 @@ fn pin_translate_refusals_and_wrong_input() {
         ])
         .assert()
         .code(2);
-    // Clear keys cannot go to a remote backend.
+    // Nothing listens on a port just released: the connection error says so.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("payshield://{}", l.local_addr().unwrap())
+    };
     bin()
         .args([
             "pin",
             "translate",
             "--backend",
-            "payshield://127.0.0.1:1500",
+            &closed,
             "--in-key",
             "zpk",
             "--in-format",
@@ -351,8 +359,8 @@ fn pin_translate_refusals_and_wrong_input() {
             "3C0CA40863092C3A",
         ])
         .assert()
-        .code(2)
-        .stderr(contains("not available in this build"));
+        .code(3)
+        .stderr(contains("cannot connect to the payShield"));
     bin()
         .args([
             "pin",
@@ -977,20 +985,355 @@ fn components_combine() {
 
 // ---------------------------------------------------------------- serve, conformance, help
 
+/// `paycrypto serve payshield` running as a child process: its one
+/// `listening on` line read, killed (SIGKILL) when dropped.
+struct Simulator {
+    child: std::process::Child,
+    stdout: BufReader<std::process::ChildStdout>,
+    addr: String,
+}
+
+impl Simulator {
+    fn spawn(extra: &[&str]) -> Self {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("paycrypto"))
+            .args(["serve", "payshield", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the simulator");
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        stdout.read_line(&mut line).expect("read the first line");
+        let addr = line
+            .strip_prefix("listening on tcp://")
+            .and_then(|l| l.strip_suffix('\n'))
+            .unwrap_or_else(|| {
+                let _ = child.kill();
+                let mut err = String::new();
+                if let Some(mut e) = child.stderr.take() {
+                    let _ = e.read_to_string(&mut err);
+                }
+                panic!("unexpected first line {line:?}; stderr: {err}")
+            })
+            .to_string();
+        let port: u16 = addr
+            .strip_prefix("127.0.0.1:")
+            .and_then(|p| p.parse().ok())
+            .expect("an address on 127.0.0.1");
+        assert_ne!(port, 0, "port 0 must be reported as the real port");
+        Self {
+            child,
+            stdout,
+            addr,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("payshield://{}", self.addr)
+    }
+
+    /// One host command (after the header) and its response (after the header).
+    fn exchange(&self, header: &[u8], command: &[u8]) -> Vec<u8> {
+        let mut sock = TcpStream::connect(&self.addr).expect("connect");
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let len = (header.len() + command.len()) as u16;
+        let mut frame = len.to_be_bytes().to_vec();
+        frame.extend_from_slice(header);
+        frame.extend_from_slice(command);
+        sock.write_all(&frame).expect("send");
+        let mut n = [0u8; 2];
+        sock.read_exact(&mut n).expect("response length");
+        let mut payload = vec![0u8; u16::from_be_bytes(n) as usize];
+        sock.read_exact(&mut payload).expect("response");
+        assert_eq!(&payload[..header.len()], header, "header echoed");
+        payload[header.len()..].to_vec()
+    }
+
+    /// SIGTERM, then the exit status and whatever else it printed.
+    #[cfg(unix)]
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        let ok = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(ok.success());
+        let status = self.child.wait().expect("wait");
+        let mut rest = String::new();
+        let _ = self.stdout.read_to_string(&mut rest);
+        (status, rest)
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An LMK file (20 pairs `NN-NN HEX32`) that is not the test LMK.
+fn lmk_file_text(seed: u8) -> String {
+    let mut text = String::from("# a lab LMK (not the public test LMK)\n");
+    for i in 0..20u8 {
+        let pair: String = (0..16u8)
+            .map(|j| {
+                format!(
+                    "{:02X}",
+                    seed.wrapping_add(i.wrapping_mul(16)).wrapping_add(j)
+                )
+            })
+            .collect();
+        text.push_str(&format!("{:02}-{:02} {pair}\n", 2 * i, 2 * i + 1));
+    }
+    text
+}
+
+/// The public payShield test LMK's check value (NC).
+const TEST_LMK_KCV: &str = "7D22274C5745C5A1";
+
 #[test]
-fn serve_reports_missing_simulators() {
-    for sim in ["payshield", "aws"] {
+fn serve_payshield_answers_host_commands_and_stops_cleanly() {
+    let sim = Simulator::spawn(&[]);
+    // B2 echo and NC diagnostics, default 4-character header.
+    assert_eq!(sim.exchange(b"0001", b"B20004PING"), b"B300PING");
+    let nd = sim.exchange(b"0002", b"NC");
+    assert_eq!(&nd[..4], b"ND00");
+    assert_eq!(String::from_utf8_lossy(&nd[4..20]), TEST_LMK_KCV);
+    #[cfg(unix)]
+    {
+        let (status, rest) = sim.terminate();
+        assert!(status.success(), "{status:?}");
+        assert_eq!(rest, "", "nothing after the one line");
+    }
+}
+
+#[test]
+fn serve_payshield_options_header_lmk_fault() {
+    // Another LMK (from a file) and a 6-character header.
+    let lmk_file = tmp("lmk.txt", &lmk_file_text(0x10));
+    let sim = Simulator::spawn(&["--header-len", "6", "--lmk", lmk_file.to_str().unwrap()]);
+    let nd = sim.exchange(b"HEAD01", b"NC");
+    assert_eq!(&nd[..4], b"ND00");
+    assert_ne!(String::from_utf8_lossy(&nd[4..20]), TEST_LMK_KCV);
+    drop(sim);
+    let _ = std::fs::remove_file(lmk_file);
+
+    // drop=1: the connection closes instead of answering.
+    let sim = Simulator::spawn(&["--fault", "drop=1"]);
+    let mut sock = TcpStream::connect(&sim.addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.write_all(b"\x00\x060001NC").unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        sock.read(&mut buf).unwrap_or(0),
+        0,
+        "closed without an answer"
+    );
+    drop(sim);
+
+    for (args, needle) in [
+        (&["--listen", "nowhere"][..], "--listen"),
+        (
+            &["--listen", "127.0.0.1:0", "--fault", "explode=1"][..],
+            "--fault",
+        ),
+        (
+            &["--listen", "127.0.0.1:0", "--header-len", "0"][..],
+            "--header-len",
+        ),
+        (
+            &["--listen", "127.0.0.1:0", "--lmk", "/nonexistent/lmk"][..],
+            "--lmk",
+        ),
+    ] {
         bin()
-            .args(["serve", sim, "--listen", "127.0.0.1:0"])
+            .args(["serve", "payshield"])
+            .args(args)
             .assert()
             .code(2)
-            .stderr(contains("not available in this build"));
+            .stderr(contains(needle));
     }
+    // The AWS emulator is not in this build yet.
     bin()
-        .args(["serve", "payshield", "--listen", "nowhere"])
+        .args(["serve", "aws", "--listen", "127.0.0.1:0"])
         .assert()
         .code(2)
-        .stderr(contains("--listen"));
+        .stderr(contains("not available in this build"));
+}
+
+#[test]
+fn operations_on_a_payshield_with_keys_under_lmk_and_test_keys() {
+    let sim = Simulator::spawn(&[]);
+    // The published CVK under the test LMK (KCV 08D7B4), and a clear test ZPK
+    // (loaded under a KEK formed under the test LMK, then TR-31).
+    let keys = tmp(
+        "ps-keys.json",
+        &format!(
+            r#"{{"keys": {{
+                "cvk": {{"id": "cvk/issuer", "usage": "C0", "lmk": "U9B4934384B19946B040CD702B4D58145", "key_type": "402", "kcv": "08D7B4"}},
+                "zpk": {{"usage": "P0", "clear": "{ZPK}"}}
+            }}}}"#
+        ),
+    );
+    let url = sim.url();
+    let v = json(&[
+        "cvv",
+        "generate",
+        "--backend",
+        &url,
+        "--keys",
+        keys.to_str().unwrap(),
+        "--key",
+        "cvk",
+        "--pan",
+        "4123456789012",
+        "--expiry",
+        "8701",
+        "--service-code",
+        "101",
+    ]);
+    assert_eq!(v["value"], "370");
+    let v = json(&[
+        "pin",
+        "translate",
+        "--backend",
+        &url,
+        "--keys",
+        keys.to_str().unwrap(),
+        "--in-key",
+        "zpk",
+        "--in-format",
+        "0",
+        "--out-key",
+        "zpk",
+        "--out-format",
+        "0",
+        "--pan",
+        "1234567890123",
+        "--block",
+        "3C0CA40863092C3A",
+    ]);
+    assert_eq!(v["pin_block"], "3C0CA40863092C3A");
+
+    // A wrong KCV for the key under LMK is refused, naming the key.
+    let bad = tmp(
+        "ps-bad.json",
+        r#"{"keys": {"cvk": {"usage": "C0", "lmk": "U9B4934384B19946B040CD702B4D58145", "kcv": "000000"}}}"#,
+    );
+    bin()
+        .args([
+            "cvv",
+            "generate",
+            "--backend",
+            &url,
+            "--keys",
+            bad.to_str().unwrap(),
+            "--key",
+            "cvk",
+            "--pan",
+            "4123456789012",
+            "--expiry",
+            "8701",
+            "--service-code",
+            "101",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("key \"cvk\"").and(contains("kcv")));
+    for f in [keys, bad] {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+#[test]
+fn clear_keys_are_refused_by_a_payshield_with_another_lmk() {
+    let lmk_file = tmp("lmk2.txt", &lmk_file_text(0x40));
+    let sim = Simulator::spawn(&["--lmk", lmk_file.to_str().unwrap()]);
+    let keys = tmp(
+        "ps-clear.json",
+        &format!(r#"{{"keys": {{"zpk": {{"usage": "P0", "clear": "{ZPK}"}}}}}}"#),
+    );
+    bin()
+        .args([
+            "pin",
+            "translate",
+            "--backend",
+            &sim.url(),
+            "--keys",
+            keys.to_str().unwrap(),
+            "--in-key",
+            "zpk",
+            "--in-format",
+            "0",
+            "--out-key",
+            "zpk",
+            "--out-format",
+            "0",
+            "--pan",
+            "1234567890123",
+            "--block",
+            "3C0CA40863092C3A",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("public test LMK"));
+    // The suite loads nothing into it either: every keyed case is skipped, none fails.
+    bin()
+        .args(["conformance", "--backend", &sim.url(), "--rounds", "1"])
+        .assert()
+        .success()
+        .stdout(contains("another LMK").and(contains("0 failed")));
+    for f in [keys, lmk_file] {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+#[test]
+fn conformance_against_a_spawned_payshield_simulator() {
+    let sim = Simulator::spawn(&[]);
+    let junit = tmp("ps-junit.xml", "");
+    bin()
+        .args([
+            "conformance",
+            "--backend",
+            &sim.url(),
+            "--rounds",
+            "2",
+            "--seed",
+            "11",
+            "--junit",
+        ])
+        .arg(&junit)
+        .assert()
+        .success()
+        .stdout(
+            contains("0 failed, 0 skipped")
+                .and(contains("public test LMK"))
+                .and(contains("unsupported")),
+        );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(xml.contains("failures=\"0\""), "{xml}");
+    assert!(xml.contains("paycrypto conformance (payshield)"), "{xml}");
+    assert!(xml.contains("<skipped message=\"unsupported: "), "{xml}");
+    assert!(xml.contains("<testsuite name=\"translate_pin\""), "{xml}");
+    let _ = std::fs::remove_file(junit);
+
+    let v = json(&[
+        "conformance",
+        "--backend",
+        &sim.url(),
+        "--rounds",
+        "1",
+        "--filter",
+        "card_validation",
+    ]);
+    assert_eq!(v["failed"], 0);
+    assert_eq!(v["unsupported"], 0);
+    assert!(v["passed"].as_u64().unwrap() >= 6, "{v}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The conformance suite against the software backend (self-provisioned and
-//! with named keys), and against deliberately wrong backends to prove the
-//! suite catches them.
+//! with named keys), against deliberately wrong backends to prove the suite
+//! catches them, and against the payShield backend over the simulator,
+//! directly and through the layers.
 
 use async_trait::async_trait;
 use paycrypto::conformance::{
@@ -25,6 +26,7 @@ async fn software_backend_passes_every_case_with_none_skipped() {
     let t = report.totals();
     assert_eq!(t.failed, 0, "{}", report.table());
     assert_eq!(t.skipped, 0, "{}", report.table());
+    assert_eq!(t.unsupported, 0, "{}", report.table());
     assert!(t.passed >= 40, "{}", report.table());
     // Every operation the backend declares has at least one case.
     let by_op = report.by_operation();
@@ -45,13 +47,7 @@ async fn software_backend_passes_every_case_with_none_skipped() {
 #[tokio::test]
 async fn named_keys_without_clear_values_skip_agreement_with_reasons() {
     let b = SoftwareBackend::new();
-    let p = provision(
-        &b,
-        &ProvisionOptions {
-            prefix: "prod/".into(),
-        },
-    )
-    .await;
+    let p = provision(&b, &ProvisionOptions::with_prefix("prod/")).await;
     let mut keys = KeySet::new();
     for (role, k) in p.keys.roles() {
         if role == Role::MacHmac {
@@ -217,4 +213,198 @@ async fn a_backend_that_cannot_import_skips_with_why() {
         .results
         .iter()
         .any(|r| matches!(&r.verdict, Verdict::Skip(m) if m.contains("no key configured for role `mac-m3`"))));
+}
+
+/// The suite against the payShield backend over the in-process simulator
+/// (public test LMK), directly and through the layers.
+#[cfg(all(feature = "payshield", feature = "server"))]
+mod payshield {
+    use super::opts;
+    use paycrypto::conformance::{
+        payshield_test_lmk_options, run_self_provisioned_with, CaseKind, Report, Verdict,
+    };
+    use paycrypto::payshield::{KeyTable, PayShieldBackend, PayShieldConfig};
+    use paycrypto::server::payshield::{start, SimConfig, SimHandle};
+    use paycrypto::ErrorKind;
+
+    pub(super) async fn connect(sim: &SimHandle) -> PayShieldBackend {
+        PayShieldBackend::connect(
+            PayShieldConfig::new(sim.addr().to_string()),
+            KeyTable::new(),
+        )
+        .await
+        .expect("connect to the simulator")
+    }
+
+    /// The cases a variant-LMK payShield answers (at least in part) with
+    /// Unsupported: AES keys, ISO 4, CMAC/HMAC, MAC lengths other than 4
+    /// and 8, EMV session keys other than KQ's, clear components.
+    pub(super) const UNSUPPORTED: &[&str] = &[
+        "import_key/bad input: component with a wrong KCV refused",
+        "translate_pin/AES DUKPT ISO 4 to zone key",
+        "translate_pin/AES zone key, format 4 to and from 0/3",
+        "translate_pin/DUKPT (TDES and AES) to zone key",
+        "translate_pin/bad input: 8-byte block for format 4 refused",
+        "encrypt_data/TDES and AES data keys, ECB and CBC",
+        "decrypt_data/encrypt then decrypt gives the plaintext",
+        "verify_arqc/Visa (no session key), Mastercard and EMV common session keys, ARPC method 1",
+        "verify_arqc/random cards and transactions: every session key, padding and ARPC method",
+        "verify_arqc/bad input: unpadded data of 7 bytes refused",
+        "generate_mac/TDES CMAC",
+        "generate_mac/AES CMAC",
+        "generate_mac/every MAC key and algorithm on random messages",
+        "verify_mac/generated MACs verify, altered ones fail",
+        "generate_mac/key usage: retail-MAC key for CMAC, PIN key for MAC refused",
+    ];
+
+    /// What a payShield report must show: no failure, no skip, exactly the
+    /// expected unsupported cases (each saying why), the TDES known answers
+    /// passing.
+    pub(super) fn check_payshield_report(report: &Report) {
+        let t = report.totals();
+        assert_eq!(t.failed, 0, "{}", report.table());
+        assert_eq!(t.skipped, 0, "{}", report.table());
+        let mut unsupported: Vec<String> = report
+            .results
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Unsupported(_)))
+            .map(|r| format!("{}/{}", r.operation, r.name))
+            .collect();
+        let mut want: Vec<String> = UNSUPPORTED.iter().map(|s| s.to_string()).collect();
+        unsupported.sort();
+        want.sort();
+        assert_eq!(unsupported, want, "{}", report.table());
+        for r in &report.results {
+            if let Verdict::Unsupported(m) = &r.verdict {
+                assert!(m.contains("unsupported"), "{}: {m}", r.name);
+            }
+        }
+        for name in [
+            "zone key ISO 0 re-encipherment",
+            "TDES DUKPT to zone key",
+            "TDES DUKPT request data key, CBC (P2PE)",
+            "Visa CVV test data",
+            "Visa CVV test data, right and wrong values",
+            "altered ARQC is Failed, with no ARPC",
+            "ISO 9797-1 algorithm 3 (retail MAC)",
+            "KCVs of the published test keys",
+        ] {
+            let r = report
+                .results
+                .iter()
+                .find(|r| r.name == name)
+                .unwrap_or_else(|| panic!("no case {name}"));
+            assert_eq!(r.kind, CaseKind::KnownAnswer, "{name}");
+            assert_eq!(r.verdict, Verdict::Pass, "{name}: {}", report.table());
+        }
+        assert!(t.passed >= 30, "{}", report.table());
+    }
+
+    #[tokio::test]
+    async fn payshield_over_the_simulator_passes_with_unsupported_variants_named() {
+        let sim = start(SimConfig::default()).await.unwrap();
+        let ps = connect(&sim).await;
+        let p = payshield_test_lmk_options(&ps, "conf/").await.unwrap();
+        let report = run_self_provisioned_with(&ps, &opts(), &p).await;
+        check_payshield_report(&report);
+        assert!(report.table().contains("15 unsupported"));
+        // Only the suite's KEKs are left in the key table.
+        assert_eq!(ps.keys().len(), 1, "{:?}", ps.keys().to_text());
+    }
+
+    /// A payShield with another LMK gets no clear key loaded under it.
+    #[tokio::test]
+    async fn clear_test_keys_are_refused_under_another_lmk() {
+        let mut cfg = SimConfig::default();
+        let mut pairs = [[0x01u8; 16]; 20];
+        pairs[0][0] = 0x13;
+        cfg.lmk = paycrypto::payshield::VariantLmk::from_pairs(pairs);
+        let sim = start(cfg).await.unwrap();
+        let ps = connect(&sim).await;
+        assert!(!ps.runs_test_lmk().await.unwrap());
+        let e = payshield_test_lmk_options(&ps, "conf/").await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::KeyUsage);
+        assert!(e.to_string().contains("test LMK"), "{e}");
+        assert!(ps.keys().is_empty());
+    }
+}
+
+/// The suite through the layers, with the payShield simulator inside.
+#[cfg(all(feature = "payshield", feature = "server", feature = "layers"))]
+mod payshield_layers {
+    use super::opts;
+    use super::payshield::{check_payshield_report, connect};
+    use paycrypto::conformance::{
+        payshield_test_lmk_options, provision, run, run_self_provisioned_with, Role,
+    };
+    use paycrypto::keyload::{combine_components, kek_from_components, tr31_import};
+    use paycrypto::layers::{DiscrepancyReport, Retry, Shadow, Timeout};
+    use paycrypto::server::payshield::{start, SimConfig};
+    use paycrypto::{BackendExt, KeyAlgorithm, KeyId, SoftwareBackend};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn retry_timeout_payshield_passes() {
+        let sim = start(SimConfig::default()).await.unwrap();
+        let ps = connect(&sim).await;
+        let p = payshield_test_lmk_options(&ps, "layered/").await.unwrap();
+        let layered = Retry::new(Timeout::new(ps.clone(), Duration::from_secs(5)));
+        let report = run_self_provisioned_with(&layered, &opts(), &p).await;
+        check_payshield_report(&report);
+    }
+
+    /// Shadow(software, payshield): the suite answered by the software
+    /// primary, every read-only request compared with the payShield holding
+    /// the same keys under the same names.
+    #[tokio::test]
+    async fn shadow_software_primary_payshield_candidate_passes_and_agrees() {
+        let sim = start(SimConfig::default()).await.unwrap();
+        let ps = connect(&sim).await;
+        let p = payshield_test_lmk_options(&ps, "shadow/").await.unwrap();
+        let provisioned = provision(&ps, &p).await;
+        // The same clear keys into the software primary, through its own KEK.
+        let sw = SoftwareBackend::with_name("software");
+        let (c1, c2) = ([0x13u8; 16], [0x2Cu8; 16]);
+        let kek_clear = combine_components(KeyAlgorithm::Tdes2, &[&c1, &c2]).unwrap();
+        let kek = KeyId::new("software/kek").unwrap();
+        sw.import_key(kek_from_components(kek.clone(), KeyAlgorithm::Tdes2, &[&c1, &c2]).unwrap())
+            .await
+            .unwrap();
+        let mut loaded = 0;
+        for (role, k) in provisioned.keys.roles() {
+            let clear = k
+                .clear
+                .as_ref()
+                .expect("provisioned keys have clear values");
+            sw.import_key(
+                tr31_import(
+                    kek.clone(),
+                    KeyAlgorithm::Tdes2,
+                    &kek_clear,
+                    k.id.clone(),
+                    role.attributes(),
+                    clear.expose(),
+                )
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+            loaded += 1;
+        }
+        assert!(loaded >= 10, "{loaded} keys");
+        assert!(provisioned.keys.get(Role::Zpk).is_some());
+
+        let comparisons = Arc::new(DiscrepancyReport::new());
+        let shadow = Shadow::new(sw, ps.clone(), comparisons.clone());
+        let report = run(&shadow, &provisioned.keys, &opts()).await;
+        let t = report.totals();
+        assert_eq!(t.failed, 0, "{}", report.table());
+        shadow.flush().await;
+        let snap = comparisons.snapshot();
+        println!("{}\n{snap}", report.table());
+        assert!(snap.sum(|r| r.matched) >= 50, "{snap}");
+        assert_eq!(snap.sum(|r| r.mismatched), 0, "{snap}");
+        assert!(snap.sum(|r| r.candidate_unsupported) > 0, "{snap}");
+    }
 }

@@ -29,7 +29,33 @@
 //! - `clear`: the clear key in hex — **test keys only**. Keys with `clear`
 //!   are loaded into the in-process software backend (through a KEK from
 //!   components and TR-31 blocks, like any other backend) and give the
-//!   conformance suite what it needs for agreement cases.
+//!   conformance suite what it needs for agreement cases. On a payShield,
+//!   only when it runs the **public test LMK** (see below).
+//! - `lmk` (payShield): the key encrypted under the HSM's LMK, as a key
+//!   ceremony or the key database holds it (`U` + 32 hex digits for a
+//!   double-length key, `T` + 48 for triple length); `usage` is required,
+//!   the algorithm follows from the scheme. `key_type`: the payShield key
+//!   type code (`000` ZMK, `001` ZPK, `402` CVK, `009` BDK, `109` MK-AC,
+//!   `00A` ZEK, `003` TAK, …), defaulting from the usage. The HSM computes
+//!   the check value (BU) when the backend opens, which proves the key
+//!   decrypts under its LMK; a `kcv` given must match.
+//!
+//! # payShield keys
+//!
+//! A variant-LMK payShield stores no keys: the host keeps each key under
+//! the LMK and names it. `--backend payshield://HOST:PORT` builds that key
+//! table from the `lmk` entries of `--keys FILE`, and from `--key-table
+//! FILE` (one key a line: `<name> <key type> <key under LMK> <usage> <mode>
+//! <exportability> <KCV>`, see [`crate::payshield::KeyTable`]).
+//!
+//! A real payShield accepts clear components only at its console, so
+//! `clear` entries are refused on it — except when the HSM reports (NC)
+//! the check value of the **public test LMK** (the simulator, a lab HSM):
+//! then the tool forms a random KEK, encrypts it under the test LMK
+//! straight into the key table, and imports each clear key as a TR-31
+//! block under it (A6), like any key exchange. It never does so for any
+//! other LMK. `paycrypto conformance` on such an HSM provisions its own
+//! keys the same way.
 //!
 //! For `paycrypto conformance --keys FILE`, the entry names are the suite's
 //! roles: `kek`, `kek-aes`, `zpk`, `zpk2`, `zpk-aes`, `zpk-nx`, `bdk`,
@@ -40,6 +66,7 @@ use super::output::CliError;
 use crate::backend::{Backend, BackendExt};
 use crate::conformance::{KeyRef, KeySet, Role};
 use crate::keyload::{combine_components, kek_from_components, tr31_import};
+use crate::payshield::{EncryptedKey, KeyTable, KeyType, PayShieldBackend, PayShieldConfig};
 use crate::software::SoftwareBackend;
 use crate::types::{
     Exportability, Kcv, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, SecretBytes,
@@ -47,7 +74,7 @@ use crate::types::{
 use rand::RngCore;
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
@@ -162,6 +189,8 @@ pub struct KeyEntry {
     pub kcv: Option<Kcv>,
     /// Clear value (test keys only).
     pub clear: Option<SecretBytes>,
+    /// payShield: the key under the LMK, with its key type when given.
+    pub under_lmk: Option<(EncryptedKey, Option<KeyType>)>,
 }
 
 /// A parsed key configuration file (see the module docs for the format).
@@ -236,7 +265,14 @@ impl KeyConfig {
             for field in obj.keys() {
                 if !matches!(
                     field.as_str(),
-                    "id" | "usage" | "algorithm" | "modes" | "exportability" | "kcv" | "clear"
+                    "id" | "usage"
+                        | "algorithm"
+                        | "modes"
+                        | "exportability"
+                        | "kcv"
+                        | "clear"
+                        | "lmk"
+                        | "key_type"
                 ) {
                     return Err(at(field, "unknown field"));
                 }
@@ -257,6 +293,36 @@ impl KeyConfig {
             let usage = s("usage")?
                 .map(|u| KeyUsage::from_code(u).map_err(|_| at("usage", "unknown TR-31 key usage")))
                 .transpose()?;
+            let lmk = s("lmk")?
+                .map(|k| {
+                    EncryptedKey::parse(k).map_err(|_| {
+                        at(
+                            "lmk",
+                            "expected a key under LMK: U + 32 or T + 48 hex digits",
+                        )
+                    })
+                })
+                .transpose()?;
+            let key_type = s("key_type")?
+                .map(|t| {
+                    KeyType::parse(t.as_bytes()).map_err(|_| {
+                        at("key_type", "expected a payShield key type code (e.g. 001)")
+                    })
+                })
+                .transpose()?;
+            if key_type.is_some() && lmk.is_none() {
+                return Err(at("key_type", "applies to keys given with \"lmk\" only"));
+            }
+            if lmk.is_some() && clear.is_some() {
+                return Err(at("lmk", "give either \"clear\" or \"lmk\", not both"));
+            }
+            let lmk_alg = lmk
+                .as_ref()
+                .map(|k| {
+                    crate::payshield::keytable::algorithm_for(k.scheme)
+                        .map_err(|_| at("lmk", "only double- (U) and triple-length (T) keys"))
+                })
+                .transpose()?;
             let algorithm = match s("algorithm")? {
                 Some(a) => Some(algorithm_from_name(a).ok_or_else(|| {
                     at(
@@ -274,9 +340,14 @@ impl KeyConfig {
                         32 => KeyAlgorithm::Aes256,
                         _ => return Err(at("clear", "expected 16, 24 or 32 bytes")),
                     }),
-                    (None, _) => None,
+                    (None, _) => lmk_alg,
                 },
             };
+            if let (Some(a), Some(l)) = (algorithm, lmk_alg) {
+                if a != l {
+                    return Err(at("algorithm", "does not match the key scheme of \"lmk\""));
+                }
+            }
             let attributes = match (usage, algorithm) {
                 (Some(u), Some(a)) => {
                     let modes = match s("modes")? {
@@ -302,6 +373,9 @@ impl KeyConfig {
             if clear.is_some() && attributes.is_none() {
                 return Err(at("usage", "required when \"clear\" is given"));
             }
+            if lmk.is_some() && attributes.is_none() {
+                return Err(at("usage", "required when \"lmk\" is given"));
+            }
             if let (Some(c), Some(a)) = (&clear, &attributes) {
                 if c.len() != a.algorithm.key_len() {
                     return Err(at("clear", "length does not match the algorithm"));
@@ -317,6 +391,7 @@ impl KeyConfig {
                     attributes,
                     kcv,
                     clear,
+                    under_lmk: lmk.map(|k| (k, key_type)),
                 },
             );
         }
@@ -424,14 +499,33 @@ impl SoftwareSession {
     }
 }
 
+/// payShield connection options from the command line.
+#[derive(Debug, Clone, Default)]
+pub struct PayShieldOptions {
+    /// Message header length configured on the HSM (default 4).
+    pub header_len: Option<usize>,
+    /// A key-table file to load (see [`crate::payshield::KeyTable`]).
+    pub key_table: Option<PathBuf>,
+}
+
 /// Opens the backend `spec` names, with the keys of `config`.
 ///
 /// `software` is an in-process [`SoftwareBackend`] holding the
-/// configuration's clear test keys. The payShield and AWS backends are
-/// wired in by their cargo features; in a build without them this says so.
+/// configuration's clear test keys; `payshield://HOST:PORT` connects a
+/// [`PayShieldBackend`] (see [`open_payshield`]). The AWS backend is wired
+/// in by its cargo feature; in a build without it this says so.
 pub async fn open_backend(
     spec: &BackendSpec,
     config: &KeyConfig,
+) -> Result<Arc<dyn Backend>, CliError> {
+    open_backend_with(spec, config, &PayShieldOptions::default()).await
+}
+
+/// [`open_backend`] with payShield options.
+pub async fn open_backend_with(
+    spec: &BackendSpec,
+    config: &KeyConfig,
+    payshield: &PayShieldOptions,
 ) -> Result<Arc<dyn Backend>, CliError> {
     match spec {
         BackendSpec::Software => {
@@ -439,9 +533,105 @@ pub async fn open_backend(
             s.load_config(config).await?;
             Ok(Arc::new(s.backend()))
         }
-        BackendSpec::PayShield { .. } => Err(not_available("payShield", "payshield")),
+        BackendSpec::PayShield { host, port } => Ok(Arc::new(
+            open_payshield(host, *port, config, payshield).await?,
+        )),
         BackendSpec::Aws { .. } => Err(not_available("AWS Payment Cryptography", "aws")),
     }
+}
+
+/// Name of the KEK under which `clear` configuration keys are imported into
+/// a payShield running the public test LMK.
+pub const PAYSHIELD_SESSION_KEK: &str = "paycrypto-cli/session-kek";
+
+/// Connects to the payShield at `HOST:PORT` and builds its key table: the
+/// `--key-table` file, the configuration's `lmk` entries (check values
+/// computed by the HSM), and — only when the HSM reports the public test
+/// LMK — the configuration's `clear` entries, imported as TR-31 blocks
+/// under a random session KEK loaded under the test LMK.
+pub async fn open_payshield(
+    host: &str,
+    port: u16,
+    config: &KeyConfig,
+    opts: &PayShieldOptions,
+) -> Result<PayShieldBackend, CliError> {
+    let addr = if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    };
+    let mut cfg = PayShieldConfig::new(addr.clone());
+    if let Some(h) = opts.header_len {
+        if !(1..=255).contains(&h) {
+            return Err(CliError::arg(
+                "--header-len",
+                "expected 1 to 255 characters",
+            ));
+        }
+        cfg.header_len = h;
+    }
+    let table = KeyTable::new();
+    if let Some(path) = &opts.key_table {
+        table.load_file(path).map_err(|e| {
+            CliError::arg(
+                "--key-table",
+                format!("{}: {}", path.display(), e.context()),
+            )
+        })?;
+    }
+    let ps = PayShieldBackend::connect(cfg, table)
+        .await
+        .map_err(|e| CliError::op(format!("cannot connect to the payShield at {addr}: {e}")))?;
+    // Fail early, with the HSM's answer, when it does not speak the protocol.
+    ps.diagnostics().await.map_err(|e| {
+        CliError::op(format!(
+            "the payShield at {addr} does not answer NC (diagnostics): {e}"
+        ))
+    })?;
+    let key_err =
+        |name: &str, e: crate::Error| CliError::arg("--keys", format!("key \"{name}\": {e}"));
+    for (name, e) in &config.keys {
+        if let (Some((key, kt)), Some(a)) = (&e.under_lmk, e.attributes) {
+            ps.add_key_under_lmk(e.id.clone(), *kt, key.clone(), a, e.kcv)
+                .await
+                .map_err(|err| key_err(name, err))?;
+        }
+    }
+    if config.keys.values().any(|e| e.clear.is_some()) {
+        if !ps.runs_test_lmk().await? {
+            return Err(CliError::arg(
+                "--keys",
+                "clear keys can be loaded only into a payShield running the public test LMK; \
+                 this HSM reports another LMK check value (give keys under its LMK with \"lmk\")",
+            ));
+        }
+        let kek = KeyId::new(PAYSHIELD_SESSION_KEK)?;
+        let mut kek_clear = Zeroizing::new(vec![0u8; 16]);
+        rand::rng().fill_bytes(&mut kek_clear);
+        crate::algo::cipher::fix_odd_parity(&mut kek_clear);
+        let attrs = KeyAttributes::new(
+            KeyUsage::KeyEncryption,
+            KeyAlgorithm::Tdes2,
+            ModesOfUse::BOTH,
+        )
+        .with_exportability(Exportability::NonExportable);
+        ps.load_test_key(kek.clone(), attrs, &kek_clear).await?;
+        for (name, e) in &config.keys {
+            if let (Some(clear), Some(a)) = (&e.clear, e.attributes) {
+                let req = tr31_import(
+                    kek.clone(),
+                    KeyAlgorithm::Tdes2,
+                    &kek_clear,
+                    e.id.clone(),
+                    a,
+                    clear.expose(),
+                )
+                .map_err(|err| key_err(name, err))?;
+                ps.import_key(req).await.map_err(|err| key_err(name, err))?;
+            }
+        }
+    }
+    Ok(ps)
 }
 
 fn not_available(what: &str, feature: &str) -> CliError {
@@ -535,6 +725,19 @@ mod tests {
             c.resolve("--key", "other", false).unwrap().as_str(),
             "other"
         );
+        let ps = KeyConfig::parse(
+            r#"{"keys": {"cvk": {"usage": "C0", "lmk": "U9B4934384B19946B040CD702B4D58145", "key_type": "402", "kcv": "08D7B4"},
+                         "zmk": {"usage": "K0", "lmk": "T0123456789ABCDEF0123456789ABCDEF0123456789ABCDEF"}}}"#,
+        )
+        .unwrap();
+        let cvk = &ps.keys["cvk"];
+        let (key, kt) = cvk.under_lmk.as_ref().unwrap();
+        assert_eq!(key.to_text(), "U9B4934384B19946B040CD702B4D58145");
+        assert_eq!(*kt, Some(KeyType::CVK));
+        assert_eq!(cvk.attributes.unwrap().algorithm, KeyAlgorithm::Tdes2);
+        let zmk = &ps.keys["zmk"];
+        assert_eq!(zmk.attributes.unwrap().algorithm, KeyAlgorithm::Tdes3);
+        assert_eq!(zmk.under_lmk.as_ref().unwrap().1, None);
         let set = c.key_set();
         assert!(set.get(Role::Zpk).is_some());
         assert!(set.get(Role::Bdk).is_some());
@@ -559,6 +762,27 @@ mod tests {
                 "\"modes\"",
             ),
             (r#"{"keys": {"a": {"kcv": "XYZ"}}}"#, "\"kcv\""),
+            (r#"{"keys": {"a": {"lmk": "U0011"}}}"#, "\"lmk\""),
+            (
+                r#"{"keys": {"a": {"lmk": "U9B4934384B19946B040CD702B4D58145"}}}"#,
+                "\"usage\"",
+            ),
+            (
+                r#"{"keys": {"a": {"usage": "C0", "key_type": "402"}}}"#,
+                "\"key_type\"",
+            ),
+            (
+                r#"{"keys": {"a": {"usage": "C0", "lmk": "U9B4934384B19946B040CD702B4D58145", "key_type": "4x2"}}}"#,
+                "\"key_type\"",
+            ),
+            (
+                r#"{"keys": {"a": {"usage": "C0", "lmk": "U9B4934384B19946B040CD702B4D58145", "clear": "00112233445566778899AABBCCDDEEFF"}}}"#,
+                "not both",
+            ),
+            (
+                r#"{"keys": {"a": {"usage": "C0", "lmk": "U9B4934384B19946B040CD702B4D58145", "algorithm": "TDES_3KEY"}}}"#,
+                "\"algorithm\"",
+            ),
             (r#"{"keys": {"a": {"id": "has space"}}}"#, "\"id\""),
             (
                 r#"{"keys": {"a": {"usage": "P0", "algorithm": "AES_256", "clear": "00112233445566778899AABBCCDDEEFF"}}}"#,

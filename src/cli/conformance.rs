@@ -1,13 +1,17 @@
 //! `paycrypto conformance`: the suite against a live backend, a pass/fail
 //! table per operation, JUnit XML for CI, exit code 0 only when no case fails.
 
-use super::backend::{open_backend, BackendSpec, KeyConfig};
+use super::backend::{open_backend_with, open_payshield, BackendSpec, KeyConfig};
 use super::output::{CliError, Output, EXIT_FAILED};
 use super::BackendArgs;
-use crate::conformance::{self, ProvisionOptions, Report, RunOptions, Verdict};
+use crate::backend::Backend;
+use crate::conformance::{
+    self, payshield_test_lmk_options, ProvisionOptions, Report, RunOptions, Verdict,
+};
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// `conformance`.
 #[derive(Debug, Args)]
@@ -41,7 +45,7 @@ fn to_json(r: &Report) -> String {
                 "operation": c.operation.as_str(),
                 "name": c.name,
                 "kind": c.kind.as_str(),
-                "result": match c.verdict { Verdict::Pass => "pass", Verdict::Fail(_) => "fail", Verdict::Skip(_) => "skip" },
+                "result": match c.verdict { Verdict::Pass => "pass", Verdict::Fail(_) => "fail", Verdict::Skip(_) => "skip", Verdict::Unsupported(_) => "unsupported" },
                 "message": c.verdict.message(),
                 "source": c.source,
                 "seconds": c.duration.as_secs_f64(),
@@ -54,6 +58,7 @@ fn to_json(r: &Report) -> String {
         "passed": t.passed,
         "failed": t.failed,
         "skipped": t.skipped,
+        "unsupported": t.unsupported,
         "notes": r.notes,
         "cases": cases,
     });
@@ -74,19 +79,59 @@ pub(super) async fn run(a: &ConformanceArgs, json_out: bool) -> Result<Output, C
         seed: a.seed.unwrap_or_else(rand::random),
         filter: a.filter.clone(),
     };
+    let empty = KeyConfig::default();
+    let config_ref = config.as_ref().unwrap_or(&empty);
+    let mut provision = ProvisionOptions::default();
+    if let Some(prefix) = &a.key_prefix {
+        provision.prefix = prefix.clone();
+    }
     // The backend starts empty (a configuration's clear test keys are
-    // loaded into the software backend by `open_backend`).
-    let backend = open_backend(&spec, config.as_ref().unwrap_or(&KeyConfig::default())).await?;
-    let report = match &config {
-        Some(c) => conformance::run(backend.as_ref(), &c.key_set(), &opts).await,
-        None => {
-            let mut p = ProvisionOptions::default();
-            if let Some(prefix) = &a.key_prefix {
-                p.prefix = prefix.clone();
+    // loaded by `open_backend`: into the software backend, or into a
+    // payShield running the public test LMK).
+    let mut notes = Vec::new();
+    let mut payshield_keks = Vec::new();
+    let backend: Arc<dyn Backend> = match &spec {
+        BackendSpec::PayShield { host, port } => {
+            let ps =
+                open_payshield(host, *port, config_ref, &a.backend.payshield_options()).await?;
+            if config.is_none() {
+                if ps.runs_test_lmk().await? {
+                    provision = payshield_test_lmk_options(&ps, provision.prefix.clone()).await?;
+                    payshield_keks = provision
+                        .existing_keks
+                        .values()
+                        .map(|k| k.id.clone())
+                        .collect();
+                    notes.push(format!(
+                        "the payShield reports the public test LMK (check value {}): the suite \
+                         loaded its KEK under it and its keys as TR-31 blocks",
+                        crate::payshield::test_lmk_check_value()
+                    ));
+                } else {
+                    notes.push(
+                        "the payShield runs another LMK: the suite loads no clear keys into it; \
+                         name keys under its LMK with --keys FILE or --key-table FILE"
+                            .to_string(),
+                    );
+                }
             }
-            conformance::run_self_provisioned_with(backend.as_ref(), &opts, &p).await
+            Arc::new(ps)
         }
+        _ => open_backend_with(&spec, config_ref, &a.backend.payshield_options()).await?,
     };
+    let mut report = match &config {
+        Some(c) => conformance::run(backend.as_ref(), &c.key_set(), &opts).await,
+        None => conformance::run_self_provisioned_with(backend.as_ref(), &opts, &provision).await,
+    };
+    for id in payshield_keks {
+        // Host-side only: the key table entry of the suite's KEK.
+        let _ = backend
+            .execute(crate::ops::Request::DeleteKey(
+                crate::ops::DeleteKeyRequest { key: id },
+            ))
+            .await;
+    }
+    report.notes.extend(notes);
     if let Some(path) = &a.junit {
         std::fs::write(path, report.to_junit_xml()).map_err(|e| {
             CliError::arg("--junit", format!("cannot write {}: {e}", path.display()))

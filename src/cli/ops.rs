@@ -4,7 +4,9 @@
 //! clear (`--key-hex`) and loaded through the key-exchange path.
 
 use super::args::{self, with};
-use super::backend::{default_modes_for, open_backend, BackendSpec, KeyConfig, SoftwareSession};
+use super::backend::{
+    default_modes_for, open_backend_with, BackendSpec, KeyConfig, SoftwareSession,
+};
 use super::output::{CliError, Output, EXIT_FAILED};
 use super::BackendArgs;
 use crate::algo::emv::{self, MkDerivation};
@@ -36,7 +38,10 @@ impl Session {
             s.load_config(&config).await?;
             (Arc::new(s.backend()), Some(s))
         } else {
-            (open_backend(&spec, &config).await?, None)
+            (
+                open_backend_with(&spec, &config, &b.payshield_options()).await?,
+                None,
+            )
         };
         Ok(Self {
             backend,
@@ -516,7 +521,7 @@ pub enum ArqcCommand {
     #[command(
         after_help = "Example:\n  paycrypto arqc verify --key-hex 13345779133457791334577913345779 \\\n      --pan 1234567890123456 --session visa --padding 1 --arqc 26C8A1042D1CAF3E --arc 3030 \\\n      --data 000000010000000000001000084000000010800840980704001111111158003456A08003242000"
     )]
-    Verify(ArqcVerifyArgs),
+    Verify(Box<ArqcVerifyArgs>),
 }
 
 /// `arqc generate`.

@@ -150,6 +150,7 @@ impl KeyRef {
 pub struct KeySet {
     keys: BTreeMap<Role, KeyRef>,
     missing: BTreeMap<Role, String>,
+    unsupported: BTreeMap<Role, String>,
     default_missing: Option<String>,
     scratch_prefix: Option<String>,
 }
@@ -169,11 +170,27 @@ impl KeySet {
     /// Adds (or replaces) the key for `role`.
     pub fn insert(&mut self, role: Role, key: KeyRef) {
         self.missing.remove(&role);
+        self.unsupported.remove(&role);
         self.keys.insert(role, key);
+    }
+
+    /// Records that the backend cannot hold `role`'s key at all (it
+    /// answered Unsupported, e.g. an AES key on a variant-LMK HSM): cases
+    /// that need it are reported as unsupported, not skipped.
+    pub fn mark_unsupported(&mut self, role: Role, why: impl Into<String>) {
+        self.keys.remove(&role);
+        self.missing.remove(&role);
+        self.unsupported.insert(role, why.into());
+    }
+
+    /// Why the backend cannot hold `role`'s key, when it cannot.
+    pub fn why_unsupported(&self, role: Role) -> Option<&str> {
+        self.unsupported.get(&role).map(String::as_str)
     }
 
     /// Records why `role` has no key (shown in the skip reasons).
     pub fn mark_missing(&mut self, role: Role, why: impl Into<String>) {
+        self.unsupported.remove(&role);
         self.missing.insert(role, why.into());
     }
 
@@ -216,18 +233,60 @@ impl KeySet {
     }
 }
 
-/// Options for [`provision`].
+/// Options for [`provision`]. Built with [`ProvisionOptions::with_prefix`]
+/// (or `default()`) and the `with_…` methods, so that new options can be
+/// added without breaking callers.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ProvisionOptions {
     /// Prefix of every key name the suite creates (keep it unique per run).
     pub prefix: String,
+    /// KEKs that already exist on the backend and whose clear values the
+    /// harness knows (a [`KeyRef`] with `clear`), by KEK role ([`Role::Kek`],
+    /// [`Role::KekAes`]). They are used instead of forming the KEK from
+    /// clear components — for backends that take components only at a
+    /// console (a payShield running the public test LMK, where the harness
+    /// loads the KEK under the LMK itself). [`provision`] never creates
+    /// them, so [`teardown`] never deletes them.
+    pub existing_keks: BTreeMap<Role, KeyRef>,
+    /// Roles the harness already knows the backend cannot hold, with why
+    /// (e.g. AES keys under a variant LMK). They are not attempted; cases
+    /// that need them (or a key under them) are reported as unsupported.
+    pub unsupported: BTreeMap<Role, String>,
 }
 
 impl Default for ProvisionOptions {
     fn default() -> Self {
         Self {
             prefix: format!("conformance-{:08x}/", rand::rng().random::<u32>()),
+            existing_keks: BTreeMap::new(),
+            unsupported: BTreeMap::new(),
         }
+    }
+}
+
+impl ProvisionOptions {
+    /// Default options with `prefix`.
+    pub fn with_prefix(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+            ..Self::default()
+        }
+    }
+
+    /// Uses the existing KEK `key` (its clear value must be known) for
+    /// `role` instead of forming one from components.
+    pub fn with_existing_kek(mut self, role: Role, key: KeyRef) -> Self {
+        self.unsupported.remove(&role);
+        self.existing_keks.insert(role, key);
+        self
+    }
+
+    /// Declares that the backend cannot hold `role`'s key.
+    pub fn with_unsupported(mut self, role: Role, why: impl Into<String>) -> Self {
+        self.existing_keks.remove(&role);
+        self.unsupported.insert(role, why.into());
+        self
     }
 }
 
@@ -253,13 +312,16 @@ fn random_key(alg: KeyAlgorithm, rng: &mut impl RngCore) -> Vec<u8> {
 }
 
 /// Sets up every role on `backend` through key exchange: each KEK from two
-/// random clear components (with their KCVs), then each working key as a
-/// TR-31 block under a KEK (version B under the TDES KEK for TDES keys, D
-/// under the AES KEK for AES and HMAC keys). Roles with a published test key
-/// get that key, so known-answer cases run; the others get random keys.
+/// random clear components (with their KCVs) — or an existing KEK from
+/// [`ProvisionOptions::existing_keks`] — then each working key as a TR-31
+/// block under a KEK (version B under the TDES KEK for TDES keys, D under
+/// the AES KEK for AES and HMAC keys). Roles with a published test key get
+/// that key, so known-answer cases run; the others get random keys.
 ///
 /// Never fails as a whole: a role that cannot be set up is marked missing
-/// with the backend's error, and cases that need it are skipped with why.
+/// with the backend's error, and cases that need it are skipped with why;
+/// a role the backend answers Unsupported for (or that needs a KEK it
+/// cannot hold) is marked unsupported, and cases that need it say so.
 pub async fn provision(backend: &dyn Backend, opts: &ProvisionOptions) -> Provisioned {
     let mut out = Provisioned {
         keys: KeySet::new().with_scratch_prefix(opts.prefix.clone()),
@@ -277,6 +339,36 @@ pub async fn provision(backend: &dyn Backend, opts: &ProvisionOptions) -> Provis
     let mut keks: BTreeMap<Role, zeroize::Zeroizing<Vec<u8>>> = BTreeMap::new();
     for role in Role::ALL.iter().copied() {
         let attrs = role.attributes();
+        if let Some(why) = opts.unsupported.get(&role) {
+            out.keys.mark_unsupported(role, why.clone());
+            continue;
+        }
+        if let Some(existing) = opts.existing_keks.get(&role) {
+            match &existing.clear {
+                Some(c) if c.len() == attrs.algorithm.key_len() => {
+                    keks.insert(role, zeroize::Zeroizing::new(c.expose().to_vec()));
+                    let kcv = existing
+                        .kcv
+                        .or_else(|| key_check_value(attrs.algorithm, c.expose()).ok());
+                    out.keys.insert(
+                        role,
+                        KeyRef {
+                            id: existing.id.clone(),
+                            clear: Some(c.clone()),
+                            kcv,
+                        },
+                    );
+                }
+                _ => {
+                    let why = format!(
+                        "the existing `{role}` given to the suite has no clear value of the role's length"
+                    );
+                    out.notes.push(why.clone());
+                    out.keys.mark_missing(role, why);
+                }
+            }
+            continue;
+        }
         let name = format!("{}{}", opts.prefix, role.as_str());
         let id = match KeyId::new(name) {
             Ok(id) => id,
@@ -312,12 +404,21 @@ pub async fn provision(backend: &dyn Backend, opts: &ProvisionOptions) -> Provis
                 Role::KekAes
             };
             let Some(kek_clear) = keks.get(&kek_role) else {
-                let why = format!(
-                    "could not set up `{}`: {}",
-                    kek_role,
-                    out.keys.why_missing(kek_role)
-                );
-                out.keys.mark_missing(role, why);
+                match out.keys.why_unsupported(kek_role) {
+                    Some(why) => {
+                        let why =
+                            format!("needs `{kek_role}`, which the backend cannot hold: {why}");
+                        out.keys.mark_unsupported(role, why);
+                    }
+                    None => {
+                        let why = format!(
+                            "could not set up `{}`: {}",
+                            kek_role,
+                            out.keys.why_missing(kek_role)
+                        );
+                        out.keys.mark_missing(role, why);
+                    }
+                }
                 continue;
             };
             let Some(kek_ref) = out.keys.get(kek_role) else {
@@ -354,6 +455,23 @@ pub async fn provision(backend: &dyn Backend, opts: &ProvisionOptions) -> Provis
                         kcv: Some(kcv),
                     },
                 );
+            }
+            // A KEK is the suite's way in, not a variant under test: a
+            // backend that takes no clear components leaves it missing.
+            Err(e)
+                if e.kind() == crate::ErrorKind::Unsupported
+                    && attrs.usage != KeyUsage::KeyEncryption =>
+            {
+                out.keys
+                    .mark_unsupported(role, format!("the backend cannot hold `{role}`: {e}"));
+            }
+            Err(e) if e.kind() == crate::ErrorKind::Unsupported => {
+                let why = format!(
+                    "the backend cannot form `{role}` from clear components ({e}); \
+                     give the suite an existing KEK, or name existing keys with --keys FILE"
+                );
+                out.notes.push(why.clone());
+                out.keys.mark_missing(role, why);
             }
             Err(e) => {
                 let why = format!("setting up `{role}` failed: {e}");

@@ -11,6 +11,13 @@
 //! - **unsupported**: every operation the backend does not declare must
 //!   return [`crate::ErrorKind::Unsupported`].
 //!
+//! A backend may declare an operation yet refuse some of its variants (a
+//! variant-LMK payShield has no AES keys, no ISO 4, no CMAC): a case whose
+//! variant it answers with [`crate::ErrorKind::Unsupported`] — or whose key
+//! it cannot hold at all — is reported as [`Verdict::Unsupported`], apart
+//! from passes, failures and skips. That is the correct answer from such a
+//! backend, never a failure; a wrong answer or a wrong kind of refusal is.
+//!
 //! Keys come from a setup step: [`provision`] creates them through key
 //! exchange (KEKs from components, working keys as TR-31 blocks) on a backend
 //! where that is allowed (simulators, a test HSM, a test AWS account); on a
@@ -30,10 +37,14 @@
 
 mod cases;
 mod keys;
+#[cfg(feature = "payshield")]
+mod payshield;
 mod report;
 mod vectors;
 
 pub use keys::{provision, teardown, KeyRef, KeySet, ProvisionOptions, Provisioned, Role};
+#[cfg(feature = "payshield")]
+pub use payshield::payshield_test_lmk_options;
 pub use report::{CaseReport, Report, Verdict};
 
 use crate::backend::{Backend, BackendExt};
@@ -101,6 +112,18 @@ impl Default for RunOptions {
 pub(crate) enum Stop {
     Fail(String),
     Skip(String),
+    /// The backend answered Unsupported (or cannot hold a key the case needs).
+    Unsupported(String),
+}
+
+impl Stop {
+    fn verdict(self) -> Verdict {
+        match self {
+            Self::Fail(m) => Verdict::Fail(m),
+            Self::Skip(m) => Verdict::Skip(m),
+            Self::Unsupported(m) => Verdict::Unsupported(m),
+        }
+    }
 }
 
 pub(crate) type Outcome = Result<(), Stop>;
@@ -109,9 +132,15 @@ pub(crate) fn fail(msg: impl Into<String>) -> Stop {
     Stop::Fail(msg.into())
 }
 
-/// Shorthand: an operation that should have worked returned an error.
+/// Shorthand: an operation that should have worked returned an error. An
+/// Unsupported answer is not a failure: the backend says it cannot do this
+/// variant, and the case is reported as unsupported.
 pub(crate) fn op_failed(what: &str, e: &Error) -> Stop {
-    Stop::Fail(format!("{what}: {e}"))
+    if e.kind() == ErrorKind::Unsupported {
+        Stop::Unsupported(format!("{what}: {e}"))
+    } else {
+        Stop::Fail(format!("{what}: {e}"))
+    }
 }
 
 /// The software reference could not compute an answer (e.g. a configured
@@ -145,11 +174,16 @@ pub(crate) struct Ctx<'b> {
 }
 
 impl Ctx<'_> {
-    /// The key for `role`, or a skip saying why there is none.
+    /// The key for `role`, or a skip saying why there is none (unsupported
+    /// when the backend cannot hold such a key).
     pub(crate) fn key(&self, role: Role) -> Result<&KeyRef, Stop> {
-        self.keys
-            .get(role)
-            .ok_or_else(|| Stop::Skip(self.keys.why_missing(role)))
+        if let Some(k) = self.keys.get(role) {
+            return Ok(k);
+        }
+        Err(match self.keys.why_unsupported(role) {
+            Some(why) => Stop::Unsupported(why.to_string()),
+            None => Stop::Skip(self.keys.why_missing(role)),
+        })
     }
 
     /// The clear value of `role`'s key, or a skip (agreement needs it).
@@ -221,11 +255,16 @@ impl Ctx<'_> {
     }
 }
 
-/// Checks that `r` is an error of one of `kinds` (a refusal that must happen).
+/// Checks that `r` is an error of one of `kinds` (a refusal that must
+/// happen). Unsupported, when not among `kinds`, is reported as such: the
+/// backend refuses the whole variant, so the rule itself cannot be checked.
 pub(crate) fn expect_refusal<T>(what: &str, r: crate::Result<T>, kinds: &[ErrorKind]) -> Outcome {
     match r {
         Ok(_) => Err(fail(format!("{what}: accepted, but must be refused"))),
         Err(e) if kinds.contains(&e.kind()) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::Unsupported => Err(Stop::Unsupported(format!(
+            "{what}: the backend does not support this variant at all ({e})"
+        ))),
         Err(e) => {
             let want: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
             Err(fail(format!(
@@ -276,8 +315,7 @@ pub async fn run(backend: &dyn Backend, keys: &KeySet, opts: &RunOptions) -> Rep
             };
             match (case.run)(&ctx).await {
                 Ok(()) => Verdict::Pass,
-                Err(Stop::Fail(m)) => Verdict::Fail(m),
-                Err(Stop::Skip(m)) => Verdict::Skip(m),
+                Err(stop) => stop.verdict(),
             }
         };
         report.push(CaseReport {
@@ -302,8 +340,7 @@ pub async fn run(backend: &dyn Backend, keys: &KeySet, opts: &RunOptions) -> Rep
         let start = Instant::now();
         let verdict = match cases::unsupported::check(backend, op).await {
             Ok(()) => Verdict::Pass,
-            Err(Stop::Fail(m)) => Verdict::Fail(m),
-            Err(Stop::Skip(m)) => Verdict::Skip(m),
+            Err(stop) => stop.verdict(),
         };
         report.push(CaseReport {
             operation: op,
@@ -319,7 +356,8 @@ pub async fn run(backend: &dyn Backend, keys: &KeySet, opts: &RunOptions) -> Rep
 
 /// Provisions keys on `backend` ([`provision`]), runs the suite, then
 /// deletes what it created ([`teardown`]). Setup problems appear as report
-/// notes and as skip reasons.
+/// notes and as skip reasons; keys the backend cannot hold make the cases
+/// that need them unsupported.
 pub async fn run_self_provisioned(backend: &dyn Backend, opts: &RunOptions) -> Report {
     run_self_provisioned_with(backend, opts, &ProvisionOptions::default()).await
 }

@@ -15,6 +15,12 @@ pub enum Verdict {
     Fail(String),
     /// The case did not run, with why.
     Skip(String),
+    /// The backend answered [`crate::ErrorKind::Unsupported`] for the
+    /// variant the case exercises (an AES key on a variant-LMK HSM, say):
+    /// the correct answer from a backend that cannot do it, reported apart
+    /// from passes, failures and skips so a reader sees what the backend
+    /// does not do.
+    Unsupported(String),
 }
 
 impl Verdict {
@@ -24,6 +30,7 @@ impl Verdict {
             Self::Pass => "pass",
             Self::Fail(_) => "FAIL",
             Self::Skip(_) => "skip",
+            Self::Unsupported(_) => "unsupported",
         }
     }
 
@@ -31,7 +38,7 @@ impl Verdict {
     pub fn message(&self) -> Option<&str> {
         match self {
             Self::Pass => None,
-            Self::Fail(m) | Self::Skip(m) => Some(m),
+            Self::Fail(m) | Self::Skip(m) | Self::Unsupported(m) => Some(m),
         }
     }
 }
@@ -62,6 +69,8 @@ pub struct Counts {
     pub failed: usize,
     /// Cases skipped.
     pub skipped: usize,
+    /// Cases the backend answered as unsupported.
+    pub unsupported: usize,
 }
 
 impl Counts {
@@ -70,6 +79,7 @@ impl Counts {
             Verdict::Pass => self.passed += 1,
             Verdict::Fail(_) => self.failed += 1,
             Verdict::Skip(_) => self.skipped += 1,
+            Verdict::Unsupported(_) => self.unsupported += 1,
         }
     }
 }
@@ -119,7 +129,8 @@ impl Report {
         m
     }
 
-    /// True when no case failed (skipped cases are reported, not failed).
+    /// True when no case failed (skipped and unsupported cases are
+    /// reported, not failed).
     pub fn is_success(&self) -> bool {
         self.totals().failed == 0
     }
@@ -146,11 +157,11 @@ impl Report {
             .max()
             .unwrap_or(9)
             .max(9);
-        let _ = writeln!(s, "{:<w$}  {:<12}  {:<4}  case", "operation", "kind", "");
+        let _ = writeln!(s, "{:<w$}  {:<12}  {:<11}  case", "operation", "kind", "");
         for r in &self.results {
             let _ = write!(
                 s,
-                "{:<w$}  {:<12}  {:<4}  {}",
+                "{:<w$}  {:<12}  {:<11}  {}",
                 r.operation.as_str(),
                 r.kind.as_str(),
                 r.verdict.label(),
@@ -164,37 +175,40 @@ impl Report {
         let _ = writeln!(s);
         let _ = writeln!(
             s,
-            "{:<w$}  {:>6}  {:>6}  {:>7}",
-            "operation", "passed", "failed", "skipped"
+            "{:<w$}  {:>6}  {:>6}  {:>7}  {:>11}",
+            "operation", "passed", "failed", "skipped", "unsupported"
         );
         for (op, c) in self.by_operation() {
             let _ = writeln!(
                 s,
-                "{:<w$}  {:>6}  {:>6}  {:>7}",
+                "{:<w$}  {:>6}  {:>6}  {:>7}  {:>11}",
                 op.as_str(),
                 c.passed,
                 c.failed,
-                c.skipped
+                c.skipped,
+                c.unsupported
             );
         }
         let t = self.totals();
         let _ = writeln!(
             s,
-            "{:<w$}  {:>6}  {:>6}  {:>7}",
-            "total", t.passed, t.failed, t.skipped
+            "{:<w$}  {:>6}  {:>6}  {:>7}  {:>11}",
+            "total", t.passed, t.failed, t.skipped, t.unsupported
         );
         for n in &self.notes {
             let _ = writeln!(s, "note: {n}");
         }
         let _ = writeln!(
             s,
-            "{} passed, {} failed, {} skipped",
-            t.passed, t.failed, t.skipped
+            "{} passed, {} failed, {} skipped, {} unsupported",
+            t.passed, t.failed, t.skipped, t.unsupported
         );
         s
     }
 
     /// JUnit XML (one `<testsuite>` per operation), for CI systems.
+    /// JUnit has no "unsupported": such cases are `<skipped>` with a
+    /// message starting `unsupported:`.
     pub fn to_junit_xml(&self) -> String {
         let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
         let t = self.totals();
@@ -205,7 +219,7 @@ impl Report {
             xml_escape(&self.backend),
             self.results.len(),
             t.failed,
-            t.skipped,
+            t.skipped + t.unsupported,
             total_time
         );
         let mut by_op: BTreeMap<Operation, Vec<&CaseReport>> = BTreeMap::new();
@@ -224,7 +238,7 @@ impl Report {
                 op.as_str(),
                 cases.len(),
                 c.failed,
-                c.skipped,
+                c.skipped + c.unsupported,
                 time
             );
             {
@@ -253,6 +267,10 @@ impl Report {
                         r.kind.as_str()
                     )),
                     Verdict::Skip(m) => Some(format!("<skipped message=\"{}\"/>", xml_escape(m))),
+                    Verdict::Unsupported(m) => Some(format!(
+                        "<skipped message=\"unsupported: {}\"/>",
+                        xml_escape(m)
+                    )),
                 };
                 let out = r
                     .source
@@ -328,6 +346,14 @@ mod tests {
         });
         r.push(CaseReport {
             operation: Operation::VerifyMac,
+            name: "cmac".into(),
+            kind: CaseKind::Agreement,
+            source: None,
+            verdict: Verdict::Unsupported("no CMAC here".into()),
+            duration: Duration::ZERO,
+        });
+        r.push(CaseReport {
+            operation: Operation::VerifyMac,
             name: "ok".into(),
             kind: CaseKind::RoundTrip,
             source: None,
@@ -336,7 +362,11 @@ mod tests {
         });
         let x = r.to_junit_xml();
         assert!(
-            x.contains("tests=\"3\" failures=\"1\" skipped=\"1\""),
+            x.contains("tests=\"4\" failures=\"1\" skipped=\"2\""),
+            "{x}"
+        );
+        assert!(
+            x.contains("<skipped message=\"unsupported: no CMAC here\"/>"),
             "{x}"
         );
         assert!(
@@ -348,6 +378,9 @@ mod tests {
         assert!(x.contains("<skipped message=\"no key\"/>"), "{x}");
         assert!(!r.is_success());
         let t = r.table();
-        assert!(t.contains("1 passed, 1 failed, 1 skipped"), "{t}");
+        assert!(
+            t.contains("1 passed, 1 failed, 1 skipped, 1 unsupported"),
+            "{t}"
+        );
     }
 }

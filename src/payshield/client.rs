@@ -512,6 +512,12 @@ impl PayShieldBackend {
         let (size, len) = match r.mac_length {
             None | Some(8) => (b'1', 8),
             Some(4) => (b'0', 4),
+            Some(n) if !(4..=8).contains(&n) => {
+                return Err(Error::invalid(
+                    "mac length",
+                    "a TDES MAC is 4 to 8 bytes long",
+                ))
+            }
             Some(_) => return Err(Error::unsupported("M6 returns 4- or 8-byte MACs only")),
         };
         if r.data.len() > MAX_DATA {
@@ -535,6 +541,9 @@ impl PayShieldBackend {
         let size = match r.mac.len() {
             8 => b'1',
             4 => b'0',
+            n if !(4..=8).contains(&n) => {
+                return Err(Error::invalid("mac", "a TDES MAC is 4 to 8 bytes long"))
+            }
             _ => return Err(Error::unsupported("M8 verifies 4- or 8-byte MACs only")),
         };
         if r.data.len() > MAX_DATA {

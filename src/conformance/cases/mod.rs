@@ -86,19 +86,41 @@ pub(crate) fn check_eq(what: &str, got: &[u8], want: &[u8]) -> Outcome {
     }
 }
 
-/// Runs `f` for each item; passes when every item that ran passed and at
-/// least one ran; skips (joining the reasons) when none could run.
+/// Combines the outcomes of a case's parts: any failure fails the case;
+/// else any unsupported part makes it unsupported (saying how many parts
+/// passed); else it passes when at least one part ran, and skips (joining
+/// the reasons) when none could.
 pub(crate) fn combine(results: Vec<Outcome>) -> Outcome {
     let mut skips = Vec::new();
-    let mut ran = false;
+    let mut unsupported = Vec::new();
+    let mut ran = 0;
     for r in results {
         match r {
-            Ok(()) => ran = true,
-            Err(super::Stop::Skip(m)) => skips.push(m),
+            Ok(()) => ran += 1,
+            Err(super::Stop::Skip(m)) => {
+                if !skips.contains(&m) {
+                    skips.push(m)
+                }
+            }
+            Err(super::Stop::Unsupported(m)) => {
+                if !unsupported.contains(&m) {
+                    unsupported.push(m)
+                }
+            }
             Err(f) => return Err(f),
         }
     }
-    if ran {
+    if !unsupported.is_empty() {
+        let mut m = unsupported.join("; ");
+        if ran > 0 {
+            m.push_str(&format!(
+                " (the other {ran} part{} passed)",
+                if ran == 1 { "" } else { "s" }
+            ));
+        }
+        return Err(super::Stop::Unsupported(m));
+    }
+    if ran > 0 {
         Ok(())
     } else {
         Err(super::Stop::Skip(skips.join("; ")))
