@@ -521,7 +521,11 @@ async fn sigv4_is_verified_with_credentials() {
         })
         .await
         .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::KeyUsage, "K0 keys cannot EncryptData: {e}");
+    assert_eq!(
+        e.kind(),
+        ErrorKind::KeyUsage,
+        "K0 keys cannot EncryptData: {e}"
+    );
     // Unsigned requests are refused.
     let (status, body) = raw(&emu, "GetKey", "{}", None).await;
     assert_eq!(status, 403);

@@ -481,7 +481,11 @@ mod aws {
         let aws = backend(&emu).await;
         let report = run_self_provisioned(&aws, &opts()).await;
         check_aws_report(&report);
-        assert!(report.table().contains("2 unsupported"), "{}", report.table());
+        assert!(
+            report.table().contains("2 unsupported"),
+            "{}",
+            report.table()
+        );
         // Teardown scheduled every key the suite created for deletion.
         let listed = aws_keys(&emu).await;
         assert!(listed.0 > 10, "{listed:?}");
@@ -562,7 +566,10 @@ mod aws_layers {
             .unwrap();
         let mut loaded = 0;
         for (role, k) in provisioned.keys.roles() {
-            let clear = k.clear.as_ref().expect("provisioned keys have clear values");
+            let clear = k
+                .clear
+                .as_ref()
+                .expect("provisioned keys have clear values");
             let info = sw
                 .import_key(
                     tr31_import(

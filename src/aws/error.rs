@@ -54,9 +54,15 @@ pub(crate) fn kind_for(code: Option<&str>, status: Option<u16>) -> ErrorKind {
 pub(crate) fn names_key_attributes(message: Option<&str>) -> bool {
     let Some(m) = message else { return false };
     let m = m.to_ascii_lowercase();
-    ["usage", "modes of use", "modesofuse", "mode of use", "exportable"]
-        .iter()
-        .any(|w| m.contains(w))
+    [
+        "usage",
+        "modes of use",
+        "modesofuse",
+        "mode of use",
+        "exportable",
+    ]
+    .iter()
+    .any(|w| m.contains(w))
 }
 
 /// Maps an SDK error to the crate's [`Error`] (service messages carry no secrets).
