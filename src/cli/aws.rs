@@ -137,13 +137,15 @@ pub async fn import_clear_keys(aws: &AwsBackend, config: &KeyConfig) -> Result<(
             .await
         {
             Ok(info) if info.key_check_value == want => {}
-            Ok(info) => return Err(key_err(
-                name,
-                &format!(
+            Ok(info) => {
+                return Err(key_err(
+                    name,
+                    &format!(
                     "{} already names another key (check value {}); the tool never replaces a key",
                     e.id, info.key_check_value
                 ),
-            )),
+                ))
+            }
             Err(x) if x.kind() == ErrorKind::KeyNotFound => todo.push((name, e, clear, attrs)),
             Err(x) => return Err(CliError::op(format!("key \"{name}\": {x}"))),
         }
