@@ -50,7 +50,7 @@ const BDK: &str = "0123456789ABCDEFFEDCBA9876543210";
 const KSN_BASE: &str = "FFFF9876543210E00000";
 
 const WORKERS: usize = 8;
-const REQUESTS_PER_RUN: usize = 2000;
+const REQUESTS_PER_RUN: usize = 1200;
 
 fn hx(s: &str) -> Vec<u8> {
     hex::decode(s).expect("constant hex")
