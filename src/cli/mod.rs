@@ -139,10 +139,13 @@ pub enum Command {
         variant-LMK payShield, say) is reported `unsupported`, not failed; exit code 0 means \
         no case failed. On a payShield that reports the public test LMK (the simulator) the \
         suite loads its own KEK under the test LMK and its keys as TR-31 blocks; on any other \
-        payShield, name existing keys with --keys FILE or --key-table FILE.\n\n\
+        payShield, name existing keys with --keys FILE or --key-table FILE. On AWS the suite \
+        creates (and afterwards deletes) its own keys only in a test account: an --endpoint-url \
+        on this machine (the emulator) or with --allow-test-key-import.\n\n\
         Examples:\n  \
         paycrypto conformance --backend software\n  \
         paycrypto conformance --backend payshield://127.0.0.1:1500 --junit conformance.xml\n  \
+        paycrypto conformance --endpoint-url http://127.0.0.1:4566 --junit conformance.xml\n  \
         paycrypto conformance --backend aws://eu-west-1 --keys prod-keys.json"
     )]
     Conformance(conformance::ConformanceArgs),
