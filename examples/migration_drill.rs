@@ -2,29 +2,36 @@
 //! primary killed mid-run while failover finishes the workload.
 //!
 //! 1. Starts the payShield simulator in-process on 127.0.0.1:0 (the "HSM",
-//!    public test LMK) and a cloud candidate, and loads the same keys into
-//!    both the way a key ceremony does: a KEK from clear components (on the
-//!    HSM entered at its console, here encrypted under the test LMK into the
-//!    key table), then working keys as TR-31 blocks.
+//!    public test LMK) and the AWS Payment Cryptography emulator on
+//!    127.0.0.1:0 (the cloud candidate, reached through the AWS SDK with
+//!    signed requests), and loads the same keys into both the way a key
+//!    ceremony does: a KEK from clear components (on the HSM entered at its
+//!    console, here encrypted under the test LMK into the key table; on AWS
+//!    through the service's import path for clear keys, an RSA-OAEP key
+//!    cryptogram under its import certificate), then working keys as TR-31
+//!    blocks under it.
 //! 2. Runs a mixed gateway workload of operations both sides support (PIN
 //!    translate ISO 0 → 3 and ISO 1 → 0 with TDES zone keys, TDES DUKPT PIN
 //!    translate (G0), DUKPT / P2PE decrypt (M2), CVV2 verify (CY), Visa ARQC
 //!    verify with ARPC method 1 (KQ)) through
 //!    `Metrics(Retry(Failover[Shadow(Timeout(primary), candidate), Timeout(candidate)]))`
-//!    and prints the discrepancy report (ISO 3 PIN blocks compare by meaning).
+//!    and prints the discrepancy report (ISO 3 PIN blocks compare by meaning:
+//!    both are translated to ISO 0 under a compare key on the candidate).
 //! 3. Kills the primary in the middle of a second run — the simulator is
 //!    shut down: open connections close and new ones are refused — and
 //!    shows failover finishing it: every answer is checked against the test
 //!    keys, and the count of failed requests is printed last (the correct
 //!    number is 0; the process exits non-zero otherwise).
 //!
-//! Run: `cargo run --release --features layers,payshield,server --example migration_drill`
+//! Run: `cargo run --release --features layers,payshield,aws,server --example migration_drill`
 
 use paycrypto::algo::{cipher::BlockCipher, cvv, dukpt, emv, pinblock};
+use paycrypto::aws::AwsBackend;
 use paycrypto::keyload::{combine_components, kek_from_components, tr31_import};
 use paycrypto::layers::*;
 use paycrypto::ops::*;
 use paycrypto::payshield::{KeyTable, PayShieldBackend, PayShieldConfig};
+use paycrypto::server::aws::{self as aws_emulator, Credentials, EmulatorConfig, RunningEmulator};
 use paycrypto::server::payshield::{start, SimConfig, SimHandle};
 use paycrypto::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,7 +50,7 @@ const BDK: &str = "0123456789ABCDEFFEDCBA9876543210";
 const KSN_BASE: &str = "FFFF9876543210E00000";
 
 const WORKERS: usize = 8;
-const REQUESTS_PER_RUN: usize = 2000;
+const REQUESTS_PER_RUN: usize = 1200;
 
 fn hx(s: &str) -> Vec<u8> {
     hex::decode(s).expect("constant hex")
@@ -53,11 +60,21 @@ fn id(s: &str) -> KeyId {
     KeyId::new(s).expect("constant key id")
 }
 
+/// Credentials the emulator verifies the candidate's SigV4 signatures with.
+const DRILL_ACCESS_KEY: &str = "AKIDMIGRATIONDRILL";
+const DRILL_SECRET: &str = "migration-drill/secret";
+
 /// The two sides of the migration: the HSM is the payShield simulator
-/// in-process (the handle stops it), the candidate a software backend
-/// standing in for the cloud. To drill against the AWS emulator, start it
-/// here and return its client as `cloud`; nothing else changes.
-async fn start_backends() -> Result<(SimHandle, PayShieldBackend, Arc<dyn Backend>)> {
+/// in-process (the handle stops it), the candidate the AWS backend over the
+/// AWS Payment Cryptography emulator in-process. Against a real AWS test
+/// account, build the backend from the environment instead
+/// ([`AwsBackend::from_env`]); nothing else changes.
+async fn start_backends() -> Result<(
+    SimHandle,
+    PayShieldBackend,
+    RunningEmulator,
+    Arc<dyn Backend>,
+)> {
     let sim = start(SimConfig::default()).await.map_err(|e| {
         Error::new(ErrorKind::Transient, "cannot start the simulator").with_source(e)
     })?;
@@ -67,14 +84,31 @@ async fn start_backends() -> Result<(SimHandle, PayShieldBackend, Arc<dyn Backen
     let hsm = PayShieldBackend::connect(config, KeyTable::new())
         .await?
         .with_name("hsm-primary");
-    let cloud = SoftwareBackend::with_name("cloud-candidate");
-    Ok((sim, hsm, Arc::new(cloud)))
+    let emulator = aws_emulator::start(EmulatorConfig {
+        credentials: Credentials::parse(&format!("{DRILL_ACCESS_KEY}:{DRILL_SECRET}")),
+        ..EmulatorConfig::default()
+    })
+    .await
+    .map_err(|e| {
+        Error::new(ErrorKind::Transient, "cannot start the AWS emulator").with_source(e)
+    })?;
+    let cloud = AwsBackend::builder()
+        .name("cloud-candidate")
+        .endpoint_url(emulator.endpoint_url())
+        .region("us-east-1")
+        .credentials(DRILL_ACCESS_KEY, DRILL_SECRET, None)
+        // The gateway's Retry layer retries; the SDK must not retry as well.
+        .sdk_retries(false)
+        .build()
+        .await;
+    Ok((sim, hsm, emulator, Arc::new(cloud)))
 }
 
-/// The KEK ceremony: two clear components combined. A software (or cloud)
-/// backend takes the components; a payShield takes them at its console,
-/// which on the public test LMK is the same as encrypting the combined key
-/// under the test LMK into the key table.
+/// The KEK ceremony: two clear components combined. AWS takes the
+/// components through its import path (the backend combines them and wraps
+/// the key under the service's RSA import certificate); a payShield takes
+/// them at its console, which on the public test LMK is the same as
+/// encrypting the combined key under the test LMK into the key table.
 async fn load_kek(b: &dyn Backend, payshield: Option<&PayShieldBackend>) -> Result<()> {
     let (p1, p2) = (hx(KEK_PART_1), hx(KEK_PART_2));
     match payshield {
@@ -358,10 +392,14 @@ async fn run(
 async fn main() -> Result<()> {
     let started = Instant::now();
     // 1. Backends and keys.
-    let (sim, hsm, cloud) = start_backends().await?;
+    let (sim, hsm, emulator, cloud) = start_backends().await?;
     println!(
         "payShield simulator (the HSM) on tcp://{}, test LMK",
         sim.addr()
+    );
+    println!(
+        "AWS Payment Cryptography emulator (the cloud) on {}, SigV4 verified",
+        emulator.endpoint_url()
     );
     load_kek(&hsm, Some(&hsm)).await?;
     load_kek(cloud.as_ref(), None).await?;
@@ -468,6 +506,7 @@ async fn main() -> Result<()> {
         report.snapshot().to_json()
     );
 
+    emulator.shutdown().await;
     let failed = failed_shadow + failed_failover;
     println!("\nmismatches during shadowing: {mismatched}");
     println!(

@@ -430,16 +430,20 @@ async fn key_usage_is_enforced_as_aws_does() {
         &zpk,
     )
     .await;
-    // A TR31_P0 key cannot DecryptData: ValidationException -> InvalidInput.
+    // A TR31_P0 key cannot DecryptData: a ValidationException naming the
+    // key usage -> KeyUsage, as every backend reports it.
     let d = DecryptDataRequest {
         key: DataKey::Key(id("zpk")),
         mode: CipherMode::Ecb,
         ciphertext: vec![0; 8],
     };
     let e = aws.decrypt_data(d.clone()).await.unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert_eq!(e.kind(), ErrorKind::KeyUsage, "{e}");
     assert!(e.to_string().contains("ValidationException"), "{e}");
-    assert!(soft.decrypt_data(d).await.is_err());
+    assert_eq!(
+        soft.decrypt_data(d).await.unwrap_err().kind(),
+        ErrorKind::KeyUsage
+    );
     // Unknown key: ResourceNotFoundException -> KeyNotFound.
     let e = aws
         .get_key_info(GetKeyInfoRequest { key: id("nope") })
@@ -519,7 +523,7 @@ async fn sigv4_is_verified_with_credentials() {
         .unwrap_err();
     assert_eq!(
         e.kind(),
-        ErrorKind::InvalidInput,
+        ErrorKind::KeyUsage,
         "K0 keys cannot EncryptData: {e}"
     );
     // Unsigned requests are refused.

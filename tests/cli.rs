@@ -995,8 +995,17 @@ struct Simulator {
 
 impl Simulator {
     fn spawn(extra: &[&str]) -> Self {
+        Self::spawn_kind("payshield", "tcp", extra)
+    }
+
+    /// `paycrypto serve aws`: the AWS Payment Cryptography emulator.
+    fn spawn_aws(extra: &[&str]) -> Self {
+        Self::spawn_kind("aws", "http", extra)
+    }
+
+    fn spawn_kind(kind: &str, scheme: &str, extra: &[&str]) -> Self {
         let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("paycrypto"))
-            .args(["serve", "payshield", "--listen", "127.0.0.1:0"])
+            .args(["serve", kind, "--listen", "127.0.0.1:0"])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -1007,7 +1016,7 @@ impl Simulator {
         let mut line = String::new();
         stdout.read_line(&mut line).expect("read the first line");
         let addr = line
-            .strip_prefix("listening on tcp://")
+            .strip_prefix(&format!("listening on {scheme}://"))
             .and_then(|l| l.strip_suffix('\n'))
             .unwrap_or_else(|| {
                 let _ = child.kill();
@@ -1032,6 +1041,11 @@ impl Simulator {
 
     fn url(&self) -> String {
         format!("payshield://{}", self.addr)
+    }
+
+    /// The emulator's endpoint URL.
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// One host command (after the header) and its response (after the header).
@@ -1156,12 +1170,6 @@ fn serve_payshield_options_header_lmk_fault() {
             .code(2)
             .stderr(contains(needle));
     }
-    // The AWS emulator is not in this build yet.
-    bin()
-        .args(["serve", "aws", "--listen", "127.0.0.1:0"])
-        .assert()
-        .code(2)
-        .stderr(contains("not available in this build"));
 }
 
 #[test]
@@ -1370,11 +1378,6 @@ fn conformance_on_software_writes_junit_and_passes() {
         .all(|c| c["operation"] == "verify_mac"));
 
     bin()
-        .args(["conformance", "--backend", "aws://eu-west-1"])
-        .assert()
-        .code(2)
-        .stderr(contains("not available in this build"));
-    bin()
         .args(["conformance", "--rounds", "0"])
         .assert()
         .code(2)
@@ -1433,4 +1436,283 @@ fn every_subcommand_has_help_with_an_example() {
         .assert()
         .code(2)
         .stderr(contains("frobnicate"));
+}
+
+// ---------------------------------------------------------------- AWS (emulator)
+
+/// `paycrypto` with no AWS configuration from the environment of the test
+/// run (credentials, profile, region): what the tool resolves is what the
+/// test gives it.
+fn aws_bin() -> Command {
+    let mut c = bin();
+    for v in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_REGION",
+        "AWS_DEFAULT_REGION",
+    ] {
+        c.env_remove(v);
+    }
+    c
+}
+
+/// One raw control-plane call (awsJson1_0) with a syntactically complete
+/// SigV4 Authorization header (an emulator without --credentials accepts
+/// any signature): the status code and body.
+fn aws_control_call(addr: &str, op: &str, body: &str) -> (u16, Value) {
+    let mut sock = TcpStream::connect(addr).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let request = format!(
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-amz-json-1.0\r\n\
+         X-Amz-Target: PaymentCryptographyControlPlane.{op}\r\nX-Amz-Date: 20250101T000000Z\r\n\
+         Authorization: AWS4-HMAC-SHA256 Credential=AKIDCLITEST/20250101/us-east-1/payment-cryptography/aws4_request, \
+         SignedHeaders=host;x-amz-date;x-amz-target, Signature={}\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "0".repeat(64),
+        body.len()
+    );
+    sock.write_all(request.as_bytes()).expect("send");
+    let mut out = String::new();
+    sock.read_to_string(&mut out).expect("response");
+    let status = out.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = out.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+#[test]
+fn serve_aws_answers_the_control_plane_and_stops_cleanly() {
+    let emu = Simulator::spawn_aws(&[]);
+    let (status, v) = aws_control_call(&emu.addr, "ListKeys", "{}");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["Keys"], Value::Array(vec![]), "{v}");
+    let (status, v) = aws_control_call(&emu.addr, "GetKey", r#"{"KeyIdentifier":"alias/none"}"#);
+    assert_eq!(status, 400, "{v}");
+    assert_eq!(v["__type"], "ResourceNotFoundException", "{v}");
+    // Unsigned requests are refused as AWS refuses them.
+    let mut sock = TcpStream::connect(&emu.addr).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.write_all(
+        b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: PaymentCryptographyControlPlane.ListKeys\r\n\
+          Content-Length: 2\r\nConnection: close\r\n\r\n{}",
+    )
+    .unwrap();
+    let mut out = String::new();
+    sock.read_to_string(&mut out).unwrap();
+    assert!(out.contains("MissingAuthenticationTokenException"), "{out}");
+    #[cfg(unix)]
+    {
+        let (status, rest) = emu.terminate();
+        assert!(status.success(), "{status:?}");
+        assert_eq!(rest, "", "nothing after the one line");
+    }
+}
+
+#[test]
+fn serve_aws_wrong_options_exit_2_without_echoing_secrets() {
+    for (args, needle) in [
+        (&["--credentials", "no-colon-s3cr3t"][..], "--credentials"),
+        (&["--credentials", "AKID:"][..], "--credentials"),
+        (&["--region", "EU WEST"][..], "--region"),
+        (&["--listen", "nowhere"][..], "--listen"),
+    ] {
+        let out = aws_bin()
+            .args(["serve", "aws"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(out.stdout.is_empty(), "no listening line on failure");
+    }
+    // A state file that is not the emulator's.
+    let bad = tmp("aws-state-bad.json", "not json");
+    aws_bin()
+        .args(["serve", "aws", "--listen", "127.0.0.1:0", "--state"])
+        .arg(&bad)
+        .assert()
+        .code(2)
+        .stderr(contains("--state"));
+    let _ = std::fs::remove_file(bad);
+}
+
+/// `cvv generate` on the emulator with the published CVK (08D7B4): 370.
+/// Errors go to stderr (without `--json`).
+fn aws_cvv(endpoint: &str, keys: &std::path::Path, json: bool) -> assert_cmd::assert::Assert {
+    let mut c = aws_bin();
+    if json {
+        c.arg("--json");
+    }
+    c.args(["cvv", "generate", "--endpoint-url", endpoint, "--keys"])
+        .arg(keys)
+        .args([
+            "--key",
+            "cvk",
+            "--pan",
+            "4123456789012",
+            "--expiry",
+            "8701",
+            "--service-code",
+            "101",
+        ])
+        .assert()
+}
+
+#[test]
+fn aws_backend_imports_test_keys_and_state_survives_a_restart() {
+    let state = std::env::temp_dir().join(format!(
+        "paycrypto-cli-{}-aws-state.json",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&state);
+    let clear = tmp(
+        "aws-clear.json",
+        &format!(
+            r#"{{"keys": {{"cvk": {{"id": "issuer/cvk", "usage": "C0", "clear": "{K0123}"}}}}}}"#
+        ),
+    );
+    let named = tmp(
+        "aws-named.json",
+        r#"{"keys": {"cvk": {"id": "alias/issuer/cvk"}}}"#,
+    );
+    let emu = Simulator::spawn_aws(&["--state", state.to_str().unwrap()]);
+    // The clear test key goes in through the import path (the emulator is a
+    // test account); a second run finds it with the same check value.
+    for _ in 0..2 {
+        let out = aws_cvv(&emu.endpoint(), &clear, true).success();
+        let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+        assert_eq!(v["value"], "370", "{v}");
+    }
+    let (_, keys) = aws_control_call(&emu.addr, "ListAliases", "{}");
+    let aliases: Vec<&str> = keys["Aliases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["AliasName"].as_str())
+        .collect();
+    assert_eq!(aliases, ["alias/issuer/cvk"], "{keys}");
+    // Another clear value under the same name is refused, never replaced.
+    let other = tmp(
+        "aws-other.json",
+        &format!(
+            r#"{{"keys": {{"cvk": {{"id": "issuer/cvk", "usage": "C0", "clear": "{ZPK}"}}}}}}"#
+        ),
+    );
+    aws_cvv(&emu.endpoint(), &other, false)
+        .code(2)
+        .stderr(contains("already names another key").and(contains(ZPK).not()));
+    drop(emu);
+
+    // Restarted on the same state file: the key is there, by alias.
+    let emu = Simulator::spawn_aws(&["--state", state.to_str().unwrap()]);
+    let out = aws_cvv(&emu.endpoint(), &named, true).success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["value"], "370", "{v}");
+    drop(emu);
+
+    // Not a test account: clear keys are refused before any call is made.
+    aws_bin()
+        .args([
+            "cvv",
+            "generate",
+            "--backend",
+            "aws://eu-west-1",
+            "--keys",
+            clear.to_str().unwrap(),
+            "--key",
+            "cvk",
+            "--pan",
+            "4123456789012",
+            "--expiry",
+            "8701",
+            "--service-code",
+            "101",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--allow-test-key-import").and(contains(K0123).not()));
+    aws_bin()
+        .args(["conformance", "--backend", "aws://eu-west-1", "--keys"])
+        .arg(&clear)
+        .assert()
+        .code(2)
+        .stderr(contains("--allow-test-key-import"));
+    for f in [clear, named, other, state] {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+#[test]
+fn aws_emulator_with_credentials_verifies_signatures() {
+    let emu = Simulator::spawn_aws(&["--credentials", "AKIDCLI:cli/secret"]);
+    let keys = tmp(
+        "aws-cred.json",
+        &format!(r#"{{"keys": {{"cvk": {{"usage": "C0", "clear": "{K0123}"}}}}}}"#),
+    );
+    let run = |secret: &str, json: bool| {
+        let mut c = aws_bin();
+        if json {
+            c.arg("--json");
+        }
+        c.env("AWS_ACCESS_KEY_ID", "AKIDCLI")
+            .env("AWS_SECRET_ACCESS_KEY", secret)
+            .args([
+                "cvv",
+                "generate",
+                "--endpoint-url",
+                &emu.endpoint(),
+                "--keys",
+                keys.to_str().unwrap(),
+                "--key",
+                "cvk",
+                "--pan",
+                "4123456789012",
+                "--expiry",
+                "8701",
+                "--service-code",
+                "101",
+            ])
+            .assert()
+    };
+    let out = run("cli/secret", true).success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(v["value"], "370");
+    run("wrong/secret", false)
+        .code(3)
+        .stderr(contains("InvalidSignatureException").and(contains("wrong/secret").not()));
+    let _ = std::fs::remove_file(keys);
+}
+
+#[test]
+fn conformance_against_a_spawned_aws_emulator() {
+    let emu = Simulator::spawn_aws(&[]);
+    let junit = tmp("aws-junit.xml", "");
+    aws_bin()
+        .args([
+            "conformance",
+            "--endpoint-url",
+            &emu.endpoint(),
+            "--rounds",
+            "2",
+            "--seed",
+            "13",
+            "--junit",
+        ])
+        .arg(&junit)
+        .assert()
+        .success()
+        .stdout(
+            contains("0 failed, 0 skipped, 2 unsupported")
+                .and(contains("AWS test account"))
+                .and(contains("0-byte message")),
+        );
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(xml.contains("failures=\"0\""), "{xml}");
+    assert!(xml.contains("paycrypto conformance (aws)"), "{xml}");
+    assert!(xml.contains("<testsuite name=\"verify_arqc\""), "{xml}");
+    let _ = std::fs::remove_file(junit);
 }

@@ -408,3 +408,213 @@ mod payshield_layers {
         assert!(snap.sum(|r| r.candidate_unsupported) > 0, "{snap}");
     }
 }
+
+/// The suite against the AWS backend over the in-process AWS Payment
+/// Cryptography emulator (keys provisioned through the service's import
+/// paths: KEKs as RSA-OAEP key cryptograms, working keys as TR-31 blocks).
+#[cfg(all(feature = "aws", feature = "server"))]
+mod aws {
+    use super::opts;
+    use paycrypto::aws::AwsBackend;
+    use paycrypto::conformance::{run_self_provisioned, CaseKind, Report, Verdict};
+    use paycrypto::server::aws::{start, EmulatorConfig, RunningEmulator};
+
+    pub(super) async fn emulator() -> RunningEmulator {
+        start(EmulatorConfig::default())
+            .await
+            .expect("start the emulator")
+    }
+
+    pub(super) async fn backend(emu: &RunningEmulator) -> AwsBackend {
+        AwsBackend::builder()
+            .endpoint_url(emu.endpoint_url())
+            .region("us-east-1")
+            .credentials("AKIDCONFORMANCE", "conformance/secret", None)
+            .sdk_retries(false)
+            .build()
+            .await
+    }
+
+    /// The only variants AWS Payment Cryptography cannot do in the suite:
+    /// a MAC over an empty message (MessageData takes 1 to 4096 bytes), the
+    /// first NIST SP 800-38B CMAC example.
+    pub(super) const UNSUPPORTED: &[&str] = &["generate_mac/TDES CMAC", "generate_mac/AES CMAC"];
+
+    /// What an AWS report must show: no failure, no skip, exactly the
+    /// expected unsupported cases (naming the empty message, the other CMAC
+    /// vectors passing), every other known answer passing.
+    pub(super) fn check_aws_report(report: &Report) {
+        let t = report.totals();
+        assert_eq!(t.failed, 0, "{}", report.table());
+        assert_eq!(t.skipped, 0, "{}", report.table());
+        let mut unsupported: Vec<String> = report
+            .results
+            .iter()
+            .filter(|r| matches!(r.verdict, Verdict::Unsupported(_)))
+            .map(|r| format!("{}/{}", r.operation, r.name))
+            .collect();
+        unsupported.sort();
+        let mut want: Vec<String> = UNSUPPORTED.iter().map(|s| s.to_string()).collect();
+        want.sort();
+        assert_eq!(unsupported, want, "{}", report.table());
+        for r in &report.results {
+            if let Verdict::Unsupported(m) = &r.verdict {
+                assert!(
+                    m.contains("0-byte message") && m.contains("passed"),
+                    "{}: {m}",
+                    r.name
+                );
+            }
+        }
+        let kats = report
+            .results
+            .iter()
+            .filter(|r| r.kind == CaseKind::KnownAnswer && r.verdict == Verdict::Pass)
+            .count();
+        assert!(kats >= 10, "{}", report.table());
+        assert!(t.passed >= 40, "{}", report.table());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn aws_over_the_emulator_passes_with_only_empty_macs_unsupported() {
+        let emu = emulator().await;
+        let aws = backend(&emu).await;
+        let report = run_self_provisioned(&aws, &opts()).await;
+        check_aws_report(&report);
+        assert!(
+            report.table().contains("2 unsupported"),
+            "{}",
+            report.table()
+        );
+        // Teardown scheduled every key the suite created for deletion.
+        let listed = aws_keys(&emu).await;
+        assert!(listed.0 > 10, "{listed:?}");
+        assert_eq!(listed.0, listed.1, "{listed:?}");
+        emu.shutdown().await;
+    }
+
+    /// (keys, keys pending deletion) on the emulator, through the SDK.
+    async fn aws_keys(emu: &RunningEmulator) -> (usize, usize) {
+        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .endpoint_url(emu.endpoint_url())
+            .credentials_provider(aws_credential_types::Credentials::new(
+                "AKIDCONFORMANCE",
+                "conformance/secret",
+                None,
+                None,
+                "test",
+            ))
+            .load()
+            .await;
+        let keys = aws_sdk_paymentcryptography::Client::new(&conf)
+            .list_keys()
+            .send()
+            .await
+            .expect("ListKeys");
+        let all = keys.keys();
+        let pending = all
+            .iter()
+            .filter(|k| k.key_state().as_str() == "DELETE_PENDING")
+            .count();
+        (all.len(), pending)
+    }
+}
+
+/// The suite through the layers with the AWS backend (over the emulator)
+/// inside: Retry(Timeout(aws)), and Shadow(software, aws) with every
+/// comparison matching.
+#[cfg(all(feature = "aws", feature = "server", feature = "layers"))]
+mod aws_layers {
+    use super::aws::{backend, check_aws_report, emulator};
+    use super::opts;
+    use paycrypto::conformance::{provision, run, run_self_provisioned, ProvisionOptions, Role};
+    use paycrypto::keyload::{combine_components, kek_from_components, tr31_import};
+    use paycrypto::layers::{DiscrepancyReport, Retry, Shadow, Timeout};
+    use paycrypto::ops::Operation;
+    use paycrypto::{BackendExt, KeyAlgorithm, KeyId, SoftwareBackend};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn retry_timeout_aws_passes() {
+        let emu = emulator().await;
+        let layered = Retry::new(Timeout::new(backend(&emu).await, Duration::from_secs(5)));
+        let report = run_self_provisioned(&layered, &opts()).await;
+        check_aws_report(&report);
+        emu.shutdown().await;
+    }
+
+    /// Shadow(software, aws): the suite answered by the software reference
+    /// as primary, every read-only request compared with AWS holding the
+    /// same keys under the same names. The suite provisions AWS through the
+    /// service's import paths (KEKs from clear components as RSA-OAEP key
+    /// cryptograms, working keys as TR-31 blocks); the same clear keys go
+    /// into the software primary as TR-31 blocks under its own KEK.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn shadow_software_primary_aws_candidate_agrees() {
+        let emu = emulator().await;
+        let aws = backend(&emu).await;
+        let provisioned = provision(&aws, &ProvisionOptions::with_prefix("shadow-aws/")).await;
+        assert!(provisioned.notes.is_empty(), "{:?}", provisioned.notes);
+        let sw = SoftwareBackend::with_name("software");
+        let (c1, c2) = ([0x31u8; 32], [0x4Cu8; 32]);
+        let kek_clear = combine_components(KeyAlgorithm::Aes256, &[&c1, &c2]).unwrap();
+        let kek = KeyId::new("software/kek").unwrap();
+        sw.import_key(kek_from_components(kek.clone(), KeyAlgorithm::Aes256, &[&c1, &c2]).unwrap())
+            .await
+            .unwrap();
+        let mut loaded = 0;
+        for (role, k) in provisioned.keys.roles() {
+            let clear = k
+                .clear
+                .as_ref()
+                .expect("provisioned keys have clear values");
+            let info = sw
+                .import_key(
+                    tr31_import(
+                        kek.clone(),
+                        KeyAlgorithm::Aes256,
+                        &kek_clear,
+                        k.id.clone(),
+                        role.attributes(),
+                        clear.expose(),
+                    )
+                    .unwrap(),
+                )
+                .await
+                .unwrap_or_else(|e| panic!("{role}: {e}"));
+            assert_eq!(Some(info.key_check_value), k.kcv, "{role}");
+            loaded += 1;
+        }
+        assert_eq!(loaded, Role::ALL.len());
+
+        let comparisons = Arc::new(DiscrepancyReport::new());
+        let shadow = Shadow::new(sw, aws, comparisons.clone());
+        let report = run(&shadow, &provisioned.keys, &opts()).await;
+        let t = report.totals();
+        assert_eq!(t.failed, 0, "{}", report.table());
+        assert_eq!(t.skipped, 0, "{}", report.table());
+        shadow.flush().await;
+        let snap = comparisons.snapshot();
+        println!("{}\n{snap}", report.table());
+        assert!(snap.sum(|r| r.matched) >= 100, "{snap}");
+        assert_eq!(snap.sum(|r| r.mismatched), 0, "{snap}");
+        // The one candidate error: the suite's generate_key is a write, so
+        // it runs on the primary only, and describing that key on the
+        // candidate finds nothing.
+        assert_eq!(snap.sum(|r| r.candidate_errors), 1, "{snap}");
+        let get_info = snap
+            .operation(Operation::GetKeyInfo)
+            .expect("get_key_info compared");
+        assert_eq!(get_info.candidate_errors, 1, "{snap}");
+        // The candidate's Unsupported answers: MACs of an empty message
+        // (twice), and ISO format 2 (the primary refuses that translation
+        // as PCI forbids it; AWS has no format 2 at all).
+        let unsupported = |op| snap.operation(op).map_or(0, |r| r.candidate_unsupported);
+        assert_eq!(unsupported(Operation::GenerateMac), 2, "{snap}");
+        assert_eq!(unsupported(Operation::TranslatePin), 1, "{snap}");
+        assert_eq!(snap.sum(|r| r.candidate_unsupported), 3, "{snap}");
+        emu.shutdown().await;
+    }
+}

@@ -646,6 +646,12 @@ impl AwsBackend {
                 p => pad(data, p, block),
             }
         };
+        if data.is_empty() && matches!(alg, MacAlgorithm::Cmac | MacAlgorithm::HmacSha256) {
+            // MessageData takes 1 to 4096 bytes (2 to 8192 hex digits).
+            return Err(Error::unsupported(
+                "MACs of an empty message (AWS Payment Cryptography takes 1 to 4096 bytes of message data)",
+            ));
+        }
         Ok(match alg {
             MacAlgorithm::Iso9797Alg1(p) => {
                 let block = if matches!(p, Padding::Method1) && !data.is_empty() {

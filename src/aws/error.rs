@@ -43,6 +43,28 @@ pub(crate) fn kind_for(code: Option<&str>, status: Option<u16>) -> ErrorKind {
     }
 }
 
+/// True when a `ValidationException` message is about the key's attributes
+/// (usage, modes of use, exportability) rather than the request's fields.
+///
+/// The service reports both as `ValidationException`; the crate tells them
+/// apart ([`ErrorKind::KeyUsage`] vs [`ErrorKind::InvalidInput`]) as every
+/// other backend does, so a shadow or failover layer sees the same kind
+/// from AWS as from an HSM. Both kinds are final (never retried), so a
+/// message this does not recognise only changes the kind reported.
+pub(crate) fn names_key_attributes(message: Option<&str>) -> bool {
+    let Some(m) = message else { return false };
+    let m = m.to_ascii_lowercase();
+    [
+        "usage",
+        "modes of use",
+        "modesofuse",
+        "mode of use",
+        "exportable",
+    ]
+    .iter()
+    .any(|w| m.contains(w))
+}
+
 /// Maps an SDK error to the crate's [`Error`] (service messages carry no secrets).
 pub(crate) fn map<E>(e: SdkError<E>, what: &'static str) -> Error
 where
@@ -69,8 +91,12 @@ where
         ),
         SdkError::ServiceError(s) => {
             let c = s.err().code();
+            let mut kind = kind_for(c, status);
+            if c == Some("ValidationException") && names_key_attributes(s.err().message()) {
+                kind = ErrorKind::KeyUsage;
+            }
             (
-                kind_for(c, status),
+                kind,
                 format!(
                     "{what}: {}: {}",
                     c.unwrap_or("error"),
@@ -104,5 +130,24 @@ mod tests {
         assert_eq!(kind_for(None, Some(503)), ErrorKind::Transient);
         assert!(!kind_for(Some("ValidationException"), None).is_transient());
         assert!(kind_for(Some("InternalServerException"), Some(500)).is_transient());
+    }
+
+    #[test]
+    fn key_attribute_messages() {
+        for m in [
+            "key abc has usage P0; data encryption needs D0",
+            "KeyUsage TR31_C0_CARD_VERIFICATION_KEY is not valid for this operation",
+            "The key's KeyModesOfUse do not allow Decrypt",
+            "Key arn:aws:payment-cryptography:us-east-1:111122223333:key/x is not exportable",
+        ] {
+            assert!(names_key_attributes(Some(m)), "{m}");
+        }
+        for m in [
+            "invalid data: length 7 bytes is not a positive multiple of the 8-byte block",
+            "MessageData: length must be between 2 and 8192",
+        ] {
+            assert!(!names_key_attributes(Some(m)), "{m}");
+        }
+        assert!(!names_key_attributes(None));
     }
 }

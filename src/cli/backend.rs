@@ -16,7 +16,9 @@
 //! ```
 //!
 //! - `id`: the key's name on the backend (an AWS alias or ARN, a payShield
-//!   key-table name); defaults to the entry's name.
+//!   key-table name); defaults to the entry's name. On AWS a name `N` that
+//!   is neither an ARN nor `alias/…` means the alias `alias/N` (see
+//!   [`super::aws`]).
 //! - `usage`: TR-31 key usage (`P0`, `B0`, `C0`, `E0`, `K0`, `M1`, `M3`,
 //!   `M6`, `M7`, `D0`, …). Required with `clear`.
 //! - `algorithm`: `TDES_2KEY`, `TDES_3KEY`, `AES_128`, `AES_192`, `AES_256`,
@@ -30,7 +32,9 @@
 //!   are loaded into the in-process software backend (through a KEK from
 //!   components and TR-31 blocks, like any other backend) and give the
 //!   conformance suite what it needs for agreement cases. On a payShield,
-//!   only when it runs the **public test LMK** (see below).
+//!   only when it runs the **public test LMK** (see below); on AWS, only
+//!   into a test account (the emulator, or `--allow-test-key-import`: see
+//!   [`super::aws`]).
 //! - `lmk` (payShield): the key encrypted under the HSM's LMK, as a key
 //!   ceremony or the key database holds it (`U` + 32 hex digits for a
 //!   double-length key, `T` + 48 for triple length); `usage` is required,
@@ -62,6 +66,7 @@
 //! `bdk-aes`, `cvk`, `imk-ac`, `mac-m3`, `mac-m1`, `mac-cmac`,
 //! `mac-cmac-aes`, `mac-hmac`, `dek`, `dek-aes`.
 
+use super::aws::{open_aws, AwsOptions};
 use super::output::CliError;
 use crate::backend::{Backend, BackendExt};
 use crate::conformance::{KeyRef, KeySet, Role};
@@ -512,8 +517,9 @@ pub struct PayShieldOptions {
 ///
 /// `software` is an in-process [`SoftwareBackend`] holding the
 /// configuration's clear test keys; `payshield://HOST:PORT` connects a
-/// [`PayShieldBackend`] (see [`open_payshield`]). The AWS backend is wired
-/// in by its cargo feature; in a build without it this says so.
+/// [`PayShieldBackend`] (see [`open_payshield`]); `aws[://REGION]` and
+/// `--endpoint-url` build an [`AwsBackend`](crate::aws::AwsBackend) (see
+/// [`super::aws::open_aws`]).
 pub async fn open_backend(
     spec: &BackendSpec,
     config: &KeyConfig,
@@ -527,6 +533,16 @@ pub async fn open_backend_with(
     config: &KeyConfig,
     payshield: &PayShieldOptions,
 ) -> Result<Arc<dyn Backend>, CliError> {
+    open_backend_full(spec, config, payshield, &AwsOptions::default()).await
+}
+
+/// [`open_backend`] with payShield and AWS options.
+pub async fn open_backend_full(
+    spec: &BackendSpec,
+    config: &KeyConfig,
+    payshield: &PayShieldOptions,
+    aws: &AwsOptions,
+) -> Result<Arc<dyn Backend>, CliError> {
     match spec {
         BackendSpec::Software => {
             let s = SoftwareSession::new().await?;
@@ -536,7 +552,12 @@ pub async fn open_backend_with(
         BackendSpec::PayShield { host, port } => Ok(Arc::new(
             open_payshield(host, *port, config, payshield).await?,
         )),
-        BackendSpec::Aws { .. } => Err(not_available("AWS Payment Cryptography", "aws")),
+        BackendSpec::Aws {
+            region,
+            endpoint_url,
+        } => Ok(Arc::new(
+            open_aws(region.as_deref(), endpoint_url.as_deref(), config, aws).await?,
+        )),
     }
 }
 
@@ -632,13 +653,6 @@ pub async fn open_payshield(
         }
     }
     Ok(ps)
-}
-
-fn not_available(what: &str, feature: &str) -> CliError {
-    CliError::usage(format!(
-        "invalid argument --backend: the {what} backend is not available in this build \
-         (build paycrypto with the `{feature}` feature)"
-    ))
 }
 
 #[cfg(test)]

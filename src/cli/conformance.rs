@@ -1,7 +1,8 @@
 //! `paycrypto conformance`: the suite against a live backend, a pass/fail
 //! table per operation, JUnit XML for CI, exit code 0 only when no case fails.
 
-use super::backend::{open_backend_with, open_payshield, BackendSpec, KeyConfig};
+use super::aws::{open_aws, test_keys_allowed};
+use super::backend::{open_backend_full, open_payshield, BackendSpec, KeyConfig};
 use super::output::{CliError, Output, EXIT_FAILED};
 use super::BackendArgs;
 use crate::backend::Backend;
@@ -90,6 +91,8 @@ pub(super) async fn run(a: &ConformanceArgs, json_out: bool) -> Result<Output, C
     // payShield running the public test LMK).
     let mut notes = Vec::new();
     let mut payshield_keks = Vec::new();
+    // Whether the suite may create its own keys (without --keys FILE).
+    let mut self_provision = true;
     let backend: Arc<dyn Backend> = match &spec {
         BackendSpec::PayShield { host, port } => {
             let ps =
@@ -117,10 +120,56 @@ pub(super) async fn run(a: &ConformanceArgs, json_out: bool) -> Result<Output, C
             }
             Arc::new(ps)
         }
-        _ => open_backend_with(&spec, config_ref, &a.backend.payshield_options()).await?,
+        BackendSpec::Aws {
+            region,
+            endpoint_url,
+        } => {
+            let aws_opts = a.backend.aws_options();
+            let aws = open_aws(
+                region.as_deref(),
+                endpoint_url.as_deref(),
+                config_ref,
+                &aws_opts,
+            )
+            .await?;
+            if config.is_none() {
+                if test_keys_allowed(endpoint_url.as_deref(), &aws_opts) {
+                    notes.push(
+                        "AWS test account (an endpoint on this machine, or \
+                         --allow-test-key-import): the suite imported its KEKs from clear \
+                         components (RSA-OAEP key cryptograms) and its keys as TR-31 blocks, \
+                         and scheduled them for deletion afterwards"
+                            .to_string(),
+                    );
+                } else {
+                    self_provision = false;
+                    notes.push(
+                        "not a test account: the suite creates no keys on AWS; name existing \
+                         keys with --keys FILE, or give --allow-test-key-import for a test account"
+                            .to_string(),
+                    );
+                }
+            }
+            Arc::new(aws)
+        }
+        _ => {
+            open_backend_full(
+                &spec,
+                config_ref,
+                &a.backend.payshield_options(),
+                &a.backend.aws_options(),
+            )
+            .await?
+        }
     };
     let mut report = match &config {
         Some(c) => conformance::run(backend.as_ref(), &c.key_set(), &opts).await,
+        None if !self_provision => {
+            let keys = crate::conformance::KeySet::new().with_default_missing(
+                "not a test account: give --keys FILE or --allow-test-key-import",
+            );
+            conformance::run(backend.as_ref(), &keys, &opts).await
+        }
         None => conformance::run_self_provisioned_with(backend.as_ref(), &opts, &provision).await,
     };
     for id in payshield_keks {

@@ -8,6 +8,7 @@
 //! (or conformance failures), 2 wrong arguments, 3 the operation failed.
 
 pub mod args;
+pub mod aws;
 pub mod backend;
 mod calc;
 mod conformance;
@@ -15,9 +16,10 @@ mod ops;
 pub mod output;
 mod serve;
 
+pub use aws::{open_aws, AwsOptions};
 pub use backend::{
-    open_backend, open_backend_with, open_payshield, BackendSpec, KeyConfig, PayShieldOptions,
-    SoftwareSession,
+    open_backend, open_backend_full, open_backend_with, open_payshield, BackendSpec, KeyConfig,
+    PayShieldOptions, SoftwareSession,
 };
 pub use output::{CliError, Output};
 
@@ -60,9 +62,11 @@ pub struct BackendArgs {
     #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// Key configuration file (JSON) naming the keys used with --key NAME.
+    /// On AWS an "id" is an ARN, an alias/…, or a name N meaning alias/N.
     /// payShield entries give the key under the LMK ("lmk": "U…", optional
     /// "key_type": "001"); "clear" test keys are loaded into a payShield
-    /// only when it runs the public test LMK.
+    /// only when it runs the public test LMK, into AWS only on a test
+    /// account (an --endpoint-url on this machine, or --allow-test-key-import).
     #[arg(long, value_name = "FILE")]
     pub keys: Option<PathBuf>,
     /// payShield: message header length configured on the HSM.
@@ -72,6 +76,11 @@ pub struct BackendArgs {
     /// NAME KEY-TYPE KEY-UNDER-LMK USAGE MODE EXPORTABILITY KCV.
     #[arg(long, value_name = "FILE")]
     pub key_table: Option<PathBuf>,
+    /// AWS: this is a test account — import "clear" test keys from --keys
+    /// (and let the conformance suite create its own keys). Implied for an
+    /// --endpoint-url on this machine (the emulator).
+    #[arg(long)]
+    pub allow_test_key_import: bool,
 }
 
 impl BackendArgs {
@@ -80,6 +89,13 @@ impl BackendArgs {
         backend::PayShieldOptions {
             header_len: Some(self.header_len),
             key_table: self.key_table.clone(),
+        }
+    }
+
+    /// The AWS options these arguments give.
+    pub fn aws_options(&self) -> aws::AwsOptions {
+        aws::AwsOptions {
+            allow_test_key_import: self.allow_test_key_import,
         }
     }
 }
@@ -123,10 +139,13 @@ pub enum Command {
         variant-LMK payShield, say) is reported `unsupported`, not failed; exit code 0 means \
         no case failed. On a payShield that reports the public test LMK (the simulator) the \
         suite loads its own KEK under the test LMK and its keys as TR-31 blocks; on any other \
-        payShield, name existing keys with --keys FILE or --key-table FILE.\n\n\
+        payShield, name existing keys with --keys FILE or --key-table FILE. On AWS the suite \
+        creates (and afterwards deletes) its own keys only in a test account: an --endpoint-url \
+        on this machine (the emulator) or with --allow-test-key-import.\n\n\
         Examples:\n  \
         paycrypto conformance --backend software\n  \
         paycrypto conformance --backend payshield://127.0.0.1:1500 --junit conformance.xml\n  \
+        paycrypto conformance --endpoint-url http://127.0.0.1:4566 --junit conformance.xml\n  \
         paycrypto conformance --backend aws://eu-west-1 --keys prod-keys.json"
     )]
     Conformance(conformance::ConformanceArgs),

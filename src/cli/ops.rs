@@ -5,7 +5,7 @@
 
 use super::args::{self, with};
 use super::backend::{
-    default_modes_for, open_backend_with, BackendSpec, KeyConfig, SoftwareSession,
+    default_modes_for, open_backend_full, BackendSpec, KeyConfig, SoftwareSession,
 };
 use super::output::{CliError, Output, EXIT_FAILED};
 use super::BackendArgs;
@@ -39,7 +39,7 @@ impl Session {
             (Arc::new(s.backend()), Some(s))
         } else {
             (
-                open_backend_with(&spec, &config, &b.payshield_options()).await?,
+                open_backend_full(&spec, &config, &b.payshield_options(), &b.aws_options()).await?,
                 None,
             )
         };

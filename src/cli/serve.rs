@@ -2,10 +2,12 @@
 //! one function; the simulators themselves live in [`crate::server`].
 
 use super::output::CliError;
+use crate::server::aws::{Credentials, Emulator, EmulatorConfig};
 use crate::server::payshield::{bind_and_serve, Faults, SimConfig};
 use clap::{Args, Subcommand};
-use std::net::SocketAddr;
+use std::io::Write;
 use std::path::PathBuf;
+use tokio::net::TcpListener;
 
 /// `serve …`.
 #[derive(Debug, Subcommand)]
@@ -19,12 +21,15 @@ pub enum ServeCommand {
         paycrypto serve payshield --listen 127.0.0.1:0 --header-len 6 --fault drop=1000\n  \
         paycrypto conformance --backend payshield://127.0.0.1:1500")]
     Payshield(PayshieldServeArgs),
-    /// An AWS Payment Cryptography-compatible emulator over HTTP.
-    #[command(
-        after_help = "Example:\n  paycrypto serve aws --listen 127.0.0.1:4566\n  \
-        aws payment-cryptography list-keys --endpoint-url http://127.0.0.1:4566"
-    )]
-    Aws(ServeArgs),
+    /// An AWS Payment Cryptography-compatible emulator over HTTP: both APIs
+    /// (control and data plane) on one port, SigV4-signed requests. Prints
+    /// one line `listening on http://HOST:PORT` once it accepts connections,
+    /// then serves until interrupted (SIGINT / SIGTERM: exit 0).
+    #[command(after_help = "Examples:\n  \
+        paycrypto serve aws --listen 127.0.0.1:4566 --state aws-state.json\n  \
+        aws payment-cryptography list-keys --endpoint-url http://127.0.0.1:4566\n  \
+        paycrypto conformance --endpoint-url http://127.0.0.1:4566")]
+    Aws(AwsServeArgs),
 }
 
 /// Options of the payShield simulator.
@@ -48,15 +53,36 @@ pub struct PayshieldServeArgs {
     pub fault: Option<String>,
 }
 
-/// Options shared by the simulators.
-#[derive(Debug, Clone, Args)]
-pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
-    pub listen: SocketAddr,
-    /// Key configuration file: entries with `clear` values are loaded at start.
+/// Options of the AWS Payment Cryptography emulator.
+#[derive(Clone, Args)]
+pub struct AwsServeArgs {
+    /// Address to listen on, HOST:PORT (port 0 picks a free port; the line
+    /// printed at start names it).
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:4566")]
+    pub listen: String,
+    /// State file: loaded at start when it exists, rewritten after every
+    /// change, so keys survive a restart. It holds clear key material:
+    /// development and CI only.
     #[arg(long, value_name = "FILE")]
-    pub keys: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    /// Verify SigV4 signatures with these credentials (ACCESS_KEY:SECRET);
+    /// without it, any SigV4-signed request is accepted.
+    #[arg(long, value_name = "ACCESS_KEY:SECRET")]
+    pub credentials: Option<String>,
+    /// Region in key ARNs.
+    #[arg(long, value_name = "REGION", default_value = "us-east-1")]
+    pub region: String,
+}
+
+impl std::fmt::Debug for AwsServeArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsServeArgs")
+            .field("listen", &self.listen)
+            .field("state", &self.state)
+            .field("credentials", &self.credentials.as_ref().map(|_| "***"))
+            .field("region", &self.region)
+            .finish()
+    }
 }
 
 pub(super) async fn serve(c: &ServeCommand) -> Result<(), CliError> {
@@ -148,13 +174,61 @@ impl Shutdown {
     }
 }
 
-/// Runs the AWS Payment Cryptography emulator until interrupted.
-pub async fn serve_aws(_args: &ServeArgs) -> Result<(), CliError> {
-    Err(not_available("AWS Payment Cryptography emulator"))
+/// The emulator configuration the arguments give.
+pub fn aws_config(args: &AwsServeArgs) -> Result<EmulatorConfig, CliError> {
+    let credentials = match &args.credentials {
+        // The value is never echoed: it holds the secret.
+        Some(c) => Some(Credentials::parse(c).ok_or_else(|| {
+            CliError::arg(
+                "--credentials",
+                "expected ACCESS_KEY:SECRET, both non-empty",
+            )
+        })?),
+        None => None,
+    };
+    if args.region.is_empty()
+        || !args
+            .region
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    {
+        return Err(CliError::arg(
+            "--region",
+            "an AWS region looks like eu-west-1",
+        ));
+    }
+    Ok(EmulatorConfig {
+        listen: args.listen.clone(),
+        state_file: args.state.clone(),
+        credentials,
+        region: args.region.clone(),
+        ..EmulatorConfig::default()
+    })
 }
 
-fn not_available(what: &str) -> CliError {
-    CliError::usage(format!(
-        "the {what} is not available in this build (build paycrypto with the `server` feature)"
-    ))
+/// Runs the AWS Payment Cryptography emulator until SIGINT or SIGTERM.
+pub async fn serve_aws(args: &AwsServeArgs) -> Result<(), CliError> {
+    let config = aws_config(args)?;
+    let emulator = Emulator::new(config).map_err(|e| match &args.state {
+        Some(p) => CliError::arg("--state", format!("{}: {e}", p.display())),
+        None => CliError::op(format!("cannot start the emulator: {e}")),
+    })?;
+    let stop = Shutdown::install()
+        .map_err(|e| CliError::op(format!("cannot install signal handlers: {e}")))?;
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| CliError::arg("--listen", format!("{}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::arg("--listen", format!("{}: {e}", args.listen)))?;
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on http://{addr}")
+            .and_then(|()| out.flush())
+            .map_err(|e| CliError::op(format!("cannot write to stdout: {e}")))?;
+    }
+    emulator
+        .serve_until(listener, stop.wait())
+        .await
+        .map_err(|e| CliError::op(format!("the emulator stopped: {e}")))
 }

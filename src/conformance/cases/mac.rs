@@ -142,13 +142,19 @@ async fn kat_retail(ctx: &Ctx<'_>) -> Outcome {
 
 async fn kat_list(ctx: &Ctx<'_>, role: Role, list: &[(&str, &str)]) -> Outcome {
     let k = ctx.published(role).await?.id.clone();
+    // Every vector runs: one the backend cannot do (AWS takes no empty
+    // message) leaves the case unsupported, naming it, but the others are
+    // still checked — and a wrong answer anywhere fails the case.
+    let mut results = Vec::new();
     for (msg, want) in list {
-        let mac = generate(ctx, &k, MacAlgorithm::Cmac, &hx(msg), None)
-            .await
-            .map_err(|e| op_failed(&format!("{}-byte message", msg.len() / 2), &e))?;
-        check_eq(&format!("{}-byte message", msg.len() / 2), &mac, &hx(want))?;
+        let what = format!("{}-byte message", msg.len() / 2);
+        let r = match generate(ctx, &k, MacAlgorithm::Cmac, &hx(msg), None).await {
+            Ok(mac) => check_eq(&what, &mac, &hx(want)),
+            Err(e) => Err(op_failed(&what, &e)),
+        };
+        results.push(r);
     }
-    Ok(())
+    combine(results)
 }
 
 async fn kat_cmac_tdes(ctx: &Ctx<'_>) -> Outcome {
