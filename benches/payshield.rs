@@ -138,5 +138,46 @@ fn client_codec(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, throughput, client_codec);
+/// KW (ARQC with the EMV common session key, ARPC method 2): the client
+/// encode alone, and the simulator's whole command (parse, LMK decrypt, ICC
+/// MK and session key derivation, MAC, ARPC) on one request payload.
+fn kw(c: &mut Criterion) {
+    use paycrypto::payshield::codec::kw::{
+        encode_kw, pan_psn_16, KwArpc, KwPanPsn, KwRequest, KwScheme,
+    };
+    let lmk = VariantLmk::test_lmk();
+    let req = KwRequest {
+        scheme: KwScheme::CommonOptionA,
+        mk: lmk
+            .encrypt_key(KeyType::MK_AC, KeyScheme::U, &hex::decode(C1).unwrap())
+            .unwrap(),
+        pan_psn: KwPanPsn::Packed16(pan_psn_16("4111111111111111", "01")),
+        atc: [0x00, 0x5B],
+        data: Some(vec![0x5A; 40]),
+        arqc: [0xA5; 8],
+        arpc: KwArpc::Method2 {
+            csu: [0, 0x12, 0, 0],
+            proprietary: vec![],
+        },
+    };
+    c.bench_function("payshield_client_codec_kw", |b| {
+        b.iter(|| {
+            let mut body = Vec::with_capacity(128);
+            encode_kw(&mut body, std::hint::black_box(&req)).unwrap();
+            body
+        })
+    });
+    let sim = paycrypto::server::payshield::Sim::new(lmk, 4);
+    let mut payload = b"0042".to_vec();
+    encode_kw(&mut payload, &req).unwrap();
+    c.bench_function("payshield_sim_kw_verify", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(32);
+            sim.handle(std::hint::black_box(&payload), &mut out);
+            out
+        })
+    });
+}
+
+criterion_group!(benches, throughput, client_codec, kw);
 criterion_main!(benches);

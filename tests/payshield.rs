@@ -216,8 +216,9 @@ fn golden_arqc() {
             x if x.starts_with("Mastercard") => b'1',
             _ => continue,
         };
-        // jPOS vectors pad with method 1; KQ's Europay scheme pads with
-        // method 2, so only the Visa vector verifies through KQ as published.
+        // The jPOS vectors pad with method 1: the 39 bytes of CDOL data get
+        // one zero byte from the HSM (KQ zero-pads, as the manual says), so
+        // both the Visa and the Mastercard vector verify as published.
         let mut req = b"0000KQ0".to_vec();
         req.push(scheme);
         req.extend_from_slice(MKAC_U.as_bytes());
@@ -228,15 +229,241 @@ fn golden_arqc() {
         req.extend_from_slice(format!("{:02X}", data.len()).as_bytes());
         req.extend_from_slice(&data);
         req.push(b';');
-        req.extend_from_slice(&h(&v, "expected", "arqc"));
+        let arqc = h(&v, "expected", "arqc");
+        req.extend_from_slice(&arqc);
         req.extend_from_slice(&[0, 0]);
-        let want: &[u8] = if scheme == b'0' {
-            b"0000KR00"
-        } else {
-            b"0000KR01"
-        };
-        golden(&sim, &req, want);
+        golden(&sim, &req, b"0000KR00");
+        // The same request with one ARQC bit flipped fails verification.
+        let at = req.len() - 3;
+        req[at] ^= 0x01;
+        golden(&sim, &req, b"0000KR01");
     }
+}
+
+/// A KW request built field by field (not through the codec's encoder):
+/// mode, scheme, MK-AC, PAN/PSN (`pan_psn` already in its wire form), ATC,
+/// `[length 2H + data + ';']`, ARQC, then `tail` (ARC, or CSU + length +
+/// proprietary data).
+#[allow(clippy::too_many_arguments)]
+fn kw_req(
+    mode: u8,
+    scheme: u8,
+    mk: &str,
+    pan_psn: &[u8],
+    atc: &[u8],
+    data: Option<&[u8]>,
+    arqc: &[u8],
+    tail: &[u8],
+) -> Vec<u8> {
+    let mut req = b"0000KW".to_vec();
+    req.push(mode);
+    req.push(scheme);
+    req.extend_from_slice(mk.as_bytes());
+    req.extend_from_slice(pan_psn);
+    req.extend_from_slice(atc);
+    if let Some(d) = data {
+        req.extend_from_slice(format!("{:02X}", d.len()).as_bytes());
+        req.extend_from_slice(d);
+        req.push(b';');
+    }
+    req.extend_from_slice(arqc);
+    req.extend_from_slice(tail);
+    req
+}
+
+fn kx(arpc: &[u8]) -> Vec<u8> {
+    let mut w = b"0000KX00".to_vec();
+    w.extend_from_slice(arpc);
+    w
+}
+
+/// KW with the EMV common session key: the published jPOS CSKD vector
+/// (testVerifyARQCImpl_CSKD_P00) verifies through scheme 2 (option A,
+/// 8-byte PAN/PSN) and scheme 3 (option B, PAN length + PAN/PSN + ';'),
+/// with ARPC method 1 and 2; the published Visa ARPC (jPOS
+/// testGenerateARPCImpl_VSDC_M1: ARPC method 1 under the ICC MK) comes out
+/// of mode 2; errors carry the payShield codes.
+#[test]
+fn golden_kw() {
+    let sim = sim();
+    let v = vectors("emv_arqc")
+        .into_iter()
+        .find(|v| s(v, "inputs", "session_key_derivation").starts_with("EMV common"))
+        .expect("the jPOS CSKD vector");
+    let atc = h(&v, "inputs", "atc");
+    let data = h(&v, "inputs", "cdol_data");
+    let arqc = h(&v, "expected", "arqc");
+    let icc = h(&v, "expected", "icc_master_key");
+    let sk = h(&v, "expected", "session_key");
+    let a16 = hex::decode("3456789012345600").unwrap();
+    // PAN 1234567890123456 || PSN 00: 16 digits, 18 with the PSN (even).
+    let mut b_field = b"16".to_vec();
+    b_field.extend_from_slice(&hex::decode("123456789012345600").unwrap());
+    b_field.push(b';');
+    for (scheme, pan_psn) in [(b'2', &a16), (b'3', &b_field)] {
+        // Mode 0: verify only.
+        golden(
+            &sim,
+            &kw_req(b'0', scheme, MKAC_U, pan_psn, &atc, Some(&data), &arqc, b""),
+            b"0000KX00",
+        );
+        // Mode 1: verify, ARPC method 1 (8 bytes) under the ICC MK.
+        let arpc1 = emv::generate_arpc_method1(&icc, &arqc, b"00").unwrap();
+        golden(
+            &sim,
+            &kw_req(
+                b'1',
+                scheme,
+                MKAC_U,
+                pan_psn,
+                &atc,
+                Some(&data),
+                &arqc,
+                b"00",
+            ),
+            &kx(&arpc1),
+        );
+        // Mode 3: verify, ARPC method 2 (4 bytes) under the session key.
+        let (csu, pad) = ([0x00, 0x12, 0x00, 0x00], [0x80, 0x80, 0x04]);
+        let arpc2 = emv::generate_arpc_method2(&sk, &arqc, &csu, &pad).unwrap();
+        let mut tail = csu.to_vec();
+        tail.push(b'3');
+        tail.extend_from_slice(&pad);
+        golden(
+            &sim,
+            &kw_req(
+                b'3',
+                scheme,
+                MKAC_U,
+                pan_psn,
+                &atc,
+                Some(&data),
+                &arqc,
+                &tail,
+            ),
+            &kx(&arpc2),
+        );
+        // Mode 4: ARPC method 2 only (no transaction data, no delimiter).
+        golden(
+            &sim,
+            &kw_req(b'4', scheme, MKAC_U, pan_psn, &atc, None, &arqc, &tail),
+            &kx(&arpc2),
+        );
+        // A flipped ARQC bit: 01, and no ARPC (nor diagnostic data).
+        let mut bad = arqc.clone();
+        bad[7] ^= 0x01;
+        for (mode, tail) in [(b'0', &b""[..]), (b'1', &b"00"[..]), (b'3', &tail[..])] {
+            golden(
+                &sim,
+                &kw_req(mode, scheme, MKAC_U, pan_psn, &atc, Some(&data), &bad, tail),
+                b"0000KX01",
+            );
+        }
+        // Another ATC is another session key.
+        golden(
+            &sim,
+            &kw_req(
+                b'0',
+                scheme,
+                MKAC_U,
+                pan_psn,
+                &[0x34, 0x57],
+                Some(&data),
+                &arqc,
+                b"",
+            ),
+            b"0000KX01",
+        );
+    }
+    // Mode 2: ARPC method 1 only, on the Visa ARQC: the published ARPC.
+    let visa = &vectors("emv_arqc")[0];
+    assert!(s(visa, "inputs", "session_key_derivation").starts_with("none"));
+    golden(
+        &sim,
+        &kw_req(
+            b'2',
+            b'2',
+            MKAC_U,
+            &a16,
+            &atc,
+            None,
+            &h(visa, "expected", "arqc"),
+            b"00",
+        ),
+        &kx(&hex::decode("98DE7C7B3D80A831").unwrap()),
+    );
+    // Errors. A ZPK presented as MK-AC decrypts to bad parity: 10.
+    golden(
+        &sim,
+        &kw_req(b'0', b'2', ZPK_U, &a16, &atc, Some(&data), &arqc, b""),
+        b"0000KX10",
+    );
+    // Unknown mode 04, unknown (or EMV2000 tree, not modelled) scheme 05.
+    golden(
+        &sim,
+        &kw_req(b'5', b'2', MKAC_U, &a16, &atc, Some(&data), &arqc, b""),
+        b"0000KX04",
+    );
+    for scheme in [b'0', b'1', b'9'] {
+        golden(
+            &sim,
+            &kw_req(b'0', scheme, MKAC_U, &a16, &atc, Some(&data), &arqc, b""),
+            b"0000KX05",
+        );
+    }
+    // Bad fields: 15 (missing delimiter, non-BCD PAN/PSN, trailing byte,
+    // zero-length data, 9 bytes of proprietary data, PAN length 20).
+    let mut no_delim = kw_req(b'0', b'2', MKAC_U, &a16, &atc, Some(&data), &arqc, b"");
+    let at = no_delim.len() - 9;
+    no_delim[at] = b':';
+    golden(&sim, &no_delim, b"0000KX15");
+    golden(
+        &sim,
+        &kw_req(
+            b'0',
+            b'2',
+            MKAC_U,
+            &[0xAB; 8],
+            &atc,
+            Some(&data),
+            &arqc,
+            b"",
+        ),
+        b"0000KX15",
+    );
+    golden(
+        &sim,
+        &kw_req(b'0', b'2', MKAC_U, &a16, &atc, Some(&data), &arqc, b"X"),
+        b"0000KX15",
+    );
+    golden(
+        &sim,
+        &kw_req(b'0', b'2', MKAC_U, &a16, &atc, Some(&[]), &arqc, b""),
+        b"0000KX15",
+    );
+    golden(
+        &sim,
+        &kw_req(
+            b'4',
+            b'2',
+            MKAC_U,
+            &a16,
+            &atc,
+            None,
+            &arqc,
+            b"\0\0\0\09123456789",
+        ),
+        b"0000KX15",
+    );
+    let mut long = b"20".to_vec();
+    long.extend_from_slice(&[0x12; 11]);
+    long.push(b';');
+    golden(
+        &sim,
+        &kw_req(b'0', b'3', MKAC_U, &long, &atc, Some(&data), &arqc, b""),
+        b"0000KX15",
+    );
+    golden(&sim, b"0000KW", b"0000KX04");
 }
 
 #[test]
@@ -303,7 +530,7 @@ fn golden_errors_never_crash() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
     #[test]
-    fn simulator_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200), cmd in prop::sample::select(vec!["A0","A6","A8","BU","CA","CC","G0","M0","M2","CW","CY","KQ","M6","M8","NC","NO","B2"])) {
+    fn simulator_never_panics(data in proptest::collection::vec(any::<u8>(), 0..200), cmd in prop::sample::select(vec!["A0","A6","A8","BU","CA","CC","G0","M0","M2","CW","CY","KQ","KW","M6","M8","NC","NO","B2"])) {
         let sim = sim();
         let mut req = b"0000".to_vec();
         req.extend_from_slice(cmd.as_bytes());
@@ -551,6 +778,151 @@ async fn backend_diagnostics_and_key_lifecycle() {
 
 // ANSI X9.24-1:2009 A.4 (tdes_dukpt_transaction): published DUKPT PIN blocks
 // translate to the zone key through G0, and P2PE ciphertext decrypts (M2).
+/// The backend over the simulator on the published jPOS CSKD vector (KW),
+/// and KW's error codes mapped to the crate's kinds: a key of another type
+/// under the LMK (parity error 10) is KeyUsage, a wrong ARQC (01) is
+/// `Verification::Failed`, combinations no payShield command computes are
+/// Unsupported.
+#[tokio::test]
+async fn backend_kw_emv_common_session_key() {
+    let sim = start(SimConfig::default()).await.unwrap();
+    let ps = backend(&sim, 1).await;
+    let v = vectors("emv_arqc")
+        .into_iter()
+        .find(|v| s(v, "inputs", "session_key_derivation").starts_with("EMV common"))
+        .unwrap();
+    let attrs = KeyAttributes::new(
+        KeyUsage::EmvAppCryptogram,
+        KeyAlgorithm::Tdes2,
+        ModesOfUse::DERIVE,
+    );
+    let imk_clear = h(&v, "inputs", "imk_ac");
+    for (name, text) in [("kw/imk", MKAC_U), ("kw/zpk-as-imk", ZPK_U)] {
+        ps.keys()
+            .insert(
+                id(name),
+                TableKey {
+                    key_type: KeyType::MK_AC,
+                    key: EncryptedKey::parse(text).unwrap(),
+                    attributes: attrs,
+                    kcv: Kcv(kcv_tdes(&imk_clear).unwrap()),
+                },
+            )
+            .unwrap();
+    }
+    let mut atc = [0u8; 2];
+    atc.copy_from_slice(&h(&v, "inputs", "atc"));
+    let mut arqc = [0u8; 8];
+    arqc.copy_from_slice(&h(&v, "expected", "arqc"));
+    let req = VerifyArqcRequest {
+        key: id("kw/imk"),
+        mk_derivation: MkDerivation::OptionA,
+        session: SessionKeyDerivation::EmvCommon { atc },
+        pan: Pan::new(s(&v, "inputs", "pan")).unwrap(),
+        psn: Psn::new("00").unwrap(),
+        transaction_data: h(&v, "inputs", "cdol_data"),
+        padding: Iso9797Padding::Method1,
+        arqc,
+        arpc: Some(ArpcMethod::Method2 {
+            csu: [0, 0x12, 0, 0],
+            proprietary_data: vec![],
+        }),
+    };
+    let sk = h(&v, "expected", "session_key");
+    for mkd in [MkDerivation::OptionA, MkDerivation::OptionB] {
+        let r = ps
+            .verify_arqc(VerifyArqcRequest {
+                mk_derivation: mkd,
+                ..req.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(r.verification, Verification::Verified);
+        let want = emv::generate_arpc_method2(&sk, &arqc, &[0, 0x12, 0, 0], &[]).unwrap();
+        assert_eq!(r.arpc.as_deref(), Some(&want[..]));
+    }
+    // Method 2 padding of the same data is another MAC input: Failed, not an error.
+    let r = ps
+        .verify_arqc(VerifyArqcRequest {
+            padding: Iso9797Padding::Method2,
+            ..req.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.verification, Verification::Failed);
+    assert_eq!(r.arpc, None);
+    // A ZPK under the LMK sent as MK-AC: payShield 10, a key usage error.
+    let e = ps
+        .verify_arqc(VerifyArqcRequest {
+            key: id("kw/zpk-as-imk"),
+            ..req.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyUsage, "{e}");
+    assert!(e.to_string().contains("payShield error 10"), "{e}");
+    // No payShield command: Mastercard or Visa with ARPC method 2,
+    // Mastercard with ARPC method 1; more than 255 bytes of padded data
+    // (249 bytes pad to 256).
+    for session in [
+        SessionKeyDerivation::Visa,
+        SessionKeyDerivation::Mastercard {
+            atc,
+            unpredictable_number: [1; 4],
+        },
+    ] {
+        let e = ps
+            .verify_arqc(VerifyArqcRequest {
+                session,
+                ..req.clone()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    }
+    let e = ps
+        .verify_arqc(VerifyArqcRequest {
+            session: SessionKeyDerivation::Mastercard {
+                atc,
+                unpredictable_number: [1; 4],
+            },
+            arpc: Some(ArpcMethod::Method1 { arc: *b"00" }),
+            ..req.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    let e = ps
+        .verify_arqc(VerifyArqcRequest {
+            transaction_data: vec![0; 249],
+            ..req.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    // 248 bytes (31 blocks) are carried, and the ARQC over other data fails.
+    let r = ps
+        .verify_arqc(VerifyArqcRequest {
+            transaction_data: vec![0; 248],
+            ..req.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(r.verification, Verification::Failed);
+    // Proprietary data over 8 bytes is refused as input.
+    let e = ps
+        .verify_arqc(VerifyArqcRequest {
+            arpc: Some(ArpcMethod::Method2 {
+                csu: [0; 4],
+                proprietary_data: vec![0; 9],
+            }),
+            ..req
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+}
+
 #[tokio::test]
 async fn dukpt_vectors_through_payshield() {
     let p = pair().await;
@@ -709,28 +1081,65 @@ proptest! {
                 }
             }
 
-            // ARQC (Visa CVN10, Mastercard SKD) with and without ARPC; a wrong ARQC fails on both.
+            // ARQC: every session key (Visa CVN10, Mastercard SKD over KQ; EMV
+            // common over KW), ICC MK option A and B, every padding, every
+            // ARPC; a wrong ARQC fails on both. Where payShield has no
+            // command (KQ has no ARPC method 2, KW no Mastercard / no-session
+            // keys) it answers Unsupported, never another answer.
             let psn = Psn::new("01").unwrap();
-            let icc = emv::derive_icc_mk(&imk, &pan, Some("01"), MkDerivation::OptionA).unwrap();
-            for (session, padding) in [(SessionKeyDerivation::Visa, Iso9797Padding::Method1), (SessionKeyDerivation::Mastercard { atc, unpredictable_number: un }, Iso9797Padding::Method2)] {
-                let method = match &session {
-                    SessionKeyDerivation::Mastercard { atc, unpredictable_number } => emv::SessionKeyDerivation::Mastercard { atc, un: unpredictable_number },
-                    _ => emv::SessionKeyDerivation::None,
-                };
-                let sk = emv::derive_session_key(icc.as_slice(), method).unwrap();
-                let arqc = emv::generate_ac(sk.as_slice(), &msg, padding).unwrap();
-                for (good, arpc) in [(true, None), (true, Some(ArpcMethod::Method1 { arc: [0x30, 0x30] })), (false, None)] {
-                    if arpc.is_some() && matches!(session, SessionKeyDerivation::Mastercard { .. }) {
-                        continue;
+            let sessions = [SessionKeyDerivation::Visa, SessionKeyDerivation::Mastercard { atc, unpredictable_number: un }, SessionKeyDerivation::EmvCommon { atc }];
+            let arpcs = [None, Some(ArpcMethod::Method1 { arc: [0x30, 0x30] }), Some(ArpcMethod::Method2 { csu: [un[0], un[1], 0, 0], proprietary_data: un[..usize::from(atc[0] % 5)].to_vec() })];
+            for (i, session) in sessions.into_iter().enumerate() {
+                for mkd in [MkDerivation::OptionA, MkDerivation::OptionB] {
+                    let icc = emv::derive_icc_mk(&imk, &pan, Some("01"), mkd).unwrap();
+                    let method = match &session {
+                        SessionKeyDerivation::Mastercard { atc, unpredictable_number } => emv::SessionKeyDerivation::Mastercard { atc, un: unpredictable_number },
+                        SessionKeyDerivation::EmvCommon { atc } => emv::SessionKeyDerivation::EmvCommonAtc { atc },
+                        SessionKeyDerivation::Visa => emv::SessionKeyDerivation::None,
+                    };
+                    let sk = emv::derive_session_key(icc.as_slice(), method).unwrap();
+                    for padding in [Iso9797Padding::Method1, Iso9797Padding::Method2, Iso9797Padding::Method3] {
+                        let arqc = emv::generate_ac(sk.as_slice(), &msg, padding).unwrap();
+                        for (j, arpc) in arpcs.iter().enumerate() {
+                            let req = VerifyArqcRequest { key: id(&nm("imk")), mk_derivation: mkd, session, pan: panv.clone(), psn, transaction_data: msg.clone(), padding, arqc, arpc: arpc.clone() };
+                            let a = p.sw.verify_arqc(req.clone()).await.unwrap();
+                            assert!(a.verification.is_verified());
+                            let supported = match (i, j) {
+                                (2, _) | (0, 0) | (0, 1) | (1, 0) => !(i < 2 && mkd == MkDerivation::OptionB && pan.len() > 16),
+                                _ => false,
+                            };
+                            let mut wrong = req.clone();
+                            wrong.arqc[usize::from(un[3] % 8)] ^= 0x10;
+                            match p.ps.verify_arqc(req).await {
+                                Ok(b) => {
+                                    assert!(supported, "{session:?} {mkd:?} {arpc:?} should be unsupported");
+                                    assert_eq!(a, b, "{session:?} {mkd:?} {padding:?} {arpc:?}");
+                                    let bad = p.ps.verify_arqc(wrong.clone()).await.unwrap();
+                                    assert_eq!(bad, p.sw.verify_arqc(wrong).await.unwrap());
+                                    assert_eq!(bad.verification, Verification::Failed);
+                                    assert_eq!(bad.arpc, None);
+                                }
+                                Err(e) => {
+                                    assert!(!supported, "{session:?} {mkd:?} {padding:?} {arpc:?}: {e}");
+                                    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+                                }
+                            }
+                        }
                     }
-                    let mut presented = arqc;
-                    if !good { presented[0] ^= 1; }
-                    let req = VerifyArqcRequest { key: id(&nm("imk")), mk_derivation: MkDerivation::OptionA, session, pan: panv.clone(), psn, transaction_data: msg.clone(), padding, arqc: presented, arpc };
-                    let a = p.sw.verify_arqc(req.clone()).await.unwrap();
-                    let b = p.ps.verify_arqc(req).await.unwrap();
-                    assert_eq!(a, b);
-                    assert_eq!(a.verification.is_verified(), good);
                 }
+            }
+            // Padding none: whole blocks only, refused alike when unaligned.
+            let aligned = &msg[..msg.len() / 8 * 8];
+            let icc = emv::derive_icc_mk(&imk, &pan, Some("01"), MkDerivation::OptionA).unwrap();
+            let sk = emv::derive_session_key(icc.as_slice(), emv::SessionKeyDerivation::EmvCommonAtc { atc: &atc }).unwrap();
+            let req = VerifyArqcRequest { key: id(&nm("imk")), mk_derivation: MkDerivation::OptionA, session: SessionKeyDerivation::EmvCommon { atc }, pan: panv.clone(), psn, transaction_data: msg.clone(), padding: Iso9797Padding::None, arqc: [0; 8], arpc: arpcs[2].clone() };
+            if aligned.len() == msg.len() && !msg.is_empty() {
+                let mut req = req;
+                req.arqc = emv::generate_ac(sk.as_slice(), &msg, Iso9797Padding::None).unwrap();
+                assert_eq!(p.sw.verify_arqc(req.clone()).await.unwrap(), p.ps.verify_arqc(req).await.unwrap());
+            } else {
+                assert_eq!(p.sw.verify_arqc(req.clone()).await.unwrap_err().kind(), ErrorKind::InvalidInput);
+                assert_eq!(p.ps.verify_arqc(req).await.unwrap_err().kind(), ErrorKind::InvalidInput);
             }
 
             // Data encrypt / decrypt (ECB, CBC) with a DEK, DUKPT decrypt (P2PE).

@@ -12,6 +12,8 @@ use crate::types::{KeyAlgorithm, KeyId, KeyUsage, ModesOfUse, SecretBytes, Verif
 use async_trait::async_trait;
 use std::sync::Arc;
 
+mod arqc;
+
 /// Largest data field sent in one M0/M2/M6/M8 command.
 const MAX_DATA: usize = 32 * 1024;
 
@@ -31,8 +33,8 @@ pub struct RawResponse {
 /// Keys are named: the [`KeyTable`] maps each [`KeyId`] to its key under the
 /// LMK, key type and attributes; `import_key` / `generate_key` add to it.
 /// Operations the variant-LMK command set cannot express (AES keys, ISO 4
-/// PIN blocks, AES DUKPT, CMAC/HMAC, EMV common session keys, …) return
-/// [`ErrorKind::Unsupported`].
+/// PIN blocks, AES DUKPT, CMAC/HMAC, ARPC method 2 without the EMV common
+/// session key, …) return [`ErrorKind::Unsupported`].
 #[derive(Debug, Clone)]
 pub struct PayShieldBackend {
     inner: Arc<Inner>,
@@ -384,90 +386,6 @@ impl PayShieldBackend {
             ));
         }
         Ok(k)
-    }
-
-    async fn verify_arqc(&self, r: VerifyArqcRequest) -> Result<VerifyArqcResponse> {
-        let k = self.key(&r.key)?;
-        require(
-            &k,
-            &r.key,
-            &[KeyUsage::EmvAppCryptogram],
-            |m| m.derive_key,
-            "ARQC verification",
-        )?;
-        if k.attributes.algorithm != KeyAlgorithm::Tdes2 {
-            return Err(Error::unsupported(
-                "ARQC verification with a non-TDES-2KEY master key",
-            ));
-        }
-        let pan = r.pan.expose();
-        if r.mk_derivation == MkDerivation::OptionB && pan.len() > 16 {
-            return Err(Error::invalid(
-                "pan",
-                "EMV option B for PANs longer than 16 digits needs SHA-1",
-            ));
-        }
-        let (scheme, atc, un) = match (&r.session, r.padding) {
-            (SessionKeyDerivation::Visa, Iso9797Padding::Method1) => (b'0', [0u8; 2], [0u8; 4]),
-            (SessionKeyDerivation::Mastercard { atc, unpredictable_number }, Iso9797Padding::Method2) => {
-                (b'1', *atc, *unpredictable_number)
-            }
-            _ => {
-                return Err(Error::unsupported(
-                    "KQ verifies Visa (no session key, padding method 1) or Europay SKD (padding method 2) only",
-                ))
-            }
-        };
-        let (mode, arc) = match &r.arpc {
-            None => (b'0', [0u8; 2]),
-            Some(ArpcMethod::Method1 { arc }) if scheme == b'0' => (b'1', *arc),
-            Some(_) => {
-                return Err(Error::unsupported(
-                    "this ARPC method is not available through KQ",
-                ))
-            }
-        };
-        if r.transaction_data.len() > 0xFF {
-            return Err(Error::unsupported(
-                "KQ carries at most 255 bytes of transaction data",
-            ));
-        }
-        // Rightmost 16 digits of PAN || PSN, packed BCD.
-        let digits: Vec<u8> = pan.bytes().chain(r.psn.as_str().bytes()).collect();
-        let tail = digits.get(digits.len().saturating_sub(16)..).unwrap_or(&[]);
-        let mut field = [b'0'; 16];
-        for (o, d) in field.iter_mut().rev().zip(tail.iter().rev()) {
-            *o = *d;
-        }
-        let mut pan_psn = [0u8; 8];
-        for (o, p) in pan_psn.iter_mut().zip(field.chunks(2)) {
-            if let [a, b] = p {
-                *o = (a - b'0') << 4 | (b - b'0');
-            }
-        }
-        let mut b = Vec::with_capacity(80 + r.transaction_data.len());
-        rq::kq(
-            &mut b,
-            mode,
-            scheme,
-            &k.key,
-            &pan_psn,
-            &atc,
-            &un,
-            &r.transaction_data,
-            &r.arqc,
-            &arc,
-        );
-        let (v, body) = self.run(&b, true).await?;
-        let arpc = if v.is_verified() && mode == b'1' {
-            Some(codec::parse_kr(&body).map_err(protocol)?.to_vec())
-        } else {
-            None
-        };
-        Ok(VerifyArqcResponse {
-            verification: v,
-            arpc,
-        })
     }
 
     fn mac_request(

@@ -12,6 +12,8 @@ use super::lmk::{EncryptedKey, KeyScheme, KeyType};
 use crate::types::Kcv;
 use std::fmt;
 
+pub mod kw;
+
 /// Largest payload a 2-byte length prefix can carry.
 pub const MAX_FRAME_LEN: usize = 0xFFFF;
 
@@ -482,7 +484,8 @@ pub fn parse_kr(body: &[u8]) -> R<[u8; 8]> {
     Ok(a)
 }
 
-/// Runs every response parser over `data` (for fuzzing): never panics.
+/// Runs every response parser, and the KW request parser, over `data` (for
+/// fuzzing): never panics.
 pub fn parse_all(data: &[u8]) {
     let mut buf = data;
     while let Some((n, payload)) = split_frame(buf) {
@@ -498,6 +501,11 @@ pub fn parse_all(data: &[u8]) {
             let _ = parse_mac(h.body, 4);
             let _ = parse_mac(h.body, 8);
             let _ = parse_kr(h.body);
+            for m in b"01234" {
+                if let Some(mode) = kw::KwMode::from_code(*m) {
+                    let _ = kw::parse_kx(h.body, mode);
+                }
+            }
         }
         buf = buf.get(n..).unwrap_or(&[]);
     }
@@ -505,6 +513,11 @@ pub fn parse_all(data: &[u8]) {
     let _ = r.key("key");
     let _ = r.tr31_block("key block");
     let _ = r.key_type("key type");
+    // KW request fields (the simulator's parser), with and without the code.
+    let _ = kw::parse_kw(data);
+    if let Some(fields) = data.strip_prefix(b"KW") {
+        let _ = kw::parse_kw(fields);
+    }
 }
 
 // ------------------------------------------------------------------ requests

@@ -17,6 +17,8 @@ use crate::payshield::lmk::{
 use rand::RngCore;
 use zeroize::Zeroizing;
 
+mod kw;
+
 /// payShield error codes used by the simulator.
 pub mod err {
     /// No error.
@@ -43,6 +45,11 @@ pub mod err {
     pub const SCHEME: [u8; 2] = *b"26";
     /// Incompatible key length.
     pub const KEY_LEN: [u8; 2] = *b"27";
+    /// KW: unrecognised mode flag (the code other commands use for an
+    /// invalid key type).
+    pub const MODE_FLAG: [u8; 2] = *b"04";
+    /// KW: unrecognised scheme ID (the code BU uses for a bad length flag).
+    pub const SCHEME_ID: [u8; 2] = *b"05";
     /// Command not available (unknown, disabled or not licensed).
     pub const DISABLED: [u8; 2] = *b"68";
 }
@@ -143,6 +150,7 @@ impl Sim {
             b"CW" => self.cw(r),
             b"CY" => self.cy(r),
             b"KQ" => self.kq(r),
+            b"KW" => self.kw(r),
             b"M6" => self.mac(r, false),
             b"M8" => self.mac(r, true),
             // CI (single-DES DUKPT) and everything else: not available.
@@ -537,22 +545,20 @@ impl Sim {
         let (pan, psn) = digits.split_at(14);
         let icc = emv::derive_icc_mk(&imk, pan, Some(psn), emv::MkDerivation::OptionA)
             .map_err(|_| err::INPUT)?;
-        let (sk, padding) = match scheme.as_slice() {
-            b"0" => (
-                emv::derive_session_key(icc.as_slice(), emv::SessionKeyDerivation::None),
-                Padding::Method1,
-            ),
-            b"1" => (
-                emv::derive_session_key(
-                    icc.as_slice(),
-                    emv::SessionKeyDerivation::Mastercard { atc: &atc, un: &un },
-                ),
-                Padding::Method2,
+        let sk = match scheme.as_slice() {
+            b"0" => emv::derive_session_key(icc.as_slice(), emv::SessionKeyDerivation::None),
+            b"1" => emv::derive_session_key(
+                icc.as_slice(),
+                emv::SessionKeyDerivation::Mastercard { atc: &atc, un: &un },
             ),
             _ => return Err(err::INPUT.into()),
         };
         let sk = sk.map_err(|_| err::INPUT)?;
-        let ok = emv::verify_ac(sk.as_slice(), data, padding, &arqc).map_err(|_| err::INPUT)?;
+        // As the host command manual says for KQ (and KW): data that is not a
+        // multiple of 8 bytes gets zero padding (ISO 9797-1 method 1); any
+        // scheme padding (`80 00…`) is the host's to add.
+        let ok =
+            emv::verify_ac(sk.as_slice(), data, Padding::Method1, &arqc).map_err(|_| err::INPUT)?;
         if !ok {
             return Err(err::VERIFY.into());
         }
