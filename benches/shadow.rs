@@ -373,6 +373,10 @@ fn main() {
         for _ in 0..rounds {
             for (i, (_, backend)) in setups.iter().enumerate() {
                 lat[i].extend(round(&rt, backend.clone(), &reqs, per_round, yield_between));
+                if std::env::var("DBG").is_ok() && i == 1 {
+                    let s = shadow.stats();
+                    eprintln!("queued {} completed {}", s.queued, s.completed);
+                }
                 // Let the candidate catch up so no background work spills
                 // into another set-up's round.
                 flush();

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -147,7 +147,8 @@ impl<A: ComparisonSink, B: ComparisonSink> ComparisonSink for (A, B) {
 /// Counters of what a [`Shadow`] did with requests (a snapshot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ShadowStats {
-    /// Requests seen.
+    /// Requests seen (a request to be shadowed counts once the primary
+    /// has answered it, or the caller has given up on it).
     pub requests: u64,
     /// Requests queued for the candidate.
     pub queued: u64,
@@ -265,15 +266,17 @@ struct PinCheck {
     key: KeyId,
 }
 
-/// Counters only the caller's path writes (one cache line).
+/// Counters only the callers' paths write (one cache line). A request that
+/// reaches the queue is counted under the queue's lock instead, so the
+/// common path touches no counter here.
 #[derive(Default)]
 #[repr(align(128))]
 struct CallerCounters {
     sampler: AtomicU64,
-    shadowed: AtomicU64,
     not_sampled: AtomicU64,
     state_changing: AtomicU64,
     dropped: AtomicU64,
+    /// Not shadowed for another reason (no runtime, caller cancelled).
     other: AtomicU64,
 }
 
@@ -304,9 +307,11 @@ struct Shared {
 #[repr(align(128))]
 struct Queue {
     state: Mutex<QueueState>,
-    /// `state.jobs.len()`, readable without the lock: callers check it
-    /// before copying anything, so a full queue costs them nothing.
-    len: AtomicUsize,
+    /// Set while the queue is full, readable without the lock: callers
+    /// check it before copying anything, so a full queue costs them
+    /// nothing. Written only when the queue becomes full or stops being
+    /// full, so reading it stays cheap.
+    full: AtomicBool,
     capacity: usize,
     /// Parked workers wait here.
     work: Notify,
@@ -338,7 +343,7 @@ impl Queue {
                 submitted: 0,
                 finished: 0,
             }),
-            len: AtomicUsize::new(0),
+            full: AtomicBool::new(false),
             capacity,
             work: Notify::new(),
             idle: Notify::new(),
@@ -353,7 +358,17 @@ impl Queue {
     /// True when a push would be refused right now (a hint, read without
     /// the lock).
     fn looks_full(&self) -> bool {
-        self.len.load(Ordering::Relaxed) >= self.capacity
+        self.full.load(Ordering::Relaxed)
+    }
+
+    /// Takes the oldest job (under the lock).
+    fn pop(&self, s: &mut QueueState) -> Option<Job> {
+        let was_full = s.jobs.len() >= self.capacity;
+        let job = s.jobs.pop_front()?;
+        if was_full {
+            self.full.store(false, Ordering::Relaxed);
+        }
+        Some(job)
     }
 
     /// Queues a job, or hands it back when the queue is full.
@@ -365,7 +380,9 @@ impl Queue {
             }
             s.jobs.push_back(job);
             s.submitted += 1;
-            self.len.store(s.jobs.len(), Ordering::Relaxed);
+            if s.jobs.len() >= self.capacity {
+                self.full.store(true, Ordering::Relaxed);
+            }
             s.wake_one()
         };
         if wake {
@@ -424,6 +441,7 @@ impl Drop for RunGuard<'_> {
 /// primary answered (a cancellation, e.g. by a timeout layer above).
 struct CancelGuard<'a> {
     shared: &'a Shared,
+    counter: &'a AtomicU64,
     operation: Operation,
     armed: bool,
 }
@@ -431,6 +449,7 @@ struct CancelGuard<'a> {
 impl Drop for CancelGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
+            self.counter.fetch_add(1, Ordering::Relaxed);
             self.shared.report(
                 self.operation,
                 Outcome::Skipped(SkipReason::PrimaryFailed),
@@ -510,18 +529,18 @@ impl Shadow {
     /// Counters so far.
     pub fn stats(&self) -> ShadowStats {
         let c = &self.caller;
-        let shadowed = c.shadowed.load(Ordering::Relaxed);
         let not_sampled = c.not_sampled.load(Ordering::Relaxed);
         let state_changing = c.state_changing.load(Ordering::Relaxed);
         let other = c.other.load(Ordering::Relaxed);
+        let dropped = c.dropped.load(Ordering::Relaxed);
         let (queued, finished) = {
             let s = self.shared.queue.lock();
             (s.submitted, s.finished)
         };
         ShadowStats {
-            requests: shadowed + not_sampled + state_changing + other,
+            requests: queued + dropped + not_sampled + state_changing + other,
             queued,
-            dropped: c.dropped.load(Ordering::Relaxed),
+            dropped,
             not_sampled,
             state_changing,
             completed: finished,
@@ -619,7 +638,6 @@ impl Backend for Shadow {
             c.other.fetch_add(1, Ordering::Relaxed);
             return Box::pin(self.primary_only(request, SkipReason::NoRuntime));
         }
-        c.shadowed.fetch_add(1, Ordering::Relaxed);
         // A full queue drops the request before anything is copied.
         if self.shared.queue.looks_full() {
             c.dropped.fetch_add(1, Ordering::Relaxed);
@@ -644,6 +662,7 @@ impl Shadow {
     ) -> Result<Response> {
         let mut cancel = CancelGuard {
             shared: &self.shared,
+            counter: &self.caller.other,
             operation: op,
             armed: true,
         };
@@ -695,9 +714,8 @@ async fn worker(shared: Arc<Shared>) {
             let mut s = queue.lock();
             let idle = ended && queue.end_job(&mut s);
             ended = false;
-            match s.jobs.pop_front() {
+            match queue.pop(&mut s) {
                 Some(job) => {
-                    queue.len.store(s.jobs.len(), Ordering::Relaxed);
                     s.free -= 1;
                     (Some(job), s.wake_one(), idle)
                 }
