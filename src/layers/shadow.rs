@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
@@ -246,7 +246,6 @@ impl ShadowBuilder {
             primary: self.primary,
             sample_ppm: (self.sample_rate * 1_000_000.0).round() as u64,
             workers: self.max_concurrency,
-            started: OnceLock::new(),
             caller: CallerCounters::default(),
             shared: Arc::new(Shared {
                 candidate: self.candidate,
@@ -312,6 +311,9 @@ struct Queue {
     /// nothing. Written only when the queue becomes full or stops being
     /// full, so reading it stays cheap.
     full: AtomicBool,
+    /// Whether workers are running (`state.workers > 0`), readable without
+    /// the lock.
+    started: AtomicBool,
     capacity: usize,
     /// Parked workers wait here.
     work: Notify,
@@ -321,6 +323,9 @@ struct Queue {
 
 struct QueueState {
     jobs: VecDeque<Job>,
+    /// Workers alive (0 before the first request, and again once the
+    /// runtime they ran on has shut down).
+    workers: usize,
     /// Workers awake and not running a job: they look at the queue before
     /// they park, so a job pushed now needs no wake-up.
     free: usize,
@@ -338,12 +343,14 @@ impl Queue {
         Self {
             state: Mutex::new(QueueState {
                 jobs: VecDeque::new(),
+                workers: 0,
                 free: 0,
                 parked: 0,
                 submitted: 0,
                 finished: 0,
             }),
             full: AtomicBool::new(false),
+            started: AtomicBool::new(false),
             capacity,
             work: Notify::new(),
             idle: Notify::new(),
@@ -419,20 +426,30 @@ impl QueueState {
     }
 }
 
-/// Ends a job that was taken off the queue if the worker is dropped while
-/// running it (the runtime shutting down).
-struct RunGuard<'a> {
+/// Accounts for a worker that is dropped (its runtime shutting down): a job
+/// it was running counts as ended, and when the last worker is gone the
+/// next request starts new ones (on its own runtime).
+struct WorkerGuard<'a> {
     queue: &'a Queue,
-    armed: bool,
+    running: bool,
 }
 
-impl Drop for RunGuard<'_> {
+impl Drop for WorkerGuard<'_> {
     fn drop(&mut self) {
-        if self.armed {
-            let idle = self.queue.end_job(&mut self.queue.lock());
-            if idle {
-                self.queue.idle.notify_waiters();
+        let idle = {
+            let mut s = self.queue.lock();
+            let idle = self.running && self.queue.end_job(&mut s);
+            s.workers = s.workers.saturating_sub(1);
+            if s.workers == 0 {
+                // Free and parked counts were shared with the dead workers.
+                s.free = 0;
+                s.parked = 0;
+                self.queue.started.store(false, Ordering::Relaxed);
             }
+            idle
+        };
+        if idle {
+            self.queue.idle.notify_waiters();
         }
     }
 }
@@ -484,7 +501,6 @@ pub struct Shadow {
     sample_ppm: u64,
     workers: usize,
     caller: CallerCounters,
-    started: OnceLock<()>,
     shared: Arc<Shared>,
 }
 
@@ -554,6 +570,10 @@ impl Shadow {
 
     /// Waits until every queued comparison has been reported.
     pub async fn flush(&self) {
+        // Workers lost with an earlier runtime are restarted on this one.
+        if self.shared.queue.pending() > 0 {
+            self.ensure_started();
+        }
         loop {
             let notified = self.shared.queue.idle.notified();
             tokio::pin!(notified);
@@ -574,21 +594,27 @@ impl Shadow {
         (m + 1) * self.sample_ppm / 1_000_000 > m * self.sample_ppm / 1_000_000
     }
 
-    /// Starts the background workers once; false outside a Tokio runtime.
+    /// Starts the background workers if none are running; false outside a
+    /// Tokio runtime.
     fn ensure_started(&self) -> bool {
-        if self.started.get().is_some() {
+        let queue = &self.shared.queue;
+        if queue.started.load(Ordering::Relaxed) {
             return true;
         }
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return false;
         };
-        self.started.get_or_init(|| {
+        let mut s = queue.lock();
+        if s.workers == 0 {
             // Each worker starts free: it looks at the queue before parking.
-            self.shared.queue.lock().free += self.workers;
+            s.workers = self.workers;
+            s.free = self.workers;
+            s.parked = 0;
             for _ in 0..self.workers {
                 handle.spawn(worker(self.shared.clone()));
             }
-        });
+            queue.started.store(true, Ordering::Relaxed);
+        }
         true
     }
 
@@ -704,6 +730,10 @@ fn is_state_changing(op: Operation) -> bool {
 /// queue is empty.
 async fn worker(shared: Arc<Shared>) {
     let queue = &shared.queue;
+    let mut guard = WorkerGuard {
+        queue,
+        running: false,
+    };
     // Whether the previous job still has to be counted as ended (done
     // under the next lock, to take the lock once per job).
     let mut ended = false;
@@ -740,9 +770,9 @@ async fn worker(shared: Arc<Shared>) {
             notified.await;
             continue;
         };
-        let mut guard = RunGuard { queue, armed: true };
+        guard.running = true;
         shared.run(job).await;
-        guard.armed = false;
+        guard.running = false;
         ended = true;
     }
 }
