@@ -10,14 +10,22 @@
 //!   clone of the primary's answer, no crypto): what the layer itself costs
 //!   on the caller's path.
 //!
-//! Part 1: criterion's mean time per call of the mix. Part 2 (under
-//! `cargo bench` only): tail latency. Each repeat runs alternating rounds
-//! of the three set-ups (same runtime, same requests, same order) and
-//! prints p50/p95/p99 per set-up; the summary gives the median and range of
-//! the p99 overhead over the repeats. Between calls the caller yields to
-//! the runtime (outside the timed region), as a gateway task awaiting its
-//! next request does, so the background comparisons run during the round
-//! rather than piling up until its end. Results, command and machine go in
+//! Between calls the caller yields to the runtime (outside the timed
+//! region), as a gateway task awaiting its next request does, so the
+//! background comparisons run while the primary is being measured rather
+//! than piling up until the end of a round.
+//!
+//! Part 1, criterion: `shadow/*`, mean time per call of the mix for the
+//! three set-ups; `shadow_layer_cost/*`, the same with an instant primary
+//! too, so the difference is the layer's own cost per call in nanoseconds.
+//! Part 2 (under `cargo bench` only): tail latency. Each repeat runs
+//! alternating rounds of the three set-ups (same runtime, same requests,
+//! the order rotated from round to round, the shadows flushed after every
+//! round) and prints p99 per set-up; the summary gives p50/p95/p99 over
+//! all repeats and the median and range of the p99 overhead over the
+//! repeats. `SHADOW_REPEATS`, `SHADOW_ROUNDS`, `SHADOW_CALLS` change the
+//! sizes; `SHADOW_YIELD=0` stops the yielding (the comparisons then wait
+//! until the end of each round). Results, command and machine go in
 //! BENCHMARKS.md.
 #![allow(missing_docs)]
 
@@ -224,6 +232,30 @@ fn round(
     .unwrap()
 }
 
+/// Mean latency per call over `iters` rounds of the mix on `backend`, from
+/// one runtime task, in chunks of 64 rounds with the shadows flushed in
+/// between (not timed): nothing is dropped and no backlog carries over.
+fn per_call(
+    rt: &tokio::runtime::Runtime,
+    backend: &Arc<dyn Backend>,
+    reqs: &[Request],
+    iters: u64,
+    flush: &dyn Fn(),
+) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(64);
+        left -= n;
+        let calls = usize::try_from(n).unwrap() * reqs.len();
+        total += round(rt, backend.clone(), reqs, calls, true)
+            .into_iter()
+            .sum::<Duration>();
+        flush();
+    }
+    total / u32::try_from(reqs.len()).unwrap()
+}
+
 fn main() {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -233,7 +265,7 @@ fn main() {
     let primary = rt.block_on(loaded("primary"));
     let candidate = rt.block_on(loaded("candidate"));
     let reqs = mix();
-    let instant = InstantCandidate {
+    let instant = || InstantCandidate {
         answers: reqs
             .iter()
             .map(|r| {
@@ -247,60 +279,20 @@ fn main() {
     let report_instant = Arc::new(DiscrepancyReport::new());
     let shadow_instant = Arc::new(Shadow::new(
         primary.clone(),
-        instant,
+        instant(),
         report_instant.clone(),
     ));
-    if std::env::var("MICRO").is_ok() {
-        let answers: Vec<(Operation, Response)> = reqs
-            .iter()
-            .map(|r| {
-                (
-                    r.operation(),
-                    rt.block_on(primary.execute(r.clone())).unwrap(),
-                )
-            })
-            .collect();
-        let ip: Arc<dyn Backend> = Arc::new(InstantCandidate {
-            answers: answers.clone(),
-        });
-        let sh: Arc<dyn Backend> = Arc::new(Shadow::new(
-            ip.clone(),
-            InstantCandidate {
-                answers: answers.clone(),
-            },
-            DiscrepancyReport::new(),
-        ));
-        let mut c = Criterion::default().configure_from_args();
-        for (name, backend) in [
-            ("instant_alone", ip.clone()),
-            ("instant_shadowed", sh.clone()),
-        ] {
-            c.bench_function(name, |b| {
-                b.iter_custom(|iters| {
-                    let (backend, reqs) = (backend.clone(), reqs.clone());
-                    rt.block_on(rt.spawn(async move {
-                        let mut t = Duration::ZERO;
-                        for _ in 0..iters {
-                            for r in &reqs {
-                                let r = r.clone();
-                                let s = Instant::now();
-                                backend.execute(r).await.unwrap();
-                                t += s.elapsed();
-                                tokio::task::yield_now().await;
-                            }
-                        }
-                        t / 4
-                    }))
-                    .unwrap()
-                })
-            });
-        }
-        return;
-    }
+    let instant_primary: Arc<dyn Backend> = Arc::new(instant());
+    let shadow_cost = Arc::new(Shadow::new(
+        instant_primary.clone(),
+        instant(),
+        DiscrepancyReport::new(),
+    ));
     let flush = || {
         rt.block_on(async {
             shadow.flush().await;
             shadow_instant.flush().await;
+            shadow_cost.flush().await;
         })
     };
     let setups: [(&str, Arc<dyn Backend>); 3] = [
@@ -309,37 +301,22 @@ fn main() {
         ("shadowed_instant", shadow_instant.clone()),
     ];
 
-    // Part 1: criterion, mean per call of the 4-request mix, in a runtime
-    // task. The calls are timed in chunks of 256; between chunks (not
-    // timed) the shadows are flushed, so no request is ever dropped and no
-    // backlog carries over into another set-up's measurement.
+    // Part 1: criterion.
     let mut c = Criterion::default().configure_from_args();
-    {
-        let mut g = c.benchmark_group("shadow");
-        for (name, backend) in setups.clone() {
+    for (group, setups) in [
+        ("shadow", setups.to_vec()),
+        (
+            "shadow_layer_cost",
+            vec![
+                ("instant_alone", instant_primary.clone()),
+                ("instant_shadowed", shadow_cost.clone() as Arc<dyn Backend>),
+            ],
+        ),
+    ] {
+        let mut g = c.benchmark_group(group);
+        for (name, backend) in setups {
             g.bench_function(name, |b| {
-                b.iter_custom(|iters| {
-                    let mut total = Duration::ZERO;
-                    let mut left = iters;
-                    while left > 0 {
-                        let n = left.min(64);
-                        left -= n;
-                        let (backend, reqs) = (backend.clone(), reqs.clone());
-                        total += rt
-                            .block_on(rt.spawn(async move {
-                                let start = Instant::now();
-                                for _ in 0..n {
-                                    for r in &reqs {
-                                        backend.execute(r.clone()).await.unwrap();
-                                    }
-                                }
-                                start.elapsed()
-                            }))
-                            .unwrap();
-                        flush();
-                    }
-                    total
-                })
+                b.iter_custom(|iters| per_call(&rt, &backend, &reqs, iters, &flush))
             });
         }
         g.finish();
@@ -357,44 +334,42 @@ fn main() {
             .and_then(|v| v.parse().ok())
             .unwrap_or(d)
     };
-    let repeats = env("SHADOW_REPEATS", 7);
-    let rounds = env("SHADOW_ROUNDS", 20);
-    let per_round = env("SHADOW_CALLS", 2_000);
+    let repeats = env("SHADOW_REPEATS", 7).max(1);
+    let rounds = env("SHADOW_ROUNDS", 21).max(1);
+    let per_round = env("SHADOW_CALLS", 2_000).max(1);
     let yield_between = env("SHADOW_YIELD", 1) != 0;
     println!(
-        "\ntail latency per call: {repeats} repeats x {rounds} alternating rounds x \
-         {per_round} calls per set-up (mixed operations, caller yields between calls: \
-         {yield_between})"
+        "\ntail latency per call: {repeats} repeats x {rounds} rounds x {per_round} calls \
+         per set-up (mixed operations; caller yields between calls: {yield_between})"
     );
-    let mut all: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
-    let mut overheads: Vec<Vec<f64>> = vec![Vec::new(); setups.len()];
+    let n = setups.len();
+    let mut all: Vec<Vec<Duration>> = vec![Vec::new(); n];
+    let mut overheads: Vec<Vec<f64>> = vec![Vec::new(); n];
     for rep in 0..repeats {
-        let mut lat: Vec<Vec<Duration>> = vec![Vec::new(); setups.len()];
-        for _ in 0..rounds {
-            for (i, (_, backend)) in setups.iter().enumerate() {
-                lat[i].extend(round(&rt, backend.clone(), &reqs, per_round, yield_between));
-                if std::env::var("DBG").is_ok() && i == 1 {
-                    let s = shadow.stats();
-                    eprintln!("queued {} completed {}", s.queued, s.completed);
-                }
+        let mut lat: Vec<Vec<Duration>> = vec![Vec::new(); n];
+        for r in 0..rounds {
+            for k in 0..n {
+                // Rotated order: no set-up always runs first or last.
+                let i = (r + k) % n;
+                let backend = setups[i].1.clone();
+                lat[i].extend(round(&rt, backend, &reqs, per_round, yield_between));
                 // Let the candidate catch up so no background work spills
                 // into another set-up's round.
                 flush();
             }
         }
-        print!("  repeat {rep}:");
-        let base = {
-            lat[0].sort();
-            us(percentile(&lat[0], 0.99))
-        };
+        for v in &mut lat {
+            v.sort();
+        }
+        let base = us(percentile(&lat[0], 0.99));
+        print!("  repeat {rep}: p99");
         for (i, (name, _)) in setups.iter().enumerate() {
-            lat[i].sort();
             let p99 = us(percentile(&lat[i], 0.99));
             if i > 0 {
                 overheads[i].push((p99 / base - 1.0) * 100.0);
             }
-            print!("  {name} p99 {p99:.2} µs");
-            all[i].extend(lat[i].drain(..));
+            print!("  {name} {p99:.2} µs");
+            all[i].append(&mut lat[i]);
         }
         println!();
     }
@@ -412,7 +387,7 @@ fn main() {
             let o = &mut overheads[i];
             o.sort_by(f64::total_cmp);
             print!(
-                "   p99 overhead per repeat: median {:+.1} %, min {:+.1} %, max {:+.1} %",
+                "   p99 overhead over repeats: median {:+.1} %, min {:+.1} %, max {:+.1} %",
                 o[o.len() / 2],
                 o[0],
                 o[o.len() - 1]

@@ -554,7 +554,10 @@ async fn shadow_runs_up_to_max_concurrency_candidate_calls_at_once() {
     let snap = report.snapshot();
     assert_eq!(snap.sum(|r| r.matched), 11, "{snap}");
     let s = shadow.stats();
-    assert_eq!((s.requests, s.queued, s.completed, s.dropped), (11, 11, 11, 0));
+    assert_eq!(
+        (s.requests, s.queued, s.completed, s.dropped),
+        (11, 11, 11, 0)
+    );
 }
 
 #[test]
@@ -602,7 +605,10 @@ fn shadow_outlives_the_runtime_it_started_on() {
     });
     assert_eq!(report.snapshot().sum(|r| r.matched), 9);
     let s = shadow.stats();
-    assert_eq!((s.requests, s.queued, s.completed, s.dropped), (10, 10, 10, 0));
+    assert_eq!(
+        (s.requests, s.queued, s.completed, s.dropped),
+        (10, 10, 10, 0)
+    );
     assert_eq!(shadow.pending(), 0);
 }
 

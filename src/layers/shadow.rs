@@ -303,22 +303,39 @@ struct Shared {
 /// worker is free to take its job, and a worker that takes a job while
 /// more are waiting wakes the next one itself. So a caller pays for a
 /// wake-up only when the workers have gone idle, never per queued job.
-#[repr(align(128))]
+///
+/// What every caller reads, what callers and workers write under the lock,
+/// and what only workers touch sit on separate cache lines.
 struct Queue {
-    state: Mutex<QueueState>,
-    /// Set while the queue is full, readable without the lock: callers
-    /// check it before copying anything, so a full queue costs them
-    /// nothing. Written only when the queue becomes full or stops being
-    /// full, so reading it stays cheap.
-    full: AtomicBool,
-    /// Whether workers are running (`state.workers > 0`), readable without
-    /// the lock.
-    started: AtomicBool,
-    capacity: usize,
+    hints: Lines<Hints>,
+    state: Lines<Mutex<QueueState>>,
     /// Parked workers wait here.
-    work: Notify,
+    work: Lines<Notify>,
     /// [`Shadow::flush`] waits here.
     idle: Notify,
+}
+
+/// A value on cache lines of its own (128 bytes: adjacent-line prefetch
+/// pairs 64-byte lines), so writes elsewhere do not evict it.
+#[repr(align(128))]
+struct Lines<T>(T);
+
+impl<T> std::ops::Deref for Lines<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Read by every caller without the lock; written only when the queue
+/// becomes full or stops being full, and when workers start or die.
+struct Hints {
+    /// Set while the queue is full: callers check it before copying
+    /// anything, so a full queue costs them nothing.
+    full: AtomicBool,
+    /// Whether workers are running (`state.workers > 0`).
+    started: AtomicBool,
+    capacity: usize,
 }
 
 struct QueueState {
@@ -341,18 +358,20 @@ struct QueueState {
 impl Queue {
     fn new(capacity: usize) -> Self {
         Self {
-            state: Mutex::new(QueueState {
+            hints: Lines(Hints {
+                full: AtomicBool::new(false),
+                started: AtomicBool::new(false),
+                capacity,
+            }),
+            state: Lines(Mutex::new(QueueState {
                 jobs: VecDeque::new(),
                 workers: 0,
                 free: 0,
                 parked: 0,
                 submitted: 0,
                 finished: 0,
-            }),
-            full: AtomicBool::new(false),
-            started: AtomicBool::new(false),
-            capacity,
-            work: Notify::new(),
+            })),
+            work: Lines(Notify::new()),
             idle: Notify::new(),
         }
     }
@@ -365,15 +384,15 @@ impl Queue {
     /// True when a push would be refused right now (a hint, read without
     /// the lock).
     fn looks_full(&self) -> bool {
-        self.full.load(Ordering::Relaxed)
+        self.hints.full.load(Ordering::Relaxed)
     }
 
     /// Takes the oldest job (under the lock).
     fn pop(&self, s: &mut QueueState) -> Option<Job> {
-        let was_full = s.jobs.len() >= self.capacity;
+        let was_full = s.jobs.len() >= self.hints.capacity;
         let job = s.jobs.pop_front()?;
         if was_full {
-            self.full.store(false, Ordering::Relaxed);
+            self.hints.full.store(false, Ordering::Relaxed);
         }
         Some(job)
     }
@@ -382,13 +401,13 @@ impl Queue {
     fn push(&self, job: Job) -> std::result::Result<(), Job> {
         let wake = {
             let mut s = self.lock();
-            if s.jobs.len() >= self.capacity {
+            if s.jobs.len() >= self.hints.capacity {
                 return Err(job);
             }
             s.jobs.push_back(job);
             s.submitted += 1;
-            if s.jobs.len() >= self.capacity {
-                self.full.store(true, Ordering::Relaxed);
+            if s.jobs.len() >= self.hints.capacity {
+                self.hints.full.store(true, Ordering::Relaxed);
             }
             s.wake_one()
         };
@@ -444,7 +463,7 @@ impl Drop for WorkerGuard<'_> {
                 // Free and parked counts were shared with the dead workers.
                 s.free = 0;
                 s.parked = 0;
-                self.queue.started.store(false, Ordering::Relaxed);
+                self.queue.hints.started.store(false, Ordering::Relaxed);
             }
             idle
         };
@@ -598,7 +617,7 @@ impl Shadow {
     /// Tokio runtime.
     fn ensure_started(&self) -> bool {
         let queue = &self.shared.queue;
-        if queue.started.load(Ordering::Relaxed) {
+        if queue.hints.started.load(Ordering::Relaxed) {
             return true;
         }
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
@@ -613,7 +632,7 @@ impl Shadow {
             for _ in 0..self.workers {
                 handle.spawn(worker(self.shared.clone()));
             }
-            queue.started.store(true, Ordering::Relaxed);
+            queue.hints.started.store(true, Ordering::Relaxed);
         }
         true
     }
