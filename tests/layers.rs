@@ -560,6 +560,53 @@ async fn shadow_runs_up_to_max_concurrency_candidate_calls_at_once() {
     );
 }
 
+/// A candidate that panics on its first call and answers afterwards.
+struct PanicsOnce {
+    inner: Arc<SoftwareBackend>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Backend for PanicsOnce {
+    fn name(&self) -> &str {
+        "panics-once"
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn execute(&self, request: Request) -> paycrypto::Result<Response> {
+        if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            panic!("candidate bug (expected by the test)");
+        }
+        self.inner.execute(request).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_candidate_costs_one_comparison_not_the_shadow() {
+    let primary = backend("hsm", Wrong::default()).await;
+    for workers in [1, 2] {
+        let candidate = PanicsOnce {
+            inner: backend("cloud", Wrong::default()).await,
+            calls: Default::default(),
+        };
+        let report = Arc::new(DiscrepancyReport::new());
+        let shadow = Shadow::builder(primary.clone(), candidate, report.clone())
+            .max_concurrency(workers)
+            .build();
+        for _ in 0..6 {
+            let expected = primary.execute(cvv2_generate()).await.unwrap();
+            let got = must_finish(shadow.execute(cvv2_generate())).await.unwrap();
+            assert_eq!(got, expected);
+            // One at a time, so every request finds the workers parked.
+            must_finish(shadow.flush()).await;
+        }
+        assert_eq!(report.snapshot().sum(|r| r.matched), 5, "{workers} workers");
+        let s = shadow.stats();
+        assert_eq!((s.queued, s.completed, s.dropped), (6, 6, 0));
+    }
+}
+
 #[test]
 fn shadow_outlives_the_runtime_it_started_on() {
     let rt = || {

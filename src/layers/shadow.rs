@@ -235,8 +235,9 @@ impl ShadowBuilder {
         self
     }
 
-    /// Builds the layer. Needs no runtime; the background task starts on the
-    /// first request.
+    /// Builds the layer. Needs no runtime; the background workers start on
+    /// the first shadowed request (and again if the runtime they ran on
+    /// has shut down).
     pub fn build(self) -> Shadow {
         let primary_name: Arc<str> = Arc::from(self.primary.name());
         let candidate_name: Arc<str> = Arc::from(self.candidate.name());
@@ -397,12 +398,14 @@ impl Queue {
         Some(job)
     }
 
-    /// Queues a job, or hands it back when the queue is full.
-    fn push(&self, job: Job) -> std::result::Result<(), Job> {
+    /// Queues a job; false (and the job dropped) when the queue is full.
+    fn push(&self, job: Job) -> bool {
         let wake = {
             let mut s = self.lock();
             if s.jobs.len() >= self.hints.capacity {
-                return Err(job);
+                drop(s);
+                drop(job);
+                return false;
             }
             s.jobs.push_back(job);
             s.submitted += 1;
@@ -414,7 +417,7 @@ impl Queue {
         if wake {
             self.work.notify_one();
         }
-        Ok(())
+        true
     }
 
     fn pending(&self) -> u64 {
@@ -445,9 +448,10 @@ impl QueueState {
     }
 }
 
-/// Accounts for a worker that is dropped (its runtime shutting down): a job
-/// it was running counts as ended, and when the last worker is gone the
-/// next request starts new ones (on its own runtime).
+/// Accounts for a worker that is dropped: its runtime shutting down, or a
+/// panic in the candidate or the sink. A job it was running counts as
+/// ended, and when the last worker is gone the next request starts new
+/// ones (on its own runtime).
 struct WorkerGuard<'a> {
     queue: &'a Queue,
     running: bool,
@@ -457,7 +461,11 @@ impl Drop for WorkerGuard<'_> {
     fn drop(&mut self) {
         let idle = {
             let mut s = self.queue.lock();
-            let idle = self.running && self.queue.end_job(&mut s);
+            // A running worker is neither free nor parked: only the job ends.
+            let idle = self.running && {
+                s.finished += 1;
+                s.finished == s.submitted
+            };
             s.workers = s.workers.saturating_sub(1);
             if s.workers == 0 {
                 // Free and parked counts were shared with the dead workers.
@@ -723,7 +731,7 @@ impl Shadow {
             },
             primary_latency,
         };
-        if self.shared.queue.push(job).is_err() {
+        if !self.shared.queue.push(job) {
             self.caller.dropped.fetch_add(1, Ordering::Relaxed);
             self.shared.report(
                 op,
