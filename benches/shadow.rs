@@ -1,10 +1,32 @@
-//! Overhead of `Shadow` on the primary's latency, software primary and
-//! software candidate. Run: `cargo bench --features layers --bench shadow`.
+//! Overhead of `Shadow` on the primary's latency, software primary.
+//! Run: `cargo bench --features layers --bench shadow`.
 //!
-//! Two parts: criterion's mean time per call (`shadow/primary_alone` vs
-//! `shadow/shadowed`), then tail latency: per-call latencies of both set-ups
-//! measured in alternating rounds and printed as p50/p95/p99 with the
-//! overhead at p99. Results, command and machine go in BENCHMARKS.md.
+//! Three set-ups, called from one task on a 2-worker Tokio runtime with the
+//! same 4-operation mix:
+//! - `primary_alone`: the software primary;
+//! - `shadowed`: `Shadow` over the primary with a software candidate (every
+//!   request compared; the candidate's crypto competes for the 2 cores);
+//! - `shadowed_instant`: `Shadow` with a candidate that answers at once (a
+//!   clone of the primary's answer, no crypto): what the layer itself costs
+//!   on the caller's path.
+//!
+//! Between calls the caller yields to the runtime (outside the timed
+//! region), as a gateway task awaiting its next request does, so the
+//! background comparisons run while the primary is being measured rather
+//! than piling up until the end of a round.
+//!
+//! Part 1, criterion: `shadow/*`, mean time per call of the mix for the
+//! three set-ups; `shadow_layer_cost/*`, the same with an instant primary
+//! too, so the difference is the layer's own cost per call in nanoseconds.
+//! Part 2 (under `cargo bench` only): tail latency. Each repeat runs
+//! alternating rounds of the three set-ups (same runtime, same requests,
+//! the order rotated from round to round, the shadows flushed after every
+//! round) and prints p99 per set-up; the summary gives p50/p95/p99 over
+//! all repeats and the median and range of the p99 overhead over the
+//! repeats. `SHADOW_REPEATS`, `SHADOW_ROUNDS`, `SHADOW_CALLS` change the
+//! sizes; `SHADOW_YIELD=0` stops the yielding (the comparisons then wait
+//! until the end of each round). Results, command and machine go in
+//! BENCHMARKS.md.
 #![allow(missing_docs)]
 
 use criterion::Criterion;
@@ -149,9 +171,89 @@ fn mix() -> Vec<Request> {
     ]
 }
 
+/// A candidate that answers at once with the primary's answer for the
+/// operation (recorded beforehand): no crypto, so a comparison costs only
+/// the layer's own work.
+struct InstantCandidate {
+    answers: Vec<(Operation, Response)>,
+}
+
+#[async_trait::async_trait]
+impl Backend for InstantCandidate {
+    fn name(&self) -> &str {
+        "instant"
+    }
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::all()
+    }
+    async fn execute(&self, request: Request) -> Result<Response> {
+        let op = request.operation();
+        self.answers
+            .iter()
+            .find(|(o, _)| *o == op)
+            .map(|(_, r)| r.clone())
+            .ok_or_else(|| Error::unsupported("not recorded"))
+    }
+}
+
 fn percentile(sorted: &[Duration], q: f64) -> Duration {
     let i = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted.get(i).copied().unwrap_or_default()
+}
+
+fn us(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Runs `calls` calls of the mix on `backend` from one runtime task and
+/// returns each call's latency. With `yield_between`, the task yields to
+/// the runtime between calls (not timed).
+fn round(
+    rt: &tokio::runtime::Runtime,
+    backend: Arc<dyn Backend>,
+    reqs: &[Request],
+    calls: usize,
+    yield_between: bool,
+) -> Vec<Duration> {
+    let reqs = reqs.to_vec();
+    rt.block_on(rt.spawn(async move {
+        let mut lat = Vec::with_capacity(calls);
+        for i in 0..calls {
+            let r = reqs[i % reqs.len()].clone();
+            let start = Instant::now();
+            backend.execute(r).await.unwrap();
+            lat.push(start.elapsed());
+            if yield_between {
+                tokio::task::yield_now().await;
+            }
+        }
+        lat
+    }))
+    .unwrap()
+}
+
+/// Mean latency per call over `iters` rounds of the mix on `backend`, from
+/// one runtime task, in chunks of 64 rounds with the shadows flushed in
+/// between (not timed): nothing is dropped and no backlog carries over.
+fn per_call(
+    rt: &tokio::runtime::Runtime,
+    backend: &Arc<dyn Backend>,
+    reqs: &[Request],
+    iters: u64,
+    flush: &dyn Fn(),
+) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(64);
+        left -= n;
+        let calls = usize::try_from(n).unwrap() * reqs.len();
+        total += round(rt, backend.clone(), reqs, calls, true)
+            .into_iter()
+            .sum::<Duration>();
+        flush();
+    }
+    total / u32::try_from(reqs.len()).unwrap()
 }
 
 fn main() {
@@ -162,106 +264,150 @@ fn main() {
         .unwrap();
     let primary = rt.block_on(loaded("primary"));
     let candidate = rt.block_on(loaded("candidate"));
-    let report = Arc::new(DiscrepancyReport::new());
-    // A queue deep enough that no request is dropped within a measurement
-    // (the shadow is flushed between samples): every call is shadowed.
-    let shadow = Arc::new(
-        Shadow::builder(primary.clone(), candidate, report.clone())
-            .queue_capacity(1 << 17)
-            .build(),
-    );
     let reqs = mix();
+    let instant = || InstantCandidate {
+        answers: reqs
+            .iter()
+            .map(|r| {
+                let a = rt.block_on(primary.execute(r.clone())).unwrap();
+                (r.operation(), a)
+            })
+            .collect(),
+    };
+    let report = Arc::new(DiscrepancyReport::new());
+    let shadow = Arc::new(Shadow::new(primary.clone(), candidate, report.clone()));
+    let report_instant = Arc::new(DiscrepancyReport::new());
+    let shadow_instant = Arc::new(Shadow::new(
+        primary.clone(),
+        instant(),
+        report_instant.clone(),
+    ));
+    let instant_primary: Arc<dyn Backend> = Arc::new(instant());
+    let shadow_cost = Arc::new(Shadow::new(
+        instant_primary.clone(),
+        instant(),
+        DiscrepancyReport::new(),
+    ));
+    let flush = || {
+        rt.block_on(async {
+            shadow.flush().await;
+            shadow_instant.flush().await;
+            shadow_cost.flush().await;
+        })
+    };
+    let setups: [(&str, Arc<dyn Backend>); 3] = [
+        ("primary_alone", primary.clone()),
+        ("shadowed", shadow.clone()),
+        ("shadowed_instant", shadow_instant.clone()),
+    ];
 
-    // Part 1: criterion, mean per call of the 4-request mix. The calls run
-    // inside a runtime task, as a gateway's handlers do.
+    // Part 1: criterion.
     let mut c = Criterion::default().configure_from_args();
-    {
-        let mut g = c.benchmark_group("shadow");
-        let setups: [(&str, Arc<dyn Backend>); 2] = [
-            ("primary_alone", primary.clone()),
-            ("shadowed", shadow.clone()),
-        ];
+    for (group, setups) in [
+        ("shadow", setups.to_vec()),
+        (
+            "shadow_layer_cost",
+            vec![
+                ("instant_alone", instant_primary.clone()),
+                ("instant_shadowed", shadow_cost.clone() as Arc<dyn Backend>),
+            ],
+        ),
+    ] {
+        let mut g = c.benchmark_group(group);
         for (name, backend) in setups {
             g.bench_function(name, |b| {
-                b.iter_custom(|iters| {
-                    let (backend, reqs) = (backend.clone(), reqs.clone());
-                    let elapsed = rt
-                        .block_on(rt.spawn(async move {
-                            let start = Instant::now();
-                            for _ in 0..iters {
-                                for r in &reqs {
-                                    backend.execute(r.clone()).await.unwrap();
-                                }
-                            }
-                            start.elapsed()
-                        }))
-                        .unwrap();
-                    rt.block_on(shadow.flush());
-                    elapsed
-                })
+                b.iter_custom(|iters| per_call(&rt, &backend, &reqs, iters, &flush))
             });
         }
         g.finish();
     }
     c.final_summary();
 
-    // Part 2: tail latency, per call, alternating rounds. Only under
-    // `cargo bench` (which passes `--bench`), not under `cargo test`.
+    // Part 2: tail latency, per call. Only under `cargo bench` (which
+    // passes `--bench`), not under `cargo test`.
     if !std::env::args().any(|a| a == "--bench") {
         return;
     }
-    let rounds = 20;
-    let per_round = 2_000;
-    let (mut alone, mut shadowed) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
-        for (backend, out) in [
-            (primary.clone() as Arc<dyn Backend>, &mut alone),
-            (shadow.clone() as Arc<dyn Backend>, &mut shadowed),
-        ] {
-            let reqs = reqs.clone();
-            let lat = rt
-                .block_on(rt.spawn(async move {
-                    let mut lat = Vec::with_capacity(per_round);
-                    for i in 0..per_round {
-                        let r = reqs[i % reqs.len()].clone();
-                        let start = Instant::now();
-                        backend.execute(r).await.unwrap();
-                        lat.push(start.elapsed());
-                    }
-                    lat
-                }))
-                .unwrap();
-            out.extend(lat);
-            // Let the candidate catch up so no background work spills into
-            // the next primary-alone round.
-            rt.block_on(shadow.flush());
-        }
-    }
-    alone.sort();
-    shadowed.sort();
+    let env = |k: &str, d: usize| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let repeats = env("SHADOW_REPEATS", 7).max(1);
+    let rounds = env("SHADOW_ROUNDS", 21).max(1);
+    let per_round = env("SHADOW_CALLS", 2_000).max(1);
+    let yield_between = env("SHADOW_YIELD", 1) != 0;
     println!(
-        "\ntail latency per call ({} calls each, mixed operations):",
-        alone.len()
+        "\ntail latency per call: {repeats} repeats x {rounds} rounds x {per_round} calls \
+         per set-up (mixed operations; caller yields between calls: {yield_between})"
     );
-    for (name, v) in [("primary_alone", &alone), ("shadowed", &shadowed)] {
+    let n = setups.len();
+    let mut all: Vec<Vec<Duration>> = vec![Vec::new(); n];
+    let mut overheads: Vec<Vec<f64>> = vec![Vec::new(); n];
+    for rep in 0..repeats {
+        let mut lat: Vec<Vec<Duration>> = vec![Vec::new(); n];
+        for r in 0..rounds {
+            for k in 0..n {
+                // Rotated order: no set-up always runs first or last.
+                let i = (r + k) % n;
+                let backend = setups[i].1.clone();
+                lat[i].extend(round(&rt, backend, &reqs, per_round, yield_between));
+                // Let the candidate catch up so no background work spills
+                // into another set-up's round.
+                flush();
+            }
+        }
+        for v in &mut lat {
+            v.sort();
+        }
+        let base = us(percentile(&lat[0], 0.99));
+        print!("  repeat {rep}: p99");
+        for (i, (name, _)) in setups.iter().enumerate() {
+            let p99 = us(percentile(&lat[i], 0.99));
+            if i > 0 {
+                overheads[i].push((p99 / base - 1.0) * 100.0);
+            }
+            print!("  {name} {p99:.2} µs");
+            all[i].append(&mut lat[i]);
+        }
+        println!();
+    }
+    println!("  all repeats ({} calls per set-up):", all[0].len());
+    for (i, (name, _)) in setups.iter().enumerate() {
+        all[i].sort();
+        let v = &all[i];
+        print!(
+            "  {name:<17} p50 {:>6.2} µs   p95 {:>6.2} µs   p99 {:>6.2} µs",
+            us(percentile(v, 0.50)),
+            us(percentile(v, 0.95)),
+            us(percentile(v, 0.99)),
+        );
+        if i > 0 {
+            let o = &mut overheads[i];
+            o.sort_by(f64::total_cmp);
+            print!(
+                "   p99 overhead over repeats: median {:+.1} %, min {:+.1} %, max {:+.1} %",
+                o[o.len() / 2],
+                o[0],
+                o[o.len() - 1]
+            );
+        }
+        println!();
+    }
+    for (name, s, r) in [
+        ("shadowed", &shadow, &report),
+        ("shadowed_instant", &shadow_instant, &report_instant),
+    ] {
+        let stats = s.stats();
+        let snap = r.snapshot();
         println!(
-            "  {name:<14} p50 {:>7.2} µs   p95 {:>7.2} µs   p99 {:>7.2} µs",
-            percentile(v, 0.50).as_secs_f64() * 1e6,
-            percentile(v, 0.95).as_secs_f64() * 1e6,
-            percentile(v, 0.99).as_secs_f64() * 1e6,
+            "  {name}: {} queued, {} dropped, {} compared, {} matched, {} mismatched",
+            stats.queued,
+            stats.dropped,
+            stats.completed,
+            snap.sum(|r| r.matched),
+            snap.sum(|r| r.mismatched)
         );
     }
-    let p99a = percentile(&alone, 0.99).as_secs_f64();
-    let p99s = percentile(&shadowed, 0.99).as_secs_f64();
-    println!("  overhead at p99: {:+.1} %", (p99s / p99a - 1.0) * 100.0);
-    let stats = shadow.stats();
-    let snap = report.snapshot();
-    println!(
-        "  shadow: {} queued, {} dropped, {} compared, {} matched, {} mismatched",
-        stats.queued,
-        stats.dropped,
-        stats.completed,
-        snap.sum(|r| r.matched),
-        snap.sum(|r| r.mismatched)
-    );
 }

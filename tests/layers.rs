@@ -486,6 +486,179 @@ async fn shadow_queue_drops_instead_of_blocking() {
     assert_eq!(shadow.pending() as u64, s.queued);
 }
 
+/// A candidate that holds every call at a gate and records how many calls
+/// were inside at once.
+struct Gated {
+    inner: Arc<SoftwareBackend>,
+    gate: tokio::sync::Semaphore,
+    inside: std::sync::atomic::AtomicUsize,
+    most: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Backend for Gated {
+    fn name(&self) -> &str {
+        "gated"
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn execute(&self, request: Request) -> paycrypto::Result<Response> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let now = self.inside.fetch_add(1, SeqCst) + 1;
+        self.most.fetch_max(now, SeqCst);
+        // Each call uses up one permit.
+        if let Ok(permit) = self.gate.acquire().await {
+            permit.forget();
+        }
+        self.inside.fetch_sub(1, SeqCst);
+        self.inner.execute(request).await
+    }
+}
+
+// One runtime thread: the caller queues its whole burst before any worker
+// runs, so only the workers waking one another can reach three calls.
+#[tokio::test]
+async fn shadow_runs_up_to_max_concurrency_candidate_calls_at_once() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let primary = backend("hsm", Wrong::default()).await;
+    let candidate = Arc::new(Gated {
+        inner: backend("cloud", Wrong::default()).await,
+        gate: tokio::sync::Semaphore::new(0),
+        inside: Default::default(),
+        most: Default::default(),
+    });
+    let report = Arc::new(DiscrepancyReport::new());
+    let shadow = Shadow::builder(primary, candidate.clone(), report.clone())
+        .max_concurrency(3)
+        .candidate_timeout(Duration::from_secs(3600))
+        .build();
+    // A first comparison, after which every worker is parked.
+    candidate.gate.add_permits(1);
+    shadow.execute(cvv2_generate()).await.unwrap();
+    must_finish(shadow.flush()).await;
+    // A burst of ten: the caller wakes one worker, which wakes the next.
+    for _ in 0..10 {
+        shadow.execute(cvv2_generate()).await.unwrap();
+    }
+    must_finish(async {
+        while candidate.inside.load(SeqCst) < 3 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await;
+    assert_eq!(shadow.pending(), 10);
+    candidate.gate.add_permits(1000);
+    must_finish(shadow.flush()).await;
+    assert_eq!(candidate.most.load(SeqCst), 3);
+    let snap = report.snapshot();
+    assert_eq!(snap.sum(|r| r.matched), 11, "{snap}");
+    let s = shadow.stats();
+    assert_eq!(
+        (s.requests, s.queued, s.completed, s.dropped),
+        (11, 11, 11, 0)
+    );
+}
+
+/// A candidate that panics on its first call and answers afterwards.
+struct PanicsOnce {
+    inner: Arc<SoftwareBackend>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Backend for PanicsOnce {
+    fn name(&self) -> &str {
+        "panics-once"
+    }
+    fn capabilities(&self) -> Capabilities {
+        self.inner.capabilities()
+    }
+    async fn execute(&self, request: Request) -> paycrypto::Result<Response> {
+        if self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            panic!("candidate bug (expected by the test)");
+        }
+        self.inner.execute(request).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_candidate_costs_one_comparison_not_the_shadow() {
+    let primary = backend("hsm", Wrong::default()).await;
+    for workers in [1, 2] {
+        let candidate = PanicsOnce {
+            inner: backend("cloud", Wrong::default()).await,
+            calls: Default::default(),
+        };
+        let report = Arc::new(DiscrepancyReport::new());
+        let shadow = Shadow::builder(primary.clone(), candidate, report.clone())
+            .max_concurrency(workers)
+            .build();
+        for _ in 0..6 {
+            let expected = primary.execute(cvv2_generate()).await.unwrap();
+            let got = must_finish(shadow.execute(cvv2_generate())).await.unwrap();
+            assert_eq!(got, expected);
+            // One at a time, so every request finds the workers parked.
+            must_finish(shadow.flush()).await;
+        }
+        assert_eq!(report.snapshot().sum(|r| r.matched), 5, "{workers} workers");
+        let s = shadow.stats();
+        assert_eq!((s.queued, s.completed, s.dropped), (6, 6, 0));
+    }
+}
+
+#[test]
+fn shadow_outlives_the_runtime_it_started_on() {
+    let rt = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let first = rt();
+    let (primary, candidate) = first.block_on(async {
+        (
+            backend("hsm", Wrong::default()).await,
+            Faulty::new(backend("cloud", Wrong::default()).await),
+        )
+    });
+    let switch = candidate.switch();
+    switch.set(Fault::Hang);
+    let report = Arc::new(DiscrepancyReport::new());
+    let shadow = Shadow::builder(primary, candidate, report.clone())
+        .max_concurrency(1)
+        .candidate_timeout(Duration::from_secs(3600))
+        .build();
+    first.block_on(async {
+        for _ in 0..5 {
+            must_finish(shadow.execute(cvv2_generate())).await.unwrap();
+        }
+    });
+    // One call hangs on the candidate, four wait in the queue; then the
+    // runtime goes away with the workers.
+    drop(first);
+    switch.set(Fault::None);
+    let second = rt();
+    second.block_on(async {
+        // The queued requests are compared on the new runtime: one was
+        // lost with the old runtime.
+        must_finish(shadow.flush()).await;
+        assert_eq!(report.snapshot().sum(|r| r.matched), 4);
+        for _ in 0..5 {
+            must_finish(shadow.execute(cvv2_generate())).await.unwrap();
+        }
+        must_finish(shadow.flush()).await;
+    });
+    assert_eq!(report.snapshot().sum(|r| r.matched), 9);
+    let s = shadow.stats();
+    assert_eq!(
+        (s.requests, s.queued, s.completed, s.dropped),
+        (10, 10, 10, 0)
+    );
+    assert_eq!(shadow.pending(), 0);
+}
+
 #[tokio::test]
 async fn shadow_sampling_and_state_changing_operations() {
     let primary = backend("hsm", Wrong::default()).await;

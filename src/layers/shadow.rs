@@ -7,10 +7,13 @@ use crate::error::{ErrorKind, Result};
 use crate::ops::*;
 use crate::types::{KeyId, Pan};
 use async_trait::async_trait;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 
 /// Why a request was not compared.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -144,7 +147,8 @@ impl<A: ComparisonSink, B: ComparisonSink> ComparisonSink for (A, B) {
 /// Counters of what a [`Shadow`] did with requests (a snapshot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ShadowStats {
-    /// Requests seen.
+    /// Requests seen (a request to be shadowed counts once the primary
+    /// has answered it, or the caller has given up on it).
     pub requests: u64,
     /// Requests queued for the candidate.
     pub queued: u64,
@@ -231,10 +235,10 @@ impl ShadowBuilder {
         self
     }
 
-    /// Builds the layer. Needs no runtime; the background task starts on the
-    /// first request.
+    /// Builds the layer. Needs no runtime; the background workers start on
+    /// the first shadowed request (and again if the runtime they ran on
+    /// has shut down).
     pub fn build(self) -> Shadow {
-        let (tx, rx) = mpsc::channel(self.queue_capacity);
         let primary_name: Arc<str> = Arc::from(self.primary.name());
         let candidate_name: Arc<str> = Arc::from(self.candidate.name());
         let name = format!("shadow({primary_name},{candidate_name})");
@@ -243,9 +247,6 @@ impl ShadowBuilder {
             primary: self.primary,
             sample_ppm: (self.sample_rate * 1_000_000.0).round() as u64,
             workers: self.max_concurrency,
-            tx,
-            rx: Mutex::new(Some(rx)),
-            started: OnceLock::new(),
             caller: CallerCounters::default(),
             shared: Arc::new(Shared {
                 candidate: self.candidate,
@@ -254,9 +255,7 @@ impl ShadowBuilder {
                 candidate_name,
                 candidate_timeout: self.candidate_timeout,
                 pin_check: self.pin_check,
-                idle: Notify::new(),
-                finished: Padded(AtomicU64::new(0)),
-                submitted: Padded(AtomicU64::new(0)),
+                queue: Queue::new(self.queue_capacity),
             }),
         }
     }
@@ -267,21 +266,17 @@ struct PinCheck {
     key: KeyId,
 }
 
-/// A value on a cache line of its own, so counters written by the caller
-/// and by background workers do not slow each other down.
-#[derive(Default)]
-#[repr(align(128))]
-struct Padded<T>(T);
-
-/// Counters only the caller's path writes (one cache line).
+/// Counters only the callers' paths write (one cache line). A request that
+/// reaches the queue is counted under the queue's lock instead, so the
+/// common path touches no counter here.
 #[derive(Default)]
 #[repr(align(128))]
 struct CallerCounters {
     sampler: AtomicU64,
-    shadowed: AtomicU64,
     not_sampled: AtomicU64,
     state_changing: AtomicU64,
     dropped: AtomicU64,
+    /// Not shadowed for another reason (no runtime, caller cancelled).
     other: AtomicU64,
 }
 
@@ -299,19 +294,190 @@ struct Shared {
     candidate_name: Arc<str>,
     candidate_timeout: Duration,
     pin_check: Option<PinCheck>,
-    idle: Notify,
-    /// Jobs handed to the queue (written by callers, once per shadowed request).
-    submitted: Padded<AtomicU64>,
-    /// Jobs finished or abandoned (written by workers and on drops).
-    finished: Padded<AtomicU64>,
+    queue: Queue,
 }
 
-/// Counts a job as finished when it ends, however it ends.
-struct FinishGuard<'a>(&'a Shared);
+/// The bounded queue between callers and the background workers.
+///
+/// A ring buffer behind a mutex that is held only to push or pop one job.
+/// Wake-ups are batched: a caller wakes a parked worker only when no awake
+/// worker is free to take its job, and a worker that takes a job while
+/// more are waiting wakes the next one itself. So a caller pays for a
+/// wake-up only when the workers have gone idle, never per queued job.
+///
+/// What every caller reads, what callers and workers write under the lock,
+/// and what only workers touch sit on separate cache lines.
+struct Queue {
+    hints: Lines<Hints>,
+    state: Lines<Mutex<QueueState>>,
+    /// Parked workers wait here.
+    work: Lines<Notify>,
+    /// [`Shadow::flush`] waits here.
+    idle: Notify,
+}
 
-impl Drop for FinishGuard<'_> {
+/// A value on cache lines of its own (128 bytes: adjacent-line prefetch
+/// pairs 64-byte lines), so writes elsewhere do not evict it.
+#[repr(align(128))]
+struct Lines<T>(T);
+
+impl<T> std::ops::Deref for Lines<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Read by every caller without the lock; written only when the queue
+/// becomes full or stops being full, and when workers start or die.
+struct Hints {
+    /// Set while the queue is full: callers check it before copying
+    /// anything, so a full queue costs them nothing.
+    full: AtomicBool,
+    /// Whether workers are running (`state.workers > 0`).
+    started: AtomicBool,
+    capacity: usize,
+}
+
+struct QueueState {
+    jobs: VecDeque<Job>,
+    /// Workers alive (0 before the first request, and again once the
+    /// runtime they ran on has shut down).
+    workers: usize,
+    /// Workers awake and not running a job: they look at the queue before
+    /// they park, so a job pushed now needs no wake-up.
+    free: usize,
+    /// Workers waiting on `work` (each registered before it let go of the
+    /// lock, so a wake-up decided under the lock always finds one).
+    parked: usize,
+    /// Jobs ever pushed.
+    submitted: u64,
+    /// Jobs finished or abandoned.
+    finished: u64,
+}
+
+impl Queue {
+    fn new(capacity: usize) -> Self {
+        Self {
+            hints: Lines(Hints {
+                full: AtomicBool::new(false),
+                started: AtomicBool::new(false),
+                capacity,
+            }),
+            state: Lines(Mutex::new(QueueState {
+                jobs: VecDeque::new(),
+                workers: 0,
+                free: 0,
+                parked: 0,
+                submitted: 0,
+                finished: 0,
+            })),
+            work: Lines(Notify::new()),
+            idle: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, QueueState> {
+        // Nothing panics while holding the lock; recover the state anyway.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// True when a push would be refused right now (a hint, read without
+    /// the lock).
+    fn looks_full(&self) -> bool {
+        self.hints.full.load(Ordering::Relaxed)
+    }
+
+    /// Takes the oldest job (under the lock).
+    fn pop(&self, s: &mut QueueState) -> Option<Job> {
+        let was_full = s.jobs.len() >= self.hints.capacity;
+        let job = s.jobs.pop_front()?;
+        if was_full {
+            self.hints.full.store(false, Ordering::Relaxed);
+        }
+        Some(job)
+    }
+
+    /// Queues a job; false (and the job dropped) when the queue is full.
+    fn push(&self, job: Job) -> bool {
+        let wake = {
+            let mut s = self.lock();
+            if s.jobs.len() >= self.hints.capacity {
+                drop(s);
+                drop(job);
+                return false;
+            }
+            s.jobs.push_back(job);
+            s.submitted += 1;
+            if s.jobs.len() >= self.hints.capacity {
+                self.hints.full.store(true, Ordering::Relaxed);
+            }
+            s.wake_one()
+        };
+        if wake {
+            self.work.notify_one();
+        }
+        true
+    }
+
+    fn pending(&self) -> u64 {
+        let s = self.lock();
+        s.submitted - s.finished
+    }
+
+    /// Marks one running job as ended (finished or abandoned) and wakes
+    /// `flush` when nothing is left.
+    fn end_job(&self, s: &mut QueueState) -> bool {
+        s.free += 1;
+        s.finished += 1;
+        s.finished == s.submitted
+    }
+}
+
+impl QueueState {
+    /// Whether a parked worker must be woken for the jobs now queued; if so
+    /// it is counted as free from now on.
+    fn wake_one(&mut self) -> bool {
+        if self.free == 0 && self.parked > 0 && !self.jobs.is_empty() {
+            self.parked -= 1;
+            self.free += 1;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// Accounts for a worker that is dropped: its runtime shutting down, or a
+/// panic in the candidate or the sink. A job it was running counts as
+/// ended, and when the last worker is gone the next request starts new
+/// ones (on its own runtime).
+struct WorkerGuard<'a> {
+    queue: &'a Queue,
+    running: bool,
+}
+
+impl Drop for WorkerGuard<'_> {
     fn drop(&mut self) {
-        self.0.finish_one();
+        let idle = {
+            let mut s = self.queue.lock();
+            // A running worker is neither free nor parked: only the job ends.
+            let idle = self.running && {
+                s.finished += 1;
+                s.finished == s.submitted
+            };
+            s.workers = s.workers.saturating_sub(1);
+            if s.workers == 0 {
+                // Free and parked counts were shared with the dead workers.
+                s.free = 0;
+                s.parked = 0;
+                self.queue.hints.started.store(false, Ordering::Relaxed);
+            }
+            idle
+        };
+        if idle {
+            self.queue.idle.notify_waiters();
+        }
     }
 }
 
@@ -319,6 +485,7 @@ impl Drop for FinishGuard<'_> {
 /// primary answered (a cancellation, e.g. by a timeout layer above).
 struct CancelGuard<'a> {
     shared: &'a Shared,
+    counter: &'a AtomicU64,
     operation: Operation,
     armed: bool,
 }
@@ -326,6 +493,7 @@ struct CancelGuard<'a> {
 impl Drop for CancelGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
+            self.counter.fetch_add(1, Ordering::Relaxed);
             self.shared.report(
                 self.operation,
                 Outcome::Skipped(SkipReason::PrimaryFailed),
@@ -360,9 +528,6 @@ pub struct Shadow {
     sample_ppm: u64,
     workers: usize,
     caller: CallerCounters,
-    tx: mpsc::Sender<Job>,
-    rx: Mutex<Option<mpsc::Receiver<Job>>>,
-    started: OnceLock<()>,
     shared: Arc<Shared>,
 }
 
@@ -407,16 +572,18 @@ impl Shadow {
     /// Counters so far.
     pub fn stats(&self) -> ShadowStats {
         let c = &self.caller;
-        let shadowed = c.shadowed.load(Ordering::Relaxed);
         let not_sampled = c.not_sampled.load(Ordering::Relaxed);
         let state_changing = c.state_changing.load(Ordering::Relaxed);
         let other = c.other.load(Ordering::Relaxed);
-        let queued = self.shared.submitted.0.load(Ordering::Relaxed);
-        let finished = self.shared.finished.0.load(Ordering::Relaxed);
+        let dropped = c.dropped.load(Ordering::Relaxed);
+        let (queued, finished) = {
+            let s = self.shared.queue.lock();
+            (s.submitted, s.finished)
+        };
         ShadowStats {
-            requests: shadowed + not_sampled + state_changing + other,
+            requests: queued + dropped + not_sampled + state_changing + other,
             queued,
-            dropped: c.dropped.load(Ordering::Relaxed),
+            dropped,
             not_sampled,
             state_changing,
             completed: finished,
@@ -425,16 +592,20 @@ impl Shadow {
 
     /// Comparisons queued or running.
     pub fn pending(&self) -> usize {
-        self.shared.pending() as usize
+        usize::try_from(self.shared.queue.pending()).unwrap_or(usize::MAX)
     }
 
     /// Waits until every queued comparison has been reported.
     pub async fn flush(&self) {
+        // Workers lost with an earlier runtime are restarted on this one.
+        if self.shared.queue.pending() > 0 {
+            self.ensure_started();
+        }
         loop {
-            let notified = self.shared.idle.notified();
+            let notified = self.shared.queue.idle.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.pending() == 0 {
+            if self.shared.queue.pending() == 0 {
                 return;
             }
             notified.await;
@@ -450,30 +621,34 @@ impl Shadow {
         (m + 1) * self.sample_ppm / 1_000_000 > m * self.sample_ppm / 1_000_000
     }
 
-    /// Starts the background workers once; false outside a Tokio runtime.
+    /// Starts the background workers if none are running; false outside a
+    /// Tokio runtime.
     fn ensure_started(&self) -> bool {
-        if self.started.get().is_some() {
+        let queue = &self.shared.queue;
+        if queue.hints.started.load(Ordering::Relaxed) {
             return true;
         }
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return false;
         };
-        self.started.get_or_init(|| {
-            let rx = self.rx.lock().ok().and_then(|mut g| g.take());
-            if let Some(rx) = rx {
-                let rx = Arc::new(tokio::sync::Mutex::new(rx));
-                for _ in 0..self.workers {
-                    handle.spawn(worker(self.shared.clone(), rx.clone()));
-                }
+        let mut s = queue.lock();
+        if s.workers == 0 {
+            // Each worker starts free: it looks at the queue before parking.
+            s.workers = self.workers;
+            s.free = self.workers;
+            s.parked = 0;
+            for _ in 0..self.workers {
+                handle.spawn(worker(self.shared.clone()));
             }
-        });
+            queue.hints.started.store(true, Ordering::Relaxed);
+        }
         true
     }
 
     async fn primary_only(&self, request: Request, reason: SkipReason) -> Result<Response> {
         let op = request.operation();
         let start = Instant::now();
-        let result = self.primary.execute(request).await;
+        let result = (*self.primary).execute(request).await;
         self.shared
             .report(op, Outcome::Skipped(reason), Some(start.elapsed()), None);
         result
@@ -490,35 +665,62 @@ impl Backend for Shadow {
         self.primary.capabilities()
     }
 
-    async fn execute(&self, request: Request) -> Result<Response> {
+    // Written out rather than `async fn`: the skip paths return the
+    // primary's call without a wrapper, and the shadowed path boxes only
+    // a small future (the primary's call, the request's copy, a clock
+    // reading) instead of one sized for every path.
+    fn execute<'life0, 'async_trait>(
+        &'life0 self,
+        request: Request,
+    ) -> Pin<Box<dyn Future<Output = Result<Response>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
         let c = &self.caller;
         let op = request.operation();
         if is_state_changing(op) {
             c.state_changing.fetch_add(1, Ordering::Relaxed);
-            return self.primary_only(request, SkipReason::StateChanging).await;
+            return Box::pin(self.primary_only(request, SkipReason::StateChanging));
         }
         if !self.sampled() {
             c.not_sampled.fetch_add(1, Ordering::Relaxed);
-            return self.primary_only(request, SkipReason::NotSampled).await;
+            return Box::pin(self.primary_only(request, SkipReason::NotSampled));
         }
         if !self.ensure_started() {
             c.other.fetch_add(1, Ordering::Relaxed);
-            return self.primary_only(request, SkipReason::NoRuntime).await;
+            return Box::pin(self.primary_only(request, SkipReason::NoRuntime));
         }
-        c.shadowed.fetch_add(1, Ordering::Relaxed);
         // A full queue drops the request before anything is copied.
-        if self.tx.capacity() == 0 {
+        if self.shared.queue.looks_full() {
             c.dropped.fetch_add(1, Ordering::Relaxed);
-            return self.primary_only(request, SkipReason::QueueFull).await;
+            return Box::pin(self.primary_only(request, SkipReason::QueueFull));
         }
         let copy = request.clone();
+        // Through the trait object itself, not `Arc`'s forwarding impl
+        // (which would box the call once more). Nothing runs until polled.
+        let call = (*self.primary).execute(request);
+        Box::pin(self.shadowed(op, call, copy))
+    }
+}
+
+impl Shadow {
+    /// The shadowed path: the primary answers the caller, then the request
+    /// and the answer are queued for the candidate.
+    async fn shadowed(
+        &self,
+        op: Operation,
+        call: Pin<Box<dyn Future<Output = Result<Response>> + Send + '_>>,
+        copy: Request,
+    ) -> Result<Response> {
         let mut cancel = CancelGuard {
             shared: &self.shared,
+            counter: &self.caller.other,
             operation: op,
             armed: true,
         };
         let start = Instant::now();
-        let result = self.primary.execute(request).await;
+        let result = call.await;
         let primary_latency = start.elapsed();
         cancel.armed = false;
         let job = Job {
@@ -529,10 +731,8 @@ impl Backend for Shadow {
             },
             primary_latency,
         };
-        self.shared.submitted.0.fetch_add(1, Ordering::AcqRel);
-        if self.tx.try_send(job).is_err() {
-            self.shared.submitted.0.fetch_sub(1, Ordering::AcqRel);
-            c.dropped.fetch_add(1, Ordering::Relaxed);
+        if !self.shared.queue.push(job) {
+            self.caller.dropped.fetch_add(1, Ordering::Relaxed);
             self.shared.report(
                 op,
                 Outcome::Skipped(SkipReason::QueueFull),
@@ -553,13 +753,54 @@ fn is_state_changing(op: Operation) -> bool {
 }
 
 /// One of `max_concurrency` background workers: takes jobs off the shared
-/// queue and runs them on the candidate, one at a time.
-async fn worker(shared: Arc<Shared>, rx: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>) {
+/// queue and runs them on the candidate, one at a time; parks when the
+/// queue is empty.
+async fn worker(shared: Arc<Shared>) {
+    let queue = &shared.queue;
+    let mut guard = WorkerGuard {
+        queue,
+        running: false,
+    };
+    // Whether the previous job still has to be counted as ended (done
+    // under the next lock, to take the lock once per job).
+    let mut ended = false;
     loop {
-        let job = { rx.lock().await.recv().await };
-        let Some(job) = job else { return };
-        let _finish = FinishGuard(&shared);
+        let notified = queue.work.notified();
+        tokio::pin!(notified);
+        let (job, wake_next, idle) = {
+            let mut s = queue.lock();
+            let idle = ended && queue.end_job(&mut s);
+            ended = false;
+            match queue.pop(&mut s) {
+                Some(job) => {
+                    s.free -= 1;
+                    (Some(job), s.wake_one(), idle)
+                }
+                None => {
+                    // Registered before the lock is let go: a caller that
+                    // counts this worker as parked always reaches it.
+                    notified.as_mut().enable();
+                    s.free -= 1;
+                    s.parked += 1;
+                    (None, false, idle)
+                }
+            }
+        };
+        if idle {
+            queue.idle.notify_waiters();
+        }
+        if wake_next {
+            queue.work.notify_one();
+        }
+        let Some(job) = job else {
+            // Whoever wakes this worker has counted it as free again.
+            notified.await;
+            continue;
+        };
+        guard.running = true;
         shared.run(job).await;
+        guard.running = false;
+        ended = true;
     }
 }
 
@@ -572,18 +813,6 @@ struct PinContext {
 }
 
 impl Shared {
-    fn pending(&self) -> u64 {
-        let submitted = self.submitted.0.load(Ordering::Acquire);
-        submitted.saturating_sub(self.finished.0.load(Ordering::Acquire))
-    }
-
-    fn finish_one(&self) {
-        self.finished.0.fetch_add(1, Ordering::AcqRel);
-        if self.pending() == 0 {
-            self.idle.notify_waiters();
-        }
-    }
-
     fn report(
         &self,
         operation: Operation,
@@ -612,14 +841,16 @@ impl Shared {
             _ => None,
         };
         let start = Instant::now();
-        let candidate =
-            match tokio::time::timeout(self.candidate_timeout, self.candidate.execute(job.request))
-                .await
-            {
-                Ok(Ok(r)) => Ok(r),
-                Ok(Err(e)) => Err(e.kind()),
-                Err(_) => Err(ErrorKind::Timeout),
-            };
+        let candidate = match tokio::time::timeout(
+            self.candidate_timeout,
+            (*self.candidate).execute(job.request),
+        )
+        .await
+        {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(e.kind()),
+            Err(_) => Err(ErrorKind::Timeout),
+        };
         let candidate_latency = start.elapsed();
         let outcome = match classify(&job.primary, &candidate) {
             Verdict::Done(o) => o,
@@ -658,7 +889,8 @@ impl Shared {
             })
         };
         let checked = |req| async {
-            match tokio::time::timeout(self.candidate_timeout, check.checker.execute(req)).await {
+            match tokio::time::timeout(self.candidate_timeout, (*check.checker).execute(req)).await
+            {
                 Ok(Ok(Response::TranslatePin(r))) => Ok(r.pin_block),
                 Ok(Ok(_)) => Err(ErrorKind::Protocol),
                 Ok(Err(e)) => Err(e.kind()),
