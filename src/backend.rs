@@ -56,6 +56,10 @@ pub trait Backend: Send + Sync {
     async fn execute(&self, request: Request) -> Result<Response>;
 }
 
+/// The future [`Backend::execute`] returns (as `async_trait` writes it).
+pub type ExecuteFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response>> + Send + 'a>>;
+
 #[async_trait]
 impl<B: Backend + ?Sized> Backend for Arc<B> {
     fn name(&self) -> &str {
@@ -64,8 +68,13 @@ impl<B: Backend + ?Sized> Backend for Arc<B> {
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
     }
-    async fn execute(&self, request: Request) -> Result<Response> {
-        (**self).execute(request).await
+    // Forwards the inner backend's boxed future instead of boxing it again.
+    fn execute<'life0, 'async_trait>(&'life0 self, request: Request) -> ExecuteFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).execute(request)
     }
 }
 
@@ -77,8 +86,13 @@ impl<B: Backend + ?Sized> Backend for Box<B> {
     fn capabilities(&self) -> Capabilities {
         (**self).capabilities()
     }
-    async fn execute(&self, request: Request) -> Result<Response> {
-        (**self).execute(request).await
+    // Forwards the inner backend's boxed future instead of boxing it again.
+    fn execute<'life0, 'async_trait>(&'life0 self, request: Request) -> ExecuteFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).execute(request)
     }
 }
 

@@ -27,6 +27,7 @@ pub(super) fn classify(
     match (primary, candidate) {
         (Err(p), _) if p.is_transient() => done(Skipped(SkipReason::PrimaryFailed)),
         (Err(p), Err(c)) if p == c => done(Match),
+        (Err(ErrorKind::Unsupported), Ok(_)) => done(Skipped(SkipReason::PrimaryUnsupported)),
         (_, Err(ErrorKind::Unsupported)) => done(CandidateUnsupported),
         (Ok(_), Err(c)) => done(CandidateError(*c)),
         (Err(_), Err(c)) if c.is_transient() => done(CandidateError(*c)),
@@ -161,6 +162,11 @@ mod tests {
         assert_eq!(
             outcome(classify(&Err(ErrorKind::Transient), &ok)),
             Outcome::Skipped(SkipReason::PrimaryFailed)
+        );
+        // An unsupported primary gives no reference: skipped, not a mismatch.
+        assert_eq!(
+            outcome(classify(&Err(ErrorKind::Unsupported), &ok)),
+            Outcome::Skipped(SkipReason::PrimaryUnsupported)
         );
         assert_eq!(
             outcome(classify(

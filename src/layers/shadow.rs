@@ -32,6 +32,10 @@ pub enum SkipReason {
     /// The primary failed transiently, timed out or was cancelled: there is
     /// no reference answer.
     PrimaryFailed,
+    /// The primary does not support this request but the candidate answered:
+    /// there is no reference answer to compare with (common while an HSM
+    /// lacks a feature the cloud has).
+    PrimaryUnsupported,
     /// Comparing by meaning failed on the checking backend.
     ComparisonFailed,
     /// `execute` was not polled inside a Tokio runtime, so nothing could run
@@ -48,6 +52,7 @@ impl SkipReason {
             Self::StateChanging => "state_changing",
             Self::NotComparable => "not_comparable",
             Self::PrimaryFailed => "primary_failed",
+            Self::PrimaryUnsupported => "primary_unsupported",
             Self::ComparisonFailed => "comparison_failed",
             Self::NoRuntime => "no_runtime",
         }
