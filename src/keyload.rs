@@ -52,6 +52,43 @@ pub fn combine_components(
     Ok(key)
 }
 
+/// What a backend does with [`KeyMaterial::Components`]: checks that there
+/// is one KCV per component, that every component has the key's length and
+/// matches its KCV, then combines them as [`combine_components`] does. Errors
+/// name the component by position, never its value.
+pub fn combine_checked_components(
+    algorithm: KeyAlgorithm,
+    components: &[SecretBytes],
+    component_kcvs: &[crate::types::Kcv],
+) -> Result<zeroize::Zeroizing<Vec<u8>>> {
+    if component_kcvs.len() != components.len() {
+        return Err(Error::invalid(
+            "component kcvs",
+            "one KCV is needed for each component",
+        ));
+    }
+    for (i, (c, kcv)) in components.iter().zip(component_kcvs).enumerate() {
+        if c.len() != algorithm.key_len() {
+            return Err(Error::invalid(
+                "component",
+                format!(
+                    "component {} has the wrong length for {}",
+                    i + 1,
+                    algorithm.aws_name()
+                ),
+            ));
+        }
+        if key_check_value(algorithm, c.expose())? != *kcv {
+            return Err(Error::invalid(
+                "component kcv",
+                format!("component {} does not match its KCV", i + 1),
+            ));
+        }
+    }
+    let parts: Vec<&[u8]> = components.iter().map(|c| c.expose()).collect();
+    combine_components(algorithm, &parts)
+}
+
 /// The TR-31 version to use under a KEK of `kek_algorithm`: D for AES, B for TDES.
 pub fn tr31_version_for(kek_algorithm: KeyAlgorithm) -> Result<Tr31Version> {
     if kek_algorithm.is_aes() {

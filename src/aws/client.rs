@@ -7,7 +7,6 @@ use crate::algo::pinblock::{EncryptedPinBlock, PinBlockFormat};
 use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
-use crate::software::key_check_value;
 use crate::types::{KeyAlgorithm, KeyId, SecretBytes, Verification};
 use async_trait::async_trait;
 use aws_sdk_paymentcryptography as cp;
@@ -760,32 +759,11 @@ impl AwsBackend {
                 component_kcvs,
             } => {
                 attributes.validate()?;
-                if component_kcvs.len() != components.len() {
-                    return Err(Error::invalid(
-                        "component kcvs",
-                        "one KCV is needed for each component",
-                    ));
-                }
-                for (i, (c, k)) in components.iter().zip(&component_kcvs).enumerate() {
-                    if c.len() != attributes.algorithm.key_len() {
-                        return Err(Error::invalid(
-                            "component",
-                            format!(
-                                "component {} has the wrong length for {}",
-                                i + 1,
-                                attributes.algorithm.aws_name()
-                            ),
-                        ));
-                    }
-                    if key_check_value(attributes.algorithm, c.expose())? != *k {
-                        return Err(Error::invalid(
-                            "component kcv",
-                            format!("component {} does not match its KCV", i + 1),
-                        ));
-                    }
-                }
-                let parts: Vec<&[u8]> = components.iter().map(|c| c.expose()).collect();
-                let clear = crate::keyload::combine_components(attributes.algorithm, &parts)?;
+                let clear = crate::keyload::combine_checked_components(
+                    attributes.algorithm,
+                    &components,
+                    &component_kcvs,
+                )?;
                 let params = self
                     .control
                     .get_parameters_for_import()

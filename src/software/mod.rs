@@ -491,33 +491,11 @@ impl SoftwareBackend {
                 components,
                 component_kcvs,
             } => {
-                if component_kcvs.len() != components.len() {
-                    return Err(Error::invalid(
-                        "component kcvs",
-                        "one KCV is needed for each component",
-                    ));
-                }
-                for (i, (c, kcv)) in components.iter().zip(&component_kcvs).enumerate() {
-                    if c.len() != attributes.algorithm.key_len() {
-                        return Err(Error::invalid(
-                            "component",
-                            format!(
-                                "component {} has the wrong length for {}",
-                                i + 1,
-                                attributes.algorithm.aws_name()
-                            ),
-                        ));
-                    }
-                    let got = key_check_value(attributes.algorithm, c.expose())?;
-                    if got != *kcv {
-                        return Err(Error::invalid(
-                            "component kcv",
-                            format!("component {} does not match its KCV", i + 1),
-                        ));
-                    }
-                }
-                let parts: Vec<&[u8]> = components.iter().map(|c| c.expose()).collect();
-                let clear = crate::keyload::combine_components(attributes.algorithm, &parts)?;
+                let clear = crate::keyload::combine_checked_components(
+                    attributes.algorithm,
+                    &components,
+                    &component_kcvs,
+                )?;
                 StoredKey::new(
                     r.key_id,
                     attributes,
