@@ -178,6 +178,34 @@ impl Emulator {
         self.inner.read().keys().len()
     }
 
+    /// Runs one request through the emulator's JSON path without sockets or
+    /// HTTP: exactly what the server does once a request's body is read and
+    /// its SigV4 signature checked (neither is done here).
+    ///
+    /// - `method`: the HTTP method (`"POST"` for every operation).
+    /// - `path`: the data-plane path (`/pindata/translate`, `/keys/{id}/encrypt`,
+    ///   …); ignored when `target` is set.
+    /// - `target`: the `X-Amz-Target` header
+    ///   (`PaymentCryptographyControlPlane.<Op>`); `Some` selects the control plane.
+    /// - `body`: the JSON request body (empty means `{}`).
+    ///
+    /// Changes the emulator's state as the request would (keys, aliases,
+    /// state file). For fuzzing and tests; never panics on any input.
+    pub async fn handle_json(
+        &self,
+        method: &str,
+        path: &str,
+        target: Option<&str>,
+        body: &[u8],
+    ) -> JsonAnswer {
+        let (status, value, error_type) = answer(&self.inner, method, path, target, body).await;
+        JsonAnswer {
+            status,
+            error_type,
+            body: serde_json::to_vec(&value).unwrap_or_else(|_| b"{}".to_vec()),
+        }
+    }
+
     /// Serves connections from `listener` until `shutdown` resolves.
     pub async fn serve_until(
         &self,
@@ -213,6 +241,18 @@ impl Emulator {
             }
         }
     }
+}
+
+/// One answer from [`Emulator::handle_json`]: what the HTTP server would send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonAnswer {
+    /// HTTP status (200 on success).
+    pub status: u16,
+    /// For errors, the AWS error type (`__type`, e.g. `ValidationException`).
+    pub error_type: Option<&'static str>,
+    /// The JSON response body: the operation's output, or the error's
+    /// `__type` and message.
+    pub body: Vec<u8>,
 }
 
 /// Serves `listener` forever with `config`.
@@ -372,6 +412,28 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> 
     ) {
         return error_response(plane, &e, &request_id);
     }
+    let method = parts.method.as_str().to_owned();
+    let (status, value, error_type) =
+        answer(inner, &method, &raw_path, target.as_deref(), &body).await;
+    json_response(plane, status, &value, &request_id, error_type)
+}
+
+/// Routes and runs one request whose transport and signature have been
+/// checked: the emulator's whole JSON path, shared by the HTTP server and
+/// [`Emulator::handle_json`]. Returns the HTTP status, the JSON body and, for
+/// errors, the `__type` (also sent as `X-Amzn-ErrorType`).
+async fn answer(
+    inner: &Inner,
+    method: &str,
+    path: &str,
+    target: Option<&str>,
+    body: &[u8],
+) -> (u16, Value, Option<&'static str>) {
+    let plane = if target.is_some() {
+        Plane::Control
+    } else {
+        Plane::Data
+    };
     let parse = |body: &[u8]| -> Result<Value, ApiError> {
         if body.is_empty() {
             return Ok(Value::Object(Default::default()));
@@ -379,18 +441,18 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> 
         serde_json::from_slice(body)
             .map_err(|_| ApiError::serialization("request body is not valid JSON"))
     };
-    let result = match &target {
+    let result = match target {
         Some(t) => match t.strip_prefix("PaymentCryptographyControlPlane.") {
-            Some(op) if parts.method == hyper::Method::POST => {
-                parse(&body).and_then(|v| control::dispatch(inner, op, &v))
+            Some(op) if method == "POST" => {
+                parse(body).and_then(|v| control::dispatch(inner, op, &v))
             }
             Some(_) => Err(ApiError::unknown_operation(
                 "control plane operations use POST /",
             )),
             None => Err(ApiError::unknown_operation(format!("unknown target {t}"))),
         },
-        None => match data::route(&raw_path) {
-            Some(route) if parts.method == hyper::Method::POST => match parse(&body) {
+        None => match data::route(path) {
+            Some(route) if method == "POST" => match parse(body) {
                 Ok(v) => data::dispatch(inner, route, &v).await,
                 Err(e) => Err(e),
             },
@@ -398,13 +460,12 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> 
                 "data plane operations use POST",
             )),
             None => Err(ApiError::unknown_operation(format!(
-                "no operation at {}",
-                parts.uri.path()
+                "no operation at {path}"
             ))),
         },
     };
     match result {
-        Ok(v) => json_response(plane, 200, &v, &request_id, None),
-        Err(e) => error_response(plane, &e, &request_id),
+        Ok(v) => (200, v, None),
+        Err(e) => (e.status_for(plane), e.body(plane), Some(e.kind)),
     }
 }
