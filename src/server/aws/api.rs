@@ -96,6 +96,18 @@ impl ApiError {
         Self::validation(format!("{what} is not supported by this emulator"))
     }
 
+    /// [`ApiError::unsupported`] for a value of field `what`. The value is
+    /// quoted only when it cannot be a secret: the API carries key material,
+    /// PIN blocks and PANs as hex or decimal digits, so a value made only of
+    /// hex digits (or longer than an enum name) is never echoed.
+    pub(crate) fn unsupported_value(what: &str, value: &str) -> Self {
+        if echo_safe(value) {
+            Self::unsupported(&format!("{what} {value}"))
+        } else {
+            Self::unsupported(&format!("this {what} value"))
+        }
+    }
+
     /// The HTTP status for `plane` (the awsJson control plane uses 400 for
     /// every client fault except authentication).
     pub(crate) fn status_for(&self, plane: Plane) -> u16 {
@@ -356,4 +368,15 @@ pub(crate) fn decode_hex(field: &str, s: &str) -> ApiResult<Vec<u8>> {
 /// Upper-case hex, as the service prints binary values.
 pub(crate) fn hex_up(b: &[u8]) -> String {
     hex::encode_upper(b)
+}
+
+/// True when `value` may appear in an error message: a short enum-like token
+/// (letters, digits, `_`, `-`, `.`) that is not all hex digits, so it cannot
+/// be key material, a PIN block or a PAN.
+pub(crate) fn echo_safe(value: &str) -> bool {
+    value.len() <= 64
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        && !value.bytes().all(|b| b.is_ascii_hexdigit())
 }

@@ -138,14 +138,14 @@ fn alias_json(store: &Store, name: &str, key: Option<&str>) -> Value {
 pub(crate) fn parse_attributes(o: Obj<'_>) -> ApiResult<KeyAttributes> {
     let usage_s = o.str("KeyUsage")?;
     let usage = KeyUsage::from_aws_name(usage_s)
-        .map_err(|_| ApiError::unsupported(&format!("KeyUsage {usage_s}")))?;
+        .map_err(|_| ApiError::unsupported_value("KeyUsage", usage_s))?;
     let class = o.str("KeyClass")?;
     if class != "SYMMETRIC_KEY" {
-        return Err(ApiError::unsupported(&format!("KeyClass {class}")));
+        return Err(ApiError::unsupported_value("KeyClass", class));
     }
     let alg_s = o.str("KeyAlgorithm")?;
     let algorithm = algorithm_from_aws(alg_s)
-        .ok_or_else(|| ApiError::unsupported(&format!("KeyAlgorithm {alg_s}")))?;
+        .ok_or_else(|| ApiError::unsupported_value("KeyAlgorithm", alg_s))?;
     let mut scratch = String::new();
     let m = o.obj("KeyModesOfUse", &mut scratch)?;
     let b = |k: &str| m.opt_bool(k).map(|v| v.unwrap_or(false));

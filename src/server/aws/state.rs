@@ -253,7 +253,11 @@ pub(crate) fn compute_kcv(alg: KeyAlgorithm, kcv_alg: &str, key: &[u8]) -> ApiRe
     let bad = || {
         ApiError::field(
             "KeyCheckValueAlgorithm",
-            format!("{kcv_alg} is not valid for {}", alg.aws_name()),
+            if super::api::echo_safe(kcv_alg) {
+                format!("{kcv_alg} is not valid for {}", alg.aws_name())
+            } else {
+                format!("this value is not valid for {}", alg.aws_name())
+            },
         )
     };
     let b: [u8; 3] = match kcv_alg {
