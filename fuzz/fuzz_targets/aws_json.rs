@@ -58,19 +58,84 @@ const OPS: &[(&str, &str, Option<&str>)] = &[
 
 /// (alias, KeyUsage, KeyAlgorithm, modes of use).
 const KEYS: &[(&str, &str, &str, &str)] = &[
-    ("pek", "TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", r#""Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true"#),
-    ("pek-aes", "TR31_P0_PIN_ENCRYPTION_KEY", "AES_128", r#""Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true"#),
-    ("bdk", "TR31_B0_BASE_DERIVATION_KEY", "TDES_2KEY", r#""DeriveKey":true"#),
-    ("bdk-aes", "TR31_B0_BASE_DERIVATION_KEY", "AES_128", r#""DeriveKey":true"#),
-    ("cvk", "TR31_C0_CARD_VERIFICATION_KEY", "TDES_2KEY", r#""Generate":true,"Verify":true"#),
-    ("imk", "TR31_E0_EMV_MKEY_APP_CRYPTOGRAMS", "TDES_2KEY", r#""DeriveKey":true"#),
-    ("dek", "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", "TDES_2KEY", r#""Encrypt":true,"Decrypt":true"#),
-    ("dek-aes", "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", "AES_128", r#""Encrypt":true,"Decrypt":true"#),
-    ("mac", "TR31_M3_ISO_9797_3_MAC_KEY", "TDES_2KEY", r#""Generate":true,"Verify":true"#),
-    ("cmac", "TR31_M6_ISO_9797_5_CMAC_KEY", "AES_128", r#""Generate":true,"Verify":true"#),
-    ("hmac", "TR31_M7_HMAC_KEY", "HMAC_SHA256", r#""Generate":true,"Verify":true"#),
-    ("kek", "TR31_K0_KEY_ENCRYPTION_KEY", "TDES_2KEY", r#""Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true"#),
-    ("kbpk", "TR31_K1_KEY_BLOCK_PROTECTION_KEY", "AES_128", r#""Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true"#),
+    (
+        "pek",
+        "TR31_P0_PIN_ENCRYPTION_KEY",
+        "TDES_2KEY",
+        r#""Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true"#,
+    ),
+    (
+        "pek-aes",
+        "TR31_P0_PIN_ENCRYPTION_KEY",
+        "AES_128",
+        r#""Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true"#,
+    ),
+    (
+        "bdk",
+        "TR31_B0_BASE_DERIVATION_KEY",
+        "TDES_2KEY",
+        r#""DeriveKey":true"#,
+    ),
+    (
+        "bdk-aes",
+        "TR31_B0_BASE_DERIVATION_KEY",
+        "AES_128",
+        r#""DeriveKey":true"#,
+    ),
+    (
+        "cvk",
+        "TR31_C0_CARD_VERIFICATION_KEY",
+        "TDES_2KEY",
+        r#""Generate":true,"Verify":true"#,
+    ),
+    (
+        "imk",
+        "TR31_E0_EMV_MKEY_APP_CRYPTOGRAMS",
+        "TDES_2KEY",
+        r#""DeriveKey":true"#,
+    ),
+    (
+        "dek",
+        "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY",
+        "TDES_2KEY",
+        r#""Encrypt":true,"Decrypt":true"#,
+    ),
+    (
+        "dek-aes",
+        "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY",
+        "AES_128",
+        r#""Encrypt":true,"Decrypt":true"#,
+    ),
+    (
+        "mac",
+        "TR31_M3_ISO_9797_3_MAC_KEY",
+        "TDES_2KEY",
+        r#""Generate":true,"Verify":true"#,
+    ),
+    (
+        "cmac",
+        "TR31_M6_ISO_9797_5_CMAC_KEY",
+        "AES_128",
+        r#""Generate":true,"Verify":true"#,
+    ),
+    (
+        "hmac",
+        "TR31_M7_HMAC_KEY",
+        "HMAC_SHA256",
+        r#""Generate":true,"Verify":true"#,
+    ),
+    (
+        "kek",
+        "TR31_K0_KEY_ENCRYPTION_KEY",
+        "TDES_2KEY",
+        r#""Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true"#,
+    ),
+    (
+        "kbpk",
+        "TR31_K1_KEY_BLOCK_PROTECTION_KEY",
+        "AES_128",
+        r#""Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true"#,
+    ),
 ];
 
 /// Error types the two APIs document (plus the awsJson protocol errors).
@@ -107,32 +172,73 @@ fn seeded() -> Emulator {
             r#"{{"Exportable":true,"KeyAttributes":{{"KeyUsage":"{usage}","KeyClass":"SYMMETRIC_KEY","KeyAlgorithm":"{alg}","KeyModesOfUse":{{{modes}}}}}}}"#
         );
         let a = call(&emu, ("POST", "/", Some("CreateKey")), body.as_bytes());
-        assert_eq!(a.status, 200, "seeding {alias}: {}", String::from_utf8_lossy(&a.body));
+        assert_eq!(
+            a.status,
+            200,
+            "seeding {alias}: {}",
+            String::from_utf8_lossy(&a.body)
+        );
         let v: serde_json::Value = serde_json::from_slice(&a.body).expect("json");
         let arn = v["Key"]["KeyArn"].as_str().expect("KeyArn");
         let body = serde_json::json!({ "AliasName": format!("alias/{alias}"), "KeyArn": arn });
-        let a = call(&emu, ("POST", "/", Some("CreateAlias")), body.to_string().as_bytes());
+        let a = call(
+            &emu,
+            ("POST", "/", Some("CreateAlias")),
+            body.to_string().as_bytes(),
+        );
         assert_eq!(a.status, 200, "alias {alias}");
     }
     emu
 }
 
-/// Hex or digit strings of 8+ characters in the request, except identifiers
-/// and tokens (which error messages may name).
-fn sensitive(v: &serde_json::Value, key: &str, out: &mut Vec<String>) {
+/// Hex or digit strings of 8+ characters in the request (`secrets`), and
+/// identifiers and tokens (`idents`: error messages may name them, and a
+/// secret may happen to be part of one).
+fn sensitive(
+    v: &serde_json::Value,
+    key: &str,
+    secrets: &mut Vec<String>,
+    idents: &mut Vec<String>,
+) {
     match v {
         serde_json::Value::String(s) => {
-            let ident = ["KeyIdentifier", "KeyArn", "ResourceArn", "AliasName", "Token"]
-                .iter()
-                .any(|f| key.ends_with(f));
-            if !ident && s.len() >= 8 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
-                out.push(s.to_ascii_uppercase());
+            let ident = [
+                "KeyIdentifier",
+                "KeyArn",
+                "ResourceArn",
+                "AliasName",
+                "Token",
+            ]
+            .iter()
+            .any(|f| key.ends_with(f));
+            if ident {
+                idents.push(s.to_ascii_uppercase());
+            } else if s.len() >= 8 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+                secrets.push(s.to_ascii_uppercase());
             }
         }
-        serde_json::Value::Array(a) => a.iter().for_each(|x| sensitive(x, key, out)),
-        serde_json::Value::Object(m) => m.iter().for_each(|(k, x)| sensitive(x, k, out)),
+        serde_json::Value::Array(a) => a.iter().for_each(|x| sensitive(x, key, secrets, idents)),
+        serde_json::Value::Object(m) => {
+            m.iter().for_each(|(k, x)| sensitive(x, k, secrets, idents))
+        }
         _ => {}
     }
+}
+
+/// Control-plane operations that change no state even when they succeed.
+const READ_ONLY: &[&str] = &[
+    "GetKey",
+    "ListKeys",
+    "GetAlias",
+    "ListAliases",
+    "ListTagsForResource",
+    "ExportKey",
+];
+
+thread_local! {
+    /// The seeded emulator, rebuilt after any request that changed its state,
+    /// so every input sees the same keys and aliases.
+    static EMU: std::cell::RefCell<Option<Emulator>> = const { std::cell::RefCell::new(None) };
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -140,8 +246,11 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let op = OPS[usize::from(sel) % OPS.len()];
-    let emu = seeded();
+    let emu = EMU.with(|e| e.borrow_mut().get_or_insert_with(seeded).clone());
     let a = call(&emu, op, body);
+    if a.status == 200 && op.2.is_some_and(|o| !READ_ONLY.contains(&o)) {
+        EMU.with(|e| *e.borrow_mut() = None);
+    }
     let out: serde_json::Value = serde_json::from_slice(&a.body).expect("answer is JSON");
     if a.status == 200 {
         assert!(a.error_type.is_none());
@@ -154,7 +263,11 @@ fuzz_target!(|data: &[u8]| {
         .find(|(k, _)| *k == kind)
         .map(|(_, s)| *s)
         .unwrap_or_else(|| panic!("undocumented error type {kind} (status {})", a.status));
-    assert!(statuses.contains(&a.status), "{kind} with status {}", a.status);
+    assert!(
+        statuses.contains(&a.status),
+        "{kind} with status {}",
+        a.status
+    );
     let message = out
         .get("message")
         .or_else(|| out.get("Message"))
@@ -162,10 +275,16 @@ fuzz_target!(|data: &[u8]| {
         .expect("error message")
         .to_ascii_uppercase();
     if let Ok(req) = serde_json::from_slice::<serde_json::Value>(body) {
-        let mut secrets = Vec::new();
-        sensitive(&req, "", &mut secrets);
+        let (mut secrets, mut idents) = (Vec::new(), Vec::new());
+        sensitive(&req, "", &mut secrets, &mut idents);
+        let message = idents
+            .iter()
+            .fold(message.clone(), |m, i| m.replace(i.as_str(), ""));
         for s in secrets {
-            assert!(!message.contains(&s), "error message echoes a request value: {kind}");
+            assert!(
+                !message.contains(&s),
+                "error message echoes a request value: {kind}"
+            );
         }
     }
 });

@@ -4,8 +4,12 @@ use libfuzzer_sys::fuzz_target;
 use paycrypto::algo::{cipher::BlockCipher, pinblock};
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&sel, rest)) = data.split_first() else { return };
-    let Ok(format) = pinblock::PinBlockFormat::from_code(sel % 5) else { return };
+    let Some((&sel, rest)) = data.split_first() else {
+        return;
+    };
+    let Ok(format) = pinblock::PinBlockFormat::from_code(sel % 5) else {
+        return;
+    };
     let (pan_bytes, block) = rest.split_at(rest.len().min(19));
     let pan = std::str::from_utf8(pan_bytes).ok();
     let _ = pinblock::decode_pin_block(format, block, pan);

@@ -97,14 +97,22 @@ impl ApiError {
     }
 
     /// [`ApiError::unsupported`] for a value of field `what`. The value is
-    /// quoted only when it cannot be a secret: the API carries key material,
-    /// PIN blocks and PANs as hex or decimal digits, so a value made only of
-    /// hex digits (or longer than an enum name) is never echoed.
+    /// quoted only when [`echo_safe`]: never when it could be a secret.
     pub(crate) fn unsupported_value(what: &str, value: &str) -> Self {
         if echo_safe(value) {
             Self::unsupported(&format!("{what} {value}"))
         } else {
             Self::unsupported(&format!("this {what} value"))
+        }
+    }
+
+    /// [`ApiError::unsupported`] for union member `member` of `field`; the
+    /// member name is quoted only when [`echo_safe`].
+    pub(crate) fn unsupported_member(field: &str, member: &str) -> Self {
+        if echo_safe(member) {
+            Self::unsupported(&format!("{field}.{member}"))
+        } else {
+            Self::unsupported(&format!("this {field} member"))
         }
     }
 
@@ -371,12 +379,14 @@ pub(crate) fn hex_up(b: &[u8]) -> String {
 }
 
 /// True when `value` may appear in an error message: a short enum-like token
-/// (letters, digits, `_`, `-`, `.`) that is not all hex digits, so it cannot
-/// be key material, a PIN block or a PAN.
+/// (letters, digits, `_`, `-`, `.`) with no run of 8 or more hex digits, so
+/// it cannot carry key material, a PIN block or a PAN (which the API always
+/// sends as hex or decimal digits).
 pub(crate) fn echo_safe(value: &str) -> bool {
+    let mut run = 0usize;
     value.len() <= 64
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-        && !value.bytes().all(|b| b.is_ascii_hexdigit())
+        && value.bytes().all(|b| {
+            run = if b.is_ascii_hexdigit() { run + 1 } else { 0 };
+            run < 8 && (b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
+        })
 }

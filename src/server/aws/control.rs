@@ -486,7 +486,7 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
             store.save()?;
             Ok(json!({ "Key": rec.key_json() }))
         }
-        other => Err(ApiError::unsupported(&format!("ImportKey with {other}"))),
+        other => Err(ApiError::unsupported_member("ImportKey KeyMaterial", other)),
     }
 }
 
@@ -629,6 +629,6 @@ fn export_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
                 "KeyCheckValueAlgorithm": key.kcv_algorithm,
             }}))
         }
-        other => Err(ApiError::unsupported(&format!("ExportKey with {other}"))),
+        other => Err(ApiError::unsupported_member("ExportKey KeyMaterial", other)),
     }
 }

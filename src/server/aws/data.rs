@@ -161,7 +161,7 @@ fn pin_format<'a>(
         "IsoFormat1" => PinBlockFormat::Iso1,
         "IsoFormat3" => PinBlockFormat::Iso3,
         "IsoFormat4" => PinBlockFormat::Iso4,
-        other => return Err(ApiError::unsupported(&format!("{key}.{other}"))),
+        other => return Err(ApiError::unsupported_member(key, other)),
     };
     let p = if fmt == PinBlockFormat::Iso1 {
         None
@@ -288,7 +288,7 @@ async fn crypt(inner: &Inner, o: Obj<'_>, ident: &str, encrypt: bool) -> ApiResu
                 mode(a, block)?,
             )
         }
-        other => return Err(ApiError::unsupported(&format!("{attr_field}.{other}"))),
+        other => return Err(ApiError::unsupported_member(attr_field, other)),
     };
     if encrypt {
         let req = EncryptDataRequest {
@@ -340,7 +340,7 @@ async fn card_validation(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult
             )
         }
         "CardVerificationValue2" => (CardValidationKind::Cvv2, expiry(a)?),
-        other => return Err(ApiError::unsupported(&format!("{attr_field}.{other}"))),
+        other => return Err(ApiError::unsupported_member(attr_field, other)),
     };
     if generate {
         if let Some(n) = o.opt_int("ValidationDataLength", 3, 5)? {
@@ -417,9 +417,10 @@ async fn verify_arqc(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         },
         "Visa" => SessionKeyDerivation::Visa,
         other => {
-            return Err(ApiError::unsupported(&format!(
-                "SessionKeyDerivationAttributes.{other}"
-            )))
+            return Err(ApiError::unsupported_member(
+                "SessionKeyDerivationAttributes",
+                other,
+            ))
         }
     };
     let pan = pan(a, "PrimaryAccountNumber")?;
@@ -438,9 +439,10 @@ async fn verify_arqc(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
                     .unwrap_or_default(),
             },
             other => {
-                return Err(ApiError::unsupported(&format!(
-                    "AuthResponseAttributes.{other}"
-                )))
+                return Err(ApiError::unsupported_member(
+                    "AuthResponseAttributes",
+                    other,
+                ))
             }
         })
     } else {
@@ -500,7 +502,7 @@ async fn mac(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult<Value> {
         None => {
             let mut s2 = String::new();
             let (member, _) = o.union(attr_field, &mut s2)?;
-            return Err(ApiError::unsupported(&format!("{attr_field}.{member}")));
+            return Err(ApiError::unsupported_member(attr_field, member));
         }
     };
     let mac_length = o.opt_int("MacLength", 4, 16)?.map(|n| n as usize);
