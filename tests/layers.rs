@@ -640,17 +640,20 @@ fn shadow_outlives_the_runtime_it_started_on() {
     drop(first);
     switch.set(Fault::None);
     let second = rt();
-    second.block_on(async {
-        // The queued requests are compared on the new runtime: one was
-        // lost with the old runtime.
+    let first_matched = second.block_on(async {
+        // The queued requests are compared on the new runtime. The one the
+        // old runtime's worker was running (if it had taken it before the
+        // runtime went away) is lost with it.
         must_finish(shadow.flush()).await;
-        assert_eq!(report.snapshot().sum(|r| r.matched), 4);
+        let first_matched = report.snapshot().sum(|r| r.matched);
+        assert!((4..=5).contains(&first_matched), "{first_matched}");
         for _ in 0..5 {
             must_finish(shadow.execute(cvv2_generate())).await.unwrap();
         }
         must_finish(shadow.flush()).await;
+        first_matched
     });
-    assert_eq!(report.snapshot().sum(|r| r.matched), 9);
+    assert_eq!(report.snapshot().sum(|r| r.matched), first_matched + 5);
     let s = shadow.stats();
     assert_eq!(
         (s.requests, s.queued, s.completed, s.dropped),

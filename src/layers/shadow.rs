@@ -355,6 +355,11 @@ struct QueueState {
     /// Workers waiting on `work` (each registered before it let go of the
     /// lock, so a wake-up decided under the lock always finds one).
     parked: usize,
+    /// Wake-ups decided by `wake_one` and not yet taken by a woken worker. A
+    /// worker that wakes with none outstanding woke spuriously (e.g. on a
+    /// permit left in `work` by a runtime that shut down) and is still
+    /// counted as parked: it moves itself to free.
+    granted: usize,
     /// Jobs ever pushed.
     submitted: u64,
     /// Jobs finished or abandoned.
@@ -374,6 +379,7 @@ impl Queue {
                 workers: 0,
                 free: 0,
                 parked: 0,
+                granted: 0,
                 submitted: 0,
                 finished: 0,
             })),
@@ -446,6 +452,7 @@ impl QueueState {
         if self.free == 0 && self.parked > 0 && !self.jobs.is_empty() {
             self.parked -= 1;
             self.free += 1;
+            self.granted += 1;
             true
         } else {
             false
@@ -456,16 +463,18 @@ impl QueueState {
 /// Accounts for a worker that is dropped: its runtime shutting down, or a
 /// panic in the candidate or the sink. A job it was running counts as
 /// ended, and when the last worker is gone the next request starts new
-/// ones (on its own runtime).
-struct WorkerGuard<'a> {
-    queue: &'a Queue,
+/// ones (on its own runtime). It is created with the task, before its first
+/// poll, so a task its runtime drops unpolled is accounted for too.
+struct WorkerGuard {
+    shared: Arc<Shared>,
     running: bool,
 }
 
-impl Drop for WorkerGuard<'_> {
+impl Drop for WorkerGuard {
     fn drop(&mut self) {
+        let queue = &self.shared.queue;
         let idle = {
-            let mut s = self.queue.lock();
+            let mut s = queue.lock();
             // A running worker is neither free nor parked: only the job ends.
             let idle = self.running && {
                 s.finished += 1;
@@ -476,12 +485,13 @@ impl Drop for WorkerGuard<'_> {
                 // Free and parked counts were shared with the dead workers.
                 s.free = 0;
                 s.parked = 0;
-                self.queue.hints.started.store(false, Ordering::Relaxed);
+                s.granted = 0;
+                queue.hints.started.store(false, Ordering::Relaxed);
             }
             idle
         };
         if idle {
-            self.queue.idle.notify_waiters();
+            queue.idle.notify_waiters();
         }
     }
 }
@@ -642,8 +652,12 @@ impl Shadow {
             s.workers = self.workers;
             s.free = self.workers;
             s.parked = 0;
+            s.granted = 0;
             for _ in 0..self.workers {
-                handle.spawn(worker(self.shared.clone()));
+                handle.spawn(worker(WorkerGuard {
+                    shared: self.shared.clone(),
+                    running: false,
+                }));
             }
             queue.hints.started.store(true, Ordering::Relaxed);
         }
@@ -760,32 +774,42 @@ fn is_state_changing(op: Operation) -> bool {
 /// One of `max_concurrency` background workers: takes jobs off the shared
 /// queue and runs them on the candidate, one at a time; parks when the
 /// queue is empty.
-async fn worker(shared: Arc<Shared>) {
+async fn worker(mut guard: WorkerGuard) {
+    let shared = guard.shared.clone();
     let queue = &shared.queue;
-    let mut guard = WorkerGuard {
-        queue,
-        running: false,
-    };
     // Whether the previous job still has to be counted as ended (done
     // under the next lock, to take the lock once per job).
     let mut ended = false;
+    // Whether this worker has just come back from `notified.await`.
+    let mut woke = false;
     loop {
         let notified = queue.work.notified();
         tokio::pin!(notified);
         let (job, wake_next, idle) = {
             let mut s = queue.lock();
+            if woke {
+                woke = false;
+                if s.granted > 0 {
+                    // The waker already counted this worker as free.
+                    s.granted -= 1;
+                } else {
+                    // A spurious wake-up: nobody moved it out of `parked`.
+                    s.parked = s.parked.saturating_sub(1);
+                    s.free += 1;
+                }
+            }
             let idle = ended && queue.end_job(&mut s);
             ended = false;
             match queue.pop(&mut s) {
                 Some(job) => {
-                    s.free -= 1;
+                    s.free = s.free.saturating_sub(1);
                     (Some(job), s.wake_one(), idle)
                 }
                 None => {
                     // Registered before the lock is let go: a caller that
                     // counts this worker as parked always reaches it.
                     notified.as_mut().enable();
-                    s.free -= 1;
+                    s.free = s.free.saturating_sub(1);
                     s.parked += 1;
                     (None, false, idle)
                 }
@@ -798,8 +822,8 @@ async fn worker(shared: Arc<Shared>) {
             queue.work.notify_one();
         }
         let Some(job) = job else {
-            // Whoever wakes this worker has counted it as free again.
             notified.await;
+            woke = true;
             continue;
         };
         guard.running = true;
