@@ -1,7 +1,7 @@
 //! [`AwsBackend`]: the crate's operations on AWS Payment Cryptography.
 
 use super::convert::{self, alias_for_new_key, kcv, key_identifier, unhex};
-use super::error::{code, map};
+use super::error::{code, map, verification};
 use crate::algo::mac::{pad_into, Padding};
 use crate::algo::pinblock::{EncryptedPinBlock, PinBlockFormat};
 use crate::backend::{Backend, Capabilities};
@@ -506,15 +506,9 @@ impl AwsBackend {
             .validation_data(r.value.as_str())
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(VerifyResponse {
-                verification: Verification::Verified,
-            }),
-            Err(e) if code(&e) == Some("VerificationFailedException") => Ok(VerifyResponse {
-                verification: Verification::Failed,
-            }),
-            Err(e) => Err(map(e, "VerifyCardValidationData")),
-        }
+        Ok(VerifyResponse {
+            verification: verification(res, "VerifyCardValidationData")?,
+        })
     }
 
     async fn verify_arqc(&self, r: VerifyArqcRequest) -> Result<VerifyArqcResponse> {
@@ -711,15 +705,9 @@ impl AwsBackend {
             .set_mac_length(len)
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(VerifyResponse {
-                verification: Verification::Verified,
-            }),
-            Err(e) if code(&e) == Some("VerificationFailedException") => Ok(VerifyResponse {
-                verification: Verification::Failed,
-            }),
-            Err(e) => Err(map(e, "VerifyMac")),
-        }
+        Ok(VerifyResponse {
+            verification: verification(res, "VerifyMac")?,
+        })
     }
 
     async fn generate_key(&self, r: GenerateKeyRequest) -> Result<KeyInfo> {

@@ -12,6 +12,24 @@ pub(crate) fn code<E: ProvideErrorMetadata>(e: &SdkError<E>) -> Option<&str> {
     }
 }
 
+/// The outcome of a verify call: success is `Verified`, a
+/// `VerificationFailedException` is `Failed` (a value, not an error), any
+/// other error is mapped by [`map`].
+pub(crate) fn verification<T, E>(
+    res: std::result::Result<T, SdkError<E>>,
+    what: &'static str,
+) -> crate::error::Result<crate::types::Verification>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    use crate::types::Verification;
+    match res {
+        Ok(_) => Ok(Verification::Verified),
+        Err(e) if code(&e) == Some("VerificationFailedException") => Ok(Verification::Failed),
+        Err(e) => Err(map(e, what)),
+    }
+}
+
 /// The error kind for an AWS error code and HTTP status.
 pub(crate) fn kind_for(code: Option<&str>, status: Option<u16>) -> ErrorKind {
     match code {

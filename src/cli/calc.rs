@@ -28,7 +28,7 @@ pub enum Family {
 }
 
 /// `kcv`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct KcvArgs {
     /// The clear key (hex).
     #[arg(long, value_name = "HEX")]
@@ -76,7 +76,7 @@ pub(super) fn kcv(a: &KcvArgs) -> Result<Output, CliError> {
 // ------------------------------------------------------------ PIN blocks
 
 /// `pinblock …`.
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum PinblockCommand {
     /// Encode a PIN into a PIN block, and encipher it when a key is given.
     #[command(
@@ -91,7 +91,7 @@ pub enum PinblockCommand {
 }
 
 /// `pinblock encode`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct PinblockEncodeArgs {
     /// The PIN (4 to 12 digits).
     #[arg(long)]
@@ -111,7 +111,7 @@ pub struct PinblockEncodeArgs {
 }
 
 /// `pinblock decode`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct PinblockDecodeArgs {
     /// The PIN block (hex; enciphered when --key-hex is given).
     #[arg(long, value_name = "HEX")]
@@ -239,7 +239,7 @@ fn finish_encode(
 // ------------------------------------------------------------ DUKPT
 
 /// `dukpt …`.
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum DukptCommand {
     /// Initial key (IPEK) and working keys for a KSN; KCVs, clear keys with --show-secrets.
     #[command(after_help = "Examples:\n  \
@@ -276,7 +276,7 @@ impl DukptKeyType {
 }
 
 /// `dukpt derive`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct DukptDeriveArgs {
     /// Clear BDK (hex): 16 bytes for TDES DUKPT; 16, 24 or 32 for AES DUKPT.
     #[arg(long, value_name = "HEX")]
@@ -397,7 +397,7 @@ pub(super) fn dukpt(c: &DukptCommand, show: bool) -> Result<Output, CliError> {
 // ------------------------------------------------------------ TR-31
 
 /// `tr31 …`.
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum Tr31Command {
     /// Wrap a clear key in a TR-31 key block under a clear KBPK.
     #[command(
@@ -412,7 +412,7 @@ pub enum Tr31Command {
 }
 
 /// `tr31 wrap`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct Tr31WrapArgs {
     /// Clear key-block protection key (hex).
     #[arg(long, value_name = "HEX")]
@@ -439,7 +439,7 @@ pub struct Tr31WrapArgs {
 }
 
 /// `tr31 unwrap`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct Tr31UnwrapArgs {
     /// Clear key-block protection key (hex).
     #[arg(long, value_name = "HEX")]
@@ -546,7 +546,7 @@ pub(super) fn tr31(c: &Tr31Command, show: bool) -> Result<Output, CliError> {
 // ------------------------------------------------------------ components
 
 /// `components …`.
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum ComponentsCommand {
     /// XOR 2 to 9 clear components into a key (TDES: odd parity set); KCVs,
     /// and the key with --show-secrets.
@@ -557,7 +557,7 @@ pub enum ComponentsCommand {
 }
 
 /// `components combine`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct CombineArgs {
     /// A clear component (hex); give it 2 to 9 times.
     #[arg(long = "component", value_name = "HEX", required = true)]

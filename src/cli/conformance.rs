@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// `conformance`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct ConformanceArgs {
     #[command(flatten)]
     backend: BackendArgs,

@@ -29,7 +29,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 /// Payment-HSM calculators, backends, simulators and the conformance suite.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(
     name = "paycrypto",
     version,
@@ -53,7 +53,7 @@ pub struct Cli {
 }
 
 /// Where an operation runs and how keys are named.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct BackendArgs {
     /// Backend: software (in-process, default), payshield://HOST:PORT, aws or aws://REGION.
     #[arg(long, value_name = "URL", default_value = "software")]
@@ -101,7 +101,7 @@ impl BackendArgs {
 }
 
 /// The subcommands.
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum Command {
     /// Key check value of a clear key.
     #[command(after_help = "Example:\n  paycrypto kcv --key-hex 0123456789ABCDEFFEDCBA9876543210")]

@@ -115,7 +115,7 @@ fn verification(out: Output, v: Verification) -> Output {
 // ------------------------------------------------------------ PIN
 
 /// `pin …`.
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum PinCommand {
     /// Translate a PIN block from one key (or DUKPT) and format to another.
     #[command(after_help = "Examples:\n  \
@@ -129,7 +129,7 @@ pub enum PinCommand {
 }
 
 /// `pin translate`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 #[command(group(ArgGroup::new("incoming").required(true).args(["in_key", "in_key_hex", "in_bdk", "in_bdk_hex"])))]
 #[command(group(ArgGroup::new("outgoing").required(true).args(["out_key", "out_key_hex"])))]
 pub struct TranslateArgs {
@@ -257,7 +257,7 @@ pub enum CvvKind {
 }
 
 /// `cvv …`.
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum CvvCommand {
     /// Generate a CVV / CVV2 / iCVV.
     #[command(
@@ -272,7 +272,7 @@ pub enum CvvCommand {
 }
 
 /// `cvv generate`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 #[command(group(ArgGroup::new("cvk").required(true).args(["key", "key_hex"])))]
 pub struct CvvArgs {
     #[command(flatten)]
@@ -298,7 +298,7 @@ pub struct CvvArgs {
 }
 
 /// `cvv verify`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct CvvVerifyArgs {
     #[command(flatten)]
     common: CvvArgs,
@@ -438,7 +438,7 @@ pub enum MkOption {
 }
 
 /// The card and transaction fields of an ARQC.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct ArqcFields {
     /// The PAN.
     #[arg(long)]
@@ -510,7 +510,7 @@ fn arqc_fields(f: &ArqcFields) -> Result<Arqc, CliError> {
 }
 
 /// `arqc …`.
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum ArqcCommand {
     /// Compute an ARQC as the card would, from a clear issuer master key (test keys).
     #[command(
@@ -525,7 +525,7 @@ pub enum ArqcCommand {
 }
 
 /// `arqc generate`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct ArqcGenerateArgs {
     /// Clear issuer master key for application cryptograms (hex, 16 bytes).
     #[arg(long, value_name = "HEX")]
@@ -535,7 +535,7 @@ pub struct ArqcGenerateArgs {
 }
 
 /// `arqc verify`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 #[command(group(ArgGroup::new("imk").required(true).args(["key", "key_hex"])))]
 pub struct ArqcVerifyArgs {
     #[command(flatten)]
@@ -678,7 +678,7 @@ pub enum MacAlg {
 }
 
 /// `mac …`.
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum MacCommand {
     /// Generate a MAC.
     #[command(
@@ -693,7 +693,7 @@ pub enum MacCommand {
 }
 
 /// `mac generate`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 #[command(group(ArgGroup::new("mac_key").required(true).args(["key", "key_hex"])))]
 #[command(group(ArgGroup::new("message").required(true).args(["data", "text"])))]
 pub struct MacArgs {
@@ -726,7 +726,7 @@ pub struct MacArgs {
 }
 
 /// `mac verify`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct MacVerifyArgs {
     #[command(flatten)]
     common: MacArgs,

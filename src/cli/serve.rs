@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use tokio::net::TcpListener;
 
 /// `serve …`.
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum ServeCommand {
     /// A payShield-compatible HSM simulator over TCP (variant LMK, the public
     /// test LMK unless --lmk is given). Prints one line `listening on
@@ -33,7 +33,7 @@ pub enum ServeCommand {
 }
 
 /// Options of the payShield simulator.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct PayshieldServeArgs {
     /// Address to listen on, HOST:PORT (port 0 picks a free port; the line
     /// printed at start names it).

@@ -180,31 +180,14 @@ async fn kat_tdes_dukpt(ctx: &Ctx<'_>) -> Outcome {
     let want =
         pinblock::encipher_pin_block(&zc, PinBlockFormat::Iso0, &hx(TDES_DUKPT_CLEAR_ISO0), None)
             .map_err(|e| fail(e.to_string()))?;
-    for (ksn, enc) in TDES_DUKPT_PIN {
-        let ksn = Ksn::parse_hex(ksn).map_err(|e| fail(e.to_string()))?;
-        let d = Dukpt {
-            bdk: bdk.clone(),
-            ksn,
-            key_type: KeyAlgorithm::Tdes2,
-        };
-        let r = translate(
-            ctx,
-            PinKey::Dukpt(d),
-            PinBlockFormat::Iso0,
-            &zpk,
-            PinBlockFormat::Iso0,
-            &pan(TDES_DUKPT_PAN)?,
-            block(&hx(enc))?,
-        )
-        .await
-        .map_err(|e| op_failed(&format!("translate (KSN {ksn})"), &e))?;
-        check_eq(
-            &format!("pin block (KSN {ksn})"),
-            r.pin_block.as_bytes(),
-            want.as_bytes(),
-        )?;
-    }
-    Ok(())
+    let dukpt = DukptKat {
+        bdk,
+        key_type: KeyAlgorithm::Tdes2,
+        format: PinBlockFormat::Iso0,
+        pan: TDES_DUKPT_PAN,
+        vectors: TDES_DUKPT_PIN,
+    };
+    dukpt.check(ctx, &zpk, &want).await
 }
 
 async fn kat_aes_dukpt(ctx: &Ctx<'_>) -> Outcome {
@@ -219,31 +202,54 @@ async fn kat_aes_dukpt(ctx: &Ctx<'_>) -> Outcome {
     )
     .and_then(|c| pinblock::encipher_pin_block(&zc, PinBlockFormat::Iso0, c.as_bytes(), None))
     .map_err(|e| fail(e.to_string()))?;
-    for (ksn, enc) in AES_DUKPT_PIN {
-        let ksn = Ksn::parse_hex(ksn).map_err(|e| fail(e.to_string()))?;
-        let d = Dukpt {
-            bdk: bdk.clone(),
-            ksn,
-            key_type: KeyAlgorithm::Aes128,
-        };
-        let r = translate(
-            ctx,
-            PinKey::Dukpt(d),
-            PinBlockFormat::Iso4,
-            &zpk,
-            PinBlockFormat::Iso0,
-            &pan(AES_DUKPT_PAN)?,
-            block(&hx(enc))?,
-        )
-        .await
-        .map_err(|e| op_failed(&format!("translate (KSN {ksn})"), &e))?;
-        check_eq(
-            &format!("pin block (KSN {ksn})"),
-            r.pin_block.as_bytes(),
-            want.as_bytes(),
-        )?;
+    let dukpt = DukptKat {
+        bdk,
+        key_type: KeyAlgorithm::Aes128,
+        format: PinBlockFormat::Iso4,
+        pan: AES_DUKPT_PAN,
+        vectors: AES_DUKPT_PIN,
+    };
+    dukpt.check(ctx, &zpk, &want).await
+}
+
+/// Published DUKPT PIN blocks (KSN, encrypted block) for one PAN, each of
+/// which must translate to the same ISO 0 block under the zone key.
+struct DukptKat {
+    bdk: KeyId,
+    key_type: KeyAlgorithm,
+    format: PinBlockFormat,
+    pan: &'static str,
+    vectors: &'static [(&'static str, &'static str)],
+}
+
+impl DukptKat {
+    async fn check(&self, ctx: &Ctx<'_>, zpk: &KeyId, want: &EncryptedPinBlock) -> Outcome {
+        for (ksn, enc) in self.vectors {
+            let ksn = Ksn::parse_hex(ksn).map_err(|e| fail(e.to_string()))?;
+            let d = Dukpt {
+                bdk: self.bdk.clone(),
+                ksn,
+                key_type: self.key_type,
+            };
+            let r = translate(
+                ctx,
+                PinKey::Dukpt(d),
+                self.format,
+                zpk,
+                PinBlockFormat::Iso0,
+                &pan(self.pan)?,
+                block(&hx(enc))?,
+            )
+            .await
+            .map_err(|e| op_failed(&format!("translate (KSN {ksn})"), &e))?;
+            check_eq(
+                &format!("pin block (KSN {ksn})"),
+                r.pin_block.as_bytes(),
+                want.as_bytes(),
+            )?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// One random translation on the backend and the reference; the outputs
