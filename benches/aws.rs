@@ -95,7 +95,7 @@ fn bench(c: &mut Criterion) {
         pan,
         expiry: CardExpiry::new("2512").unwrap(),
         kind: CardValidationKind::Cvv2,
-        value: "123".into(),
+        value: "123".parse().unwrap(),
     });
     let mac = Request::GenerateMac(GenerateMacRequest {
         key: id("mac"),

@@ -167,7 +167,7 @@ fn benches(c: &mut Criterion) {
         pan: Pan::new(PAN).unwrap(),
         expiry: CardExpiry::new("2512").unwrap(),
         kind: CardValidationKind::Cvv2,
-        value: "123".into(),
+        value: "123".parse().unwrap(),
     };
     c.bench_function("backend_cvv2_verify", |bn| {
         bn.iter_batched(

@@ -153,7 +153,7 @@ fn mix() -> Vec<Request> {
             pan: pan.clone(),
             expiry: CardExpiry::new("2512").unwrap(),
             kind: CardValidationKind::Cvv2,
-            value: "123".into(),
+            value: "123".parse().unwrap(),
         }
         .into(),
         VerifyArqcRequest {

@@ -290,7 +290,7 @@ fn request(i: usize) -> Result<(Request, Expect)> {
                 pan: Pan::new(&pan)?,
                 expiry: CardExpiry::new("2512")?,
                 kind: CardValidationKind::Cvv2,
-                value,
+                value: value.parse()?,
             };
             (req.into(), Expect::Verification(expect))
         }

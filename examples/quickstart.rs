@@ -180,7 +180,7 @@ async fn main() -> paycrypto::Result<()> {
             kind: CardValidationKind::Cvv2,
         })
         .await?;
-    for presented in [cvv2.value.clone(), "000".to_string()] {
+    for presented in [cvv2.value.clone(), Cvv::new("000")?] {
         let v = hsm
             .verify_card_validation(VerifyCardValidationRequest {
                 key: id("cvk/issuer"),
@@ -190,7 +190,8 @@ async fn main() -> paycrypto::Result<()> {
                 value: presented.clone(),
             })
             .await?;
-        println!("CVV2 verify {presented}: {:?}", v.verification);
+        // A quickstart on test keys: the CVV is shown on purpose (it is a secret type).
+        println!("CVV2 verify {}: {:?}", presented.expose(), v.verification);
     }
 
     // 5. ARQC: the card computes it (EMV common session key, option A); the host verifies it

@@ -30,6 +30,6 @@ pub use error::{Error, ErrorKind, Result};
 pub use ops::{Operation, Request, Response};
 pub use software::SoftwareBackend;
 pub use types::{
-    CardExpiry, Exportability, Kcv, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, Pan,
-    Psn, SecretBytes, ServiceCode, Verification,
+    CardExpiry, Cvv, Exportability, Kcv, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse,
+    Pan, Psn, SecretBytes, ServiceCode, Verification,
 };

@@ -185,7 +185,7 @@ async fn every_operation_matches_the_software_backend() {
         kind: CardValidationKind::Cvv(ServiceCode::new("101").unwrap()),
     };
     let ga = aws.generate_card_validation(cv.clone()).await.unwrap();
-    assert_eq!(ga.value, "370");
+    assert_eq!(ga.value.expose(), "370");
     assert_eq!(ga, soft.generate_card_validation(cv.clone()).await.unwrap());
     for kind in [CardValidationKind::Cvv2, CardValidationKind::Icvv] {
         let r = GenerateCardValidationRequest { kind, ..cv.clone() };
@@ -205,7 +205,12 @@ async fn every_operation_matches_the_software_backend() {
                 .verification,
             Verification::Verified
         );
-        let wrong = format!("{:03}", (g.value.parse::<u32>().unwrap() + 1) % 1000);
+        let wrong = format!(
+            "{:03}",
+            (g.value.expose().parse::<u32>().unwrap() + 1) % 1000
+        )
+        .parse()
+        .unwrap();
         let v = VerifyCardValidationRequest { value: wrong, ..v };
         assert_eq!(
             aws.verify_card_validation(v.clone())
@@ -685,7 +690,7 @@ async fn bad_input_gets_the_aws_error() {
         })
         .await
         .unwrap();
-    assert_eq!(g.value, "370");
+    assert_eq!(g.value.expose(), "370");
     emu.shutdown().await;
 }
 
@@ -903,7 +908,7 @@ async fn state_file_survives_a_restart() {
         })
         .await
         .unwrap();
-    assert_eq!(g.value, "370");
+    assert_eq!(g.value.expose(), "370");
     emu.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

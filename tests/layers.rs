@@ -177,7 +177,7 @@ fn cvv2_verify(value: &str) -> Request {
         pan: Pan::new(PAN).unwrap(),
         expiry: CardExpiry::new("2512").unwrap(),
         kind: CardValidationKind::Cvv2,
-        value: value.into(),
+        value: value.parse().unwrap(),
     })
 }
 
@@ -346,8 +346,8 @@ async fn wrong_candidate_key_is_a_mismatch_both_ways() {
     let sink = Arc::new(Recorded::default());
     let shadow = Shadow::new(primary, candidate, sink.clone());
     // Primary Verified / candidate Failed, then primary Failed / candidate Verified.
-    let v1 = verify_cvv2(&shadow, &good.value).await;
-    let v2 = verify_cvv2(&shadow, &bad.value).await;
+    let v1 = verify_cvv2(&shadow, good.value.expose()).await;
+    let v2 = verify_cvv2(&shadow, bad.value.expose()).await;
     assert_eq!(v1, Verification::Verified);
     assert_eq!(v2, Verification::Failed);
     shadow.flush().await;
@@ -755,7 +755,7 @@ async fn nothing_secret_reaches_a_report() {
             secrets.push(hex::encode_upper(t.pin_block.as_bytes()));
         }
         if let Ok(Response::GenerateCardValidation(g)) = shadow.execute(req).await {
-            secrets.push(format!("\"{}\"", g.value));
+            secrets.push(format!("\"{}\"", g.value.expose()));
         }
     }
     shadow.flush().await;
@@ -943,10 +943,15 @@ async fn retry_never_repeats_non_idempotent_failed_verifications_or_validation_e
         matches!(r, Response::VerifyCardValidation(v) if v.verification == Verification::Failed)
     );
     assert_eq!(hsm.calls(Operation::VerifyCardValidation), 1);
-    // A validation error (bad CVV2 format) and a key usage error: once each.
-    let e = retry.execute(cvv2_verify("12")).await.unwrap_err();
+    // A validation error (PCI: no translation from ISO 0 into ISO 1; a
+    // malformed CVV can no longer be constructed) and a key usage error: once each.
+    let mut pci = translate(PinBlockFormat::Iso0);
+    if let Request::TranslatePin(t) = &mut pci {
+        t.outgoing_format = PinBlockFormat::Iso1;
+    }
+    let e = retry.execute(pci).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
-    assert_eq!(hsm.calls(Operation::VerifyCardValidation), 2);
+    assert_eq!(hsm.calls(Operation::TranslatePin), 1);
     let mut bad_key = cvv2_generate();
     if let Request::GenerateCardValidation(r) = &mut bad_key {
         r.key = id("zpk/in");
@@ -1159,7 +1164,7 @@ fn metrics_and_spans_per_operation_without_secrets() {
     for secret in [PAN, secret_block.as_str(), ZPK_IN, ZPK_OUT, CVK] {
         assert!(!all.contains(secret), "leaked {secret}");
     }
-    assert!(!all.contains(&format!("\"{cvv}\"")));
+    assert!(!all.contains(&format!("\"{}\"", cvv.expose())));
 }
 
 // ------------------------------------------------------------------ composition

@@ -198,11 +198,16 @@ async fn cvv_vectors_through_backend() {
             })
             .await
             .unwrap();
-        assert_eq!(g.value, s(v, "expected", "cvv"), "{}", v["source"]);
+        assert_eq!(g.value.expose(), s(v, "expected", "cvv"), "{}", v["source"]);
         for (value, want) in [
             (g.value.clone(), Verification::Verified),
             (
-                format!("{:03}", (g.value.parse::<u32>().unwrap() + 1) % 1000),
+                format!(
+                    "{:03}",
+                    (g.value.expose().parse::<u32>().unwrap() + 1) % 1000
+                )
+                .parse()
+                .unwrap(),
                 Verification::Failed,
             ),
         ] {
@@ -715,7 +720,51 @@ fn requests_never_print_secrets() {
         !dbg.contains(p) && !dbg.contains(&hexblock) && !dbg.to_uppercase().contains(&hexblock),
         "{dbg}"
     );
-    assert!(dbg.contains("411111******1111"), "{dbg}");
+    assert!(dbg.contains("4111********1111"), "{dbg}");
     let dbg = format!("{:?}", SecretBytes::from_slice(&hex::decode(ZPK).unwrap()));
     assert_eq!(dbg, "***");
+}
+
+#[tokio::test]
+async fn cvv_values_never_print_in_requests_or_responses() {
+    let b = hsm().await;
+    load(
+        &b,
+        "cvk",
+        KeyUsage::CardVerification,
+        KeyAlgorithm::Tdes2,
+        ModesOfUse::GENERATE_VERIFY,
+        &hex::decode("0123456789ABCDEFFEDCBA9876543210").unwrap(),
+    )
+    .await
+    .unwrap();
+    let g = b
+        .generate_card_validation(GenerateCardValidationRequest {
+            key: id("cvk"),
+            pan: pan("4123456789012345"),
+            expiry: CardExpiry::new("8701").unwrap(),
+            kind: CardValidationKind::Cvv2,
+        })
+        .await
+        .unwrap();
+    let shown = format!("{g:?}");
+    assert!(shown.contains("Cvv(***)"), "{shown}");
+    assert!(!shown.contains(g.value.expose()), "{shown}");
+    let req = VerifyCardValidationRequest {
+        key: id("cvk"),
+        pan: pan("4123456789012345"),
+        expiry: CardExpiry::new("8701").unwrap(),
+        kind: CardValidationKind::Cvv2,
+        value: Cvv::new("987").unwrap(),
+    };
+    let shown = format!("{req:?}");
+    assert!(
+        shown.contains("Cvv(***)") && !shown.contains("987"),
+        "{shown}"
+    );
+    // Malformed values cannot be constructed, so no backend sees them.
+    assert_eq!(
+        Cvv::new("98").unwrap_err().kind(),
+        paycrypto::ErrorKind::InvalidInput
+    );
 }

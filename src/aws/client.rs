@@ -7,7 +7,7 @@ use crate::algo::pinblock::{EncryptedPinBlock, PinBlockFormat};
 use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
-use crate::types::{KeyAlgorithm, KeyId, SecretBytes, Verification};
+use crate::types::{Cvv, KeyAlgorithm, KeyId, SecretBytes, Verification};
 use async_trait::async_trait;
 use aws_sdk_paymentcryptography as cp;
 use aws_sdk_paymentcryptographydata as dp;
@@ -480,18 +480,17 @@ impl AwsBackend {
             .await
             .map_err(|e| map(e, "GenerateCardValidationData"))?;
         Ok(GenerateCardValidationResponse {
-            value: out.validation_data().to_owned(),
+            value: Cvv::from_ascii(out.validation_data().as_bytes()).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Protocol,
+                    "GenerateCardValidationData: ValidationData is not 3 digits",
+                )
+            })?,
             key_check_value: kcv(out.key_check_value())?,
         })
     }
 
     async fn verify_cv(&self, r: VerifyCardValidationRequest) -> Result<VerifyResponse> {
-        if r.value.len() != 3 || !r.value.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::invalid(
-                "card validation value",
-                "expected 3 decimal digits",
-            ));
-        }
         let attrs = match Self::cv_attrs(r.kind, r.expiry.as_str())? {
             (Some(a), _) => dt::CardVerificationAttributes::CardVerificationValue1(a),
             (_, Some(b)) => dt::CardVerificationAttributes::CardVerificationValue2(b),
@@ -503,7 +502,7 @@ impl AwsBackend {
             .key_identifier(key_identifier(&r.key))
             .primary_account_number(r.pan.expose())
             .verification_attributes(attrs)
-            .validation_data(r.value.as_str())
+            .validation_data(r.value.expose())
             .send()
             .await;
         Ok(VerifyResponse {

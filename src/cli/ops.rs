@@ -369,7 +369,7 @@ pub(super) async fn cvv(c: &CvvCommand) -> Result<Output, CliError> {
                 })
                 .await?;
             Ok(out
-                .field("value", r.value)
+                .field("value", r.value.expose())
                 .field("key_kcv", r.key_check_value.to_string()))
         }
         Some(v) => {
@@ -380,7 +380,7 @@ pub(super) async fn cvv(c: &CvvCommand) -> Result<Output, CliError> {
                     pan,
                     expiry,
                     kind,
-                    value: v.to_string(),
+                    value: crate::Cvv::new(v)?,
                 })
                 .await?;
             Ok(verification(out, r.verification))

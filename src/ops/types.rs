@@ -3,7 +3,7 @@
 use crate::algo::dukpt::Ksn;
 use crate::algo::pinblock::{EncryptedPinBlock, PinBlockFormat};
 use crate::types::{
-    CardExpiry, Kcv, KeyAlgorithm, KeyAttributes, KeyId, Pan, Psn, SecretBytes, ServiceCode,
+    CardExpiry, Cvv, Kcv, KeyAlgorithm, KeyAttributes, KeyId, Pan, Psn, SecretBytes, ServiceCode,
     Verification,
 };
 
@@ -184,8 +184,8 @@ pub struct GenerateCardValidationRequest {
 /// A generated card validation value (3 digits).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenerateCardValidationResponse {
-    /// The value.
-    pub value: String,
+    /// The value (a secret: `Debug` prints `Cvv(***)`).
+    pub value: Cvv,
     /// KCV of the key.
     pub key_check_value: Kcv,
 }
@@ -201,8 +201,8 @@ pub struct VerifyCardValidationRequest {
     pub expiry: CardExpiry,
     /// Which value.
     pub kind: CardValidationKind,
-    /// The value presented (3 digits).
-    pub value: String,
+    /// The value presented (3 digits; a secret).
+    pub value: Cvv,
 }
 
 // ---------------------------------------------------------------- EMV

@@ -8,7 +8,7 @@ use crate::algo::pinblock::{self, EncryptedPinBlock, PinBlockFormat};
 use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
-use crate::types::{KeyAlgorithm, KeyId, KeyUsage, ModesOfUse, SecretBytes, Verification};
+use crate::types::{Cvv, KeyAlgorithm, KeyId, KeyUsage, ModesOfUse, SecretBytes, Verification};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -674,23 +674,22 @@ impl PayShieldBackend {
                 let (_, body) = self.run(&b, false).await?;
                 let v = codec::parse_cx(&body).map_err(protocol)?;
                 Response::GenerateCardValidation(GenerateCardValidationResponse {
-                    value: String::from_utf8_lossy(&v).into_owned(),
+                    value: Cvv::from_ascii(&v).ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Protocol,
+                            "malformed payShield response: CX CVV is not 3 digits",
+                        )
+                    })?,
                     key_check_value: k.kcv,
                 })
             }
             Request::VerifyCardValidation(r) => {
                 let k = self.cvk(&r.key, false)?;
-                if r.value.len() != 3 || !r.value.bytes().all(|b| b.is_ascii_digit()) {
-                    return Err(Error::invalid(
-                        "card validation value",
-                        "expected 3 decimal digits",
-                    ));
-                }
                 let mut b = Vec::new();
                 rq::cy(
                     &mut b,
                     &k.key,
-                    r.value.as_bytes(),
+                    r.value.expose().as_bytes(),
                     r.pan.expose(),
                     r.expiry.as_str(),
                     r.kind.service_code().as_str(),

@@ -15,9 +15,9 @@ use crate::algo::cipher::{fix_odd_parity, BlockCipher};
 use crate::algo::dukpt::{self, AesDukptKeyType, AesDukptUsage, TdesDukptUsage};
 use crate::algo::{cvv, emv, mac, pinblock, tr31};
 use crate::backend::{Backend, Capabilities};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
-use crate::types::{Kcv, KeyAlgorithm, KeyUsage, SecretBytes, Verification};
+use crate::types::{Cvv, Kcv, KeyAlgorithm, KeyUsage, SecretBytes, Verification};
 use async_trait::async_trait;
 use keystore::{KeyStore, StoredKey};
 use rand::RngCore;
@@ -314,7 +314,8 @@ impl SoftwareBackend {
             sc.as_str(),
         )?;
         Ok(GenerateCardValidationResponse {
-            value: String::from_utf8_lossy(v.as_slice()).into_owned(),
+            value: Cvv::from_ascii(v.as_slice())
+                .ok_or_else(|| Error::new(ErrorKind::Backend, "CVV algorithm gave no 3 digits"))?,
             key_check_value: k.kcv,
         })
     }
@@ -322,18 +323,12 @@ impl SoftwareBackend {
     fn verify_cv(&self, r: VerifyCardValidationRequest) -> Result<VerifyResponse> {
         let k = self.cvk(&r.key, false)?;
         let sc = r.kind.service_code();
-        if r.value.len() != 3 || !r.value.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(Error::invalid(
-                "card validation value",
-                "expected 3 decimal digits",
-            ));
-        }
         let ok = cvv::verify_cvv(
             k.material.expose(),
             r.pan.expose(),
             r.expiry.as_str(),
             sc.as_str(),
-            r.value.as_bytes(),
+            r.value.expose().as_bytes(),
         )?;
         Ok(VerifyResponse {
             verification: Verification::from_bool(ok),

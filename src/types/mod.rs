@@ -6,7 +6,7 @@ mod secret;
 
 pub use card::{CardExpiry, Psn, ServiceCode};
 pub use key::{Exportability, Kcv, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse};
-pub use secret::{Pan, SecretBytes};
+pub use secret::{Cvv, Pan, SecretBytes};
 
 /// The outcome of a verification. A failed verification is a value, not an
 /// error, so no layer ever retries a wrong PIN, CVV, ARQC or MAC.

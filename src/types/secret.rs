@@ -66,8 +66,10 @@ impl Eq for SecretBytes {}
 
 /// A primary account number: 12 to 19 decimal digits.
 ///
-/// Zeroized on drop. `Debug` and `Display` show only the first 6 and last 4
-/// digits (`411111******1111`), as PCI DSS allows.
+/// Zeroized on drop. `Debug` and `Display` show at most the first 6 and last
+/// 4 digits, as PCI DSS allows, and never more than half of the digits
+/// (`4111********1111` for 16 digits, `12******3456` for 12): see
+/// [`Pan::masked`].
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct Pan(String);
 
@@ -91,12 +93,20 @@ impl Pan {
         &self.0
     }
 
-    /// The masked form: first 6, `*` for the middle, last 4.
+    /// The masked form: at most the first 6 and the last 4 digits, and never
+    /// more than half of the digits (`12******3456` for a 12-digit PAN: 6 of
+    /// 12 shown). The last 4 are kept; the head gets what the half-rule
+    /// leaves, up to 6.
     pub fn masked(&self) -> String {
         let n = self.0.len();
-        let head = self.0.get(..6).unwrap_or("");
-        let tail = self.0.get(n.saturating_sub(4)..).unwrap_or("");
-        format!("{head}{}{tail}", "*".repeat(n.saturating_sub(10)))
+        let tail_len = 4.min(n / 2);
+        let head_len = 6.min((n / 2).saturating_sub(tail_len));
+        let head = self.0.get(..head_len).unwrap_or("");
+        let tail = self.0.get(n.saturating_sub(tail_len)..).unwrap_or("");
+        format!(
+            "{head}{}{tail}",
+            "*".repeat(n.saturating_sub(head_len + tail_len))
+        )
     }
 }
 
@@ -126,6 +136,63 @@ impl std::str::FromStr for Pan {
     }
 }
 
+/// A card validation value (CVV, CVV2, iCVV, CVC): exactly three decimal
+/// digits. A secret: zeroized on drop, `Debug` prints `Cvv(***)`, equality is
+/// constant-time. The one place where "a CVV is 3 digits" is checked; a
+/// request holding a `Cvv` is well formed.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct Cvv([u8; 3]);
+
+impl Cvv {
+    /// Validates exactly three decimal digits. The error names the field
+    /// (`cvv`) and never echoes the value.
+    pub fn new(digits: &str) -> Result<Self> {
+        Self::from_ascii(digits.as_bytes())
+            .ok_or_else(|| Error::invalid("cvv", "expected exactly 3 decimal digits"))
+    }
+
+    /// From three ASCII digits computed by a backend (the CVV algorithm's
+    /// output, a payShield or AWS response); `None` unless exactly three
+    /// decimal digits.
+    pub fn from_ascii(bytes: &[u8]) -> Option<Self> {
+        match bytes {
+            [a, b, c] if bytes.iter().all(u8::is_ascii_digit) => Some(Self([*a, *b, *c])),
+            _ => None,
+        }
+    }
+
+    /// The digits. Keep the borrow short; never log it.
+    pub fn expose(&self) -> &str {
+        // Always three ASCII digits (checked on construction).
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// Constant-time comparison with presented digits (any length).
+    pub fn ct_eq_bytes(&self, presented: &[u8]) -> bool {
+        self.0.ct_eq(presented).into()
+    }
+}
+
+impl fmt::Debug for Cvv {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Cvv(***)")
+    }
+}
+
+impl PartialEq for Cvv {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+impl Eq for Cvv {}
+
+impl std::str::FromStr for Cvv {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Self::new(s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,8 +200,8 @@ mod tests {
     #[test]
     fn pan_masks_and_validates() {
         let p = Pan::new("4111111111111111").unwrap();
-        assert_eq!(format!("{p:?}"), "Pan(411111******1111)");
-        assert_eq!(p.to_string(), "411111******1111");
+        assert_eq!(format!("{p:?}"), "Pan(4111********1111)");
+        assert_eq!(p.to_string(), "4111********1111");
         assert!(Pan::new("41111111111").is_err());
         assert!(Pan::new("41111111111111111111").is_err());
         let e = Pan::new("4111x11111111111").unwrap_err();
@@ -152,5 +219,43 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("key"));
+    }
+
+    #[test]
+    fn pan_mask_never_shows_more_than_half_or_6_4() {
+        for n in 12..=19 {
+            let digits: String = (0..n).map(|i| char::from(b'0' + (i % 10) as u8)).collect();
+            let m = Pan::new(&digits).unwrap().masked();
+            assert_eq!(m.len(), n);
+            let shown = m.bytes().filter(u8::is_ascii_digit).count();
+            assert!(shown * 2 <= n, "{n}: {m}");
+            let head = m.bytes().take_while(u8::is_ascii_digit).count();
+            let tail = m.bytes().rev().take_while(u8::is_ascii_digit).count();
+            assert!(head <= 6 && tail <= 4 && head + tail == shown, "{n}: {m}");
+            assert_eq!(tail, 4, "{n}: {m}");
+            assert_eq!(&m[n - 4..], &digits[n - 4..]);
+        }
+        assert_eq!(Pan::new("123456789012").unwrap().masked(), "12******9012");
+        assert_eq!(Pan::new("4123456789012").unwrap().masked(), "41*******9012");
+        assert_eq!(
+            Pan::new("1234567890123456789").unwrap().masked(),
+            "12345**********6789"
+        );
+    }
+
+    #[test]
+    fn cvv_validates_and_never_prints() {
+        let c = Cvv::new("370").unwrap();
+        assert_eq!(format!("{c:?}"), "Cvv(***)");
+        assert_eq!(c.expose(), "370");
+        assert_eq!(c, "370".parse().unwrap());
+        assert_ne!(c, Cvv::new("371").unwrap());
+        assert!(c.ct_eq_bytes(b"370") && !c.ct_eq_bytes(b"3700") && !c.ct_eq_bytes(b"37"));
+        for bad in ["", "37", "3700", "37a", " 370", "٣٧٠"] {
+            let e = Cvv::new(bad).unwrap_err();
+            assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
+            assert!(e.to_string().contains("cvv"), "{e}");
+        }
+        assert!(!Cvv::new("12x").unwrap_err().to_string().contains("12x"));
     }
 }

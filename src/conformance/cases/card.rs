@@ -89,7 +89,7 @@ async fn generate(
             kind,
         })
         .await
-        .map(|r| r.value)
+        .map(|r| r.value.expose().to_owned())
 }
 
 async fn verify(
@@ -106,7 +106,7 @@ async fn verify(
             pan: Pan::new(p)?,
             expiry: CardExpiry::new(exp)?,
             kind,
-            value: value.to_string(),
+            value: crate::Cvv::new(value)?,
         })
         .await
         .map(|r| r.verification)
@@ -181,7 +181,9 @@ async fn agree(ctx: &Ctx<'_>) -> Outcome {
             })
             .await
             .map_err(|e| ref_failed("generate", &e))?
-            .value;
+            .value
+            .expose()
+            .to_owned();
         if got != want {
             return Err(fail(format!(
                 "{kind:?}, expiry {exp}: got {got}, reference {want}"

@@ -52,7 +52,7 @@ pub(crate) fn sample_request(op: Operation) -> crate::Result<Request> {
                 pan,
                 expiry: CardExpiry::new("2512")?,
                 kind: CardValidationKind::Cvv2,
-                value: "123".into(),
+                value: crate::Cvv::new("123")?,
             })
         }
         Operation::VerifyArqc => Request::VerifyArqc(VerifyArqcRequest {

@@ -359,12 +359,14 @@ async fn card_validation(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult
         };
         match run(inner, Request::GenerateCardValidation(req)).await? {
             Response::GenerateCardValidation(r) => Ok(json!({
-                "KeyArn": k.arn, "KeyCheckValue": k.kcv, "ValidationData": r.value,
+                "KeyArn": k.arn, "KeyCheckValue": k.kcv, "ValidationData": r.value.expose(),
             })),
             _ => Err(ApiError::internal("unexpected response")),
         }
     } else {
-        let value = o.digits("ValidationData", 3, 5)?.to_owned();
+        let value = crate::Cvv::new(o.digits("ValidationData", 3, 5)?).map_err(|_| {
+            ApiError::validation("ValidationData: this validation kind takes 3 digits")
+        })?;
         let req = VerifyCardValidationRequest {
             key: k.soft_id()?,
             pan,
