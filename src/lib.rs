@@ -23,13 +23,12 @@ pub mod types;
 #[cfg(any(feature = "aws", feature = "server"))]
 mod x509;
 
-pub use algo::dukpt::Ksn;
-pub use algo::pinblock::{EncryptedPinBlock, Pin, PinBlockFormat};
 pub use backend::{Backend, BackendExt, Capabilities};
 pub use error::{Error, ErrorKind, Result};
-pub use ops::{Operation, Request, Response};
+pub use ops::{Request, Response};
 pub use software::SoftwareBackend;
 pub use types::{
-    CardExpiry, Cvv, Exportability, Kcv, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse,
-    Pan, Psn, SecretBytes, ServiceCode, Verification,
+    CardExpiry, Cvv, EncryptedPinBlock, Exportability, Kcv, KeyAlgorithm, KeyAttributes, KeyId,
+    KeyUsage, Ksn, ModesOfUse, Operation, Pan, Pin, PinBlockFormat, Psn, SecretBytes, ServiceCode,
+    Verification,
 };

@@ -52,15 +52,7 @@ fn check_digits(field: &'static str, s: &str, min: usize, max: usize) -> AlgoRes
     Ok(())
 }
 
-/// Which EMV Book 2 A1.4 method derives the ICC master key.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MkDerivation {
-    /// Option A (A1.4.1): rightmost 16 digits of PAN || PSN.
-    OptionA,
-    /// Option B (A1.4.2): equal to option A for PANs of up to 16 digits; for
-    /// longer PANs, `Y` is the decimalised SHA-1 of `PAN || PSN`.
-    OptionB,
-}
+pub use crate::types::MkDerivation;
 
 /// Derives the ICC master key from a 16-byte issuer master key.
 ///

@@ -20,21 +20,7 @@ pub const MIN_MAC_LEN: usize = 4;
 /// Longest MAC this module produces (HMAC-SHA-256, bytes).
 const MAX_TAG: usize = 32;
 
-/// ISO/IEC 9797-1 padding method applied before a block-cipher MAC.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Padding {
-    /// No padding: the data must already be a positive multiple of the block size.
-    None,
-    /// Method 1: append zero bytes up to the block boundary (nothing if already
-    /// aligned); empty data becomes one zero block.
-    Method1,
-    /// Method 2: append `0x80`, then zero bytes up to the block boundary
-    /// (always adds at least one byte).
-    Method2,
-    /// Method 3: prepend one block holding the data length in bits
-    /// (big-endian), then pad the data as method 1 (empty data adds no block).
-    Method3,
-}
+pub use crate::types::Iso9797Padding as Padding;
 
 /// A computed MAC (up to 32 bytes). MACs are not secret, so `Debug` shows hex.
 #[derive(Clone, Copy)]

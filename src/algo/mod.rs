@@ -15,28 +15,9 @@ pub mod mac;
 pub mod pinblock;
 pub mod tr31;
 
-/// An error from a reference algorithm: which input was wrong and why.
-///
-/// The `reason` is written by this crate and never contains key, PIN or PAN
-/// material, so it is safe to log.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid {field}: {reason}")]
-pub struct AlgoError {
-    /// The input field at fault (for example `"key"`, `"ksn"`, `"pin block"`).
-    pub field: &'static str,
-    /// What is wrong with it (never the value itself).
-    pub reason: String,
-}
-
-impl AlgoError {
-    /// Builds an error for `field`.
-    pub fn new(field: &'static str, reason: impl Into<String>) -> Self {
-        Self {
-            field,
-            reason: reason.into(),
-        }
-    }
-}
+/// An error from a reference algorithm: which input was wrong and why (the
+/// crate's [`FieldError`](crate::types::FieldError)).
+pub use crate::types::FieldError as AlgoError;
 
 /// Result alias for the algorithms.
-pub type AlgoResult<T> = Result<T, AlgoError>;
+pub use crate::types::FieldResult as AlgoResult;

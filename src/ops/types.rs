@@ -1,15 +1,11 @@
 //! Request and response types.
 
-use crate::algo::dukpt::Ksn;
-use crate::algo::pinblock::{EncryptedPinBlock, PinBlockFormat};
 use crate::types::{
-    CardExpiry, Cvv, Kcv, KeyAlgorithm, KeyAttributes, KeyId, Pan, Psn, SecretBytes, ServiceCode,
-    Verification,
+    CardExpiry, Cvv, EncryptedPinBlock, Kcv, KeyAlgorithm, KeyAttributes, KeyId, Ksn, Pan,
+    PinBlockFormat, Psn, SecretBytes, ServiceCode, Verification,
 };
 
-pub use crate::algo::emv::MkDerivation;
-pub use crate::algo::mac::Padding as Iso9797Padding;
-pub use crate::algo::tr31::Version as Tr31Version;
+pub use crate::types::{Iso9797Padding, MkDerivation, Tr31Version};
 
 // ---------------------------------------------------------------- DUKPT
 

@@ -1,11 +1,30 @@
 //! Value types shared by every operation and backend.
 
+//!
+//! This is the bottom layer: it depends on no other module of the crate. The
+//! reference algorithms ([`crate::algo`]), the operations ([`crate::ops`]) and
+//! everything above take these types.
+
 mod card;
+pub mod error;
+mod field;
 mod key;
+pub(crate) mod ksn;
+pub(crate) mod operation;
+mod params;
+pub(crate) mod pin;
 mod secret;
 
 pub use card::{CardExpiry, Psn, ServiceCode};
-pub use key::{Exportability, Kcv, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse};
+pub use error::{Error, ErrorKind, Result};
+pub use field::{FieldError, FieldResult};
+pub use key::{
+    Exportability, Kcv, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, Tr31Version,
+};
+pub use ksn::Ksn;
+pub use operation::Operation;
+pub use params::{Iso9797Padding, MkDerivation};
+pub use pin::{EncryptedPinBlock, Pin, PinBlockFormat};
 pub use secret::{Cvv, Pan, SecretBytes};
 
 /// The outcome of a verification. A failed verification is a value, not an

@@ -28,58 +28,9 @@ use crate::algo::{AlgoError, AlgoResult};
 /// Length of the fixed part of a TR-31 header.
 pub const FIXED_HEADER_LEN: usize = 16;
 
-/// Key block version id: selects the protection method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Version {
-    /// `A`: TDES key variant binding (deprecated).
-    A,
-    /// `B`: TDES key derivation binding (TDES-CMAC KDF and MAC).
-    B,
-    /// `C`: TDES key variant binding (same method as A).
-    C,
-    /// `D`: AES key derivation binding (AES-CMAC KDF and MAC).
-    D,
-}
-
-impl Version {
-    /// The version id character.
-    pub fn as_char(self) -> char {
-        match self {
-            Self::A => 'A',
-            Self::B => 'B',
-            Self::C => 'C',
-            Self::D => 'D',
-        }
-    }
-
-    /// Parses a version id character; `None` for unsupported versions.
-    pub fn from_char(c: char) -> Option<Self> {
-        Some(match c {
-            'A' => Self::A,
-            'B' => Self::B,
-            'C' => Self::C,
-            'D' => Self::D,
-            _ => return None,
-        })
-    }
-
-    /// Encryption block size of the method: 8 (TDES) or 16 (AES).
-    pub fn block_size(self) -> usize {
-        match self {
-            Self::D => 16,
-            _ => 8,
-        }
-    }
-
-    /// Length in bytes of the authenticator (MAC): 4 (A, C), 8 (B) or 16 (D).
-    pub fn mac_len(self) -> usize {
-        match self {
-            Self::A | Self::C => 4,
-            Self::B => 8,
-            Self::D => 16,
-        }
-    }
-}
+/// Key block version id: selects the protection method (the crate's
+/// [`Tr31Version`](crate::types::Tr31Version)).
+pub use crate::types::Tr31Version as Version;
 
 /// Two-character key usage code (e.g. `P0`, `B0`, `K1`), validated as two
 /// ASCII digits or uppercase letters. Known codes have associated constants.
@@ -294,36 +245,7 @@ impl ModeOfUse {
 }
 
 /// Exportability of the wrapped key (header byte 11).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Exportability {
-    /// `E`: exportable under a trusted key.
-    Exportable,
-    /// `N`: not exportable.
-    NonExportable,
-    /// `S`: sensitive; exportable under an untrusted key.
-    Sensitive,
-}
-
-impl Exportability {
-    /// The header character.
-    pub fn as_char(self) -> char {
-        match self {
-            Self::Exportable => 'E',
-            Self::NonExportable => 'N',
-            Self::Sensitive => 'S',
-        }
-    }
-
-    /// Parses the header character; `None` if not defined.
-    pub fn from_char(c: char) -> Option<Self> {
-        Some(match c {
-            'E' => Self::Exportable,
-            'N' => Self::NonExportable,
-            'S' => Self::Sensitive,
-            _ => return None,
-        })
-    }
-}
+pub use crate::types::Exportability;
 
 /// One optional header block: 2-character id and printable-ASCII data
 /// (the length field is computed when encoding).

@@ -1,0 +1,73 @@
+//! [`Operation`]: the name of each operation. The list of operations lives
+//! here, once; [`crate::ops`] builds its `Request` / `Response` enums from it.
+
+/// Calls `$callback!` with the list of operations: variant, request type,
+/// response type, snake_case name, idempotence, doc line.
+macro_rules! with_operations {
+    ($callback:ident) => {
+        $callback! {
+    TranslatePin(TranslatePinRequest) -> TranslatePinResponse, "translate_pin", idempotent = true,
+        "Translate an encrypted PIN block from one key (or DUKPT) and format to another.";
+    EncryptData(EncryptDataRequest) -> EncryptDataResponse, "encrypt_data", idempotent = true,
+        "Encrypt data under a data key or a DUKPT data key.";
+    DecryptData(DecryptDataRequest) -> DecryptDataResponse, "decrypt_data", idempotent = true,
+        "Decrypt data (P2PE decrypt with DUKPT).";
+    GenerateCardValidation(GenerateCardValidationRequest) -> GenerateCardValidationResponse,
+        "generate_card_validation", idempotent = true, "Generate a CVV, CVV2 or iCVV.";
+    VerifyCardValidation(VerifyCardValidationRequest) -> VerifyResponse,
+        "verify_card_validation", idempotent = true, "Verify a CVV, CVV2 or iCVV.";
+    VerifyArqc(VerifyArqcRequest) -> VerifyArqcResponse, "verify_arqc", idempotent = true,
+        "Verify an EMV ARQC and optionally generate the ARPC.";
+    GenerateMac(GenerateMacRequest) -> GenerateMacResponse, "generate_mac", idempotent = true,
+        "Generate a MAC.";
+    VerifyMac(VerifyMacRequest) -> VerifyResponse, "verify_mac", idempotent = true,
+        "Verify a MAC.";
+    GenerateKey(GenerateKeyRequest) -> KeyInfo, "generate_key", idempotent = false,
+        "Generate a new random key with the given attributes.";
+    ImportKey(ImportKeyRequest) -> KeyInfo, "import_key", idempotent = false,
+        "Import a key (TR-31 block under a KEK, or clear components).";
+    ExportKey(ExportKeyRequest) -> ExportKeyResponse, "export_key", idempotent = true,
+        "Export a key as a TR-31 block under a KEK.";
+    GetKeyInfo(GetKeyInfoRequest) -> KeyInfo, "get_key_info", idempotent = true,
+        "Attributes and key check value of a key.";
+    DeleteKey(DeleteKeyRequest) -> DeleteKeyResponse, "delete_key", idempotent = false,
+        "Delete a key.";
+        }
+    };
+}
+pub(crate) use with_operations;
+
+macro_rules! operation_enum {
+    ($($variant:ident($req:ident) -> $resp:ident, $name:literal, idempotent = $idem:literal, $doc:literal;)*) => {
+        /// The name of an operation (for capabilities, metrics and reports).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[non_exhaustive]
+        pub enum Operation {
+            $(#[doc = $doc] $variant,)*
+        }
+
+        impl Operation {
+            /// Every operation.
+            pub const ALL: &'static [Operation] = &[$(Operation::$variant,)*];
+
+            /// Stable snake_case name.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $name,)* }
+            }
+
+            /// True when sending the request twice has the same effect as
+            /// once, so a retry layer may repeat it.
+            pub fn is_idempotent(self) -> bool {
+                match self { $(Self::$variant => $idem,)* }
+            }
+        }
+    };
+}
+
+with_operations!(operation_enum);
+
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
