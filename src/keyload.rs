@@ -6,10 +6,10 @@
 //! compare them) without any backend accepting clear keys directly. Use it
 //! with test keys only; production keys come from a real ceremony.
 
+use crate::algo::kcv::key_check_value;
 use crate::algo::tr31;
 use crate::error::{Error, Result};
 use crate::ops::{ImportKeyRequest, KeyMaterial, Tr31Version};
-use crate::software::key_check_value;
 use crate::types::{KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, SecretBytes};
 
 /// An import request forming a key-encryption key (usage K0, modes B) from

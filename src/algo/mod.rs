@@ -11,6 +11,7 @@ pub mod cipher;
 pub mod cvv;
 pub mod dukpt;
 pub mod emv;
+pub mod kcv;
 pub mod mac;
 pub mod pinblock;
 pub mod tr31;

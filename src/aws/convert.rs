@@ -27,21 +27,9 @@ pub(crate) fn alias_for_new_key(id: &KeyId) -> Result<String> {
     Ok(key_identifier(id))
 }
 
-const ALGORITHMS: [KeyAlgorithm; 6] = [
-    KeyAlgorithm::Tdes2,
-    KeyAlgorithm::Tdes3,
-    KeyAlgorithm::Aes128,
-    KeyAlgorithm::Aes192,
-    KeyAlgorithm::Aes256,
-    KeyAlgorithm::HmacSha256,
-];
-
 /// The crate algorithm of an AWS algorithm name.
 pub(crate) fn algorithm(s: &str) -> Result<KeyAlgorithm> {
-    ALGORITHMS
-        .into_iter()
-        .find(|a| a.aws_name() == s)
-        .ok_or_else(|| Error::unsupported(format!("key algorithm {s}")))
+    KeyAlgorithm::from_aws_name(s).ok_or_else(|| Error::unsupported(format!("key algorithm {s}")))
 }
 
 pub(crate) fn modes_to_sdk(m: ModesOfUse) -> ctl::KeyModesOfUse {

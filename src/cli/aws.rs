@@ -32,7 +32,7 @@
 //! the region comes from `aws://REGION`, `AWS_REGION`, `AWS_DEFAULT_REGION`,
 //! else `us-east-1`.
 
-use super::backend::KeyConfig;
+use super::keys::KeyConfig;
 use super::output::CliError;
 use crate::aws::AwsBackend;
 use crate::backend::BackendExt;

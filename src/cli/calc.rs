@@ -3,8 +3,9 @@
 
 use super::args::{self, with};
 use super::output::{CliError, Output};
-use crate::algo::cipher::{kcv_aes_cmac, kcv_tdes, BlockCipher};
+use crate::algo::cipher::BlockCipher;
 use crate::algo::dukpt::{self, AesDukptKeyType, AesDukptUsage, TdesDukptUsage};
+use crate::algo::kcv::KcvMethod;
 use crate::algo::pinblock::{self, PinBlockFormat};
 use crate::algo::tr31;
 use crate::keyload;
@@ -53,16 +54,6 @@ fn algorithm_of(
     }
 }
 
-fn method_of(alg: KeyAlgorithm) -> &'static str {
-    if alg.is_tdes() {
-        "ANSI X9.24 (encrypt a zero block)"
-    } else if alg.is_aes() {
-        "CMAC of a zero block"
-    } else {
-        "HMAC-SHA-256 of 16 zero bytes (crate convention)"
-    }
-}
-
 pub(super) fn kcv(a: &KcvArgs) -> Result<Output, CliError> {
     let key = args::secret_hex("--key-hex", &a.key_hex)?;
     let alg = algorithm_of("--key-hex", &key, a.algorithm)?;
@@ -70,7 +61,7 @@ pub(super) fn kcv(a: &KcvArgs) -> Result<Output, CliError> {
     Ok(Output::new()
         .field("algorithm", alg.aws_name())
         .field("kcv", kcv.to_string())
-        .field("method", method_of(alg)))
+        .field("method", KcvMethod::default_for(alg).description()))
 }
 
 // ------------------------------------------------------------ PIN blocks
@@ -290,12 +281,11 @@ pub struct DukptDeriveArgs {
 }
 
 fn kcv_of(key: &[u8], aes: bool) -> String {
-    let k = if aes {
-        kcv_aes_cmac(key)
-    } else {
-        kcv_tdes(key)
-    };
-    k.map(|b| hex_up(&b)).unwrap_or_default()
+    args::key_algorithm("key", key.len(), aes)
+        .ok()
+        .and_then(|alg| key_check_value(alg, key).ok())
+        .map(|k| k.to_string())
+        .unwrap_or_default()
 }
 
 fn derived(out: Output, name: &str, key: &[u8], aes: bool, show: bool) -> Output {
@@ -478,7 +468,7 @@ pub(super) fn tr31(c: &Tr31Command, show: bool) -> Result<Output, CliError> {
             let modes = match &a.mode {
                 Some(m) => ModesOfUse::from_tr31(one_char("--mode", m)?)
                     .map_err(|e| CliError::arg("--mode", e.context()))?,
-                None => super::backend::default_modes_for(usage),
+                None => ModesOfUse::default_for(usage),
             };
             let exp = Exportability::from_tr31(one_char("--exportability", &a.exportability)?)
                 .map_err(|e| CliError::arg("--exportability", e.context()))?;

@@ -2,7 +2,8 @@
 //! table per operation, JUnit XML for CI, exit code 0 only when no case fails.
 
 use super::aws::{open_aws, test_keys_allowed};
-use super::backend::{open_backend_full, open_payshield, BackendSpec, KeyConfig};
+use super::backend::{open_backend_full, open_payshield, BackendSpec};
+use super::keys::KeyConfig;
 use super::output::{CliError, Output, EXIT_FAILED};
 use super::BackendArgs;
 use crate::backend::Backend;

@@ -12,15 +12,17 @@ pub mod aws;
 pub mod backend;
 mod calc;
 mod conformance;
+pub mod keys;
 mod ops;
 pub mod output;
 mod serve;
 
 pub use aws::{open_aws, AwsOptions};
 pub use backend::{
-    open_backend, open_backend_full, open_backend_with, open_payshield, BackendSpec, KeyConfig,
+    open_backend, open_backend_full, open_backend_with, open_payshield, BackendSpec,
     PayShieldOptions, SoftwareSession,
 };
+pub use keys::KeyConfig;
 pub use output::{CliError, Output};
 
 use clap::{Args, Parser, Subcommand};

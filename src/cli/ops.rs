@@ -4,16 +4,16 @@
 //! clear (`--key-hex`) and loaded through the key-exchange path.
 
 use super::args::{self, with};
-use super::backend::{
-    default_modes_for, open_backend_full, BackendSpec, KeyConfig, SoftwareSession,
-};
+use super::backend::{open_backend_full, BackendSpec, SoftwareSession};
+use super::keys::KeyConfig;
 use super::output::{CliError, Output, EXIT_FAILED};
 use super::BackendArgs;
 use crate::algo::emv::{self, MkDerivation};
 use crate::backend::{Backend, BackendExt};
 use crate::ops::*;
 use crate::types::{
-    CardExpiry, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, Psn, ServiceCode, Verification,
+    CardExpiry, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, Psn, ServiceCode,
+    Verification,
 };
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use std::sync::Arc;
@@ -84,7 +84,7 @@ impl Session {
                     &hex_flag,
                     KeyId::new(format!("cli/{}", flag.trim_start_matches('-'))),
                 )?;
-                let attrs = KeyAttributes::new(usage, alg, default_modes_for(usage));
+                let attrs = KeyAttributes::new(usage, alg, ModesOfUse::default_for(usage));
                 s.load(&id, attrs, clear.expose())
                     .await
                     .map_err(|e| CliError::arg(&hex_flag, e.context()))?;

@@ -1,6 +1,6 @@
 //! How a shadow compares the primary's and the candidate's answers.
 
-use super::shadow::{Outcome, SkipReason};
+use super::outcome::{Outcome, SkipReason};
 use crate::algo::pinblock::{EncryptedPinBlock, PinBlockFormat};
 use crate::error::ErrorKind;
 use crate::ops::*;

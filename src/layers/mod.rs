@@ -40,6 +40,7 @@ mod compare;
 mod failover;
 mod fault;
 mod metrics;
+mod outcome;
 mod report;
 mod retry;
 mod shadow;

@@ -1,10 +1,10 @@
 //! The software backend's in-memory keystore and the key rules an HSM enforces.
 
-use crate::algo::cipher::{has_odd_parity, kcv_aes_cmac, kcv_tdes, BlockCipher};
-use crate::algo::mac::hmac_sha256;
+use crate::algo::cipher::{has_odd_parity, BlockCipher};
+use crate::algo::kcv::key_check_value;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::KeyInfo;
-use crate::types::{Kcv, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, SecretBytes};
+use crate::types::{Kcv, KeyAttributes, KeyId, KeyUsage, ModesOfUse, SecretBytes};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -103,23 +103,6 @@ impl StoredKey {
         }
         Ok(self)
     }
-}
-
-/// KCV as AWS Payment Cryptography reports it: ANSI X9.24 for TDES, CMAC for
-/// AES; for HMAC keys the first 3 bytes of HMAC-SHA-256 over the empty
-/// message (AWS `KeyCheckValueAlgorithm` `HMAC`: "the hash selected at key
-/// creation on a zero-length message, taking the leftmost 3 bytes").
-pub fn key_check_value(alg: KeyAlgorithm, key: &[u8]) -> Result<Kcv> {
-    let b = if alg.is_tdes() {
-        kcv_tdes(key)?
-    } else if alg.is_aes() {
-        kcv_aes_cmac(key)?
-    } else {
-        let t = hmac_sha256(key, &[])?;
-        let b = t.as_bytes();
-        [b[0], b[1], b[2]]
-    };
-    Ok(Kcv(b))
 }
 
 /// Thread-safe map from key names to keys.

@@ -9,7 +9,12 @@
 
 mod keystore;
 
-pub use keystore::key_check_value;
+/// The KCV of `key` as AWS Payment Cryptography reports it (ANSI X9.24 for
+/// TDES, CMAC for AES, HMAC-SHA-256 of the empty message for HMAC keys):
+/// [`crate::algo::kcv::key_check_value`] with the crate's error type.
+pub fn key_check_value(alg: KeyAlgorithm, key: &[u8]) -> Result<Kcv> {
+    Ok(crate::algo::kcv::key_check_value(alg, key)?)
+}
 
 use crate::algo::cipher::{fix_odd_parity, BlockCipher};
 use crate::algo::dukpt::{self, AesDukptKeyType, AesDukptUsage, TdesDukptUsage};

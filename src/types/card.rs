@@ -1,6 +1,6 @@
 //! Small validated card-data values (not secret).
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 use std::fmt;
 
 fn digits<const N: usize>(field: &str, s: &str) -> Result<[u8; N]> {

@@ -1,7 +1,7 @@
 //! Key names and key attributes (TR-31 / X9.143 vocabulary, as AWS Payment
 //! Cryptography and payShield key blocks use it).
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 use std::fmt;
 
 /// The name of a key on a backend: an alias such as `zpk/acquirer-7`, an AWS
@@ -135,6 +135,22 @@ pub enum KeyAlgorithm {
 }
 
 impl KeyAlgorithm {
+    /// Every algorithm.
+    pub const ALL: [Self; 6] = [
+        Self::Tdes2,
+        Self::Tdes3,
+        Self::Aes128,
+        Self::Aes192,
+        Self::Aes256,
+        Self::HmacSha256,
+    ];
+
+    /// The algorithm with the AWS enum value `name` (`TDES_2KEY`, …);
+    /// `None` for any other value (asymmetric algorithms included).
+    pub fn from_aws_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.aws_name() == name)
+    }
+
     /// Key length in bytes.
     pub fn key_len(self) -> usize {
         match self {
@@ -220,6 +236,27 @@ pub struct ModesOfUse {
 }
 
 impl ModesOfUse {
+    /// The usual modes of use for a key usage: derive (BDKs, EMV master
+    /// keys), encrypt/decrypt (PIN, data and key-encryption keys) or
+    /// generate/verify (card verification, MAC, PIN verification keys).
+    pub fn default_for(usage: KeyUsage) -> Self {
+        match usage {
+            KeyUsage::Bdk
+            | KeyUsage::DukptInitialKey
+            | KeyUsage::EmvAppCryptogram
+            | KeyUsage::EmvSmConfidentiality
+            | KeyUsage::EmvSmIntegrity
+            | KeyUsage::EmvDynamicNumbers
+            | KeyUsage::EmvCardPersonalization
+            | KeyUsage::EmvOther => ModesOfUse::DERIVE,
+            KeyUsage::PinEncryption
+            | KeyUsage::DataEncryption
+            | KeyUsage::KeyEncryption
+            | KeyUsage::KeyBlockProtection => ModesOfUse::BOTH,
+            _ => ModesOfUse::GENERATE_VERIFY,
+        }
+    }
+
     /// Encrypt + decrypt + wrap + unwrap (TR-31 `B`).
     pub const BOTH: Self = Self::of(true, true, true, true, false, false, false, false, false);
     /// Decrypt + unwrap only (TR-31 `D`).

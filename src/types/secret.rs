@@ -1,6 +1,6 @@
 //! Secret values: zeroized on drop, never printed, compared in constant time.
 
-use crate::error::{Error, Result};
+use super::error::{Error, Result};
 use std::fmt;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};

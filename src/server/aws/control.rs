@@ -1,12 +1,12 @@
 //! Control plane (awsJson1_0, `PaymentCryptographyControlPlane.<Op>`).
 
 use super::api::{ApiError, ApiResult, Obj};
-use super::state::{algorithm_from_aws, check_alias_name, now, KeyRecord, KeyState, NewKey, Store};
+use super::state::{check_alias_name, now, KeyRecord, KeyState, NewKey, Store};
 use super::wrap::{new_params, wrap_to_certificate};
 use super::Inner;
 use crate::algo::cipher::fix_odd_parity;
 use crate::algo::tr31;
-use crate::types::{Exportability, KeyAttributes, KeyUsage, ModesOfUse, SecretBytes};
+use crate::types::{Exportability, KeyAlgorithm, KeyAttributes, KeyUsage, ModesOfUse, SecretBytes};
 use rand::RngCore;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -144,7 +144,7 @@ pub(crate) fn parse_attributes(o: Obj<'_>) -> ApiResult<KeyAttributes> {
         return Err(ApiError::unsupported_value("KeyClass", class));
     }
     let alg_s = o.str("KeyAlgorithm")?;
-    let algorithm = algorithm_from_aws(alg_s)
+    let algorithm = KeyAlgorithm::from_aws_name(alg_s)
         .ok_or_else(|| ApiError::unsupported_value("KeyAlgorithm", alg_s))?;
     let mut scratch = String::new();
     let m = o.obj("KeyModesOfUse", &mut scratch)?;

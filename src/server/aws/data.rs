@@ -112,7 +112,7 @@ fn dukpt_attrs(o: Obj<'_>, bdk: &KeyRecord) -> ApiResult<Dukpt> {
     let ksn = Ksn::parse_hex(ksn_s)
         .map_err(|e| ApiError::field(&o.field_name("KeySerialNumber"), e.reason))?;
     let key_type = match o.opt_str("DukptKeyDerivationType")? {
-        Some(s) => super::state::algorithm_from_aws(s)
+        Some(s) => KeyAlgorithm::from_aws_name(s)
             .filter(|a| a.is_tdes() || a.is_aes())
             .ok_or_else(|| {
                 ApiError::field(

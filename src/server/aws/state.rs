@@ -7,8 +7,8 @@
 //! CI only, like the emulator.
 
 use super::api::{ApiError, ApiResult};
-use crate::algo::cipher::{kcv_aes_cmac, kcv_tdes, BlockCipher};
-use crate::algo::mac::{cmac, hmac_sha256};
+use crate::algo::kcv::{kcv_with, KcvMethod};
+
 use crate::software::SoftwareBackend;
 use crate::types::{
     Exportability, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, SecretBytes,
@@ -142,7 +142,7 @@ impl KeyRecord {
     /// The crate's attributes of this key.
     pub(crate) fn attributes(&self) -> ApiResult<KeyAttributes> {
         let usage = KeyUsage::from_aws_name(&self.usage).map_err(ApiError::from)?;
-        let algorithm = algorithm_from_aws(&self.algorithm)
+        let algorithm = KeyAlgorithm::from_aws_name(&self.algorithm)
             .ok_or_else(|| ApiError::internal("stored key has an unknown algorithm"))?;
         let exportability =
             Exportability::from_tr31(self.exportability).unwrap_or(Exportability::Exportable);
@@ -228,33 +228,9 @@ impl KeyRecord {
     }
 }
 
-/// The crate algorithm for an AWS `KeyAlgorithm` value (symmetric only).
-pub(crate) fn algorithm_from_aws(s: &str) -> Option<KeyAlgorithm> {
-    [
-        KeyAlgorithm::Tdes2,
-        KeyAlgorithm::Tdes3,
-        KeyAlgorithm::Aes128,
-        KeyAlgorithm::Aes192,
-        KeyAlgorithm::Aes256,
-        KeyAlgorithm::HmacSha256,
-    ]
-    .into_iter()
-    .find(|a| a.aws_name() == s)
-}
-
-/// The KCV algorithm name the service uses by default for `alg`.
-pub(crate) fn default_kcv_algorithm(alg: KeyAlgorithm) -> &'static str {
-    if alg.is_tdes() {
-        "ANSI_X9_24"
-    } else if alg.is_aes() {
-        "CMAC"
-    } else {
-        "HMAC"
-    }
-}
-
-/// Computes a KCV with the named algorithm (ANSI_X9_24: TDES only; CMAC:
-/// TDES or AES over one zero block; HMAC: HMAC keys over the empty message).
+/// Computes a KCV with the named AWS `KeyCheckValueAlgorithm`
+/// ([`crate::algo::kcv`]: ANSI_X9_24 for TDES; CMAC for TDES or AES; HMAC
+/// for HMAC keys).
 pub(crate) fn compute_kcv(alg: KeyAlgorithm, kcv_alg: &str, key: &[u8]) -> ApiResult<String> {
     let bad = || {
         ApiError::field(
@@ -266,24 +242,14 @@ pub(crate) fn compute_kcv(alg: KeyAlgorithm, kcv_alg: &str, key: &[u8]) -> ApiRe
             },
         )
     };
-    let b: [u8; 3] = match kcv_alg {
-        "ANSI_X9_24" if alg.is_tdes() => kcv_tdes(key).map_err(crate::Error::from)?,
-        "CMAC" if alg.is_aes() => kcv_aes_cmac(key).map_err(crate::Error::from)?,
-        "CMAC" if alg.is_tdes() => {
-            let c = BlockCipher::tdes(key).map_err(crate::Error::from)?;
-            let t = cmac(&c, &[0u8; 8]);
-            let t = t.as_bytes();
-            [t[0], t[1], t[2]]
-        }
-        "HMAC" if alg == KeyAlgorithm::HmacSha256 => {
-            let t = hmac_sha256(key, &[]).map_err(crate::Error::from)?;
-            let t = t.as_bytes();
-            [t[0], t[1], t[2]]
-        }
-        "SHA_1" => return Err(ApiError::unsupported("KeyCheckValueAlgorithm SHA_1")),
-        _ => return Err(bad()),
-    };
-    Ok(hex::encode_upper(b))
+    if kcv_alg == "SHA_1" {
+        return Err(ApiError::unsupported("KeyCheckValueAlgorithm SHA_1"));
+    }
+    let method = KcvMethod::from_aws_name(kcv_alg)
+        .filter(|m| m.applies_to(alg))
+        .ok_or_else(bad)?;
+    let kcv = kcv_with(alg, method, key).map_err(crate::Error::from)?;
+    Ok(kcv.to_string())
 }
 
 /// What a new key is made of.
@@ -408,7 +374,7 @@ impl Store {
         let alg = k.attributes.algorithm;
         let kcv_alg = k
             .kcv_algorithm
-            .unwrap_or_else(|| default_kcv_algorithm(alg).to_owned());
+            .unwrap_or_else(|| KcvMethod::default_for(alg).aws_name().to_owned());
         let kcv = compute_kcv(alg, &kcv_alg, k.material.expose())?;
         let id = Self::new_key_id();
         let soft_id = KeyId::new(id.clone()).map_err(ApiError::from)?;
