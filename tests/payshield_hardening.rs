@@ -65,7 +65,10 @@ fn connection_budget(want: usize) -> usize {
 /// A frame: 2-byte length, then the parts.
 fn frame(parts: &[&[u8]]) -> Vec<u8> {
     let len: usize = parts.iter().map(|p| p.len()).sum();
-    let mut out = u16::try_from(len).expect("short frame").to_be_bytes().to_vec();
+    let mut out = u16::try_from(len)
+        .expect("short frame")
+        .to_be_bytes()
+        .to_vec();
     for p in parts {
         out.extend_from_slice(p);
     }
@@ -132,10 +135,16 @@ fn idle_connections_cost_little_and_memory_comes_back() {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let before = rss_kib();
         let conns = open_served(sim.addr(), n).await;
+        assert_eq!(sim.connections(), n);
         tokio::time::sleep(Duration::from_millis(300)).await;
         let during = rss_kib();
         drop(conns);
-        tokio::time::sleep(Duration::from_millis(1000)).await;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while sim.connections() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(sim.connections(), 0, "closed connections still served");
+        tokio::time::sleep(Duration::from_millis(300)).await;
         let after = rss_kib();
         let per_conn = during.saturating_sub(before) * 1024 / n as u64;
         eprintln!(
@@ -150,6 +159,234 @@ fn idle_connections_cost_little_and_memory_comes_back() {
             after <= before + 8 * 1024,
             "RSS did not come back: before {before} KiB, after {after} KiB"
         );
+    });
+}
+
+// ------------------------------------------------------------------ simulator: time
+
+/// Seconds until the peer closes `sock` (reads return 0 or fail), reading
+/// and discarding whatever it sends; `None` if still open after `limit`.
+async fn closed_within(sock: &mut TcpStream, limit: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = limit.checked_sub(start.elapsed())?;
+        match tokio::time::timeout(left, sock.read(&mut buf)).await {
+            Err(_) => return None,
+            Ok(Ok(0) | Err(_)) => return Some(start.elapsed()),
+            Ok(Ok(_)) => {}
+        }
+    }
+}
+
+fn quick(idle: u64, frame: u64, max: usize) -> SimConfig {
+    SimConfig {
+        idle_timeout: Duration::from_secs(idle),
+        frame_timeout: Duration::from_secs(frame),
+        max_connections: max,
+        ..SimConfig::default()
+    }
+}
+
+// A connection that sends nothing is closed after the idle timeout; one
+// that starts a frame and stalls, or drips it a byte at a time, is closed
+// after the frame timeout; a working connection is left alone.
+#[test]
+fn idle_stalled_and_dripping_connections_are_closed() {
+    let _g = serial();
+    rt().block_on(async {
+        let sim = start(quick(1, 1, 64)).await.expect("simulator");
+        let addr = sim.addr();
+        let limit = Duration::from_secs(4);
+
+        let idle = tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.expect("connect");
+            closed_within(&mut s, limit).await
+        });
+        let stalled = tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.expect("connect");
+            // Length 16, then 4 of the 16 bytes, then nothing.
+            s.write_all(&[0, 16, b'0', b'0', b'0', b'1'])
+                .await
+                .expect("send");
+            closed_within(&mut s, limit).await
+        });
+        let dripping = tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.expect("connect");
+            let f = frame(&[b"0001", b"B20020", &[b'x'; 32]]);
+            let start = Instant::now();
+            // A byte every 100 ms: the frame would take 4 s, and no gap is
+            // anywhere near the idle timeout.
+            for b in &f {
+                if s.write_all(&[*b]).await.is_err() {
+                    break;
+                }
+                let mut probe = [0u8; 16];
+                let read = tokio::time::timeout(Duration::from_millis(100), s.read(&mut probe));
+                if let Ok(Ok(0) | Err(_)) = read.await {
+                    return Some(start.elapsed());
+                }
+                if start.elapsed() > limit {
+                    return None;
+                }
+            }
+            closed_within(&mut s, limit.saturating_sub(start.elapsed()))
+                .await
+                .map(|_| start.elapsed())
+        });
+        let working = tokio::spawn(async move {
+            let mut s = TcpStream::connect(addr).await.expect("connect");
+            // An echo every 300 ms for 2.4 s: never idle for a second.
+            for i in 0..8u16 {
+                let header = format!("{i:04}");
+                let header: [u8; 4] = header.as_bytes().try_into().expect("4 digits");
+                echo(&mut s, &header)
+                    .await
+                    .expect("a working connection is served");
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        });
+        let (idle, stalled, dripping) = (
+            idle.await.expect("no panic"),
+            stalled.await.expect("no panic"),
+            dripping.await.expect("no panic"),
+        );
+        working.await.expect("working connection served throughout");
+        eprintln!("closed after: idle {idle:?}, stalled {stalled:?}, dripping {dripping:?}");
+        for (what, t) in [("idle", idle), ("stalled", stalled), ("dripping", dripping)] {
+            let t = t.unwrap_or_else(|| panic!("{what} connection still open after {limit:?}"));
+            assert!(
+                t >= Duration::from_millis(800),
+                "{what} closed too soon: {t:?}"
+            );
+        }
+    });
+}
+
+// A peer that sends requests but never reads the responses: once the
+// socket buffers are full the simulator's write cannot finish, and the
+// frame timeout closes the connection instead of holding it forever.
+#[test]
+fn a_peer_that_never_reads_is_closed() {
+    let _g = serial();
+    rt().block_on(async {
+        let sim = start(quick(30, 1, 64)).await.expect("simulator");
+        let mut s = TcpStream::connect(sim.addr()).await.expect("connect");
+        let data = vec![b'y'; 8000];
+        let one = frame(&[b"0001", b"B21F40", &data]);
+        let start = Instant::now();
+        let mut sent = 0usize;
+        // Write until the connection breaks (bounded: 40 s of data at most
+        // 64 MiB).
+        let broke = loop {
+            if start.elapsed() > Duration::from_secs(8) || sent > 64 << 20 {
+                break false;
+            }
+            match tokio::time::timeout(Duration::from_millis(500), s.write_all(&one)).await {
+                Ok(Ok(())) => sent += one.len(),
+                Ok(Err(_)) => break true,
+                // Our own write is blocked: the simulator stopped reading.
+                Err(_) => {
+                    if sim.connections() == 0 {
+                        break true;
+                    }
+                }
+            }
+        };
+        eprintln!(
+            "peer that never reads: closed {broke} after {:?}, {sent} bytes sent",
+            start.elapsed()
+        );
+        assert!(broke, "still open after {:?}", start.elapsed());
+        assert_eq!(sim.connections(), 0);
+    });
+}
+
+// ------------------------------------------------------------------ simulator: connection limit
+
+// Attackers fill every place. While they are new (less than a second old)
+// a newcomer is closed at once; once they idle, a working client takes
+// their places and is served, and the simulator never serves more than its
+// limit. When every place is busy with a half-sent frame, a newcomer is
+// closed at once too, until the frame timeout frees the places.
+#[test]
+fn connection_limit_holds_and_a_working_client_is_served() {
+    let _g = serial();
+    rt().block_on(async {
+        let max = 20;
+        let sim = start(quick(30, 1, max)).await.expect("simulator");
+        let addr = sim.addr();
+        let mut attackers = Vec::new();
+        for _ in 0..max {
+            attackers.push(TcpStream::connect(addr).await.expect("connect"));
+        }
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while sim.connections() < max && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(sim.connections(), max);
+        // Over the limit, nobody idle long enough: closed at once.
+        let mut late = TcpStream::connect(addr).await.expect("connect");
+        let t = closed_within(&mut late, Duration::from_millis(800)).await;
+        assert!(t.is_some(), "a connection over the limit was kept");
+        assert_eq!(sim.connections(), max);
+
+        // The attackers idle; a working client (2 connections) is served.
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let mut cfg = PayShieldConfig::new(addr.to_string());
+        cfg.request_timeout = Duration::from_secs(2);
+        let ps = PayShieldBackend::connect(cfg, KeyTable::new())
+            .await
+            .expect("connect over a full simulator");
+        for _ in 0..5 {
+            ps.diagnostics()
+                .await
+                .expect("served while attackers hold places");
+        }
+        assert!(sim.connections() <= max, "{} > {max}", sim.connections());
+        let mut evicted = 0;
+        for a in &mut attackers {
+            if closed_within(a, Duration::from_millis(50)).await.is_some() {
+                evicted += 1;
+            }
+        }
+        eprintln!("limit {max}: {evicted} idle attackers evicted for the working client");
+        assert!(evicted >= 1, "nobody was evicted");
+        drop(ps);
+        drop(attackers);
+
+        // Every place busy: a frame started and never finished.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        while sim.connections() > 0 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let mut busy = Vec::new();
+        for _ in 0..max {
+            let mut s = TcpStream::connect(addr).await.expect("connect");
+            s.write_all(&[0, 16, b'0']).await.expect("send");
+            busy.push(s);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let mut late = TcpStream::connect(addr).await.expect("connect");
+        assert!(
+            closed_within(&mut late, Duration::from_millis(500))
+                .await
+                .is_some(),
+            "a connection over the limit was kept while all were busy"
+        );
+        // The frame timeout (1 s) frees the places; then a client is served.
+        let start = Instant::now();
+        let mut s = loop {
+            let mut s = TcpStream::connect(addr).await.expect("connect");
+            if echo(&mut s, b"0042").await.is_ok() {
+                break s;
+            }
+            assert!(start.elapsed() < Duration::from_secs(4), "never served");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        echo(&mut s, b"0043").await.expect("still served");
+        eprintln!("served {:?} after every place was busy", start.elapsed());
+        drop(busy);
     });
 }
 
