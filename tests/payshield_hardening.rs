@@ -563,3 +563,135 @@ fn reconnect_storm_is_bounded_and_the_host_comes_back() {
         drop(stop);
     });
 }
+
+// A host that answers one request per connection and then closes it. Each
+// connection carried a response, so the client reconnects promptly (calls
+// keep succeeding), but never faster than one connection per `backoff_min`
+// per pooled connection.
+#[test]
+fn one_answer_per_connection_reconnects_promptly_but_bounded() {
+    let _g = serial();
+    rt().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let accepts = Arc::new(AtomicUsize::new(0));
+        let counted = Arc::clone(&accepts);
+        let host = tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::Relaxed);
+                tokio::spawn(async move {
+                    // One NC request: [len][4-char header]NC.
+                    let mut req = [0u8; 8];
+                    let read = sock.read_exact(&mut req);
+                    if !matches!(tokio::time::timeout(Duration::from_secs(2), read).await, Ok(Ok(_))) {
+                        return;
+                    }
+                    let header = &req[2..6];
+                    let answer = frame(&[header, b"ND00", b"7D22274C5745C5A1", b"1500-0023"]);
+                    let _ = sock.write_all(&answer).await;
+                });
+            }
+        });
+        let cfg = PayShieldConfig::new(addr.to_string());
+        let (backoff_min, slots) = (cfg.backoff_min, cfg.connections);
+        let ps = PayShieldBackend::connect(cfg, KeyTable::new())
+            .await
+            .expect("connect");
+        let run = Duration::from_millis(1500);
+        let start = Instant::now();
+        let (mut ok, mut failed) = (0u32, 0u32);
+        while start.elapsed() < run {
+            match ps.diagnostics().await {
+                Ok(_) => ok += 1,
+                Err(e) => {
+                    assert_eq!(e.kind(), ErrorKind::Transient, "{e}");
+                    failed += 1;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+        }
+        let n = accepts.load(Ordering::Relaxed);
+        host.abort();
+        let bound = slots as u128 * (run.as_millis() / backoff_min.as_millis() + 5);
+        eprintln!("one answer per connection: {n} connections in {run:?} (bound {bound}); {ok} answered, {failed} failed fast");
+        assert!((n as u128) <= bound, "{n} connections in {run:?}");
+        assert!(ok >= 20, "only {ok} answers: reconnects after an answer are not prompt");
+    });
+}
+
+// ------------------------------------------------------------------ CLI flags
+
+fn paycrypto(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_paycrypto"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run paycrypto")
+}
+
+// The limits are flags with their defaults in --help; values out of range
+// are usage errors (exit 2) naming the flag; and they reach the simulator.
+#[test]
+fn serve_payshield_limit_flags() {
+    let _g = serial();
+    let help = paycrypto(&["serve", "payshield", "--help"]);
+    let text = String::from_utf8_lossy(&help.stdout);
+    assert!(help.status.success());
+    for needle in [
+        "--idle-timeout <SECS>",
+        "[default: 300]",
+        "--frame-timeout <SECS>",
+        "[default: 10]",
+        "--max-connections <N>",
+        "[default: 1024]",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    for (flag, value) in [
+        ("--idle-timeout", "0"),
+        ("--frame-timeout", "0"),
+        ("--max-connections", "0"),
+        ("--idle-timeout", "soon"),
+    ] {
+        let out = paycrypto(&["serve", "payshield", "--listen", "127.0.0.1:0", flag, value]);
+        assert_eq!(out.status.code(), Some(2), "{flag} {value}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(flag),
+            "{flag} {value}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // --idle-timeout 1 on the real binary: an idle connection closes.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_paycrypto"))
+        .args([
+            "serve",
+            "payshield",
+            "--listen",
+            "127.0.0.1:0",
+            "--idle-timeout",
+            "1",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    let addr = line
+        .trim_end()
+        .trim_start_matches("listening on tcp://")
+        .to_string();
+    let closed = std::net::TcpStream::connect(&addr).ok().and_then(|mut s| {
+        let _ = s.set_read_timeout(Some(Duration::from_secs(4)));
+        let start = Instant::now();
+        let mut b = [0u8; 8];
+        matches!(s.read(&mut b), Ok(0)).then(|| start.elapsed())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let t = closed.expect("idle connection closed by --idle-timeout 1");
+    assert!(t >= Duration::from_millis(800), "closed after {t:?}");
+}
