@@ -7,6 +7,7 @@ use crate::server::payshield::{bind_and_serve, Faults, SimConfig};
 use clap::{Args, Subcommand};
 use std::io::Write;
 use std::path::PathBuf;
+use std::time::Duration;
 use tokio::net::TcpListener;
 
 /// `serve …`.
@@ -15,10 +16,13 @@ pub enum ServeCommand {
     /// A payShield-compatible HSM simulator over TCP (variant LMK, the public
     /// test LMK unless --lmk is given). Prints one line `listening on
     /// tcp://HOST:PORT` once it accepts connections, then serves until
-    /// interrupted (SIGINT / SIGTERM: exit 0).
+    /// interrupted (SIGINT / SIGTERM: exit 0). Connections are bounded in
+    /// number, idle time and frame time (--max-connections, --idle-timeout,
+    /// --frame-timeout).
     #[command(after_help = "Examples:\n  \
         paycrypto serve payshield --listen 127.0.0.1:1500\n  \
         paycrypto serve payshield --listen 127.0.0.1:0 --header-len 6 --fault drop=1000\n  \
+        paycrypto serve payshield --listen 0.0.0.0:1500 --max-connections 256 --idle-timeout 60\n  \
         paycrypto conformance --backend payshield://127.0.0.1:1500")]
     Payshield(PayshieldServeArgs),
     /// An AWS Payment Cryptography-compatible emulator over HTTP: both APIs
@@ -51,6 +55,18 @@ pub struct PayshieldServeArgs {
     /// request).
     #[arg(long, value_name = "SPEC")]
     pub fault: Option<String>,
+    /// Close a connection that sends nothing for SECS seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub idle_timeout: u64,
+    /// Close a connection that takes longer than SECS seconds to send a
+    /// frame it has started, or to read a response.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub frame_timeout: u64,
+    /// Serve at most N connections at once. At the limit a new connection
+    /// takes the place of the one idle longest (idle at least 1 s), or is
+    /// closed at once when every connection is busy.
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    pub max_connections: usize,
 }
 
 /// Options of the AWS Payment Cryptography emulator.
@@ -100,8 +116,21 @@ pub fn payshield_config(args: &PayshieldServeArgs) -> Result<SimConfig, CliError
             "expected 1 to 255 characters",
         ));
     }
+    let secs = |flag: &'static str, v: u64| {
+        if (1..=86_400).contains(&v) {
+            Ok(Duration::from_secs(v))
+        } else {
+            Err(CliError::arg(flag, "expected 1 to 86400 seconds"))
+        }
+    };
+    if !(1..=1_000_000).contains(&args.max_connections) {
+        return Err(CliError::arg("--max-connections", "expected 1 to 1000000"));
+    }
     let mut config = SimConfig {
         header_len: args.header_len,
+        idle_timeout: secs("--idle-timeout", args.idle_timeout)?,
+        frame_timeout: secs("--frame-timeout", args.frame_timeout)?,
+        max_connections: args.max_connections,
         ..SimConfig::default()
     };
     if let Some(path) = &args.lmk {

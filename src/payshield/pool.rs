@@ -9,9 +9,21 @@
 //! [`ErrorKind::Transient`]. A timed-out request leaves a tombstone so its
 //! header is not reused until its late response arrives or the connection
 //! goes: a response can never reach the wrong caller.
+//!
+//! Reconnects are bounded. A connection proves the host healthy when it
+//! carries a response (or stays up for `backoff_max`); one that cannot be
+//! opened, or closes before either, is a failure. After a failure only one
+//! slot at a time tries again (a probe), `backoff_min` doubling to
+//! `backoff_max` apart (with jitter), and calls that find no live
+//! connection fail at once with [`ErrorKind::Transient`]: a host that
+//! accepts and closes at once costs about one connection per backoff, not
+//! one per round trip. The backoff resets only when a connection proves
+//! the host healthy again. Whatever happens, a slot starts at most one
+//! connection per `backoff_min`.
 
 use super::codec;
 use crate::error::{Error, ErrorKind, Result};
+use rand::Rng;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,6 +31,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
+use tokio::time::Instant;
 
 /// Configuration of a [`super::PayShieldBackend`].
 #[derive(Debug, Clone)]
@@ -36,9 +49,12 @@ pub struct PayShieldConfig {
     pub request_timeout: Duration,
     /// Connect timeout (default 2 s).
     pub connect_timeout: Duration,
-    /// First reconnect delay (default 20 ms), doubled up to `backoff_max`.
+    /// First reconnect delay after a failed connection (default 20 ms),
+    /// doubled on each failure in a row up to `backoff_max`; also the least
+    /// time between two connection attempts of one slot.
     pub backoff_min: Duration,
-    /// Longest reconnect delay (default 2 s).
+    /// Longest reconnect delay (default 2 s); also how long a connection
+    /// that has carried no response must stay up to count as healthy.
     pub backoff_max: Duration,
 }
 
@@ -85,6 +101,8 @@ struct Conn {
     pending: Mutex<Pending>,
     alive: AtomicBool,
     killed: watch::Sender<bool>,
+    /// Set once the connection has carried a response.
+    proven: watch::Sender<bool>,
     permits: Arc<Semaphore>,
 }
 
@@ -131,6 +149,9 @@ impl Conn {
             }
             e
         };
+        if !*self.proven.borrow() {
+            self.proven.send_replace(true);
+        }
         if let Entry::Waiting { tx, code, .. } = entry {
             let body = payload.get(hl..).unwrap_or(&[]);
             let reply = if body.get(..2) == Some(&code[..]) {
@@ -160,6 +181,124 @@ struct Slot {
     conn: Mutex<Option<Arc<Conn>>>,
 }
 
+/// The host's health as the pool sees it, shared by its slots (see the
+/// module documentation).
+struct Gate {
+    state: Mutex<GateState>,
+    /// Bumped on every change, to wake slots waiting for their turn.
+    changed: watch::Sender<u64>,
+}
+
+struct GateState {
+    /// Failed connections in a row (0: healthy).
+    failures: u32,
+    /// No probe before this.
+    retry_at: Option<Instant>,
+    /// A slot is probing now.
+    probing: bool,
+}
+
+impl Gate {
+    fn new() -> Self {
+        Self {
+            state: Mutex::new(GateState {
+                failures: 0,
+                retry_at: None,
+                probing: false,
+            }),
+            changed: watch::channel(0).0,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, GateState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn bump(&self) {
+        self.changed.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    fn unhealthy(&self) -> bool {
+        self.lock().failures > 0
+    }
+
+    /// Waits for this slot's turn to connect: at once while the host is
+    /// healthy; otherwise as the one probe, once the backoff has passed.
+    /// `Some(true)` for a probe; `None` when the pool closes.
+    async fn turn(&self, closed: &mut watch::Receiver<bool>) -> Option<bool> {
+        let mut rx = self.changed.subscribe();
+        loop {
+            rx.borrow_and_update();
+            let until = {
+                let mut st = self.lock();
+                if st.failures == 0 {
+                    return Some(false);
+                }
+                let now = Instant::now();
+                match st.retry_at {
+                    _ if st.probing => None,
+                    Some(t) if t > now => Some(t),
+                    _ => {
+                        st.probing = true;
+                        return Some(true);
+                    }
+                }
+            };
+            let sleep = async {
+                match until {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = sleep => {}
+                _ = rx.changed() => {}
+                _ = closed.wait_for(|c| *c) => return None,
+            }
+        }
+    }
+
+    /// A connection proved the host healthy: the backoff resets.
+    fn healthy(&self) {
+        {
+            let mut st = self.lock();
+            if st.failures == 0 && !st.probing {
+                return;
+            }
+            st.failures = 0;
+            st.retry_at = None;
+            st.probing = false;
+        }
+        self.bump();
+    }
+
+    /// A connection failed (or closed unproven). A probe's failure, or the
+    /// first failure, lengthens the backoff; other slots' failures while
+    /// the host is already known bad do not.
+    fn failed(&self, probe: bool, cfg: &PayShieldConfig) {
+        {
+            let mut st = self.lock();
+            if probe || st.failures == 0 {
+                st.failures = st.failures.saturating_add(1);
+                let doubled = cfg
+                    .backoff_min
+                    .saturating_mul(1u32 << (st.failures - 1).min(20))
+                    .min(cfg.backoff_max);
+                // Jitter: between half and all of it, so that many clients
+                // do not come back in step.
+                let half = doubled / 2;
+                let extra = u64::try_from(half.as_micros()).unwrap_or(u64::MAX);
+                let jitter = Duration::from_micros(rand::rng().random_range(0..=extra));
+                st.retry_at = Some(Instant::now() + half + jitter);
+            }
+            if probe {
+                st.probing = false;
+            }
+        }
+        self.bump();
+    }
+}
+
 impl Slot {
     fn current(&self) -> Option<Arc<Conn>> {
         self.conn
@@ -175,6 +314,7 @@ impl Slot {
 pub(crate) struct Pool {
     cfg: Arc<PayShieldConfig>,
     slots: Vec<Arc<Slot>>,
+    gate: Arc<Gate>,
     next: AtomicUsize,
     closed: watch::Sender<bool>,
 }
@@ -224,16 +364,19 @@ impl Pool {
                 })
             })
             .collect();
+        let gate = Arc::new(Gate::new());
         for s in &slots {
             tokio::spawn(supervise(
                 Arc::clone(s),
                 Arc::clone(&cfg),
+                Arc::clone(&gate),
                 closed.subscribe(),
             ));
         }
         let pool = Self {
             cfg,
             slots,
+            gate,
             next: AtomicUsize::new(0),
             closed,
         };
@@ -267,9 +410,13 @@ impl Pool {
             .ok_or_else(|| Error::invalid("command", "missing command code"))?;
         let code = codec::response_code(cmd);
         let deadline = tokio::time::Instant::now() + self.cfg.request_timeout;
-        let conn = self
-            .pick()
-            .ok_or_else(|| transient("no payShield connection is available"))?;
+        let conn = self.pick().ok_or_else(|| {
+            transient(if self.gate.unhealthy() {
+                "the payShield keeps failing (connections refused, closed or unanswered): reconnecting with backoff"
+            } else {
+                "no payShield connection is available"
+            })
+        })?;
         let permit = tokio::time::timeout_at(deadline, Arc::clone(&conn.permits).acquire_owned())
             .await
             .map_err(|_| {
@@ -334,34 +481,63 @@ impl Pool {
     }
 }
 
-async fn supervise(slot: Arc<Slot>, cfg: Arc<PayShieldConfig>, mut closed: watch::Receiver<bool>) {
-    let mut backoff = cfg.backoff_min;
+async fn supervise(
+    slot: Arc<Slot>,
+    cfg: Arc<PayShieldConfig>,
+    gate: Arc<Gate>,
+    mut closed: watch::Receiver<bool>,
+) {
+    let mut last_try: Option<Instant> = None;
     loop {
         if *closed.borrow() {
             return;
         }
+        // Whatever else happens, one connection per `backoff_min` at most.
+        if let Some(t) = last_try {
+            tokio::select! {
+                () = tokio::time::sleep_until(t + cfg.backoff_min) => {}
+                _ = closed.wait_for(|c| *c) => return,
+            }
+        }
+        let Some(probe) = gate.turn(&mut closed).await else {
+            return;
+        };
+        last_try = Some(Instant::now());
         let attempt =
             tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(cfg.addr.as_str())).await;
-        match attempt {
-            Ok(Ok(sock)) => {
-                backoff = cfg.backoff_min;
-                let _ = sock.set_nodelay(true);
-                let conn = start_conn(sock, &cfg);
-                let mut killed = conn.killed.subscribe();
-                *slot.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&conn));
-                tokio::select! {
-                    _ = killed.wait_for(|k| *k) => {}
-                    _ = closed.wait_for(|c| *c) => { conn.kill("client closed"); return; }
+        let Ok(Ok(sock)) = attempt else {
+            gate.failed(probe, &cfg);
+            continue;
+        };
+        let _ = sock.set_nodelay(true);
+        let conn = start_conn(sock, &cfg);
+        let mut killed = conn.killed.subscribe();
+        let mut proven = conn.proven.subscribe();
+        *slot.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&conn));
+        // Healthy once it carries a response, or stays up `backoff_max`.
+        let trial = tokio::time::sleep(cfg.backoff_max);
+        tokio::pin!(trial);
+        let mut healthy = false;
+        loop {
+            tokio::select! {
+                _ = killed.wait_for(|k| *k) => break,
+                _ = closed.wait_for(|c| *c) => { conn.kill("client closed"); return; }
+                _ = proven.wait_for(|p| *p), if !healthy => {
+                    healthy = true;
+                    gate.healthy();
                 }
-                slot.conn.lock().unwrap_or_else(|e| e.into_inner()).take();
-            }
-            _ => {
-                tokio::select! {
-                    _ = tokio::time::sleep(backoff) => {}
-                    _ = closed.wait_for(|c| *c) => return,
+                () = &mut trial, if !healthy => {
+                    healthy = true;
+                    gate.healthy();
                 }
-                backoff = (backoff * 2).min(cfg.backoff_max);
             }
+        }
+        slot.conn.lock().unwrap_or_else(|e| e.into_inner()).take();
+        // A response may have arrived just before the close.
+        if healthy || *conn.proven.borrow() {
+            gate.healthy();
+        } else {
+            gate.failed(probe, &cfg);
         }
     }
 }
@@ -369,6 +545,7 @@ async fn supervise(slot: Arc<Slot>, cfg: Arc<PayShieldConfig>, mut closed: watch
 fn start_conn(sock: TcpStream, cfg: &PayShieldConfig) -> Arc<Conn> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let (killed, _) = watch::channel(false);
+    let (proven, _) = watch::channel(false);
     let in_flight =
         (cfg.max_in_flight as u64).min(cfg.header_space().saturating_sub(1).max(1)) as usize;
     let conn = Arc::new(Conn {
@@ -381,6 +558,7 @@ fn start_conn(sock: TcpStream, cfg: &PayShieldConfig) -> Arc<Conn> {
         }),
         alive: AtomicBool::new(true),
         killed,
+        proven,
         permits: Arc::new(Semaphore::new(in_flight)),
     });
     let (mut rd, mut wr) = sock.into_split();

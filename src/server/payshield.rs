@@ -7,6 +7,17 @@
 //! [`Faults`] make it drop, delay, garble, truncate or reorder responses for
 //! client tests.
 //!
+//! It is safe to leave running where others can reach it: connections are
+//! bounded in number, time and memory (see [`SimConfig`]). A connection that
+//! sends nothing for [`SimConfig::idle_timeout`] is closed, and so is one
+//! that takes longer than [`SimConfig::frame_timeout`] to send a frame it
+//! started or to read a response. At most [`SimConfig::max_connections`]
+//! are served: at the limit a new connection takes the place of the one
+//! idle longest, or is closed at once when all are busy. An idle
+//! connection holds no buffer. When `accept` fails (out of file
+//! descriptors, say) the simulator backs off, from 5 ms doubling to 1 s,
+//! instead of retrying at once.
+//!
 //! ```no_run
 //! # async fn run() -> std::io::Result<()> {
 //! use paycrypto::server::payshield::{start, SimConfig};
@@ -16,19 +27,18 @@
 //! ```
 
 mod commands;
+mod conn;
 
 pub use commands::{err, Sim};
 
 use crate::error::{Error, Result};
-use crate::payshield::codec;
 use crate::payshield::lmk::VariantLmk;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 /// Faults to inject, each every N-th request (counted across all
@@ -99,7 +109,31 @@ pub struct SimConfig {
     pub lmk: VariantLmk,
     /// Faults to inject (default: none).
     pub faults: Faults,
+    /// A connection that sends nothing for this long is closed (default
+    /// 300 s).
+    pub idle_timeout: Duration,
+    /// Once the first byte of a frame has arrived, the rest must arrive
+    /// within this long, and a response must be written within this long,
+    /// or the connection is closed (default 10 s).
+    pub frame_timeout: Duration,
+    /// Most connections served at once (default 1024; 0 counts as 1). At the
+    /// limit, a new connection takes the place of the connection idle
+    /// longest (nothing half-received, idle for at least a second); when
+    /// none is, the new connection is closed at once.
+    pub max_connections: usize,
 }
+
+/// Default [`SimConfig::idle_timeout`].
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default [`SimConfig::frame_timeout`].
+pub const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default [`SimConfig::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+
+/// First pause after a failed `accept`; doubled on each failure in a row.
+const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+/// Longest pause after failed `accept`s.
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 impl Default for SimConfig {
     fn default() -> Self {
@@ -107,6 +141,9 @@ impl Default for SimConfig {
             header_len: 4,
             lmk: VariantLmk::test_lmk(),
             faults: Faults::default(),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            frame_timeout: DEFAULT_FRAME_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -125,6 +162,24 @@ struct Shared {
     sim: Sim,
     faults: Faults,
     counter: AtomicU64,
+    idle_timeout: Duration,
+    frame_timeout: Duration,
+    max_connections: usize,
+    registry: Arc<conn::Registry>,
+}
+
+impl Shared {
+    fn new(config: SimConfig) -> Arc<Self> {
+        Arc::new(Self {
+            sim: Sim::new(config.lmk, config.header_len),
+            faults: config.faults,
+            counter: AtomicU64::new(0),
+            idle_timeout: config.idle_timeout,
+            frame_timeout: config.frame_timeout,
+            max_connections: config.max_connections.max(1),
+            registry: Arc::new(conn::Registry::new()),
+        })
+    }
 }
 
 /// Serves connections from `listener` until `shutdown` becomes true (or
@@ -132,24 +187,57 @@ struct Shared {
 pub async fn serve_until(
     listener: TcpListener,
     config: SimConfig,
+    shutdown: watch::Receiver<bool>,
+) -> Result<()> {
+    run(listener, Shared::new(config), shutdown).await
+}
+
+/// True when `shutdown` says stop (or its sender is gone).
+fn stopping(
+    changed: std::result::Result<(), watch::error::RecvError>,
+    shutdown: &watch::Receiver<bool>,
+) -> bool {
+    changed.is_err() || *shutdown.borrow()
+}
+
+async fn run(
+    listener: TcpListener,
+    shared: Arc<Shared>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
-    let shared = Arc::new(Shared {
-        sim: Sim::new(config.lmk, config.header_len),
-        faults: config.faults,
-        counter: AtomicU64::new(0),
-    });
+    let mut backoff = ACCEPT_BACKOFF_MIN;
     loop {
         tokio::select! {
-            accepted = listener.accept() => {
-                let Ok((sock, _)) = accepted else { continue };
-                let _ = sock.set_nodelay(true);
-                let shared = Arc::clone(&shared);
-                let sd = shutdown.clone();
-                tokio::spawn(async move { connection(sock, shared, sd).await });
-            }
+            accepted = listener.accept() => match accepted {
+                Ok((sock, _)) => {
+                    backoff = ACCEPT_BACKOFF_MIN;
+                    // Over the limit with nobody idle: closed at once.
+                    let Some(ticket) = shared.registry.admit(shared.max_connections) else {
+                        continue;
+                    };
+                    let _ = sock.set_nodelay(true);
+                    let shared = Arc::clone(&shared);
+                    let sd = shutdown.clone();
+                    tokio::spawn(conn::serve_conn(sock, shared, ticket, sd));
+                }
+                // Out of descriptors (EMFILE/ENFILE), out of memory, or a
+                // connection aborted before it was accepted. The first
+                // ones persist while connections wait in the backlog, so
+                // retrying at once would spin: pause, longer each time.
+                Err(_) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        changed = shutdown.changed() => {
+                            if stopping(changed, &shutdown) {
+                                return Ok(());
+                            }
+                        }
+                    }
+                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
+                }
+            },
             changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow() {
+                if stopping(changed, &shutdown) {
                     return Ok(());
                 }
             }
@@ -188,12 +276,18 @@ pub async fn bind_and_serve(listen: &str, config: SimConfig) -> Result<()> {
 pub struct SimHandle {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
+    registry: Arc<conn::Registry>,
 }
 
 impl SimHandle {
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// Connections being served now.
+    pub fn connections(&self) -> usize {
+        self.registry.len()
     }
 
     /// Stops the simulator.
@@ -213,72 +307,16 @@ pub async fn start(config: SimConfig) -> std::io::Result<SimHandle> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
+    let shared = Shared::new(config);
+    let registry = Arc::clone(&shared.registry);
     tokio::spawn(async move {
-        let _ = serve_until(listener, config, rx).await;
+        let _ = run(listener, shared, rx).await;
     });
-    Ok(SimHandle { addr, shutdown: tx })
-}
-
-async fn connection(mut sock: TcpStream, shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
-    let mut rbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
-    let mut wbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
-    let mut chunk = vec![0u8; 16 * 1024];
-    let f = &shared.faults;
-    let hl = shared.sim.header_len;
-    loop {
-        let n = tokio::select! {
-            r = sock.read(&mut chunk) => match r { Ok(0) | Err(_) => return, Ok(n) => n },
-            _ = shutdown.changed() => return,
-        };
-        rbuf.extend_from_slice(chunk.get(..n).unwrap_or(&[]));
-        let mut consumed = 0;
-        let mut held: Option<Vec<u8>> = None;
-        while let Some((used, payload)) = codec::split_frame(rbuf.get(consumed..).unwrap_or(&[])) {
-            consumed += used;
-            let seq = shared.counter.fetch_add(1, Ordering::Relaxed) + 1;
-            let mut resp = Vec::with_capacity(64);
-            shared.sim.handle(payload, &mut resp);
-            if Faults::hit(f.drop_every, seq) {
-                let _ = sock.write_all(&wbuf).await;
-                return;
-            }
-            if Faults::hit(f.truncate_every, seq) {
-                wbuf.extend_from_slice(resp.get(..resp.len() / 2).unwrap_or(&[]));
-                let _ = sock.write_all(&wbuf).await;
-                return;
-            }
-            if Faults::hit(f.garbage_every, seq) {
-                resp.clear();
-                let junk_header = vec![b'#'; hl];
-                let _ = codec::write_frame(&mut resp, &[&junk_header, b"Z\xFF\x00garbage"]);
-            }
-            if Faults::hit(f.delay_every, seq) {
-                if sock.write_all(&wbuf).await.is_err() {
-                    return;
-                }
-                wbuf.clear();
-                tokio::time::sleep(f.delay).await;
-            }
-            if Faults::hit(f.reorder_every, seq) && held.is_none() {
-                held = Some(resp);
-                continue;
-            }
-            wbuf.extend_from_slice(&resp);
-            if let Some(h) = held.take() {
-                wbuf.extend_from_slice(&h);
-            }
-        }
-        if let Some(h) = held.take() {
-            wbuf.extend_from_slice(&h);
-        }
-        rbuf.drain(..consumed.min(rbuf.len()));
-        if !wbuf.is_empty() {
-            if sock.write_all(&wbuf).await.is_err() {
-                return;
-            }
-            wbuf.clear();
-        }
-    }
+    Ok(SimHandle {
+        addr,
+        shutdown: tx,
+        registry,
+    })
 }
 
 #[cfg(test)]
