@@ -16,6 +16,7 @@ pub mod keyload;
 pub mod layers;
 pub mod ops;
 pub mod payshield;
+pub(crate) mod rules;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod software;

@@ -1203,7 +1203,7 @@ async fn same_answers(
                 Some(ArpcMethod::Method1 { arc: [0x30, 0x30] }),
                 Some(ArpcMethod::Method2 {
                     csu: [0, 0, 0, 0x12],
-                    proprietary_data: vec![0xAB; 4],
+                    proprietary_data: ProprietaryAuthData::new(&[0xAB; 4]).unwrap(),
                 }),
             ] {
                 let r = VerifyArqcRequest {

@@ -825,7 +825,7 @@ async fn backend_kw_emv_common_session_key() {
         arqc,
         arpc: Some(ArpcMethod::Method2 {
             csu: [0, 0x12, 0, 0],
-            proprietary_data: vec![],
+            proprietary_data: ProprietaryAuthData::default(),
         }),
     };
     let sk = h(&v, "expected", "session_key");
@@ -909,18 +909,10 @@ async fn backend_kw_emv_common_session_key() {
         .await
         .unwrap();
     assert_eq!(r.verification, Verification::Failed);
-    // Proprietary data over 8 bytes is refused as input.
-    let e = ps
-        .verify_arqc(VerifyArqcRequest {
-            arpc: Some(ArpcMethod::Method2 {
-                csu: [0; 4],
-                proprietary_data: vec![0; 9],
-            }),
-            ..req
-        })
-        .await
-        .unwrap_err();
+    // Proprietary data over 8 bytes cannot even be put in a request.
+    let e = ProprietaryAuthData::new(&[0; 9]).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    drop(req);
 }
 
 #[tokio::test]
@@ -1088,7 +1080,7 @@ proptest! {
             // keys) it answers Unsupported, never another answer.
             let psn = Psn::new("01").unwrap();
             let sessions = [SessionKeyDerivation::Visa, SessionKeyDerivation::Mastercard { atc, unpredictable_number: un }, SessionKeyDerivation::EmvCommon { atc }];
-            let arpcs = [None, Some(ArpcMethod::Method1 { arc: [0x30, 0x30] }), Some(ArpcMethod::Method2 { csu: [un[0], un[1], 0, 0], proprietary_data: un[..usize::from(atc[0] % 5)].to_vec() })];
+            let arpcs = [None, Some(ArpcMethod::Method1 { arc: [0x30, 0x30] }), Some(ArpcMethod::Method2 { csu: [un[0], un[1], 0, 0], proprietary_data: ProprietaryAuthData::new(&un[..usize::from(atc[0] % 5)]).unwrap() })];
             for (i, session) in sessions.into_iter().enumerate() {
                 for mkd in [MkDerivation::OptionA, MkDerivation::OptionB] {
                     let icc = emv::derive_icc_mk(&imk, &pan, Some("01"), mkd).unwrap();

@@ -544,15 +544,7 @@ impl AwsBackend {
         };
         // The service MACs the transaction data as given: apply any padding here.
         let data = match r.padding {
-            Padding::None => {
-                if r.transaction_data.is_empty() || r.transaction_data.len() % 8 != 0 {
-                    return Err(Error::invalid(
-                        "transaction data",
-                        "must be a positive multiple of 8 bytes without padding",
-                    ));
-                }
-                r.transaction_data.clone()
-            }
+            Padding::None => r.transaction_data.clone(),
             p => pad(&r.transaction_data, p, 8)?,
         };
         let arpc = match &r.arpc {
@@ -568,23 +560,15 @@ impl AwsBackend {
             Some(ArpcMethod::Method2 {
                 csu,
                 proprietary_data,
-            }) => {
-                if proprietary_data.len() > 8 {
-                    return Err(Error::invalid(
-                        "proprietary authentication data",
-                        "at most 8 bytes",
-                    ));
-                }
-                Some(dt::CryptogramAuthResponse::ArpcMethod2(built(
-                    dt::CryptogramVerificationArpcMethod2::builder()
-                        .card_status_update(hexu(csu))
-                        .set_proprietary_authentication_data(
-                            (!proprietary_data.is_empty()).then(|| hexu(proprietary_data)),
-                        )
-                        .build(),
-                    "arpc method 2",
-                )?))
-            }
+            }) => Some(dt::CryptogramAuthResponse::ArpcMethod2(built(
+                dt::CryptogramVerificationArpcMethod2::builder()
+                    .card_status_update(hexu(csu))
+                    .set_proprietary_authentication_data(
+                        (!proprietary_data.is_empty()).then(|| hexu(proprietary_data.as_bytes())),
+                    )
+                    .build(),
+                "arpc method 2",
+            )?)),
         };
         let res = self
             .data
@@ -689,9 +673,6 @@ impl AwsBackend {
     }
 
     async fn verify_mac(&self, r: VerifyMacRequest) -> Result<VerifyResponse> {
-        if r.mac.len() < 4 {
-            return Err(Error::invalid("mac", "must be at least 4 bytes"));
-        }
         let (alg, data) = self.mac_input(&r.key, r.algorithm, &r.data).await?;
         let len = i32::try_from(r.mac.len()).ok().filter(|n| *n <= 16);
         let res = self
@@ -916,6 +897,9 @@ impl Backend for AwsBackend {
 
     async fn execute(&self, request: Request) -> Result<Response> {
         let op = request.operation();
+        if let Err(e) = request.validate() {
+            return Err(e.with_op(op).with_backend(self.name.clone()));
+        }
         let result = match request {
             Request::TranslatePin(r) => self.translate_pin(r).await.map(Response::TranslatePin),
             Request::EncryptData(r) => self.encrypt_data(r).await.map(Response::EncryptData),

@@ -616,12 +616,12 @@ pub(super) async fn arqc(c: &ArqcCommand) -> Result<Output, CliError> {
                 }),
                 (None, Some(csu)) => {
                     let proprietary_data = match &a.proprietary_data {
-                        Some(p) => args::hex("--proprietary-data", p)?,
-                        None => Vec::new(),
+                        Some(p) => ProprietaryAuthData::new(&args::hex("--proprietary-data", p)?)
+                            .map_err(|_| {
+                            CliError::arg("--proprietary-data", "at most 8 bytes")
+                        })?,
+                        None => ProprietaryAuthData::default(),
                     };
-                    if proprietary_data.len() > 8 {
-                        return Err(CliError::arg("--proprietary-data", "at most 8 bytes"));
-                    }
                     Some(ArpcMethod::Method2 {
                         csu: args::hex_n::<4>("--csu", csu)?,
                         proprietary_data,

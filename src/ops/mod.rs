@@ -8,8 +8,10 @@
 //! HSM checks it.
 
 mod types;
+mod validate;
 
 pub use types::*;
+pub use validate::{max_mac_len, MAX_MAC_LEN, MIN_MAC_LEN};
 
 pub use crate::types::Operation;
 use crate::types::Verification;

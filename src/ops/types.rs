@@ -5,7 +5,7 @@ use crate::types::{
     PinBlockFormat, Psn, SecretBytes, ServiceCode, Verification,
 };
 
-pub use crate::types::{Iso9797Padding, MkDerivation, Tr31Version};
+pub use crate::types::{Iso9797Padding, MkDerivation, ProprietaryAuthData, Tr31Version};
 
 // ---------------------------------------------------------------- DUKPT
 
@@ -235,7 +235,7 @@ pub enum ArpcMethod {
         /// Card status update (4 bytes).
         csu: [u8; 4],
         /// Proprietary authentication data (0 to 8 bytes).
-        proprietary_data: Vec<u8>,
+        proprietary_data: ProprietaryAuthData,
     },
 }
 

@@ -4,11 +4,12 @@ use super::codec::{self, request as rq, CodecError};
 use super::keytable::{key_type_for, scheme_for, KeyTable, TableKey};
 use super::lmk::{KeyScheme, KeyType};
 use super::pool::{PayShieldConfig, Pool};
-use crate::algo::pinblock::{self, EncryptedPinBlock, PinBlockFormat};
+use crate::algo::pinblock::{EncryptedPinBlock, PinBlockFormat};
 use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
-use crate::types::{Cvv, KeyAlgorithm, KeyId, KeyUsage, ModesOfUse, SecretBytes, Verification};
+use crate::rules::{self, Purpose};
+use crate::types::{Cvv, KeyId, SecretBytes, Verification};
 use async_trait::async_trait;
 use std::sync::Arc;
 
@@ -78,33 +79,6 @@ pub fn error_for_code(code: [u8; 2]) -> Error {
         _ => (ErrorKind::Backend, "command failed"),
     };
     Error::new(kind, format!("payShield error {c}: {what}"))
-}
-
-fn require(
-    k: &TableKey,
-    id: &KeyId,
-    usages: &[KeyUsage],
-    mode: fn(&ModesOfUse) -> bool,
-    purpose: &str,
-) -> Result<()> {
-    if !usages.contains(&k.attributes.usage) {
-        return Err(Error::key_usage(format!(
-            "key {id} has usage {}; {purpose} needs {}",
-            k.attributes.usage.code(),
-            usages
-                .iter()
-                .map(|u| u.code())
-                .collect::<Vec<_>>()
-                .join(" or ")
-        )));
-    }
-    let m = &k.attributes.modes;
-    if !(m.no_restrictions || mode(m)) {
-        return Err(Error::key_usage(format!(
-            "key {id}'s modes of use do not allow {purpose}"
-        )));
-    }
-    Ok(())
 }
 
 fn fmt_code(f: PinBlockFormat) -> Result<&'static [u8; 2]> {
@@ -192,17 +166,10 @@ impl PayShieldBackend {
     }
 
     async fn translate_pin(&self, r: TranslatePinRequest) -> Result<TranslatePinResponse> {
-        pinblock::check_translation(r.incoming_format, r.outgoing_format)?;
         let src_fmt = fmt_code(r.incoming_format)?;
         let dst_fmt = fmt_code(r.outgoing_format)?;
         let out = self.key(&r.outgoing_key)?;
-        require(
-            &out,
-            &r.outgoing_key,
-            &[KeyUsage::PinEncryption],
-            |m| m.encrypt,
-            "PIN block encryption",
-        )?;
+        rules::check(&r.outgoing_key, &out.attributes, Purpose::PinEncrypt)?;
         let block = r.pin_block.as_bytes();
         if block.len() != 8 {
             return Err(Error::invalid("pin block", "expected 8 bytes"));
@@ -212,13 +179,7 @@ impl PayShieldBackend {
         match &r.incoming_key {
             PinKey::Key(id) => {
                 let k = self.key(id)?;
-                require(
-                    &k,
-                    id,
-                    &[KeyUsage::PinEncryption],
-                    |m| m.decrypt,
-                    "PIN block decryption",
-                )?;
+                rules::check(id, &k.attributes, Purpose::PinDecrypt)?;
                 let cmd = if k.key_type == KeyType::TPK {
                     b"CA"
                 } else {
@@ -264,25 +225,7 @@ impl PayShieldBackend {
             ));
         }
         let bdk = self.key(&d.bdk)?;
-        require(
-            &bdk,
-            &d.bdk,
-            &[KeyUsage::Bdk],
-            |m| m.derive_key,
-            "DUKPT key derivation",
-        )?;
-        if bdk.attributes.algorithm != KeyAlgorithm::Tdes2 {
-            return Err(Error::invalid(
-                "ksn",
-                "a 10-byte TDES DUKPT KSN needs a double-length TDES BDK",
-            ));
-        }
-        if d.key_type != KeyAlgorithm::Tdes2 {
-            return Err(Error::invalid(
-                "dukpt key type",
-                "TDES DUKPT (X9.24-1) derives double-length TDES keys only",
-            ));
-        }
+        rules::check_bdk(&bdk.attributes, d)?;
         Ok(bdk)
     }
 
@@ -296,23 +239,12 @@ impl PayShieldBackend {
         let (k, ksn) = match key {
             DataKey::Key(id) => {
                 let k = self.key(id)?;
-                if encrypt {
-                    require(
-                        &k,
-                        id,
-                        &[KeyUsage::DataEncryption],
-                        |m| m.encrypt,
-                        "data encryption",
-                    )?;
+                let purpose = if encrypt {
+                    Purpose::DataEncrypt
                 } else {
-                    require(
-                        &k,
-                        id,
-                        &[KeyUsage::DataEncryption],
-                        |m| m.decrypt,
-                        "data decryption",
-                    )?;
-                }
+                    Purpose::DataDecrypt
+                };
+                rules::check(id, &k.attributes, purpose)?;
                 (k, None)
             }
             DataKey::Dukpt { dukpt, variant } => {
@@ -331,12 +263,6 @@ impl PayShieldBackend {
                 return Err(Error::invalid("iv", "expected 8 bytes for TDES"))
             }
         };
-        if data.is_empty() || data.len() % 8 != 0 {
-            return Err(Error::invalid(
-                "data",
-                "must be a non-empty multiple of 8 bytes",
-            ));
-        }
         if data.len() > MAX_DATA {
             return Err(Error::invalid(
                 "data",
@@ -363,28 +289,12 @@ impl PayShieldBackend {
 
     fn cvk(&self, id: &KeyId, generate: bool) -> Result<Arc<TableKey>> {
         let k = self.key(id)?;
-        if generate {
-            require(
-                &k,
-                id,
-                &[KeyUsage::CardVerification],
-                |m| m.generate,
-                "CVV generation",
-            )?;
+        let purpose = if generate {
+            Purpose::CvvGenerate
         } else {
-            require(
-                &k,
-                id,
-                &[KeyUsage::CardVerification],
-                |m| m.verify,
-                "CVV verification",
-            )?;
-        }
-        if k.attributes.algorithm != KeyAlgorithm::Tdes2 {
-            return Err(Error::key_usage(
-                "the Visa CVV algorithm needs a double-length TDES CVK",
-            ));
-        }
+            Purpose::CvvVerify
+        };
+        rules::check(id, &k.attributes, purpose)?;
         Ok(k)
     }
 
@@ -395,27 +305,21 @@ impl PayShieldBackend {
         generate: bool,
     ) -> Result<(Arc<TableKey>, u8, u8)> {
         let k = self.key(id)?;
-        let (usages, code, padding): (&[KeyUsage], u8, Iso9797Padding) = match alg {
-            MacAlgorithm::Iso9797Alg1(p) => {
-                (&[KeyUsage::MacIso9797Alg1, KeyUsage::MacIso16609], b'1', p)
-            }
-            MacAlgorithm::Iso9797Alg3(p) => (&[KeyUsage::MacIso9797Alg3], b'2', p),
+        let (code, padding): (u8, Iso9797Padding) = match alg {
+            MacAlgorithm::Iso9797Alg1(p) => (b'1', p),
+            MacAlgorithm::Iso9797Alg3(p) => (b'2', p),
             MacAlgorithm::Cmac | MacAlgorithm::HmacSha256 => {
                 return Err(Error::unsupported(
                     "M6/M8 with a variant LMK: ISO 9797-1 algorithms 1 and 3 only",
                 ))
             }
         };
-        if generate {
-            require(&k, id, usages, |m| m.generate, "MAC generation")?;
+        let purpose = if generate {
+            Purpose::MacGenerate(alg)
         } else {
-            require(&k, id, usages, |m| m.verify, "MAC verification")?;
-        }
-        if code == b'2' && k.attributes.algorithm != KeyAlgorithm::Tdes2 {
-            return Err(Error::key_usage(
-                "ISO 9797-1 algorithm 3 needs a double-length TDES key",
-            ));
-        }
+            Purpose::MacVerify(alg)
+        };
+        rules::check(id, &k.attributes, purpose)?;
         let pad = match padding {
             Iso9797Padding::None => b'0',
             Iso9797Padding::Method1 => b'1',
@@ -430,12 +334,6 @@ impl PayShieldBackend {
         let (size, len) = match r.mac_length {
             None | Some(8) => (b'1', 8),
             Some(4) => (b'0', 4),
-            Some(n) if !(4..=8).contains(&n) => {
-                return Err(Error::invalid(
-                    "mac length",
-                    "a TDES MAC is 4 to 8 bytes long",
-                ))
-            }
             Some(_) => return Err(Error::unsupported("M6 returns 4- or 8-byte MACs only")),
         };
         if r.data.len() > MAX_DATA {
@@ -459,9 +357,6 @@ impl PayShieldBackend {
         let size = match r.mac.len() {
             8 => b'1',
             4 => b'0',
-            n if !(4..=8).contains(&n) => {
-                return Err(Error::invalid("mac", "a TDES MAC is 4 to 8 bytes long"))
-            }
             _ => return Err(Error::unsupported("M8 verifies 4- or 8-byte MACs only")),
         };
         if r.data.len() > MAX_DATA {
@@ -530,13 +425,7 @@ impl PayShieldBackend {
             )),
         };
         let kek = self.key(kek_id)?;
-        require(
-            &kek,
-            kek_id,
-            &[KeyUsage::KeyEncryption, KeyUsage::KeyBlockProtection],
-            |m| m.unwrap || m.decrypt,
-            "key unwrapping",
-        )?;
+        rules::check(kek_id, &kek.attributes, Purpose::KeyUnwrap)?;
         let header = crate::algo::tr31::parse_header(block)?;
         if header.algorithm != crate::algo::tr31::Algorithm::Tdes {
             return Err(Error::unsupported(
@@ -600,17 +489,9 @@ impl PayShieldBackend {
 
     async fn export_key(&self, r: ExportKeyRequest) -> Result<ExportKeyResponse> {
         let key = self.key(&r.key)?;
-        if !key.attributes.exportability.allows_export() {
-            return Err(Error::key_usage(format!("key {} is not exportable", r.key)));
-        }
+        rules::check_exportable(&r.key, &key.attributes)?;
         let kek = self.key(&r.kek)?;
-        require(
-            &kek,
-            &r.kek,
-            &[KeyUsage::KeyEncryption, KeyUsage::KeyBlockProtection],
-            |m| m.wrap || m.encrypt,
-            "key wrapping",
-        )?;
+        rules::check(&r.kek, &kek.attributes, Purpose::KeyWrap)?;
         if r.version != Tr31Version::B {
             return Err(Error::unsupported(
                 "a variant-LMK payShield exports TR-31 version B under a TDES ZMK",
@@ -733,6 +614,9 @@ impl Backend for PayShieldBackend {
 
     async fn execute(&self, request: Request) -> Result<Response> {
         let op = request.operation();
+        if let Err(e) = request.validate() {
+            return Err(e.with_op(op).with_backend(self.inner.name.clone()));
+        }
         self.dispatch(request)
             .await
             .map_err(|e| e.with_op(op).with_backend(self.inner.name.clone()))

@@ -4,7 +4,7 @@ use crate::algo::cipher::{has_odd_parity, BlockCipher};
 use crate::algo::kcv::key_check_value;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::KeyInfo;
-use crate::types::{Kcv, KeyAttributes, KeyId, KeyUsage, ModesOfUse, SecretBytes};
+use crate::types::{Kcv, KeyAttributes, KeyId, SecretBytes};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -76,32 +76,6 @@ impl StoredKey {
             attributes: self.attributes,
             key_check_value: self.kcv,
         }
-    }
-
-    /// Refuses the key unless its usage is one of `usages` and its modes allow `mode`.
-    pub(crate) fn require(
-        &self,
-        usages: &[KeyUsage],
-        mode: fn(&ModesOfUse) -> bool,
-        purpose: &str,
-    ) -> Result<&Self> {
-        if !usages.contains(&self.attributes.usage) {
-            let allowed: Vec<&str> = usages.iter().map(|u| u.code()).collect();
-            return Err(Error::key_usage(format!(
-                "key {} has usage {}; {purpose} needs {}",
-                self.id,
-                self.attributes.usage.code(),
-                allowed.join(" or ")
-            )));
-        }
-        let m = &self.attributes.modes;
-        if !(m.no_restrictions || mode(m)) {
-            return Err(Error::key_usage(format!(
-                "key {}'s modes of use do not allow {purpose}",
-                self.id
-            )));
-        }
-        Ok(self)
     }
 }
 

@@ -22,7 +22,8 @@ use crate::algo::{cvv, emv, mac, pinblock, tr31};
 use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
-use crate::types::{Cvv, Kcv, KeyAlgorithm, KeyUsage, SecretBytes, Verification};
+use crate::rules::{self, Purpose};
+use crate::types::{Cvv, Kcv, KeyAlgorithm, SecretBytes, Verification};
 use async_trait::async_trait;
 use keystore::{KeyStore, StoredKey};
 use rand::RngCore;
@@ -150,15 +151,9 @@ impl SoftwareBackend {
         purpose: DukptPurpose,
     ) -> Result<(WorkingKey, KeyAlgorithm, Kcv)> {
         let bdk = self.keys.get(&d.bdk)?;
-        bdk.require(&[KeyUsage::Bdk], |m| m.derive_key, "DUKPT key derivation")?;
+        rules::check_bdk(&bdk.attributes, d)?;
         let bdk_bytes = bdk.material.expose();
         if d.ksn.is_aes() {
-            if !bdk.attributes.algorithm.is_aes() {
-                return Err(Error::invalid(
-                    "ksn",
-                    "a 12-byte AES DUKPT KSN needs an AES BDK",
-                ));
-            }
             let usage = match purpose {
                 DukptPurpose::Pin => AesDukptUsage::PinEncryption,
                 DukptPurpose::Data(DukptVariant::Request) => AesDukptUsage::DataEncrypt,
@@ -168,18 +163,6 @@ impl SoftwareBackend {
             let k = dukpt::aes_working_key(bdk_bytes, &d.ksn, usage, aes_key_type(d.key_type)?)?;
             Ok((WorkingKey::Derived(k), d.key_type, bdk.kcv))
         } else {
-            if bdk.attributes.algorithm != KeyAlgorithm::Tdes2 {
-                return Err(Error::invalid(
-                    "ksn",
-                    "a 10-byte TDES DUKPT KSN needs a double-length TDES BDK",
-                ));
-            }
-            if d.key_type != KeyAlgorithm::Tdes2 {
-                return Err(Error::invalid(
-                    "dukpt key type",
-                    "TDES DUKPT (X9.24-1) derives double-length TDES keys only",
-                ));
-            }
             let usage = match purpose {
                 DukptPurpose::Pin => TdesDukptUsage::Pin,
                 DukptPurpose::Data(DukptVariant::Request | DukptVariant::Bidirectional) => {
@@ -193,16 +176,11 @@ impl SoftwareBackend {
     }
 
     fn translate_pin(&self, r: TranslatePinRequest) -> Result<TranslatePinResponse> {
-        pinblock::check_translation(r.incoming_format, r.outgoing_format)?;
         let pan = Some(r.pan.expose());
         let pin = match &r.incoming_key {
             PinKey::Key(id) => {
                 let k = self.keys.get(id)?;
-                k.require(
-                    &[KeyUsage::PinEncryption],
-                    |m| m.decrypt,
-                    "PIN block decryption",
-                )?;
+                rules::check(id, &k.attributes, Purpose::PinDecrypt)?;
                 let c = k.cipher()?;
                 pinblock::decrypt_pin_block(c, r.incoming_format, r.pin_block.as_bytes(), pan)?
             }
@@ -213,11 +191,7 @@ impl SoftwareBackend {
             }
         };
         let out = self.keys.get(&r.outgoing_key)?;
-        out.require(
-            &[KeyUsage::PinEncryption],
-            |m| m.encrypt,
-            "PIN block encryption",
-        )?;
+        rules::check(&r.outgoing_key, &out.attributes, Purpose::PinEncrypt)?;
         let c = out.cipher()?;
         let block = pinblock::encrypt_pin_block(c, r.outgoing_format, &pin, pan, &mut rand::rng())?;
         Ok(TranslatePinResponse {
@@ -231,19 +205,12 @@ impl SoftwareBackend {
         match key {
             DataKey::Key(id) => {
                 let k = self.keys.get(id)?;
-                if encrypt {
-                    k.require(
-                        &[KeyUsage::DataEncryption],
-                        |m| m.encrypt,
-                        "data encryption",
-                    )?;
+                let purpose = if encrypt {
+                    Purpose::DataEncrypt
                 } else {
-                    k.require(
-                        &[KeyUsage::DataEncryption],
-                        |m| m.decrypt,
-                        "data decryption",
-                    )?;
-                }
+                    Purpose::DataDecrypt
+                };
+                rules::check(id, &k.attributes, purpose)?;
                 Ok((k.cipher()?.clone(), k.kcv))
             }
             DataKey::Dukpt { dukpt, variant } => {
@@ -285,24 +252,12 @@ impl SoftwareBackend {
 
     fn cvk(&self, id: &crate::types::KeyId, generate: bool) -> Result<std::sync::Arc<StoredKey>> {
         let k = self.keys.get(id)?;
-        if generate {
-            k.require(
-                &[KeyUsage::CardVerification],
-                |m| m.generate,
-                "CVV generation",
-            )?;
+        let purpose = if generate {
+            Purpose::CvvGenerate
         } else {
-            k.require(
-                &[KeyUsage::CardVerification],
-                |m| m.verify,
-                "CVV verification",
-            )?;
-        }
-        if k.attributes.algorithm != KeyAlgorithm::Tdes2 {
-            return Err(Error::key_usage(
-                "the Visa CVV algorithm needs a double-length TDES CVK",
-            ));
-        }
+            Purpose::CvvVerify
+        };
+        rules::check(id, &k.attributes, purpose)?;
         Ok(k)
     }
 
@@ -342,16 +297,7 @@ impl SoftwareBackend {
 
     fn verify_arqc(&self, r: VerifyArqcRequest) -> Result<VerifyArqcResponse> {
         let k = self.keys.get(&r.key)?;
-        k.require(
-            &[KeyUsage::EmvAppCryptogram],
-            |m| m.derive_key,
-            "ARQC verification",
-        )?;
-        if k.attributes.algorithm != KeyAlgorithm::Tdes2 {
-            return Err(Error::unsupported(
-                "ARQC verification with a non-TDES-2KEY master key",
-            ));
-        }
+        rules::check(&r.key, &k.attributes, Purpose::ArqcVerify)?;
         let icc_mk = emv::derive_icc_mk(
             k.material.expose(),
             r.pan.expose(),
@@ -386,7 +332,13 @@ impl SoftwareBackend {
                 }),
                 true,
             ) => Some(
-                emv::generate_arpc_method2(sk.as_slice(), &r.arqc, csu, proprietary_data)?.to_vec(),
+                emv::generate_arpc_method2(
+                    sk.as_slice(),
+                    &r.arqc,
+                    csu,
+                    proprietary_data.as_bytes(),
+                )?
+                .to_vec(),
             ),
             _ => None,
         };
@@ -403,17 +355,12 @@ impl SoftwareBackend {
         generate: bool,
     ) -> Result<std::sync::Arc<StoredKey>> {
         let k = self.keys.get(id)?;
-        let usages: &[KeyUsage] = match alg {
-            MacAlgorithm::Iso9797Alg1(_) => &[KeyUsage::MacIso9797Alg1, KeyUsage::MacIso16609],
-            MacAlgorithm::Iso9797Alg3(_) => &[KeyUsage::MacIso9797Alg3],
-            MacAlgorithm::Cmac => &[KeyUsage::MacCmac],
-            MacAlgorithm::HmacSha256 => &[KeyUsage::MacHmac],
-        };
-        if generate {
-            k.require(usages, |m| m.generate, "MAC generation")?;
+        let purpose = if generate {
+            Purpose::MacGenerate(alg)
         } else {
-            k.require(usages, |m| m.verify, "MAC verification")?;
-        }
+            Purpose::MacVerify(alg)
+        };
+        rules::check(id, &k.attributes, purpose)?;
         Ok(k)
     }
 
@@ -422,11 +369,6 @@ impl SoftwareBackend {
         Ok(match alg {
             MacAlgorithm::Iso9797Alg1(p) => mac::cbc_mac(k.cipher()?, data, p)?,
             MacAlgorithm::Iso9797Alg3(p) => {
-                if k.attributes.algorithm != KeyAlgorithm::Tdes2 {
-                    return Err(Error::key_usage(
-                        "ISO 9797-1 algorithm 3 needs a double-length TDES key",
-                    ));
-                }
                 mac::MacTag::from_slice(&mac::retail_mac(key, data, p)?)
             }
             MacAlgorithm::Cmac => mac::cmac(k.cipher()?, data),
@@ -471,12 +413,9 @@ impl SoftwareBackend {
     fn import_key(&self, r: ImportKeyRequest) -> Result<KeyInfo> {
         let key = match r.material {
             KeyMaterial::Tr31 { kek, key_block } => {
-                let kek = self.keys.get(&kek)?;
-                kek.require(
-                    &[KeyUsage::KeyEncryption, KeyUsage::KeyBlockProtection],
-                    |m| m.unwrap || m.decrypt,
-                    "key unwrapping",
-                )?;
+                let kek_key = self.keys.get(&kek)?;
+                rules::check(&kek, &kek_key.attributes, Purpose::KeyUnwrap)?;
+                let kek = kek_key;
                 let (header, clear) = tr31::unwrap(kek.material.expose(), &key_block)?;
                 let attributes = crate::keyload::tr31_attributes(&header, clear.len())?;
                 StoredKey::new(
@@ -517,18 +456,9 @@ impl SoftwareBackend {
 
     fn export_key(&self, r: ExportKeyRequest) -> Result<ExportKeyResponse> {
         let key = self.keys.get(&r.key)?;
-        if !key.attributes.exportability.allows_export() {
-            return Err(Error::key_usage(format!(
-                "key {} is not exportable",
-                key.id
-            )));
-        }
+        rules::check_exportable(&key.id, &key.attributes)?;
         let kek = self.keys.get(&r.kek)?;
-        kek.require(
-            &[KeyUsage::KeyEncryption, KeyUsage::KeyBlockProtection],
-            |m| m.wrap || m.encrypt,
-            "key wrapping",
-        )?;
+        rules::check(&r.kek, &kek.attributes, Purpose::KeyWrap)?;
         let header = crate::keyload::tr31_header(r.version, &key.attributes)?;
         let block = tr31::wrap(
             kek.material.expose(),
@@ -555,6 +485,9 @@ impl Backend for SoftwareBackend {
 
     async fn execute(&self, request: Request) -> Result<Response> {
         let op = request.operation();
+        if let Err(e) = request.validate() {
+            return Err(e.with_op(op).with_backend(self.name.clone()));
+        }
         let result = match request {
             Request::TranslatePin(r) => self.translate_pin(r).map(Response::TranslatePin),
             Request::EncryptData(r) => self.encrypt_data(r).map(Response::EncryptData),

@@ -23,7 +23,7 @@ pub use key::{
 };
 pub use ksn::Ksn;
 pub use operation::Operation;
-pub use params::{Iso9797Padding, MkDerivation};
+pub use params::{Iso9797Padding, MkDerivation, ProprietaryAuthData};
 pub use pin::{EncryptedPinBlock, Pin, PinBlockFormat};
 pub use secret::{Cvv, Pan, SecretBytes};
 

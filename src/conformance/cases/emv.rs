@@ -213,7 +213,10 @@ async fn agree(ctx: &Ctx<'_>) -> Outcome {
                 let n = rng.random_range(0..=8);
                 Some(ArpcMethod::Method2 {
                     csu: rng.random(),
-                    proprietary_data: random_bytes(&mut rng, n),
+                    proprietary_data: crate::types::ProprietaryAuthData::new(&random_bytes(
+                        &mut rng, n,
+                    ))
+                    .map_err(|e| fail(e.to_string()))?,
                 })
             }
         };

@@ -21,13 +21,13 @@
 //! under the session key or the ICC master key (the reference uses the
 //! latter) is not settled by any public source.
 
-use super::{protocol, require, PayShieldBackend};
+use super::{protocol, PayShieldBackend};
 use crate::algo::mac::pad_into;
 use crate::error::{Error, Result};
 use crate::ops::*;
 use crate::payshield::codec::kw::{encode_kw, pan_psn_16, KwArpc, KwPanPsn, KwRequest, KwScheme};
 use crate::payshield::codec::{self, request as rq};
-use crate::types::{KeyAlgorithm, KeyUsage, Verification};
+use crate::types::Verification;
 
 /// Largest transaction data field of KQ and KW (2 hex digits of length).
 const MAX_TXN_DATA: usize = 0xFF;
@@ -47,18 +47,7 @@ fn kw_error(code: [u8; 2]) -> Error {
 impl PayShieldBackend {
     pub(super) async fn verify_arqc(&self, r: VerifyArqcRequest) -> Result<VerifyArqcResponse> {
         let k = self.key(&r.key)?;
-        require(
-            &k,
-            &r.key,
-            &[KeyUsage::EmvAppCryptogram],
-            |m| m.derive_key,
-            "ARQC verification",
-        )?;
-        if k.attributes.algorithm != KeyAlgorithm::Tdes2 {
-            return Err(Error::unsupported(
-                "ARQC verification with a non-TDES-2KEY master key",
-            ));
-        }
+        crate::rules::check(&r.key, &k.attributes, crate::rules::Purpose::ArqcVerify)?;
         // Whole blocks, padded as the card padded them (errors as the
         // reference: padding none needs a positive multiple of 8 bytes).
         let mut data = vec![0u8; r.transaction_data.len() + 16];
@@ -89,18 +78,10 @@ impl PayShieldBackend {
                     Some(ArpcMethod::Method2 {
                         csu,
                         proprietary_data,
-                    }) => {
-                        if proprietary_data.len() > 8 {
-                            return Err(Error::invalid(
-                                "proprietary auth data",
-                                "ARPC method 2 takes 0 to 8 bytes",
-                            ));
-                        }
-                        KwArpc::Method2 {
-                            csu: *csu,
-                            proprietary: proprietary_data.clone(),
-                        }
-                    }
+                    }) => KwArpc::Method2 {
+                        csu: *csu,
+                        proprietary: proprietary_data.as_bytes().to_vec(),
+                    },
                 };
                 let req = KwRequest {
                     scheme,

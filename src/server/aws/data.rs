@@ -436,9 +436,10 @@ async fn verify_arqc(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
             },
             "ArpcMethod2" => ArpcMethod::Method2 {
                 csu: fixed::<4>(r, "CardStatusUpdate")?,
-                proprietary_data: r
-                    .opt_hex("ProprietaryAuthenticationData", 1, 16)?
-                    .unwrap_or_default(),
+                proprietary_data: ProprietaryAuthData::new(
+                    &r.opt_hex("ProprietaryAuthenticationData", 1, 16)?
+                        .unwrap_or_default(),
+                )?,
             },
             other => {
                 return Err(ApiError::unsupported_member(

@@ -1,0 +1,175 @@
+//! The request-shape rules that do not depend on a key, written once.
+//!
+//! Values that can be checked alone are newtypes ([`Pan`](crate::Pan),
+//! [`Cvv`](crate::Cvv), [`ProprietaryAuthData`](crate::types::ProprietaryAuthData),
+//! [`Ksn`](crate::Ksn), …): a malformed one cannot be constructed. What
+//! relates several fields of a request (a PIN block's length and its format,
+//! data length and padding, a TDES KSN and the working-key type) is checked
+//! by [`Request::validate`], which every backend calls before anything else,
+//! so every backend refuses the same malformed request with the same
+//! [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) and message.
+//! Rules that need the key's attributes live in the crate's `rules` module.
+
+use super::types::*;
+use super::Request;
+use crate::algo::pinblock::check_translation;
+use crate::error::{Error, Result};
+use crate::types::{KeyAlgorithm, PinBlockFormat};
+
+/// Longest MAC any supported algorithm gives (HMAC-SHA-256).
+pub const MAX_MAC_LEN: usize = 32;
+/// Shortest MAC accepted (ISO 9797-1 and AWS: 4 bytes).
+pub const MIN_MAC_LEN: usize = 4;
+
+impl Request {
+    /// Checks the rules between this request's fields that do not depend on
+    /// a key. Backends call it first; callers may call it early. Errors are
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) naming the field.
+    pub fn validate(&self) -> Result<()> {
+        match self {
+            Request::TranslatePin(r) => {
+                check_translation(r.incoming_format, r.outgoing_format)?;
+                check_block_len(r.incoming_format, r.pin_block.as_bytes().len())?;
+                if let PinKey::Dukpt(d) = &r.incoming_key {
+                    check_dukpt(d)?;
+                }
+                Ok(())
+            }
+            Request::EncryptData(r) => {
+                check_data_key(&r.key)?;
+                check_cipher_input("plaintext", r.plaintext.len(), &r.mode)
+            }
+            Request::DecryptData(r) => {
+                check_data_key(&r.key)?;
+                check_cipher_input("ciphertext", r.ciphertext.len(), &r.mode)
+            }
+            Request::VerifyArqc(r) => {
+                if r.padding == Iso9797Padding::None
+                    && (r.transaction_data.is_empty() || r.transaction_data.len() % 8 != 0)
+                {
+                    return Err(Error::invalid(
+                        "transaction data",
+                        "must be a positive multiple of 8 bytes without padding",
+                    ));
+                }
+                Ok(())
+            }
+            Request::GenerateMac(r) => {
+                check_mac_data(r.algorithm, r.data.len())?;
+                match r.mac_length {
+                    Some(n) if !(MIN_MAC_LEN..=max_mac_len(r.algorithm)).contains(&n) => {
+                        Err(Error::invalid(
+                            "mac length",
+                            format!(
+                                "must be {MIN_MAC_LEN} to {} bytes for this algorithm",
+                                max_mac_len(r.algorithm)
+                            ),
+                        ))
+                    }
+                    _ => Ok(()),
+                }
+            }
+            Request::VerifyMac(r) => {
+                check_mac_data(r.algorithm, r.data.len())?;
+                if !(MIN_MAC_LEN..=max_mac_len(r.algorithm)).contains(&r.mac.len()) {
+                    return Err(Error::invalid(
+                        "mac",
+                        format!(
+                            "must be {MIN_MAC_LEN} to {} bytes for this algorithm",
+                            max_mac_len(r.algorithm)
+                        ),
+                    ));
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The longest MAC `alg` gives for some key: a cipher block for ISO 9797-1
+/// algorithm 1 and CMAC (16 with AES, 8 with TDES; the key decides), 8 for
+/// algorithm 3 (TDES only), 32 for HMAC-SHA-256.
+pub fn max_mac_len(alg: MacAlgorithm) -> usize {
+    match alg {
+        MacAlgorithm::Iso9797Alg3(_) => 8,
+        MacAlgorithm::Iso9797Alg1(_) | MacAlgorithm::Cmac => 16,
+        MacAlgorithm::HmacSha256 => MAX_MAC_LEN,
+    }
+}
+
+fn check_block_len(format: PinBlockFormat, len: usize) -> Result<()> {
+    if len == format.block_len() {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "pin block",
+            format!(
+                "{len} bytes; ISO format {} blocks are {} bytes",
+                format.code(),
+                format.block_len()
+            ),
+        ))
+    }
+}
+
+/// A DUKPT derivation: HMAC is no working-key type; TDES DUKPT (a 10-byte
+/// KSN) derives double-length TDES keys only.
+fn check_dukpt(d: &Dukpt) -> Result<()> {
+    if d.key_type == KeyAlgorithm::HmacSha256 {
+        return Err(Error::invalid(
+            "dukpt key type",
+            "HMAC is not a DUKPT working key type",
+        ));
+    }
+    if !d.ksn.is_aes() && d.key_type != KeyAlgorithm::Tdes2 {
+        return Err(Error::invalid(
+            "dukpt key type",
+            "TDES DUKPT (X9.24-1) derives double-length TDES keys only",
+        ));
+    }
+    Ok(())
+}
+
+fn check_data_key(k: &DataKey) -> Result<()> {
+    match k {
+        DataKey::Dukpt { dukpt, .. } => check_dukpt(dukpt),
+        DataKey::Key(_) => Ok(()),
+    }
+}
+
+/// Data for a block cipher without padding: a positive multiple of 8 bytes
+/// (the AES block of 16 is checked with the key); a CBC IV of one block.
+fn check_cipher_input(field: &'static str, len: usize, mode: &CipherMode) -> Result<()> {
+    if len == 0 || len % 8 != 0 {
+        return Err(Error::invalid(
+            field,
+            format!("{len} bytes; must be a positive multiple of the cipher block"),
+        ));
+    }
+    if let CipherMode::Cbc { iv } = mode {
+        if iv.len() != 8 && iv.len() != 16 {
+            return Err(Error::invalid(
+                "iv",
+                format!("{} bytes; one cipher block (8 TDES, 16 AES)", iv.len()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// ISO 9797-1 without padding needs whole 8-byte blocks.
+fn check_mac_data(alg: MacAlgorithm, len: usize) -> Result<()> {
+    match alg {
+        MacAlgorithm::Iso9797Alg1(Iso9797Padding::None)
+        | MacAlgorithm::Iso9797Alg3(Iso9797Padding::None)
+            if len == 0 || len % 8 != 0 =>
+        {
+            Err(Error::invalid(
+                "data",
+                "must be a positive multiple of 8 bytes without padding",
+            ))
+        }
+        _ => Ok(()),
+    }
+}

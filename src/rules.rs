@@ -1,0 +1,172 @@
+//! HSM rules over key attributes, written once: which key usages and modes
+//! of use each purpose needs, and the algorithm constraints that follow
+//! from the purpose (a CVK for the Visa CVV algorithm is double-length
+//! TDES, …). Every backend that holds key attributes (software, payShield;
+//! the AWS service applies its own) calls [`check`], so the same request is
+//! refused with the same [`ErrorKind`](crate::ErrorKind) and message
+//! everywhere — what the shadow layer compares.
+
+use crate::error::{Error, Result};
+use crate::ops::{Dukpt, MacAlgorithm};
+use crate::types::{KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse};
+
+/// What a key is about to be used for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// Decrypt an incoming PIN block.
+    PinDecrypt,
+    /// Encrypt an outgoing PIN block.
+    PinEncrypt,
+    /// Derive DUKPT keys from a BDK.
+    DukptDerive,
+    /// Encrypt data.
+    DataEncrypt,
+    /// Decrypt data.
+    DataDecrypt,
+    /// Generate a CVV / CVV2 / iCVV.
+    CvvGenerate,
+    /// Verify a CVV / CVV2 / iCVV.
+    CvvVerify,
+    /// Verify an ARQC (derive the ICC master key from the issuer master key).
+    ArqcVerify,
+    /// Generate a MAC with this algorithm.
+    MacGenerate(MacAlgorithm),
+    /// Verify a MAC with this algorithm.
+    MacVerify(MacAlgorithm),
+    /// Unwrap an imported key block.
+    KeyUnwrap,
+    /// Wrap a key for export.
+    KeyWrap,
+}
+
+const KEK: &[KeyUsage] = &[KeyUsage::KeyEncryption, KeyUsage::KeyBlockProtection];
+
+impl Purpose {
+    /// The key usages that may serve this purpose.
+    pub(crate) fn usages(self) -> &'static [KeyUsage] {
+        match self {
+            Self::PinDecrypt | Self::PinEncrypt => &[KeyUsage::PinEncryption],
+            Self::DukptDerive => &[KeyUsage::Bdk],
+            Self::DataEncrypt | Self::DataDecrypt => &[KeyUsage::DataEncryption],
+            Self::CvvGenerate | Self::CvvVerify => &[KeyUsage::CardVerification],
+            Self::ArqcVerify => &[KeyUsage::EmvAppCryptogram],
+            Self::MacGenerate(a) | Self::MacVerify(a) => mac_usages(a),
+            Self::KeyUnwrap | Self::KeyWrap => KEK,
+        }
+    }
+
+    /// Whether modes of use `m` allow this purpose.
+    fn allowed_by(self, m: &ModesOfUse) -> bool {
+        m.no_restrictions
+            || match self {
+                Self::PinDecrypt | Self::DataDecrypt => m.decrypt,
+                Self::PinEncrypt | Self::DataEncrypt => m.encrypt,
+                Self::DukptDerive | Self::ArqcVerify => m.derive_key,
+                Self::CvvGenerate | Self::MacGenerate(_) => m.generate,
+                Self::CvvVerify | Self::MacVerify(_) => m.verify,
+                Self::KeyUnwrap => m.unwrap || m.decrypt,
+                Self::KeyWrap => m.wrap || m.encrypt,
+            }
+    }
+
+    /// What the purpose is called in messages.
+    fn describe(self) -> &'static str {
+        match self {
+            Self::PinDecrypt => "PIN block decryption",
+            Self::PinEncrypt => "PIN block encryption",
+            Self::DukptDerive => "DUKPT key derivation",
+            Self::DataEncrypt => "data encryption",
+            Self::DataDecrypt => "data decryption",
+            Self::CvvGenerate => "CVV generation",
+            Self::CvvVerify => "CVV verification",
+            Self::ArqcVerify => "ARQC verification",
+            Self::MacGenerate(_) => "MAC generation",
+            Self::MacVerify(_) => "MAC verification",
+            Self::KeyUnwrap => "key unwrapping",
+            Self::KeyWrap => "key wrapping",
+        }
+    }
+}
+
+/// The key usages a MAC algorithm takes.
+pub(crate) fn mac_usages(alg: MacAlgorithm) -> &'static [KeyUsage] {
+    match alg {
+        MacAlgorithm::Iso9797Alg1(_) => &[KeyUsage::MacIso9797Alg1, KeyUsage::MacIso16609],
+        MacAlgorithm::Iso9797Alg3(_) => &[KeyUsage::MacIso9797Alg3],
+        MacAlgorithm::Cmac => &[KeyUsage::MacCmac],
+        MacAlgorithm::HmacSha256 => &[KeyUsage::MacHmac],
+    }
+}
+
+/// Refuses key `id` with `attrs` for `purpose` as an HSM would:
+/// [`ErrorKind::KeyUsage`](crate::ErrorKind::KeyUsage) when its usage, mode
+/// of use or algorithm does not fit;
+/// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) for an ARQC
+/// master key that is not double-length TDES (AES EMV keys are not
+/// implemented).
+pub(crate) fn check(id: &KeyId, attrs: &KeyAttributes, purpose: Purpose) -> Result<()> {
+    let usages = purpose.usages();
+    let what = purpose.describe();
+    if !usages.contains(&attrs.usage) {
+        let allowed: Vec<&str> = usages.iter().map(|u| u.code()).collect();
+        return Err(Error::key_usage(format!(
+            "key {id} has usage {}; {what} needs {}",
+            attrs.usage.code(),
+            allowed.join(" or ")
+        )));
+    }
+    if !purpose.allowed_by(&attrs.modes) {
+        return Err(Error::key_usage(format!(
+            "key {id}'s modes of use do not allow {what}"
+        )));
+    }
+    let tdes2 = attrs.algorithm == KeyAlgorithm::Tdes2;
+    match purpose {
+        Purpose::CvvGenerate | Purpose::CvvVerify if !tdes2 => Err(Error::key_usage(
+            "the Visa CVV algorithm needs a double-length TDES CVK",
+        )),
+        Purpose::MacGenerate(MacAlgorithm::Iso9797Alg3(_))
+        | Purpose::MacVerify(MacAlgorithm::Iso9797Alg3(_))
+            if !tdes2 =>
+        {
+            Err(Error::key_usage(
+                "ISO 9797-1 algorithm 3 needs a double-length TDES key",
+            ))
+        }
+        Purpose::ArqcVerify if !tdes2 => Err(Error::unsupported(
+            "ARQC verification with a non-TDES-2KEY master key",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Refuses BDK `bdk` with `attrs` for the DUKPT derivation `d`: the usage
+/// and mode ([`check`] with [`Purpose::DukptDerive`]) and the BDK matching
+/// the KSN (an AES KSN needs an AES BDK; a TDES KSN a double-length TDES
+/// BDK).
+pub(crate) fn check_bdk(attrs: &KeyAttributes, d: &Dukpt) -> Result<()> {
+    check(&d.bdk, attrs, Purpose::DukptDerive)?;
+    if d.ksn.is_aes() {
+        if !attrs.algorithm.is_aes() {
+            return Err(Error::invalid(
+                "ksn",
+                "a 12-byte AES DUKPT KSN needs an AES BDK",
+            ));
+        }
+    } else if attrs.algorithm != KeyAlgorithm::Tdes2 {
+        return Err(Error::invalid(
+            "ksn",
+            "a 10-byte TDES DUKPT KSN needs a double-length TDES BDK",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses to export key `id` with `attrs` unless its exportability allows it.
+pub(crate) fn check_exportable(id: &KeyId, attrs: &KeyAttributes) -> Result<()> {
+    if attrs.exportability.allows_export() {
+        Ok(())
+    } else {
+        Err(Error::key_usage(format!("key {id} is not exportable")))
+    }
+}
