@@ -6,7 +6,26 @@
 //!   on `POST /`.
 //! - Data plane: restJson1 paths (`/pindata/translate`, `/keys/{id}/decrypt`, …).
 //! - Every request must be SigV4-signed; with [`Credentials`] the signature is
-//!   verified and bad or missing signatures are refused as AWS refuses them.
+//!   verified and bad or missing signatures are refused as AWS refuses them:
+//!   the signature must cover the body as received (an `x-amz-content-sha256`
+//!   header must equal its SHA-256; `UNSIGNED-PAYLOAD` is refused) and be
+//!   scoped to the emulator's region and `payment-cryptography`. Without
+//!   credentials (development mode) any well-formed SigV4 `Authorization`
+//!   header is accepted and nothing is verified; [`run`] and `paycrypto
+//!   serve aws` say so once on stderr ([`DEV_MODE_WARNING`]).
+//! - Slow clients are timed out ([`EmulatorConfig::header_timeout`],
+//!   [`EmulatorConfig::body_timeout`], [`EmulatorConfig::idle_timeout`]) and
+//!   the number of connections is bounded
+//!   ([`EmulatorConfig::max_connections`]): at the limit a new connection
+//!   evicts the one waiting longest on its client, so N slow connections at
+//!   a limit of N never lock a normal client out.
+//! - RSA key generation (GetParametersForImport / GetParametersForExport)
+//!   runs on the blocking thread pool, a core's worth at a time, so it never
+//!   stalls other requests; at most 64 import/export tokens are live, each
+//!   valid 30 days as the service documents.
+//! - The state file is written owner-only (0600) through an exclusively
+//!   created temporary file; a change that cannot be saved fails with
+//!   `InternalServerException` and is rolled back.
 //!
 //! Works unmodified with the AWS SDKs and the AWS CLI given an endpoint URL.
 //! Operations and variants the emulator does not implement answer
