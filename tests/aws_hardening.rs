@@ -481,6 +481,59 @@ fn slowloris_is_timed_out_and_cannot_lock_out_a_client() {
     });
 }
 
+/// One development-mode ListKeys on a kept-alive connection: the first
+/// bytes of the answer (it fits one read).
+async fn keep_alive_list_keys(s: &mut TcpStream, addr: std::net::SocketAddr) -> String {
+    let request = format!(
+        "POST / HTTP/1.1\r\nhost: {addr}\r\nx-amz-target: {CP}ListKeys\r\nauthorization: {DEV_AUTH}\r\ncontent-length: 2\r\n\r\n{{}}"
+    );
+    s.write_all(request.as_bytes()).await.expect("send");
+    let mut buf = vec![0u8; 64 * 1024];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .expect("answer in time")
+        .expect("read");
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+/// At the limit, a new client evicts the connection idle longest (after
+/// its answer was delivered), not a more recent one.
+#[test]
+fn at_the_limit_the_longest_idle_connection_makes_room() {
+    let _serial = serial();
+    runtime().block_on(async {
+        let emu = start(EmulatorConfig {
+            max_connections: 2,
+            ..Default::default()
+        })
+        .await
+        .expect("start");
+        let addr = emu.addr();
+        let mut older = TcpStream::connect(addr).await.expect("connect");
+        let answer = keep_alive_list_keys(&mut older, addr).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let mut newer = TcpStream::connect(addr).await.expect("connect");
+        let answer = keep_alive_list_keys(&mut newer, addr).await;
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        let t = Instant::now();
+        let (status, body) = dev(addr, "ListKeys", "{}").await;
+        assert_eq!(status, 200, "{body}");
+        assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+        let (closed, rest) = closed_by_server(&mut older, Duration::from_secs(2)).await;
+        assert!(
+            closed && rest.is_empty(),
+            "the longest idle connection is closed"
+        );
+        let answer = keep_alive_list_keys(&mut newer, addr).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 200"),
+            "the newer one still serves: {answer}"
+        );
+        emu.shutdown().await;
+    });
+}
+
 /// A kept-alive connection may stay idle longer than the header timeout
 /// (the idle timeout applies), and is closed once idle past it.
 #[test]
@@ -495,21 +548,11 @@ fn idle_connections_are_closed_after_the_idle_timeout() {
         .await
         .expect("start");
         let mut s = TcpStream::connect(emu.addr()).await.expect("connect");
-        let request = format!(
-            "POST / HTTP/1.1\r\nhost: {}\r\nx-amz-target: {CP}ListKeys\r\nauthorization: {DEV_AUTH}\r\ncontent-length: 2\r\n\r\n{{}}",
-            emu.addr()
-        );
-        let mut buf = vec![0u8; 64 * 1024];
         for round in 0..2 {
-            s.write_all(request.as_bytes()).await.expect("send");
-            let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
-                .await
-                .expect("answer in time")
-                .expect("read");
+            let answer = keep_alive_list_keys(&mut s, emu.addr()).await;
             assert!(
-                buf[..n].starts_with(b"HTTP/1.1 200"),
-                "round {round}: {}",
-                String::from_utf8_lossy(&buf[..n])
+                answer.starts_with("HTTP/1.1 200"),
+                "round {round}: {answer}"
             );
             // Idle past the header timeout, within the idle timeout.
             tokio::time::sleep(Duration::from_millis(900)).await;
@@ -520,7 +563,10 @@ fn idle_connections_are_closed_after_the_idle_timeout() {
         assert!(rest.is_empty());
         let idle = t.elapsed() + Duration::from_millis(900);
         eprintln!("idle connection closed after {idle:?}");
-        assert!(idle >= Duration::from_millis(1400), "closed too early: {idle:?}");
+        assert!(
+            idle >= Duration::from_millis(1400),
+            "closed too early: {idle:?}"
+        );
         emu.shutdown().await;
     });
 }

@@ -18,7 +18,10 @@
 //! is waiting on its client: the longest-idle keep-alive connection first,
 //! else the one that has spent longest sending its headers or body. Only
 //! when every connection is `Busy` does the new one wait (the backlog of
-//! the listening socket holds the others) until one finishes. So N slow
+//! the listening socket holds the others) until one finishes. An evicted
+//! connection mid-headers or mid-body is dropped at once; an idle one (or
+//! one that turned busy meanwhile) is shut down gracefully, so a response
+//! already owed is still delivered. So N slow
 //! clients (slowloris, half-sent bodies) can never lock a normal client out
 //! at a limit of N; each costs at most its timeout. What this does not
 //! stop is a client that opens connections faster than others can send
@@ -330,7 +333,13 @@ async fn connection(inner: Arc<Inner>, stream: TcpStream, state: Arc<ConnState>,
         let deadline = state.deadline(&limits);
         tokio::select! {
             _ = conn.as_mut() => return,
-            () = state.evict.notified() => return,
+            () = state.evict.notified() => match state.get().0 {
+                // Mid-request from a slow client: nothing is owed.
+                Phase::Headers | Phase::Body => return,
+                // A response may still be on its way out: hyper finishes it
+                // and then closes (at once when nothing is in flight).
+                Phase::Idle | Phase::Busy => conn.as_mut().graceful_shutdown(),
+            },
             () = state.changed.notified() => {}
             () = sleep_until(deadline) => {
                 if state.deadline(&limits).is_some_and(|d| d <= Instant::now()) {
