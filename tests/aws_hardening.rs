@@ -872,7 +872,7 @@ mod cli {
             "PAYCRYPTO_EMULATOR_CREDENTIALS",
             "[default: 10]",
             "[default: 60]",
-            "[default: 256]",
+            "[default: 128]",
         ] {
             assert!(help.contains(needle), "{needle} missing from:\n{help}");
         }

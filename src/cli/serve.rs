@@ -108,8 +108,9 @@ pub struct AwsServeArgs {
     pub idle_timeout: u64,
     /// Most connections served at once. At the limit a new connection
     /// evicts the one waiting longest on its client (idle first, then slow
-    /// headers or body); it waits only while all are mid-request.
-    #[arg(long, value_name = "N", default_value_t = 256,
+    /// headers or body); it waits only while all are mid-request. Request
+    /// bodies take up to N × 256 KiB of memory.
+    #[arg(long, value_name = "N", default_value_t = 128,
           value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub max_connections: u64,
 }

@@ -165,7 +165,7 @@ pub struct EmulatorConfig {
     /// the one waiting longest on its client (idle first, then slow headers
     /// or body); it waits only while every connection is mid-request. Worst
     /// case memory for request bodies is about `max_connections ×
-    /// max_body_bytes`.
+    /// max_body_bytes` (32 MiB with the defaults).
     pub max_connections: usize,
 }
 
@@ -177,7 +177,7 @@ impl EmulatorConfig {
     /// Default [`EmulatorConfig::idle_timeout`].
     pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
     /// Default [`EmulatorConfig::max_connections`].
-    pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
 }
 
 impl Default for EmulatorConfig {
@@ -214,11 +214,14 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// The configured timeouts, capped at a year so that deadline
+    /// arithmetic never overflows.
     fn limits(&self) -> conn::Limits {
+        const CAP: Duration = Duration::from_secs(365 * 86_400);
         conn::Limits {
-            header: self.config.header_timeout,
-            body: self.config.body_timeout,
-            idle: self.config.idle_timeout,
+            header: self.config.header_timeout.min(CAP),
+            body: self.config.body_timeout.min(CAP),
+            idle: self.config.idle_timeout.min(CAP),
         }
     }
 
