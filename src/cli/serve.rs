@@ -29,7 +29,8 @@ pub enum ServeCommand {
     /// credentials it prints one warning line on stderr: signatures are then
     /// not verified.
     #[command(
-        after_help = "Credentials (the first given wins; none: development mode, any signature accepted):\n  \
+        after_help = "Credentials (one source: the two flags exclude each other; the variable is read only\n\
+        when neither is given; with none, development mode: any signature is accepted):\n  \
         --credentials ACCESS_KEY:SECRET   visible to other local users in `ps`\n  \
         --credentials-file FILE           first line ACCESS_KEY:SECRET\n  \
         PAYCRYPTO_EMULATOR_CREDENTIALS    environment variable, ACCESS_KEY:SECRET\n\n\
@@ -85,7 +86,8 @@ pub struct AwsServeArgs {
         conflicts_with = "credentials_file"
     )]
     pub credentials: Option<String>,
-    /// Read the credentials from FILE: its first line is ACCESS_KEY:SECRET.
+    /// Read the credentials from FILE: its first line is ACCESS_KEY:SECRET
+    /// (keep it readable by its owner only).
     #[arg(long, value_name = "FILE")]
     pub credentials_file: Option<PathBuf>,
     /// Region in key ARNs; signatures must be scoped to it.

@@ -207,7 +207,7 @@ pub(crate) struct Inner {
     store: RwLock<state::Store>,
     params: Mutex<wrap::ParamRegistry>,
     /// RSA key generations allowed at once (they run on the blocking pool).
-    rsa_slots: tokio::sync::Semaphore,
+    rsa_slots: Arc<tokio::sync::Semaphore>,
     connections: conn::Registry,
     soft: crate::software::SoftwareBackend,
     request_seq: std::sync::atomic::AtomicU64,
@@ -290,7 +290,7 @@ impl Emulator {
                 config,
                 store: RwLock::new(store),
                 params: Mutex::new(wrap::ParamRegistry::default()),
-                rsa_slots: tokio::sync::Semaphore::new(rsa_slots),
+                rsa_slots: Arc::new(tokio::sync::Semaphore::new(rsa_slots)),
                 connections,
                 soft,
                 request_seq: std::sync::atomic::AtomicU64::new(0),

@@ -9,6 +9,7 @@ use aws_lc_rs::rsa::{
 };
 use rand::Rng;
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 use zeroize::Zeroizing;
 
 /// How long import and export parameters (token and certificate) stay
@@ -90,20 +91,27 @@ pub(crate) fn new_params(prefix: &str, algorithm: &str, common_name: &str) -> Ap
 
 /// [`new_params`] on the blocking thread pool, at most `slots`' permits at
 /// a time, so that key generation neither stalls the runtime's workers nor
-/// takes every core from other requests.
+/// takes every core from other requests. The permit goes with the job: a
+/// client that hangs up does not free a slot while its key is still being
+/// generated.
 pub(crate) async fn generate(
-    slots: &tokio::sync::Semaphore,
+    slots: &Arc<tokio::sync::Semaphore>,
     prefix: &'static str,
     algorithm: String,
     common_name: &'static str,
 ) -> ApiResult<Params> {
-    let _permit = slots
-        .acquire()
+    let permit = slots
+        .clone()
+        .acquire_owned()
         .await
         .map_err(|_| ApiError::internal("key generation is shut down"))?;
-    tokio::task::spawn_blocking(move || new_params(prefix, &algorithm, common_name))
-        .await
-        .map_err(|_| ApiError::internal("RSA key generation failed"))?
+    tokio::task::spawn_blocking(move || {
+        let p = new_params(prefix, &algorithm, common_name);
+        drop(permit);
+        p
+    })
+    .await
+    .map_err(|_| ApiError::internal("RSA key generation failed"))?
 }
 
 /// Import and export parameters handed out and still live: expired ones
