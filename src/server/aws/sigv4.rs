@@ -263,6 +263,9 @@ pub(crate) fn check(
     };
     let payload_hash = sha256_hex(body);
     if let Some(claimed) = headers.get("x-amz-content-sha256") {
+        // The message is S3's (XAmzContentSHA256Mismatch); this service
+        // documents none, and answers signature failures with
+        // InvalidSignatureException (403).
         if claimed.as_bytes() != payload_hash.as_bytes() {
             return Err(ApiError::auth(
                 "InvalidSignatureException",
