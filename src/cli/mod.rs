@@ -177,7 +177,8 @@ pub async fn run(cli: &Cli) -> Result<Output, CliError> {
 }
 
 /// The `paycrypto` binary: parses the command line, runs it on a
-/// current-thread runtime, prints the output and returns the exit code.
+/// current-thread runtime (multi-threaded for `serve`), prints the output
+/// and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -190,10 +191,15 @@ pub fn main() -> ExitCode {
             });
         }
     };
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    // The simulators serve many clients at once: a multi-threaded runtime,
+    // so one slow request never holds the others. Everything else runs one
+    // request at a time on the current thread.
+    let mut builder = if matches!(cli.command, Command::Serve(_)) {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the runtime: {e}");

@@ -2,7 +2,7 @@
 //! one function; the simulators themselves live in [`crate::server`].
 
 use super::output::CliError;
-use crate::server::aws::{Credentials, Emulator, EmulatorConfig};
+use crate::server::aws::{Credentials, Emulator, EmulatorConfig, DEV_MODE_WARNING};
 use crate::server::payshield::{bind_and_serve, Faults, SimConfig};
 use clap::{Args, Subcommand};
 use std::io::Write;
@@ -28,11 +28,21 @@ pub enum ServeCommand {
     /// An AWS Payment Cryptography-compatible emulator over HTTP: both APIs
     /// (control and data plane) on one port, SigV4-signed requests. Prints
     /// one line `listening on http://HOST:PORT` once it accepts connections,
-    /// then serves until interrupted (SIGINT / SIGTERM: exit 0).
-    #[command(after_help = "Examples:\n  \
+    /// then serves until interrupted (SIGINT / SIGTERM: exit 0). Without
+    /// credentials it prints one warning line on stderr: signatures are then
+    /// not verified.
+    #[command(
+        after_help = "Credentials (one source: the two flags exclude each other; the variable is read only\n\
+        when neither is given; with none, development mode: any signature is accepted):\n  \
+        --credentials ACCESS_KEY:SECRET   visible to other local users in `ps`\n  \
+        --credentials-file FILE           first line ACCESS_KEY:SECRET\n  \
+        PAYCRYPTO_EMULATOR_CREDENTIALS    environment variable, ACCESS_KEY:SECRET\n\n\
+        Examples:\n  \
         paycrypto serve aws --listen 127.0.0.1:4566 --state aws-state.json\n  \
+        PAYCRYPTO_EMULATOR_CREDENTIALS=AKIDEXAMPLE:secret paycrypto serve aws\n  \
         aws payment-cryptography list-keys --endpoint-url http://127.0.0.1:4566\n  \
-        paycrypto conformance --endpoint-url http://127.0.0.1:4566")]
+        paycrypto conformance --endpoint-url http://127.0.0.1:4566"
+    )]
     Aws(AwsServeArgs),
 }
 
@@ -81,13 +91,45 @@ pub struct AwsServeArgs {
     /// development and CI only.
     #[arg(long, value_name = "FILE")]
     pub state: Option<PathBuf>,
-    /// Verify SigV4 signatures with these credentials (ACCESS_KEY:SECRET);
-    /// without it, any SigV4-signed request is accepted.
-    #[arg(long, value_name = "ACCESS_KEY:SECRET")]
+    /// Verify SigV4 signatures with these credentials (ACCESS_KEY:SECRET).
+    /// Other local users can read it in `ps`: prefer --credentials-file or
+    /// PAYCRYPTO_EMULATOR_CREDENTIALS. Without any, any SigV4-signed
+    /// request is accepted.
+    #[arg(
+        long,
+        value_name = "ACCESS_KEY:SECRET",
+        conflicts_with = "credentials_file"
+    )]
     pub credentials: Option<String>,
-    /// Region in key ARNs.
+    /// Read the credentials from FILE: its first line is ACCESS_KEY:SECRET
+    /// (keep it readable by its owner only).
+    #[arg(long, value_name = "FILE")]
+    pub credentials_file: Option<PathBuf>,
+    /// Region in key ARNs; signatures must be scoped to it.
     #[arg(long, value_name = "REGION", default_value = "us-east-1")]
     pub region: String,
+    /// Seconds a client has to send a request's headers (from connecting,
+    /// or from the first byte of a later request); then the connection is
+    /// closed.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout: u64,
+    /// Seconds a client has to send a request's body once its headers are
+    /// in; then it gets HTTP 408 and the connection is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 10,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout: u64,
+    /// Seconds a kept-alive connection may stay idle between requests.
+    #[arg(long, value_name = "SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=86400))]
+    pub idle_timeout: u64,
+    /// Most connections served at once. At the limit a new connection
+    /// evicts the one waiting longest on its client (idle first, then slow
+    /// headers or body); it waits only while all are mid-request. Request
+    /// bodies take up to N × 256 KiB of memory.
+    #[arg(long, value_name = "N", default_value_t = 128,
+          value_parser = clap::value_parser!(u64).range(1..=65536))]
+    pub max_connections: u64,
 }
 
 impl std::fmt::Debug for AwsServeArgs {
@@ -96,7 +138,12 @@ impl std::fmt::Debug for AwsServeArgs {
             .field("listen", &self.listen)
             .field("state", &self.state)
             .field("credentials", &self.credentials.as_ref().map(|_| "***"))
+            .field("credentials_file", &self.credentials_file)
             .field("region", &self.region)
+            .field("header_timeout", &self.header_timeout)
+            .field("body_timeout", &self.body_timeout)
+            .field("idle_timeout", &self.idle_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -203,17 +250,22 @@ impl Shutdown {
     }
 }
 
-/// The emulator configuration the arguments give.
+/// The emulator configuration the arguments give. The credentials come
+/// from `--credentials`, else `--credentials-file`, else the environment
+/// variable `PAYCRYPTO_EMULATOR_CREDENTIALS`; none means development mode.
 pub fn aws_config(args: &AwsServeArgs) -> Result<EmulatorConfig, CliError> {
-    let credentials = match &args.credentials {
-        // The value is never echoed: it holds the secret.
-        Some(c) => Some(Credentials::parse(c).ok_or_else(|| {
+    // No error quotes a credential: it holds the secret.
+    let credentials = match (&args.credentials, &args.credentials_file) {
+        (Some(c), _) => Some(Credentials::parse(c).ok_or_else(|| {
             CliError::arg(
                 "--credentials",
                 "expected ACCESS_KEY:SECRET, both non-empty",
             )
         })?),
-        None => None,
+        (None, Some(path)) => Some(Credentials::from_file(path).map_err(|e| {
+            CliError::arg("--credentials-file", format!("{}: {e}", path.display()))
+        })?),
+        (None, None) => Credentials::from_env().map_err(|e| CliError::usage(e.to_string()))?,
     };
     if args.region.is_empty()
         || !args
@@ -231,6 +283,10 @@ pub fn aws_config(args: &AwsServeArgs) -> Result<EmulatorConfig, CliError> {
         state_file: args.state.clone(),
         credentials,
         region: args.region.clone(),
+        header_timeout: Duration::from_secs(args.header_timeout),
+        body_timeout: Duration::from_secs(args.body_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         ..EmulatorConfig::default()
     })
 }
@@ -238,6 +294,7 @@ pub fn aws_config(args: &AwsServeArgs) -> Result<EmulatorConfig, CliError> {
 /// Runs the AWS Payment Cryptography emulator until SIGINT or SIGTERM.
 pub async fn serve_aws(args: &AwsServeArgs) -> Result<(), CliError> {
     let config = aws_config(args)?;
+    let dev_mode = config.credentials.is_none();
     let emulator = Emulator::new(config).map_err(|e| match &args.state {
         Some(p) => CliError::arg("--state", format!("{}: {e}", p.display())),
         None => CliError::op(format!("cannot start the emulator: {e}")),
@@ -255,6 +312,10 @@ pub async fn serve_aws(args: &AwsServeArgs) -> Result<(), CliError> {
         writeln!(out, "listening on http://{addr}")
             .and_then(|()| out.flush())
             .map_err(|e| CliError::op(format!("cannot write to stdout: {e}")))?;
+    }
+    if dev_mode {
+        // One line on stderr; stdout keeps its single `listening on` line.
+        eprintln!("{DEV_MODE_WARNING}");
     }
     emulator
         .serve_until(listener, stop.wait())

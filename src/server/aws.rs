@@ -6,7 +6,26 @@
 //!   on `POST /`.
 //! - Data plane: restJson1 paths (`/pindata/translate`, `/keys/{id}/decrypt`, …).
 //! - Every request must be SigV4-signed; with [`Credentials`] the signature is
-//!   verified and bad or missing signatures are refused as AWS refuses them.
+//!   verified and bad or missing signatures are refused as AWS refuses them:
+//!   the signature must cover the body as received (an `x-amz-content-sha256`
+//!   header must equal its SHA-256; `UNSIGNED-PAYLOAD` is refused) and be
+//!   scoped to the emulator's region and `payment-cryptography`. Without
+//!   credentials (development mode) any well-formed SigV4 `Authorization`
+//!   header is accepted and nothing is verified; [`run`] and `paycrypto
+//!   serve aws` say so once on stderr ([`DEV_MODE_WARNING`]).
+//! - Slow clients are timed out ([`EmulatorConfig::header_timeout`],
+//!   [`EmulatorConfig::body_timeout`], [`EmulatorConfig::idle_timeout`]) and
+//!   the number of connections is bounded
+//!   ([`EmulatorConfig::max_connections`]): at the limit a new connection
+//!   evicts the one waiting longest on its client, so N slow connections at
+//!   a limit of N never lock a normal client out.
+//! - RSA key generation (GetParametersForImport / GetParametersForExport)
+//!   runs on the blocking thread pool, a core's worth at a time, so it never
+//!   stalls other requests; at most 64 import/export tokens are live, each
+//!   valid 30 days as the service documents.
+//! - The state file is written owner-only (0600) through an exclusively
+//!   created temporary file; a change that cannot be saved fails with
+//!   `InternalServerException` and is rolled back.
 //!
 //! Works unmodified with the AWS SDKs and the AWS CLI given an endpoint URL.
 //! Operations and variants the emulator does not implement answer
@@ -25,6 +44,7 @@
 //! ```
 
 mod api;
+mod conn;
 mod control;
 mod data;
 mod sigv4;
@@ -36,14 +56,12 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use std::collections::HashMap;
-use std::convert::Infallible;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
@@ -64,6 +82,50 @@ impl Credentials {
             access_key_id: a.to_owned(),
             secret_access_key: b.to_owned(),
         })
+    }
+}
+
+/// The environment variable [`Credentials::from_env`] reads.
+pub const CREDENTIALS_ENV: &str = "PAYCRYPTO_EMULATOR_CREDENTIALS";
+
+impl Credentials {
+    /// Reads `ACCESS_KEY:SECRET` from the first line of `path` (surrounding
+    /// whitespace ignored). The error never quotes the file's content.
+    pub fn from_file(path: &Path) -> std::io::Result<Self> {
+        let text = zeroize::Zeroizing::new(std::fs::read_to_string(path)?);
+        Self::parse(text.lines().next().unwrap_or("").trim()).ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "expected one line ACCESS_KEY:SECRET, both non-empty",
+            )
+        })
+    }
+
+    /// Reads `ACCESS_KEY:SECRET` from [`CREDENTIALS_ENV`]: `Ok(None)` when
+    /// unset, an error (never quoting the value) when set but malformed.
+    pub fn from_env() -> std::io::Result<Option<Self>> {
+        match std::env::var(CREDENTIALS_ENV) {
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{CREDENTIALS_ENV} is not valid UTF-8"),
+            )),
+            Ok(v) => {
+                let v = zeroize::Zeroizing::new(v);
+                Self::parse(v.trim()).map(Some).ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        format!("{CREDENTIALS_ENV}: expected ACCESS_KEY:SECRET, both non-empty"),
+                    )
+                })
+            }
+        }
+    }
+}
+
+impl Drop for Credentials {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret_access_key);
     }
 }
 
@@ -90,6 +152,32 @@ pub struct EmulatorConfig {
     pub account_id: String,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Time a client has to send a request's complete headers, counted from
+    /// the connection's start or from the first byte of a later request on
+    /// a kept-alive connection; then the connection is closed.
+    pub header_timeout: Duration,
+    /// Time a client has to send a request's body once its headers are in;
+    /// then it gets a 408 and the connection is closed.
+    pub body_timeout: Duration,
+    /// How long a kept-alive connection may wait for its next request.
+    pub idle_timeout: Duration,
+    /// Most connections served at once. At the limit a new connection evicts
+    /// the one waiting longest on its client (idle first, then slow headers
+    /// or body); it waits only while every connection is mid-request. Worst
+    /// case memory for request bodies is about `max_connections ×
+    /// max_body_bytes` (32 MiB with the defaults).
+    pub max_connections: usize,
+}
+
+impl EmulatorConfig {
+    /// Default [`EmulatorConfig::header_timeout`].
+    pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default [`EmulatorConfig::body_timeout`].
+    pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default [`EmulatorConfig::idle_timeout`].
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Default [`EmulatorConfig::max_connections`].
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 128;
 }
 
 impl Default for EmulatorConfig {
@@ -101,27 +189,42 @@ impl Default for EmulatorConfig {
             region: "us-east-1".into(),
             account_id: "111122223333".into(),
             max_body_bytes: 256 * 1024,
+            header_timeout: Self::DEFAULT_HEADER_TIMEOUT,
+            body_timeout: Self::DEFAULT_BODY_TIMEOUT,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
 
-#[derive(Default)]
-struct ParamRegistry {
-    tokens: HashMap<String, wrap::Params>,
-    last_import: Option<String>,
-    last_export: Option<String>,
-}
+/// The one line printed on stderr when the emulator runs without
+/// credentials.
+pub const DEV_MODE_WARNING: &str = "warning: no credentials configured (--credentials, --credentials-file or PAYCRYPTO_EMULATOR_CREDENTIALS): any SigV4-signed request is accepted, signatures are not verified";
 
 /// Shared emulator state.
 pub(crate) struct Inner {
     config: EmulatorConfig,
     store: RwLock<state::Store>,
-    params: Mutex<ParamRegistry>,
+    params: Mutex<wrap::ParamRegistry>,
+    /// RSA key generations allowed at once (they run on the blocking pool).
+    rsa_slots: Arc<tokio::sync::Semaphore>,
+    connections: conn::Registry,
     soft: crate::software::SoftwareBackend,
     request_seq: std::sync::atomic::AtomicU64,
 }
 
 impl Inner {
+    /// The configured timeouts, capped at a year so that deadline
+    /// arithmetic never overflows.
+    fn limits(&self) -> conn::Limits {
+        const CAP: Duration = Duration::from_secs(365 * 86_400);
+        conn::Limits {
+            header: self.config.header_timeout.min(CAP),
+            body: self.config.body_timeout.min(CAP),
+            idle: self.config.idle_timeout.min(CAP),
+        }
+    }
+
     fn read(&self) -> RwLockReadGuard<'_, state::Store> {
         self.store.read().unwrap_or_else(|p| p.into_inner())
     }
@@ -156,21 +259,59 @@ impl Emulator {
                 "account id must be 12 digits",
             ));
         }
+        let invalid =
+            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidInput, what.to_owned());
+        if config.max_connections == 0 {
+            return Err(invalid("max_connections must be at least 1"));
+        }
+        if [
+            config.header_timeout,
+            config.body_timeout,
+            config.idle_timeout,
+        ]
+        .contains(&Duration::ZERO)
+        {
+            return Err(invalid("timeouts must be longer than zero"));
+        }
         let store = state::Store::open(
             &config.region,
             &config.account_id,
             config.state_file.clone(),
         )?;
         let soft = store.soft.clone();
+        // Leave a core to the other requests while keys are generated.
+        let rsa_slots = std::thread::available_parallelism()
+            .map(|n| n.get().saturating_sub(1))
+            .unwrap_or(1)
+            .max(1);
+        let connections = conn::Registry::new(config.max_connections);
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
                 store: RwLock::new(store),
-                params: Mutex::new(ParamRegistry::default()),
+                params: Mutex::new(wrap::ParamRegistry::default()),
+                rsa_slots: Arc::new(tokio::sync::Semaphore::new(rsa_slots)),
+                connections,
                 soft,
                 request_seq: std::sync::atomic::AtomicU64::new(0),
             }),
         })
+    }
+
+    /// Connections being served right now (an evicted or timed-out
+    /// connection counts until it has been let go).
+    pub fn open_connections(&self) -> usize {
+        self.inner.connections.live()
+    }
+
+    /// Import and export tokens currently live (at most 64; expired ones
+    /// and, beyond that, the oldest are dropped).
+    pub fn live_tokens(&self) -> usize {
+        self.inner
+            .params
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
     /// Number of keys held (any state).
@@ -206,40 +347,15 @@ impl Emulator {
         }
     }
 
-    /// Serves connections from `listener` until `shutdown` resolves.
+    /// Serves connections from `listener` until `shutdown` resolves, with
+    /// the configured timeouts and connection limit. Connections already
+    /// open finish on their own (within their timeouts).
     pub async fn serve_until(
         &self,
         listener: TcpListener,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> std::io::Result<()> {
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => return Ok(()),
-                accepted = listener.accept() => {
-                    let stream = match accepted {
-                        Ok((s, _)) => s,
-                        Err(_) => {
-                            // Out of descriptors or a reset before accept: keep serving.
-                            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let inner = self.inner.clone();
-                    tokio::spawn(async move {
-                        let svc = hyper::service::service_fn(move |req| {
-                            let inner = inner.clone();
-                            async move { Ok::<_, Infallible>(handle(&inner, req).await) }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .keep_alive(true)
-                            .serve_connection(TokioIo::new(stream), svc)
-                            .await;
-                    });
-                }
-            }
-        }
+        conn::serve_until(self.inner.clone(), listener, shutdown).await
     }
 }
 
@@ -264,6 +380,7 @@ pub async fn serve(listener: TcpListener, config: EmulatorConfig) -> std::io::Re
 
 /// Binds `config.listen`, prints exactly one line `listening on http://HOST:PORT`
 /// (the real port, flushed) to stdout once it accepts connections, and serves forever.
+/// Without credentials it also prints [`DEV_MODE_WARNING`] on stderr.
 pub async fn run(config: EmulatorConfig) -> std::io::Result<()> {
     let emu = Emulator::new(config.clone())?;
     let listener = TcpListener::bind(&config.listen).await?;
@@ -272,6 +389,9 @@ pub async fn run(config: EmulatorConfig) -> std::io::Result<()> {
         let mut out = std::io::stdout().lock();
         writeln!(out, "listening on http://{addr}")?;
         out.flush()?;
+    }
+    if config.credentials.is_none() {
+        eprintln!("{DEV_MODE_WARNING}");
     }
     emu.serve_until(listener, std::future::pending()).await
 }
@@ -364,7 +484,15 @@ fn error_response(plane: Plane, e: &ApiError, request_id: &str) -> Response<Full
     )
 }
 
-async fn handle(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// Handles one HTTP request: checks what the headers alone allow, reads the
+/// body within `body_timeout`, calls `body_read`, checks the signature over
+/// the body and answers.
+async fn handle(
+    inner: &Inner,
+    req: Request<Incoming>,
+    body_timeout: Duration,
+    body_read: impl FnOnce(),
+) -> Response<Full<Bytes>> {
     let n = inner
         .request_seq
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -380,30 +508,51 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> 
     } else {
         Plane::Data
     };
-    let body = match Limited::new(body, inner.config.max_body_bytes)
-        .collect()
-        .await
-    {
-        Ok(b) => b.to_bytes(),
-        Err(e) => {
+    let creds = inner.config.credentials.as_ref();
+    // A request that cannot verify is refused before its body is read, so
+    // that unauthenticated clients cannot make the emulator buffer bodies
+    // (hyper keeps the connection only if the body was already in).
+    if let Err(e) = sigv4::check_head(creds, &inner.config.region, &parts.headers) {
+        return error_response(plane, &e, &request_id);
+    }
+    let limit = inner.config.max_body_bytes;
+    let read = tokio::time::timeout(body_timeout, Limited::new(body, limit).collect()).await;
+    body_read();
+    let body = match read {
+        Ok(Ok(b)) => b.to_bytes(),
+        Ok(Err(e)) => {
             let err = if e
                 .downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some()
             {
-                ApiError::validation(format!(
-                    "request body exceeds the {} byte limit",
-                    inner.config.max_body_bytes
-                ))
+                ApiError::validation(format!("request body exceeds the {limit} byte limit"))
             } else {
                 ApiError::serialization("request body could not be read")
             };
-            return error_response(plane, &err, &request_id);
+            return close(error_response(plane, &err, &request_id));
+        }
+        Err(_) => {
+            // HTTP 408 (RFC 9110): the client was too slow. The service
+            // publishes no error type for this; the emulator names it
+            // `RequestTimeoutException`.
+            let e = ApiError::request_timeout(format!(
+                "request body not received within {} s",
+                body_timeout.as_secs_f64()
+            ));
+            return close(json_response(
+                plane,
+                e.status,
+                &e.body(plane),
+                &request_id,
+                Some(e.kind),
+            ));
         }
     };
     let raw_path = parts.uri.path().to_owned();
     let raw_query = parts.uri.query().unwrap_or("").to_owned();
     if let Err(e) = sigv4::check(
-        inner.config.credentials.as_ref(),
+        creds,
+        &inner.config.region,
         parts.method.as_str(),
         &raw_path,
         &raw_query,
@@ -416,6 +565,16 @@ async fn handle(inner: &Inner, req: Request<Incoming>) -> Response<Full<Bytes>> 
     let (status, value, error_type) =
         answer(inner, &method, &raw_path, target.as_deref(), &body).await;
     json_response(plane, status, &value, &request_id, error_type)
+}
+
+/// Marks a response as the connection's last (its request body may be
+/// unread).
+fn close(mut r: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
+    r.headers_mut().insert(
+        hyper::header::CONNECTION,
+        hyper::header::HeaderValue::from_static("close"),
+    );
+    r
 }
 
 /// Routes and runs one request whose transport and signature have been
@@ -443,9 +602,10 @@ async fn answer(
     };
     let result = match target {
         Some(t) => match t.strip_prefix("PaymentCryptographyControlPlane.") {
-            Some(op) if method == "POST" => {
-                parse(body).and_then(|v| control::dispatch(inner, op, &v))
-            }
+            Some(op) if method == "POST" => match parse(body) {
+                Ok(v) => control::dispatch(inner, op, &v).await,
+                Err(e) => Err(e),
+            },
             Some(_) => Err(ApiError::unknown_operation(
                 "control plane operations use POST /",
             )),

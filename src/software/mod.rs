@@ -144,6 +144,13 @@ impl SoftwareBackend {
         self.keys.insert(key)
     }
 
+    /// Removes the key named `id`, if any. Crate-internal: the AWS emulator
+    /// rolls back a key it could not persist.
+    #[cfg(feature = "server")]
+    pub(crate) fn remove_clear(&self, id: &crate::types::KeyId) {
+        let _ = self.keys.remove(id);
+    }
+
     /// Derives a DUKPT working key from a stored BDK.
     fn dukpt_key(
         &self,

@@ -84,6 +84,13 @@ impl ApiError {
         Self::new(404, "UnknownOperationException", message)
     }
 
+    /// `RequestTimeoutException` (408): the request body did not arrive in
+    /// time. Not a documented service error: the emulator's name for an
+    /// HTTP 408.
+    pub(crate) fn request_timeout(message: impl Into<String>) -> Self {
+        Self::new(408, "RequestTimeoutException", message)
+    }
+
     /// An authentication failure (`MissingAuthenticationTokenException`,
     /// `InvalidSignatureException`, `UnrecognizedClientException`, …).
     pub(crate) fn auth(kind: &'static str, message: impl Into<String>) -> Self {

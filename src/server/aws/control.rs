@@ -2,7 +2,7 @@
 
 use super::api::{ApiError, ApiResult, Obj};
 use super::state::{check_alias_name, now, KeyRecord, KeyState, NewKey, Store};
-use super::wrap::{new_params, wrap_to_certificate};
+use super::wrap::{generate, wrap_to_certificate};
 use super::Inner;
 use crate::algo::cipher::fix_odd_parity;
 use crate::algo::tr31;
@@ -12,8 +12,18 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 /// Runs one control-plane operation.
-pub(crate) fn dispatch(inner: &Inner, op: &str, body: &Value) -> ApiResult<Value> {
+pub(crate) async fn dispatch(inner: &Inner, op: &str, body: &Value) -> ApiResult<Value> {
     let o = Obj::root(body)?;
+    match op {
+        // The only operations that wait: RSA key generation runs off the
+        // request path.
+        "GetParametersForImport" => get_parameters(inner, o, true).await,
+        "GetParametersForExport" => get_parameters(inner, o, false).await,
+        _ => dispatch_sync(inner, op, o),
+    }
+}
+
+fn dispatch_sync(inner: &Inner, op: &str, o: Obj<'_>) -> ApiResult<Value> {
     match op {
         "CreateKey" => create_key(inner, o),
         "GetKey" => {
@@ -83,8 +93,6 @@ pub(crate) fn dispatch(inner: &Inner, op: &str, body: &Value) -> ApiResult<Value
             store.save()?;
             Ok(json!({}))
         }
-        "GetParametersForImport" => get_parameters(inner, o, true),
-        "GetParametersForExport" => get_parameters(inner, o, false),
         "ImportKey" => import_key(inner, o),
         "ExportKey" => export_key(inner, o),
         "ListTagsForResource" => {
@@ -311,7 +319,7 @@ fn create_alias(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     Ok(json!({ "Alias": alias_json(&store, name, key.as_deref()) }))
 }
 
-fn get_parameters(inner: &Inner, o: Obj<'_>, import: bool) -> ApiResult<Value> {
+async fn get_parameters(inner: &Inner, o: Obj<'_>, import: bool) -> ApiResult<Value> {
     let material = o.str("KeyMaterialType")?;
     let alg_field = if import {
         "WrappingKeyAlgorithm"
@@ -333,17 +341,14 @@ fn get_parameters(inner: &Inner, o: Obj<'_>, import: bool) -> ApiResult<Value> {
         _ => return Err(ApiError::field("KeyMaterialType", "is not a valid value")),
     }
     let reuse = o.opt_bool("ReuseLastGeneratedToken")?.unwrap_or(false);
-    let mut reg = inner.params.lock().unwrap_or_else(|p| p.into_inner());
-    let last = if import {
-        &reg.last_import
+    let existing = if reuse {
+        let reg = inner.params.lock().unwrap_or_else(|p| p.into_inner());
+        reg.last(import, now())
+            .filter(|p| p.algorithm == alg)
+            .cloned()
     } else {
-        &reg.last_export
+        None
     };
-    let existing = last
-        .as_ref()
-        .and_then(|t| reg.tokens.get(t))
-        .filter(|p| reuse && p.algorithm == alg && p.valid_until > now())
-        .cloned();
     let p = match existing {
         Some(p) => p,
         None => {
@@ -358,13 +363,12 @@ fn get_parameters(inner: &Inner, o: Obj<'_>, import: bool) -> ApiResult<Value> {
                     "AWS Payment Cryptography emulator export signing key",
                 )
             };
-            let p = new_params(prefix, alg, cn)?;
-            reg.tokens.insert(p.token.clone(), p.clone());
-            if import {
-                reg.last_import = Some(p.token.clone());
-            } else {
-                reg.last_export = Some(p.token.clone());
-            }
+            let p = generate(&inner.rsa_slots, prefix, alg.to_owned(), cn).await?;
+            inner
+                .params
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(p.clone(), import, now());
             p
         }
     };
@@ -456,9 +460,8 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
             let spec = m.opt_str("WrappingSpec")?.unwrap_or("RSA_OAEP_SHA_256");
             let params = {
                 let reg = inner.params.lock().unwrap_or_else(|p| p.into_inner());
-                reg.tokens
-                    .get(token)
-                    .filter(|p| p.token.starts_with("import-") && p.valid_until > now())
+                reg.valid(token, now())
+                    .filter(|p| p.token.starts_with("import-"))
                     .cloned()
                     .ok_or_else(|| {
                         ApiError::field(&m.field_name("ImportToken"), "is not a valid import token")

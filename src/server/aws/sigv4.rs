@@ -1,6 +1,8 @@
 //! AWS Signature Version 4 checking, as the service does it: a request must
 //! carry a SigV4 `Authorization` header; with configured credentials the
-//! signature is recomputed and compared in constant time.
+//! credential scope must name the emulator's region and
+//! `payment-cryptography`, and the signature is recomputed over the request
+//! as received, body included, and compared in constant time.
 
 use super::api::{ApiError, ApiResult};
 use super::Credentials;
@@ -132,15 +134,31 @@ fn parse_authorization(v: &str) -> Option<Auth<'_>> {
     })
 }
 
-/// Checks a request's signature. `raw_path` and `raw_query` are as received.
-pub(crate) fn check(
+/// The service name a credential scope must carry.
+pub(crate) const SERVICE: &str = "payment-cryptography";
+
+fn invalid_signature() -> ApiError {
+    ApiError::auth(
+        "InvalidSignatureException",
+        "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
+    )
+}
+
+/// What the headers alone establish about a request with credentials.
+struct Head<'h> {
+    auth: Auth<'h>,
+    amz_date: &'h str,
+}
+
+/// The checks that need no body: an `Authorization` header is present and
+/// well formed; with credentials, the access key is known, the credential
+/// scope names `region` and this service, and `X-Amz-Date` is current.
+/// `Ok(None)` without credentials (any SigV4-signed request is accepted).
+fn head<'h>(
     creds: Option<&Credentials>,
-    method: &str,
-    raw_path: &str,
-    raw_query: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> ApiResult<()> {
+    region: &str,
+    headers: &'h HeaderMap,
+) -> ApiResult<Option<Head<'h>>> {
     let missing = || {
         ApiError::auth(
             "MissingAuthenticationTokenException",
@@ -159,12 +177,34 @@ pub(crate) fn check(
     };
     let auth = parse_authorization(authz).ok_or_else(incomplete)?;
     let Some(creds) = creds else {
-        return Ok(());
+        return Ok(None);
     };
     if auth.access_key != creds.access_key_id {
         return Err(ApiError::auth(
             "UnrecognizedClientException",
             "The security token included in the request is invalid.",
+        ));
+    }
+    // The scope messages are the service's (IAM user guide, "Troubleshoot
+    // Signature Version 4 signing"; the quoted forms as AWS endpoints send
+    // them). The region is quoted only when it cannot be a secret.
+    if auth.region != region {
+        return Err(ApiError::auth(
+            "InvalidSignatureException",
+            if super::api::echo_safe(auth.region) {
+                format!(
+                    "Credential should be scoped to a valid region, not '{}'. ",
+                    auth.region
+                )
+            } else {
+                "Credential should be scoped to a valid region. ".to_owned()
+            },
+        ));
+    }
+    if auth.service != SERVICE {
+        return Err(ApiError::auth(
+            "InvalidSignatureException",
+            format!("Credential should be scoped to correct service: '{SERVICE}'. "),
         ));
     }
     let amz_date = headers
@@ -187,6 +227,51 @@ pub(crate) fn check(
             "InvalidSignatureException",
             "Credential date does not match X-Amz-Date.",
         ));
+    }
+    Ok(Some(Head { auth, amz_date }))
+}
+
+/// The checks of [`check`] that need no body, so that a request that can
+/// never verify is refused before its body is read.
+pub(crate) fn check_head(
+    creds: Option<&Credentials>,
+    region: &str,
+    headers: &HeaderMap,
+) -> ApiResult<()> {
+    head(creds, region, headers).map(|_| ())
+}
+
+/// Checks a request's signature. `raw_path` and `raw_query` are as received;
+/// `region` is the emulator's. With credentials, the signature must cover
+/// the body received: the payload hash signed is SHA-256 of `body`, and an
+/// `x-amz-content-sha256` header, signed or not, must equal it (so
+/// `UNSIGNED-PAYLOAD` and streaming payloads are refused).
+pub(crate) fn check(
+    creds: Option<&Credentials>,
+    region: &str,
+    method: &str,
+    raw_path: &str,
+    raw_query: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> ApiResult<()> {
+    let Some(Head { auth, amz_date }) = head(creds, region, headers)? else {
+        return Ok(());
+    };
+    let Some(creds) = creds else {
+        return Ok(());
+    };
+    let payload_hash = sha256_hex(body);
+    if let Some(claimed) = headers.get("x-amz-content-sha256") {
+        // The message is S3's (XAmzContentSHA256Mismatch); this service
+        // documents none, and answers signature failures with
+        // InvalidSignatureException (403).
+        if claimed.as_bytes() != payload_hash.as_bytes() {
+            return Err(ApiError::auth(
+                "InvalidSignatureException",
+                "The provided 'x-amz-content-sha256' header does not match what was computed.",
+            ));
+        }
     }
     // Canonical request.
     let canonical_uri = if raw_path.is_empty() {
@@ -227,11 +312,6 @@ pub(crate) fn check(
         }
         canonical_headers.push_str(&format!("{name}:{}\n", values.join(",")));
     }
-    let payload_hash = headers
-        .get("x-amz-content-sha256")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-        .unwrap_or_else(|| sha256_hex(body));
     let canonical_request = format!(
         "{method}\n{canonical_uri}\n{}\n{canonical_headers}\n{}\n{payload_hash}",
         canonical_query.join("&"),
@@ -254,10 +334,7 @@ pub(crate) fn check(
     let k_signing = hmac(&k_service, b"aws4_request");
     let expected = hex::encode(hmac(&k_signing, string_to_sign.as_bytes()));
     if !bool::from(expected.as_bytes().ct_eq(auth.signature.as_bytes())) {
-        return Err(ApiError::auth(
-            "InvalidSignatureException",
-            "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method.",
-        ));
+        return Err(invalid_signature());
     }
     Ok(())
 }

@@ -1,5 +1,8 @@
 //! The emulator's keys and aliases, resolution of key identifiers, and the
-//! optional state file (written atomically: temporary file, fsync, rename).
+//! optional state file (written atomically: a temporary file created
+//! exclusively, owner-only, under an unpredictable name; fsync; rename).
+//! A change that cannot be saved is rolled back, so the client's error is
+//! the whole truth and a retry does not create a second key.
 //!
 //! Key material is held in the software reference backend (which enforces
 //! usage and modes of use) and, for persistence, in the record itself. The
@@ -280,6 +283,16 @@ pub(crate) struct Store {
     aliases: BTreeMap<String, Option<String>>,
     seq: u64,
     file: Option<PathBuf>,
+    /// The state as last written to `file` (with a file only): what a
+    /// change that cannot be saved rolls back to.
+    saved: Option<Saved>,
+}
+
+/// A snapshot of the store's tables (records are shared, not copied).
+struct Saved {
+    keys: HashMap<String, Arc<KeyRecord>>,
+    aliases: BTreeMap<String, Option<String>>,
+    seq: u64,
 }
 
 impl Store {
@@ -299,13 +312,40 @@ impl Store {
             aliases: BTreeMap::new(),
             seq: 0,
             file,
+            saved: None,
         };
         if let Some(path) = s.file.clone() {
             if path.exists() {
                 s.load(&path)?;
+                restrict_permissions(&path);
             }
+            s.saved = Some(s.snapshot());
         }
         Ok(s)
+    }
+
+    fn snapshot(&self) -> Saved {
+        Saved {
+            keys: self.keys.clone(),
+            aliases: self.aliases.clone(),
+            seq: self.seq,
+        }
+    }
+
+    /// Returns to the state last saved: keys added since leave the
+    /// software backend too.
+    fn roll_back(&mut self) {
+        let Some(saved) = &self.saved else {
+            return;
+        };
+        for id in self.keys.keys().filter(|id| !saved.keys.contains_key(*id)) {
+            if let Ok(kid) = KeyId::new(id.clone()) {
+                self.soft.remove_clear(&kid);
+            }
+        }
+        self.keys = saved.keys.clone();
+        self.aliases = saved.aliases.clone();
+        self.seq = saved.seq;
     }
 
     fn load(&mut self, path: &Path) -> std::io::Result<()> {
@@ -334,8 +374,25 @@ impl Store {
         Ok(())
     }
 
-    /// Writes the state file, if any, atomically.
-    pub(crate) fn save(&self) -> ApiResult<()> {
+    /// Writes the state file, if any, atomically. Every change is followed
+    /// by a save under the same write lock; when the save fails, the
+    /// change is rolled back and the request fails.
+    pub(crate) fn save(&mut self) -> ApiResult<()> {
+        match self.write_file() {
+            Ok(()) => {
+                if self.file.is_some() {
+                    self.saved = Some(self.snapshot());
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.roll_back();
+                Err(e)
+            }
+        }
+    }
+
+    fn write_file(&self) -> ApiResult<()> {
         let Some(path) = &self.file else {
             return Ok(());
         };
@@ -517,8 +574,29 @@ pub(crate) fn check_alias_name(rest: &str) -> ApiResult<()> {
     Ok(())
 }
 
+/// Makes an existing state file readable by its owner only (it holds clear
+/// key material); best effort.
+fn restrict_permissions(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(m) = std::fs::metadata(path) {
+            if m.permissions().mode() & 0o077 != 0 {
+                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// Replaces `path` with `data`: written to a new file in the same
+/// directory, created exclusively (never through an existing file or
+/// link) with an unpredictable name and mode 0600, synced, then renamed
+/// over `path`. The temporary file is removed on failure.
 fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -527,15 +605,65 @@ fn write_atomic(path: &Path, data: &[u8]) -> std::io::Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "state".into());
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
+    let mut rng = rand::rng();
+    let suffix: String = (0..16)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
+    let tmp = dir.join(format!(".{name}.{suffix}.tmp"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
     {
-        let mut f = std::fs::File::create(&tmp)?;
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    // Only a file this call created is ever removed.
+    let f = options.open(&tmp)?;
+    let write = |mut f: std::fs::File| -> std::io::Result<()> {
         f.write_all(data)?;
         f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)
+    };
+    if let Err(e) = write(f) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
-    std::fs::rename(&tmp, path)?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_file_is_private_and_temp_names_vary() {
+        let dir = std::env::temp_dir().join(format!(
+            "paycrypto-state-unit-{}-{}",
+            std::process::id(),
+            Store::new_key_id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("state.json");
+        write_atomic(&path, b"{}").unwrap();
+        write_atomic(&path, b"{ }").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(std::fs::read(&path).unwrap(), b"{ }");
+        // Nothing left behind.
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        // A failed write (the target is a directory) leaves no temporary file.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        assert!(write_atomic(&path, b"{}").is_err());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
