@@ -1,43 +1,13 @@
 //! The [`Backend`] trait every backend and layer implements, its declared
-//! [`Capabilities`], and the typed façade [`BackendExt`].
+//! [`Capabilities`] (defined in [`crate::capabilities`]), and the typed
+//! façade [`BackendExt`].
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
 use async_trait::async_trait;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// What a backend can do. An operation it does not list returns
-/// [`ErrorKind::Unsupported`] — never a wrong answer — which is how a shadow
-/// layer counts operations the new side cannot do yet.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Capabilities {
-    operations: BTreeSet<Operation>,
-}
-
-impl Capabilities {
-    /// Capabilities listing exactly `ops`.
-    pub fn new(ops: impl IntoIterator<Item = Operation>) -> Self {
-        Self {
-            operations: ops.into_iter().collect(),
-        }
-    }
-
-    /// Every operation.
-    pub fn all() -> Self {
-        Self::new(Operation::ALL.iter().copied())
-    }
-
-    /// True when `op` is supported.
-    pub fn supports(&self, op: Operation) -> bool {
-        self.operations.contains(&op)
-    }
-
-    /// The supported operations, in a stable order.
-    pub fn operations(&self) -> impl Iterator<Item = Operation> + '_ {
-        self.operations.iter().copied()
-    }
-}
+pub use crate::capabilities::Capabilities;
 
 /// A payment-crypto backend: one method to implement.
 ///

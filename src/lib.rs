@@ -6,6 +6,7 @@ pub mod algo;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod backend;
+pub mod capabilities;
 #[cfg(feature = "cli")]
 pub mod cli;
 #[cfg(feature = "conformance")]

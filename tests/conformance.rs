@@ -200,6 +200,81 @@ async fn wrong_answers_and_wrong_refusals_fail() {
     assert!(xml.contains("<failure message="), "{xml}");
 }
 
+/// A backend that declares everything but answers Unsupported for CMAC, and
+/// one that declares no CMAC (honestly): the suite fails the first and
+/// reports the second's CMAC cases unsupported without sending them.
+struct NoCmac {
+    inner: SoftwareBackend,
+    declares_cmac: bool,
+    cmac_requests: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl Backend for NoCmac {
+    fn name(&self) -> &str {
+        "no-cmac"
+    }
+    fn capabilities(&self) -> Capabilities {
+        let mut c = self.inner.capabilities();
+        if !self.declares_cmac {
+            c.mac_algorithms
+                .remove(&paycrypto::capabilities::MacKind::Cmac);
+        }
+        c
+    }
+    async fn execute(&self, request: Request) -> paycrypto::Result<Response> {
+        let cmac = match &request {
+            Request::GenerateMac(r) => r.algorithm == paycrypto::ops::MacAlgorithm::Cmac,
+            Request::VerifyMac(r) => r.algorithm == paycrypto::ops::MacAlgorithm::Cmac,
+            _ => false,
+        };
+        if cmac {
+            self.cmac_requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Err(Error::unsupported("no CMAC here"));
+        }
+        self.inner.execute(request).await
+    }
+}
+
+#[tokio::test]
+async fn answering_unsupported_for_a_declared_capability_fails() {
+    let liar = NoCmac {
+        inner: SoftwareBackend::new(),
+        declares_cmac: true,
+        cmac_requests: Default::default(),
+    };
+    let report = run_self_provisioned(&liar, &opts()).await;
+    let failed: Vec<String> = report
+        .failures()
+        .map(|r| format!("{}/{}: {:?}", r.operation, r.name, r.verdict))
+        .collect();
+    assert!(
+        failed.iter().any(|f| f.contains("CMAC")
+            && f.contains(
+                "answered Unsupported for a generate_mac request its capabilities declare"
+            )),
+        "{failed:#?}"
+    );
+
+    let honest = NoCmac {
+        inner: SoftwareBackend::new(),
+        declares_cmac: false,
+        cmac_requests: Default::default(),
+    };
+    let report = run_self_provisioned(&honest, &opts()).await;
+    assert_eq!(report.totals().failed, 0, "{}", report.table());
+    assert!(report.results.iter().any(|r| r.name.contains("CMAC")
+        && matches!(&r.verdict, Verdict::Unsupported(m) if m.contains("MAC algorithm Cmac"))));
+    // Marked unsupported from the declaration: no CMAC request was sent.
+    assert_eq!(
+        honest
+            .cmac_requests
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
+}
+
 #[tokio::test]
 async fn a_backend_that_cannot_import_skips_with_why() {
     let b = MacOnly {

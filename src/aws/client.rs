@@ -46,6 +46,18 @@ pub struct AwsBackend {
     algorithms: Mutex<HashMap<String, KeyAlgorithm>>,
 }
 
+/// What AWS Payment Cryptography does that the crate models: everything but
+/// ISO format 2 PIN blocks (`TranslationIsoFormats` has none), CMAC / HMAC
+/// over an empty message (`MessageData` takes 1 to 4096 bytes), and TR-31
+/// export in versions A and C (the service exports B and D).
+static AWS_CAPABILITIES: std::sync::LazyLock<Capabilities> = std::sync::LazyLock::new(|| {
+    let mut c = Capabilities::all();
+    c.pin_formats.remove(&PinBlockFormat::Iso2);
+    c.mac_empty_message = false;
+    c.tr31_export = [Tr31Version::B, Tr31Version::D].into_iter().collect();
+    c
+});
+
 /// Builds an [`AwsBackend`].
 #[derive(Debug, Default)]
 pub struct AwsBackendBuilder {
@@ -892,12 +904,15 @@ impl Backend for AwsBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::all()
+        AWS_CAPABILITIES.clone()
     }
 
     async fn execute(&self, request: Request) -> Result<Response> {
         let op = request.operation();
-        if let Err(e) = request.validate() {
+        if let Err(e) = request
+            .validate()
+            .and_then(|()| AWS_CAPABILITIES.check(&request))
+        {
             return Err(e.with_op(op).with_backend(self.name.clone()));
         }
         let result = match request {

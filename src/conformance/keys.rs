@@ -343,6 +343,16 @@ pub async fn provision(backend: &dyn Backend, opts: &ProvisionOptions) -> Provis
             out.keys.mark_unsupported(role, why.clone());
             continue;
         }
+        if !caps.supports_key_algorithm(attrs.algorithm) {
+            out.keys.mark_unsupported(
+                role,
+                format!(
+                    "{} keys unsupported: the backend's capabilities leave them out",
+                    attrs.algorithm.aws_name()
+                ),
+            );
+            continue;
+        }
         if let Some(existing) = opts.existing_keks.get(&role) {
             match &existing.clear {
                 Some(c) if c.len() == attrs.algorithm.key_len() => {

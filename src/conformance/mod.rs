@@ -287,9 +287,49 @@ fn seed_for(seed: u64, name: &str) -> u64 {
     h ^ seed
 }
 
+/// The backend as the cases see it, held to its declared capabilities: a
+/// request they do not cover is answered `Unsupported` without being sent
+/// (the case is reported unsupported from the declaration), and a covered
+/// request the backend answers `Unsupported` becomes an error of kind
+/// [`ErrorKind::Backend`] naming the broken declaration (the case fails).
+struct Declared<'a> {
+    inner: &'a dyn Backend,
+    caps: crate::Capabilities,
+}
+
+#[async_trait::async_trait]
+impl Backend for Declared<'_> {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    fn capabilities(&self) -> crate::Capabilities {
+        self.caps.clone()
+    }
+
+    async fn execute(&self, request: crate::Request) -> crate::Result<crate::Response> {
+        // A malformed request is InvalidInput on every backend, before any
+        // question of support (as the backends order their checks).
+        request.validate()?;
+        self.caps.check(&request)?;
+        let op = request.operation();
+        match self.inner.execute(request).await {
+            Err(e) if e.kind() == ErrorKind::Unsupported => Err(Error::new(
+                ErrorKind::Backend,
+                format!("answered Unsupported for a {op} request its capabilities declare: {e}"),
+            )),
+            r => r,
+        }
+    }
+}
+
 /// Runs every case against `backend` with `keys`.
 pub async fn run(backend: &dyn Backend, keys: &KeySet, opts: &RunOptions) -> Report {
     let caps = backend.capabilities();
+    let declared = Declared {
+        inner: backend,
+        caps: caps.clone(),
+    };
     let reference = keys::reference_for(keys).await;
     let mut report = Report::new(backend.name(), opts.seed);
     for case in cases::all() {
@@ -307,7 +347,7 @@ pub async fn run(backend: &dyn Backend, keys: &KeySet, opts: &RunOptions) -> Rep
             Verdict::Skip(format!("the backend does not declare {op}"))
         } else {
             let ctx = Ctx {
-                backend,
+                backend: &declared,
                 keys,
                 reference: &reference,
                 rounds: opts.rounds.max(1),

@@ -2,7 +2,7 @@
 
 use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, ErrorKind, Result};
-use crate::ops::{Operation, Request, Response};
+use crate::ops::{Request, Response};
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -259,12 +259,9 @@ impl Backend for Failover {
         let Some(first) = members.next() else {
             return Capabilities::default();
         };
-        let mut caps: Vec<Operation> = first.backend.capabilities().operations().collect();
-        for m in members {
-            let c = m.backend.capabilities();
-            caps.retain(|op| c.supports(*op));
-        }
-        Capabilities::new(caps)
+        members.fold(first.backend.capabilities(), |caps, m| {
+            caps.intersection(&m.backend.capabilities())
+        })
     }
 
     async fn execute(&self, request: Request) -> Result<Response> {

@@ -10,7 +10,7 @@ pub use crate::types::{Iso9797Padding, MkDerivation, ProprietaryAuthData, Tr31Ve
 // ---------------------------------------------------------------- DUKPT
 
 /// Which DUKPT working key protects data (AWS `DukptKeyVariant`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DukptVariant {
     /// Device → host (X9.24-1 data request variant; X9.24-3 "data encrypt").
     Request,

@@ -48,6 +48,56 @@ struct Inner {
     keys: KeyTable,
 }
 
+/// What a payShield with a variant LMK (the only LMK type this client
+/// speaks today) can do through its host commands: TDES keys only (no AES
+/// key, AES DUKPT, ISO format 4, CMAC or HMAC without a key-block LMK);
+/// ISO formats 0, 1 and 3 (CA/CC/G0); TDES DUKPT with the request and
+/// bidirectional data keys (M0/M2); ISO 9797-1 MAC algorithms 1 and 3 of
+/// 4 or 8 bytes (M6/M8); ARQC with the Visa (KQ, ARPC method 1) and
+/// Mastercard (KQ, no ARPC) session keys and the EMV common session key
+/// (KW, ARPC methods 1 and 2), up to 255 bytes of padded transaction data,
+/// option B for long PANs through KW only; TR-31 import (A6) and export in
+/// version B (A8); no clear components (console only).
+static VARIANT_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> =
+    std::sync::LazyLock::new(|| {
+        use crate::capabilities::{ArpcKind, DukptKind, MacKind, SessionKind};
+        use crate::types::KeyAlgorithm;
+        let mut c = Capabilities::all();
+        c.pin_formats = [
+            PinBlockFormat::Iso0,
+            PinBlockFormat::Iso1,
+            PinBlockFormat::Iso3,
+        ]
+        .into_iter()
+        .collect();
+        c.key_algorithms = [KeyAlgorithm::Tdes2, KeyAlgorithm::Tdes3]
+            .into_iter()
+            .collect();
+        c.dukpt = [DukptKind::Tdes].into_iter().collect();
+        c.dukpt_data_variants = [DukptVariant::Request, DukptVariant::Bidirectional]
+            .into_iter()
+            .collect();
+        c.mac_algorithms = [MacKind::Iso9797Alg1, MacKind::Iso9797Alg3]
+            .into_iter()
+            .collect();
+        c.mac_lengths = Some([4, 8].into_iter().collect());
+        c.arqc = [
+            (SessionKind::Visa, ArpcKind::None),
+            (SessionKind::Visa, ArpcKind::Method1),
+            (SessionKind::Mastercard, ArpcKind::None),
+            (SessionKind::EmvCommon, ArpcKind::None),
+            (SessionKind::EmvCommon, ArpcKind::Method1),
+            (SessionKind::EmvCommon, ArpcKind::Method2),
+        ]
+        .into_iter()
+        .collect();
+        c.mk_option_b_long_pan = [SessionKind::EmvCommon].into_iter().collect();
+        c.arqc_max_data_len = Some(arqc::MAX_TXN_DATA);
+        c.import_components = false;
+        c.tr31_export = [Tr31Version::B].into_iter().collect();
+        c
+    });
+
 fn protocol(e: CodecError) -> Error {
     Error::new(
         ErrorKind::Protocol,
@@ -607,14 +657,15 @@ impl Backend for PayShieldBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        // Every operation has a payShield mapping; variants the variant-LMK
-        // command set cannot express return Unsupported individually.
-        Capabilities::all()
+        VARIANT_LMK_CAPABILITIES.clone()
     }
 
     async fn execute(&self, request: Request) -> Result<Response> {
         let op = request.operation();
-        if let Err(e) = request.validate() {
+        if let Err(e) = request
+            .validate()
+            .and_then(|()| VARIANT_LMK_CAPABILITIES.check(&request))
+        {
             return Err(e.with_op(op).with_backend(self.inner.name.clone()));
         }
         self.dispatch(request)

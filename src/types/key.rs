@@ -519,7 +519,7 @@ impl fmt::Debug for Kcv {
 }
 
 /// Key block version id: selects the protection method.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Tr31Version {
     /// `A`: TDES key variant binding (deprecated).
     A,

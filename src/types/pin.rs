@@ -94,7 +94,7 @@ impl PartialEq for Pin {
 impl Eq for Pin {}
 
 /// An ISO 9564-1 PIN block format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum PinBlockFormat {
     /// Format 0 (ANSI X9.8): PIN XOR PAN, fill `F`.
     Iso0,

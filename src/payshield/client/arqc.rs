@@ -30,7 +30,7 @@ use crate::payshield::codec::{self, request as rq};
 use crate::types::Verification;
 
 /// Largest transaction data field of KQ and KW (2 hex digits of length).
-const MAX_TXN_DATA: usize = 0xFF;
+pub(super) const MAX_TXN_DATA: usize = 0xFF;
 
 /// The crate error for a KW error code: `04` / `05` (mode or scheme not
 /// recognised: firmware without EMV 4.x KW support) are Unsupported.

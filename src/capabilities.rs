@@ -1,0 +1,431 @@
+//! [`Capabilities`]: what a backend supports, as data, at the level users
+//! choose by — operation × PIN block format × key algorithm × DUKPT kind ×
+//! MAC algorithm × session-key derivation and ARPC method (opendal's
+//! `Capability`).
+//!
+//! A backend declares them truthfully and refuses what it does not declare
+//! with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) before
+//! doing any work ([`Capabilities::check`]); what it declares it must not
+//! answer `Unsupported`. Shadow and conformance read them instead of
+//! discovering `Unsupported` at run time.
+
+use crate::error::{Error, Result};
+use crate::ops::*;
+use crate::types::{KeyAlgorithm, PinBlockFormat};
+use std::collections::BTreeSet;
+
+/// The DUKPT standard a derivation follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DukptKind {
+    /// TDES DUKPT, ANSI X9.24-1 (10-byte KSN).
+    Tdes,
+    /// AES DUKPT, ANSI X9.24-3 (12-byte KSN).
+    Aes,
+}
+
+/// A MAC algorithm without its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum MacKind {
+    /// ISO 9797-1 MAC algorithm 1 (CBC-MAC).
+    Iso9797Alg1,
+    /// ISO 9797-1 MAC algorithm 3 (retail MAC).
+    Iso9797Alg3,
+    /// CMAC (ISO 9797-1 algorithm 5).
+    Cmac,
+    /// HMAC-SHA-256.
+    HmacSha256,
+}
+
+impl From<MacAlgorithm> for MacKind {
+    fn from(a: MacAlgorithm) -> Self {
+        match a {
+            MacAlgorithm::Iso9797Alg1(_) => Self::Iso9797Alg1,
+            MacAlgorithm::Iso9797Alg3(_) => Self::Iso9797Alg3,
+            MacAlgorithm::Cmac => Self::Cmac,
+            MacAlgorithm::HmacSha256 => Self::HmacSha256,
+        }
+    }
+}
+
+/// A session-key derivation without its parameters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum SessionKind {
+    /// EMV common session key.
+    EmvCommon,
+    /// Mastercard session key.
+    Mastercard,
+    /// No session key (Visa CVN 10).
+    Visa,
+}
+
+impl From<&SessionKeyDerivation> for SessionKind {
+    fn from(s: &SessionKeyDerivation) -> Self {
+        match s {
+            SessionKeyDerivation::EmvCommon { .. } => Self::EmvCommon,
+            SessionKeyDerivation::Mastercard { .. } => Self::Mastercard,
+            SessionKeyDerivation::Visa => Self::Visa,
+        }
+    }
+}
+
+/// Which ARPC, if any, an ARQC verification returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ArpcKind {
+    /// Verification only.
+    None,
+    /// EMV ARPC method 1.
+    Method1,
+    /// EMV ARPC method 2.
+    Method2,
+}
+
+impl From<Option<&ArpcMethod>> for ArpcKind {
+    fn from(a: Option<&ArpcMethod>) -> Self {
+        match a {
+            None => Self::None,
+            Some(ArpcMethod::Method1 { .. }) => Self::Method1,
+            Some(ArpcMethod::Method2 { .. }) => Self::Method2,
+        }
+    }
+}
+
+/// What a backend can do (see the module docs).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Operations.
+    pub operations: BTreeSet<Operation>,
+    /// PIN block formats a PIN can be translated from and to.
+    pub pin_formats: BTreeSet<PinBlockFormat>,
+    /// Key algorithms the backend can hold and use.
+    pub key_algorithms: BTreeSet<KeyAlgorithm>,
+    /// DUKPT standards.
+    pub dukpt: BTreeSet<DukptKind>,
+    /// DUKPT data-key variants for data encryption and decryption.
+    pub dukpt_data_variants: BTreeSet<DukptVariant>,
+    /// MAC algorithms.
+    pub mac_algorithms: BTreeSet<MacKind>,
+    /// MAC lengths in bytes the backend generates and verifies (`None`: any
+    /// length the algorithm and key allow).
+    pub mac_lengths: Option<BTreeSet<usize>>,
+    /// Whether CMAC and HMAC take an empty message.
+    pub mac_empty_message: bool,
+    /// Session-key derivation and ARPC combinations for ARQC verification.
+    pub arqc: BTreeSet<(SessionKind, ArpcKind)>,
+    /// Session-key derivations for which ICC master-key derivation option B
+    /// works with PANs of more than 16 digits (where it differs from option A).
+    pub mk_option_b_long_pan: BTreeSet<SessionKind>,
+    /// Longest ARQC transaction data after padding, in bytes (`None`: no limit).
+    pub arqc_max_data_len: Option<usize>,
+    /// Whether keys can be imported from clear components.
+    pub import_components: bool,
+    /// TR-31 key block versions a key can be exported in.
+    pub tr31_export: BTreeSet<Tr31Version>,
+}
+
+impl Default for Capabilities {
+    fn default() -> Self {
+        Self::none()
+    }
+}
+
+impl Capabilities {
+    /// Nothing at all.
+    pub fn none() -> Self {
+        Self {
+            operations: BTreeSet::new(),
+            pin_formats: BTreeSet::new(),
+            key_algorithms: BTreeSet::new(),
+            dukpt: BTreeSet::new(),
+            dukpt_data_variants: BTreeSet::new(),
+            mac_algorithms: BTreeSet::new(),
+            mac_lengths: Some(BTreeSet::new()),
+            mac_empty_message: false,
+            arqc: BTreeSet::new(),
+            mk_option_b_long_pan: BTreeSet::new(),
+            arqc_max_data_len: Some(0),
+            import_components: false,
+            tr31_export: BTreeSet::new(),
+        }
+    }
+
+    /// Everything this crate models (the software reference backend).
+    pub fn all() -> Self {
+        let sessions = [
+            SessionKind::EmvCommon,
+            SessionKind::Mastercard,
+            SessionKind::Visa,
+        ];
+        let arpcs = [ArpcKind::None, ArpcKind::Method1, ArpcKind::Method2];
+        Self {
+            operations: Operation::ALL.iter().copied().collect(),
+            pin_formats: PinBlockFormat::ALL.into_iter().collect(),
+            key_algorithms: KeyAlgorithm::ALL.into_iter().collect(),
+            dukpt: [DukptKind::Tdes, DukptKind::Aes].into_iter().collect(),
+            dukpt_data_variants: [
+                DukptVariant::Request,
+                DukptVariant::Response,
+                DukptVariant::Bidirectional,
+            ]
+            .into_iter()
+            .collect(),
+            mac_algorithms: [
+                MacKind::Iso9797Alg1,
+                MacKind::Iso9797Alg3,
+                MacKind::Cmac,
+                MacKind::HmacSha256,
+            ]
+            .into_iter()
+            .collect(),
+            mac_lengths: None,
+            mac_empty_message: true,
+            arqc: sessions
+                .iter()
+                .flat_map(|s| arpcs.iter().map(move |a| (*s, *a)))
+                .collect(),
+            mk_option_b_long_pan: sessions.into_iter().collect(),
+            arqc_max_data_len: None,
+            import_components: true,
+            tr31_export: [
+                Tr31Version::A,
+                Tr31Version::B,
+                Tr31Version::C,
+                Tr31Version::D,
+            ]
+            .into_iter()
+            .collect(),
+        }
+    }
+
+    /// Exactly `ops`, with every variant of them.
+    pub fn new(ops: impl IntoIterator<Item = Operation>) -> Self {
+        Self {
+            operations: ops.into_iter().collect(),
+            ..Self::all()
+        }
+    }
+
+    /// True when `op` is supported (in some variant).
+    pub fn supports(&self, op: Operation) -> bool {
+        self.operations.contains(&op)
+    }
+
+    /// The supported operations, in a stable order.
+    pub fn operations(&self) -> impl Iterator<Item = Operation> + '_ {
+        self.operations.iter().copied()
+    }
+
+    /// True when keys of `alg` can be held and used.
+    pub fn supports_key_algorithm(&self, alg: KeyAlgorithm) -> bool {
+        self.key_algorithms.contains(&alg)
+    }
+
+    /// The capabilities both `self` and `other` have (what a shadowed or
+    /// failed-over pair can always do).
+    pub fn intersection(&self, other: &Self) -> Self {
+        fn both<T: Ord + Clone>(a: &BTreeSet<T>, b: &BTreeSet<T>) -> BTreeSet<T> {
+            a.intersection(b).cloned().collect()
+        }
+        Self {
+            operations: both(&self.operations, &other.operations),
+            pin_formats: both(&self.pin_formats, &other.pin_formats),
+            key_algorithms: both(&self.key_algorithms, &other.key_algorithms),
+            dukpt: both(&self.dukpt, &other.dukpt),
+            dukpt_data_variants: both(&self.dukpt_data_variants, &other.dukpt_data_variants),
+            mac_algorithms: both(&self.mac_algorithms, &other.mac_algorithms),
+            mac_lengths: match (&self.mac_lengths, &other.mac_lengths) {
+                (None, x) | (x, None) => x.clone(),
+                (Some(a), Some(b)) => Some(both(a, b)),
+            },
+            mac_empty_message: self.mac_empty_message && other.mac_empty_message,
+            arqc: both(&self.arqc, &other.arqc),
+            mk_option_b_long_pan: both(&self.mk_option_b_long_pan, &other.mk_option_b_long_pan),
+            arqc_max_data_len: match (self.arqc_max_data_len, other.arqc_max_data_len) {
+                (None, x) | (x, None) => x,
+                (Some(a), Some(b)) => Some(a.min(b)),
+            },
+            import_components: self.import_components && other.import_components,
+            tr31_export: both(&self.tr31_export, &other.tr31_export),
+        }
+    }
+
+    /// Refuses `request` with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported)
+    /// (saying which dimension) unless these capabilities cover it. What
+    /// depends on a key's algorithm is checked by
+    /// [`check_key_algorithm`](Self::check_key_algorithm) once the key is known.
+    pub fn check(&self, request: &Request) -> Result<()> {
+        let op = request.operation();
+        if !self.supports(op) {
+            return Err(unsupported(format!("operation {op}")));
+        }
+        match request {
+            Request::TranslatePin(r) => {
+                self.check_format(r.incoming_format)?;
+                self.check_format(r.outgoing_format)?;
+                if let PinKey::Dukpt(d) = &r.incoming_key {
+                    self.check_dukpt(d)?;
+                }
+            }
+            Request::EncryptData(EncryptDataRequest { key, .. })
+            | Request::DecryptData(DecryptDataRequest { key, .. }) => {
+                if let DataKey::Dukpt { dukpt, variant } = key {
+                    self.check_dukpt(dukpt)?;
+                    if !self.dukpt_data_variants.contains(variant) {
+                        return Err(unsupported(format!("DUKPT data key variant {variant:?}")));
+                    }
+                }
+            }
+            Request::VerifyArqc(r) => {
+                let combo = (
+                    SessionKind::from(&r.session),
+                    ArpcKind::from(r.arpc.as_ref()),
+                );
+                if !self.arqc.contains(&combo) {
+                    return Err(unsupported(format!(
+                        "ARQC with session key {:?} and ARPC {:?}",
+                        combo.0, combo.1
+                    )));
+                }
+                if r.mk_derivation == MkDerivation::OptionB
+                    && r.pan.expose().len() > 16
+                    && !self.mk_option_b_long_pan.contains(&combo.0)
+                {
+                    return Err(unsupported(
+                        "ICC master key option B for a PAN of more than 16 digits",
+                    ));
+                }
+                if let Some(max) = self.arqc_max_data_len {
+                    if padded_len(r.transaction_data.len(), r.padding) > max {
+                        return Err(unsupported(format!(
+                            "ARQC transaction data over {max} bytes after padding"
+                        )));
+                    }
+                }
+            }
+            Request::GenerateMac(r) => {
+                self.check_mac(r.algorithm, r.data.is_empty())?;
+                if let (Some(n), Some(lens)) = (r.mac_length, &self.mac_lengths) {
+                    if !lens.contains(&n) {
+                        return Err(unsupported(format!("{n}-byte MACs")));
+                    }
+                }
+            }
+            Request::VerifyMac(r) => {
+                self.check_mac(r.algorithm, r.data.is_empty())?;
+                if let Some(lens) = &self.mac_lengths {
+                    if !lens.contains(&r.mac.len()) {
+                        return Err(unsupported(format!("{}-byte MACs", r.mac.len())));
+                    }
+                }
+            }
+            Request::GenerateKey(r) => self.check_key_algorithm(r.attributes.algorithm)?,
+            Request::ImportKey(r) => {
+                if let KeyMaterial::Components { attributes, .. } = &r.material {
+                    if !self.import_components {
+                        return Err(unsupported("key import from clear components"));
+                    }
+                    self.check_key_algorithm(attributes.algorithm)?;
+                }
+            }
+            Request::ExportKey(r) if !self.tr31_export.contains(&r.version) => {
+                return Err(unsupported(format!(
+                    "TR-31 export in version {}",
+                    r.version.as_char()
+                )));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Refuses a key of `alg` with `Unsupported` unless declared.
+    pub fn check_key_algorithm(&self, alg: KeyAlgorithm) -> Result<()> {
+        if self.supports_key_algorithm(alg) {
+            Ok(())
+        } else {
+            Err(unsupported(format!("{} keys", alg.aws_name())))
+        }
+    }
+
+    fn check_format(&self, f: PinBlockFormat) -> Result<()> {
+        if self.pin_formats.contains(&f) {
+            Ok(())
+        } else {
+            Err(unsupported(format!(
+                "ISO 9564 PIN block format {}",
+                f.code()
+            )))
+        }
+    }
+
+    fn check_dukpt(&self, d: &Dukpt) -> Result<()> {
+        let kind = if d.ksn.is_aes() {
+            DukptKind::Aes
+        } else {
+            DukptKind::Tdes
+        };
+        if !self.dukpt.contains(&kind) {
+            return Err(unsupported(format!("{kind:?} DUKPT")));
+        }
+        self.check_key_algorithm(d.key_type)
+    }
+
+    fn check_mac(&self, alg: MacAlgorithm, empty: bool) -> Result<()> {
+        let kind = MacKind::from(alg);
+        if !self.mac_algorithms.contains(&kind) {
+            return Err(unsupported(format!("MAC algorithm {kind:?}")));
+        }
+        if empty && matches!(kind, MacKind::Cmac | MacKind::HmacSha256) && !self.mac_empty_message {
+            return Err(unsupported(format!("{kind:?} of an empty message")));
+        }
+        Ok(())
+    }
+}
+
+/// Length of `len` bytes after ISO 9797-1 `padding` to 8-byte blocks.
+fn padded_len(len: usize, padding: Iso9797Padding) -> usize {
+    let round = |n: usize| n.div_ceil(8) * 8;
+    match padding {
+        Iso9797Padding::None => len,
+        Iso9797Padding::Method1 => round(len.max(1)),
+        Iso9797Padding::Method2 => round(len + 1),
+        Iso9797Padding::Method3 => 8 + if len == 0 { 0 } else { round(len) },
+    }
+}
+
+fn unsupported(what: impl std::fmt::Display) -> Error {
+    Error::unsupported(format!("not supported by this backend: {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algo::mac::pad_into;
+
+    #[test]
+    fn padded_len_matches_the_padding_code() {
+        for len in 0..40 {
+            for p in [
+                Iso9797Padding::Method1,
+                Iso9797Padding::Method2,
+                Iso9797Padding::Method3,
+            ] {
+                let mut out = vec![0u8; len + 24];
+                let n = pad_into(&vec![0xAB; len], p, 8, &mut out).unwrap();
+                assert_eq!(padded_len(len, p), n, "{len} {p:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn intersection_keeps_what_both_have() {
+        let mut a = Capabilities::all();
+        a.pin_formats.remove(&PinBlockFormat::Iso4);
+        a.mac_lengths = Some([4, 8].into_iter().collect());
+        let b = Capabilities::all();
+        let c = a.intersection(&b);
+        assert!(!c.pin_formats.contains(&PinBlockFormat::Iso4));
+        assert_eq!(c.mac_lengths, a.mac_lengths);
+        assert_eq!(Capabilities::all().intersection(&b), b);
+    }
+}
