@@ -581,20 +581,8 @@ pub(super) async fn arqc(c: &ArqcCommand) -> Result<Output, CliError> {
             };
             let icc = emv::derive_icc_mk(imk.expose(), f.pan.expose(), Some(f.psn.as_str()), f.mk)
                 .map_err(algo_err)?;
-            let method = match &f.session {
-                SessionKeyDerivation::Visa => emv::SessionKeyDerivation::None,
-                SessionKeyDerivation::EmvCommon { atc } => {
-                    emv::SessionKeyDerivation::EmvCommonAtc { atc }
-                }
-                SessionKeyDerivation::Mastercard {
-                    atc,
-                    unpredictable_number,
-                } => emv::SessionKeyDerivation::Mastercard {
-                    atc,
-                    un: unpredictable_number,
-                },
-            };
-            let sk = emv::derive_session_key(icc.as_slice(), method).map_err(algo_err)?;
+            let sk =
+                emv::derive_session_key(icc.as_slice(), f.session.to_algo()).map_err(algo_err)?;
             let ac = emv::generate_ac(sk.as_slice(), &f.data, f.padding).map_err(algo_err)?;
             let kcv = |k: &[u8]| {
                 crate::algo::cipher::kcv_tdes(k)

@@ -222,6 +222,25 @@ pub enum SessionKeyDerivation {
     Visa,
 }
 
+impl SessionKeyDerivation {
+    /// The reference algorithm's form of this derivation (the one mapping
+    /// from the request vocabulary to [`crate::algo::emv`]).
+    pub fn to_algo(&self) -> crate::algo::emv::SessionKeyDerivation<'_> {
+        use crate::algo::emv::SessionKeyDerivation as A;
+        match self {
+            Self::EmvCommon { atc } => A::EmvCommonAtc { atc },
+            Self::Mastercard {
+                atc,
+                unpredictable_number,
+            } => A::Mastercard {
+                atc,
+                un: unpredictable_number,
+            },
+            Self::Visa => A::None,
+        }
+    }
+}
+
 /// Which ARPC to return.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ArpcMethod {

@@ -311,20 +311,7 @@ impl SoftwareBackend {
             Some(r.psn.as_str()),
             r.mk_derivation,
         )?;
-        let method = match &r.session {
-            SessionKeyDerivation::EmvCommon { atc } => {
-                emv::SessionKeyDerivation::EmvCommonAtc { atc }
-            }
-            SessionKeyDerivation::Mastercard {
-                atc,
-                unpredictable_number,
-            } => emv::SessionKeyDerivation::Mastercard {
-                atc,
-                un: unpredictable_number,
-            },
-            SessionKeyDerivation::Visa => emv::SessionKeyDerivation::None,
-        };
-        let sk = emv::derive_session_key(icc_mk.as_slice(), method)?;
+        let sk = emv::derive_session_key(icc_mk.as_slice(), r.session.to_algo())?;
         let ok = emv::verify_ac(sk.as_slice(), &r.transaction_data, r.padding, &r.arqc)?;
         let arpc = match (&r.arpc, ok) {
             (Some(ArpcMethod::Method1 { arc }), true) => {

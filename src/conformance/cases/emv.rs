@@ -189,21 +189,8 @@ async fn agree(ctx: &Ctx<'_>) -> Outcome {
         // The card's side: the ARQC from the clear IMK with the reference algorithms.
         let icc = emv::derive_icc_mk(imk_clear, &p, Some(&psn_s), MkDerivation::OptionA)
             .map_err(|e| fail(e.to_string()))?;
-        let method = match &session {
-            SessionKeyDerivation::Visa => emv::SessionKeyDerivation::None,
-            SessionKeyDerivation::Mastercard {
-                atc,
-                unpredictable_number,
-            } => emv::SessionKeyDerivation::Mastercard {
-                atc,
-                un: unpredictable_number,
-            },
-            SessionKeyDerivation::EmvCommon { atc } => {
-                emv::SessionKeyDerivation::EmvCommonAtc { atc }
-            }
-        };
-        let sk =
-            emv::derive_session_key(icc.as_slice(), method).map_err(|e| fail(e.to_string()))?;
+        let sk = emv::derive_session_key(icc.as_slice(), session.to_algo())
+            .map_err(|e| fail(e.to_string()))?;
         let arqc =
             emv::generate_ac(sk.as_slice(), &data, padding).map_err(|e| fail(e.to_string()))?;
         let arpc = match (i / 9) % 3 {
