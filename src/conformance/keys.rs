@@ -519,7 +519,7 @@ pub async fn teardown(backend: &dyn Backend, created: &[KeyId]) -> Vec<String> {
 
 /// A software reference backend holding the same clear keys under the same
 /// names (loaded through the same key-exchange path), for agreement cases.
-pub(crate) async fn reference_for(keys: &KeySet) -> SoftwareBackend {
+pub async fn reference_for(keys: &KeySet) -> SoftwareBackend {
     let reference = SoftwareBackend::with_name("reference").with_parity_check(false);
     let mut rng = rand::rngs::StdRng::from_rng(&mut rand::rng());
     let c1 = random_key(KeyAlgorithm::Aes256, &mut rng);

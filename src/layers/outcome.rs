@@ -141,7 +141,7 @@ impl<A: ComparisonSink, B: ComparisonSink> ComparisonSink for (A, B) {
     }
 }
 
-/// Counters of what a [`Shadow`] did with requests (a snapshot).
+/// Counters of what a [`Shadow`](super::Shadow) did with requests (a snapshot).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ShadowStats {
     /// Requests seen (a request to be shadowed counts once the primary
