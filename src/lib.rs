@@ -10,6 +10,7 @@ pub mod backend;
 pub mod cli;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod connect;
 pub mod error;
 pub mod keyload;
 #[cfg(feature = "layers")]
@@ -24,6 +25,11 @@ pub mod types;
 mod x509;
 
 pub use backend::{Backend, BackendExt, Capabilities};
+#[cfg(feature = "aws")]
+pub use connect::AwsUrl;
+#[cfg(feature = "payshield")]
+pub use connect::PayShieldUrl;
+pub use connect::{connect, BackendUrl};
 pub use error::{Error, ErrorKind, Result};
 pub use ops::{Request, Response};
 pub use software::SoftwareBackend;
