@@ -6,7 +6,10 @@ pub mod algo;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod backend;
+// The `paycrypto` binary's code: public only for the binary target
+// (`paycrypto::cli::main`), not part of the library's API.
 #[cfg(feature = "cli")]
+#[doc(hidden)]
 pub mod cli;
 #[cfg(feature = "conformance")]
 pub mod conformance;

@@ -2,7 +2,7 @@
 
 use super::parse::{bad, percent_encode, unknown_option, Parts};
 use crate::aws::{AwsBackend, AwsBackendBuilder};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use std::fmt;
 
 /// The region of a local endpoint when neither the URL nor the
@@ -25,7 +25,10 @@ const LOCAL_SECRET_KEY: &str = "paycrypto-local-placeholder";
 /// assert!(aws.endpoint_is_local());
 /// # Ok::<(), paycrypto::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+///
+/// `AwsUrl::default()` is `aws://`: region and endpoint from the AWS
+/// configuration.
+#[derive(Clone, PartialEq, Eq, Default)]
 pub struct AwsUrl {
     region: Option<String>,
     endpoint: Option<String>,
@@ -81,24 +84,24 @@ impl AwsUrl {
 
     /// This URL with endpoint `url` (`http://` or `https://`, with a host).
     pub fn with_endpoint(mut self, url: &str) -> Result<Self> {
-        let why = "expected an http:// or https:// URL";
+        let bad = |reason: &str| Error::invalid("AWS endpoint", reason);
         let lower = url.get(..8).unwrap_or(url).to_ascii_lowercase();
         let rest = if lower.starts_with("http://") {
             &url[7..]
         } else if lower.starts_with("https://") {
             &url[8..]
         } else {
-            return Err(bad("endpoint", why));
+            return Err(bad("expected an http:// or https:// URL"));
         };
         let host = authority(rest).rsplit('@').next().unwrap_or("");
         if host.is_empty() || host.starts_with(':') {
-            return Err(bad("endpoint", "the endpoint URL needs a host"));
+            return Err(bad("the endpoint URL needs a host"));
         }
         if url
             .bytes()
             .any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
         {
-            return Err(bad("endpoint", "contains spaces or control characters"));
+            return Err(bad("contains spaces or control characters"));
         }
         self.endpoint = Some(url.to_string());
         Ok(self)
