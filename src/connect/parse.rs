@@ -150,6 +150,7 @@ pub(super) fn percent_decode(part: &str, s: &str) -> Result<String> {
 
 /// `s` with the characters that would end a query value (`&`, `#`), `%`
 /// itself, and anything outside printable ASCII percent-encoded.
+#[cfg(any(feature = "aws", test))]
 pub(super) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {
@@ -163,6 +164,7 @@ pub(super) fn percent_encode(s: &str) -> String {
 }
 
 /// A decimal number in `min..=max` for option `name`.
+#[cfg(feature = "payshield")]
 pub(super) fn number(name: &str, value: &str, min: u64, max: u64) -> Result<u64> {
     value
         .parse::<u64>()
