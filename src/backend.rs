@@ -26,8 +26,9 @@ pub trait Backend: Send + Sync {
     async fn execute(&self, request: Request) -> Result<Response>;
 }
 
-/// The future [`Backend::execute`] returns (as `async_trait` writes it).
-pub type ExecuteFuture<'a> =
+/// The future [`Backend::execute`] returns (as `async_trait` writes it);
+/// private: implementors write `async fn execute` under `#[async_trait]`.
+type ExecuteFuture<'a> =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response>> + Send + 'a>>;
 
 #[async_trait]

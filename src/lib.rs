@@ -7,10 +7,14 @@ pub mod algo;
 pub mod aws;
 pub mod backend;
 pub mod capabilities;
+// The `paycrypto` binary's code: public only for the binary target
+// (`paycrypto::cli::main`), not part of the library's API.
 #[cfg(feature = "cli")]
+#[doc(hidden)]
 pub mod cli;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod connect;
 pub mod error;
 pub mod keyload;
 #[cfg(feature = "layers")]
@@ -26,6 +30,11 @@ pub mod types;
 mod x509;
 
 pub use backend::{Backend, BackendExt, Capabilities};
+#[cfg(feature = "aws")]
+pub use connect::AwsUrl;
+#[cfg(feature = "payshield")]
+pub use connect::PayShieldUrl;
+pub use connect::{connect, BackendUrl};
 pub use error::{Error, ErrorKind, Result};
 pub use ops::{Request, Response};
 pub use software::SoftwareBackend;

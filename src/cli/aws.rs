@@ -24,18 +24,19 @@
 //!
 //! # Credentials and region
 //!
-//! From the standard chain (environment, profile, SSO, IMDS…). For an
-//! endpoint on this machine the tool does not look beyond the environment:
-//! credentials come from `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` (as
+//! As [`crate::BackendUrl`] gives them: from the standard chain
+//! (environment, profile, SSO, IMDS…); for an endpoint on this machine only
+//! from the environment (`AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY`, as
 //! `paycrypto serve aws --credentials` requires), else placeholder
 //! credentials that an emulator started without `--credentials` accepts;
-//! the region comes from `aws://REGION`, `AWS_REGION`, `AWS_DEFAULT_REGION`,
-//! else `us-east-1`.
+//! the region from `aws://REGION`, `AWS_REGION`, `AWS_DEFAULT_REGION`, else
+//! `us-east-1`.
 
 use super::keys::KeyConfig;
 use super::output::CliError;
 use crate::aws::AwsBackend;
 use crate::backend::BackendExt;
+use crate::connect::AwsUrl;
 use crate::keyload::{combine_components, kek_from_components, tr31_import};
 use crate::ops::{DeleteKeyRequest, GetKeyInfoRequest};
 use crate::software::key_check_value;
@@ -45,74 +46,34 @@ use rand::RngCore;
 
 /// AWS options from the command line.
 #[derive(Debug, Clone, Default)]
-pub struct AwsOptions {
+pub(crate) struct AwsOptions {
     /// Import `clear` test keys even into an account reached through the
     /// standard chain (`--allow-test-key-import`): a test account.
-    pub allow_test_key_import: bool,
+    pub(crate) allow_test_key_import: bool,
 }
 
-/// True when `url`'s host is this machine (a loopback address or `localhost`).
-pub fn is_local_endpoint(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("http://")
-        .or_else(|| url.strip_prefix("https://"))
-        .unwrap_or(url);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host_port = authority.rsplit('@').next().unwrap_or("");
-    let host = if let Some(v6) = host_port.strip_prefix('[') {
-        v6.split(']').next().unwrap_or("")
-    } else {
-        host_port.split(':').next().unwrap_or("")
-    };
-    host.eq_ignore_ascii_case("localhost")
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Whether clear test keys may be imported into this account.
-pub fn test_keys_allowed(endpoint_url: Option<&str>, opts: &AwsOptions) -> bool {
-    opts.allow_test_key_import || endpoint_url.is_some_and(is_local_endpoint)
+/// Whether clear test keys may be imported into this account: an endpoint
+/// on this machine (the emulator), or `--allow-test-key-import`.
+pub(crate) fn test_keys_allowed(url: &AwsUrl, opts: &AwsOptions) -> bool {
+    opts.allow_test_key_import || url.endpoint_is_local()
 }
 
 /// Why clear test keys are refused (names the flag that allows them).
-pub const TEST_KEYS_REFUSED: &str = "clear test keys are imported only into a test account: \
+const TEST_KEYS_REFUSED: &str = "clear test keys are imported only into a test account: \
      an --endpoint-url on this machine (the emulator), or with --allow-test-key-import";
 
-/// Builds the AWS backend for `region` / `endpoint_url` and imports the
-/// configuration's `clear` entries when allowed (see the module docs).
-pub async fn open_aws(
-    region: Option<&str>,
-    endpoint_url: Option<&str>,
+/// Builds the AWS backend `url` names and imports the configuration's
+/// `clear` entries when allowed (see the module docs).
+pub(crate) async fn open_aws(
+    url: &AwsUrl,
     config: &KeyConfig,
     opts: &AwsOptions,
 ) -> Result<AwsBackend, CliError> {
     let has_clear = config.keys.values().any(|e| e.clear.is_some());
-    if has_clear && !test_keys_allowed(endpoint_url, opts) {
+    if has_clear && !test_keys_allowed(url, opts) {
         return Err(CliError::arg("--keys", TEST_KEYS_REFUSED));
     }
-    let mut b = AwsBackend::builder();
-    if let Some(u) = endpoint_url {
-        b = b.endpoint_url(u);
-    }
-    if let Some(r) = region {
-        b = b.region(r);
-    }
-    if endpoint_url.is_some_and(is_local_endpoint) {
-        if region.is_none() {
-            let r = ["AWS_REGION", "AWS_DEFAULT_REGION"]
-                .iter()
-                .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-                .unwrap_or_else(|| "us-east-1".into());
-            b = b.region(r);
-        }
-        let env = |v: &str| std::env::var(v).ok().filter(|s| !s.is_empty());
-        b = match (env("AWS_ACCESS_KEY_ID"), env("AWS_SECRET_ACCESS_KEY")) {
-            (Some(ak), Some(sk)) => b.credentials(ak, sk, env("AWS_SESSION_TOKEN")),
-            _ => b.credentials("paycrypto-local", "paycrypto-local-placeholder", None),
-        };
-    }
-    let aws = b.build().await;
+    let aws = url.connect().await;
     if has_clear {
         import_clear_keys(&aws, config).await?;
     }
@@ -121,7 +82,7 @@ pub async fn open_aws(
 
 /// Imports every `clear` entry of `config` under a random session KEK (see
 /// the module docs); existing keys with the same check value are kept.
-pub async fn import_clear_keys(aws: &AwsBackend, config: &KeyConfig) -> Result<(), CliError> {
+async fn import_clear_keys(aws: &AwsBackend, config: &KeyConfig) -> Result<(), CliError> {
     let key_err = |name: &str, e: &dyn std::fmt::Display| {
         CliError::arg("--keys", format!("key \"{name}\": {e}"))
     };
@@ -198,34 +159,28 @@ mod tests {
     use super::*;
 
     #[test]
-    fn local_endpoints() {
-        for u in [
-            "http://127.0.0.1:4566",
-            "http://127.0.0.2:1/",
-            "https://localhost",
-            "http://LOCALHOST:80/x",
-            "http://[::1]:4566",
-            "http://user@127.0.0.1:9",
-        ] {
-            assert!(is_local_endpoint(u), "{u}");
-        }
-        for u in [
-            "https://dataplane.payment-cryptography.eu-west-1.amazonaws.com",
-            "http://10.0.0.1:4566",
-            "http://[2001:db8::1]:4566",
-            "http://localhost.example.com",
-            "http://127.0.0.1.example.com",
-        ] {
-            assert!(!is_local_endpoint(u), "{u}");
-        }
+    fn test_accounts() {
+        let url = |u: &str| match u.parse::<crate::BackendUrl>().unwrap() {
+            crate::BackendUrl::Aws(a) => a,
+            other => panic!("{other}"),
+        };
         let opts = AwsOptions::default();
-        assert!(test_keys_allowed(Some("http://127.0.0.1:1"), &opts));
-        assert!(!test_keys_allowed(None, &opts));
+        let allow = AwsOptions {
+            allow_test_key_import: true,
+        };
         assert!(test_keys_allowed(
-            None,
-            &AwsOptions {
-                allow_test_key_import: true
-            }
+            &url("aws?endpoint=http://127.0.0.1:1"),
+            &opts
         ));
+        assert!(test_keys_allowed(
+            &url("aws?endpoint=http://[::1]:1"),
+            &opts
+        ));
+        assert!(!test_keys_allowed(&url("aws://eu-west-1"), &opts));
+        assert!(!test_keys_allowed(
+            &url("aws?endpoint=https://10.0.0.1"),
+            &opts
+        ));
+        assert!(test_keys_allowed(&url("aws://eu-west-1"), &allow));
     }
 }

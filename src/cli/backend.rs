@@ -24,117 +24,71 @@
 //! `bdk-aes`, `cvk`, `imk-ac`, `mac-m3`, `mac-m1`, `mac-cmac`,
 //! `mac-cmac-aes`, `mac-hmac`, `dek`, `dek-aes`.
 
-use super::aws::{open_aws, AwsOptions};
+use super::args::with;
+use super::aws::open_aws;
 use super::keys::KeyConfig;
 use super::output::CliError;
+use super::BackendArgs;
 use crate::backend::{Backend, BackendExt};
+use crate::connect::{AwsUrl, BackendUrl, PayShieldUrl};
 use crate::keyload::{combine_components, kek_from_components, tr31_import};
-use crate::payshield::{KeyTable, PayShieldBackend, PayShieldConfig};
+use crate::payshield::{KeyTable, PayShieldBackend};
 use crate::software::SoftwareBackend;
 use crate::types::{Exportability, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse};
 use rand::RngCore;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-/// Where operations run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BackendSpec {
-    /// The in-process software reference backend.
-    Software,
-    /// A payShield-compatible HSM (or the simulator) over TCP.
-    PayShield {
-        /// Host name or address.
-        host: String,
-        /// TCP port.
-        port: u16,
-    },
-    /// AWS Payment Cryptography (or the emulator).
-    Aws {
-        /// Region (`None`: from the environment).
-        region: Option<String>,
-        /// Endpoint URL (the emulator, or a VPC endpoint).
-        endpoint_url: Option<String>,
-    },
+/// The backend URL the arguments give: `--backend URL` (see
+/// [`BackendUrl`]), with `--endpoint-url` (which alone means AWS) and, for
+/// a payShield, `--header-len`.
+pub(crate) fn backend_url(b: &BackendArgs) -> Result<BackendUrl, CliError> {
+    parse_backend(&b.backend, b.endpoint_url.as_deref(), b.header_len)
 }
 
-impl BackendSpec {
-    /// Parses `--backend URL` with an optional `--endpoint-url`:
-    /// `software`, `payshield://HOST:PORT`, `aws`, `aws://REGION`.
-    pub fn parse(url: &str, endpoint_url: Option<&str>) -> Result<Self, CliError> {
-        let bad = |why: &str| CliError::arg("--backend", why);
-        let spec = if url == "software" {
-            Self::Software
-        } else if let Some(rest) = url.strip_prefix("payshield://") {
-            let (host, port) = rest
-                .rsplit_once(':')
-                .ok_or_else(|| bad("payshield://HOST:PORT needs a port"))?;
-            let host = host.trim_start_matches('[').trim_end_matches(']');
-            if host.is_empty() {
-                return Err(bad("payshield://HOST:PORT needs a host"));
-            }
-            let port = port
-                .parse::<u16>()
-                .ok()
-                .filter(|p| *p != 0)
-                .ok_or_else(|| bad("the payShield port must be a number from 1 to 65535"))?;
-            Self::PayShield {
-                host: host.to_string(),
-                port,
-            }
-        } else if url == "aws" || url.starts_with("aws://") {
-            let region = url.strip_prefix("aws://").filter(|r| !r.is_empty());
-            if let Some(r) = region {
-                if !r
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-                {
-                    return Err(bad("an AWS region looks like eu-west-1"));
+fn parse_backend(
+    url: &str,
+    endpoint_url: Option<&str>,
+    header_len: Option<usize>,
+) -> Result<BackendUrl, CliError> {
+    let url = with("--backend", url.parse::<BackendUrl>())?;
+    let url = match endpoint_url {
+        None => url,
+        Some(e) => {
+            let endpoint = with("--endpoint-url", AwsUrl::default().with_endpoint(e))?;
+            match url {
+                // `--endpoint-url` alone (the default backend) means AWS.
+                BackendUrl::Software => BackendUrl::Aws(endpoint),
+                BackendUrl::Aws(a) => match a.endpoint() {
+                    Some(given) if given != e => {
+                        return Err(CliError::usage(
+                            "--endpoint-url and the endpoint option of --backend differ; \
+                             give the endpoint once",
+                        ))
+                    }
+                    _ => BackendUrl::Aws(with("--endpoint-url", a.with_endpoint(e))?),
+                },
+                BackendUrl::PayShield(_) => {
+                    return Err(CliError::usage(
+                        "--endpoint-url applies to the AWS backend only",
+                    ))
                 }
             }
-            Self::Aws {
-                region: region.map(str::to_string),
-                endpoint_url: None,
+        }
+    };
+    Ok(match (url, header_len) {
+        (BackendUrl::PayShield(p), Some(h)) => {
+            if p.header_len().is_some_and(|given| given != h) {
+                return Err(CliError::usage(
+                    "--header-len and the header_len option of --backend differ; \
+                     give the header length once",
+                ));
             }
-        } else {
-            return Err(bad(
-                "expected software, payshield://HOST:PORT, aws or aws://REGION",
-            ));
-        };
-        let Some(e) = endpoint_url else {
-            return Ok(spec);
-        };
-        if !(e.starts_with("http://") || e.starts_with("https://")) {
-            return Err(CliError::arg(
-                "--endpoint-url",
-                "expected an http:// or https:// URL",
-            ));
+            BackendUrl::PayShield(with("--header-len", p.with_header_len(h))?)
         }
-        match spec {
-            // `--endpoint-url` alone (the default backend) means AWS.
-            Self::Aws { region, .. } => Ok(Self::Aws {
-                region,
-                endpoint_url: Some(e.to_string()),
-            }),
-            Self::Software => Ok(Self::Aws {
-                region: None,
-                endpoint_url: Some(e.to_string()),
-            }),
-            Self::PayShield { .. } => Err(CliError::usage(
-                "--endpoint-url applies to the AWS backend only",
-            )),
-        }
-    }
-
-    /// A short name for messages.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Self::Software => "software",
-            Self::PayShield { .. } => "payshield",
-            Self::Aws { .. } => "aws",
-        }
-    }
+        (url, _) => url,
+    })
 }
 
 /// An in-process software backend with a session KEK (formed from two
@@ -142,7 +96,7 @@ impl BackendSpec {
 /// through TR-31 blocks — the same key-exchange path as any backend.
 ///
 /// TDES parity is not enforced, as a calculator must accept any test key.
-pub struct SoftwareSession {
+pub(crate) struct SoftwareSession {
     backend: SoftwareBackend,
     kek: KeyId,
     kek_clear: Zeroizing<Vec<u8>>,
@@ -150,7 +104,7 @@ pub struct SoftwareSession {
 
 impl SoftwareSession {
     /// A fresh session.
-    pub async fn new() -> Result<Self, CliError> {
+    pub(crate) async fn new() -> Result<Self, CliError> {
         let backend = SoftwareBackend::new().with_parity_check(false);
         let mut c1 = Zeroizing::new(vec![0u8; 32]);
         let mut c2 = Zeroizing::new(vec![0u8; 32]);
@@ -173,7 +127,7 @@ impl SoftwareSession {
     }
 
     /// Loads `clear` as `name` with `attributes`.
-    pub async fn load(
+    pub(crate) async fn load(
         &self,
         name: &KeyId,
         attributes: KeyAttributes,
@@ -191,7 +145,7 @@ impl SoftwareSession {
     }
 
     /// Loads every configuration entry that has a clear value.
-    pub async fn load_config(&self, config: &KeyConfig) -> Result<(), CliError> {
+    pub(crate) async fn load_config(&self, config: &KeyConfig) -> Result<(), CliError> {
         for (name, e) in &config.keys {
             if let (Some(clear), Some(a)) = (&e.clear, e.attributes) {
                 self.load(&e.id, a, clear.expose())
@@ -203,100 +157,53 @@ impl SoftwareSession {
     }
 
     /// The backend (shares its keys with this session).
-    pub fn backend(&self) -> SoftwareBackend {
+    pub(crate) fn backend(&self) -> SoftwareBackend {
         self.backend.clone()
     }
 }
 
-/// payShield connection options from the command line.
-#[derive(Debug, Clone, Default)]
-pub struct PayShieldOptions {
-    /// Message header length configured on the HSM (default 4).
-    pub header_len: Option<usize>,
-    /// A key-table file to load (see [`crate::payshield::KeyTable`]).
-    pub key_table: Option<PathBuf>,
-}
-
-/// Opens the backend `spec` names, with the keys of `config`.
+/// Opens the backend `url` names, with the keys of `config`.
 ///
 /// `software` is an in-process [`SoftwareBackend`] holding the
-/// configuration's clear test keys; `payshield://HOST:PORT` connects a
-/// [`PayShieldBackend`] (see [`open_payshield`]); `aws[://REGION]` and
-/// `--endpoint-url` build an [`AwsBackend`](crate::aws::AwsBackend) (see
-/// [`super::aws::open_aws`]).
-pub async fn open_backend(
-    spec: &BackendSpec,
+/// configuration's clear test keys (a [`SoftwareSession`]);
+/// `payshield://…` connects a [`PayShieldBackend`] (see
+/// [`open_payshield`]); `aws…` builds an [`AwsBackend`](crate::aws::AwsBackend)
+/// (see [`open_aws`]).
+pub(crate) async fn open_backend(
+    url: &BackendUrl,
     config: &KeyConfig,
+    args: &BackendArgs,
 ) -> Result<Arc<dyn Backend>, CliError> {
-    open_backend_with(spec, config, &PayShieldOptions::default()).await
-}
-
-/// [`open_backend`] with payShield options.
-pub async fn open_backend_with(
-    spec: &BackendSpec,
-    config: &KeyConfig,
-    payshield: &PayShieldOptions,
-) -> Result<Arc<dyn Backend>, CliError> {
-    open_backend_full(spec, config, payshield, &AwsOptions::default()).await
-}
-
-/// [`open_backend`] with payShield and AWS options.
-pub async fn open_backend_full(
-    spec: &BackendSpec,
-    config: &KeyConfig,
-    payshield: &PayShieldOptions,
-    aws: &AwsOptions,
-) -> Result<Arc<dyn Backend>, CliError> {
-    match spec {
-        BackendSpec::Software => {
+    match url {
+        BackendUrl::Software => {
             let s = SoftwareSession::new().await?;
             s.load_config(config).await?;
             Ok(Arc::new(s.backend()))
         }
-        BackendSpec::PayShield { host, port } => Ok(Arc::new(
-            open_payshield(host, *port, config, payshield).await?,
+        BackendUrl::PayShield(p) => Ok(Arc::new(
+            open_payshield(p, config, args.key_table.as_deref()).await?,
         )),
-        BackendSpec::Aws {
-            region,
-            endpoint_url,
-        } => Ok(Arc::new(
-            open_aws(region.as_deref(), endpoint_url.as_deref(), config, aws).await?,
-        )),
+        BackendUrl::Aws(a) => Ok(Arc::new(open_aws(a, config, &args.aws_options()).await?)),
     }
 }
 
 /// Name of the KEK under which `clear` configuration keys are imported into
 /// a payShield running the public test LMK.
-pub const PAYSHIELD_SESSION_KEK: &str = "paycrypto-cli/session-kek";
+pub(crate) const PAYSHIELD_SESSION_KEK: &str = "paycrypto-cli/session-kek";
 
-/// Connects to the payShield at `HOST:PORT` and builds its key table: the
+/// Connects to the payShield `url` names and builds its key table: the
 /// `--key-table` file, the configuration's `lmk` entries (check values
 /// computed by the HSM), and — only when the HSM reports the public test
 /// LMK — the configuration's `clear` entries, imported as TR-31 blocks
 /// under a random session KEK loaded under the test LMK.
-pub async fn open_payshield(
-    host: &str,
-    port: u16,
+pub(crate) async fn open_payshield(
+    url: &PayShieldUrl,
     config: &KeyConfig,
-    opts: &PayShieldOptions,
+    key_table: Option<&Path>,
 ) -> Result<PayShieldBackend, CliError> {
-    let addr = if host.contains(':') {
-        format!("[{host}]:{port}")
-    } else {
-        format!("{host}:{port}")
-    };
-    let mut cfg = PayShieldConfig::new(addr.clone());
-    if let Some(h) = opts.header_len {
-        if !(1..=255).contains(&h) {
-            return Err(CliError::arg(
-                "--header-len",
-                "expected 1 to 255 characters",
-            ));
-        }
-        cfg.header_len = h;
-    }
+    let addr = url.addr();
     let table = KeyTable::new();
-    if let Some(path) = &opts.key_table {
+    if let Some(path) = key_table {
         table.load_file(path).map_err(|e| {
             CliError::arg(
                 "--key-table",
@@ -304,7 +211,8 @@ pub async fn open_payshield(
             )
         })?;
     }
-    let ps = PayShieldBackend::connect(cfg, table)
+    let ps = url
+        .connect(table)
         .await
         .map_err(|e| CliError::op(format!("cannot connect to the payShield at {addr}: {e}")))?;
     // Fail early, with the HSM's answer, when it does not speak the protocol.
@@ -362,55 +270,83 @@ pub async fn open_payshield(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::output::EXIT_USAGE;
+
+    fn parse(url: &str, endpoint: Option<&str>) -> Result<BackendUrl, CliError> {
+        parse_backend(url, endpoint, Some(4))
+    }
 
     #[test]
     fn backend_urls() {
+        assert_eq!(parse("software", None).unwrap(), BackendUrl::Software);
+        let BackendUrl::PayShield(p) = parse("payshield://10.0.0.1:1500", None).unwrap() else {
+            panic!("payshield")
+        };
         assert_eq!(
-            BackendSpec::parse("software", None).unwrap(),
-            BackendSpec::Software
+            (p.host(), p.port(), p.header_len()),
+            ("10.0.0.1", 1500, Some(4))
         );
+        let BackendUrl::PayShield(p) = parse("payshield://[::1]:1500", None).unwrap() else {
+            panic!("payshield")
+        };
+        assert_eq!((p.host(), p.addr().as_str()), ("::1", "[::1]:1500"));
+        let BackendUrl::Aws(a) = parse("aws://eu-west-1", None).unwrap() else {
+            panic!("aws")
+        };
+        assert_eq!((a.region(), a.endpoint()), (Some("eu-west-1"), None));
+        // --endpoint-url alone means AWS.
+        let BackendUrl::Aws(a) = parse("software", Some("http://127.0.0.1:4566")).unwrap() else {
+            panic!("aws")
+        };
         assert_eq!(
-            BackendSpec::parse("payshield://10.0.0.1:1500", None).unwrap(),
-            BackendSpec::PayShield {
-                host: "10.0.0.1".into(),
-                port: 1500
-            }
-        );
-        assert_eq!(
-            BackendSpec::parse("payshield://[::1]:1500", None).unwrap(),
-            BackendSpec::PayShield {
-                host: "::1".into(),
-                port: 1500
-            }
-        );
-        assert_eq!(
-            BackendSpec::parse("aws://eu-west-1", None).unwrap(),
-            BackendSpec::Aws {
-                region: Some("eu-west-1".into()),
-                endpoint_url: None
-            }
-        );
-        assert_eq!(
-            BackendSpec::parse("software", Some("http://127.0.0.1:4566")).unwrap(),
-            BackendSpec::Aws {
-                region: None,
-                endpoint_url: Some("http://127.0.0.1:4566".into())
-            }
+            (a.region(), a.endpoint()),
+            (None, Some("http://127.0.0.1:4566"))
         );
         for bad in [
             "payshield://host",
             "payshield://:1500",
             "payshield://h:0",
             "payshield://h:99999",
+            "payshields://h:1500",
+            "payshield://h:1?colour=red",
             "aws://EU WEST",
             "http://x",
             "",
         ] {
-            let e = BackendSpec::parse(bad, None).unwrap_err();
+            let e = parse(bad, None).unwrap_err();
             assert!(e.message.contains("--backend"), "{bad}: {e}");
-            assert_eq!(e.code, crate::cli::output::EXIT_USAGE);
+            assert_eq!(e.code, EXIT_USAGE);
         }
-        assert!(BackendSpec::parse("aws", Some("ftp://x")).is_err());
-        assert!(BackendSpec::parse("payshield://h:1", Some("http://x")).is_err());
+        let e = parse("payshield://host", None).unwrap_err();
+        assert!(e.message.contains("port"), "{e}");
+        let e = parse("aws", Some("ftp://x")).unwrap_err();
+        assert!(e.message.contains("--endpoint-url"), "{e}");
+        let e = parse("payshield://h:1", Some("http://x")).unwrap_err();
+        assert!(e.message.contains("AWS backend only"), "{e}");
+    }
+
+    #[test]
+    fn flags_merge_into_the_url() {
+        // The same endpoint twice is fine; two different ones are refused.
+        let u = "aws://eu-west-1?endpoint=http://127.0.0.1:4566";
+        assert!(parse(u, Some("http://127.0.0.1:4566")).is_ok());
+        let e = parse(u, Some("http://127.0.0.1:9")).unwrap_err();
+        assert_eq!(e.code, EXIT_USAGE);
+        // --header-len fills the URL's header_len, which may not disagree.
+        let hl = |url: &str, h: Option<usize>| match parse_backend(url, None, h) {
+            Ok(BackendUrl::PayShield(p)) => Ok(p.header_len()),
+            Ok(other) => panic!("{other}"),
+            Err(e) => Err(e.message),
+        };
+        assert_eq!(hl("payshield://h:1", None), Ok(None));
+        assert_eq!(hl("payshield://h:1", Some(6)), Ok(Some(6)));
+        assert_eq!(hl("payshield://h:1?header_len=6", None), Ok(Some(6)));
+        assert_eq!(hl("payshield://h:1?header_len=6", Some(6)), Ok(Some(6)));
+        let e = hl("payshield://h:1?header_len=6", Some(4)).unwrap_err();
+        assert!(e.contains("--header-len"), "{e}");
+        let e = hl("payshield://h:1", Some(0)).unwrap_err();
+        assert!(e.contains("--header-len") && e.contains("1 to 255"), "{e}");
+        // Other backends ignore --header-len.
+        assert!(parse_backend("software", None, Some(0)).is_ok());
     }
 }

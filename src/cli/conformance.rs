@@ -2,7 +2,7 @@
 //! table per operation, JUnit XML for CI, exit code 0 only when no case fails.
 
 use super::aws::{open_aws, test_keys_allowed};
-use super::backend::{open_backend_full, open_payshield, BackendSpec};
+use super::backend::{backend_url, open_backend, open_payshield};
 use super::keys::KeyConfig;
 use super::output::{CliError, Output, EXIT_FAILED};
 use super::BackendArgs;
@@ -10,6 +10,7 @@ use crate::backend::Backend;
 use crate::conformance::{
     self, payshield_test_lmk_options, ProvisionOptions, Report, RunOptions, Verdict,
 };
+use crate::connect::BackendUrl;
 use clap::Args;
 use serde_json::json;
 use std::path::PathBuf;
@@ -68,7 +69,7 @@ fn to_json(r: &Report) -> String {
 }
 
 pub(super) async fn run(a: &ConformanceArgs, json_out: bool) -> Result<Output, CliError> {
-    let spec = BackendSpec::parse(&a.backend.backend, a.backend.endpoint_url.as_deref())?;
+    let url = backend_url(&a.backend)?;
     if a.rounds == 0 {
         return Err(CliError::arg("--rounds", "must be at least 1"));
     }
@@ -88,16 +89,15 @@ pub(super) async fn run(a: &ConformanceArgs, json_out: bool) -> Result<Output, C
         provision.prefix = prefix.clone();
     }
     // The backend starts empty (a configuration's clear test keys are
-    // loaded by `open_backend`: into the software backend, or into a
+    // loaded when the backend opens: into the software backend, or into a
     // payShield running the public test LMK).
     let mut notes = Vec::new();
     let mut payshield_keks = Vec::new();
     // Whether the suite may create its own keys (without --keys FILE).
     let mut self_provision = true;
-    let backend: Arc<dyn Backend> = match &spec {
-        BackendSpec::PayShield { host, port } => {
-            let ps =
-                open_payshield(host, *port, config_ref, &a.backend.payshield_options()).await?;
+    let backend: Arc<dyn Backend> = match &url {
+        BackendUrl::PayShield(p) => {
+            let ps = open_payshield(p, config_ref, a.backend.key_table.as_deref()).await?;
             if config.is_none() {
                 if ps.runs_test_lmk().await? {
                     provision = payshield_test_lmk_options(&ps, provision.prefix.clone()).await?;
@@ -121,20 +121,11 @@ pub(super) async fn run(a: &ConformanceArgs, json_out: bool) -> Result<Output, C
             }
             Arc::new(ps)
         }
-        BackendSpec::Aws {
-            region,
-            endpoint_url,
-        } => {
+        BackendUrl::Aws(aws_url) => {
             let aws_opts = a.backend.aws_options();
-            let aws = open_aws(
-                region.as_deref(),
-                endpoint_url.as_deref(),
-                config_ref,
-                &aws_opts,
-            )
-            .await?;
+            let aws = open_aws(aws_url, config_ref, &aws_opts).await?;
             if config.is_none() {
-                if test_keys_allowed(endpoint_url.as_deref(), &aws_opts) {
+                if test_keys_allowed(aws_url, &aws_opts) {
                     notes.push(
                         "AWS test account (an endpoint on this machine, or \
                          --allow-test-key-import): the suite imported its KEKs from clear \
@@ -153,15 +144,7 @@ pub(super) async fn run(a: &ConformanceArgs, json_out: bool) -> Result<Output, C
             }
             Arc::new(aws)
         }
-        _ => {
-            open_backend_full(
-                &spec,
-                config_ref,
-                &a.backend.payshield_options(),
-                &a.backend.aws_options(),
-            )
-            .await?
-        }
+        BackendUrl::Software => open_backend(&url, config_ref, &a.backend).await?,
     };
     let mut report = match &config {
         Some(c) => conformance::run(backend.as_ref(), &c.key_set(), &opts).await,

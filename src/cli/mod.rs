@@ -6,24 +6,21 @@
 //! `--show-secrets`, and only ever come from clear test keys given on the
 //! command line. Exit codes: 0 success (verified), 1 verification failed
 //! (or conformance failures), 2 wrong arguments, 3 the operation failed.
+//!
+//! Not part of the library's API: the module is public only so that the
+//! `paycrypto` binary (a separate crate target) can call [`main`].
 
-pub mod args;
-pub mod aws;
-pub mod backend;
+mod args;
+mod aws;
+mod backend;
 mod calc;
 mod conformance;
-pub mod keys;
+mod keys;
 mod ops;
-pub mod output;
+mod output;
 mod serve;
 
-pub use aws::{open_aws, AwsOptions};
-pub use backend::{
-    open_backend, open_backend_full, open_backend_with, open_payshield, BackendSpec,
-    PayShieldOptions, SoftwareSession,
-};
-pub use keys::KeyConfig;
-pub use output::{CliError, Output};
+use output::{CliError, Output};
 
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
@@ -41,28 +38,28 @@ use std::process::ExitCode;
                   2 wrong arguments, 3 the operation failed.\n\n\
                   Example:\n  paycrypto kcv --key-hex 0123456789ABCDEFFEDCBA9876543210"
 )]
-pub struct Cli {
+struct Cli {
     /// Print JSON instead of a table.
     #[arg(long, global = true)]
-    pub json: bool,
+    json: bool,
     /// Print secrets (clear keys, PINs, clear PIN blocks) derived from clear
     /// test keys given on the command line.
     #[arg(long, global = true)]
-    pub show_secrets: bool,
+    show_secrets: bool,
     /// The command.
     #[command(subcommand)]
-    pub command: Command,
+    command: Command,
 }
 
 /// Where an operation runs and how keys are named.
 #[derive(Clone, Args)]
-pub struct BackendArgs {
+pub(crate) struct BackendArgs {
     /// Backend: software (in-process, default), payshield://HOST:PORT, aws or aws://REGION.
     #[arg(long, value_name = "URL", default_value = "software")]
-    pub backend: String,
+    pub(crate) backend: String,
     /// AWS endpoint URL (e.g. the emulator); implies --backend aws.
     #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
+    pub(crate) endpoint_url: Option<String>,
     /// Key configuration file (JSON) naming the keys used with --key NAME.
     /// On AWS an "id" is an ARN, an alias/…, or a name N meaning alias/N.
     /// payShield entries give the key under the LMK ("lmk": "U…", optional
@@ -70,32 +67,25 @@ pub struct BackendArgs {
     /// only when it runs the public test LMK, into AWS only on a test
     /// account (an --endpoint-url on this machine, or --allow-test-key-import).
     #[arg(long, value_name = "FILE")]
-    pub keys: Option<PathBuf>,
-    /// payShield: message header length configured on the HSM.
-    #[arg(long, value_name = "N", default_value_t = 4)]
-    pub header_len: usize,
+    pub(crate) keys: Option<PathBuf>,
+    /// payShield: message header length configured on the HSM [default: 4,
+    /// or header_len=N in the --backend URL].
+    #[arg(long, value_name = "N")]
+    pub(crate) header_len: Option<usize>,
     /// payShield: a key-table file, one key a line:
     /// NAME KEY-TYPE KEY-UNDER-LMK USAGE MODE EXPORTABILITY KCV.
     #[arg(long, value_name = "FILE")]
-    pub key_table: Option<PathBuf>,
+    pub(crate) key_table: Option<PathBuf>,
     /// AWS: this is a test account — import "clear" test keys from --keys
     /// (and let the conformance suite create its own keys). Implied for an
     /// --endpoint-url on this machine (the emulator).
     #[arg(long)]
-    pub allow_test_key_import: bool,
+    pub(crate) allow_test_key_import: bool,
 }
 
 impl BackendArgs {
-    /// The payShield options these arguments give.
-    pub fn payshield_options(&self) -> backend::PayShieldOptions {
-        backend::PayShieldOptions {
-            header_len: Some(self.header_len),
-            key_table: self.key_table.clone(),
-        }
-    }
-
     /// The AWS options these arguments give.
-    pub fn aws_options(&self) -> aws::AwsOptions {
+    pub(crate) fn aws_options(&self) -> aws::AwsOptions {
         aws::AwsOptions {
             allow_test_key_import: self.allow_test_key_import,
         }
@@ -104,7 +94,7 @@ impl BackendArgs {
 
 /// The subcommands.
 #[derive(Subcommand)]
-pub enum Command {
+enum Command {
     /// Key check value of a clear key.
     #[command(after_help = "Example:\n  paycrypto kcv --key-hex 0123456789ABCDEFFEDCBA9876543210")]
     Kcv(calc::KcvArgs),
@@ -154,7 +144,7 @@ pub enum Command {
 }
 
 /// Runs a parsed command line and returns its output.
-pub async fn run(cli: &Cli) -> Result<Output, CliError> {
+async fn run(cli: &Cli) -> Result<Output, CliError> {
     let show = cli.show_secrets;
     match &cli.command {
         Command::Kcv(a) => calc::kcv(a),

@@ -4,12 +4,13 @@
 //! clear (`--key-hex`) and loaded through the key-exchange path.
 
 use super::args::{self, with};
-use super::backend::{open_backend_full, BackendSpec, SoftwareSession};
+use super::backend::{backend_url, open_backend, SoftwareSession};
 use super::keys::KeyConfig;
 use super::output::{CliError, Output, EXIT_FAILED};
 use super::BackendArgs;
 use crate::algo::emv::{self, MkDerivation};
 use crate::backend::{Backend, BackendExt};
+use crate::connect::BackendUrl;
 use crate::ops::*;
 use crate::types::{
     CardExpiry, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, Psn, ServiceCode,
@@ -28,20 +29,17 @@ struct Session {
 
 impl Session {
     async fn open(b: &BackendArgs) -> Result<Self, CliError> {
-        let spec = BackendSpec::parse(&b.backend, b.endpoint_url.as_deref())?;
+        let url = backend_url(b)?;
         let config = match &b.keys {
             Some(p) => KeyConfig::load(p)?,
             None => KeyConfig::default(),
         };
-        let (backend, software): (Arc<dyn Backend>, _) = if spec == BackendSpec::Software {
+        let (backend, software): (Arc<dyn Backend>, _) = if url == BackendUrl::Software {
             let s = SoftwareSession::new().await?;
             s.load_config(&config).await?;
             (Arc::new(s.backend()), Some(s))
         } else {
-            (
-                open_backend_full(&spec, &config, &b.payshield_options(), &b.aws_options()).await?,
-                None,
-            )
+            (open_backend(&url, &config, b).await?, None)
         };
         Ok(Self {
             backend,

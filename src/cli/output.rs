@@ -97,11 +97,6 @@ impl Output {
         }
     }
 
-    /// The value of a field, for tests.
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
-    }
-
     /// JSON: an object with the fields (hidden secrets are `null`).
     pub fn to_json(&self) -> String {
         let mut m = Map::new();

@@ -1,17 +1,29 @@
 //! The Thales payShield backend: the host command protocol over TCP.
 //!
-//! - [`codec`]: pure frame splitting, field parsing, request encoders and
-//!   response parsers (fuzzable, no I/O).
-//! - [`lmk`]: the variant LMK (key type codes, key schemes, keys under LMK).
-//! - [`keytable`]: key names → keys under the LMK, with their attributes.
+//! - [`KeyTable`]: key names → keys under the LMK ([`EncryptedKey`], with
+//!   their [`KeyType`] and attributes).
+//! - [`VariantLmk`]: the variant LMK (the simulator's, and the public test
+//!   LMK that test keys are loaded under).
 //! - `PayShieldBackend` (feature `payshield`): a pipelined, pooled async
-//!   client implementing [`crate::Backend`]; on a payShield running the
-//!   public test LMK, `PayShieldBackend::load_test_key` loads clear test
-//!   keys (a KEK, say) into the key table.
+//!   client implementing [`crate::Backend`], configured by
+//!   `PayShieldConfig` or a `payshield://` [`BackendUrl`](crate::BackendUrl);
+//!   on a payShield running the public test LMK,
+//!   `PayShieldBackend::load_test_key` loads clear test keys (a KEK, say)
+//!   into the key table.
+//!
+//! The host command codec (pure frame splitting, field parsing, request
+//! encoders and response parsers) is internal; it is reachable as
+//! `payshield::codec` only for the fuzz targets, benches and wire tests,
+//! and is not part of the API.
 
+#[doc(hidden)]
 pub mod codec;
-pub mod keytable;
-pub mod lmk;
+// Without the client, the key-table helpers serve only the CLI.
+#[cfg_attr(not(feature = "payshield"), allow(dead_code))]
+pub(crate) mod keytable;
+// Without the simulator, some LMK helpers (encrypt_under_zmk) are unused.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
+pub(crate) mod lmk;
 
 #[cfg(feature = "payshield")]
 mod client;
@@ -23,7 +35,7 @@ mod pool;
 #[cfg(feature = "payshield")]
 pub use client::{error_for_code, PayShieldBackend, RawResponse};
 pub use keytable::{KeyTable, TableKey};
-pub use lmk::{EncryptedKey, KeyScheme, KeyType, VariantLmk};
+pub use lmk::{EncryptedKey, KeyError, KeyScheme, KeyType, VariantLmk};
 #[cfg(feature = "payshield")]
 pub use loading::test_lmk_check_value;
 #[cfg(feature = "payshield")]
