@@ -5,7 +5,7 @@ mod common;
 
 use common::{h, id, s, vectors, KEK, KEK_C1, KEK_C2};
 use paycrypto::algo::cipher::{fix_odd_parity, kcv_tdes, BlockCipher};
-use paycrypto::algo::{dukpt, emv, pinblock};
+use paycrypto::algo::emv;
 use paycrypto::keyload::combine_components;
 use paycrypto::ops::*;
 use paycrypto::payshield::codec;
@@ -16,7 +16,6 @@ use paycrypto::payshield::{
 use paycrypto::server::payshield::{start, Faults, Sim, SimConfig, SimHandle};
 use paycrypto::*;
 use proptest::prelude::*;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -663,11 +662,6 @@ impl Pair {
     }
 }
 
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-fn uniq(prefix: &str) -> String {
-    format!("{prefix}/{}", SEQ.fetch_add(1, Ordering::Relaxed))
-}
-
 fn parity(mut k: Vec<u8>) -> Vec<u8> {
     fix_odd_parity(&mut k);
     k
@@ -974,196 +968,8 @@ async fn dukpt_vectors_through_payshield() {
     assert!(data > 0);
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-fn pan_strategy() -> impl Strategy<Value = String> {
-    (12usize..=19)
-        .prop_flat_map(|n| proptest::collection::vec(0u8..10, n))
-        .prop_map(|d| d.iter().map(|x| char::from(b'0' + x)).collect())
-}
-
-fn key16() -> impl Strategy<Value = Vec<u8>> {
-    proptest::collection::vec(any::<u8>(), 16).prop_map(parity)
-}
-
-fn same_pin(key: &[u8], fmt: PinBlockFormat, a: &[u8], b: &[u8], pan: &str) -> bool {
-    let c = BlockCipher::tdes(key).unwrap();
-    let pa = pinblock::decrypt_pin_block(&c, fmt, a, Some(pan)).unwrap();
-    let pb = pinblock::decrypt_pin_block(&c, fmt, b, Some(pan)).unwrap();
-    pa == pb
-}
-
-proptest! {
-    #![proptest_config(ProptestConfig::with_cases(8))]
-
-    // For random keys, PANs, PINs, KSNs, ARQC data, CVV inputs and MAC data,
-    // the payShield backend over the simulator and the software backend
-    // give the same answers for every operation both support.
-    #[test]
-    fn cross_backend_agreement(
-        zpk1 in key16(), zpk2 in key16(), cvk in key16(), imk in key16(), dek in key16(), tak in key16(), bdk in key16(),
-        pan in pan_strategy(),
-        pin in "[0-9]{4,12}",
-        ksn_base in proptest::collection::vec(any::<u8>(), 10), counter in (1u32..0x1F_FFFF).prop_filter("X9.24-1: at most 10 counter bits", |c| c.count_ones() <= 10),
-        data in proptest::collection::vec(any::<u8>(), 1..6).prop_map(|v| v.repeat(8)),
-        msg in proptest::collection::vec(any::<u8>(), 0..70),
-        atc in any::<[u8; 2]>(), un in any::<[u8; 4]>(),
-        expiry in "[0-9]{4}", sc in "[0-9]{3}",
-    ) {
-        let rt = rt();
-        rt.block_on(async {
-            let p = pair().await;
-            let n = uniq("k");
-            let nm = |k: &str| format!("{n}/{k}");
-            p.load(&nm("zpk1"), KeyUsage::PinEncryption, ModesOfUse::BOTH, &zpk1).await;
-            p.load(&nm("zpk2"), KeyUsage::PinEncryption, ModesOfUse::BOTH, &zpk2).await;
-            p.load(&nm("cvk"), KeyUsage::CardVerification, ModesOfUse::GENERATE_VERIFY, &cvk).await;
-            p.load(&nm("imk"), KeyUsage::EmvAppCryptogram, ModesOfUse::DERIVE, &imk).await;
-            p.load(&nm("dek"), KeyUsage::DataEncryption, ModesOfUse::BOTH, &dek).await;
-            p.load(&nm("tak1"), KeyUsage::MacIso9797Alg1, ModesOfUse::GENERATE_VERIFY, &tak).await;
-            p.load(&nm("tak3"), KeyUsage::MacIso9797Alg3, ModesOfUse::GENERATE_VERIFY, &tak).await;
-            p.load(&nm("bdk"), KeyUsage::Bdk, ModesOfUse::DERIVE, &bdk).await;
-            let panv = Pan::new(&pan).unwrap();
-            let pinv = Pin::new(&pin).unwrap();
-            let mut rng = rand::rng();
-
-            // PIN translation ZPK -> ZPK: ISO 0 -> 0 / 3 -> 0 (deterministic), 0 -> 3 (by meaning).
-            let z1 = BlockCipher::tdes(&zpk1).unwrap();
-            for (inf, outf) in [(PinBlockFormat::Iso0, PinBlockFormat::Iso0), (PinBlockFormat::Iso3, PinBlockFormat::Iso0), (PinBlockFormat::Iso1, PinBlockFormat::Iso0), (PinBlockFormat::Iso0, PinBlockFormat::Iso3)] {
-                let blk = pinblock::encrypt_pin_block(&z1, inf, &pinv, Some(&pan), &mut rng).unwrap();
-                let req = TranslatePinRequest { incoming_key: PinKey::Key(id(&nm("zpk1"))), incoming_format: inf, outgoing_key: id(&nm("zpk2")), outgoing_format: outf, pan: panv.clone(), pin_block: blk };
-                let a = p.sw.translate_pin(req.clone()).await.unwrap();
-                let b = p.ps.translate_pin(req).await.unwrap();
-                assert_eq!(a.key_check_value, b.key_check_value);
-                assert_eq!(a.format, b.format);
-                if outf == PinBlockFormat::Iso0 {
-                    assert_eq!(a.pin_block, b.pin_block);
-                } else {
-                    assert!(same_pin(&zpk2, outf, a.pin_block.as_bytes(), b.pin_block.as_bytes(), &pan));
-                }
-            }
-            // DUKPT -> ZPK (G0).
-            let mut kb = ksn_base.clone();
-            kb[7] &= 0xE0; // clear the 21-bit counter
-            kb[8] = 0;
-            kb[9] = 0;
-            let ksn = Ksn::initial_from_bytes(&kb).unwrap().with_counter(counter).unwrap();
-            let pk = dukpt::tdes_working_key(&bdk, &ksn, dukpt::TdesDukptUsage::Pin).unwrap();
-            let blk = pinblock::encrypt_pin_block(&BlockCipher::tdes(pk.as_slice()).unwrap(), PinBlockFormat::Iso0, &pinv, Some(&pan), &mut rng).unwrap();
-            let d = Dukpt { bdk: id(&nm("bdk")), ksn, key_type: KeyAlgorithm::Tdes2 };
-            let req = TranslatePinRequest { incoming_key: PinKey::Dukpt(d.clone()), incoming_format: PinBlockFormat::Iso0, outgoing_key: id(&nm("zpk2")), outgoing_format: PinBlockFormat::Iso0, pan: panv.clone(), pin_block: blk };
-            assert_eq!(p.sw.translate_pin(req.clone()).await.unwrap(), p.ps.translate_pin(req).await.unwrap());
-
-            // CVV / CVV2 / iCVV generate and verify.
-            let exp = CardExpiry::new(&expiry).unwrap();
-            for kind in [CardValidationKind::Cvv(ServiceCode::new(&sc).unwrap()), CardValidationKind::Cvv2, CardValidationKind::Icvv] {
-                let g = GenerateCardValidationRequest { key: id(&nm("cvk")), pan: panv.clone(), expiry: exp, kind };
-                let a = p.sw.generate_card_validation(g.clone()).await.unwrap();
-                let b = p.ps.generate_card_validation(g).await.unwrap();
-                assert_eq!(&a, &b);
-                for value in [a.value.clone(), Cvv::new(if a.value.expose() == "000" { "001" } else { "000" }).unwrap()] {
-                    let v = VerifyCardValidationRequest { key: id(&nm("cvk")), pan: panv.clone(), expiry: exp, kind, value };
-                    assert_eq!(p.sw.verify_card_validation(v.clone()).await.unwrap(), p.ps.verify_card_validation(v).await.unwrap());
-                }
-            }
-
-            // ARQC: every session key (Visa CVN10, Mastercard SKD over KQ; EMV
-            // common over KW), ICC MK option A and B, every padding, every
-            // ARPC; a wrong ARQC fails on both. Where payShield has no
-            // command (KQ has no ARPC method 2, KW no Mastercard / no-session
-            // keys) it answers Unsupported, never another answer.
-            let psn = Psn::new("01").unwrap();
-            let sessions = [SessionKeyDerivation::Visa, SessionKeyDerivation::Mastercard { atc, unpredictable_number: un }, SessionKeyDerivation::EmvCommon { atc }];
-            let arpcs = [None, Some(ArpcMethod::Method1 { arc: [0x30, 0x30] }), Some(ArpcMethod::Method2 { csu: [un[0], un[1], 0, 0], proprietary_data: ProprietaryAuthData::new(&un[..usize::from(atc[0] % 5)]).unwrap() })];
-            for (i, session) in sessions.into_iter().enumerate() {
-                for mkd in [MkDerivation::OptionA, MkDerivation::OptionB] {
-                    let icc = emv::derive_icc_mk(&imk, &pan, Some("01"), mkd).unwrap();
-                    let method = match &session {
-                        SessionKeyDerivation::Mastercard { atc, unpredictable_number } => emv::SessionKeyDerivation::Mastercard { atc, un: unpredictable_number },
-                        SessionKeyDerivation::EmvCommon { atc } => emv::SessionKeyDerivation::EmvCommonAtc { atc },
-                        SessionKeyDerivation::Visa => emv::SessionKeyDerivation::None,
-                    };
-                    let sk = emv::derive_session_key(icc.as_slice(), method).unwrap();
-                    for padding in [Iso9797Padding::Method1, Iso9797Padding::Method2, Iso9797Padding::Method3] {
-                        let arqc = emv::generate_ac(sk.as_slice(), &msg, padding).unwrap();
-                        for (j, arpc) in arpcs.iter().enumerate() {
-                            let req = VerifyArqcRequest { key: id(&nm("imk")), mk_derivation: mkd, session, pan: panv.clone(), psn, transaction_data: msg.clone(), padding, arqc, arpc: arpc.clone() };
-                            let a = p.sw.verify_arqc(req.clone()).await.unwrap();
-                            assert!(a.verification.is_verified());
-                            let supported = match (i, j) {
-                                (2, _) | (0, 0) | (0, 1) | (1, 0) => !(i < 2 && mkd == MkDerivation::OptionB && pan.len() > 16),
-                                _ => false,
-                            };
-                            let mut wrong = req.clone();
-                            wrong.arqc[usize::from(un[3] % 8)] ^= 0x10;
-                            match p.ps.verify_arqc(req).await {
-                                Ok(b) => {
-                                    assert!(supported, "{session:?} {mkd:?} {arpc:?} should be unsupported");
-                                    assert_eq!(a, b, "{session:?} {mkd:?} {padding:?} {arpc:?}");
-                                    let bad = p.ps.verify_arqc(wrong.clone()).await.unwrap();
-                                    assert_eq!(bad, p.sw.verify_arqc(wrong).await.unwrap());
-                                    assert_eq!(bad.verification, Verification::Failed);
-                                    assert_eq!(bad.arpc, None);
-                                }
-                                Err(e) => {
-                                    assert!(!supported, "{session:?} {mkd:?} {padding:?} {arpc:?}: {e}");
-                                    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            // Padding none: whole blocks only, refused alike when unaligned.
-            let aligned = &msg[..msg.len() / 8 * 8];
-            let icc = emv::derive_icc_mk(&imk, &pan, Some("01"), MkDerivation::OptionA).unwrap();
-            let sk = emv::derive_session_key(icc.as_slice(), emv::SessionKeyDerivation::EmvCommonAtc { atc: &atc }).unwrap();
-            let req = VerifyArqcRequest { key: id(&nm("imk")), mk_derivation: MkDerivation::OptionA, session: SessionKeyDerivation::EmvCommon { atc }, pan: panv.clone(), psn, transaction_data: msg.clone(), padding: Iso9797Padding::None, arqc: [0; 8], arpc: arpcs[2].clone() };
-            if aligned.len() == msg.len() && !msg.is_empty() {
-                let mut req = req;
-                req.arqc = emv::generate_ac(sk.as_slice(), &msg, Iso9797Padding::None).unwrap();
-                assert_eq!(p.sw.verify_arqc(req.clone()).await.unwrap(), p.ps.verify_arqc(req).await.unwrap());
-            } else {
-                assert_eq!(p.sw.verify_arqc(req.clone()).await.unwrap_err().kind(), ErrorKind::InvalidInput);
-                assert_eq!(p.ps.verify_arqc(req).await.unwrap_err().kind(), ErrorKind::InvalidInput);
-            }
-
-            // Data encrypt / decrypt (ECB, CBC) with a DEK, DUKPT decrypt (P2PE).
-            for mode in [CipherMode::Ecb, CipherMode::Cbc { iv: data[..8].to_vec() }] {
-                let e = EncryptDataRequest { key: DataKey::Key(id(&nm("dek"))), mode: mode.clone(), plaintext: SecretBytes::from_slice(&data) };
-                let a = p.sw.encrypt_data(e.clone()).await.unwrap();
-                assert_eq!(a, p.ps.encrypt_data(e).await.unwrap());
-                let dreq = DecryptDataRequest { key: DataKey::Key(id(&nm("dek"))), mode, ciphertext: a.ciphertext.clone() };
-                let x = p.ps.decrypt_data(dreq.clone()).await.unwrap();
-                assert_eq!(p.sw.decrypt_data(dreq).await.unwrap(), x);
-                assert_eq!(x.plaintext.expose(), &data[..]);
-            }
-            let dreq = DecryptDataRequest { key: DataKey::Dukpt { dukpt: d, variant: DukptVariant::Request }, mode: CipherMode::Ecb, ciphertext: data.clone() };
-            assert_eq!(p.sw.decrypt_data(dreq.clone()).await.unwrap(), p.ps.decrypt_data(dreq).await.unwrap());
-
-            // MAC generate / verify, ISO 9797-1 algorithms 1 and 3, every padding.
-            for (key, alg) in [("tak1", MacAlgorithm::Iso9797Alg1(Iso9797Padding::Method1)), ("tak1", MacAlgorithm::Iso9797Alg1(Iso9797Padding::Method2)), ("tak3", MacAlgorithm::Iso9797Alg3(Iso9797Padding::Method1)), ("tak3", MacAlgorithm::Iso9797Alg3(Iso9797Padding::Method2)), ("tak3", MacAlgorithm::Iso9797Alg3(Iso9797Padding::Method3))] {
-                for len in [None, Some(4)] {
-                    let g = GenerateMacRequest { key: id(&nm(key)), algorithm: alg, data: msg.clone(), mac_length: len };
-                    let a = p.sw.generate_mac(g.clone()).await.unwrap();
-                    assert_eq!(&a, &p.ps.generate_mac(g).await.unwrap());
-                    let mut wrong = a.mac.clone();
-                    wrong[0] ^= 0x80;
-                    for mac in [a.mac.clone(), wrong] {
-                        let v = VerifyMacRequest { key: id(&nm(key)), algorithm: alg, data: msg.clone(), mac };
-                        assert_eq!(p.sw.verify_mac(v.clone()).await.unwrap(), p.ps.verify_mac(v).await.unwrap());
-                    }
-                }
-            }
-        });
-    }
-}
+// The cross-backend agreement property for payShield lives in tests/harness.rs,
+// one routine over every backend (software, payShield, AWS, and each under layers).
 
 // ------------------------------------------------------------------ faults
 

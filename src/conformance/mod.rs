@@ -42,7 +42,9 @@ mod payshield;
 mod report;
 mod vectors;
 
-pub use keys::{provision, teardown, KeyRef, KeySet, ProvisionOptions, Provisioned, Role};
+pub use keys::{
+    provision, reference_for, teardown, KeyRef, KeySet, ProvisionOptions, Provisioned, Role,
+};
 #[cfg(feature = "payshield")]
 pub use payshield::payshield_test_lmk_options;
 pub use report::{CaseReport, Report, Verdict};
