@@ -39,6 +39,35 @@ pub(crate) enum Purpose {
     KeyWrap,
 }
 
+impl Purpose {
+    /// CVV generation or verification.
+    pub(crate) fn cvv(generate: bool) -> Self {
+        if generate {
+            Self::CvvGenerate
+        } else {
+            Self::CvvVerify
+        }
+    }
+
+    /// MAC generation or verification with `alg`.
+    pub(crate) fn mac(alg: MacAlgorithm, generate: bool) -> Self {
+        if generate {
+            Self::MacGenerate(alg)
+        } else {
+            Self::MacVerify(alg)
+        }
+    }
+
+    /// Data encryption or decryption.
+    pub(crate) fn data(encrypt: bool) -> Self {
+        if encrypt {
+            Self::DataEncrypt
+        } else {
+            Self::DataDecrypt
+        }
+    }
+}
+
 const KEK: &[KeyUsage] = &[KeyUsage::KeyEncryption, KeyUsage::KeyBlockProtection];
 
 impl Purpose {

@@ -289,12 +289,7 @@ impl PayShieldBackend {
         let (k, ksn) = match key {
             DataKey::Key(id) => {
                 let k = self.key(id)?;
-                let purpose = if encrypt {
-                    Purpose::DataEncrypt
-                } else {
-                    Purpose::DataDecrypt
-                };
-                rules::check(id, &k.attributes, purpose)?;
+                rules::check(id, &k.attributes, Purpose::data(encrypt))?;
                 (k, None)
             }
             DataKey::Dukpt { dukpt, variant } => {
@@ -339,12 +334,7 @@ impl PayShieldBackend {
 
     fn cvk(&self, id: &KeyId, generate: bool) -> Result<Arc<TableKey>> {
         let k = self.key(id)?;
-        let purpose = if generate {
-            Purpose::CvvGenerate
-        } else {
-            Purpose::CvvVerify
-        };
-        rules::check(id, &k.attributes, purpose)?;
+        rules::check(id, &k.attributes, Purpose::cvv(generate))?;
         Ok(k)
     }
 
@@ -364,12 +354,7 @@ impl PayShieldBackend {
                 ))
             }
         };
-        let purpose = if generate {
-            Purpose::MacGenerate(alg)
-        } else {
-            Purpose::MacVerify(alg)
-        };
-        rules::check(id, &k.attributes, purpose)?;
+        rules::check(id, &k.attributes, Purpose::mac(alg, generate))?;
         let pad = match padding {
             Iso9797Padding::None => b'0',
             Iso9797Padding::Method1 => b'1',

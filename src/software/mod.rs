@@ -212,12 +212,7 @@ impl SoftwareBackend {
         match key {
             DataKey::Key(id) => {
                 let k = self.keys.get(id)?;
-                let purpose = if encrypt {
-                    Purpose::DataEncrypt
-                } else {
-                    Purpose::DataDecrypt
-                };
-                rules::check(id, &k.attributes, purpose)?;
+                rules::check(id, &k.attributes, Purpose::data(encrypt))?;
                 Ok((k.cipher()?.clone(), k.kcv))
             }
             DataKey::Dukpt { dukpt, variant } => {
@@ -259,12 +254,7 @@ impl SoftwareBackend {
 
     fn cvk(&self, id: &crate::types::KeyId, generate: bool) -> Result<std::sync::Arc<StoredKey>> {
         let k = self.keys.get(id)?;
-        let purpose = if generate {
-            Purpose::CvvGenerate
-        } else {
-            Purpose::CvvVerify
-        };
-        rules::check(id, &k.attributes, purpose)?;
+        rules::check(id, &k.attributes, Purpose::cvv(generate))?;
         Ok(k)
     }
 
@@ -349,12 +339,7 @@ impl SoftwareBackend {
         generate: bool,
     ) -> Result<std::sync::Arc<StoredKey>> {
         let k = self.keys.get(id)?;
-        let purpose = if generate {
-            Purpose::MacGenerate(alg)
-        } else {
-            Purpose::MacVerify(alg)
-        };
-        rules::check(id, &k.attributes, purpose)?;
+        rules::check(id, &k.attributes, Purpose::mac(alg, generate))?;
         Ok(k)
     }
 

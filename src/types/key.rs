@@ -288,6 +288,24 @@ impl ModesOfUse {
         derive_key: bool,
         no_restrictions: bool,
     ) -> Self {
+        Self::from_flags([
+            encrypt,
+            decrypt,
+            wrap,
+            unwrap,
+            generate,
+            sign,
+            verify,
+            derive_key,
+            no_restrictions,
+        ])
+    }
+
+    /// From the nine flags in the order of the fields (encrypt, decrypt,
+    /// wrap, unwrap, generate, sign, verify, derive key, no restrictions).
+    pub const fn from_flags(f: [bool; 9]) -> Self {
+        let [encrypt, decrypt, wrap, unwrap, generate, sign, verify, derive_key, no_restrictions] =
+            f;
         Self {
             encrypt,
             decrypt,
@@ -299,6 +317,21 @@ impl ModesOfUse {
             derive_key,
             no_restrictions,
         }
+    }
+
+    /// The nine flags in the order of [`ModesOfUse::from_flags`].
+    pub const fn to_flags(self) -> [bool; 9] {
+        [
+            self.encrypt,
+            self.decrypt,
+            self.wrap,
+            self.unwrap,
+            self.generate,
+            self.sign,
+            self.verify,
+            self.derive_key,
+            self.no_restrictions,
+        ]
     }
 
     /// The TR-31 mode-of-use character.

@@ -100,35 +100,13 @@ pub(crate) struct Modes([bool; 9]);
 
 impl From<ModesOfUse> for Modes {
     fn from(m: ModesOfUse) -> Self {
-        Self([
-            m.encrypt,
-            m.decrypt,
-            m.wrap,
-            m.unwrap,
-            m.generate,
-            m.sign,
-            m.verify,
-            m.derive_key,
-            m.no_restrictions,
-        ])
+        Self(m.to_flags())
     }
 }
 
 impl From<Modes> for ModesOfUse {
     fn from(m: Modes) -> Self {
-        let [encrypt, decrypt, wrap, unwrap, generate, sign, verify, derive_key, no_restrictions] =
-            m.0;
-        ModesOfUse {
-            encrypt,
-            decrypt,
-            wrap,
-            unwrap,
-            generate,
-            sign,
-            verify,
-            derive_key,
-            no_restrictions,
-        }
+        ModesOfUse::from_flags(m.0)
     }
 }
 
