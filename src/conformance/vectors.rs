@@ -1,100 +1,266 @@
-//! Published known answers the suite checks, each with its source. (The
-//! same values are in `tests/vectors/vectors.json` with fuller citations.)
+//! Published known answers the suite checks, each with its source, read
+//! from the project's one vector file, `tests/vectors/vectors.json` (embedded
+//! at build time): the crate's tests and the suite check the same values.
+//!
+//! Each item names the vectors it takes (kind and filter); a vector missing
+//! from the file leaves an empty value, and the known-answer case that needs
+//! it fails, naming what it expected.
 
-pub(crate) const SRC_JPOS_PIN: &str =
-    "jPOS JCESecurityModuleTest testTranslatePINImpl (ISO format 0 under the test ZPK)";
+use serde_json::Value;
+use std::sync::LazyLock;
+
+/// Every vector in the file.
+static ALL: LazyLock<Vec<Value>> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("../../tests/vectors/vectors.json")).unwrap_or_default()
+});
+
+/// The vectors of `kind` whose `section.name` equals `value` (any, for `None`).
+fn of(kind: &str, filter: Option<(&str, &str, &str)>) -> impl Iterator<Item = &'static Value> {
+    let kind = kind.to_owned();
+    let filter = filter.map(|(a, b, c)| (a.to_owned(), b.to_owned(), c.to_owned()));
+    ALL.iter().filter(move |v| {
+        v["kind"] == kind.as_str()
+            && filter
+                .as_ref()
+                .is_none_or(|(sec, name, want)| v[sec.as_str()][name.as_str()] == want.as_str())
+    })
+}
+
+/// `v[section][name]` as a string ("" when absent).
+fn s(v: &'static Value, section: &str, name: &str) -> &'static str {
+    v[section][name].as_str().unwrap_or("")
+}
+
+/// The first vector of `kind` matching `filter`, as `section.name`.
+fn one(kind: &str, filter: Option<(&str, &str, &str)>, section: &str, name: &str) -> &'static str {
+    of(kind, filter).next().map_or("", |v| s(v, section, name))
+}
+
+/// The source of the first vector of `kind` matching `filter`.
+fn source(kind: &str, filter: Option<(&str, &str, &str)>) -> &'static str {
+    of(kind, filter)
+        .next()
+        .and_then(|v| v["source"].as_str())
+        .unwrap_or("tests/vectors/vectors.json")
+}
+
+fn hex2<const N: usize>(h: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    if let Ok(b) = hex::decode(h) {
+        for (o, i) in out.iter_mut().zip(b) {
+            *o = i;
+        }
+    }
+    out
+}
+
+const JPOS: Option<(&str, &str, &str)> = Some(("inputs", "pan", "1234567890123"));
+const X924_1: Option<(&str, &str, &str)> =
+    Some(("inputs", "bdk", "0123456789ABCDEFFEDCBA9876543210"));
+const CVK: Option<(&str, &str, &str)> = Some(("inputs", "cvk_a", "0123456789ABCDEF"));
+
+pub(crate) static SRC_JPOS_PIN: LazyLock<&str> =
+    LazyLock::new(|| source("pin_block_encrypted_tdes", JPOS));
 /// ZPK 1334…, PIN 1234, account 1234567890123, ISO 0.
-pub(crate) const JPOS_PAN: &str = "1234567890123";
-pub(crate) const JPOS_PIN_BLOCK: &str = "3C0CA40863092C3A";
+pub(crate) static JPOS_PAN: LazyLock<&str> =
+    LazyLock::new(|| one("pin_block_encrypted_tdes", JPOS, "inputs", "pan"));
+pub(crate) static JPOS_PIN_BLOCK: LazyLock<&str> = LazyLock::new(|| {
+    one(
+        "pin_block_encrypted_tdes",
+        JPOS,
+        "expected",
+        "encrypted_pin_block",
+    )
+});
 
-pub(crate) const SRC_X924_1: &str = "ANSI X9.24-1:2009 A.4 DUKPT test data (via openemv/dukpt)";
-/// (KSN, encrypted ISO 0 PIN block of PIN 1234 / PAN 4012345678909).
-pub(crate) const TDES_DUKPT_PIN: &[(&str, &str)] = &[
-    ("FFFF9876543210E00001", "1B9C1845EB993A7A"),
-    ("FFFF9876543210E00003", "18DC07B94797B466"),
-    ("FFFF9876543210E00005", "5BC0AF22AD87B327"),
-];
-pub(crate) const TDES_DUKPT_PAN: &str = "4012345678909";
-pub(crate) const TDES_DUKPT_CLEAR_ISO0: &str = "041274EDCBA9876F";
-/// (KSN, TDES-CBC IV 0 ciphertext under the request data key).
-pub(crate) const TDES_DUKPT_DATA: &[(&str, &str)] = &[
-    (
-        "FFFF9876543210E00001",
-        "FC0D53B7EA1FDA9EE68AAF2E70D9B9506229BE2AA993F04F",
-    ),
-    (
-        "FFFF9876543210E00003",
-        "BD751E65F10E75B6C1D5B1D283496A36C2DE21D993C387A7",
-    ),
-];
-pub(crate) const TDES_DUKPT_DATA_PLAIN: &str = "343031323334353637383930394439383700000000000000";
+pub(crate) static SRC_X924_1: LazyLock<&str> =
+    LazyLock::new(|| source("tdes_dukpt_transaction", X924_1));
+/// (KSN, encrypted ISO 0 PIN block of PIN 1234 / PAN 4012345678909), the
+/// first three transactions with a PIN block.
+pub(crate) static TDES_DUKPT_PIN: LazyLock<Vec<(&str, &str)>> = LazyLock::new(|| {
+    of("tdes_dukpt_transaction", X924_1)
+        .filter(|v| !s(v, "expected", "encrypted_pin_block").is_empty())
+        .take(3)
+        .map(|v| {
+            (
+                s(v, "inputs", "ksn"),
+                s(v, "expected", "encrypted_pin_block"),
+            )
+        })
+        .collect()
+});
+pub(crate) static TDES_DUKPT_PAN: LazyLock<&str> =
+    LazyLock::new(|| one("tdes_dukpt_transaction", X924_1, "inputs", "pan"));
+pub(crate) static TDES_DUKPT_CLEAR_ISO0: LazyLock<&str> = LazyLock::new(|| {
+    one(
+        "tdes_dukpt_transaction",
+        X924_1,
+        "inputs",
+        "clear_pin_block_iso0",
+    )
+});
+/// (KSN, TDES-CBC IV 0 ciphertext under the request data key), two transactions.
+pub(crate) static TDES_DUKPT_DATA: LazyLock<Vec<(&str, &str)>> = LazyLock::new(|| {
+    of("tdes_dukpt_transaction", X924_1)
+        .filter(|v| !s(v, "expected", "encrypted_request_data_cbc_iv0").is_empty())
+        .take(2)
+        .map(|v| {
+            (
+                s(v, "inputs", "ksn"),
+                s(v, "expected", "encrypted_request_data_cbc_iv0"),
+            )
+        })
+        .collect()
+});
+pub(crate) static TDES_DUKPT_DATA_PLAIN: LazyLock<&str> = LazyLock::new(|| {
+    one(
+        "tdes_dukpt_transaction",
+        X924_1,
+        "inputs",
+        "encryption_plaintext_hex",
+    )
+});
 
-pub(crate) const SRC_X924_3: &str =
-    "ANSI X9.24-3:2017 supplement, AES-128 BDK test vectors (via openemv/dukpt)";
-/// (KSN, ISO 4 PIN block of PIN 1234 / PAN 4111111111111111).
-pub(crate) const AES_DUKPT_PIN: &[(&str, &str)] = &[
-    (
-        "123456789012345600000001",
-        "A912150391AB65A67E52883D81CE2D15",
-    ),
-    (
-        "123456789012345600000003",
-        "A5A27E82B43A9A866A93D7ABE89CEF93",
-    ),
-];
-pub(crate) const AES_DUKPT_PAN: &str = "4111111111111111";
+pub(crate) static SRC_X924_3: LazyLock<&str> =
+    LazyLock::new(|| source("aes_dukpt_transaction", None));
+/// (KSN, ISO 4 PIN block of PIN 1234 / PAN 4111111111111111), two transactions.
+pub(crate) static AES_DUKPT_PIN: LazyLock<Vec<(&str, &str)>> = LazyLock::new(|| {
+    of("aes_dukpt_transaction", None)
+        .filter(|v| !s(v, "expected", "encrypted_pin_block_iso4_aes128").is_empty())
+        .take(2)
+        .map(|v| {
+            (
+                s(v, "inputs", "ksn"),
+                s(v, "expected", "encrypted_pin_block_iso4_aes128"),
+            )
+        })
+        .collect()
+});
+pub(crate) static AES_DUKPT_PAN: LazyLock<&str> =
+    LazyLock::new(|| one("aes_dukpt_transaction", None, "inputs", "pan"));
 
-pub(crate) const SRC_CVV: &str =
-    "Visa CVV published test data (CVK 0123456789ABCDEF/FEDCBA9876543210)";
-/// (PAN, expiry, service code, CVV).
-pub(crate) const CVV: &[(&str, &str, &str, &str)] = &[
-    ("4123456789012", "8701", "101", "370"),
-    ("4666655554444", "9206", "120", "821"),
-    ("4123456789012345", "8701", "101", "561"),
-    ("4666655554444111", "9206", "120", "664"),
-    ("4123456789012345", "8701", "111", "856"),
-];
+pub(crate) static SRC_CVV: LazyLock<&str> = LazyLock::new(|| source("visa_cvv", CVK));
+/// (PAN, expiry, service code, CVV) under the published test CVK.
+pub(crate) static CVV: LazyLock<Vec<(&str, &str, &str, &str)>> = LazyLock::new(|| {
+    of("visa_cvv", CVK)
+        .map(|v| {
+            (
+                s(v, "inputs", "pan"),
+                s(v, "inputs", "expiry"),
+                s(v, "inputs", "service_code"),
+                s(v, "expected", "cvv"),
+            )
+        })
+        .collect()
+});
 
-pub(crate) const SRC_JPOS_ARQC: &str =
-    "jPOS JCESecurityModuleTest testVerifyARQCImpl_{VSDC,MCHIP,CSKD}_P00 / testGenerateARPCImpl_VSDC_M1";
-pub(crate) const ARQC_PAN: &str = "1234567890123456";
-pub(crate) const ARQC_ATC: [u8; 2] = [0x34, 0x56];
-pub(crate) const ARQC_UN: [u8; 4] = [0x11, 0x11, 0x11, 0x11];
-pub(crate) const ARQC_DATA: &str =
-    "000000010000000000001000084000000010800840980704001111111158003456A08003242000";
-pub(crate) const ARQC_VISA: &str = "26C8A1042D1CAF3E";
-pub(crate) const ARQC_MASTERCARD: &str = "9FFD1D52AE0EC0F3";
-pub(crate) const ARQC_EMV_COMMON: &str = "36DBEE15F36B1E7F";
-pub(crate) const ARPC_VISA_ARC: [u8; 2] = [0x30, 0x30];
-pub(crate) const ARPC_VISA: &str = "98DE7C7B3D80A831";
+const ARQC_VSDC: Option<(&str, &str, &str)> = Some((
+    "inputs",
+    "session_key_derivation",
+    "none (SK = ICC MK, Visa CVN 10)",
+));
+const ARQC_MCHIP: Option<(&str, &str, &str)> = Some((
+    "inputs",
+    "session_key_derivation",
+    "Mastercard SKD: R = ATC||0000||UN",
+));
+const ARQC_CSKD: Option<(&str, &str, &str)> = Some((
+    "inputs",
+    "session_key_derivation",
+    "EMV common session key: R = ATC||000000000000",
+));
+const ARPC_VSDC: Option<(&str, &str, &str)> = Some(("inputs", "skd", "VSDC"));
 
-pub(crate) const SRC_RETAIL_MAC: &str =
-    "ISO 9797-1:2011 Annex B.4, MAC algorithm 3, padding method 1 (via openemv/crypto)";
-pub(crate) const RETAIL_MAC_DATA: &[u8] = b"Now is the time for all ";
-pub(crate) const RETAIL_MAC: &str = "A1C72E74";
+pub(crate) static SRC_JPOS_ARQC: LazyLock<&str> = LazyLock::new(|| source("emv_arqc", ARQC_VSDC));
+pub(crate) static ARQC_PAN: LazyLock<&str> =
+    LazyLock::new(|| one("emv_arqc", ARQC_VSDC, "inputs", "pan"));
+pub(crate) static ARQC_ATC: LazyLock<[u8; 2]> =
+    LazyLock::new(|| hex2(one("emv_arqc", ARQC_VSDC, "inputs", "atc")));
+pub(crate) static ARQC_UN: LazyLock<[u8; 4]> =
+    LazyLock::new(|| hex2(one("emv_arqc", ARQC_VSDC, "inputs", "unpredictable_number")));
+pub(crate) static ARQC_DATA: LazyLock<&str> =
+    LazyLock::new(|| one("emv_arqc", ARQC_VSDC, "inputs", "cdol_data"));
+pub(crate) static ARQC_VISA: LazyLock<&str> =
+    LazyLock::new(|| one("emv_arqc", ARQC_VSDC, "expected", "arqc"));
+pub(crate) static ARQC_MASTERCARD: LazyLock<&str> =
+    LazyLock::new(|| one("emv_arqc", ARQC_MCHIP, "expected", "arqc"));
+pub(crate) static ARQC_EMV_COMMON: LazyLock<&str> =
+    LazyLock::new(|| one("emv_arqc", ARQC_CSKD, "expected", "arqc"));
+pub(crate) static ARPC_VISA_ARC: LazyLock<[u8; 2]> =
+    LazyLock::new(|| hex2(one("emv_arpc", ARPC_VSDC, "inputs", "arc")));
+pub(crate) static ARPC_VISA: LazyLock<&str> =
+    LazyLock::new(|| one("emv_arpc", ARPC_VSDC, "expected", "arpc"));
 
-pub(crate) const SRC_CMAC_TDES: &str = "NIST SP 800-38B Appendix D, TDES (2-key) examples";
-/// (message, CMAC).
-pub(crate) const CMAC_TDES: &[(&str, &str)] = &[
-    ("", "79CE52A7F786A960"),
-    (
-        "6BC1BEE22E409F96E93D7E117393172AAE2D8A57",
-        "C06D377ECD101969",
-    ),
-];
+const RETAIL: Option<(&str, &str, &str)> =
+    Some(("inputs", "key", "0123456789ABCDEFFEDCBA9876543210"));
+pub(crate) static SRC_RETAIL_MAC: LazyLock<&str> =
+    LazyLock::new(|| source("mac_iso9797_alg3", RETAIL));
+pub(crate) static RETAIL_MAC_DATA: LazyLock<&[u8]> =
+    LazyLock::new(|| one("mac_iso9797_alg3", RETAIL, "inputs", "data_ascii").as_bytes());
+pub(crate) static RETAIL_MAC: LazyLock<&str> =
+    LazyLock::new(|| one("mac_iso9797_alg3", RETAIL, "expected", "mac_4bytes"));
 
-pub(crate) const SRC_CMAC_AES: &str = "NIST SP 800-38B Appendix D / RFC 4493, AES-128 examples";
-pub(crate) const CMAC_AES: &[(&str, &str)] = &[
-    ("", "BB1D6929E95937287FA37D129B756746"),
-    (
-        "6BC1BEE22E409F96E93D7E117393172AAE2D8A57",
-        "7D85449EA6EA19C823A7BF78837DFADE",
-    ),
-    (
-        "6BC1BEE22E409F96E93D7E117393172AAE2D8A571E03AC9C9EB76FAC45AF8E5130C81C46A35CE411E5FBC1191A0A52EFF69F2445DF4F9B17AD2B417BE66C3710",
-        "51F0BEBF7E3B9D92FC49741779363CFE",
-    ),
-];
+/// (message hex, CMAC) under `key` from vectors of `kind`.
+fn cmac_list(kind: &str, key: &str) -> Vec<(&'static str, &'static str)> {
+    of(kind, Some(("inputs", "key", key)))
+        .map(|v| (s(v, "inputs", "message"), s(v, "expected", "cmac")))
+        .collect()
+}
 
+const CMAC_TDES_KEY: &str = "0123456789ABCDEF23456789ABCDEF01";
+const CMAC_AES_KEY: &str = "2B7E151628AED2A6ABF7158809CF4F3C";
+pub(crate) static SRC_CMAC_TDES: LazyLock<&str> =
+    LazyLock::new(|| source("mac_cmac_tdes", Some(("inputs", "key", CMAC_TDES_KEY))));
+/// (message, CMAC) under the 2-key TDES example key.
+pub(crate) static CMAC_TDES: LazyLock<Vec<(&str, &str)>> =
+    LazyLock::new(|| cmac_list("mac_cmac_tdes", CMAC_TDES_KEY));
+pub(crate) static SRC_CMAC_AES: LazyLock<&str> =
+    LazyLock::new(|| source("mac_cmac_aes", Some(("inputs", "key", CMAC_AES_KEY))));
+/// (message, CMAC) under the AES-128 example key.
+pub(crate) static CMAC_AES: LazyLock<Vec<(&str, &str)>> =
+    LazyLock::new(|| cmac_list("mac_cmac_aes", CMAC_AES_KEY));
+
+/// A summary citation: the KCV case checks several keys' check values.
 pub(crate) const SRC_KCV: &str =
     "KCVs: 08D7B4 (pyemv / thalessimulatorlibrary), 6FB1C8 (jPOS test ZPK), X9.24-3 / NIST keys by CMAC";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The suite's known answers are in the file, as the suite used to hold
+    /// them.
+    #[test]
+    fn the_vector_file_has_every_known_answer_the_suite_checks() {
+        assert_eq!(*JPOS_PIN_BLOCK, "3C0CA40863092C3A");
+        assert_eq!(TDES_DUKPT_PIN.len(), 3);
+        assert_eq!(
+            TDES_DUKPT_PIN[0],
+            ("FFFF9876543210E00001", "1B9C1845EB993A7A")
+        );
+        assert_eq!(TDES_DUKPT_DATA.len(), 2);
+        assert_eq!(AES_DUKPT_PIN.len(), 2);
+        assert_eq!(*AES_DUKPT_PAN, "4111111111111111");
+        assert!(CVV.len() >= 5 && CVV.contains(&("4123456789012", "8701", "101", "370")));
+        assert_eq!(*ARQC_VISA, "26C8A1042D1CAF3E");
+        assert_eq!(*ARQC_MASTERCARD, "9FFD1D52AE0EC0F3");
+        assert_eq!(*ARQC_EMV_COMMON, "36DBEE15F36B1E7F");
+        assert_eq!(*ARQC_ATC, [0x34, 0x56]);
+        assert_eq!(*ARQC_UN, [0x11; 4]);
+        assert_eq!(*ARPC_VISA_ARC, [0x30, 0x30]);
+        assert_eq!(*ARPC_VISA, "98DE7C7B3D80A831");
+        assert_eq!(*RETAIL_MAC_DATA, b"Now is the time for all ");
+        assert_eq!(*RETAIL_MAC, "A1C72E74");
+        assert_eq!(CMAC_TDES.len(), 2);
+        assert!(CMAC_AES.len() >= 3);
+        for src in [
+            *SRC_JPOS_PIN,
+            *SRC_X924_1,
+            *SRC_X924_3,
+            *SRC_CVV,
+            *SRC_JPOS_ARQC,
+        ] {
+            assert!(src.len() > 20 && src != "tests/vectors/vectors.json", "{src}");
+        }
+    }
+}

@@ -17,7 +17,7 @@ pub(super) fn cases() -> Vec<Case> {
             GenerateCardValidation,
             KnownAnswer,
             "Visa CVV test data",
-            Some(SRC_CVV),
+            Some(*SRC_CVV),
             [],
             kat_generate
         ),
@@ -25,7 +25,7 @@ pub(super) fn cases() -> Vec<Case> {
             VerifyCardValidation,
             KnownAnswer,
             "Visa CVV test data, right and wrong values",
-            Some(SRC_CVV),
+            Some(*SRC_CVV),
             [],
             kat_verify
         ),
@@ -114,7 +114,7 @@ async fn verify(
 
 async fn kat_generate(ctx: &Ctx<'_>) -> Outcome {
     let cvk = ctx.published(Role::Cvk).await?.id.clone();
-    for (p, exp, sc, want) in CVV {
+    for (p, exp, sc, want) in CVV.iter() {
         let got = generate(ctx, &cvk, p, exp, kind_for(sc)?)
             .await
             .map_err(|e| op_failed("generate", &e))?;
@@ -129,7 +129,7 @@ async fn kat_generate(ctx: &Ctx<'_>) -> Outcome {
 
 async fn kat_verify(ctx: &Ctx<'_>) -> Outcome {
     let cvk = ctx.published(Role::Cvk).await?.id.clone();
-    for (p, exp, sc, want) in CVV {
+    for (p, exp, sc, want) in CVV.iter() {
         let v = verify(ctx, &cvk, p, exp, kind_for(sc)?, want)
             .await
             .map_err(|e| op_failed("verify", &e))?;

@@ -20,7 +20,7 @@ pub(super) fn cases() -> Vec<Case> {
             DecryptData,
             KnownAnswer,
             "TDES DUKPT request data key, CBC (P2PE)",
-            Some(SRC_X924_1),
+            Some(*SRC_X924_1),
             [],
             kat_dukpt
         ),
@@ -69,7 +69,7 @@ pub(super) fn cases() -> Vec<Case> {
 
 async fn kat_dukpt(ctx: &Ctx<'_>) -> Outcome {
     let bdk = ctx.published(Role::Bdk).await?.id.clone();
-    for (ksn, ct) in TDES_DUKPT_DATA {
+    for (ksn, ct) in TDES_DUKPT_DATA.iter() {
         let ksn = Ksn::parse_hex(ksn).map_err(|e| fail(e.to_string()))?;
         let r = ctx
             .backend
@@ -91,7 +91,7 @@ async fn kat_dukpt(ctx: &Ctx<'_>) -> Outcome {
         check_eq(
             &format!("plaintext (KSN {ksn})"),
             r.plaintext.expose(),
-            &hx(TDES_DUKPT_DATA_PLAIN),
+            &hx(*TDES_DUKPT_DATA_PLAIN),
         )?;
     }
     Ok(())

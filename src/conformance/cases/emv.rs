@@ -18,7 +18,7 @@ pub(super) fn cases() -> Vec<Case> {
             VerifyArqc,
             KnownAnswer,
             "Visa (no session key), Mastercard and EMV common session keys, ARPC method 1",
-            Some(SRC_JPOS_ARQC),
+            Some(*SRC_JPOS_ARQC),
             [],
             kat
         ),
@@ -26,7 +26,7 @@ pub(super) fn cases() -> Vec<Case> {
             VerifyArqc,
             KnownAnswer,
             "altered ARQC is Failed, with no ARPC",
-            Some(SRC_JPOS_ARQC),
+            Some(*SRC_JPOS_ARQC),
             [],
             kat_tampered
         ),
@@ -78,9 +78,9 @@ fn jpos_request(
         key,
         mk_derivation: MkDerivation::OptionA,
         session,
-        pan: pan(ARQC_PAN)?,
+        pan: pan(*ARQC_PAN)?,
         psn: psn("00")?,
-        transaction_data: hx(ARQC_DATA),
+        transaction_data: hx(*ARQC_DATA),
         padding: Iso9797Padding::Method1,
         arqc: arqc8(arqc),
         arpc: None,
@@ -90,19 +90,19 @@ fn jpos_request(
 async fn kat(ctx: &Ctx<'_>) -> Outcome {
     let imk = ctx.published(Role::ImkAc).await?.id.clone();
     let cases = [
-        ("Visa", SessionKeyDerivation::Visa, ARQC_VISA),
+        ("Visa", SessionKeyDerivation::Visa, *ARQC_VISA),
         (
             "Mastercard",
             SessionKeyDerivation::Mastercard {
-                atc: ARQC_ATC,
-                unpredictable_number: ARQC_UN,
+                atc: *ARQC_ATC,
+                unpredictable_number: *ARQC_UN,
             },
-            ARQC_MASTERCARD,
+            *ARQC_MASTERCARD,
         ),
         (
             "EMV common",
-            SessionKeyDerivation::EmvCommon { atc: ARQC_ATC },
-            ARQC_EMV_COMMON,
+            SessionKeyDerivation::EmvCommon { atc: *ARQC_ATC },
+            *ARQC_EMV_COMMON,
         ),
     ];
     let mut results = Vec::new();
@@ -110,7 +110,9 @@ async fn kat(ctx: &Ctx<'_>) -> Outcome {
         let r = async {
             let mut req = jpos_request(imk.clone(), session, arqc)?;
             if name == "Visa" {
-                req.arpc = Some(ArpcMethod::Method1 { arc: ARPC_VISA_ARC });
+                req.arpc = Some(ArpcMethod::Method1 {
+                    arc: *ARPC_VISA_ARC,
+                });
             }
             let r = ctx
                 .backend
@@ -126,7 +128,7 @@ async fn kat(ctx: &Ctx<'_>) -> Outcome {
                 let arpc = r
                     .arpc
                     .ok_or_else(|| fail("Visa: ARPC method 1 was asked for but not returned"))?;
-                check_eq("Visa ARPC method 1", &arpc, &hx(ARPC_VISA))?;
+                check_eq("Visa ARPC method 1", &arpc, &hx(*ARPC_VISA))?;
             }
             Ok(())
         }
@@ -138,11 +140,13 @@ async fn kat(ctx: &Ctx<'_>) -> Outcome {
 
 async fn kat_tampered(ctx: &Ctx<'_>) -> Outcome {
     let imk = ctx.key(Role::ImkAc)?.id.clone();
-    let mut wrong = arqc8(ARQC_VISA);
+    let mut wrong = arqc8(*ARQC_VISA);
     wrong[7] ^= 0x01;
-    let mut req = jpos_request(imk, SessionKeyDerivation::Visa, ARQC_VISA)?;
+    let mut req = jpos_request(imk, SessionKeyDerivation::Visa, *ARQC_VISA)?;
     req.arqc = wrong;
-    req.arpc = Some(ArpcMethod::Method1 { arc: ARPC_VISA_ARC });
+    req.arpc = Some(ArpcMethod::Method1 {
+        arc: *ARPC_VISA_ARC,
+    });
     let r = ctx
         .backend
         .verify_arqc(req)
@@ -283,7 +287,7 @@ async fn refuse_usage(ctx: &Ctx<'_>) -> Outcome {
     let cvk = ctx.key(Role::Cvk)?.id.clone();
     let r = ctx
         .backend
-        .verify_arqc(jpos_request(cvk, SessionKeyDerivation::Visa, ARQC_VISA)?)
+        .verify_arqc(jpos_request(cvk, SessionKeyDerivation::Visa, *ARQC_VISA)?)
         .await;
     expect_refusal(
         "ARQC with a CVK",
@@ -294,7 +298,7 @@ async fn refuse_usage(ctx: &Ctx<'_>) -> Outcome {
 
 async fn refuse_unpadded(ctx: &Ctx<'_>) -> Outcome {
     let imk = ctx.key(Role::ImkAc)?.id.clone();
-    let mut req = jpos_request(imk, SessionKeyDerivation::Visa, ARQC_VISA)?;
+    let mut req = jpos_request(imk, SessionKeyDerivation::Visa, *ARQC_VISA)?;
     req.transaction_data = vec![0x11; 7];
     req.padding = Iso9797Padding::None;
     let r = ctx.backend.verify_arqc(req).await;

@@ -17,7 +17,7 @@ pub(super) fn cases() -> Vec<Case> {
             GenerateMac,
             KnownAnswer,
             "ISO 9797-1 algorithm 3 (retail MAC)",
-            Some(SRC_RETAIL_MAC),
+            Some(*SRC_RETAIL_MAC),
             [],
             kat_retail
         ),
@@ -25,7 +25,7 @@ pub(super) fn cases() -> Vec<Case> {
             GenerateMac,
             KnownAnswer,
             "TDES CMAC",
-            Some(SRC_CMAC_TDES),
+            Some(*SRC_CMAC_TDES),
             [],
             kat_cmac_tdes
         ),
@@ -33,7 +33,7 @@ pub(super) fn cases() -> Vec<Case> {
             GenerateMac,
             KnownAnswer,
             "AES CMAC",
-            Some(SRC_CMAC_AES),
+            Some(*SRC_CMAC_AES),
             [],
             kat_cmac_aes
         ),
@@ -134,10 +134,10 @@ async fn verify(
 async fn kat_retail(ctx: &Ctx<'_>) -> Outcome {
     let k = ctx.published(Role::MacRetail).await?.id.clone();
     let alg = MacAlgorithm::Iso9797Alg3(Iso9797Padding::Method1);
-    let mac = generate(ctx, &k, alg, RETAIL_MAC_DATA, Some(4))
+    let mac = generate(ctx, &k, alg, *RETAIL_MAC_DATA, Some(4))
         .await
         .map_err(|e| op_failed("generate", &e))?;
-    check_eq("MAC", &mac, &hx(RETAIL_MAC))
+    check_eq("MAC", &mac, &hx(*RETAIL_MAC))
 }
 
 async fn kat_list(ctx: &Ctx<'_>, role: Role, list: &[(&str, &str)]) -> Outcome {
@@ -158,11 +158,11 @@ async fn kat_list(ctx: &Ctx<'_>, role: Role, list: &[(&str, &str)]) -> Outcome {
 }
 
 async fn kat_cmac_tdes(ctx: &Ctx<'_>) -> Outcome {
-    kat_list(ctx, Role::MacCmac, CMAC_TDES).await
+    kat_list(ctx, Role::MacCmac, &CMAC_TDES).await
 }
 
 async fn kat_cmac_aes(ctx: &Ctx<'_>) -> Outcome {
-    kat_list(ctx, Role::MacCmacAes, CMAC_AES).await
+    kat_list(ctx, Role::MacCmacAes, &CMAC_AES).await
 }
 
 async fn agree(ctx: &Ctx<'_>) -> Outcome {

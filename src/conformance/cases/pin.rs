@@ -21,7 +21,7 @@ pub(super) fn cases() -> Vec<Case> {
             TranslatePin,
             KnownAnswer,
             "zone key ISO 0 re-encipherment",
-            Some(SRC_JPOS_PIN),
+            Some(*SRC_JPOS_PIN),
             [],
             kat_zone
         ),
@@ -29,7 +29,7 @@ pub(super) fn cases() -> Vec<Case> {
             TranslatePin,
             KnownAnswer,
             "TDES DUKPT to zone key",
-            Some(SRC_X924_1),
+            Some(*SRC_X924_1),
             [],
             kat_tdes_dukpt
         ),
@@ -37,7 +37,7 @@ pub(super) fn cases() -> Vec<Case> {
             TranslatePin,
             KnownAnswer,
             "AES DUKPT ISO 4 to zone key",
-            Some(SRC_X924_3),
+            Some(*SRC_X924_3),
             [],
             kat_aes_dukpt
         ),
@@ -152,14 +152,14 @@ async fn translate(
 
 async fn kat_zone(ctx: &Ctx<'_>) -> Outcome {
     let zpk = ctx.published(Role::Zpk).await?;
-    let want = hx(JPOS_PIN_BLOCK);
+    let want = hx(*JPOS_PIN_BLOCK);
     let r = translate(
         ctx,
         PinKey::Key(zpk.id.clone()),
         PinBlockFormat::Iso0,
         &zpk.id,
         PinBlockFormat::Iso0,
-        &pan(JPOS_PAN)?,
+        &pan(*JPOS_PAN)?,
         block(&want)?,
     )
     .await
@@ -178,14 +178,14 @@ async fn kat_tdes_dukpt(ctx: &Ctx<'_>) -> Outcome {
     let bdk = ctx.published(Role::Bdk).await?.id.clone();
     let (zpk, zc) = published_zpk(ctx).await?;
     let want =
-        pinblock::encipher_pin_block(&zc, PinBlockFormat::Iso0, &hx(TDES_DUKPT_CLEAR_ISO0), None)
+        pinblock::encipher_pin_block(&zc, PinBlockFormat::Iso0, &hx(*TDES_DUKPT_CLEAR_ISO0), None)
             .map_err(|e| fail(e.to_string()))?;
     let dukpt = DukptKat {
         bdk,
         key_type: KeyAlgorithm::Tdes2,
         format: PinBlockFormat::Iso0,
-        pan: TDES_DUKPT_PAN,
-        vectors: TDES_DUKPT_PIN,
+        pan: *TDES_DUKPT_PAN,
+        vectors: &TDES_DUKPT_PIN,
     };
     dukpt.check(ctx, &zpk, &want).await
 }
@@ -197,7 +197,7 @@ async fn kat_aes_dukpt(ctx: &Ctx<'_>) -> Outcome {
     let want = pinblock::encode_pin_block_with_fill(
         PinBlockFormat::Iso0,
         &pin,
-        Some(AES_DUKPT_PAN),
+        Some(*AES_DUKPT_PAN),
         &[0; 8],
     )
     .and_then(|c| pinblock::encipher_pin_block(&zc, PinBlockFormat::Iso0, c.as_bytes(), None))
@@ -206,8 +206,8 @@ async fn kat_aes_dukpt(ctx: &Ctx<'_>) -> Outcome {
         bdk,
         key_type: KeyAlgorithm::Aes128,
         format: PinBlockFormat::Iso4,
-        pan: AES_DUKPT_PAN,
-        vectors: AES_DUKPT_PIN,
+        pan: *AES_DUKPT_PAN,
+        vectors: &AES_DUKPT_PIN,
     };
     dukpt.check(ctx, &zpk, &want).await
 }
@@ -512,7 +512,7 @@ async fn agree_dukpt(ctx: &Ctx<'_>) -> Outcome {
 /// when the key is the published one, else one made from the clear key.
 async fn valid_block(ctx: &Ctx<'_>) -> Result<(KeyId, EncryptedPinBlock, Pan), Stop> {
     if let Ok((id, _)) = published_zpk(ctx).await {
-        return Ok((id, block(&hx(JPOS_PIN_BLOCK))?, pan(JPOS_PAN)?));
+        return Ok((id, block(&hx(*JPOS_PIN_BLOCK))?, pan(*JPOS_PAN)?));
     }
     let c = cipher(false, ctx.clear(Role::Zpk)?)?;
     let pin = Pin::new("1234").map_err(|e| fail(e.to_string()))?;
@@ -520,11 +520,11 @@ async fn valid_block(ctx: &Ctx<'_>) -> Result<(KeyId, EncryptedPinBlock, Pan), S
         &c,
         PinBlockFormat::Iso0,
         &pin,
-        Some(JPOS_PAN),
+        Some(*JPOS_PAN),
         &mut ctx.rng(),
     )
     .map_err(|e| fail(e.to_string()))?;
-    Ok((ctx.key(Role::Zpk)?.id.clone(), enc, pan(JPOS_PAN)?))
+    Ok((ctx.key(Role::Zpk)?.id.clone(), enc, pan(*JPOS_PAN)?))
 }
 
 const FORMAT_REFUSALS: &[ErrorKind] = &[
@@ -631,7 +631,7 @@ async fn refuse_short_iso4(ctx: &Ctx<'_>) -> Outcome {
         PinBlockFormat::Iso4,
         &zpk,
         PinBlockFormat::Iso0,
-        &pan(AES_DUKPT_PAN)?,
+        &pan(*AES_DUKPT_PAN)?,
         block(&[0x11; 8])?,
     )
     .await;
