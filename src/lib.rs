@@ -25,6 +25,8 @@ pub(crate) mod rules;
 #[cfg(feature = "server")]
 pub mod server;
 pub mod software;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod types;
 #[cfg(any(feature = "aws", feature = "server"))]
 mod x509;

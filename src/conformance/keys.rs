@@ -104,6 +104,37 @@ roles! {
         "AES-128 data encryption key (D0), random.";
 }
 
+impl Role {
+    /// The role's clear test key: the published one where it has one, else
+    /// a fixed value derived from the role's name (SHA-256, odd parity for
+    /// TDES). Test keys only: every user of this crate knows them.
+    pub fn fixed_clear(self) -> Vec<u8> {
+        use sha2::Digest;
+        if let Some((hex_key, _)) = self.published() {
+            if let Ok(k) = hex::decode(hex_key) {
+                return k;
+            }
+        }
+        let alg = self.attributes().algorithm;
+        let mut out = Vec::with_capacity(alg.key_len());
+        let mut counter = 0u8;
+        while out.len() < alg.key_len() {
+            let d = sha2::Sha256::new()
+                .chain_update(b"paycrypto fixed test key ")
+                .chain_update(self.as_str())
+                .chain_update([counter])
+                .finalize();
+            out.extend_from_slice(&d);
+            counter += 1;
+        }
+        out.truncate(alg.key_len());
+        if alg.is_tdes() {
+            crate::algo::cipher::fix_odd_parity(&mut out);
+        }
+        out
+    }
+}
+
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -253,6 +284,10 @@ pub struct ProvisionOptions {
     /// (e.g. AES keys under a variant LMK). They are not attempted; cases
     /// that need them (or a key under them) are reported as unsupported.
     pub unsupported: BTreeMap<Role, String>,
+    /// Give every role without a published key a fixed clear value
+    /// ([`Role::fixed_clear`]) instead of a random one, so that two backends
+    /// provisioned separately hold the same keys (differential testing).
+    pub fixed_keys: bool,
 }
 
 impl Default for ProvisionOptions {
@@ -261,6 +296,7 @@ impl Default for ProvisionOptions {
             prefix: format!("conformance-{:08x}/", rand::rng().random::<u32>()),
             existing_keks: BTreeMap::new(),
             unsupported: BTreeMap::new(),
+            fixed_keys: false,
         }
     }
 }
@@ -279,6 +315,13 @@ impl ProvisionOptions {
     pub fn with_existing_kek(mut self, role: Role, key: KeyRef) -> Self {
         self.unsupported.remove(&role);
         self.existing_keks.insert(role, key);
+        self
+    }
+
+    /// Fixed clear values instead of random ones (see
+    /// [`ProvisionOptions::fixed_keys`]).
+    pub fn with_fixed_keys(mut self) -> Self {
+        self.fixed_keys = true;
         self
     }
 
@@ -436,6 +479,7 @@ pub async fn provision(backend: &dyn Backend, opts: &ProvisionOptions) -> Provis
             };
             let clear = match role.published() {
                 Some((hex_key, _)) => hex::decode(hex_key).unwrap_or_default(),
+                None if opts.fixed_keys => role.fixed_clear(),
                 None => random_key(attrs.algorithm, &mut rng),
             };
             let kek_alg = kek_role.attributes().algorithm;

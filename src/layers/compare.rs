@@ -6,7 +6,7 @@ use crate::error::ErrorKind;
 use crate::ops::*;
 
 /// The result of comparing two answers.
-pub(super) enum Verdict {
+pub(crate) enum Verdict {
     Done(Outcome),
     ComparePinBlocks(EncryptedPinBlock, EncryptedPinBlock),
 }
@@ -18,7 +18,7 @@ fn first_diff(fields: &[(&'static str, bool)]) -> Verdict {
     }
 }
 
-pub(super) fn classify(
+pub(crate) fn classify(
     primary: &std::result::Result<Response, ErrorKind>,
     candidate: &std::result::Result<Response, ErrorKind>,
 ) -> Verdict {

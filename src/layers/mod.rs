@@ -36,7 +36,7 @@
 //! operation names, backend names, outcome classes, error kinds and
 //! latencies, never request data (keys, PINs, PIN blocks, PANs).
 
-mod compare;
+pub(crate) mod compare;
 mod failover;
 mod fault;
 mod metrics;
