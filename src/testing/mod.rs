@@ -30,6 +30,11 @@ use crate::ops::{Request, Response};
 use crate::software::SoftwareBackend;
 use crate::types::{KeyId, Operation, PinBlockFormat};
 
+#[cfg(feature = "arbitrary")]
+mod arbitrary;
+#[cfg(feature = "arbitrary")]
+pub use arbitrary::RawRequest;
+
 /// Prefix of the test keys' names.
 pub const PREFIX: &str = "test/";
 
