@@ -81,6 +81,8 @@ pub mod err {
     pub const MAC_PADDING: [u8; 2] = *b"09";
     /// Command not available (unknown, disabled or not licensed).
     pub const DISABLED: [u8; 2] = *b"68";
+    /// Data length error (B2: less data than the length field says).
+    pub const DATA_LENGTH: [u8; 2] = *b"80";
     /// KQ: transaction data length error.
     pub const KQ_DATA_LENGTH: [u8; 2] = *b"80";
     /// KQ: zero-length transaction data.
@@ -150,6 +152,8 @@ fn parse_error(cmd: Code, e: &CodecError) -> Code {
         "key scheme" | "key scheme lmk" | "key scheme zmk" | "zmk key scheme" => err::SCHEME,
         "source format" | "destination format" => err::PIN_FORMAT,
         "lmk identifier" => err::LMK_ID,
+        // B2 with less data than its length says (ThalesSim L511: 80).
+        "data" if &cmd == b"B2" => err::DATA_LENGTH,
         "number of optional blocks" if e.reason != "not enough data" => err::OPTIONAL_BLOCKS,
         _ if e.reason == "key block scheme not supported here" => err::SCHEME,
         _ => err::INPUT,
