@@ -36,6 +36,9 @@ use zeroize::Zeroizing;
 
 // ------------------------------------------------------------------ the frame files
 
+/// An error code and the body after it.
+type Answer = ([u8; 2], Vec<u8>);
+
 #[derive(Debug, Clone)]
 struct Frame {
     id: String,
@@ -81,7 +84,7 @@ impl Frame {
     }
 
     /// The response as (error code, body after it).
-    fn response(&self) -> Option<Result<([u8; 2], Vec<u8>), codec::CodecError>> {
+    fn response(&self) -> Option<Result<Answer, codec::CodecError>> {
         let raw = self.bytes("response")?;
         Some(match self.get("layout").unwrap() {
             "header4" => codec::parse_response(&raw, 4).map(|h| (h.error, h.body.to_vec())),
@@ -1302,10 +1305,8 @@ proptest! {
         let mut framed = Vec::new();
         codec::write_frame(&mut framed, &[&p]).unwrap();
         prop_assert_eq!(codec::round_trip_mismatch(&framed), None);
-        if p.len() >= 6 {
-            if &error_code(&sim(), &p) == b"00" {
-                prop_assert!(codec::parse_request(&p[4..]).is_ok());
-            }
+        if p.len() >= 6 && &error_code(&sim(), &p) == b"00" {
+            prop_assert!(codec::parse_request(&p[4..]).is_ok());
         }
     }
 }

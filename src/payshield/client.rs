@@ -55,7 +55,8 @@ fn protocol(e: CodecError) -> Error {
 }
 
 /// The crate error for a payShield error code, by its general (payShield
-/// 10K) meaning; [`error_for`] uses the command's own table first.
+/// 10K) meaning; the backend itself looks the code up by command first
+/// (see [`codec::errors`]).
 pub fn error_for_code(code: [u8; 2]) -> Error {
     error_for(*b"??", code)
 }

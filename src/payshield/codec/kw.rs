@@ -47,8 +47,8 @@
 //!   with option A (8-byte PAN/PSN): consistent with every public scheme-2
 //!   frame (ut-codec-payshield test.js @4063d5b8 L1832-1972), which send an
 //!   8-byte PAN/PSN and no IV-AC.
-//! - **Unconfirmed:** scheme 3 = the same with option B (PAN length + PAN/PSN
-//!   + `;`). No public frame or manual text shows which scheme number takes
+//! - **Unconfirmed:** scheme 3 = the same with option B (PAN length, then
+//!   PAN/PSN, then `;`). No public frame or manual text shows which scheme number takes
 //!   the variable-length PAN (ut-codec-payshield's request pattern has the
 //!   fields but no frame uses them); the number is this crate's inference.
 //! - Scheme 3's PAN length counts the PAN digits only (the PSN always adds

@@ -1,6 +1,6 @@
 //! Request encoders used by the client: each appends the command code and
 //! fields (no frame, no header) to `out`, through the typed encoder of
-//! [`command`] (or [`kq`], [`kw`]), so what the client writes is what the
+//! [`command`] (or [`super::kq::encode_kq`], [`super::kw::encode_kw`]), so what the client writes is what the
 //! simulator's parser reads.
 
 use super::command::{
