@@ -1309,4 +1309,10 @@ proptest! {
             prop_assert!(codec::parse_request(&p[4..]).is_ok());
         }
     }
+
+    /// Random bytes: the same round trip (what the fuzz target checks).
+    #[test]
+    fn random_bytes_round_trip_or_are_refused(data in proptest::collection::vec(any::<u8>(), 0..300)) {
+        prop_assert_eq!(codec::round_trip_mismatch(&data), None);
+    }
 }

@@ -83,6 +83,14 @@ impl PinTranslate {
 /// ut-codec-payshield test.js L1136): BDK · ZPK · KSN descriptor 3H · KSN ·
 /// PIN block 16H · source format 2N · destination format 2N · account 12N
 /// (no maximum PIN length).
+///
+/// Format codes: the payShield 9000 G0 table says the source format is
+/// "currently only 01" (ANSI X9.8 / ISO 0) and the destination `01` or `04`
+/// (PLUS); ThalesSim accepts `01`/`01` only and every public frame sends
+/// `0101`. **Unconfirmed:** whether a payShield 10K accepts other codes
+/// here (ISO 1 `05`, ISO 3 `47`): the codec carries any two digits, the
+/// client sends the caller's formats, and the simulator accepts the same
+/// ISO formats as CA/CC.
 #[derive(Clone, PartialEq, Eq)]
 pub struct G0 {
     /// BDK under the LMK.

@@ -25,8 +25,10 @@ fn message_bytes(format: u8, raw: &[u8]) -> Result<Zeroizing<Vec<u8>>, [u8; 2]> 
 
 impl Sim {
     /// M0 / M2 in ECB (`00`) or CBC (`01`) mode; CFB modes `02`/`03` are
-    /// not modelled (`02`). Key types ZEK, DEK, or BDK (DUKPT data key of
-    /// the request direction) else `05`; data must be a positive multiple
+    /// not modelled (`02`). Key types ZEK, DEK, or BDK else `05`; with a BDK
+    /// the data key is the DUKPT "data, request" variant (**unconfirmed**:
+    /// no public source says which variant M0/M2 derive; the dinamo frames
+    /// only show the layout); data must be a positive multiple
     /// of 8 bytes (`06`). In CBC mode the response starts with the IV for
     /// the next call (position **unconfirmed**, see
     /// [`crate::payshield::codec::reply::DataReply`]).
