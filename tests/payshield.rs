@@ -230,10 +230,14 @@ fn golden_arqc() {
         req.push(b';');
         let arqc = h(&v, "expected", "arqc");
         req.extend_from_slice(&arqc);
-        req.extend_from_slice(&[0, 0]);
+        // Mode 0 ends with the ARQC: no ARC (the manual's KQ table: "Not
+        // required for Mode 0"). The old layout with an ARC is refused.
         golden(&sim, &req, b"0000KR00");
+        let mut old = req.clone();
+        old.extend_from_slice(&[0, 0]);
+        golden(&sim, &old, b"0000KR15");
         // The same request with one ARQC bit flipped fails verification.
-        let at = req.len() - 3;
+        let at = req.len() - 1;
         req[at] ^= 0x01;
         golden(&sim, &req, b"0000KR01");
     }
@@ -475,22 +479,26 @@ fn golden_mac_and_data() {
         .encrypt_key(KeyType::TAK, KeyScheme::U, &h(v, "inputs", "key"))
         .unwrap();
     let data = s(v, "inputs", "data_ascii");
-    let req = format!("0000M600021003{}{:04X}{data}", tak.to_text(), data.len());
+    // MAC algorithm `3` = ISO 9797-1 algorithm 3 (`2` is not a published
+    // value and gets 04, invalid MAC algorithm).
+    let req = format!("0000M600031003{}{:04X}{data}", tak.to_text(), data.len());
     golden(
         &sim,
         req.as_bytes(),
         format!("0000M700{}", s(v, "expected", "mac_4bytes")).as_bytes(),
     );
     let ver = format!(
-        "0000M800021003{}{:04X}{data}{}",
+        "0000M800031003{}{:04X}{data}{}",
         tak.to_text(),
         data.len(),
         s(v, "expected", "mac_4bytes")
     );
     golden(&sim, ver.as_bytes(), b"0000M900");
-    // A ZPK is not a MAC key type.
-    let bad = format!("0000M600021001{ZPK_U}{:04X}{data}", data.len());
-    golden(&sim, bad.as_bytes(), b"0000M704");
+    let old = format!("0000M600021003{}{:04X}{data}", tak.to_text(), data.len());
+    golden(&sim, old.as_bytes(), b"0000M704");
+    // A ZPK is not a MAC key type: 05 on M6 (04 is the MAC algorithm there).
+    let bad = format!("0000M600031001{ZPK_U}{:04X}{data}", data.len());
+    golden(&sim, bad.as_bytes(), b"0000M705");
     // DEK (thales_lmk_key UAAD5…, clear 1334…): ECB encrypt of a zero block.
     let key = hex::decode("13345779133457791334577913345779").unwrap();
     let mut z = [0u8; 8];
@@ -1007,8 +1015,13 @@ async fn fault_run(
         {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        // A fault makes the pool back off and fail fast until a connection
+        // carries a response again: wait for that before the next try.
+        recovers(&ps).await;
     }
+    // Start the run on a healthy pool (a fault during loading leaves it
+    // backing off, and every request would fail fast).
+    recovers(&ps).await;
     common::load(
         &sw,
         "cvk",

@@ -105,30 +105,35 @@ fn protocol(e: CodecError) -> Error {
     )
 }
 
-/// The crate error for a payShield error code.
+/// The crate error for a payShield error code, by its general (payShield
+/// 10K) meaning; the backend itself looks the code up by command first
+/// (see [`codec::errors`]).
 pub fn error_for_code(code: [u8; 2]) -> Error {
+    error_for(*b"??", code)
+}
+
+/// The crate error for error `code` in the answer to command `cmd`: the
+/// same code means different things on different commands (see
+/// [`codec::errors`]).
+pub fn error_for(cmd: [u8; 2], code: [u8; 2]) -> Error {
+    let m = codec::errors::meaning(cmd, code);
     let c = String::from_utf8_lossy(&code).into_owned();
-    let (kind, what) = match &code {
-        b"04" => (ErrorKind::KeyUsage, "invalid key type for this command"),
-        b"10" | b"11" | b"13" => (
-            ErrorKind::KeyUsage,
-            "key parity error: wrong key type or LMK",
-        ),
-        b"15" => (ErrorKind::InvalidInput, "invalid input data"),
-        b"20" => (
-            ErrorKind::InvalidInput,
-            "PIN block does not contain valid values",
-        ),
-        b"23" => (
-            ErrorKind::InvalidInput,
-            "invalid or forbidden PIN block format",
-        ),
-        b"24" => (ErrorKind::InvalidInput, "PIN length out of range"),
-        b"05" | b"26" | b"27" => (ErrorKind::InvalidInput, "invalid key scheme or length"),
-        b"68" => (ErrorKind::Unsupported, "command not available on this HSM"),
-        _ => (ErrorKind::Backend, "command failed"),
-    };
-    Error::new(kind, format!("payShield error {c}: {what}"))
+    if cmd == *b"??" {
+        Error::new(m.kind, format!("payShield error {c}: {}", m.text))
+    } else {
+        Error::new(
+            m.kind,
+            format!(
+                "payShield error {c} on {}: {}",
+                String::from_utf8_lossy(&cmd),
+                m.text
+            ),
+        )
+    }
+}
+
+fn encoding(e: CodecError) -> Error {
+    Error::invalid(e.field, e.reason)
 }
 
 fn fmt_code(f: PinBlockFormat) -> Result<&'static [u8; 2]> {
@@ -138,6 +143,14 @@ fn fmt_code(f: PinBlockFormat) -> Result<&'static [u8; 2]> {
         )),
         other => codec::pin_format_code(other)
             .ok_or_else(|| Error::unsupported("no payShield code for this PIN block format")),
+    }
+}
+
+/// The command code at the start of a request body (`??` if too short).
+fn command_code(body: &[u8]) -> [u8; 2] {
+    match body {
+        [a, b, ..] => [*a, *b],
+        _ => *b"??",
     }
 }
 
@@ -199,7 +212,7 @@ impl PayShieldBackend {
         match &r.error {
             b"00" => Ok((Verification::Verified, r.body)),
             b"01" if verify => Ok((Verification::Failed, r.body)),
-            _ => Err(error_for_code(r.error)),
+            _ => Err(error_for(command_code(body), r.error)),
         }
     }
 
@@ -237,7 +250,8 @@ impl PayShieldBackend {
                 };
                 rq::pin_translate(
                     &mut b, cmd, &k.key, &out.key, block, src_fmt, dst_fmt, &account,
-                );
+                )
+                .map_err(encoding)?;
             }
             PinKey::Dukpt(d) => {
                 let bdk = self.dukpt_bdk(d)?;
@@ -250,7 +264,8 @@ impl PayShieldBackend {
                     src_fmt,
                     dst_fmt,
                     &account,
-                );
+                )
+                .map_err(encoding)?;
             }
         }
         let (_, body) = self.run(&b, false).await?;
@@ -320,7 +335,7 @@ impl PayShieldBackend {
             k.key_type
         };
         let mut b = Vec::with_capacity(data.len() + 80);
-        rq::m0_m2(&mut b, encrypt, kt, &k.key, ksn, iv, data);
+        rq::m0_m2(&mut b, encrypt, kt, &k.key, ksn, iv, data).map_err(encoding)?;
         let (_, body) = self.run(&b, false).await?;
         let out = codec::parse_data(&body, iv.is_some()).map_err(protocol)?;
         if out.len() != data.len() {
@@ -347,7 +362,10 @@ impl PayShieldBackend {
         let k = self.key(id)?;
         let (code, padding): (u8, Iso9797Padding) = match alg {
             MacAlgorithm::Iso9797Alg1(p) => (b'1', p),
-            MacAlgorithm::Iso9797Alg3(p) => (b'2', p),
+            // M6/M8 MAC algorithm `3` = ISO 9797-1 algorithm 3 (the
+            // manual's M6 table, ThalesSim GenerateMAC_M6.vb L42-43,
+            // ut-codec-payshield frames); `2` is not a published value.
+            MacAlgorithm::Iso9797Alg3(p) => (b'3', p),
             MacAlgorithm::Cmac | MacAlgorithm::HmacSha256 => {
                 return Err(Error::unsupported(
                     "M6/M8 with a variant LMK: ISO 9797-1 algorithms 1 and 3 only",
@@ -378,7 +396,7 @@ impl PayShieldBackend {
             ));
         }
         let mut b = Vec::with_capacity(r.data.len() + 64);
-        rq::m6_m8(&mut b, None, size, alg, pad, k.key_type, &k.key, &r.data);
+        rq::m6_m8(&mut b, None, size, alg, pad, k.key_type, &k.key, &r.data).map_err(encoding)?;
         let (_, body) = self.run(&b, false).await?;
         let mac = codec::parse_mac(&body, len).map_err(protocol)?;
         Ok(GenerateMacResponse {
@@ -410,7 +428,8 @@ impl PayShieldBackend {
             k.key_type,
             &k.key,
             &r.data,
-        );
+        )
+        .map_err(encoding)?;
         let (v, _) = self.run(&b, true).await?;
         Ok(VerifyResponse { verification: v })
     }
@@ -478,7 +497,7 @@ impl PayShieldBackend {
         let mut last = None;
         for scheme in [KeyScheme::U, KeyScheme::T] {
             let mut b = Vec::with_capacity(block.len() + 80);
-            rq::a6_tr31(&mut b, kt, &kek.key, block, scheme);
+            rq::a6_tr31(&mut b, kt, &kek.key, block, scheme).map_err(encoding)?;
             let resp = self.command(&b).await?;
             match &resp.error {
                 b"00" => {
@@ -516,10 +535,10 @@ impl PayShieldBackend {
                     ))
                 }
                 b"27" => last = Some(resp.error),
-                _ => return Err(error_for_code(resp.error)),
+                _ => return Err(error_for(*b"A6", resp.error)),
             }
         }
-        Err(error_for_code(last.unwrap_or(*b"27")))
+        Err(error_for(*b"A6", last.unwrap_or(*b"27")))
     }
 
     async fn export_key(&self, r: ExportKeyRequest) -> Result<ExportKeyResponse> {
@@ -535,6 +554,8 @@ impl PayShieldBackend {
         let a = &key.attributes;
         let mode = a.modes.tr31_code()? as u8;
         let mut b = Vec::new();
+        // `!B`: ask for the version instead of relying on the HSM's
+        // configured default, and check that the block is that version.
         rq::a8_tr31(
             &mut b,
             key.key_type,
@@ -543,9 +564,21 @@ impl PayShieldBackend {
             a.usage.code(),
             mode,
             a.exportability.tr31_code() as u8,
-        );
+            b'B',
+        )
+        .map_err(encoding)?;
         let (_, body) = self.run(&b, false).await?;
         let (block, kcv) = codec::parse_tr31_export(&body).map_err(protocol)?;
+        if crate::algo::tr31::parse_header(&block)
+            .map(|h| h.version)
+            .ok()
+            != Some(r.version)
+        {
+            return Err(Error::new(
+                ErrorKind::Protocol,
+                "payShield returned a key block of another version",
+            ));
+        }
         if kcv != key.kcv {
             return Err(Error::new(
                 ErrorKind::Protocol,

@@ -32,16 +32,10 @@ use crate::types::Verification;
 /// Largest transaction data field of KQ and KW (2 hex digits of length).
 pub(super) const MAX_TXN_DATA: usize = 0xFF;
 
-/// The crate error for a KW error code: `04` / `05` (mode or scheme not
-/// recognised: firmware without EMV 4.x KW support) are Unsupported.
+/// The crate error for a KW error code (the per-command table makes `04`
+/// / `05`, mode or scheme not recognised by the firmware, Unsupported).
 fn kw_error(code: [u8; 2]) -> Error {
-    match &code {
-        b"04" | b"05" => Error::unsupported(format!(
-            "payShield error {}: KW mode or scheme ID not recognised by this HSM's firmware",
-            String::from_utf8_lossy(&code)
-        )),
-        _ => super::error_for_code(code),
-    }
+    super::error_for(*b"KW", code)
 }
 
 impl PayShieldBackend {
@@ -122,9 +116,11 @@ impl PayShieldBackend {
                     } => (b'1', atc, unpredictable_number),
                     _ => (b'0', [0u8; 2], [0u8; 4]),
                 };
-                let (mode, arc) = match &r.arpc {
-                    None => (b'0', [0u8; 2]),
-                    Some(ArpcMethod::Method1 { arc }) if scheme == b'0' => (b'1', *arc),
+                // Mode 0 (verify only) carries no ARC on the wire; mode 1
+                // (verify + ARPC) does.
+                let arc = match &r.arpc {
+                    None => None,
+                    Some(ArpcMethod::Method1 { arc }) if scheme == b'0' => Some(*arc),
                     Some(ArpcMethod::Method1 { .. }) => {
                         return Err(Error::unsupported(
                             "ARPC method 1 with a Mastercard session key on payShield (KQ's ARPC key for scheme 1 is not the reference's)",
@@ -139,18 +135,18 @@ impl PayShieldBackend {
                 let mut b = Vec::with_capacity(80 + data.len());
                 rq::kq(
                     &mut b,
-                    mode,
                     scheme,
                     &k.key,
                     &pan_psn_16(pan, psn),
                     &atc,
                     &un,
-                    &data,
+                    Some(&data),
                     &r.arqc,
-                    &arc,
-                );
+                    arc.as_ref(),
+                )
+                .map_err(|e| Error::invalid(e.field, e.reason))?;
                 let (v, body) = self.run(&b, true).await?;
-                let arpc = if v.is_verified() && mode == b'1' {
+                let arpc = if v.is_verified() && arc.is_some() {
                     Some(codec::parse_kr(&body).map_err(protocol)?.to_vec())
                 } else {
                     None

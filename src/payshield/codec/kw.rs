@@ -23,7 +23,8 @@
 //! | proprietary authentication data | n B | modes 3, 4 |
 //!
 //! Response `KX` + error code + ARPC: 8 bytes binary (modes 1, 2), 4 bytes
-//! binary (modes 3, 4), nothing for mode 0. Error codes: `01` ARQC
+//! binary (modes 3, 4; the one public frame has 4 more bytes after it, see
+//! [`parse_kx_fields`]), nothing for mode 0. Error codes: `01` ARQC
 //! verification failure, `04` unrecognised mode flag, `05` unrecognised
 //! scheme ID, `10` MK-AC parity error, `15` invalid input.
 //!
@@ -39,16 +40,28 @@
 //! codec chooses, and the simulator follows:
 //!
 //! - Scheme IDs 0 and 1 (EMV2000 tree derivation with IV-AC and
-//!   branch/height) are not modelled: they parse as "unrecognised scheme"
-//!   (simulator error `05`). Scheme 2 = EMV common session key (Book 2
-//!   A1.3, `R = ATC || 00..00`) with option A, scheme 3 = the same with
-//!   option B, inferred from which fields the client sends per scheme.
+//!   branch/height; the manual's EMV2000 KW table: "0 = … Key Derivation
+//!   Method A; 1 = … Method B") are not modelled: they parse as
+//!   "unrecognised scheme" (simulator error `05`).
+//! - Scheme 2 = EMV common session key (Book 2 A1.3, `R = ATC || 00..00`)
+//!   with option A (8-byte PAN/PSN): consistent with every public scheme-2
+//!   frame (ut-codec-payshield test.js @4063d5b8 L1832-1972), which send an
+//!   8-byte PAN/PSN and no IV-AC.
+//! - **Unconfirmed:** scheme 3 = the same with option B (PAN length, then
+//!   PAN/PSN, then `;`). No public frame or manual text shows which scheme number takes
+//!   the variable-length PAN (ut-codec-payshield's request pattern has the
+//!   fields but no frame uses them); the number is this crate's inference.
 //! - Scheme 3's PAN length counts the PAN digits only (the PSN always adds
 //!   2); PAN || PSN is packed BCD, left-padded with one `0` nibble to an even
-//!   number of digits (as EMV Book 2 A1.4.2 builds `X`).
-//! - ARPC method 1 is computed under the ICC master key (not the session
-//!   key), as the crate's software reference and the HSM-validated pyemv
-//!   vectors do; method 2 under the session key (Book 2 8.2.2).
+//!   number of digits (as EMV Book 2 A1.4.2 builds `X`). Unconfirmed, like
+//!   scheme 3 itself.
+//! - **Unconfirmed:** ARPC method 1 is computed under the ICC master key
+//!   (not the session key), as the crate's software reference and the
+//!   HSM-validated pyemv vectors for Visa CVN 10 do (pyemv
+//!   `tests/test_cvn_hsm.py` @0710f428; its Interac CVN 133 vector uses the
+//!   session key instead, so it depends on the card scheme). No public
+//!   Thales text says which key KW uses. Method 2 uses the session key
+//!   (Book 2 8.2.2).
 //! - No diagnostic data follows error `01` (a payShield sends the computed
 //!   ARQC only in authorised state); parsers ignore any that is present.
 
@@ -357,12 +370,22 @@ pub fn encode_kw(out: &mut Vec<u8>, req: &KwRequest) -> R<()> {
     Ok(())
 }
 
-/// Parses the fields of a KW request (after the command code). Errors name
-/// the field: `"mode flag"` for an unrecognised mode (payShield `04`),
-/// `"scheme id"` for an unrecognised scheme (`05`), others for bad input
-/// (`15`).
+/// Parses the fields of a KW request (after the command code); nothing may
+/// follow the last one. Errors name the field: `"mode flag"` for an
+/// unrecognised mode (payShield `04`), `"scheme id"` for an unrecognised
+/// scheme (`05`), others for bad input (`15`).
 pub fn parse_kw(fields: &[u8]) -> R<KwRequest> {
     let mut r = Reader::new(fields);
+    let req = read_kw(&mut r)?;
+    if !r.is_empty() {
+        return Err(CodecError::new("kw", "trailing data"));
+    }
+    Ok(req)
+}
+
+/// Reads the fields of a KW request from `r`, leaving anything after the
+/// last field (an LMK identifier, trailing bytes) to the caller.
+pub fn read_kw(r: &mut Reader<'_>) -> R<KwRequest> {
     let m = r.array::<1>("mode flag")?;
     let mode = KwMode::from_code(m[0]).ok_or(CodecError::new("mode flag", "unrecognised"))?;
     let s = r.array::<1>("scheme id")?;
@@ -427,9 +450,6 @@ pub fn parse_kw(fields: &[u8]) -> R<KwRequest> {
             KwArpc::Method2 { csu, proprietary }
         }
     };
-    if !r.is_empty() {
-        return Err(CodecError::new("kw", "trailing data"));
-    }
     Ok(KwRequest {
         scheme,
         mk,
@@ -442,20 +462,27 @@ pub fn parse_kw(fields: &[u8]) -> R<KwRequest> {
 }
 
 /// Parses a successful KX body for `mode`: the ARPC (8 bytes for method 1,
-/// 4 for method 2), `None` for mode 0.
+/// 4 for method 2), `None` for mode 0. Bytes after the ARPC are accepted
+/// and ignored (see [`parse_kx_fields`]).
 pub fn parse_kx(body: &[u8], mode: KwMode) -> R<Option<Vec<u8>>> {
+    Ok(parse_kx_fields(body, mode)?.0)
+}
+
+/// Parses a successful KX body for `mode` into the ARPC and the bytes that
+/// follow it. A parser never fails on length alone: the only public KX
+/// frame for a method-2 mode (ut-codec-payshield test.js @4063d5b8 L1985,
+/// `KX00` + `A62169F3` + `00000000`) carries 8 bytes, the 4-byte ARPC and
+/// then 4 bytes equal to the CSU its request sent (EMV's ARPC response data
+/// is ARPC || CSU || proprietary data; whether a payShield appends the CSU
+/// is not documented in any public source). The simulator sends the 4-byte
+/// ARPC only.
+pub fn parse_kx_fields(body: &[u8], mode: KwMode) -> R<(Option<Vec<u8>>, &[u8])> {
     let n = mode.arpc_len();
-    if body.len() != n {
-        return Err(CodecError::new(
-            "arpc",
-            if body.len() < n {
-                "not enough data"
-            } else {
-                "trailing data"
-            },
-        ));
-    }
-    Ok((n > 0).then(|| body.to_vec()))
+    let arpc = body
+        .get(..n)
+        .ok_or(CodecError::new("arpc", "not enough data"))?;
+    let rest = body.get(n..).unwrap_or(&[]);
+    Ok(((n > 0).then(|| arpc.to_vec()), rest))
 }
 
 #[cfg(test)]
@@ -567,8 +594,12 @@ mod tests {
             Some(vec![1; 8])
         );
         assert_eq!(parse_kx(&[], KwMode::Verify).unwrap(), None);
-        assert!(parse_kx(&[1; 8], KwMode::VerifyArpc2).is_err());
+        // The published 8-byte method-2 body: ARPC, then what follows.
+        let (arpc, rest) = parse_kx_fields(&[1, 2, 3, 4, 0, 0, 0, 0], KwMode::Arpc2).unwrap();
+        assert_eq!(arpc, Some(vec![1, 2, 3, 4]));
+        assert_eq!(rest, &[0; 4]);
         assert!(parse_kx(&[1; 3], KwMode::Arpc2).is_err());
+        assert!(parse_kx(&[1; 7], KwMode::Arpc1).is_err());
         assert_eq!(
             format!("{:?}", KwPanPsn::full("4000", "01").unwrap()),
             "Full(***)"

@@ -2,27 +2,19 @@
 //! key): the simulator side. Field layout and the choices made where public
 //! sources are silent: [`crate::payshield::codec::kw`].
 
-use super::{err, Code, Res, Sim};
+use super::{err, Res, Sim};
 use crate::algo::emv;
 use crate::algo::mac::Padding;
-use crate::payshield::codec::kw::{parse_kw, KwArpc, KwPanPsn};
-use crate::payshield::codec::Reader;
+use crate::payshield::codec::kw::{KwArpc, KwPanPsn, KwRequest};
 use crate::payshield::lmk::KeyType;
 
 impl Sim {
     /// KW → KX. Errors: `04` unrecognised mode, `05` unrecognised (or not
-    /// modelled: EMV2000 tree) scheme, `10` MK-AC parity (a key of another
-    /// type), `27` MK-AC not double length, `15` any other bad field, `01`
-    /// ARQC verification failure (no diagnostic data: not in authorised
-    /// state).
-    pub(super) fn kw(&self, r: &mut Reader<'_>) -> Res {
-        let req = parse_kw(r.rest()).map_err(|e| -> Code {
-            match e.field {
-                "mode flag" => err::MODE_FLAG,
-                "scheme id" => err::SCHEME_ID,
-                _ => err::INPUT,
-            }
-        })?;
+    /// modelled: EMV2000 tree) scheme (both from the parser), `10` MK-AC
+    /// parity (a key of another type), `27` MK-AC not double length, `15`
+    /// any other bad field, `01` ARQC verification failure (no diagnostic
+    /// data: not in authorised state).
+    pub(super) fn kw(&self, req: &KwRequest) -> Res {
         let imk = self.key(KeyType::MK_AC, &req.mk, err::SRC_PARITY)?;
         if imk.len() != 16 {
             return Err(err::KEY_LEN.into());

@@ -1,0 +1,282 @@
+//! PIN translation (CA, CC, G0) and CVV (CW, CY) commands.
+
+use super::*;
+
+/// CA (TPK → ZPK) / CC (ZPK → ZPK) translate a PIN block. Layout (notes;
+/// the manual's CA/CC tables; ThalesSim tests L191/L216-220;
+/// ut-codec-payshield test.js L848/L1056): source key · destination key ·
+/// maximum PIN length 2N · PIN block 16H · source format 2N · destination
+/// format 2N · account number 12N.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PinTranslate {
+    /// Source TPK (CA) or ZPK (CC).
+    pub source_key: EncryptedKey,
+    /// Destination ZPK.
+    pub destination_key: EncryptedKey,
+    /// Maximum PIN length (2 digits).
+    pub max_pin_len: u8,
+    /// The PIN block under the source key.
+    pub pin_block: [u8; 8],
+    /// Source PIN block format code.
+    pub source_format: [u8; 2],
+    /// Destination PIN block format code.
+    pub destination_format: [u8; 2],
+    /// The 12 account number digits.
+    pub account: Zeroizing<[u8; 12]>,
+}
+
+impl fmt::Debug for PinTranslate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PinTranslate")
+            .field(
+                "source_format",
+                &String::from_utf8_lossy(&self.source_format),
+            )
+            .field(
+                "destination_format",
+                &String::from_utf8_lossy(&self.destination_format),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl PinTranslate {
+    pub(super) fn read(r: &mut Reader<'_>) -> R<Self> {
+        let source_key = r.key("source key")?;
+        let destination_key = r.key("destination key")?;
+        let max_pin_len = r.number(2, "maximum pin length")? as u8;
+        let pin_block = r.hex_array::<8>("pin block")?;
+        let source_format = digits::<2>(r, "source format")?;
+        let destination_format = digits::<2>(r, "destination format")?;
+        let account = Zeroizing::new(digits::<12>(r, "account number")?);
+        Ok(Self {
+            source_key,
+            destination_key,
+            max_pin_len,
+            pin_block,
+            source_format,
+            destination_format,
+            account,
+        })
+    }
+
+    pub(super) fn write(&self, out: &mut Vec<u8>) -> R<()> {
+        self.source_key.write(out);
+        self.destination_key.write(out);
+        if self.max_pin_len > 99 {
+            return Err(CodecError::new("maximum pin length", "2 digits"));
+        }
+        out.extend_from_slice(format!("{:02}", self.max_pin_len).as_bytes());
+        push_hex(out, &self.pin_block);
+        check_digits("source format", &self.source_format)?;
+        check_digits("destination format", &self.destination_format)?;
+        check_digits("account number", &self.account[..])?;
+        out.extend_from_slice(&self.source_format);
+        out.extend_from_slice(&self.destination_format);
+        out.extend_from_slice(&self.account[..]);
+        Ok(())
+    }
+}
+
+/// G0 translate a TDES DUKPT PIN block to a ZPK. Layout (the manual's G0
+/// table; ThalesSim `TranslatePINFromDUKPTToZPK3DES_G0.xml`;
+/// ut-codec-payshield test.js L1136): BDK · ZPK · KSN descriptor 3H · KSN ·
+/// PIN block 16H · source format 2N · destination format 2N · account 12N
+/// (no maximum PIN length).
+///
+/// Format codes: the payShield 9000 G0 table says the source format is
+/// "currently only 01" (ANSI X9.8 / ISO 0) and the destination `01` or `04`
+/// (PLUS); ThalesSim accepts `01`/`01` only and every public frame sends
+/// `0101`. **Unconfirmed:** whether a payShield 10K accepts other codes
+/// here (ISO 1 `05`, ISO 3 `47`): the codec carries any two digits, the
+/// client sends the caller's formats, and the simulator accepts the same
+/// ISO formats as CA/CC.
+#[derive(Clone, PartialEq, Eq)]
+pub struct G0 {
+    /// BDK under the LMK.
+    pub bdk: EncryptedKey,
+    /// Destination ZPK under the LMK.
+    pub zpk: EncryptedKey,
+    /// KSN descriptor and KSN.
+    pub ksn: KsnField,
+    /// The PIN block under the DUKPT PIN key.
+    pub pin_block: [u8; 8],
+    /// Source PIN block format code (the 9000 manual: only `01`).
+    pub source_format: [u8; 2],
+    /// Destination PIN block format code.
+    pub destination_format: [u8; 2],
+    /// The 12 account number digits.
+    pub account: Zeroizing<[u8; 12]>,
+}
+
+impl fmt::Debug for G0 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("G0")
+            .field("ksn", &self.ksn)
+            .finish_non_exhaustive()
+    }
+}
+
+impl G0 {
+    pub(super) fn read(r: &mut Reader<'_>) -> R<Self> {
+        let bdk = r.key("bdk")?;
+        let zpk = r.key("zpk")?;
+        let ksn = KsnField::read(r)?;
+        let pin_block = r.hex_array::<8>("pin block")?;
+        let source_format = digits::<2>(r, "source format")?;
+        let destination_format = digits::<2>(r, "destination format")?;
+        let account = Zeroizing::new(digits::<12>(r, "account number")?);
+        Ok(Self {
+            bdk,
+            zpk,
+            ksn,
+            pin_block,
+            source_format,
+            destination_format,
+            account,
+        })
+    }
+
+    pub(super) fn write(&self, out: &mut Vec<u8>) -> R<()> {
+        self.bdk.write(out);
+        self.zpk.write(out);
+        self.ksn.write(out)?;
+        push_hex(out, &self.pin_block);
+        check_digits("source format", &self.source_format)?;
+        check_digits("destination format", &self.destination_format)?;
+        check_digits("account number", &self.account[..])?;
+        out.extend_from_slice(&self.source_format);
+        out.extend_from_slice(&self.destination_format);
+        out.extend_from_slice(&self.account[..]);
+        Ok(())
+    }
+}
+
+// ------------------------------------------------------------------ CVV
+
+/// The CVK field of CW/CY: one double-length key (`U` + 32H …) or CVK A
+/// and CVK B as two single-length keys (16H + 16H).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cvk {
+    /// A double (or triple) length key with a scheme tag.
+    Key(EncryptedKey),
+    /// CVK A and CVK B.
+    Pair(EncryptedKey, EncryptedKey),
+}
+
+impl Cvk {
+    pub(super) fn read(r: &mut Reader<'_>) -> R<Self> {
+        if r.peek()
+            .and_then(crate::payshield::codec::key_tag)
+            .is_some()
+        {
+            Ok(Self::Key(r.key("cvk")?))
+        } else {
+            let a = EncryptedKey {
+                scheme: KeyScheme::Z,
+                bytes: r.hex(16, "cvk a")?,
+            };
+            let b = EncryptedKey {
+                scheme: KeyScheme::Z,
+                bytes: r.hex(16, "cvk b")?,
+            };
+            Ok(Self::Pair(a, b))
+        }
+    }
+
+    pub(super) fn write(&self, out: &mut Vec<u8>) -> R<()> {
+        match self {
+            Self::Key(k) if k.scheme != KeyScheme::Z => k.write(out),
+            Self::Pair(a, b) if a.scheme == KeyScheme::Z && b.scheme == KeyScheme::Z => {
+                a.write(out);
+                b.write(out);
+            }
+            _ => {
+                return Err(CodecError::new(
+                    "cvk",
+                    "a tagged key or two single-length keys",
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// CW (generate) / CY (verify) a Visa CVV. Layout (notes; ThalesSim tests
+/// L326-337; ut-codec-payshield test.js L1214-1292; dinamo `EFT/cw_cx.sh`,
+/// `cy_cz.sh`): CVK · [CY: CVV 3N] · PAN (up to 19 digits) · `;` · expiry
+/// 4N · service code 3N.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CardValidation {
+    /// The CVK.
+    pub cvk: Cvk,
+    /// CY: the CVV to verify.
+    pub cvv: Option<Zeroizing<[u8; 3]>>,
+    /// PAN digits.
+    pub pan: Zeroizing<String>,
+    /// Expiry (4 digits, as on the card's track: YYMM).
+    pub expiry: [u8; 4],
+    /// Service code (3 digits).
+    pub service_code: [u8; 3],
+}
+
+impl fmt::Debug for CardValidation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CardValidation")
+            .field("cvk", &self.cvk)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CardValidation {
+    pub(super) fn read(r: &mut Reader<'_>, verify: bool) -> R<Self> {
+        let cvk = Cvk::read(r)?;
+        let cvv = if verify {
+            Some(Zeroizing::new(digits::<3>(r, "cvv")?))
+        } else {
+            None
+        };
+        let pan = r.until(b';', 19, "pan")?;
+        if pan.is_empty() || !pan.iter().all(u8::is_ascii_digit) {
+            return Err(CodecError::new("pan", "expected 1 to 19 digits then ';'"));
+        }
+        let pan = Zeroizing::new(
+            String::from_utf8(pan.to_vec()).map_err(|_| CodecError::new("pan", "not digits"))?,
+        );
+        // `until` also stops at the end: the delimiter must have been there.
+        let expiry = digits::<4>(r, "expiry")?;
+        let service_code = digits::<3>(r, "service code")?;
+        Ok(Self {
+            cvk,
+            cvv,
+            pan,
+            expiry,
+            service_code,
+        })
+    }
+
+    pub(super) fn write(&self, out: &mut Vec<u8>, verify: bool) -> R<()> {
+        self.cvk.write(out)?;
+        match (&self.cvv, verify) {
+            (Some(c), true) => {
+                check_digits("cvv", &c[..])?;
+                out.extend_from_slice(&c[..]);
+            }
+            (None, false) => {}
+            _ => return Err(CodecError::new("cvv", "present exactly in CY")),
+        }
+        if self.pan.is_empty()
+            || self.pan.len() > 19
+            || !self.pan.bytes().all(|c| c.is_ascii_digit())
+        {
+            return Err(CodecError::new("pan", "expected 1 to 19 digits"));
+        }
+        out.extend_from_slice(self.pan.as_bytes());
+        out.push(b';');
+        check_digits("expiry", &self.expiry)?;
+        check_digits("service code", &self.service_code)?;
+        out.extend_from_slice(&self.expiry);
+        out.extend_from_slice(&self.service_code);
+        Ok(())
+    }
+}
