@@ -20,5 +20,7 @@
 mod client;
 mod convert;
 mod error;
+#[cfg(all(feature = "server", feature = "testing"))]
+mod in_process;
 
 pub use client::{AwsBackend, AwsBackendBuilder};
