@@ -260,7 +260,10 @@ mod tests {
             *SRC_CVV,
             *SRC_JPOS_ARQC,
         ] {
-            assert!(src.len() > 20 && src != "tests/vectors/vectors.json", "{src}");
+            assert!(
+                src.len() > 20 && src != "tests/vectors/vectors.json",
+                "{src}"
+            );
         }
     }
 }
