@@ -47,6 +47,7 @@ mod api;
 mod conn;
 mod control;
 mod data;
+mod pindata;
 mod sigv4;
 mod state;
 mod wrap;
@@ -611,15 +612,19 @@ async fn answer(
             )),
             None => Err(ApiError::unknown_operation(format!("unknown target {t}"))),
         },
-        None => match data::route(path) {
-            Some(route) if method == "POST" => match parse(body) {
+        None => match (pindata::route(path), data::route(path)) {
+            (Some(route), _) if method == "POST" => match parse(body) {
+                Ok(v) => pindata::dispatch(inner, route, &v).await,
+                Err(e) => Err(e),
+            },
+            (None, Some(route)) if method == "POST" => match parse(body) {
                 Ok(v) => data::dispatch(inner, route, &v).await,
                 Err(e) => Err(e),
             },
-            Some(_) => Err(ApiError::unknown_operation(
+            (Some(_), _) | (None, Some(_)) => Err(ApiError::unknown_operation(
                 "data plane operations use POST",
             )),
-            None => Err(ApiError::unknown_operation(format!(
+            (None, None) => Err(ApiError::unknown_operation(format!(
                 "no operation at {path}"
             ))),
         },
