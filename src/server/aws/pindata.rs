@@ -90,6 +90,25 @@ fn offset(o: Obj<'_>) -> ApiResult<PinOffset> {
     PinOffset::new(o.digits("PinOffset", 4, 12)?).map_err(field(o, "PinOffset"))
 }
 
+/// `PrimaryAccountNumber`: optional in the model (ISO format 1 binds no
+/// PAN and IBM 3624 uses none), required for formats 0, 3 and 4 and for
+/// the Visa PVV (the PAN is part of its TSP). Where nothing uses it, a
+/// placeholder stands in.
+fn pan_for(o: Obj<'_>, format: PinBlockFormat, visa: bool) -> ApiResult<crate::types::Pan> {
+    if o.has("PrimaryAccountNumber") {
+        return pan(o, "PrimaryAccountNumber");
+    }
+    if format.needs_pan() || visa {
+        let why = if visa {
+            "is required for the Visa PVV".to_owned()
+        } else {
+            format!("is required for ISO format {}", format.code())
+        };
+        return Err(ApiError::field("PrimaryAccountNumber", why));
+    }
+    crate::types::Pan::new("000000000000").map_err(ApiError::from)
+}
+
 /// `PinDataLength` (`IntegerRangeBetween4And12`).
 fn pin_length(o: Obj<'_>) -> ApiResult<Option<PinLength>> {
     o.opt_int("PinDataLength", 4, 12)?
@@ -103,7 +122,6 @@ async fn generate(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     }
     let gen_key = key(inner, o.str("GenerationKeyIdentifier")?)?;
     let enc_key = key(inner, o.str("EncryptionKeyIdentifier")?)?;
-    let pan = pan(o, "PrimaryAccountNumber")?;
     let format = format(o)?;
     let length = pin_length(o)?;
     let mut s = String::new();
@@ -147,6 +165,7 @@ async fn generate(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         }
         other => return Err(ApiError::unsupported_member("GenerationAttributes", other)),
     };
+    let pan = pan_for(o, format, method.scheme() == PinScheme::VisaPvv)?;
     let req = GeneratePinDataRequest {
         generation_key: gen_key.soft_id()?,
         encryption_key: enc_key.soft_id()?,
@@ -179,7 +198,6 @@ async fn verify(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     }
     let ver_key = key(inner, o.str("VerificationKeyIdentifier")?)?;
     let enc_key = key(inner, o.str("EncryptionKeyIdentifier")?)?;
-    let pan = pan(o, "PrimaryAccountNumber")?;
     let format = format(o)?;
     let block = pin_block(o)?;
     let pin_length = pin_length(o)?;
@@ -213,6 +231,7 @@ async fn verify(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         }
         None => PinKey::Key(enc_key.soft_id()?),
     };
+    let pan = pan_for(o, format, method.scheme() == PinScheme::VisaPvv)?;
     let req = VerifyPinDataRequest {
         verification_key: ver_key.soft_id()?,
         pin_key,
