@@ -229,6 +229,65 @@ mod tests {
     }
 
     #[test]
+    fn pin_data_compares_unless_the_pin_is_random() {
+        use crate::types::{PinOffset, Pvv};
+        let resp = |f, b: u8, data: PinData| {
+            Response::GeneratePinData(GeneratePinDataResponse {
+                pin_block: EncryptedPinBlock::from_bytes(&[b; 8]).unwrap(),
+                format: f,
+                pin_data: data,
+                generation_key_check_value: Kcv([1, 2, 3]),
+                encryption_key_check_value: Kcv([4, 5, 6]),
+            })
+        };
+        let pvv = |s| PinData::Pvv(Pvv::new(s).unwrap());
+        let off = |s| PinData::Offset(PinOffset::new(s).unwrap());
+        let iso0 = PinBlockFormat::Iso0;
+        // Random PINs: never comparable (but the key check values are).
+        assert_eq!(
+            outcome(compare_responses(
+                &resp(iso0, 1, pvv("1234")),
+                &resp(iso0, 2, pvv("5678")),
+                true
+            )),
+            Outcome::Skipped(SkipReason::NotComparable)
+        );
+        // Deterministic: PIN data and (ISO 0) blocks must match.
+        assert_eq!(
+            outcome(compare_responses(
+                &resp(iso0, 1, off("1234")),
+                &resp(iso0, 1, off("1234")),
+                false
+            )),
+            Outcome::Match
+        );
+        assert_eq!(
+            outcome(compare_responses(
+                &resp(iso0, 1, off("1234")),
+                &resp(iso0, 1, off("1235")),
+                false
+            )),
+            Outcome::Mismatch { field: "pin_data" }
+        );
+        assert_eq!(
+            outcome(compare_responses(
+                &resp(iso0, 1, off("1234")),
+                &resp(iso0, 2, off("1234")),
+                false
+            )),
+            Outcome::Mismatch { field: "pin_block" }
+        );
+        assert!(matches!(
+            compare_responses(
+                &resp(PinBlockFormat::Iso3, 1, pvv("1234")),
+                &resp(PinBlockFormat::Iso3, 2, pvv("1234")),
+                false
+            ),
+            Verdict::ComparePinBlocks(..)
+        ));
+    }
+
+    #[test]
     fn random_fill_formats_need_a_meaning_check() {
         let block = |b: u8| EncryptedPinBlock::from_bytes(&[b; 8]).unwrap();
         let resp = |f, b| {

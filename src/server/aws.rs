@@ -4,7 +4,8 @@
 //!
 //! - Control plane: awsJson1_0, `X-Amz-Target: PaymentCryptographyControlPlane.<Op>`
 //!   on `POST /`.
-//! - Data plane: restJson1 paths (`/pindata/translate`, `/keys/{id}/decrypt`, …).
+//! - Data plane: restJson1 paths (`/pindata/translate`, `/pindata/generate`,
+//!   `/pindata/verify`, `/keys/{id}/decrypt`, …).
 //! - Every request must be SigV4-signed; with [`Credentials`] the signature is
 //!   verified and bad or missing signatures are refused as AWS refuses them:
 //!   the signature must cover the body as received (an `x-amz-content-sha256`
@@ -31,7 +32,8 @@
 //! Operations and variants the emulator does not implement answer
 //! `ValidationException`, as the service answers input it cannot process.
 //! Where AWS semantics are not published, the emulator follows the crate's
-//! software reference (documented per operation in `data.rs`); it does not
+//! software reference (documented per operation in `data.rs` and
+//! `pindata.rs`); it does not
 //! enforce DES key parity (the service documents no parity check).
 //!
 //! ```no_run

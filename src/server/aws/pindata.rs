@@ -4,6 +4,23 @@
 //! parsed into the crate's typed requests, run on the software reference
 //! backend, answered in the service's shape. A PIN that does not verify is
 //! `VerificationFailedException` with `Reason` `INVALID_PIN`.
+//!
+//! Where the service's behaviour is not published, the emulator follows the
+//! software reference and says so here:
+//! - `Ibm3624NaturalPin` answers `PinData.PinOffset` of zeros (the natural
+//!   PIN's offset); the model requires some `PinData`.
+//! - `PinDataLength` (default 4) sets the length of a PIN the service
+//!   creates (`VisaPin`, `Ibm3624NaturalPin`, `Ibm3624RandomPin`); with
+//!   `Ibm3624PinFromOffset` it must equal the offset's length; the members
+//!   that bring a PIN block use that PIN's own length. In `VerifyPinData` a
+//!   PIN of another length than `PinDataLength` is `INVALID_PIN`.
+//! - `VerificationValue` takes 4 to 12 digits in the model; a Visa PVV is 4,
+//!   so other lengths are a `ValidationException`.
+//! - A PIN block that does not decode under the key (wrong key, PAN or
+//!   format) is a `ValidationException`, as in `TranslatePinData`.
+//! - `PrimaryAccountNumber` is optional in the model: it is required here for
+//!   ISO formats 0, 3 and 4 and for the Visa PVV, which use it.
+//! - `EncryptionWrappedKey` is not implemented (`ValidationException`).
 
 use super::api::{hex_up, ApiError, ApiResult, Obj};
 use super::data::{dukpt_attrs, key, pan, run};
