@@ -28,7 +28,7 @@ pub enum PinCommand {
         paycrypto pin translate --backend payshield://127.0.0.1:1500 --keys keys.json \\\n      \
         --in-bdk bdk --ksn FFFF9876543210E00001 --in-format 0 --out-key zpk --out-format 0 \\\n      \
         --pan 4012345678909 --block 1B9C1845EB993A7A")]
-    Translate(TranslateArgs),
+    Translate(Box<TranslateArgs>),
     /// Generate issuer PIN data: a PIN (random, IBM 3624 natural or from an
     /// offset) enciphered under a PIN key, with its IBM 3624 offset or Visa
     /// PVV; or the offset / PVV of a given PIN block.
@@ -42,7 +42,7 @@ pub enum PinCommand {
         paycrypto pin generate --method ibm-random --pvk pvk-ibm --pek zpk --keys keys.json \\\n      \
         --backend aws --pan 4111111111111111 --validation-data 4111111111 --pin-length 6"
     )]
-    Generate(PinGenerateArgs),
+    Generate(Box<PinGenerateArgs>),
     /// Verify a PIN block against its IBM 3624 offset or Visa PVV (exit code
     /// 1 when it does not verify).
     #[command(after_help = "Examples:\n  \
@@ -52,7 +52,7 @@ pub enum PinCommand {
         paycrypto pin verify --backend payshield://127.0.0.1:1500 --keys keys.json --pvk pvk-ibm \\\n      \
         --bdk bdk --ksn FFFF9876543210E00001 --pan 4012345678909 --block 1B9C1845EB993A7A \\\n      \
         --validation-data 4012345678 --offset 6381")]
-    Verify(PinVerifyArgs),
+    Verify(Box<PinVerifyArgs>),
 }
 
 /// `pin translate`.
