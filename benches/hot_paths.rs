@@ -3,7 +3,7 @@
 #![allow(missing_docs)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use paycrypto::algo::{cipher::BlockCipher, dukpt, emv, pinblock, tr31};
+use paycrypto::algo::{cipher::BlockCipher, dukpt, emv, pinblock, pinverify, tr31};
 use paycrypto::keyload::{combine_components, kek_from_components, tr31_import};
 use paycrypto::ops::*;
 use paycrypto::*;
@@ -72,6 +72,20 @@ fn setup(rt: &tokio::runtime::Runtime) -> SoftwareBackend {
                 KeyUsage::EmvAppCryptogram,
                 KeyAlgorithm::Tdes2,
                 ModesOfUse::DERIVE,
+            ),
+            (
+                "pvk-ibm",
+                ZPK2,
+                KeyUsage::PinVerificationIbm3624,
+                KeyAlgorithm::Tdes2,
+                ModesOfUse::GENERATE_VERIFY,
+            ),
+            (
+                "pvk-visa",
+                ZPK2,
+                KeyUsage::PinVerificationVisaPvv,
+                KeyAlgorithm::Tdes2,
+                ModesOfUse::GENERATE_VERIFY,
             ),
         ];
         for (name, k, u, a, m) in keys {
@@ -200,6 +214,68 @@ fn benches(c: &mut Criterion) {
             || arqc_req.clone(),
             |req| {
                 let r = rt.block_on(b.verify_arqc(black_box(req))).unwrap();
+                assert!(r.verification.is_verified());
+                r
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    // Issuer PIN verification: the PIN block under the zone key, the psec
+    // test PVK (IBM 3624 offset, Visa PVV).
+    let pvk = BlockCipher::tdes(&hx(ZPK2)).unwrap();
+    let ibm = Ibm3624 {
+        decimalization_table: DecimalizationTable::new(DecimalizationTable::STANDARD).unwrap(),
+        validation_data: PinValidationData::new("4111111111").unwrap(),
+        pad: PadCharacter::F,
+    };
+    let offset = pinverify::ibm3624_offset(&pvk, &ibm.params(), &pin, None).unwrap();
+    let pvki = Pvki::new(1).unwrap();
+    let pan = Pan::new(PAN).unwrap();
+    let pvv = pinverify::visa_pvv(&pvk, &pan, pvki, &pin).unwrap();
+    c.bench_function("algo_ibm3624_verify", |bn| {
+        bn.iter(|| {
+            pinverify::ibm3624_verify(&pvk, &ibm.params(), black_box(&pin), &offset).unwrap()
+        })
+    });
+    c.bench_function("algo_visa_pvv_verify", |bn| {
+        bn.iter(|| pinverify::visa_pvv_verify(&pvk, &pan, pvki, black_box(&pin), &pvv).unwrap())
+    });
+    let verify_req = |method| VerifyPinDataRequest {
+        verification_key: id(match &method {
+            PinVerification::Ibm3624 { .. } => "pvk-ibm",
+            PinVerification::VisaPvv { .. } => "pvk-visa",
+        }),
+        pin_key: PinKey::Key(id("zpk1")),
+        format: PinBlockFormat::Iso0,
+        pan: pan.clone(),
+        pin_block: tdes_block.clone(),
+        method,
+        pin_length: None,
+    };
+    let ibm_req = verify_req(PinVerification::Ibm3624 {
+        ibm: ibm.clone(),
+        offset: offset.clone(),
+    });
+    c.bench_function("backend_ibm3624_verify", |bn| {
+        bn.iter_batched(
+            || ibm_req.clone(),
+            |req| {
+                let r = rt.block_on(b.verify_pin_data(black_box(req))).unwrap();
+                assert!(r.verification.is_verified());
+                r
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    let pvv_req = verify_req(PinVerification::VisaPvv {
+        pvki,
+        pvv: pvv.clone(),
+    });
+    c.bench_function("backend_visa_pvv_verify", |bn| {
+        bn.iter_batched(
+            || pvv_req.clone(),
+            |req| {
+                let r = rt.block_on(b.verify_pin_data(black_box(req))).unwrap();
                 assert!(r.verification.is_verified());
                 r
             },

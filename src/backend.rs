@@ -114,6 +114,10 @@ typed! {
     generate_mac(GenerateMacRequest) -> GenerateMacResponse via GenerateMac;
     /// Verifies a MAC.
     verify_mac(VerifyMacRequest) -> VerifyResponse via VerifyMac;
+    /// Generates issuer PIN data (a PIN block with its offset or PVV).
+    generate_pin_data(GeneratePinDataRequest) -> GeneratePinDataResponse via GeneratePinData;
+    /// Verifies a PIN against its offset or PVV.
+    verify_pin_data(VerifyPinDataRequest) -> VerifyResponse via VerifyPinData;
     /// Generates a key.
     generate_key(GenerateKeyRequest) -> KeyInfo via GenerateKey;
     /// Imports a key.

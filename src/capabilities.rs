@@ -95,7 +95,8 @@ impl From<Option<&ArpcMethod>> for ArpcKind {
 pub struct Capabilities {
     /// Operations.
     pub operations: BTreeSet<Operation>,
-    /// PIN block formats a PIN can be translated from and to.
+    /// PIN block formats a PIN can be translated from and to, and PIN data
+    /// generated and verified in.
     pub pin_formats: BTreeSet<PinBlockFormat>,
     /// Key algorithms the backend can hold and use.
     pub key_algorithms: BTreeSet<KeyAlgorithm>,
@@ -263,6 +264,13 @@ impl Capabilities {
                 self.check_format(r.incoming_format)?;
                 self.check_format(r.outgoing_format)?;
                 if let PinKey::Dukpt(d) = &r.incoming_key {
+                    self.check_dukpt(d)?;
+                }
+            }
+            Request::GeneratePinData(r) => self.check_format(r.format)?,
+            Request::VerifyPinData(r) => {
+                self.check_format(r.format)?;
+                if let PinKey::Dukpt(d) = &r.pin_key {
                     self.check_dukpt(d)?;
                 }
             }

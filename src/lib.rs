@@ -41,7 +41,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use ops::{Request, Response};
 pub use software::SoftwareBackend;
 pub use types::{
-    CardExpiry, Cvv, EncryptedPinBlock, Exportability, Kcv, KeyAlgorithm, KeyAttributes, KeyId,
-    KeyUsage, Ksn, ModesOfUse, Operation, Pan, Pin, PinBlockFormat, Psn, SecretBytes, ServiceCode,
-    Verification,
+    CardExpiry, Cvv, DecimalizationTable, EncryptedPinBlock, Exportability, Kcv, KeyAlgorithm,
+    KeyAttributes, KeyId, KeyUsage, Ksn, ModesOfUse, Operation, PadCharacter, Pan, Pin,
+    PinBlockFormat, PinLength, PinOffset, PinValidationData, Psn, Pvki, Pvv, SecretBytes,
+    ServiceCode, Verification,
 };

@@ -7,7 +7,7 @@
 //! everywhere — what the shadow layer compares.
 
 use crate::error::{Error, Result};
-use crate::ops::{Dukpt, MacAlgorithm};
+use crate::ops::{Dukpt, MacAlgorithm, PinScheme};
 use crate::types::{KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse};
 
 /// What a key is about to be used for.
@@ -33,6 +33,10 @@ pub(crate) enum Purpose {
     MacGenerate(MacAlgorithm),
     /// Verify a MAC with this algorithm.
     MacVerify(MacAlgorithm),
+    /// Generate a PIN, offset or PVV with a PIN verification key.
+    PinGenerate(PinScheme),
+    /// Verify a PIN with a PIN verification key.
+    PinVerify(PinScheme),
     /// Unwrap an imported key block.
     KeyUnwrap,
     /// Wrap a key for export.
@@ -58,6 +62,15 @@ impl Purpose {
         }
     }
 
+    /// PIN data generation or verification in `scheme`.
+    pub(crate) fn pin_data(scheme: PinScheme, generate: bool) -> Self {
+        if generate {
+            Self::PinGenerate(scheme)
+        } else {
+            Self::PinVerify(scheme)
+        }
+    }
+
     /// Data encryption or decryption.
     pub(crate) fn data(encrypt: bool) -> Self {
         if encrypt {
@@ -80,6 +93,12 @@ impl Purpose {
             Self::CvvGenerate | Self::CvvVerify => &[KeyUsage::CardVerification],
             Self::ArqcVerify => &[KeyUsage::EmvAppCryptogram],
             Self::MacGenerate(a) | Self::MacVerify(a) => mac_usages(a),
+            Self::PinGenerate(PinScheme::Ibm3624) | Self::PinVerify(PinScheme::Ibm3624) => {
+                &[KeyUsage::PinVerificationIbm3624]
+            }
+            Self::PinGenerate(PinScheme::VisaPvv) | Self::PinVerify(PinScheme::VisaPvv) => {
+                &[KeyUsage::PinVerificationVisaPvv]
+            }
             Self::KeyUnwrap | Self::KeyWrap => KEK,
         }
     }
@@ -91,8 +110,8 @@ impl Purpose {
                 Self::PinDecrypt | Self::DataDecrypt => m.decrypt,
                 Self::PinEncrypt | Self::DataEncrypt => m.encrypt,
                 Self::DukptDerive | Self::ArqcVerify => m.derive_key,
-                Self::CvvGenerate | Self::MacGenerate(_) => m.generate,
-                Self::CvvVerify | Self::MacVerify(_) => m.verify,
+                Self::CvvGenerate | Self::MacGenerate(_) | Self::PinGenerate(_) => m.generate,
+                Self::CvvVerify | Self::MacVerify(_) | Self::PinVerify(_) => m.verify,
                 Self::KeyUnwrap => m.unwrap || m.decrypt,
                 Self::KeyWrap => m.wrap || m.encrypt,
             }
@@ -111,6 +130,10 @@ impl Purpose {
             Self::ArqcVerify => "ARQC verification",
             Self::MacGenerate(_) => "MAC generation",
             Self::MacVerify(_) => "MAC verification",
+            Self::PinGenerate(PinScheme::Ibm3624) => "IBM 3624 PIN generation",
+            Self::PinGenerate(PinScheme::VisaPvv) => "Visa PVV generation",
+            Self::PinVerify(PinScheme::Ibm3624) => "IBM 3624 PIN verification",
+            Self::PinVerify(PinScheme::VisaPvv) => "Visa PVV verification",
             Self::KeyUnwrap => "key unwrapping",
             Self::KeyWrap => "key wrapping",
         }
@@ -160,6 +183,11 @@ pub(crate) fn check(id: &KeyId, attrs: &KeyAttributes, purpose: Purpose) -> Resu
         {
             Err(Error::key_usage(
                 "ISO 9797-1 algorithm 3 needs a double-length TDES key",
+            ))
+        }
+        Purpose::PinGenerate(_) | Purpose::PinVerify(_) if !attrs.algorithm.is_tdes() => {
+            Err(Error::key_usage(
+                "the IBM 3624 and Visa PVV algorithms need a TDES PIN verification key",
             ))
         }
         Purpose::ArqcVerify if !tdes2 => Err(Error::unsupported(

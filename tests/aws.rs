@@ -495,6 +495,305 @@ async fn key_usage_is_enforced_as_aws_does() {
     emu.shutdown().await;
 }
 
+/// Issuer PIN data through the SDK: the published IBM 3624 and PVV answers,
+/// the software backend's answers for DUKPT and ISO 4, a wrong PIN as
+/// `Failed` (the service's VerificationFailedException INVALID_PIN), key
+/// usage refusals as `KeyUsage`, and the service's request shapes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pin_data_through_the_sdk() {
+    let (emu, aws, soft) = pair().await;
+    let (a, s): (&dyn Backend, &dyn Backend) = (&aws, &soft);
+    let hx = |x: &str| hex::decode(x).unwrap();
+    let pvk = hx("0123456789ABCDEFFEDCBA9876543210"); // psec test PVK
+    for (name, usage) in [
+        ("pvk/ibm", KeyUsage::PinVerificationIbm3624),
+        ("pvk/visa", KeyUsage::PinVerificationVisaPvv),
+    ] {
+        load_both(
+            a,
+            s,
+            name,
+            usage,
+            KeyAlgorithm::Tdes2,
+            ModesOfUse::GENERATE_VERIFY,
+            &pvk,
+        )
+        .await;
+    }
+    load_both(
+        a,
+        s,
+        "zpk",
+        KeyUsage::PinEncryption,
+        KeyAlgorithm::Tdes2,
+        ModesOfUse::BOTH,
+        &hx(ZPK),
+    )
+    .await;
+    load_both(
+        a,
+        s,
+        "bdk",
+        KeyUsage::Bdk,
+        KeyAlgorithm::Tdes2,
+        ModesOfUse::DERIVE,
+        &hx("0123456789ABCDEFFEDCBA9876543210"),
+    )
+    .await;
+    let zc = BlockCipher::tdes(&hx(ZPK)).unwrap();
+    let enc = |pin: &str, pan: &Pan, f| {
+        pinblock::encrypt_pin_block(
+            &zc,
+            f,
+            &Pin::new(pin).unwrap(),
+            Some(pan.expose()),
+            &mut rand::rng(),
+        )
+        .unwrap()
+    };
+    let read = |b: &EncryptedPinBlock, pan: &Pan, f| {
+        pinblock::decrypt_pin_block(&zc, f, b.as_bytes(), Some(pan.expose())).unwrap()
+    };
+    // psec test_generate_visa_pvv: PIN 4524, PVKI 1 -> PVV 8523.
+    let pan = Pan::new("1122334455667788").unwrap();
+    let pvki = Pvki::new(1).unwrap();
+    let g = aws
+        .generate_pin_data(GeneratePinDataRequest {
+            generation_key: id("pvk/visa"),
+            encryption_key: id("zpk"),
+            format: PinBlockFormat::Iso0,
+            pan: pan.clone(),
+            method: PinGeneration::VisaPvv {
+                pvki,
+                pin_block: enc("4524", &pan, PinBlockFormat::Iso0),
+            },
+        })
+        .await
+        .unwrap();
+    assert_eq!(g.pin_data, PinData::Pvv(Pvv::new("8523").unwrap()));
+    assert_eq!(
+        read(&g.pin_block, &pan, PinBlockFormat::Iso0).as_str(),
+        "4524"
+    );
+    let info = soft
+        .get_key_info(GetKeyInfoRequest {
+            key: id("pvk/visa"),
+        })
+        .await
+        .unwrap();
+    assert_eq!(g.generation_key_check_value, info.key_check_value);
+    // psec test_generate_ibm3624_offset: natural PIN 4524, offset 7710 -> PIN 1234.
+    let ibm = Ibm3624 {
+        decimalization_table: DecimalizationTable::new("1234567890123456").unwrap(),
+        validation_data: PinValidationData::new("1122334455667788").unwrap(),
+        pad: PadCharacter::F,
+    };
+    let g = aws
+        .generate_pin_data(GeneratePinDataRequest {
+            generation_key: id("pvk/ibm"),
+            encryption_key: id("zpk"),
+            format: PinBlockFormat::Iso3,
+            pan: pan.clone(),
+            method: PinGeneration::Ibm3624PinFromOffset {
+                ibm: ibm.clone(),
+                offset: PinOffset::new("7710").unwrap(),
+            },
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        read(&g.pin_block, &pan, PinBlockFormat::Iso3).as_str(),
+        "1234"
+    );
+    for (pin, want) in [
+        ("1234", Verification::Verified),
+        ("1235", Verification::Failed),
+    ] {
+        let req = VerifyPinDataRequest {
+            verification_key: id("pvk/ibm"),
+            pin_key: PinKey::Key(id("zpk")),
+            format: PinBlockFormat::Iso1,
+            pan: pan.clone(),
+            pin_block: enc(pin, &pan, PinBlockFormat::Iso1),
+            method: PinVerification::Ibm3624 {
+                ibm: ibm.clone(),
+                offset: PinOffset::new("7710").unwrap(),
+            },
+            pin_length: Some(PinLength::FOUR),
+        };
+        assert_eq!(
+            aws.verify_pin_data(req.clone()).await.unwrap().verification,
+            want
+        );
+        assert_eq!(soft.verify_pin_data(req).await.unwrap().verification, want);
+    }
+    // The published TDES DUKPT PIN block (X9.24-1 A.4, PIN 1234) against a
+    // PVV the software backend computes for it.
+    let dpan = Pan::new("4012345678909").unwrap();
+    let ksn = Ksn::parse_hex("FFFF9876543210E00001").unwrap();
+    let dukpt_block = EncryptedPinBlock::from_bytes(&hx("1B9C1845EB993A7A")).unwrap();
+    let pvv = match soft
+        .generate_pin_data(GeneratePinDataRequest {
+            generation_key: id("pvk/visa"),
+            encryption_key: id("zpk"),
+            format: PinBlockFormat::Iso0,
+            pan: dpan.clone(),
+            method: PinGeneration::VisaPvv {
+                pvki,
+                pin_block: enc("1234", &dpan, PinBlockFormat::Iso0),
+            },
+        })
+        .await
+        .unwrap()
+        .pin_data
+    {
+        PinData::Pvv(p) => p,
+        other => panic!("{other:?}"),
+    };
+    let v = aws
+        .verify_pin_data(VerifyPinDataRequest {
+            verification_key: id("pvk/visa"),
+            pin_key: PinKey::Dukpt(Dukpt {
+                bdk: id("bdk"),
+                ksn,
+                key_type: KeyAlgorithm::Tdes2,
+            }),
+            format: PinBlockFormat::Iso0,
+            pan: dpan.clone(),
+            pin_block: dukpt_block,
+            method: PinVerification::VisaPvv { pvki, pvv },
+            pin_length: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(v.verification, Verification::Verified);
+    // Random PIN on AWS, verified by the software backend holding the same keys.
+    let g = aws
+        .generate_pin_data(GeneratePinDataRequest {
+            generation_key: id("pvk/ibm"),
+            encryption_key: id("zpk"),
+            format: PinBlockFormat::Iso0,
+            pan: pan.clone(),
+            method: PinGeneration::Ibm3624RandomPin {
+                ibm: ibm.clone(),
+                pin_length: PinLength::new(6).unwrap(),
+            },
+        })
+        .await
+        .unwrap();
+    let PinData::Offset(offset) = g.pin_data.clone() else {
+        panic!("no offset")
+    };
+    assert_eq!(offset.len(), 6);
+    let v = soft
+        .verify_pin_data(VerifyPinDataRequest {
+            verification_key: id("pvk/ibm"),
+            pin_key: PinKey::Key(id("zpk")),
+            format: PinBlockFormat::Iso0,
+            pan: pan.clone(),
+            pin_block: g.pin_block,
+            method: PinVerification::Ibm3624 { ibm, offset },
+            pin_length: Some(PinLength::new(6).unwrap()),
+        })
+        .await
+        .unwrap();
+    assert!(v.verification.is_verified());
+    // Key usage: a PVK cannot encrypt PIN blocks; a PIN key cannot verify.
+    let e = aws
+        .generate_pin_data(GeneratePinDataRequest {
+            generation_key: id("pvk/visa"),
+            encryption_key: id("pvk/ibm"),
+            format: PinBlockFormat::Iso0,
+            pan: pan.clone(),
+            method: PinGeneration::VisaPin {
+                pvki,
+                pin_length: PinLength::FOUR,
+            },
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyUsage, "{e}");
+    let e = aws
+        .verify_pin_data(VerifyPinDataRequest {
+            verification_key: id("zpk"),
+            pin_key: PinKey::Key(id("zpk")),
+            format: PinBlockFormat::Iso0,
+            pan: pan.clone(),
+            pin_block: enc("1234", &pan, PinBlockFormat::Iso0),
+            method: PinVerification::VisaPvv {
+                pvki,
+                pvv: Pvv::new("1234").unwrap(),
+            },
+            pin_length: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyUsage, "{e}");
+    // The wire: a wrong PVV is VerificationFailedException INVALID_PIN, and
+    // the body names no PIN data.
+    let body = serde_json::json!({
+        "VerificationKeyIdentifier": "alias/pvk/visa",
+        "EncryptionKeyIdentifier": "alias/zpk",
+        "PrimaryAccountNumber": "1122334455667788",
+        "PinBlockFormat": "ISO_FORMAT_0",
+        "EncryptedPinBlock": hex::encode_upper(enc("4524", &pan, PinBlockFormat::Iso0).as_bytes()),
+        "VerificationAttributes": { "VisaPin": { "PinVerificationKeyIndex": 1, "VerificationValue": "8524" } }
+    });
+    let (st, b) = raw_request(
+        &emu,
+        None,
+        "/pindata/verify",
+        body.to_string().as_bytes(),
+        Some(SIGNED),
+    )
+    .await;
+    assert_eq!(st, 400, "{b}");
+    assert!(
+        b.contains("VerificationFailedException") && b.contains("INVALID_PIN"),
+        "{b}"
+    );
+    assert!(!b.contains("8524") && !b.contains("4524"), "{b}");
+    // Model lengths: a 5-digit PVV, a 15-digit decimalization table, a PVKI of 7.
+    for (field, attrs) in [
+        (
+            "VerificationValue",
+            serde_json::json!({ "VisaPin": { "PinVerificationKeyIndex": 1, "VerificationValue": "85231" } }),
+        ),
+        (
+            "PinVerificationKeyIndex",
+            serde_json::json!({ "VisaPin": { "PinVerificationKeyIndex": 7, "VerificationValue": "8523" } }),
+        ),
+        (
+            "DecimalizationTable",
+            serde_json::json!({ "Ibm3624Pin": {
+                "DecimalizationTable": "123456789012345", "PinValidationDataPadCharacter": "F",
+                "PinValidationData": "1122334455667788", "PinOffset": "7710" } }),
+        ),
+        (
+            "PinValidationDataPadCharacter",
+            serde_json::json!({ "Ibm3624Pin": {
+                "DecimalizationTable": "1234567890123456", "PinValidationDataPadCharacter": "f",
+                "PinValidationData": "1122334455667788", "PinOffset": "7710" } }),
+        ),
+    ] {
+        let mut b2 = body.clone();
+        b2["VerificationAttributes"] = attrs;
+        let (st, b) = raw_request(
+            &emu,
+            None,
+            "/pindata/verify",
+            b2.to_string().as_bytes(),
+            Some(SIGNED),
+        )
+        .await;
+        assert!(
+            st == 400 && b.contains("ValidationException") && b.contains(field),
+            "{field}: {b}"
+        );
+    }
+    emu.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigv4_is_verified_with_credentials() {
     let emu = emulator(EmulatorConfig {
@@ -668,8 +967,8 @@ async fn bad_input_gets_the_aws_error() {
     assert!(st == 404 && b.contains("ResourceNotFoundException"), "{b}");
     let (st, b) = raw_request(&emu, None, "/pindata/verify", b"{}", s).await;
     assert!(
-        st == 400 && b.contains("ValidationException"),
-        "unimplemented operation: {b}"
+        st == 400 && b.contains("ValidationException") && b.contains("VerificationKeyIdentifier"),
+        "missing required field: {b}"
     );
     let (st, b) = raw_request(&emu, None, "/no/such/path", b"{}", s).await;
     assert!(st == 404 && b.contains("UnknownOperationException"), "{b}");

@@ -77,6 +77,68 @@ mac = dp.generate_mac(KeyIdentifier=hm["KeyArn"], MessageData="48656C6C6F", Gene
 assert len(mac) == 64
 dp.verify_mac(KeyIdentifier=hm["KeyArn"], MessageData="48656C6C6F", Mac=mac, VerificationAttributes={"Algorithm": "HMAC_SHA256"})
 
+# Issuer PIN data: a random PIN with its Visa PVV, verified; a wrong PVV is
+# VerificationFailedException INVALID_PIN. IBM 3624 random PIN and offset.
+pvk = key("TR31_V2_VISA_PIN_VERIFICATION_KEY", "TDES_2KEY", Generate=True, Verify=True)
+ibm = key("TR31_V1_IBM3624_PIN_VERIFICATION_KEY", "TDES_2KEY", Generate=True, Verify=True)
+pek = key("TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", Encrypt=True, Decrypt=True, Wrap=True, Unwrap=True)
+gen = dp.generate_pin_data(
+    GenerationKeyIdentifier=pvk["KeyArn"],
+    EncryptionKeyIdentifier=pek["KeyArn"],
+    PrimaryAccountNumber="171234567890123",
+    PinBlockFormat="ISO_FORMAT_0",
+    GenerationAttributes={"VisaPin": {"PinVerificationKeyIndex": 1}},
+)
+assert gen["GenerationKeyCheckValue"] == pvk["KeyCheckValue"] and gen["EncryptionKeyArn"] == pek["KeyArn"], gen
+pvv = gen["PinData"]["VerificationValue"]
+assert len(pvv) == 4 and len(gen["EncryptedPinBlock"]) == 16, gen
+ok = dp.verify_pin_data(
+    VerificationKeyIdentifier=pvk["KeyArn"],
+    EncryptionKeyIdentifier=pek["KeyArn"],
+    PrimaryAccountNumber="171234567890123",
+    PinBlockFormat="ISO_FORMAT_0",
+    EncryptedPinBlock=gen["EncryptedPinBlock"],
+    VerificationAttributes={"VisaPin": {"PinVerificationKeyIndex": 1, "VerificationValue": pvv}},
+)
+assert ok["VerificationKeyCheckValue"] == pvk["KeyCheckValue"], ok
+code, resp = error_code(
+    dp.verify_pin_data,
+    VerificationKeyIdentifier=pvk["KeyArn"],
+    EncryptionKeyIdentifier=pek["KeyArn"],
+    PrimaryAccountNumber="171234567890123",
+    PinBlockFormat="ISO_FORMAT_0",
+    EncryptedPinBlock=gen["EncryptedPinBlock"],
+    VerificationAttributes={"VisaPin": {"PinVerificationKeyIndex": 1, "VerificationValue": "%04d" % ((int(pvv) + 1) % 10000)}},
+)
+assert code == "VerificationFailedException" and resp["Reason"] == "INVALID_PIN", resp
+ibm_attrs = {"DecimalizationTable": "0123456789012345", "PinValidationDataPadCharacter": "F", "PinValidationData": "1712345678"}
+gen = dp.generate_pin_data(
+    GenerationKeyIdentifier=ibm["KeyArn"],
+    EncryptionKeyIdentifier=pek["KeyArn"],
+    PinBlockFormat="ISO_FORMAT_1",
+    PinDataLength=6,
+    GenerationAttributes={"Ibm3624RandomPin": ibm_attrs},
+)
+offset = gen["PinData"]["PinOffset"]
+assert len(offset) == 6, gen
+dp.verify_pin_data(
+    VerificationKeyIdentifier=ibm["KeyArn"],
+    EncryptionKeyIdentifier=pek["KeyArn"],
+    PinBlockFormat="ISO_FORMAT_1",
+    EncryptedPinBlock=gen["EncryptedPinBlock"],
+    VerificationAttributes={"Ibm3624Pin": dict(ibm_attrs, PinOffset=offset)},
+)
+# A PIN verification key cannot encrypt PIN blocks.
+code, resp = error_code(
+    dp.generate_pin_data,
+    GenerationKeyIdentifier=ibm["KeyArn"],
+    EncryptionKeyIdentifier=pvk["KeyArn"],
+    PrimaryAccountNumber="171234567890123",
+    PinBlockFormat="ISO_FORMAT_0",
+    GenerationAttributes={"Ibm3624NaturalPin": ibm_attrs},
+)
+assert code == "ValidationException", resp
+
 # A TR31_P0 key cannot DecryptData.
 zpk = key("TR31_P0_PIN_ENCRYPTION_KEY", "TDES_2KEY", Encrypt=True, Decrypt=True, Wrap=True, Unwrap=True)
 code, _ = error_code(

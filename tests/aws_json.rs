@@ -82,6 +82,18 @@ const KEYS: &[(&str, &str, &str, &[&str])] = &[
         &["Generate", "Verify"],
     ),
     (
+        "pvk-ibm",
+        "TR31_V1_IBM3624_PIN_VERIFICATION_KEY",
+        "TDES_2KEY",
+        &["Generate", "Verify"],
+    ),
+    (
+        "pvk-visa",
+        "TR31_V2_VISA_PIN_VERIFICATION_KEY",
+        "TDES_2KEY",
+        &["Generate", "Verify"],
+    ),
+    (
         "kek",
         "TR31_K0_KEY_ENCRYPTION_KEY",
         "TDES_2KEY",
@@ -218,9 +230,52 @@ fn operations() -> Vec<(&'static str, &'static str, Option<&'static str>, Value)
         ),
         (
             "POST",
+            "/pindata/generate",
+            None,
+            json!({
+                "GenerationKeyIdentifier": "alias/pvk-visa", "EncryptionKeyIdentifier": "alias/pek",
+                "PrimaryAccountNumber": PAN, "PinBlockFormat": "ISO_FORMAT_3", "PinDataLength": 6,
+                "GenerationAttributes": { "VisaPin": { "PinVerificationKeyIndex": 1 } }
+            }),
+        ),
+        (
+            "POST",
+            "/pindata/generate",
+            None,
+            json!({
+                "GenerationKeyIdentifier": "alias/pvk-ibm", "EncryptionKeyIdentifier": "alias/pek-aes",
+                "PrimaryAccountNumber": PAN, "PinBlockFormat": "ISO_FORMAT_4",
+                "GenerationAttributes": { "Ibm3624PinFromOffset": {
+                    "DecimalizationTable": "0123456789012345", "PinValidationDataPadCharacter": "F",
+                    "PinValidationData": "4111111111", "PinOffset": "123456"
+                } }
+            }),
+        ),
+        (
+            "POST",
             "/pindata/verify",
             None,
-            json!({ "EncryptionKeyIdentifier": "alias/pek" }),
+            json!({
+                "VerificationKeyIdentifier": "alias/pvk-ibm", "EncryptionKeyIdentifier": "alias/bdk",
+                "PrimaryAccountNumber": PAN, "PinBlockFormat": "ISO_FORMAT_0",
+                "EncryptedPinBlock": "0011223344556677", "PinDataLength": 4,
+                "DukptAttributes": { "KeySerialNumber": "FFFF9876543210E00001", "DukptDerivationType": "TDES_2KEY" },
+                "VerificationAttributes": { "Ibm3624Pin": {
+                    "DecimalizationTable": "0123456789012345", "PinValidationDataPadCharacter": "F",
+                    "PinValidationData": "4111111111", "PinOffset": "0000"
+                } }
+            }),
+        ),
+        (
+            "POST",
+            "/pindata/verify",
+            None,
+            json!({
+                "VerificationKeyIdentifier": "alias/pvk-visa", "EncryptionKeyIdentifier": "alias/pek",
+                "PrimaryAccountNumber": PAN, "PinBlockFormat": "ISO_FORMAT_1",
+                "EncryptedPinBlock": "0011223344556677",
+                "VerificationAttributes": { "VisaPin": { "PinVerificationKeyIndex": 1, "VerificationValue": "1234" } }
+            }),
         ),
         (
             "POST",

@@ -407,6 +407,282 @@ fn pin_translate_refusals_and_wrong_input() {
 
 // ---------------------------------------------------------------- DUKPT
 
+// psec tests/test_pin.py: PVK 0123…3210, PAN 1122334455667788, PIN 4524 →
+// PVV 8523 (PVKI 1); IBM 3624 natural PIN 4524 with the table 1234567890123456.
+// The PIN block is PIN 4524 in ISO 0 under the jPOS ZPK.
+const PSEC_BLOCK: &str = "6083600C675C1A06";
+
+#[test]
+fn pin_generate_and_verify_published_values() {
+    let v = json(&[
+        "pin",
+        "generate",
+        "--method",
+        "visa-pvv",
+        "--pvk-hex",
+        K0123,
+        "--pek-hex",
+        ZPK,
+        "--pan",
+        "1122334455667788",
+        "--pvki",
+        "1",
+        "--block",
+        PSEC_BLOCK,
+    ]);
+    assert_eq!(v["pvv"], "8523", "{v}");
+    assert_eq!(v["pvk_kcv"], "08D7B4");
+    assert_eq!(v["pek_kcv"], "6FB1C8");
+    // The clear PIN is a secret: hidden unless asked.
+    assert!(v["pin"].is_null(), "{v}");
+    let v = json(&[
+        "--show-secrets",
+        "pin",
+        "generate",
+        "--method",
+        "ibm-natural",
+        "--pvk-hex",
+        K0123,
+        "--pek-hex",
+        ZPK,
+        "--pan",
+        "1122334455667788",
+        "--validation-data",
+        "1122334455667788",
+        "--decimalization-table",
+        "1234567890123456",
+        "--format",
+        "3",
+    ]);
+    assert_eq!(v["pin"], "4524", "{v}");
+    assert_eq!(v["pin_offset"], "0000", "{v}");
+    assert_eq!(v["format"], 3);
+    bin()
+        .args([
+            "pin",
+            "generate",
+            "--method",
+            "ibm-random",
+            "--pvk-hex",
+            K0123,
+            "--pek-hex",
+            ZPK,
+            "--pan",
+            "1122334455667788",
+            "--validation-data",
+            "1122334455667788",
+        ])
+        .assert()
+        .success()
+        .stdout(contains("pin_offset").and(contains("1 secret value hidden")));
+    // Offset 7710 gives PIN 1234; its offset comes back.
+    let v = json(&[
+        "--show-secrets",
+        "pin",
+        "generate",
+        "--method",
+        "ibm-from-offset",
+        "--pvk-hex",
+        K0123,
+        "--pek-hex",
+        ZPK,
+        "--pan",
+        "1122334455667788",
+        "--validation-data",
+        "1122334455667788",
+        "--decimalization-table",
+        "1234567890123456",
+        "--offset",
+        "7710",
+    ]);
+    assert_eq!(
+        (v["pin"].as_str(), v["pin_offset"].as_str()),
+        (Some("1234"), Some("7710"))
+    );
+
+    // Verify: exit 0 when verified, 1 when not.
+    let verify = |extra: &[&str]| {
+        let mut c = bin();
+        c.args([
+            "pin",
+            "verify",
+            "--pvk-hex",
+            K0123,
+            "--pek-hex",
+            ZPK,
+            "--pan",
+            "1122334455667788",
+            "--block",
+            PSEC_BLOCK,
+        ])
+        .args(extra);
+        c.assert()
+    };
+    verify(&["--pvki", "1", "--pvv", "8523"])
+        .success()
+        .stdout(contains("verified").and(contains("visa-pvv")));
+    verify(&["--pvki", "1", "--pvv", "8524"])
+        .code(1)
+        .stdout(contains("failed"));
+    verify(&[
+        "--validation-data",
+        "1122334455667788",
+        "--decimalization-table",
+        "1234567890123456",
+        "--offset",
+        "0000",
+        "--pin-length",
+        "4",
+    ])
+    .success()
+    .stdout(contains("ibm3624"));
+    verify(&[
+        "--validation-data",
+        "1122334455667788",
+        "--decimalization-table",
+        "1234567890123456",
+        "--offset",
+        "0000",
+        "--pin-length",
+        "5",
+    ])
+    .code(1);
+    // The published X9.24-1 DUKPT block (PIN 1234) against its IBM offset.
+    let v = json(&[
+        "pin",
+        "verify",
+        "--pvk-hex",
+        K0123,
+        "--bdk-hex",
+        K0123,
+        "--ksn",
+        "FFFF9876543210E00001",
+        "--pan",
+        "4012345678909",
+        "--block",
+        "1B9C1845EB993A7A",
+        "--validation-data",
+        "4012345678",
+        "--offset",
+        "6381",
+    ]);
+    assert_eq!(v["verification"], "verified", "{v}");
+}
+
+#[test]
+fn pin_generate_and_verify_wrong_input() {
+    let base = [
+        "pin",
+        "verify",
+        "--pvk-hex",
+        K0123,
+        "--pek-hex",
+        ZPK,
+        "--pan",
+        "1122334455667788",
+        "--block",
+        PSEC_BLOCK,
+    ];
+    for (extra, arg) in [
+        (&["--pvki", "7", "--pvv", "8523"][..], "--pvki"),
+        (&["--pvki", "1", "--pvv", "85231"][..], "--pvv"),
+        (
+            &["--pvki", "1", "--pvv", "8523", "--format", "2"][..],
+            "--format",
+        ),
+        (&["--offset", "0000"][..], "--validation-data"),
+        (
+            &[
+                "--offset",
+                "0000",
+                "--validation-data",
+                "1122",
+                "--pad",
+                "G",
+            ][..],
+            "--pad",
+        ),
+        (
+            &[
+                "--offset",
+                "0000",
+                "--validation-data",
+                "1122",
+                "--decimalization-table",
+                "123",
+            ][..],
+            "--decimalization-table",
+        ),
+        (
+            &["--offset", "000", "--validation-data", "1122"][..],
+            "--offset",
+        ),
+    ] {
+        bin()
+            .args(base)
+            .args(extra)
+            .assert()
+            .code(2)
+            .stderr(contains(arg).and(contains("8523").not()));
+    }
+    // Both PIN data kinds, or neither: a usage error.
+    bin()
+        .args(base)
+        .args(["--pvki", "1", "--pvv", "8523", "--offset", "0000"])
+        .assert()
+        .code(2);
+    bin().args(base).assert().code(2);
+    // A PIN length shorter than the offset: refused by the backend (exit 3).
+    bin()
+        .args(base)
+        .args([
+            "--offset",
+            "000000",
+            "--validation-data",
+            "1122",
+            "--pin-length",
+            "4",
+        ])
+        .assert()
+        .code(3)
+        .stderr(contains("pin length"));
+    // The Visa method without --pvki; --block missing for visa-pvv.
+    bin()
+        .args([
+            "pin",
+            "generate",
+            "--method",
+            "visa-pin",
+            "--pvk-hex",
+            K0123,
+            "--pek-hex",
+            ZPK,
+            "--pan",
+            "1122334455667788",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--pvki"));
+    bin()
+        .args([
+            "pin",
+            "generate",
+            "--method",
+            "visa-pvv",
+            "--pvki",
+            "1",
+            "--pvk-hex",
+            K0123,
+            "--pek-hex",
+            ZPK,
+            "--pan",
+            "1122334455667788",
+        ])
+        .assert()
+        .code(2)
+        .stderr(contains("--block"));
+}
+
 #[test]
 fn dukpt_derive_tdes_and_aes() {
     // X9.24-1:2009 A.4: IPEK 6AC292FAA1315B4D858AB3A3D7D5933A.
@@ -1182,7 +1458,8 @@ fn operations_on_a_payshield_with_keys_under_lmk_and_test_keys() {
         &format!(
             r#"{{"keys": {{
                 "cvk": {{"id": "cvk/issuer", "usage": "C0", "lmk": "U9B4934384B19946B040CD702B4D58145", "key_type": "402", "kcv": "08D7B4"}},
-                "zpk": {{"usage": "P0", "clear": "{ZPK}"}}
+                "zpk": {{"usage": "P0", "clear": "{ZPK}"}},
+                "pvk": {{"usage": "V2", "clear": "{K0123}"}}
             }}}}"#
         ),
     );
@@ -1225,6 +1502,33 @@ fn operations_on_a_payshield_with_keys_under_lmk_and_test_keys() {
         "3C0CA40863092C3A",
     ]);
     assert_eq!(v["pin_block"], "3C0CA40863092C3A");
+
+    // Issuer PIN data is not declared by the payShield backend: refused
+    // as unsupported (exit 3) before anything is sent.
+    bin()
+        .args([
+            "pin",
+            "verify",
+            "--backend",
+            &url,
+            "--keys",
+            keys.to_str().unwrap(),
+            "--pvk",
+            "pvk",
+            "--pek",
+            "zpk",
+            "--pan",
+            "1122334455667788",
+            "--block",
+            PSEC_BLOCK,
+            "--pvki",
+            "1",
+            "--pvv",
+            "8523",
+        ])
+        .assert()
+        .code(3)
+        .stderr(contains("not supported").and(contains("verify_pin_data")));
 
     // A wrong KCV for the key under LMK is refused, naming the key.
     let bad = tmp(
@@ -1409,6 +1713,8 @@ fn every_subcommand_has_help_with_an_example() {
         &["pinblock", "encode"],
         &["pinblock", "decode"],
         &["pin", "translate"],
+        &["pin", "generate"],
+        &["pin", "verify"],
         &["dukpt", "derive"],
         &["cvv", "generate"],
         &["cvv", "verify"],
@@ -1643,6 +1949,64 @@ fn aws_backend_imports_test_keys_and_state_survives_a_restart() {
     for f in [clear, named, other, state] {
         let _ = std::fs::remove_file(f);
     }
+}
+
+/// `pin generate` / `pin verify` on the AWS emulator with clear test keys
+/// imported through the service's import path.
+#[test]
+fn pin_data_on_the_aws_emulator() {
+    let emu = Simulator::spawn_aws(&[]);
+    let keys = tmp(
+        "aws-pin.json",
+        &format!(
+            r#"{{"keys": {{
+                "pvk": {{"id": "issuer/pvk", "usage": "V2", "clear": "{K0123}"}},
+                "zpk": {{"id": "issuer/zpk", "usage": "P0", "clear": "{ZPK}"}}
+            }}}}"#
+        ),
+    );
+    let k = keys.to_str().unwrap().to_string();
+    let endpoint = emu.endpoint();
+    let common = [
+        "--endpoint-url",
+        endpoint.as_str(),
+        "--keys",
+        k.as_str(),
+        "--pvk",
+        "pvk",
+        "--pek",
+        "zpk",
+        "--pan",
+        "1122334455667788",
+        "--pvki",
+        "1",
+    ];
+    let out = aws_bin()
+        .args([
+            "--json", "pin", "generate", "--method", "visa-pvv", "--block", PSEC_BLOCK,
+        ])
+        .args(common)
+        .assert()
+        .success();
+    let v: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
+    assert_eq!(
+        (v["pvv"].as_str(), v["backend"].as_str()),
+        (Some("8523"), Some("aws")),
+        "{v}"
+    );
+    aws_bin()
+        .args(["pin", "verify", "--block", PSEC_BLOCK, "--pvv", "8523"])
+        .args(common)
+        .assert()
+        .success()
+        .stdout(contains("verified"));
+    aws_bin()
+        .args(["pin", "verify", "--block", PSEC_BLOCK, "--pvv", "8524"])
+        .args(common)
+        .assert()
+        .code(1)
+        .stdout(contains("failed"));
+    let _ = std::fs::remove_file(keys);
 }
 
 #[test]

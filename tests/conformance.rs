@@ -135,7 +135,7 @@ async fn undeclared_operations_must_be_unsupported() {
         .results
         .iter()
         .any(|r| r.operation == Operation::TranslatePin
-            && matches!(&r.verdict, Verdict::Skip(m) if m.contains("does not declare"))));
+            && matches!(&r.verdict, Verdict::Unsupported(m) if m.contains("does not declare"))));
 
     let liar = MacOnly {
         inner: SoftwareBackend::new(),
@@ -298,6 +298,7 @@ mod payshield {
     use paycrypto::conformance::{
         payshield_test_lmk_options, run_self_provisioned_with, CaseKind, Report, Verdict,
     };
+    use paycrypto::ops::Operation;
     use paycrypto::payshield::{KeyTable, PayShieldBackend, PayShieldConfig};
     use paycrypto::server::payshield::{start, SimConfig, SimHandle};
     use paycrypto::ErrorKind;
@@ -331,6 +332,10 @@ mod payshield {
         "generate_mac/key usage: retail-MAC key for CMAC, PIN key for MAC refused",
     ];
 
+    /// The operations a variant-LMK payShield backend does not declare.
+    pub(super) const UNDECLARED: &[Operation] =
+        &[Operation::GeneratePinData, Operation::VerifyPinData];
+
     /// What a payShield report must show: no failure, no skip, exactly the
     /// expected unsupported cases (each saying why), the TDES known answers
     /// passing.
@@ -345,6 +350,21 @@ mod payshield {
             .map(|r| format!("{}/{}", r.operation, r.name))
             .collect();
         let mut want: Vec<String> = UNSUPPORTED.iter().map(|s| s.to_string()).collect();
+        // Every case of an operation the backend does not declare (issuer
+        // PIN data) is unsupported from the declaration, without being run.
+        let undeclared = report
+            .results
+            .iter()
+            .filter(|r| UNDECLARED.contains(&r.operation) && r.kind != CaseKind::Unsupported);
+        for r in undeclared {
+            assert!(
+                matches!(&r.verdict, Verdict::Unsupported(m) if m.contains("does not declare")),
+                "{}: {:?}",
+                r.name,
+                r.verdict
+            );
+            want.push(format!("{}/{}", r.operation, r.name));
+        }
         unsupported.sort();
         want.sort();
         assert_eq!(unsupported, want, "{}", report.table());
@@ -396,7 +416,14 @@ mod payshield {
         let p = payshield_test_lmk_options(&ps, "conf/").await.unwrap();
         let report = run_self_provisioned_with(&ps, &opts(), &p).await;
         check_payshield_report(&report);
-        assert!(report.table().contains("13 unsupported"));
+        let undeclared_cases = report
+            .results
+            .iter()
+            .filter(|r| UNDECLARED.contains(&r.operation) && r.kind != CaseKind::Unsupported)
+            .count();
+        assert_eq!(undeclared_cases, 14, "{}", report.table());
+        let want = format!("{} unsupported", UNSUPPORTED.len() + undeclared_cases);
+        assert!(report.table().contains(&want), "{}", report.table());
         // Only the suite's KEKs are left in the key table.
         assert_eq!(ps.keys().len(), 1, "{:?}", ps.keys().to_text());
     }

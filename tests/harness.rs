@@ -7,6 +7,9 @@
 //!   same clear keys (`conformance::reference_for`), and the answers must be
 //!   equal — or the backend's declared capabilities exclude the request and
 //!   it answers `Unsupported`.
+//! - **PIN round trip**: a random PIN generated on a backend (with its IBM
+//!   3624 offset or Visa PVV) verifies on the reference holding the same
+//!   keys, and altered data or another PIN is `Failed`.
 //! - **Malformed requests**: every backend refuses the same bad request with
 //!   the same `ErrorKind` (request-shape rules are checked once, in
 //!   `Request::validate`; key rules once, in the crate's `rules`).
@@ -16,7 +19,7 @@
 //! process on 127.0.0.1 with port 0.
 
 use futures_like::BoxFuture;
-use paycrypto::algo::{cipher::BlockCipher, dukpt, emv, pinblock};
+use paycrypto::algo::{cipher::BlockCipher, dukpt, emv, pinblock, pinverify};
 use paycrypto::aws::AwsBackend;
 use paycrypto::conformance::{
     payshield_test_lmk_options, provision, reference_for, KeySet, ProvisionOptions, Role,
@@ -217,7 +220,7 @@ fn round() -> impl Strategy<Value = Round> {
     ];
     (
         (
-            0u8..6,
+            0u8..7,
             "[1-9][0-9]{12,18}",
             "[0-9]{4,12}",
             formats.clone(),
@@ -424,6 +427,75 @@ fn build(e: &Entry, r: &Round) -> Option<Request> {
             }
             .into()
         }
+        // PIN verification (IBM 3624 or Visa PVV), zone key or DUKPT, the
+        // right PIN or another.
+        6 => {
+            let ibm = r.session % 2 == 0;
+            let role = if ibm { Role::PvkIbm } else { Role::PvkVisa };
+            let pvk = BlockCipher::tdes(&clear(k, role)?).ok()?;
+            let (pin_key, cipher, format) = match (r.in_format, r.arpc) {
+                (PinBlockFormat::Iso4, _) => (
+                    PinKey::Key(key(k, Role::ZpkAes)?),
+                    BlockCipher::aes(&clear(k, Role::ZpkAes)?).ok()?,
+                    PinBlockFormat::Iso4,
+                ),
+                (f, 0) => {
+                    let ksn = Ksn::parse_initial_hex("FFFF9876543210E00000")
+                        .ok()?
+                        .with_counter(r.counter & 0x1F_FFFF)
+                        .ok()?;
+                    let wk = dukpt::tdes_working_key(
+                        &clear(k, Role::Bdk)?,
+                        &ksn,
+                        dukpt::TdesDukptUsage::Pin,
+                    )
+                    .ok()?;
+                    let d = Dukpt {
+                        bdk: key(k, Role::Bdk)?,
+                        ksn,
+                        key_type: KeyAlgorithm::Tdes2,
+                    };
+                    (PinKey::Dukpt(d), BlockCipher::tdes(wk.as_slice()).ok()?, f)
+                }
+                (f, _) => (
+                    PinKey::Key(key(k, Role::Zpk)?),
+                    BlockCipher::tdes(&clear(k, Role::Zpk)?).ok()?,
+                    f,
+                ),
+            };
+            let method = if ibm {
+                let ibm = ibm_params(&r.pan, &r.expiry)?;
+                let offset = pinverify::ibm3624_offset(&pvk, &ibm.params(), &pin, None).ok()?;
+                PinVerification::Ibm3624 { ibm, offset }
+            } else {
+                let pvki = Pvki::new(r.un[0] % 7).ok()?;
+                let pvv = pinverify::visa_pvv(&pvk, &pan, pvki, &pin).ok()?;
+                PinVerification::VisaPvv { pvki, pvv }
+            };
+            let presented = if r.cvv_kind == 0 {
+                other_pin(&pin)?
+            } else {
+                pin.clone()
+            };
+            let block = pinblock::encrypt_pin_block(
+                &cipher,
+                format,
+                &presented,
+                Some(pan.expose()),
+                &mut rand::rng(),
+            )
+            .ok()?;
+            VerifyPinDataRequest {
+                verification_key: key(k, role)?,
+                pin_key,
+                format,
+                pan,
+                pin_block: block,
+                method,
+                pin_length: None,
+            }
+            .into()
+        }
         // MAC generation, every algorithm.
         _ => {
             let (role, algorithm) = match r.mac_alg {
@@ -441,6 +513,26 @@ fn build(e: &Entry, r: &Round) -> Option<Request> {
             .into()
         }
     })
+}
+
+/// IBM 3624 parameters for a card: a decimalisation table from `seed`
+/// digits, the PAN's first 4 to 16 digits as validation data.
+fn ibm_params(pan: &str, seed: &str) -> Option<Ibm3624> {
+    let table: String = seed.chars().cycle().take(16).collect();
+    Some(Ibm3624 {
+        decimalization_table: DecimalizationTable::new(&table).ok()?,
+        validation_data: PinValidationData::new(pan.get(..pan.len().min(16))?).ok()?,
+        pad: PadCharacter::F,
+    })
+}
+
+/// A PIN of the same length whose first digit differs (so that the Visa
+/// PVV, which takes the first four digits, differs too).
+fn other_pin(pin: &Pin) -> Option<Pin> {
+    let mut d = pin.digits().to_vec();
+    let first = d.first_mut()?;
+    *first = b'0' + (*first - b'0' + 1) % 10;
+    Pin::from_digits(&d).ok()
 }
 
 /// Equal answers; ISO 1/3/4 PIN blocks carry random fill, so those compare
@@ -535,6 +627,187 @@ fn agreement(r: &Round) -> Result<(), TestCaseError> {
     })
 }
 
+// ------------------------------------------------------------ PIN round trip
+
+/// Inputs of one PIN generation round.
+#[derive(Debug, Clone)]
+struct PinRound {
+    pan: String,
+    pin_length: u8,
+    ibm: bool,
+    format: PinBlockFormat,
+    pvki: u8,
+    seed: String,
+}
+
+fn pin_round() -> impl Strategy<Value = PinRound> {
+    (
+        "[1-9][0-9]{12,18}",
+        4u8..=12,
+        any::<bool>(),
+        prop_oneof![
+            Just(PinBlockFormat::Iso0),
+            Just(PinBlockFormat::Iso1),
+            Just(PinBlockFormat::Iso3),
+            Just(PinBlockFormat::Iso4),
+        ],
+        0u8..=6,
+        "[0-9]{16}",
+    )
+        .prop_map(|(pan, pin_length, ibm, format, pvki, seed)| PinRound {
+            pan,
+            pin_length,
+            ibm,
+            format,
+            pvki,
+            seed,
+        })
+}
+
+/// A random-PIN generation request for `r` on `e`, with the clear PIN
+/// encryption key to read the result (test keys), or `None` when a key it
+/// needs is not there.
+fn build_generate(e: &Entry, r: &PinRound) -> Option<(GeneratePinDataRequest, BlockCipher)> {
+    let k = &e.keys;
+    let (pek_role, pek) = if r.format == PinBlockFormat::Iso4 {
+        (
+            Role::ZpkAes,
+            BlockCipher::aes(&clear(k, Role::ZpkAes)?).ok()?,
+        )
+    } else {
+        (Role::Zpk, BlockCipher::tdes(&clear(k, Role::Zpk)?).ok()?)
+    };
+    let pin_length = PinLength::new(r.pin_length).ok()?;
+    let (role, method) = if r.ibm {
+        (
+            Role::PvkIbm,
+            PinGeneration::Ibm3624RandomPin {
+                ibm: ibm_params(&r.pan, &r.seed)?,
+                pin_length,
+            },
+        )
+    } else {
+        (
+            Role::PvkVisa,
+            PinGeneration::VisaPin {
+                pvki: Pvki::new(r.pvki).ok()?,
+                pin_length,
+            },
+        )
+    };
+    let req = GeneratePinDataRequest {
+        generation_key: key(k, role)?,
+        encryption_key: key(k, pek_role)?,
+        format: r.format,
+        pan: Pan::new(&r.pan).ok()?,
+        method,
+    };
+    Some((req, pek))
+}
+
+/// A PIN generated on each backend verifies on the reference holding the
+/// same keys; the same block against altered PIN data, and another PIN
+/// against the generated data, are `Failed`. A backend that does not
+/// declare PIN generation answers `Unsupported`.
+fn generated_pin_verifies(r: &PinRound) -> Result<(), TestCaseError> {
+    let h = harness();
+    h.rt.block_on(async {
+        let mut verified = 0;
+        for e in &h.entries {
+            let Some((req, pek)) = build_generate(e, r) else {
+                continue;
+            };
+            let declared = e.backend.capabilities().check(&Request::from(req.clone()));
+            let got = e.backend.generate_pin_data(req.clone()).await;
+            if let Err(why) = declared {
+                prop_assert_eq!(
+                    got.as_ref().err().map(|x| x.kind()),
+                    Some(ErrorKind::Unsupported),
+                    "{}: undeclared request must be Unsupported ({})",
+                    &e.name,
+                    why
+                );
+                continue;
+            }
+            let g = got.map_err(|x| TestCaseError::fail(format!("{}: {x}", e.name)))?;
+            prop_assert_eq!(g.format, r.format);
+            let pan = req.pan.clone();
+            let pin = pinblock::decrypt_pin_block(
+                &pek,
+                r.format,
+                g.pin_block.as_bytes(),
+                Some(pan.expose()),
+            )
+            .map_err(|x| TestCaseError::fail(format!("{}: block: {x}", e.name)))?;
+            prop_assert_eq!(pin.digits().len(), usize::from(r.pin_length), "{}", &e.name);
+            let (right, altered) = match (&req.method, &g.pin_data) {
+                (PinGeneration::Ibm3624RandomPin { ibm, .. }, PinData::Offset(o)) => {
+                    let mut v = o.values().to_vec();
+                    v[0] = (v[0] + 1) % 10;
+                    (
+                        PinVerification::Ibm3624 {
+                            ibm: ibm.clone(),
+                            offset: o.clone(),
+                        },
+                        PinVerification::Ibm3624 {
+                            ibm: ibm.clone(),
+                            offset: PinOffset::from_values(&v).unwrap(),
+                        },
+                    )
+                }
+                (PinGeneration::VisaPin { pvki, .. }, PinData::Pvv(p)) => {
+                    let mut v = *p.values();
+                    v[0] = (v[0] + 1) % 10;
+                    (
+                        PinVerification::VisaPvv {
+                            pvki: *pvki,
+                            pvv: p.clone(),
+                        },
+                        PinVerification::VisaPvv {
+                            pvki: *pvki,
+                            pvv: Pvv::from_values(v).unwrap(),
+                        },
+                    )
+                }
+                (m, d) => return Err(TestCaseError::fail(format!("{}: {d:?} for {m:?}", e.name))),
+            };
+            let other = pinblock::encrypt_pin_block(
+                &pek,
+                r.format,
+                &other_pin(&pin).unwrap(),
+                Some(pan.expose()),
+                &mut rand::rng(),
+            )
+            .unwrap();
+            let pin_key = PinKey::Key(req.encryption_key.clone());
+            for (block, method, want) in [
+                (g.pin_block.clone(), right.clone(), Verification::Verified),
+                (g.pin_block.clone(), altered, Verification::Failed),
+                (other, right, Verification::Failed),
+            ] {
+                let v = e
+                    .reference
+                    .verify_pin_data(VerifyPinDataRequest {
+                        verification_key: req.generation_key.clone(),
+                        pin_key: pin_key.clone(),
+                        format: r.format,
+                        pan: pan.clone(),
+                        pin_block: block,
+                        method,
+                        pin_length: Some(PinLength::new(r.pin_length).unwrap()),
+                    })
+                    .await
+                    .map_err(|x| TestCaseError::fail(format!("{}: reference: {x}", e.name)))?;
+                prop_assert_eq!(v.verification, want, "{}", &e.name);
+            }
+            verified += 1;
+        }
+        // Software and AWS, each bare and under two layers.
+        prop_assert!(verified >= 6, "only {} entries generated PINs", verified);
+        Ok(())
+    })
+}
+
 // ------------------------------------------------------------ malformed
 
 /// One malformed request, built per entry.
@@ -564,6 +837,10 @@ enum Bad {
     ZpkAsCvk,
     /// Exporting a non-exportable key.
     ExportNonExportable,
+    /// PIN data in ISO format 2.
+    PinDataIso2,
+    /// A PIN length shorter than the IBM 3624 offset.
+    PinLengthBelowOffset,
 }
 
 fn bad() -> impl Strategy<Value = (Bad, String)> {
@@ -586,6 +863,8 @@ fn bad() -> impl Strategy<Value = (Bad, String)> {
         Just(Bad::CvkAsPinKey),
         Just(Bad::ZpkAsCvk),
         Just(Bad::ExportNonExportable),
+        Just(Bad::PinDataIso2),
+        Just(Bad::PinLengthBelowOffset),
     ];
     (b, "[1-9][0-9]{12,18}")
 }
@@ -692,6 +971,26 @@ fn build_bad(e: &Entry, b: &Bad, pan: &str) -> Option<Request> {
             version: Tr31Version::B,
         }
         .into(),
+        Bad::PinDataIso2 | Bad::PinLengthBelowOffset => {
+            let iso2 = matches!(b, Bad::PinDataIso2);
+            VerifyPinDataRequest {
+                verification_key: key(k, Role::PvkIbm).unwrap_or(key(k, Role::Zpk)?),
+                pin_key: zpk()?,
+                format: if iso2 {
+                    PinBlockFormat::Iso2
+                } else {
+                    PinBlockFormat::Iso0
+                },
+                pan: pan.clone(),
+                pin_block: block8,
+                method: PinVerification::Ibm3624 {
+                    ibm: ibm_params(pan.expose(), "0123456789")?,
+                    offset: PinOffset::new("123456").ok()?,
+                },
+                pin_length: (!iso2).then_some(PinLength::FOUR),
+            }
+            .into()
+        }
     })
 }
 
@@ -745,6 +1044,11 @@ proptest! {
     fn every_backend_refuses_a_malformed_request_with_the_same_kind((b, pan) in bad()) {
         same_refusal(&b, &pan)?;
     }
+
+    #[test]
+    fn a_pin_generated_on_a_backend_verifies_on_the_reference(r in pin_round()) {
+        generated_pin_verifies(&r)?;
+    }
 }
 
 #[test]
@@ -792,10 +1096,20 @@ fn fixed_rounds_are_answered_and_compared_on_every_entry() {
     };
     h.rt.block_on(async {
         for e in &h.entries {
-            for op in 0..6u8 {
+            for op in 0..7u8 {
                 let r = Round { op, ..base.clone() };
                 let req = build(e, &r).unwrap_or_else(|| panic!("{}: op {op} not built", e.name));
                 let got = e.backend.execute(req.clone()).await;
+                if !e.backend.capabilities().supports(req.operation()) {
+                    // Issuer PIN data on the payShield backend: not declared.
+                    assert_eq!(
+                        got.map(|_| ()).unwrap_err().kind(),
+                        ErrorKind::Unsupported,
+                        "{}: op {op}",
+                        e.name
+                    );
+                    continue;
+                }
                 let want = e.reference.execute(req.clone()).await.expect("reference");
                 let got = got.unwrap_or_else(|x| panic!("{}: op {op}: {x}", e.name));
                 assert!(

@@ -768,3 +768,171 @@ async fn cvv_values_never_print_in_requests_or_responses() {
         paycrypto::ErrorKind::InvalidInput
     );
 }
+
+/// Issuer PIN data: which keys may do what, and nothing secret in `Debug`.
+#[tokio::test]
+async fn pin_verification_key_rules_and_redaction() {
+    let b = hsm().await;
+    zone_keys(&b).await;
+    let pvk = hex::decode("0123456789ABCDEFFEDCBA9876543210").unwrap();
+    for (name, usage, modes) in [
+        (
+            "pvk-ibm",
+            KeyUsage::PinVerificationIbm3624,
+            ModesOfUse::GENERATE_VERIFY,
+        ),
+        (
+            "pvk-visa",
+            KeyUsage::PinVerificationVisaPvv,
+            ModesOfUse::GENERATE_VERIFY,
+        ),
+        (
+            "pvk-verify-only",
+            KeyUsage::PinVerificationVisaPvv,
+            ModesOfUse {
+                verify: true,
+                ..ModesOfUse::default()
+            },
+        ),
+    ] {
+        load(&b, name, usage, KeyAlgorithm::Tdes2, modes, &pvk)
+            .await
+            .unwrap();
+    }
+    // A PVK as a PIN verification key cannot be an AES key: refused at import.
+    let e = load(
+        &b,
+        "pvk-aes",
+        KeyUsage::PinVerificationVisaPvv,
+        KeyAlgorithm::Aes128,
+        ModesOfUse::GENERATE_VERIFY,
+        &[0x11; 16],
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    let p = pan("4111111111111111");
+    let visa = |pvk: &str, pek: &str, format| GeneratePinDataRequest {
+        generation_key: id(pvk),
+        encryption_key: id(pek),
+        format,
+        pan: p.clone(),
+        method: PinGeneration::VisaPin {
+            pvki: Pvki::new(1).unwrap(),
+            pin_length: PinLength::FOUR,
+        },
+    };
+    // A PVK cannot encrypt data, nor encrypt a PIN block.
+    let e = b
+        .encrypt_data(EncryptDataRequest {
+            key: DataKey::Key(id("pvk-visa")),
+            mode: CipherMode::Ecb,
+            plaintext: SecretBytes::new(vec![0; 8]),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyUsage, "{e}");
+    let e = b
+        .generate_pin_data(visa("pvk-visa", "pvk-visa", PinBlockFormat::Iso0))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyUsage, "{e}");
+    assert!(e.to_string().contains("P0"), "{e}");
+    // A PIN key cannot generate or verify a PVV; an IBM PVK cannot do Visa.
+    let e = b
+        .generate_pin_data(visa("zpk", "zpk", PinBlockFormat::Iso0))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyUsage, "{e}");
+    let e = b
+        .generate_pin_data(visa("pvk-ibm", "zpk", PinBlockFormat::Iso0))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyUsage, "{e}");
+    assert!(e.to_string().contains("V2"), "{e}");
+    // Modes of use: a verify-only PVK cannot generate.
+    let e = b
+        .generate_pin_data(visa("pvk-verify-only", "zpk", PinBlockFormat::Iso0))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyUsage, "{e}");
+    // ISO 4 needs the AES PIN key; ISO 2 is no PIN data format.
+    let e = b
+        .generate_pin_data(visa("pvk-visa", "zpk", PinBlockFormat::Iso4))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    let e = b
+        .generate_pin_data(visa("pvk-visa", "zpk", PinBlockFormat::Iso2))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("format"), "{e}");
+
+    // Generated in ISO 4 under the AES key, verified by the verify-only PVK.
+    let g = b
+        .generate_pin_data(visa("pvk-visa", "zpk-aes", PinBlockFormat::Iso4))
+        .await
+        .unwrap();
+    assert_eq!(g.pin_block.as_bytes().len(), 16);
+    let PinData::Pvv(pvv) = g.pin_data.clone() else {
+        panic!("no PVV")
+    };
+    let shown = format!("{g:?}");
+    assert!(shown.contains("Pvv(***)"), "{shown}");
+    assert!(!shown.contains(&pvv.expose()), "{shown}");
+    let req = VerifyPinDataRequest {
+        verification_key: id("pvk-verify-only"),
+        pin_key: PinKey::Key(id("zpk-aes")),
+        format: PinBlockFormat::Iso4,
+        pan: p.clone(),
+        pin_block: g.pin_block.clone(),
+        method: PinVerification::VisaPvv {
+            pvki: Pvki::new(1).unwrap(),
+            pvv: pvv.clone(),
+        },
+        pin_length: Some(PinLength::FOUR),
+    };
+    let shown = format!("{req:?}");
+    assert!(
+        !shown.contains(&pvv.expose()) && !shown.contains(p.expose()),
+        "{shown}"
+    );
+    assert!(b
+        .verify_pin_data(req.clone())
+        .await
+        .unwrap()
+        .verification
+        .is_verified());
+    // Another PVKI, another PAN: Failed, not an error.
+    let other_pvki = VerifyPinDataRequest {
+        method: PinVerification::VisaPvv {
+            pvki: Pvki::new(2).unwrap(),
+            pvv,
+        },
+        ..req.clone()
+    };
+    assert_eq!(
+        b.verify_pin_data(other_pvki).await.unwrap().verification,
+        Verification::Failed
+    );
+    // The zone key cannot verify.
+    let e = b
+        .verify_pin_data(VerifyPinDataRequest {
+            verification_key: id("zpk"),
+            ..req.clone()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyUsage, "{e}");
+    assert_eq!(e.op(), Some(Operation::VerifyPinData));
+    // A block that does not decode under the key is refused, like a translation.
+    let e = b
+        .verify_pin_data(VerifyPinDataRequest {
+            pin_block: EncryptedPinBlock::from_bytes(&[0x5A; 16]).unwrap(),
+            ..req
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+}

@@ -136,6 +136,18 @@ const KEYS: &[(&str, &str, &str, &str)] = &[
         "AES_128",
         r#""Encrypt":true,"Decrypt":true,"Wrap":true,"Unwrap":true"#,
     ),
+    (
+        "pvk-ibm",
+        "TR31_V1_IBM3624_PIN_VERIFICATION_KEY",
+        "TDES_2KEY",
+        r#""Generate":true,"Verify":true"#,
+    ),
+    (
+        "pvk-visa",
+        "TR31_V2_VISA_PIN_VERIFICATION_KEY",
+        "TDES_2KEY",
+        r#""Generate":true,"Verify":true"#,
+    ),
 ];
 
 /// Error types the two APIs document (plus the awsJson protocol errors).

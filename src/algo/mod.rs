@@ -14,6 +14,7 @@ pub mod emv;
 pub mod kcv;
 pub mod mac;
 pub mod pinblock;
+pub mod pinverify;
 pub mod tr31;
 
 /// An error from a reference algorithm: which input was wrong and why (the

@@ -19,6 +19,7 @@ mod card;
 mod data;
 mod keys;
 mod mac;
+mod pindata;
 
 /// The AWS Payment Cryptography backend.
 ///
@@ -34,6 +35,8 @@ mod mac;
 /// | generate/verify_card_validation | Generate/VerifyCardValidationData (CVV1; CVV2; iCVV = CVV1 with service code 999) |
 /// | verify_arqc | VerifyAuthRequestCryptogram (EmvCommon, Mastercard, Visa; ARPC 1/2) |
 /// | generate_mac / verify_mac | GenerateMac / VerifyMac (ISO 9797-1 alg 1/3, CMAC, HMAC-SHA-256) |
+/// | generate_pin_data | GeneratePinData (VisaPin, VisaPinVerificationValue, Ibm3624NaturalPin / RandomPin / PinOffset / PinFromOffset; ISO 0/1/3/4) |
+/// | verify_pin_data | VerifyPinData (VisaPin, Ibm3624Pin; zone key or DukptAttributes) |
 /// | generate_key | CreateKey + CreateAlias |
 /// | import_key | ImportKey (Tr31KeyBlock; components as an RSA-OAEP KeyCryptogram) + CreateAlias |
 /// | export_key | ExportKey (Tr31KeyBlock; version B under TDES KEKs, D under AES KEKs) |
@@ -326,6 +329,11 @@ impl Backend for AwsBackend {
             Request::VerifyArqc(r) => self.verify_arqc(r).await.map(Response::VerifyArqc),
             Request::GenerateMac(r) => self.generate_mac(r).await.map(Response::GenerateMac),
             Request::VerifyMac(r) => self.verify_mac(r).await.map(Response::VerifyMac),
+            Request::GeneratePinData(r) => self
+                .generate_pin_data(r)
+                .await
+                .map(Response::GeneratePinData),
+            Request::VerifyPinData(r) => self.verify_pin_data(r).await.map(Response::VerifyPinData),
             Request::GenerateKey(r) => self.generate_key(r).await.map(Response::GenerateKey),
             Request::ImportKey(r) => self.import_key(r).await.map(Response::ImportKey),
             Request::ExportKey(r) => self.export_key(r).await.map(Response::ExportKey),

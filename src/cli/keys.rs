@@ -16,7 +16,8 @@
 //!   is neither an ARN nor `alias/…` means the alias `alias/N` (see
 //!   [`super::aws`]).
 //! - `usage`: TR-31 key usage (`P0`, `B0`, `C0`, `E0`, `K0`, `M1`, `M3`,
-//!   `M6`, `M7`, `D0`, …). Required with `clear`.
+//!   `M6`, `M7`, `D0`, `V1` (IBM 3624 PVK), `V2` (Visa PVV PVK), …). Required
+//!   with `clear`.
 //! - `algorithm`: `TDES_2KEY`, `TDES_3KEY`, `AES_128`, `AES_192`, `AES_256`,
 //!   `HMAC_SHA256`; with `clear` it defaults from the length (16/24 bytes
 //!   TDES, 32 bytes AES-256).

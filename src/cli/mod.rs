@@ -101,7 +101,7 @@ enum Command {
     /// Encode or decode ISO 9564 PIN blocks (formats 0-4).
     #[command(subcommand)]
     Pinblock(calc::PinblockCommand),
-    /// PIN translation on a backend.
+    /// PIN translation and issuer PIN data (IBM 3624, Visa PVV) on a backend.
     #[command(subcommand)]
     Pin(ops::PinCommand),
     /// DUKPT key derivation (TDES X9.24-1 and AES X9.24-3).
@@ -152,7 +152,7 @@ async fn run(cli: &Cli) -> Result<Output, CliError> {
         Command::Dukpt(c) => calc::dukpt(c, show),
         Command::Tr31(c) => calc::tr31(c, show),
         Command::Components(c) => calc::components(c, show),
-        Command::Pin(c) => ops::pin(c).await,
+        Command::Pin(c) => ops::pin(c, show).await,
         Command::Cvv(c) => ops::cvv(c).await,
         Command::Arqc(c) => ops::arqc(c).await,
         Command::Mac(c) => ops::mac(c).await,

@@ -14,6 +14,8 @@ use std::fmt;
 
 /// Source of the published TDES test keys used for known answers.
 const SRC_JPOS_ZPK: &str = "jPOS JCESecurityModuleTest (ZPK/IMK 1334…; KCV 6FB1C8)";
+/// Source of the published PIN verification key of the IBM 3624 and PVV vectors.
+const SRC_PSEC_PVK: &str = "psec tests/test_pin.py (IBM 3624 and Visa PVV test PVK 0123…3210)";
 
 macro_rules! roles {
     ($($variant:ident => $name:literal, $usage:ident, $alg:ident, $modes:ident, $export:ident, $published:expr, $doc:literal;)*) => {
@@ -82,6 +84,12 @@ roles! {
     Cvk => "cvk", CardVerification, Tdes2, GENERATE_VERIFY, Exportable,
         Some(("0123456789ABCDEFFEDCBA9876543210", "Visa CVV published test CVK")),
         "Card verification key (C0), the published Visa CVV test key.";
+    PvkIbm => "pvk-ibm", PinVerificationIbm3624, Tdes2, GENERATE_VERIFY, Exportable,
+        Some(("0123456789ABCDEFFEDCBA9876543210", SRC_PSEC_PVK)),
+        "IBM 3624 PIN verification key (V1), the psec test PVK.";
+    PvkVisa => "pvk-visa", PinVerificationVisaPvv, Tdes2, GENERATE_VERIFY, Exportable,
+        Some(("0123456789ABCDEFFEDCBA9876543210", SRC_PSEC_PVK)),
+        "Visa PVV PIN verification key (V2), the psec test PVK.";
     ImkAc => "imk-ac", EmvAppCryptogram, Tdes2, DERIVE, Exportable,
         Some(("13345779133457791334577913345779", SRC_JPOS_ZPK)),
         "EMV issuer master key for application cryptograms (E0), jPOS test IMK.";

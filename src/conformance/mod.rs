@@ -9,7 +9,9 @@
 //! - **refusals** that must happen (key usage, PCI PIN format rules, bad
 //!   input), checked by [`crate::ErrorKind`];
 //! - **unsupported**: every operation the backend does not declare must
-//!   return [`crate::ErrorKind::Unsupported`].
+//!   return [`crate::ErrorKind::Unsupported`]; the cases of such an
+//!   operation are reported [`Verdict::Unsupported`] from the declaration,
+//!   without being run.
 //!
 //! A backend may declare an operation yet refuse some of its variants (a
 //! variant-LMK payShield has no AES keys, no ISO 4, no CMAC): a case whose
@@ -346,7 +348,8 @@ pub async fn run(backend: &dyn Backend, keys: &KeySet, opts: &RunOptions) -> Rep
             .chain(case.also.iter().copied())
             .find(|op| !caps.supports(*op))
         {
-            Verdict::Skip(format!("the backend does not declare {op}"))
+            // The backend says, in its capabilities, that it cannot do this.
+            Verdict::Unsupported(format!("unsupported: the backend does not declare {op}"))
         } else {
             let ctx = Ctx {
                 backend: &declared,

@@ -154,6 +154,60 @@ pub(crate) static CVV: LazyLock<Vec<(&str, &str, &str, &str)>> = LazyLock::new(|
         .collect()
 });
 
+/// The psec test PVK of the IBM 3624 and Visa PVV vectors.
+const PSEC_PVK: Option<(&str, &str, &str)> =
+    Some(("inputs", "pvk", "0123456789ABCDEFFEDCBA9876543210"));
+
+/// One IBM 3624 known answer: the validation data is `validation_data_length`
+/// PAN digits from `validation_data_offset`, padded with `pad_char`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Ibm3624Vector {
+    pub(crate) decimalization_table: &'static str,
+    pub(crate) validation_data: &'static str,
+    pub(crate) pad: &'static str,
+    pub(crate) offset: &'static str,
+    pub(crate) natural_pin: &'static str,
+    pub(crate) pin: &'static str,
+}
+
+pub(crate) static SRC_IBM3624: LazyLock<&str> = LazyLock::new(|| source("ibm3624_pin", PSEC_PVK));
+/// (PAN, vector) under the psec test PVK.
+pub(crate) static IBM3624: LazyLock<Vec<(&str, Ibm3624Vector)>> = LazyLock::new(|| {
+    of("ibm3624_pin", PSEC_PVK)
+        .map(|v| {
+            let pan = s(v, "inputs", "pan");
+            let from = v["inputs"]["validation_data_offset"].as_u64().unwrap_or(0) as usize;
+            let len = v["inputs"]["validation_data_length"].as_u64().unwrap_or(0) as usize;
+            (
+                pan,
+                Ibm3624Vector {
+                    decimalization_table: s(v, "inputs", "decimalization_table"),
+                    validation_data: pan.get(from..from + len).unwrap_or(""),
+                    pad: s(v, "inputs", "pad_char"),
+                    offset: s(v, "inputs", "offset"),
+                    natural_pin: s(v, "expected", "natural_pin"),
+                    pin: s(v, "expected", "pin"),
+                },
+            )
+        })
+        .collect()
+});
+
+pub(crate) static SRC_PVV: LazyLock<&str> = LazyLock::new(|| source("visa_pvv", PSEC_PVK));
+/// (PAN, PVKI, PIN, PVV) under the psec test PVK.
+pub(crate) static PVV: LazyLock<Vec<(&str, &str, &str, &str)>> = LazyLock::new(|| {
+    of("visa_pvv", PSEC_PVK)
+        .map(|v| {
+            (
+                s(v, "inputs", "pan"),
+                s(v, "inputs", "pvki"),
+                s(v, "inputs", "pin"),
+                s(v, "expected", "pvv"),
+            )
+        })
+        .collect()
+});
+
 const ARQC_VSDC: Option<(&str, &str, &str)> = Some((
     "inputs",
     "session_key_derivation",
@@ -252,6 +306,17 @@ mod tests {
         assert_eq!(*RETAIL_MAC_DATA, b"Now is the time for all ");
         assert_eq!(*RETAIL_MAC, "A1C72E74");
         assert_eq!(CMAC_TDES.len(), 2);
+        assert_eq!(IBM3624.len(), 4);
+        assert_eq!(IBM3624[3].1.validation_data, "12233445566778");
+        assert_eq!(IBM3624[3].1.pad, "1");
+        assert_eq!(IBM3624[1].1.offset, "6586");
+        assert_eq!(
+            PVV.as_slice(),
+            &[
+                ("1122334455667788", "1", "4524", "8523"),
+                ("1122334455667718", "1", "0570", "3144")
+            ]
+        );
         assert!(CMAC_AES.len() >= 3);
         for src in [
             *SRC_JPOS_PIN,
@@ -259,6 +324,8 @@ mod tests {
             *SRC_X924_3,
             *SRC_CVV,
             *SRC_JPOS_ARQC,
+            *SRC_IBM3624,
+            *SRC_PVV,
         ] {
             assert!(
                 src.len() > 20 && src != "tests/vectors/vectors.json",

@@ -18,9 +18,18 @@ fn first_diff(fields: &[(&'static str, bool)]) -> Verdict {
     }
 }
 
+/// True when the answer to `request` is random by design (a randomly
+/// generated PIN with its offset or PVV), so two answers never compare.
+pub(crate) fn random_output(request: &Request) -> bool {
+    matches!(request, Request::GeneratePinData(r) if r.method.is_random())
+}
+
+/// Compares the primary's and the candidate's answers; `random` (from
+/// [`random_output`]) marks answers that are random by design.
 pub(crate) fn classify(
     primary: &std::result::Result<Response, ErrorKind>,
     candidate: &std::result::Result<Response, ErrorKind>,
+    random: bool,
 ) -> Verdict {
     use Outcome::*;
     let done = Verdict::Done;
@@ -34,14 +43,15 @@ pub(crate) fn classify(
         (Err(_), _) => done(Mismatch {
             field: "error_kind",
         }),
-        (Ok(p), Ok(c)) => compare_responses(p, c),
+        (Ok(p), Ok(c)) => compare_responses(p, c, random),
     }
 }
 
 /// Field-by-field comparison. Every field of every response is listed, so a
 /// new field cannot be forgotten silently; the only fields allowed to differ
-/// are PIN blocks with random fill and TR-31 blocks (random by design).
-fn compare_responses(p: &Response, c: &Response) -> Verdict {
+/// are PIN blocks with random fill, TR-31 blocks (random by design) and
+/// what a random PIN generation gives (`random`).
+fn compare_responses(p: &Response, c: &Response, random: bool) -> Verdict {
     use Response as R;
     match (p, c) {
         (R::TranslatePin(a), R::TranslatePin(b)) => {
@@ -75,7 +85,8 @@ fn compare_responses(p: &Response, c: &Response) -> Verdict {
             ("key_check_value", a.key_check_value == b.key_check_value),
         ]),
         (R::VerifyCardValidation(a), R::VerifyCardValidation(b))
-        | (R::VerifyMac(a), R::VerifyMac(b)) => {
+        | (R::VerifyMac(a), R::VerifyMac(b))
+        | (R::VerifyPinData(a), R::VerifyPinData(b)) => {
             first_diff(&[("verification", a.verification == b.verification)])
         }
         (R::VerifyArqc(a), R::VerifyArqc(b)) => first_diff(&[
@@ -86,6 +97,36 @@ fn compare_responses(p: &Response, c: &Response) -> Verdict {
             ("mac", a.mac == b.mac),
             ("key_check_value", a.key_check_value == b.key_check_value),
         ]),
+        (R::GeneratePinData(a), R::GeneratePinData(b)) => {
+            if let Verdict::Done(Outcome::Mismatch { field }) = first_diff(&[
+                ("format", a.format == b.format),
+                (
+                    "generation_key_check_value",
+                    a.generation_key_check_value == b.generation_key_check_value,
+                ),
+                (
+                    "encryption_key_check_value",
+                    a.encryption_key_check_value == b.encryption_key_check_value,
+                ),
+            ]) {
+                return Verdict::Done(Outcome::Mismatch { field });
+            }
+            if random {
+                // Two random PINs: the offsets / PVVs and blocks differ by design.
+                return Verdict::Done(Outcome::Skipped(SkipReason::NotComparable));
+            }
+            if a.pin_data != b.pin_data {
+                return Verdict::Done(Outcome::Mismatch { field: "pin_data" });
+            }
+            match a.format {
+                PinBlockFormat::Iso0 | PinBlockFormat::Iso2 => {
+                    first_diff(&[("pin_block", a.pin_block == b.pin_block)])
+                }
+                PinBlockFormat::Iso1 | PinBlockFormat::Iso3 | PinBlockFormat::Iso4 => {
+                    Verdict::ComparePinBlocks(a.pin_block.clone(), b.pin_block.clone())
+                }
+            }
+        }
         (R::GenerateKey(_), R::GenerateKey(_)) => {
             // Two random keys: never comparable (and never shadowed).
             Verdict::Done(Outcome::Skipped(SkipReason::NotComparable))
@@ -134,6 +175,7 @@ mod tests {
         let o = outcome(classify(
             &verify(Verification::Failed),
             &verify(Verification::Verified),
+            false,
         ));
         assert_eq!(
             o,
@@ -144,6 +186,7 @@ mod tests {
         let o = outcome(classify(
             &verify(Verification::Failed),
             &verify(Verification::Failed),
+            false,
         ));
         assert_eq!(o, Outcome::Match);
     }
@@ -152,36 +195,96 @@ mod tests {
     fn error_classes() {
         let ok = verify(Verification::Verified);
         assert_eq!(
-            outcome(classify(&ok, &Err(ErrorKind::Unsupported))),
+            outcome(classify(&ok, &Err(ErrorKind::Unsupported), false)),
             Outcome::CandidateUnsupported
         );
         assert_eq!(
-            outcome(classify(&ok, &Err(ErrorKind::KeyNotFound))),
+            outcome(classify(&ok, &Err(ErrorKind::KeyNotFound), false)),
             Outcome::CandidateError(ErrorKind::KeyNotFound)
         );
         assert_eq!(
-            outcome(classify(&Err(ErrorKind::Transient), &ok)),
+            outcome(classify(&Err(ErrorKind::Transient), &ok, false)),
             Outcome::Skipped(SkipReason::PrimaryFailed)
         );
         // An unsupported primary gives no reference: skipped, not a mismatch.
         assert_eq!(
-            outcome(classify(&Err(ErrorKind::Unsupported), &ok)),
+            outcome(classify(&Err(ErrorKind::Unsupported), &ok, false)),
             Outcome::Skipped(SkipReason::PrimaryUnsupported)
         );
         assert_eq!(
             outcome(classify(
                 &Err(ErrorKind::KeyUsage),
-                &Err(ErrorKind::KeyUsage)
+                &Err(ErrorKind::KeyUsage),
+                false
             )),
             Outcome::Match
         );
         // The candidate accepted what the primary refused.
         assert_eq!(
-            outcome(classify(&Err(ErrorKind::KeyUsage), &ok)),
+            outcome(classify(&Err(ErrorKind::KeyUsage), &ok, false)),
             Outcome::Mismatch {
                 field: "error_kind"
             }
         );
+    }
+
+    #[test]
+    fn pin_data_compares_unless_the_pin_is_random() {
+        use crate::types::{PinOffset, Pvv};
+        let resp = |f, b: u8, data: PinData| {
+            Response::GeneratePinData(GeneratePinDataResponse {
+                pin_block: EncryptedPinBlock::from_bytes(&[b; 8]).unwrap(),
+                format: f,
+                pin_data: data,
+                generation_key_check_value: Kcv([1, 2, 3]),
+                encryption_key_check_value: Kcv([4, 5, 6]),
+            })
+        };
+        let pvv = |s| PinData::Pvv(Pvv::new(s).unwrap());
+        let off = |s| PinData::Offset(PinOffset::new(s).unwrap());
+        let iso0 = PinBlockFormat::Iso0;
+        // Random PINs: never comparable (but the key check values are).
+        assert_eq!(
+            outcome(compare_responses(
+                &resp(iso0, 1, pvv("1234")),
+                &resp(iso0, 2, pvv("5678")),
+                true
+            )),
+            Outcome::Skipped(SkipReason::NotComparable)
+        );
+        // Deterministic: PIN data and (ISO 0) blocks must match.
+        assert_eq!(
+            outcome(compare_responses(
+                &resp(iso0, 1, off("1234")),
+                &resp(iso0, 1, off("1234")),
+                false
+            )),
+            Outcome::Match
+        );
+        assert_eq!(
+            outcome(compare_responses(
+                &resp(iso0, 1, off("1234")),
+                &resp(iso0, 1, off("1235")),
+                false
+            )),
+            Outcome::Mismatch { field: "pin_data" }
+        );
+        assert_eq!(
+            outcome(compare_responses(
+                &resp(iso0, 1, off("1234")),
+                &resp(iso0, 2, off("1234")),
+                false
+            )),
+            Outcome::Mismatch { field: "pin_block" }
+        );
+        assert!(matches!(
+            compare_responses(
+                &resp(PinBlockFormat::Iso3, 1, pvv("1234")),
+                &resp(PinBlockFormat::Iso3, 2, pvv("1234")),
+                false
+            ),
+            Verdict::ComparePinBlocks(..)
+        ));
     }
 
     #[test]
@@ -197,21 +300,24 @@ mod tests {
         assert!(matches!(
             compare_responses(
                 &resp(PinBlockFormat::Iso3, 1),
-                &resp(PinBlockFormat::Iso3, 2)
+                &resp(PinBlockFormat::Iso3, 2),
+                false
             ),
             Verdict::ComparePinBlocks(..)
         ));
         assert_eq!(
             outcome(compare_responses(
                 &resp(PinBlockFormat::Iso0, 1),
-                &resp(PinBlockFormat::Iso0, 2)
+                &resp(PinBlockFormat::Iso0, 2),
+                false
             )),
             Outcome::Mismatch { field: "pin_block" }
         );
         assert_eq!(
             outcome(compare_responses(
                 &resp(PinBlockFormat::Iso0, 1),
-                &resp(PinBlockFormat::Iso0, 1)
+                &resp(PinBlockFormat::Iso0, 1),
+                false
             )),
             Outcome::Match
         );

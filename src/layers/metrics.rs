@@ -16,7 +16,9 @@ use tracing::Instrument;
 pub fn outcome_label(result: &Result<Response>) -> &'static str {
     let verification = match result {
         Err(e) => return e.kind().as_str(),
-        Ok(Response::VerifyCardValidation(r)) | Ok(Response::VerifyMac(r)) => r.verification,
+        Ok(Response::VerifyCardValidation(r))
+        | Ok(Response::VerifyMac(r))
+        | Ok(Response::VerifyPinData(r)) => r.verification,
         Ok(Response::VerifyArqc(r)) => r.verification,
         Ok(_) => return "ok",
     };

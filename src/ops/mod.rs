@@ -7,9 +7,11 @@
 //! on the key (lengths, algorithms, usage) is checked by the backend, as an
 //! HSM checks it.
 
+mod pindata;
 mod types;
 mod validate;
 
+pub use pindata::*;
 pub use types::*;
 pub use validate::{max_mac_len, MAX_MAC_LEN, MIN_MAC_LEN};
 

@@ -10,6 +10,7 @@
 //! [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) and message.
 //! Rules that need the key's attributes live in the crate's `rules` module.
 
+use super::pindata::PinVerification;
 use super::types::*;
 use super::Request;
 use crate::algo::pinblock::check_translation;
@@ -69,6 +70,31 @@ impl Request {
                     _ => Ok(()),
                 }
             }
+            Request::GeneratePinData(r) => {
+                check_pin_data_format(r.format)?;
+                if let Some(b) = r.method.incoming_block() {
+                    check_block_len(r.format, b.as_bytes().len())?;
+                }
+                Ok(())
+            }
+            Request::VerifyPinData(r) => {
+                check_pin_data_format(r.format)?;
+                check_block_len(r.format, r.pin_block.as_bytes().len())?;
+                if let PinKey::Dukpt(d) = &r.pin_key {
+                    check_dukpt(d)?;
+                }
+                if let (Some(n), PinVerification::Ibm3624 { offset, .. }) =
+                    (r.pin_length, &r.method)
+                {
+                    if n.get() < offset.len() {
+                        return Err(Error::invalid(
+                            "pin length",
+                            "shorter than the PIN offset (the PIN check length)",
+                        ));
+                    }
+                }
+                Ok(())
+            }
             Request::VerifyMac(r) => {
                 check_mac_data(r.algorithm, r.data.len())?;
                 if !(MIN_MAC_LEN..=max_mac_len(r.algorithm)).contains(&r.mac.len()) {
@@ -111,6 +137,18 @@ fn check_block_len(format: PinBlockFormat, len: usize) -> Result<()> {
             ),
         ))
     }
+}
+
+/// PIN data travels in ISO formats 0, 1, 3 and 4; format 2 is for ICC
+/// offline PIN only (ISO 9564-1).
+fn check_pin_data_format(format: PinBlockFormat) -> Result<()> {
+    if format == PinBlockFormat::Iso2 {
+        return Err(Error::invalid(
+            "format",
+            "ISO format 2 is for ICC offline PIN only, not for issuer PIN data",
+        ));
+    }
+    Ok(())
 }
 
 /// A DUKPT derivation: HMAC is no working-key type; TDES DUKPT (a 10-byte

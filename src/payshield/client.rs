@@ -57,12 +57,16 @@ struct Inner {
 /// Mastercard (KQ, no ARPC) session keys and the EMV common session key
 /// (KW, ARPC methods 1 and 2), up to 255 bytes of padded transaction data,
 /// option B for long PANs through KW only; TR-31 import (A6) and export in
-/// version B (A8); no clear components (console only).
+/// version B (A8); no clear components (console only). Issuer PIN data
+/// (IBM 3624 and Visa PVV: the DG/CG/EE/DE/EA/DA-style commands) is not
+/// implemented by this client yet, so it is not declared.
 static VARIANT_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> =
     std::sync::LazyLock::new(|| {
         use crate::capabilities::{ArpcKind, DukptKind, MacKind, SessionKind};
         use crate::types::KeyAlgorithm;
         let mut c = Capabilities::all();
+        c.operations.remove(&Operation::GeneratePinData);
+        c.operations.remove(&Operation::VerifyPinData);
         c.pin_formats = [
             PinBlockFormat::Iso0,
             PinBlockFormat::Iso1,
@@ -649,6 +653,12 @@ impl PayShieldBackend {
             Request::VerifyArqc(r) => Response::VerifyArqc(self.verify_arqc(r).await?),
             Request::GenerateMac(r) => Response::GenerateMac(self.generate_mac(r).await?),
             Request::VerifyMac(r) => Response::VerifyMac(self.verify_mac(r).await?),
+            // Not declared (see VARIANT_LMK_CAPABILITIES): refused before here.
+            Request::GeneratePinData(_) | Request::VerifyPinData(_) => {
+                return Err(Error::unsupported(
+                    "issuer PIN data (IBM 3624, Visa PVV) on the payShield backend",
+                ))
+            }
             Request::GenerateKey(r) => Response::GenerateKey(self.generate_key(r).await?),
             Request::ImportKey(r) => Response::ImportKey(self.import_key(r).await?),
             Request::ExportKey(r) => Response::ExportKey(self.export_key(r).await?),

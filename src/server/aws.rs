@@ -4,7 +4,8 @@
 //!
 //! - Control plane: awsJson1_0, `X-Amz-Target: PaymentCryptographyControlPlane.<Op>`
 //!   on `POST /`.
-//! - Data plane: restJson1 paths (`/pindata/translate`, `/keys/{id}/decrypt`, …).
+//! - Data plane: restJson1 paths (`/pindata/translate`, `/pindata/generate`,
+//!   `/pindata/verify`, `/keys/{id}/decrypt`, …).
 //! - Every request must be SigV4-signed; with [`Credentials`] the signature is
 //!   verified and bad or missing signatures are refused as AWS refuses them:
 //!   the signature must cover the body as received (an `x-amz-content-sha256`
@@ -31,7 +32,8 @@
 //! Operations and variants the emulator does not implement answer
 //! `ValidationException`, as the service answers input it cannot process.
 //! Where AWS semantics are not published, the emulator follows the crate's
-//! software reference (documented per operation in `data.rs`); it does not
+//! software reference (documented per operation in `data.rs` and
+//! `pindata.rs`); it does not
 //! enforce DES key parity (the service documents no parity check).
 //!
 //! ```no_run
@@ -47,6 +49,7 @@ mod api;
 mod conn;
 mod control;
 mod data;
+mod pindata;
 mod sigv4;
 mod state;
 mod wrap;
@@ -611,15 +614,19 @@ async fn answer(
             )),
             None => Err(ApiError::unknown_operation(format!("unknown target {t}"))),
         },
-        None => match data::route(path) {
-            Some(route) if method == "POST" => match parse(body) {
+        None => match (pindata::route(path), data::route(path)) {
+            (Some(route), _) if method == "POST" => match parse(body) {
+                Ok(v) => pindata::dispatch(inner, route, &v).await,
+                Err(e) => Err(e),
+            },
+            (None, Some(route)) if method == "POST" => match parse(body) {
                 Ok(v) => data::dispatch(inner, route, &v).await,
                 Err(e) => Err(e),
             },
-            Some(_) => Err(ApiError::unknown_operation(
+            (Some(_), _) | (None, Some(_)) => Err(ApiError::unknown_operation(
                 "data plane operations use POST",
             )),
-            None => Err(ApiError::unknown_operation(format!(
+            (None, None) => Err(ApiError::unknown_operation(format!(
                 "no operation at {path}"
             ))),
         },

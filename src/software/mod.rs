@@ -8,6 +8,7 @@
 //! Key bytes never leave it in clear.
 
 mod keystore;
+mod pindata;
 
 /// The KCV of `key` as AWS Payment Cryptography reports it (ANSI X9.24 for
 /// TDES, CMAC for AES, HMAC-SHA-256 of the empty message for HMAC keys):
@@ -182,21 +183,33 @@ impl SoftwareBackend {
         }
     }
 
-    fn translate_pin(&self, r: TranslatePinRequest) -> Result<TranslatePinResponse> {
-        let pan = Some(r.pan.expose());
-        let pin = match &r.incoming_key {
+    /// The PIN in `block` (in `format`) under a zone PIN key or DUKPT,
+    /// checked for PIN decryption.
+    fn incoming_pin(
+        &self,
+        key: &PinKey,
+        format: crate::types::PinBlockFormat,
+        block: &crate::types::EncryptedPinBlock,
+        pan: &crate::types::Pan,
+    ) -> Result<crate::types::Pin> {
+        let pan = Some(pan.expose());
+        Ok(match key {
             PinKey::Key(id) => {
                 let k = self.keys.get(id)?;
                 rules::check(id, &k.attributes, Purpose::PinDecrypt)?;
-                let c = k.cipher()?;
-                pinblock::decrypt_pin_block(c, r.incoming_format, r.pin_block.as_bytes(), pan)?
+                pinblock::decrypt_pin_block(k.cipher()?, format, block.as_bytes(), pan)?
             }
             PinKey::Dukpt(d) => {
                 let (wk, alg, _) = self.dukpt_key(d, DukptPurpose::Pin)?;
                 let c = cipher_for(alg, wk.bytes())?;
-                pinblock::decrypt_pin_block(&c, r.incoming_format, r.pin_block.as_bytes(), pan)?
+                pinblock::decrypt_pin_block(&c, format, block.as_bytes(), pan)?
             }
-        };
+        })
+    }
+
+    fn translate_pin(&self, r: TranslatePinRequest) -> Result<TranslatePinResponse> {
+        let pin = self.incoming_pin(&r.incoming_key, r.incoming_format, &r.pin_block, &r.pan)?;
+        let pan = Some(r.pan.expose());
         let out = self.keys.get(&r.outgoing_key)?;
         rules::check(&r.outgoing_key, &out.attributes, Purpose::PinEncrypt)?;
         let c = out.cipher()?;
@@ -480,6 +493,8 @@ impl Backend for SoftwareBackend {
             Request::VerifyArqc(r) => self.verify_arqc(r).map(Response::VerifyArqc),
             Request::GenerateMac(r) => self.generate_mac(r).map(Response::GenerateMac),
             Request::VerifyMac(r) => self.verify_mac(r).map(Response::VerifyMac),
+            Request::GeneratePinData(r) => self.generate_pin_data(r).map(Response::GeneratePinData),
+            Request::VerifyPinData(r) => self.verify_pin_data(r).map(Response::VerifyPinData),
             Request::GenerateKey(r) => self.generate_key(r).map(Response::GenerateKey),
             Request::ImportKey(r) => self.import_key(r).map(Response::ImportKey),
             Request::ExportKey(r) => self.export_key(r).map(Response::ExportKey),

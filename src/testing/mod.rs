@@ -24,7 +24,7 @@
 use crate::backend::Backend;
 use crate::conformance::{provision, KeySet, ProvisionOptions, Role};
 use crate::error::{Error, ErrorKind, Result};
-use crate::layers::compare::{classify, Verdict};
+use crate::layers::compare::{classify, random_output, Verdict};
 use crate::layers::{Outcome, SkipReason};
 use crate::ops::{Request, Response};
 use crate::software::SoftwareBackend;
@@ -159,7 +159,7 @@ pub async fn differential(
         reference: answer(&r),
         candidate: answer(&c),
     };
-    let outcome = match classify(&r, &c) {
+    let outcome = match classify(&r, &c, random_output(&request)) {
         Verdict::Done(o) => o,
         Verdict::ComparePinBlocks(a, b) => match same_pin(&request, &a, &b) {
             Some(true) => Outcome::Match,

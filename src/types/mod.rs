@@ -13,6 +13,7 @@ pub(crate) mod ksn;
 pub(crate) mod operation;
 mod params;
 pub(crate) mod pin;
+mod pindata;
 mod secret;
 
 pub use card::{CardExpiry, Psn, ServiceCode};
@@ -25,6 +26,9 @@ pub use ksn::Ksn;
 pub use operation::Operation;
 pub use params::{Iso9797Padding, MkDerivation, ProprietaryAuthData};
 pub use pin::{EncryptedPinBlock, Pin, PinBlockFormat};
+pub use pindata::{
+    DecimalizationTable, PadCharacter, PinLength, PinOffset, PinValidationData, Pvki, Pvv,
+};
 pub use secret::{Cvv, Pan, SecretBytes};
 
 /// The outcome of a verification. A failed verification is a value, not an

@@ -22,6 +22,11 @@ macro_rules! with_operations {
         "Generate a MAC.";
     VerifyMac(VerifyMacRequest) -> VerifyResponse, "verify_mac", idempotent = true,
         "Verify a MAC.";
+    GeneratePinData(GeneratePinDataRequest) -> GeneratePinDataResponse, "generate_pin_data",
+        idempotent = true,
+        "Generate issuer PIN data: a PIN (random, natural or from an offset) with its IBM 3624 offset or Visa PVV, or the offset / PVV of a given PIN.";
+    VerifyPinData(VerifyPinDataRequest) -> VerifyResponse, "verify_pin_data", idempotent = true,
+        "Verify a PIN against its IBM 3624 offset or Visa PVV.";
     GenerateKey(GenerateKeyRequest) -> KeyInfo, "generate_key", idempotent = false,
         "Generate a new random key with the given attributes.";
     ImportKey(ImportKeyRequest) -> KeyInfo, "import_key", idempotent = false,

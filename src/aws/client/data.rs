@@ -148,7 +148,7 @@ fn pin_format(f: PinBlockFormat, pan: &str) -> Result<dt::TranslationIsoFormats>
     })
 }
 
-fn dukpt_type(a: KeyAlgorithm) -> Result<dt::DukptDerivationType> {
+pub(super) fn dukpt_type(a: KeyAlgorithm) -> Result<dt::DukptDerivationType> {
     Ok(dt::DukptDerivationType::from(match a {
         KeyAlgorithm::HmacSha256 => {
             return Err(Error::invalid(

@@ -20,7 +20,9 @@ use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use std::sync::Arc;
 
 mod arqc;
+mod pin;
 pub use arqc::*;
+pub use pin::*;
 
 /// An opened backend plus what is needed to name keys on it.
 struct Session {
@@ -111,137 +113,6 @@ fn verification(out: Output, v: Verification) -> Output {
         out.code = EXIT_FAILED;
     }
     out
-}
-
-// ------------------------------------------------------------ PIN
-
-/// `pin …`.
-#[derive(Subcommand)]
-pub enum PinCommand {
-    /// Translate a PIN block from one key (or DUKPT) and format to another.
-    #[command(after_help = "Examples:\n  \
-        paycrypto pin translate --in-key-hex 13345779133457791334577913345779 --in-format 0 \\\n      \
-        --out-key-hex AF8CB133A78F8DC2D1359F18527593FB --out-format 4 \\\n      \
-        --pan 1234567890123 --block 3C0CA40863092C3A\n  \
-        paycrypto pin translate --backend payshield://127.0.0.1:1500 --keys keys.json \\\n      \
-        --in-bdk bdk --ksn FFFF9876543210E00001 --in-format 0 --out-key zpk --out-format 0 \\\n      \
-        --pan 4012345678909 --block 1B9C1845EB993A7A")]
-    Translate(TranslateArgs),
-}
-
-/// `pin translate`.
-#[derive(Args)]
-#[command(group(ArgGroup::new("incoming").required(true).args(["in_key", "in_key_hex", "in_bdk", "in_bdk_hex"])))]
-#[command(group(ArgGroup::new("outgoing").required(true).args(["out_key", "out_key_hex"])))]
-pub struct TranslateArgs {
-    #[command(flatten)]
-    backend: BackendArgs,
-    /// Incoming PIN key, by name.
-    #[arg(long, value_name = "NAME")]
-    in_key: Option<String>,
-    /// Incoming PIN key, clear (software backend only).
-    #[arg(long, value_name = "HEX")]
-    in_key_hex: Option<String>,
-    /// Incoming DUKPT BDK, by name (with --ksn).
-    #[arg(long, value_name = "NAME", requires = "ksn")]
-    in_bdk: Option<String>,
-    /// Incoming DUKPT BDK, clear (software backend only; with --ksn).
-    #[arg(long, value_name = "HEX", requires = "ksn")]
-    in_bdk_hex: Option<String>,
-    /// DUKPT key serial number (20 hex digits TDES, 24 AES).
-    #[arg(long)]
-    ksn: Option<String>,
-    /// Incoming format: 0, 1, 3 or 4.
-    #[arg(long)]
-    in_format: String,
-    /// Outgoing PIN key, by name.
-    #[arg(long, value_name = "NAME")]
-    out_key: Option<String>,
-    /// Outgoing PIN key, clear (software backend only).
-    #[arg(long, value_name = "HEX")]
-    out_key_hex: Option<String>,
-    /// Outgoing format: 0, 1, 3 or 4.
-    #[arg(long)]
-    out_format: String,
-    /// The PAN.
-    #[arg(long)]
-    pan: String,
-    /// The encrypted PIN block (hex).
-    #[arg(long, value_name = "HEX")]
-    block: String,
-}
-
-pub(super) async fn pin(c: &PinCommand) -> Result<Output, CliError> {
-    let PinCommand::Translate(a) = c;
-    let in_fmt = args::format("--in-format", &a.in_format)?;
-    let out_fmt = args::format("--out-format", &a.out_format)?;
-    let pan = args::pan("--pan", &a.pan)?;
-    let block = args::hex("--block", &a.block)?;
-    let pin_block = crate::EncryptedPinBlock::from_bytes(&block)
-        .map_err(|e| CliError::arg("--block", e.reason))?;
-    let s = Session::open(&a.backend).await?;
-    let iso4 = |f| f == crate::PinBlockFormat::Iso4;
-    let incoming = if a.in_bdk.is_some() || a.in_bdk_hex.is_some() {
-        let ksn = args::transaction_ksn("--ksn", a.ksn.as_deref().unwrap_or_default())?;
-        let bdk_aes = ksn.is_aes();
-        let bdk = s
-            .key(
-                "--in-bdk",
-                a.in_bdk.as_ref(),
-                a.in_bdk_hex.as_ref(),
-                KeyUsage::Bdk,
-                bdk_aes,
-            )
-            .await?;
-        let key_type = if bdk_aes && iso4(in_fmt) {
-            KeyAlgorithm::Aes128
-        } else {
-            KeyAlgorithm::Tdes2
-        };
-        PinKey::Dukpt(Dukpt { bdk, ksn, key_type })
-    } else {
-        if a.ksn.is_some() {
-            return Err(CliError::arg(
-                "--ksn",
-                "applies only with --in-bdk or --in-bdk-hex",
-            ));
-        }
-        PinKey::Key(
-            s.key(
-                "--in-key",
-                a.in_key.as_ref(),
-                a.in_key_hex.as_ref(),
-                KeyUsage::PinEncryption,
-                iso4(in_fmt),
-            )
-            .await?,
-        )
-    };
-    let outgoing = s
-        .key(
-            "--out-key",
-            a.out_key.as_ref(),
-            a.out_key_hex.as_ref(),
-            KeyUsage::PinEncryption,
-            iso4(out_fmt),
-        )
-        .await?;
-    let r = s
-        .backend
-        .translate_pin(TranslatePinRequest {
-            incoming_key: incoming,
-            incoming_format: in_fmt,
-            outgoing_key: outgoing,
-            outgoing_format: out_fmt,
-            pan,
-            pin_block,
-        })
-        .await?;
-    Ok(Output::new()
-        .field("pin_block", hex::encode_upper(r.pin_block.as_bytes()))
-        .field("format", r.format.code())
-        .field("key_kcv", r.key_check_value.to_string())
-        .field("backend", s.backend.name().to_string()))
 }
 
 // ------------------------------------------------------------ CVV

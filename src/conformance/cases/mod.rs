@@ -6,6 +6,7 @@ mod emv;
 mod keys;
 mod mac;
 mod pin;
+mod pindata;
 pub(crate) mod unsupported;
 
 use super::{fail, Case, Outcome};
@@ -17,6 +18,7 @@ pub(crate) fn all() -> Vec<Case> {
     let mut v = Vec::new();
     v.extend(keys::cases());
     v.extend(pin::cases());
+    v.extend(pindata::cases());
     v.extend(data::cases());
     v.extend(card::cases());
     v.extend(emv::cases());

@@ -409,7 +409,7 @@ async fn agree_aes_zone(ctx: &Ctx<'_>) -> Outcome {
 }
 
 /// A random TDES transaction counter (at most 10 one-bits, non-zero).
-fn tdes_counter(rng: &mut impl Rng) -> u32 {
+pub(super) fn tdes_counter(rng: &mut impl Rng) -> u32 {
     loop {
         let c = rng.random_range(1..=0x1F_FFFFu32);
         if c.count_ones() <= 10 {

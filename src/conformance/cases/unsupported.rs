@@ -7,7 +7,8 @@ use crate::conformance::{fail, Outcome, Stop};
 use crate::error::ErrorKind;
 use crate::ops::*;
 use crate::types::{
-    CardExpiry, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, Pan, Psn, SecretBytes,
+    CardExpiry, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, Pan, PinLength, Psn,
+    Pvki, Pvv, SecretBytes,
 };
 
 /// A well-formed request for `op`, naming a key that need not exist.
@@ -77,6 +78,28 @@ pub(crate) fn sample_request(op: Operation) -> crate::Result<Request> {
             algorithm: MacAlgorithm::Cmac,
             data: vec![0; 8],
             mac: vec![0; 8],
+        }),
+        Operation::GeneratePinData => Request::GeneratePinData(GeneratePinDataRequest {
+            generation_key: key.clone(),
+            encryption_key: key,
+            format: PinBlockFormat::Iso0,
+            pan,
+            method: PinGeneration::VisaPin {
+                pvki: Pvki::new(1)?,
+                pin_length: PinLength::FOUR,
+            },
+        }),
+        Operation::VerifyPinData => Request::VerifyPinData(VerifyPinDataRequest {
+            verification_key: key.clone(),
+            pin_key: PinKey::Key(key),
+            format: PinBlockFormat::Iso0,
+            pan,
+            pin_block: EncryptedPinBlock::from_bytes(&[0x11; 8])?,
+            method: PinVerification::VisaPvv {
+                pvki: Pvki::new(1)?,
+                pvv: Pvv::new("1234")?,
+            },
+            pin_length: None,
         }),
         Operation::GenerateKey => Request::GenerateKey(GenerateKeyRequest {
             key_id: key,

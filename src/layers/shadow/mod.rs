@@ -1,6 +1,6 @@
 //! [`Shadow`]: answer with the primary, compare with a candidate in the background.
 
-use super::compare::{classify, Verdict};
+use super::compare::{classify, random_output, Verdict};
 pub use super::outcome::{Comparison, ComparisonSink, Outcome, ShadowStats, SkipReason};
 use queue::Queue;
 
@@ -559,8 +559,14 @@ impl Shared {
                 format: r.outgoing_format,
                 pan: r.pan.clone(),
             }),
+            Request::GeneratePinData(r) => Some(PinContext {
+                key: r.encryption_key.clone(),
+                format: r.format,
+                pan: r.pan.clone(),
+            }),
             _ => None,
         };
+        let random = random_output(&job.request);
         let start = Instant::now();
         let candidate = match tokio::time::timeout(
             self.candidate_timeout,
@@ -573,7 +579,7 @@ impl Shared {
             Err(_) => Err(ErrorKind::Timeout),
         };
         let candidate_latency = start.elapsed();
-        let outcome = match classify(&job.primary, &candidate) {
+        let outcome = match classify(&job.primary, &candidate, random) {
             Verdict::Done(o) => o,
             Verdict::ComparePinBlocks(p, c) => match pin_ctx {
                 Some(ctx) => self.compare_pin_blocks(ctx, p, c).await,

@@ -41,8 +41,6 @@ pub(crate) fn route(path: &str) -> Option<Route> {
         ["cryptogram", "verify"] => Route::VerifyArqc,
         ["mac", "generate"] => Route::GenerateMac,
         ["mac", "verify"] => Route::VerifyMac,
-        ["pindata", "generate"] => Route::Unsupported("GeneratePinData"),
-        ["pindata", "verify"] => Route::Unsupported("VerifyPinData"),
         ["keys", _, "reencrypt"] => Route::Unsupported("ReEncryptData"),
         ["cryptogram", "generate"] => Route::Unsupported("GenerateAuthRequestCryptogram"),
         ["keymaterial", "translate"] => Route::Unsupported("TranslateKeyMaterial"),
@@ -86,7 +84,7 @@ pub(crate) async fn dispatch(inner: &Inner, route: Route, body: &Value) -> ApiRe
     }
 }
 
-fn key(inner: &Inner, ident: &str) -> ApiResult<Arc<KeyRecord>> {
+pub(super) fn key(inner: &Inner, ident: &str) -> ApiResult<Arc<KeyRecord>> {
     if ident.len() < 7 || ident.len() > 322 {
         return Err(ApiError::field(
             "KeyIdentifier",
@@ -98,16 +96,16 @@ fn key(inner: &Inner, ident: &str) -> ApiResult<Arc<KeyRecord>> {
     Ok(k)
 }
 
-async fn run(inner: &Inner, req: Request) -> ApiResult<Response> {
+pub(super) async fn run(inner: &Inner, req: Request) -> ApiResult<Response> {
     inner.soft().execute(req).await.map_err(ApiError::from)
 }
 
-fn pan(o: Obj<'_>, key: &str) -> ApiResult<Pan> {
+pub(super) fn pan(o: Obj<'_>, key: &str) -> ApiResult<Pan> {
     let s = o.digits(key, 12, 19)?;
     Pan::new(s).map_err(|_| ApiError::field(&o.field_name(key), "is not a valid PAN"))
 }
 
-fn dukpt_attrs(o: Obj<'_>, bdk: &KeyRecord) -> ApiResult<Dukpt> {
+pub(super) fn dukpt_attrs(o: Obj<'_>, bdk: &KeyRecord) -> ApiResult<Dukpt> {
     let ksn_s = o.str_len("KeySerialNumber", 16, 24)?;
     let ksn = Ksn::parse_hex(ksn_s)
         .map_err(|e| ApiError::field(&o.field_name("KeySerialNumber"), e.reason))?;
