@@ -12,8 +12,9 @@ use crate::algo::{dukpt, emv, pinblock};
 use crate::conformance::Role;
 use crate::ops::*;
 use crate::types::{
-    CardExpiry, Cvv, EncryptedPinBlock, Exportability, KeyAlgorithm, KeyAttributes, KeyId,
-    KeyUsage, Ksn, ModesOfUse, Pan, Pin, PinBlockFormat, Psn, SecretBytes, ServiceCode,
+    CardExpiry, Cvv, DecimalizationTable, EncryptedPinBlock, Exportability, KeyAlgorithm,
+    KeyAttributes, KeyId, KeyUsage, Ksn, ModesOfUse, PadCharacter, Pan, Pin, PinBlockFormat,
+    PinLength, PinOffset, PinValidationData, Psn, Pvki, Pvv, SecretBytes, ServiceCode,
 };
 use arbitrary::{Arbitrary, Result, Unstructured};
 
@@ -429,9 +430,153 @@ impl<'a> Arbitrary<'a> for DeleteKeyRequest {
     }
 }
 
+fn ibm(u: &mut Unstructured<'_>) -> Result<Ibm3624> {
+    let table = if bool::arbitrary(u)? {
+        "0123456789012345".to_owned()
+    } else {
+        digits(u, 16, 16)?
+    };
+    Ok(Ibm3624 {
+        decimalization_table: DecimalizationTable::new(&table).map_err(|_| bad())?,
+        validation_data: PinValidationData::new(&digits(u, 4, 16)?).map_err(|_| bad())?,
+        pad: PadCharacter::new(u.choose(&["F", "0", "A"])?).map_err(|_| bad())?,
+    })
+}
+
+fn pin_length(u: &mut Unstructured<'_>) -> Result<PinLength> {
+    PinLength::new(u.int_in_range(4..=12u8)?).map_err(|_| bad())
+}
+
+/// A PIN block of `pin` in `format` under the zone PIN key for `format`.
+fn zone_block(
+    u: &mut Unstructured<'_>,
+    format: PinBlockFormat,
+    pin: &Pin,
+    pan: &Pan,
+) -> Result<(KeyId, EncryptedPinBlock)> {
+    let role = if format == PinBlockFormat::Iso4 {
+        Role::ZpkAes
+    } else {
+        Role::Zpk
+    };
+    let cipher = cipher_for(role, format).ok_or_else(bad)?;
+    let seed: [u8; 8] = Arbitrary::arbitrary(u)?;
+    let mut rng =
+        <rand::rngs::StdRng as rand::SeedableRng>::seed_from_u64(u64::from_le_bytes(seed));
+    let block = pinblock::encrypt_pin_block(&cipher, format, pin, Some(pan.expose()), &mut rng)
+        .map_err(|_| bad())?;
+    Ok((key_id(role), block))
+}
+
+fn pin_data_format(u: &mut Unstructured<'_>) -> Result<PinBlockFormat> {
+    Ok(*u.choose(&[
+        PinBlockFormat::Iso0,
+        PinBlockFormat::Iso1,
+        PinBlockFormat::Iso3,
+        PinBlockFormat::Iso4,
+    ])?)
+}
+
+impl<'a> Arbitrary<'a> for GeneratePinDataRequest {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let pan = pan(u)?;
+        let format = pin_data_format(u)?;
+        let pin = pin(u)?;
+        let (encryption_key, block) = zone_block(u, format, &pin, &pan)?;
+        let (generation_key, method) = match u.int_in_range(0..=5u8)? {
+            0 => (
+                Role::PvkVisa,
+                PinGeneration::VisaPin {
+                    pvki: Pvki::new(u.int_in_range(0..=6u8)?).map_err(|_| bad())?,
+                    pin_length: pin_length(u)?,
+                },
+            ),
+            1 => (
+                Role::PvkVisa,
+                PinGeneration::VisaPvv {
+                    pvki: Pvki::new(u.int_in_range(0..=6u8)?).map_err(|_| bad())?,
+                    pin_block: block,
+                },
+            ),
+            2 => (
+                Role::PvkIbm,
+                PinGeneration::Ibm3624NaturalPin {
+                    ibm: ibm(u)?,
+                    pin_length: pin_length(u)?,
+                },
+            ),
+            3 => (
+                Role::PvkIbm,
+                PinGeneration::Ibm3624RandomPin {
+                    ibm: ibm(u)?,
+                    pin_length: pin_length(u)?,
+                },
+            ),
+            4 => (
+                Role::PvkIbm,
+                PinGeneration::Ibm3624PinOffset {
+                    ibm: ibm(u)?,
+                    pin_block: block,
+                },
+            ),
+            _ => (
+                Role::PvkIbm,
+                PinGeneration::Ibm3624PinFromOffset {
+                    ibm: ibm(u)?,
+                    offset: PinOffset::new(&digits(u, 4, 12)?).map_err(|_| bad())?,
+                },
+            ),
+        };
+        Ok(Self {
+            generation_key: key_id(generation_key),
+            encryption_key,
+            format,
+            pan,
+            method,
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for VerifyPinDataRequest {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let pan = pan(u)?;
+        let format = pin_data_format(u)?;
+        let pin = pin(u)?;
+        let (zpk, pin_block) = zone_block(u, format, &pin, &pan)?;
+        let (key, method) = if bool::arbitrary(u)? {
+            let offset_len = u.int_in_range(4..=pin.digits().len())?;
+            (
+                Role::PvkIbm,
+                PinVerification::Ibm3624 {
+                    ibm: ibm(u)?,
+                    offset: PinOffset::new(&digits(u, offset_len, offset_len)?)
+                        .map_err(|_| bad())?,
+                },
+            )
+        } else {
+            (
+                Role::PvkVisa,
+                PinVerification::VisaPvv {
+                    pvki: Pvki::new(u.int_in_range(0..=6u8)?).map_err(|_| bad())?,
+                    pvv: Pvv::new(&digits(u, 4, 4)?).map_err(|_| bad())?,
+                },
+            )
+        };
+        Ok(Self {
+            verification_key: key_id(key),
+            pin_key: PinKey::Key(zpk),
+            format,
+            pan,
+            pin_block,
+            method,
+            pin_length: None,
+        })
+    }
+}
+
 impl<'a> Arbitrary<'a> for Request {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u.int_in_range(0..=12u8)? {
+        Ok(match u.int_in_range(0..=14u8)? {
             0 => TranslatePinRequest::arbitrary(u)?.into(),
             1 => EncryptDataRequest::arbitrary(u)?.into(),
             2 => DecryptDataRequest::arbitrary(u)?.into(),
@@ -444,6 +589,8 @@ impl<'a> Arbitrary<'a> for Request {
             9 => ImportKeyRequest::arbitrary(u)?.into(),
             10 => ExportKeyRequest::arbitrary(u)?.into(),
             11 => GetKeyInfoRequest::arbitrary(u)?.into(),
+            12 => GeneratePinDataRequest::arbitrary(u)?.into(),
+            13 => VerifyPinDataRequest::arbitrary(u)?.into(),
             _ => DeleteKeyRequest::arbitrary(u)?.into(),
         })
     }
