@@ -25,7 +25,7 @@ use crate::ops::*;
 use crate::rules::{self, Purpose};
 use crate::types::{Cvv, Kcv, KeyAlgorithm, SecretBytes, Verification};
 use async_trait::async_trait;
-use keystore::{KeyStore, StoredKey};
+use keystore::{KeyStore, Keys, StoredKey};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
@@ -153,11 +153,11 @@ impl SoftwareBackend {
 
     /// Derives a DUKPT working key from a stored BDK.
     fn dukpt_key(
-        &self,
+        keys: &Keys<'_>,
         d: &Dukpt,
         purpose: DukptPurpose,
     ) -> Result<(WorkingKey, KeyAlgorithm, Kcv)> {
-        let bdk = self.keys.get(&d.bdk)?;
+        let bdk = keys.get(&d.bdk)?;
         rules::check_bdk(&bdk.attributes, d)?;
         let bdk_bytes = bdk.material.expose();
         if d.ksn.is_aes() {
@@ -184,20 +184,23 @@ impl SoftwareBackend {
 
     fn translate_pin(&self, r: TranslatePinRequest) -> Result<TranslatePinResponse> {
         let pan = Some(r.pan.expose());
+        // Both keys under one lock acquisition, borrowed for the two block
+        // operations; errors still come in the order of the steps below.
+        let keys = self.keys.read();
         let pin = match &r.incoming_key {
             PinKey::Key(id) => {
-                let k = self.keys.get(id)?;
+                let k = keys.get(id)?;
                 rules::check(id, &k.attributes, Purpose::PinDecrypt)?;
                 let c = k.cipher()?;
                 pinblock::decrypt_pin_block(c, r.incoming_format, r.pin_block.as_bytes(), pan)?
             }
             PinKey::Dukpt(d) => {
-                let (wk, alg, _) = self.dukpt_key(d, DukptPurpose::Pin)?;
+                let (wk, alg, _) = Self::dukpt_key(&keys, d, DukptPurpose::Pin)?;
                 let c = cipher_for(alg, wk.bytes())?;
                 pinblock::decrypt_pin_block(&c, r.incoming_format, r.pin_block.as_bytes(), pan)?
             }
         };
-        let out = self.keys.get(&r.outgoing_key)?;
+        let out = keys.get(&r.outgoing_key)?;
         rules::check(&r.outgoing_key, &out.attributes, Purpose::PinEncrypt)?;
         let c = out.cipher()?;
         let block = pinblock::encrypt_pin_block(c, r.outgoing_format, &pin, pan, &mut rand::rng())?;
@@ -221,7 +224,8 @@ impl SoftwareBackend {
                 Ok((k.cipher()?.clone(), k.kcv))
             }
             DataKey::Dukpt { dukpt, variant } => {
-                let (wk, alg, kcv) = self.dukpt_key(dukpt, DukptPurpose::Data(*variant))?;
+                let keys = self.keys.read();
+                let (wk, alg, kcv) = Self::dukpt_key(&keys, dukpt, DukptPurpose::Data(*variant))?;
                 Ok((cipher_for(alg, wk.bytes())?, kcv))
             }
         }
