@@ -23,7 +23,7 @@ use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
 use crate::rules::{self, Purpose};
-use crate::types::{Cvv, Kcv, KeyAlgorithm, SecretBytes, Verification};
+use crate::types::{Cvv, Kcv, KeyAlgorithm, Pin, PinBlockFormat, SecretBytes, Verification};
 use async_trait::async_trait;
 use keystore::{KeyStore, Keys, StoredKey};
 use rand::RngCore;
@@ -184,26 +184,42 @@ impl SoftwareBackend {
 
     fn translate_pin(&self, r: TranslatePinRequest) -> Result<TranslatePinResponse> {
         let pan = Some(r.pan.expose());
+        // The incoming block deciphered and decoded (every nibble rule of its
+        // format checked): what `pinblock::decrypt_pin_block` does, keeping
+        // the clear block as well as the PIN.
+        let decrypt = |c: &BlockCipher| -> Result<(pinblock::ClearPinBlock, Pin)> {
+            let clear =
+                pinblock::decipher_pin_block(c, r.incoming_format, r.pin_block.as_bytes(), pan)?;
+            let pin = pinblock::decode_pin_block(r.incoming_format, clear.as_bytes(), pan)?;
+            Ok((clear, pin))
+        };
         // Both keys under one lock acquisition, borrowed for the two block
         // operations; errors still come in the order of the steps below.
         let keys = self.keys.read();
-        let pin = match &r.incoming_key {
+        let (clear, pin) = match &r.incoming_key {
             PinKey::Key(id) => {
                 let k = keys.get(id)?;
                 rules::check(id, &k.attributes, Purpose::PinDecrypt)?;
-                let c = k.cipher()?;
-                pinblock::decrypt_pin_block(c, r.incoming_format, r.pin_block.as_bytes(), pan)?
+                decrypt(k.cipher()?)?
             }
             PinKey::Dukpt(d) => {
                 let (wk, alg, _) = Self::dukpt_key(&keys, d, DukptPurpose::Pin)?;
-                let c = cipher_for(alg, wk.bytes())?;
-                pinblock::decrypt_pin_block(&c, r.incoming_format, r.pin_block.as_bytes(), pan)?
+                decrypt(&cipher_for(alg, wk.bytes())?)?
             }
         };
         let out = keys.get(&r.outgoing_key)?;
         rules::check(&r.outgoing_key, &out.attributes, Purpose::PinEncrypt)?;
         let c = out.cipher()?;
-        let block = pinblock::encrypt_pin_block(c, r.outgoing_format, &pin, pan, &mut rand::rng())?;
+        let block = if (r.incoming_format, r.outgoing_format)
+            == (PinBlockFormat::Iso0, PinBlockFormat::Iso0)
+        {
+            // Format 0 has no random fill and the PAN is the same, so the
+            // clear block that encoding the PIN would give is, nibble for
+            // nibble, the one just decoded and checked: encipher it as is.
+            pinblock::encipher_pin_block(c, PinBlockFormat::Iso0, clear.as_bytes(), pan)?
+        } else {
+            pinblock::encrypt_pin_block(c, r.outgoing_format, &pin, pan, &mut rand::rng())?
+        };
         Ok(TranslatePinResponse {
             pin_block: block,
             format: r.outgoing_format,
