@@ -88,7 +88,10 @@ impl Ord for KeyId {
 
 impl std::hash::Hash for KeyId {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state);
+        // What `str`'s hash writes (the bytes, then 0xFF), without checking
+        // the bytes are UTF-8 again on every keystore lookup.
+        state.write(self.as_bytes());
+        state.write_u8(0xFF);
     }
 }
 
