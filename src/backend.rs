@@ -82,14 +82,23 @@ fn mismatch(expected: Operation, got: &Response) -> Error {
 macro_rules! typed {
     ($($(#[$m:meta])* $fn:ident($req:ident) -> $resp:ident via $variant:ident;)*) => {
         /// Typed calls over any [`Backend`]; implemented for every backend.
-        #[async_trait]
+        ///
+        /// Each method is `execute` with the request wrapped and the response
+        /// unwrapped. It returns the future itself (`Send`, like every
+        /// backend's) rather than boxing it again on top of the boxed future
+        /// of [`Backend::execute`]; nothing runs until it is polled.
         pub trait BackendExt: Backend {
             $(
                 $(#[$m])*
-                async fn $fn(&self, request: $req) -> Result<$resp> {
-                    match self.execute(Request::$variant(request)).await? {
-                        Response::$variant(r) => Ok(r),
-                        other => Err(mismatch(Operation::$variant, &other)),
+                fn $fn(
+                    &self,
+                    request: $req,
+                ) -> impl std::future::Future<Output = Result<$resp>> + Send {
+                    async move {
+                        match self.execute(Request::$variant(request)).await? {
+                            Response::$variant(r) => Ok(r),
+                            other => Err(mismatch(Operation::$variant, &other)),
+                        }
                     }
                 }
             )*

@@ -396,6 +396,84 @@ async fn iso0_block(pin: &str, p: &str) -> EncryptedPinBlock {
     .unwrap()
 }
 
+// TDES ISO 0 -> ISO 0 re-enciphers the checked clear block: the result must
+// be exactly what encoding the PIN afresh under the outgoing key gives, and a
+// block that does not decode must fail as decrypting it with the algorithm
+// does, before the outgoing key is even looked at.
+#[tokio::test]
+async fn tdes_iso0_to_iso0_matches_the_algorithm() {
+    const ZPK2: &str = "0123456789ABCDEFFEDCBA9876543210";
+    let b = hsm().await;
+    zone_keys(&b).await;
+    load(
+        &b,
+        "zpk2",
+        KeyUsage::PinEncryption,
+        KeyAlgorithm::Tdes2,
+        ModesOfUse::BOTH,
+        &hex::decode(ZPK2).unwrap(),
+    )
+    .await
+    .unwrap();
+    let zpk = BlockCipher::tdes(&hex::decode(ZPK).unwrap()).unwrap();
+    let zpk2 = BlockCipher::tdes(&hex::decode(ZPK2).unwrap()).unwrap();
+    let req = |block, p: &str, out: &str| TranslatePinRequest {
+        incoming_key: PinKey::Key(id("zpk")),
+        incoming_format: PinBlockFormat::Iso0,
+        outgoing_key: id(out),
+        outgoing_format: PinBlockFormat::Iso0,
+        pan: pan(p),
+        pin_block: block,
+    };
+    for p in ["411111111111", "4111111111111111", "4000123456789012345"] {
+        for digits in ["1234", "98765", "000000000000"] {
+            let pin = Pin::new(digits).unwrap();
+            let block = pinblock::encrypt_pin_block(
+                &zpk,
+                PinBlockFormat::Iso0,
+                &pin,
+                Some(p),
+                &mut rand::rng(),
+            )
+            .unwrap();
+            let expected = pinblock::encrypt_pin_block(
+                &zpk2,
+                PinBlockFormat::Iso0,
+                &pin,
+                Some(p),
+                &mut rand::rng(),
+            )
+            .unwrap();
+            let out = b.translate_pin(req(block, p, "zpk2")).await.unwrap();
+            assert_eq!(out.pin_block, expected, "{digits} {p}");
+            assert_eq!(out.format, PinBlockFormat::Iso0);
+        }
+    }
+    // Under another PAN the block does not decode: the algorithm's error,
+    // even though the outgoing key does not exist.
+    let block = iso0_block("1234", "4111111111111111").await;
+    let other = "5555555551234567";
+    let algo =
+        pinblock::decrypt_pin_block(&zpk, PinBlockFormat::Iso0, block.as_bytes(), Some(other))
+            .unwrap_err();
+    let e = b
+        .translate_pin(req(block, other, "no-such-key"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains(&algo.to_string()), "{e} / {algo}");
+    // A good block with no outgoing key: KeyNotFound.
+    let e = b
+        .translate_pin(req(
+            iso0_block("1234", "4111111111111111").await,
+            "4111111111111111",
+            "no-such-key",
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyNotFound, "{e}");
+}
+
 #[tokio::test]
 async fn pci_pin_rules() {
     let b = hsm().await;

@@ -144,13 +144,12 @@ fn require_pan(pan: Option<&str>, format: PinBlockFormat) -> AlgoResult<&str> {
 pub fn pan_field_iso0(pan: &str) -> AlgoResult<[u8; 8]> {
     let d = pan_digits(pan)?;
     let body = d.split_last().map(|(_, rest)| rest).unwrap_or(&[]);
-    let mut n = [0u8; 16];
-    for (slot, dig) in n.iter_mut().rev().zip(body.iter().rev().take(12)) {
-        *slot = dig & 0x0F;
-    }
-    let mut out = [0u8; 8];
-    pack(&n, &mut out);
-    Ok(out)
+    let body = body.get(body.len().saturating_sub(12)..).unwrap_or(&[]);
+    // At most 12 digits = 48 bits: the top four nibbles stay 0.
+    let field = body
+        .iter()
+        .fold(0u64, |acc, dig| (acc << 4) | u64::from(dig & 0x0F));
+    Ok(field.to_be_bytes())
 }
 
 /// The 16-byte plain PAN field of format 4 (ISO 9564-1:2017): nibble `M` =
@@ -324,24 +323,26 @@ pub fn decode_pin_block(
     pan: Option<&str>,
 ) -> AlgoResult<Pin> {
     check_block_len("pin block", format, block)?;
+    // The first 8 bytes (for format 4, the PIN field's left half) as one
+    // 64-bit word, nibble 0 in the top four bits.
     let mut first = Zeroizing::new([0u8; 8]);
     for (o, i) in first.iter_mut().zip(block) {
         *o = *i;
     }
+    let mut word = Zeroizing::new(u64::from_be_bytes(*first));
     if matches!(format, PinBlockFormat::Iso0 | PinBlockFormat::Iso3) {
         let pf = pan_field_iso0(require_pan(pan, format)?)?;
-        xor_into(&mut *first, &pf);
+        *word ^= u64::from_be_bytes(pf);
     }
-    let mut n = Zeroizing::new([0u8; 16]);
-    unpack(&*first, &mut *n);
+    let nibble = |i: usize| ((*word >> (60 - 4 * i)) & 0x0F) as u8;
 
-    if n[0] != format.code() {
+    if nibble(0) != format.code() {
         return Err(AlgoError::new(
             "pin block control field",
             format!("does not match PIN block format {}", format.code()),
         ));
     }
-    let len = usize::from(n[1]);
+    let len = usize::from(nibble(1));
     if !(PIN_MIN_LEN..=PIN_MAX_LEN).contains(&len) {
         return Err(AlgoError::new(
             "pin block PIN length field",
@@ -349,13 +350,9 @@ pub fn decode_pin_block(
         ));
     }
     let mut digits = Zeroizing::new([0u8; PIN_MAX_LEN]);
-    for (i, (d, nib)) in digits
-        .iter_mut()
-        .zip(n.iter().skip(2))
-        .take(len)
-        .enumerate()
-    {
-        if *nib > 9 {
+    for (i, d) in digits.iter_mut().take(len).enumerate() {
+        let nib = nibble(2 + i);
+        if nib > 9 {
             return Err(AlgoError::new(
                 "pin block PIN digit",
                 format!("nibble at position {} is not a decimal digit", i + 2),
@@ -363,19 +360,26 @@ pub fn decode_pin_block(
         }
         *d = b'0' + nib;
     }
-    let (fill_ok, expected): (fn(u8) -> bool, &str) = match format {
-        PinBlockFormat::Iso0 | PinBlockFormat::Iso2 => (|x| x == 0x0F, "F"),
-        PinBlockFormat::Iso1 => (|_| true, "any"),
-        PinBlockFormat::Iso3 => (|x| x >= 0x0A, "in A-F"),
-        PinBlockFormat::Iso4 => (|x| x == 0x0A, "A"),
+    let fill_ok = |x: u8| match format {
+        PinBlockFormat::Iso0 | PinBlockFormat::Iso2 => x == 0x0F,
+        PinBlockFormat::Iso1 => true,
+        PinBlockFormat::Iso3 => x >= 0x0A,
+        PinBlockFormat::Iso4 => x == 0x0A,
     };
-    if let Some(pos) = n.iter().skip(2 + len).position(|x| !fill_ok(*x)) {
+    if let Some(pos) = (2 + len..16).find(|&pos| !fill_ok(nibble(pos))) {
+        let expected = match format {
+            PinBlockFormat::Iso0 | PinBlockFormat::Iso2 => "F",
+            PinBlockFormat::Iso1 => "any",
+            PinBlockFormat::Iso3 => "in A-F",
+            PinBlockFormat::Iso4 => "A",
+        };
         return Err(AlgoError::new(
             "pin block fill",
-            format!("nibble at position {} is not {expected}", 2 + len + pos),
+            format!("nibble at position {pos} is not {expected}"),
         ));
     }
-    Pin::from_digits(digits.get(..len).unwrap_or(&[]))
+    // Every digit was checked above; unused slots are zero.
+    Ok(Pin::from_checked_digits(&digits, len))
 }
 
 fn check_block_len(field: &'static str, format: PinBlockFormat, block: &[u8]) -> AlgoResult<()> {
@@ -602,6 +606,18 @@ mod tests {
                 assert!(!e.to_string().contains("4111111"), "{e}");
             }
         }
+        // Every length: `0000` and the 12 digits left of the check digit,
+        // zero-padded on the left (the field's hex, as a string).
+        for n in 12..=19 {
+            let pan: String = "9876543210123456789".chars().take(n).collect();
+            let body = &pan[n.saturating_sub(13)..n - 1];
+            let got: String = pan_field_iso0(&pan)
+                .unwrap()
+                .iter()
+                .map(|b| format!("{b:02X}"))
+                .collect();
+            assert_eq!(got, format!("{body:0>16}"), "{pan}");
+        }
         // 12-digit PAN: 11 digits before the check digit, left-padded.
         assert_eq!(
             pan_field_iso0("123456789012").unwrap(),
@@ -738,6 +754,133 @@ mod tests {
             .as_str(),
             "1234"
         );
+    }
+
+    /// `decode_pin_block` as it was written on a nibble array (before it
+    /// worked on one 64-bit word): the reference for the test below.
+    fn decode_reference(
+        format: PinBlockFormat,
+        block: &[u8],
+        pan: Option<&str>,
+    ) -> AlgoResult<Pin> {
+        check_block_len("pin block", format, block)?;
+        let mut first = [0u8; 8];
+        for (o, i) in first.iter_mut().zip(block) {
+            *o = *i;
+        }
+        if matches!(format, Iso0 | Iso3) {
+            let pf = pan_field_iso0(require_pan(pan, format)?)?;
+            xor_into(&mut first, &pf);
+        }
+        let mut n = [0u8; 16];
+        unpack(&first, &mut n);
+        if n[0] != format.code() {
+            return Err(AlgoError::new(
+                "pin block control field",
+                format!("does not match PIN block format {}", format.code()),
+            ));
+        }
+        let len = usize::from(n[1]);
+        if !(PIN_MIN_LEN..=PIN_MAX_LEN).contains(&len) {
+            return Err(AlgoError::new(
+                "pin block PIN length field",
+                format!("out of range {PIN_MIN_LEN} to {PIN_MAX_LEN}"),
+            ));
+        }
+        let mut digits = [0u8; PIN_MAX_LEN];
+        for (i, (d, nib)) in digits
+            .iter_mut()
+            .zip(n.iter().skip(2))
+            .take(len)
+            .enumerate()
+        {
+            if *nib > 9 {
+                return Err(AlgoError::new(
+                    "pin block PIN digit",
+                    format!("nibble at position {} is not a decimal digit", i + 2),
+                ));
+            }
+            *d = b'0' + nib;
+        }
+        let (fill_ok, expected): (fn(u8) -> bool, &str) = match format {
+            Iso0 | Iso2 => (|x| x == 0x0F, "F"),
+            Iso1 => (|_| true, "any"),
+            Iso3 => (|x| x >= 0x0A, "in A-F"),
+            Iso4 => (|x| x == 0x0A, "A"),
+        };
+        if let Some(pos) = n.iter().skip(2 + len).position(|x| !fill_ok(*x)) {
+            return Err(AlgoError::new(
+                "pin block fill",
+                format!("nibble at position {} is not {expected}", 2 + len + pos),
+            ));
+        }
+        Pin::from_digits(digits.get(..len).unwrap_or(&[]))
+    }
+
+    #[test]
+    fn decode_matches_the_nibble_array_reference() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(9564);
+        let pans = [
+            None,
+            Some("4111111111111111"),
+            Some("123456789012"),
+            Some("41x1"),
+        ];
+        let mut oks = 0;
+        for _ in 0..100_000 {
+            let format = PinBlockFormat::ALL[rng.random_range(0..5)];
+            let pan = pans[rng.random_range(0..pans.len())];
+            let mut block = [0u8; 16];
+            rng.fill_bytes(&mut block);
+            // Mostly a plausible control and length nibble, so that the digit
+            // and fill rules are reached; sometimes a good digit/fill body.
+            if rng.random_bool(0.8) {
+                let len = rng.random_range(3..=13u8);
+                block[0] = (format.code() << 4) | len;
+                if rng.random_bool(0.5) {
+                    let fill = match format {
+                        Iso0 | Iso2 => 0x0F,
+                        Iso3 => rng.random_range(0x0A..=0x0F),
+                        Iso4 => 0x0A,
+                        Iso1 => rng.random_range(0..16),
+                    };
+                    let mut n = [0u8; 16];
+                    unpack(&block[..8], &mut n);
+                    for (i, x) in n.iter_mut().enumerate().skip(2) {
+                        if i < 2 + usize::from(len) {
+                            *x = rng.random_range(0..=9);
+                        } else {
+                            *x = fill;
+                        }
+                    }
+                    pack(&n, &mut block[..8]);
+                }
+                if matches!(format, Iso0 | Iso3) {
+                    if let Some(Ok(pf)) = pan.map(pan_field_iso0) {
+                        xor_into(&mut block[..8], &pf);
+                    }
+                }
+            }
+            let len = if rng.random_bool(0.95) {
+                format.block_len()
+            } else {
+                rng.random_range(0..=16)
+            };
+            let b = &block[..len];
+            match (
+                decode_pin_block(format, b, pan),
+                decode_reference(format, b, pan),
+            ) {
+                (Ok(x), Ok(y)) => {
+                    assert_eq!(x, y);
+                    oks += 1;
+                }
+                (Err(x), Err(y)) => assert_eq!((x.field, x.to_string()), (y.field, y.to_string())),
+                (x, y) => panic!("{format:?} {b:02X?} {pan:?}: {x:?} vs {y:?}"),
+            }
+        }
+        assert!(oks > 1000, "only {oks} blocks decoded");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ops::KeyInfo;
 use crate::types::{Kcv, KeyAttributes, KeyId, SecretBytes};
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard};
 
 /// A key held by the software backend. Its bytes zeroize on drop and never print.
 #[derive(Debug, Clone)]
@@ -79,18 +79,44 @@ impl StoredKey {
     }
 }
 
+/// The map behind the keystore. Key names are hashed with foldhash (seeded
+/// per map) rather than SipHash: they are chosen by whoever loads keys, not by
+/// whoever sends requests, and hashing them is on every operation's path.
+type KeyMap = HashMap<KeyId, Arc<StoredKey>, foldhash::fast::RandomState>;
+
 /// Thread-safe map from key names to keys.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct KeyStore {
-    keys: Arc<RwLock<HashMap<KeyId, Arc<StoredKey>>>>,
+    keys: Arc<RwLock<KeyMap>>,
+}
+
+fn not_found(id: &KeyId) -> Error {
+    Error::new(ErrorKind::KeyNotFound, format!("no key named {id}"))
+}
+
+/// Read access to the keystore for the length of one operation: several
+/// lookups under one lock acquisition, borrowing the keys instead of
+/// counting references. Other readers share it; an import or deletion waits
+/// for it (and, while one waits, so do new readers), so hold it for one
+/// operation's own work only, and never take the keystore's lock again
+/// while holding it.
+pub(crate) struct Keys<'a>(RwLockReadGuard<'a, KeyMap>);
+
+impl Keys<'_> {
+    pub(crate) fn get(&self, id: &KeyId) -> Result<&StoredKey> {
+        self.0.get(id).map(|k| &**k).ok_or_else(|| not_found(id))
+    }
 }
 
 impl KeyStore {
+    /// Read access for one operation's lookups (see [`Keys`]).
+    pub(crate) fn read(&self) -> Keys<'_> {
+        Keys(self.keys.read().unwrap_or_else(|p| p.into_inner()))
+    }
+
     pub(crate) fn get(&self, id: &KeyId) -> Result<Arc<StoredKey>> {
         let keys = self.keys.read().unwrap_or_else(|p| p.into_inner());
-        keys.get(id)
-            .cloned()
-            .ok_or_else(|| Error::new(ErrorKind::KeyNotFound, format!("no key named {id}")))
+        keys.get(id).cloned().ok_or_else(|| not_found(id))
     }
 
     pub(crate) fn insert(&self, key: StoredKey) -> Result<KeyInfo> {
@@ -108,9 +134,7 @@ impl KeyStore {
 
     pub(crate) fn remove(&self, id: &KeyId) -> Result<()> {
         let mut keys = self.keys.write().unwrap_or_else(|p| p.into_inner());
-        keys.remove(id)
-            .map(|_| ())
-            .ok_or_else(|| Error::new(ErrorKind::KeyNotFound, format!("no key named {id}")))
+        keys.remove(id).map(|_| ()).ok_or_else(|| not_found(id))
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -24,9 +24,9 @@ use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
 use crate::rules::{self, Purpose};
-use crate::types::{Cvv, Kcv, KeyAlgorithm, SecretBytes, Verification};
+use crate::types::{Cvv, Kcv, KeyAlgorithm, Pin, PinBlockFormat, SecretBytes, Verification};
 use async_trait::async_trait;
-use keystore::{KeyStore, StoredKey};
+use keystore::{KeyStore, Keys, StoredKey};
 use rand::RngCore;
 use zeroize::Zeroizing;
 
@@ -154,11 +154,11 @@ impl SoftwareBackend {
 
     /// Derives a DUKPT working key from a stored BDK.
     fn dukpt_key(
-        &self,
+        keys: &Keys<'_>,
         d: &Dukpt,
         purpose: DukptPurpose,
     ) -> Result<(WorkingKey, KeyAlgorithm, Kcv)> {
-        let bdk = self.keys.get(&d.bdk)?;
+        let bdk = keys.get(&d.bdk)?;
         rules::check_bdk(&bdk.attributes, d)?;
         let bdk_bytes = bdk.material.expose();
         if d.ksn.is_aes() {
@@ -193,14 +193,15 @@ impl SoftwareBackend {
         pan: &crate::types::Pan,
     ) -> Result<crate::types::Pin> {
         let pan = Some(pan.expose());
+        let keys = self.keys.read();
         Ok(match key {
             PinKey::Key(id) => {
-                let k = self.keys.get(id)?;
+                let k = keys.get(id)?;
                 rules::check(id, &k.attributes, Purpose::PinDecrypt)?;
                 pinblock::decrypt_pin_block(k.cipher()?, format, block.as_bytes(), pan)?
             }
             PinKey::Dukpt(d) => {
-                let (wk, alg, _) = self.dukpt_key(d, DukptPurpose::Pin)?;
+                let (wk, alg, _) = Self::dukpt_key(&keys, d, DukptPurpose::Pin)?;
                 let c = cipher_for(alg, wk.bytes())?;
                 pinblock::decrypt_pin_block(&c, format, block.as_bytes(), pan)?
             }
@@ -208,12 +209,43 @@ impl SoftwareBackend {
     }
 
     fn translate_pin(&self, r: TranslatePinRequest) -> Result<TranslatePinResponse> {
-        let pin = self.incoming_pin(&r.incoming_key, r.incoming_format, &r.pin_block, &r.pan)?;
         let pan = Some(r.pan.expose());
-        let out = self.keys.get(&r.outgoing_key)?;
+        // The incoming block deciphered and decoded (every nibble rule of its
+        // format checked): what `pinblock::decrypt_pin_block` does, keeping
+        // the clear block as well as the PIN.
+        let decrypt = |c: &BlockCipher| -> Result<(pinblock::ClearPinBlock, Pin)> {
+            let clear =
+                pinblock::decipher_pin_block(c, r.incoming_format, r.pin_block.as_bytes(), pan)?;
+            let pin = pinblock::decode_pin_block(r.incoming_format, clear.as_bytes(), pan)?;
+            Ok((clear, pin))
+        };
+        // Both keys under one lock acquisition, borrowed for the two block
+        // operations; errors still come in the order of the steps below.
+        let keys = self.keys.read();
+        let (clear, pin) = match &r.incoming_key {
+            PinKey::Key(id) => {
+                let k = keys.get(id)?;
+                rules::check(id, &k.attributes, Purpose::PinDecrypt)?;
+                decrypt(k.cipher()?)?
+            }
+            PinKey::Dukpt(d) => {
+                let (wk, alg, _) = Self::dukpt_key(&keys, d, DukptPurpose::Pin)?;
+                decrypt(&cipher_for(alg, wk.bytes())?)?
+            }
+        };
+        let out = keys.get(&r.outgoing_key)?;
         rules::check(&r.outgoing_key, &out.attributes, Purpose::PinEncrypt)?;
         let c = out.cipher()?;
-        let block = pinblock::encrypt_pin_block(c, r.outgoing_format, &pin, pan, &mut rand::rng())?;
+        let block = if (r.incoming_format, r.outgoing_format)
+            == (PinBlockFormat::Iso0, PinBlockFormat::Iso0)
+        {
+            // Format 0 has no random fill and the PAN is the same, so the
+            // clear block that encoding the PIN would give is, nibble for
+            // nibble, the one just decoded and checked: encipher it as is.
+            pinblock::encipher_pin_block(c, PinBlockFormat::Iso0, clear.as_bytes(), pan)?
+        } else {
+            pinblock::encrypt_pin_block(c, r.outgoing_format, &pin, pan, &mut rand::rng())?
+        };
         Ok(TranslatePinResponse {
             pin_block: block,
             format: r.outgoing_format,
@@ -229,7 +261,8 @@ impl SoftwareBackend {
                 Ok((k.cipher()?.clone(), k.kcv))
             }
             DataKey::Dukpt { dukpt, variant } => {
-                let (wk, alg, kcv) = self.dukpt_key(dukpt, DukptPurpose::Data(*variant))?;
+                let keys = self.keys.read();
+                let (wk, alg, kcv) = Self::dukpt_key(&keys, dukpt, DukptPurpose::Data(*variant))?;
                 Ok((cipher_for(alg, wk.bytes())?, kcv))
             }
         }

@@ -7,8 +7,21 @@ use std::fmt;
 /// The name of a key on a backend: an alias such as `zpk/acquirer-7`, an AWS
 /// alias (`alias/…`) or ARN. Backends resolve names themselves; the same name
 /// on two backends is how layers compare them. Names are not secret.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(String);
+///
+/// Names of up to 30 characters are held inline, so cloning and dropping
+/// them (once or more per request) allocates and frees nothing; longer ones
+/// (ARNs) are on the heap.
+#[derive(Clone)]
+pub struct KeyId(Name);
+
+/// Longest name held inline (keeps a `KeyId` at 32 bytes).
+const INLINE_NAME: usize = 30;
+
+#[derive(Clone)]
+enum Name {
+    Inline { len: u8, bytes: [u8; INLINE_NAME] },
+    Heap(Box<str>),
+}
 
 impl KeyId {
     /// Validates a key name: 1 to 256 printable ASCII characters, no spaces.
@@ -23,24 +36,74 @@ impl KeyId {
                 "must be printable ASCII without spaces",
             ));
         }
-        Ok(Self(name))
+        if name.len() <= INLINE_NAME {
+            let mut bytes = [0u8; INLINE_NAME];
+            for (o, b) in bytes.iter_mut().zip(name.bytes()) {
+                *o = b;
+            }
+            Ok(Self(Name::Inline {
+                len: name.len() as u8,
+                bytes,
+            }))
+        } else {
+            Ok(Self(Name::Heap(name.into_boxed_str())))
+        }
     }
 
     /// The name.
     pub fn as_str(&self) -> &str {
-        &self.0
+        // Printable ASCII, validated on construction.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        match &self.0 {
+            Name::Inline { len, bytes } => bytes.get(..usize::from(*len)).unwrap_or(&[]),
+            Name::Heap(s) => s.as_bytes(),
+        }
+    }
+}
+
+// Equality, order and hash are those of the name (as they were when a
+// `KeyId` held a `String`), whichever way it is stored.
+impl PartialEq for KeyId {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for KeyId {}
+
+impl PartialOrd for KeyId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for KeyId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl std::hash::Hash for KeyId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // What `str`'s hash writes (the bytes, then 0xFF), without checking
+        // the bytes are UTF-8 again on every keystore lookup.
+        state.write(self.as_bytes());
+        state.write_u8(0xFF);
     }
 }
 
 impl fmt::Debug for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyId({})", self.0)
+        write!(f, "KeyId({})", self.as_str())
     }
 }
 
 impl fmt::Display for KeyId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
     }
 }
 
@@ -607,6 +670,38 @@ impl Tr31Version {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_id_inline_and_heap_names_behave_as_strings() {
+        use std::hash::{BuildHasher, RandomState};
+        let names = [
+            "a",
+            "zpk1",
+            "zpk/acquirer-7",
+            &"x".repeat(INLINE_NAME - 1),
+            &"x".repeat(INLINE_NAME),
+            &"x".repeat(INLINE_NAME + 1),
+            &"y".repeat(256),
+            "arn:aws:payment-cryptography:us-east-1:111122223333:key/abcdefghijklmnop",
+        ];
+        let h = RandomState::new();
+        for a in names {
+            let ka = KeyId::new(a).unwrap();
+            assert_eq!(ka.as_str(), a);
+            assert_eq!(ka.to_string(), a);
+            assert_eq!(format!("{ka:?}"), format!("KeyId({a})"));
+            assert_eq!(h.hash_one(&ka), h.hash_one(a), "{a}");
+            assert_eq!(ka.clone(), ka);
+            for b in names {
+                let kb = KeyId::new(b).unwrap();
+                assert_eq!(ka == kb, a == b, "{a} == {b}");
+                assert_eq!(ka.cmp(&kb), a.cmp(b), "{a} cmp {b}");
+            }
+        }
+        assert!(KeyId::new("").is_err());
+        assert!(KeyId::new("y".repeat(257)).is_err());
+        assert!(KeyId::new("has space").is_err());
+    }
 
     #[test]
     fn usage_codes_round_trip() {

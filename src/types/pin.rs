@@ -60,6 +60,19 @@ impl Pin {
         })
     }
 
+    /// A PIN from `len` (4 to 12) ASCII decimal digits at the start of
+    /// `digits`, the rest zero, already checked by the caller (the PIN
+    /// block decoder), without checking them again.
+    pub(crate) fn from_checked_digits(digits: &[u8; PIN_MAX_LEN], len: usize) -> Self {
+        debug_assert!((PIN_MIN_LEN..=PIN_MAX_LEN).contains(&len));
+        debug_assert!(digits.iter().take(len).all(u8::is_ascii_digit));
+        debug_assert!(digits.iter().skip(len).all(|d| *d == 0));
+        Self {
+            digits: *digits,
+            len: len as u8,
+        }
+    }
+
     /// The PIN as ASCII decimal digits (4 to 12 bytes).
     pub fn digits(&self) -> &[u8] {
         self.digits.get(..usize::from(self.len)).unwrap_or(&[])

@@ -70,8 +70,17 @@ impl Eq for SecretBytes {}
 /// 4 digits, as PCI DSS allows, and never more than half of the digits
 /// (`4111********1111` for 16 digits, `12******3456` for 12): see
 /// [`Pan::masked`].
+///
+/// Held inline (no heap allocation), so wiping it on drop leaves no copy
+/// behind in a freed or reallocated buffer.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct Pan(String);
+pub struct Pan {
+    digits: [u8; PAN_MAX_DIGITS],
+    len: u8,
+}
+
+/// Most PAN digits (ISO/IEC 7812).
+const PAN_MAX_DIGITS: usize = 19;
 
 impl Pan {
     /// Validates a PAN: ASCII digits only, 12 to 19 of them.
@@ -79,18 +88,27 @@ impl Pan {
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::invalid("pan", "must contain decimal digits only"));
         }
-        if !(12..=19).contains(&digits.len()) {
+        if !(12..=PAN_MAX_DIGITS).contains(&digits.len()) {
             return Err(Error::invalid(
                 "pan",
                 format!("length {} digits, expected 12 to 19", digits.len()),
             ));
         }
-        Ok(Self(digits.to_owned()))
+        let mut out = [0u8; PAN_MAX_DIGITS];
+        for (o, d) in out.iter_mut().zip(digits.bytes()) {
+            *o = d;
+        }
+        Ok(Self {
+            digits: out,
+            len: digits.len() as u8,
+        })
     }
 
     /// The digits. Keep the borrow short; never log it.
     pub fn expose(&self) -> &str {
-        &self.0
+        // ASCII digits, validated on construction.
+        std::str::from_utf8(self.digits.get(..usize::from(self.len)).unwrap_or(&[]))
+            .unwrap_or_default()
     }
 
     /// The masked form: at most the first 6 and the last 4 digits, and never
@@ -98,11 +116,12 @@ impl Pan {
     /// 12 shown). The last 4 are kept; the head gets what the half-rule
     /// leaves, up to 6.
     pub fn masked(&self) -> String {
-        let n = self.0.len();
+        let digits = self.expose();
+        let n = digits.len();
         let tail_len = 4.min(n / 2);
         let head_len = 6.min((n / 2).saturating_sub(tail_len));
-        let head = self.0.get(..head_len).unwrap_or("");
-        let tail = self.0.get(n.saturating_sub(tail_len)..).unwrap_or("");
+        let head = digits.get(..head_len).unwrap_or("");
+        let tail = digits.get(n.saturating_sub(tail_len)..).unwrap_or("");
         format!(
             "{head}{}{tail}",
             "*".repeat(n.saturating_sub(head_len + tail_len))
@@ -124,7 +143,10 @@ impl fmt::Display for Pan {
 
 impl PartialEq for Pan {
     fn eq(&self, other: &Self) -> bool {
-        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+        self.expose()
+            .as_bytes()
+            .ct_eq(other.expose().as_bytes())
+            .into()
     }
 }
 impl Eq for Pan {}
@@ -207,6 +229,25 @@ mod tests {
         let e = Pan::new("4111x11111111111").unwrap_err();
         assert!(e.to_string().contains("pan"), "{e}");
         assert!(!e.to_string().contains("4111"), "{e}");
+    }
+
+    #[test]
+    fn pan_held_inline_round_trips_compares_and_wipes() {
+        use zeroize::Zeroize;
+        for n in 12..=19 {
+            let digits: String = "4000123456789012345".chars().take(n).collect();
+            let p = Pan::new(&digits).unwrap();
+            assert_eq!(p.expose(), digits);
+            assert_eq!(p.clone(), p);
+            assert_eq!(digits.parse::<Pan>().unwrap(), p);
+            let mut q = p.clone();
+            q.zeroize();
+            assert_eq!(q.expose(), "");
+            assert_ne!(q, p);
+        }
+        let a = Pan::new("4111111111111111").unwrap();
+        assert_ne!(a, Pan::new("4111111111111112").unwrap());
+        assert_ne!(a, Pan::new("41111111111111111").unwrap());
     }
 
     #[test]
