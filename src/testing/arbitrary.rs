@@ -413,10 +413,21 @@ impl<'a> Arbitrary<'a> for ExportKeyRequest {
     }
 }
 
+/// The roles whose clear values are the same on every backend: all but
+/// the KEKs, which each backend forms from its own random components (found
+/// by the `differential_aws` fuzz target: their KCVs differ by design).
+fn working_roles() -> Vec<Role> {
+    Role::ALL
+        .iter()
+        .copied()
+        .filter(|r| !matches!(r, Role::Kek | Role::KekAes))
+        .collect()
+}
+
 impl<'a> Arbitrary<'a> for GetKeyInfoRequest {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
         Ok(Self {
-            key: key_id(*u.choose(Role::ALL)?),
+            key: key_id(*u.choose(&working_roles())?),
         })
     }
 }
@@ -615,7 +626,7 @@ impl<'a> Arbitrary<'a> for RawRequest {
             if bool::arbitrary(u)? {
                 KeyId::new("test/no-such-key").map_err(|_| bad())
             } else {
-                Ok(key_id(*u.choose(Role::ALL)?))
+                Ok(key_id(*u.choose(&working_roles())?))
             }
         };
         match &mut r {
@@ -695,6 +706,20 @@ impl<'a> Arbitrary<'a> for RawRequest {
 mod tests {
     use super::*;
     use crate::backend::Backend;
+
+    /// Regression (found by `differential_aws`): key info is asked only of
+    /// keys whose clear values every backend shares, never of the KEKs.
+    #[test]
+    fn key_info_never_names_a_kek() {
+        let mut seed = [0u8; 64];
+        for i in 0..=255u8 {
+            seed.fill(i);
+            let mut u = Unstructured::new(&seed);
+            if let Ok(r) = GetKeyInfoRequest::arbitrary(&mut u) {
+                assert!(![key_id(Role::Kek), key_id(Role::KekAes)].contains(&r.key));
+            }
+        }
+    }
 
     /// Most arbitrary requests are well formed and reach the cryptography
     /// of a backend holding the test keys: they are answered, not refused.
