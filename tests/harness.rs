@@ -837,6 +837,12 @@ enum Bad {
     ZpkAsCvk,
     /// Exporting a non-exportable key.
     ExportNonExportable,
+    /// A MAC key for data encryption, with an IV of a valid shape (found by
+    /// the `differential_aws` fuzz target: the AWS emulator checked the IV
+    /// against the key before the key's usage).
+    MacKeyForDataWithIv,
+    /// An 8-byte IV for an AES data key.
+    TdesIvForAesKey,
     /// PIN data in ISO format 2.
     PinDataIso2,
     /// A PIN length shorter than the IBM 3624 offset.
@@ -865,6 +871,8 @@ fn bad() -> impl Strategy<Value = (Bad, String)> {
         Just(Bad::ExportNonExportable),
         Just(Bad::PinDataIso2),
         Just(Bad::PinLengthBelowOffset),
+        Just(Bad::MacKeyForDataWithIv),
+        Just(Bad::TdesIvForAesKey),
     ];
     (b, "[1-9][0-9]{12,18}")
 }
@@ -963,6 +971,18 @@ fn build_bad(e: &Entry, b: &Bad, pan: &str) -> Option<Request> {
             pan,
             expiry: CardExpiry::new("2512").ok()?,
             kind: CardValidationKind::Cvv2,
+        }
+        .into(),
+        Bad::MacKeyForDataWithIv => EncryptDataRequest {
+            key: DataKey::Key(key(k, Role::MacCmacAes)?),
+            mode: CipherMode::Cbc { iv: vec![0xC8; 8] },
+            plaintext: SecretBytes::new(vec![0; 16]),
+        }
+        .into(),
+        Bad::TdesIvForAesKey => EncryptDataRequest {
+            key: DataKey::Key(key(k, Role::DekAes)?),
+            mode: CipherMode::Cbc { iv: vec![0; 8] },
+            plaintext: SecretBytes::new(vec![0; 16]),
         }
         .into(),
         Bad::ExportNonExportable => ExportKeyRequest {
