@@ -106,42 +106,14 @@ async fn translate(a: &TranslateArgs) -> Result<Output, CliError> {
         .map_err(|e| CliError::arg("--block", e.reason))?;
     let s = Session::open(&a.backend).await?;
     let iso4 = |f| f == crate::PinBlockFormat::Iso4;
-    let incoming = if a.in_bdk.is_some() || a.in_bdk_hex.is_some() {
-        let ksn = args::transaction_ksn("--ksn", a.ksn.as_deref().unwrap_or_default())?;
-        let bdk_aes = ksn.is_aes();
-        let bdk = s
-            .key(
-                "--in-bdk",
-                a.in_bdk.as_ref(),
-                a.in_bdk_hex.as_ref(),
-                KeyUsage::Bdk,
-                bdk_aes,
-            )
-            .await?;
-        let key_type = if bdk_aes && iso4(in_fmt) {
-            KeyAlgorithm::Aes128
-        } else {
-            KeyAlgorithm::Tdes2
-        };
-        PinKey::Dukpt(Dukpt { bdk, ksn, key_type })
-    } else {
-        if a.ksn.is_some() {
-            return Err(CliError::arg(
-                "--ksn",
-                "applies only with --in-bdk or --in-bdk-hex",
-            ));
-        }
-        PinKey::Key(
-            s.key(
-                "--in-key",
-                a.in_key.as_ref(),
-                a.in_key_hex.as_ref(),
-                KeyUsage::PinEncryption,
-                iso4(in_fmt),
-            )
-            .await?,
-        )
-    };
+    let incoming = pin_key(
+        &s,
+        ("--in-bdk", a.in_bdk.as_ref(), a.in_bdk_hex.as_ref()),
+        ("--in-key", a.in_key.as_ref(), a.in_key_hex.as_ref()),
+        a.ksn.as_deref(),
+        iso4(in_fmt),
+    )
+    .await?;
     let outgoing = s
         .key(
             "--out-key",
@@ -480,42 +452,14 @@ async fn verify(a: &PinVerifyArgs) -> Result<Output, CliError> {
     };
     let s = Session::open(&a.backend).await?;
     let iso4 = format == PinBlockFormat::Iso4;
-    let pin_key = if a.bdk.is_some() || a.bdk_hex.is_some() {
-        let ksn = args::transaction_ksn("--ksn", a.ksn.as_deref().unwrap_or_default())?;
-        let bdk_aes = ksn.is_aes();
-        let bdk = s
-            .key(
-                "--bdk",
-                a.bdk.as_ref(),
-                a.bdk_hex.as_ref(),
-                KeyUsage::Bdk,
-                bdk_aes,
-            )
-            .await?;
-        let key_type = if bdk_aes && iso4 {
-            KeyAlgorithm::Aes128
-        } else {
-            KeyAlgorithm::Tdes2
-        };
-        PinKey::Dukpt(Dukpt { bdk, ksn, key_type })
-    } else {
-        if a.ksn.is_some() {
-            return Err(CliError::arg(
-                "--ksn",
-                "applies only with --bdk or --bdk-hex",
-            ));
-        }
-        PinKey::Key(
-            s.key(
-                "--pek",
-                a.pek.as_ref(),
-                a.pek_hex.as_ref(),
-                KeyUsage::PinEncryption,
-                iso4,
-            )
-            .await?,
-        )
-    };
+    let pin_key = pin_key(
+        &s,
+        ("--bdk", a.bdk.as_ref(), a.bdk_hex.as_ref()),
+        ("--pek", a.pek.as_ref(), a.pek_hex.as_ref()),
+        a.ksn.as_deref(),
+        iso4,
+    )
+    .await?;
     let pvk = s
         .key("--pvk", a.pvk.as_ref(), a.pvk_hex.as_ref(), usage, false)
         .await?;
@@ -542,5 +486,42 @@ async fn verify(a: &PinVerifyArgs) -> Result<Output, CliError> {
             )
             .field("backend", s.backend.name().to_string()),
         r.verification,
+    ))
+}
+
+/// The key a PIN block arrives under: DUKPT from a BDK (named or clear) and
+/// `--ksn` when a BDK is given, else a zone PIN key. `bdk` and `zone` are
+/// (flag, named key, clear hex key); `iso4` asks for AES keys.
+async fn pin_key(
+    s: &Session,
+    bdk: (&str, Option<&String>, Option<&String>),
+    zone: (&str, Option<&String>, Option<&String>),
+    ksn: Option<&str>,
+    iso4: bool,
+) -> Result<PinKey, CliError> {
+    if bdk.1.is_some() || bdk.2.is_some() {
+        let ksn = args::transaction_ksn("--ksn", ksn.unwrap_or_default())?;
+        let bdk_aes = ksn.is_aes();
+        let id = s.key(bdk.0, bdk.1, bdk.2, KeyUsage::Bdk, bdk_aes).await?;
+        let key_type = if bdk_aes && iso4 {
+            KeyAlgorithm::Aes128
+        } else {
+            KeyAlgorithm::Tdes2
+        };
+        return Ok(PinKey::Dukpt(Dukpt {
+            bdk: id,
+            ksn,
+            key_type,
+        }));
+    }
+    if ksn.is_some() {
+        return Err(CliError::arg(
+            "--ksn",
+            format!("applies only with {0} or {0}-hex", bdk.0),
+        ));
+    }
+    Ok(PinKey::Key(
+        s.key(zone.0, zone.1, zone.2, KeyUsage::PinEncryption, iso4)
+            .await?,
     ))
 }
