@@ -207,7 +207,7 @@ fn request(i: usize) -> Result<(Request, Expect)> {
         // Zone PIN translation, ISO 0 → ISO 3 and ISO 1 → ISO 0 (CC).
         0 | 1 => {
             let pin = pin_for(i)?;
-            let (from, to) = if i % 6 == 0 {
+            let (from, to) = if i.is_multiple_of(6) {
                 (PinBlockFormat::Iso0, PinBlockFormat::Iso3)
             } else {
                 (PinBlockFormat::Iso1, PinBlockFormat::Iso0)
@@ -279,7 +279,7 @@ fn request(i: usize) -> Result<(Request, Expect)> {
             let right = cvv::generate_cvv(&hx(CVK), &pan, "2512", "000")?;
             let right = String::from_utf8_lossy(right.as_slice()).into_owned();
             // One in five presented CVV2s is wrong (a typo at checkout).
-            let (value, expect) = if i % 5 == 0 {
+            let (value, expect) = if i.is_multiple_of(5) {
                 let wrong = format!("{:03}", (right.parse::<u32>().unwrap_or(0) + 1) % 1000);
                 (wrong, Verification::Failed)
             } else {

@@ -430,7 +430,7 @@ fn build(e: &Entry, r: &Round) -> Option<Request> {
         // PIN verification (IBM 3624 or Visa PVV), zone key or DUKPT, the
         // right PIN or another.
         6 => {
-            let ibm = r.session % 2 == 0;
+            let ibm = r.session.is_multiple_of(2);
             let role = if ibm { Role::PvkIbm } else { Role::PvkVisa };
             let pvk = BlockCipher::tdes(&clear(k, role)?).ok()?;
             let (pin_key, cipher, format) = match (r.in_format, r.arpc) {

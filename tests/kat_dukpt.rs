@@ -33,7 +33,7 @@ fn retail_mac(key: &[u8], data: &[u8]) -> [u8; 8] {
     let k1 = BlockCipher::tdes(&key[..8]).unwrap();
     let k2 = BlockCipher::tdes(&key[8..16]).unwrap();
     let mut padded = data.to_vec();
-    while padded.len() % 8 != 0 {
+    while !padded.len().is_multiple_of(8) {
         padded.push(0);
     }
     k1.encrypt_cbc(&[0u8; 8], &mut padded).unwrap();

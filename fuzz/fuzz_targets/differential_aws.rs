@@ -29,7 +29,9 @@ fn world() -> &'static World {
             let reference = testing::software_reference().await;
             let emulator = Emulator::new(Default::default()).expect("emulator");
             let aws = AwsBackend::in_process(emulator).await;
-            testing::load(&aws).await.expect("test keys on the emulator");
+            testing::load(&aws)
+                .await
+                .expect("test keys on the emulator");
             (reference, aws)
         });
         World { rt, reference, aws }

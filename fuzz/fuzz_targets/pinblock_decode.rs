@@ -45,8 +45,14 @@ fuzz_target!(|data: &[u8]| {
     let _ = pinblock::decrypt_pin_block(&cipher, format, block, pan);
 
     // Encode → decode and encipher → decipher give the PIN back.
-    let digits: Vec<u8> = block.iter().map(|b| b'0' + b % 10).take(4 + usize::from(sel % 9)).collect();
-    let Ok(pin) = Pin::from_digits(&digits) else { return };
+    let digits: Vec<u8> = block
+        .iter()
+        .map(|b| b'0' + b % 10)
+        .take(4 + usize::from(sel % 9))
+        .collect();
+    let Ok(pin) = Pin::from_digits(&digits) else {
+        return;
+    };
     let Ok(clear) = pinblock::encode_pin_block_with_fill(format, &pin, pan, &fill_of(rest)) else {
         return; // e.g. a format that needs a PAN and got none
     };

@@ -101,7 +101,7 @@ impl BlockCipher {
 
     fn check_blocks(&self, field: &'static str, data: &[u8]) -> AlgoResult<()> {
         let bs = self.block_size();
-        if data.is_empty() || data.len() % bs != 0 {
+        if data.is_empty() || !data.len().is_multiple_of(bs) {
             return Err(AlgoError::new(
                 field,
                 format!(

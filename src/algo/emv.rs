@@ -118,7 +118,7 @@ pub fn option_b_y(pan: &str, psn: &str, y: &mut [u8; 8]) {
         let pos = i + offset;
         if let Some(b) = x.get_mut(pos / 2) {
             let nib = d.wrapping_sub(b'0') & 0x0F;
-            *b |= if pos % 2 == 0 { nib << 4 } else { nib };
+            *b |= if pos.is_multiple_of(2) { nib << 4 } else { nib };
         }
     }
     let len = (digits + offset) / 2;

@@ -293,7 +293,7 @@ pub fn wrap_with_padding(
     check_key_for_algorithm(header.algorithm, key)?;
     let bs = version.block_size();
     let payload_len = 2 + key.len() + padding.len();
-    if payload_len % bs != 0 {
+    if !payload_len.is_multiple_of(bs) {
         return Err(AlgoError::new(
             "padding",
             format!(

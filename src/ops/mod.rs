@@ -7,6 +7,7 @@
 //! on the key (lengths, algorithms, usage) is checked by the backend, as an
 //! HSM checks it.
 
+mod keys;
 mod pindata;
 mod types;
 mod validate;

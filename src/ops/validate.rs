@@ -179,7 +179,7 @@ fn check_data_key(k: &DataKey) -> Result<()> {
 /// Data for a block cipher without padding: a positive multiple of 8 bytes
 /// (the AES block of 16 is checked with the key); a CBC IV of one block.
 fn check_cipher_input(field: &'static str, len: usize, mode: &CipherMode) -> Result<()> {
-    if len == 0 || len % 8 != 0 {
+    if len == 0 || !len.is_multiple_of(8) {
         return Err(Error::invalid(
             field,
             format!("{len} bytes; must be a positive multiple of the cipher block"),
@@ -201,7 +201,7 @@ fn check_mac_data(alg: MacAlgorithm, len: usize) -> Result<()> {
     match alg {
         MacAlgorithm::Iso9797Alg1(Iso9797Padding::None)
         | MacAlgorithm::Iso9797Alg3(Iso9797Padding::None)
-            if len == 0 || len % 8 != 0 =>
+            if len == 0 || !len.is_multiple_of(8) =>
         {
             Err(Error::invalid(
                 "data",

@@ -2,6 +2,7 @@
 
 use super::codec::{self, request as rq, CodecError};
 use super::keytable::{key_type_for, scheme_for, KeyTable, TableKey};
+use super::link::{HostCommandHandler, Link};
 use super::lmk::{KeyScheme, KeyType};
 use super::pool::{PayShieldConfig, Pool};
 use crate::algo::pinblock::{EncryptedPinBlock, PinBlockFormat};
@@ -44,7 +45,7 @@ pub struct PayShieldBackend {
 #[derive(Debug)]
 struct Inner {
     name: String,
-    pool: Pool,
+    link: Link,
     keys: KeyTable,
 }
 
@@ -167,7 +168,35 @@ impl PayShieldBackend {
         Ok(Self {
             inner: Arc::new(Inner {
                 name: "payshield".into(),
-                pool,
+                link: Link::Tcp(pool),
+                keys,
+            }),
+        })
+    }
+
+    /// A backend whose host commands go to `handler` in this process (the
+    /// simulator's `server::payshield::Sim`, say) instead of a TCP pool:
+    /// the same encoders, response parsers and checks, no sockets. For
+    /// differential fuzzing and tests; `header_len` is the handler's header
+    /// length (at least 1).
+    pub fn in_process(
+        handler: Arc<dyn HostCommandHandler>,
+        header_len: usize,
+        keys: KeyTable,
+    ) -> Result<Self> {
+        if header_len == 0 {
+            return Err(Error::invalid(
+                "header length",
+                "must be at least 1 to match responses",
+            ));
+        }
+        Ok(Self {
+            inner: Arc::new(Inner {
+                name: "payshield".into(),
+                link: Link::InProcess {
+                    handler,
+                    header_len,
+                },
                 keys,
             }),
         })
@@ -194,13 +223,13 @@ impl PayShieldBackend {
 
     /// Number of live connections.
     pub fn live_connections(&self) -> usize {
-        self.inner.pool.live_connections()
+        self.inner.link.live_connections()
     }
 
     /// Sends one raw host command (`command code + fields`) and returns the
     /// response after the header.
     pub async fn command(&self, body: &[u8]) -> Result<RawResponse> {
-        let resp = self.inner.pool.call(body).await?;
+        let resp = self.inner.link.call(body).await?;
         let h = codec::parse_response(&resp, 0).map_err(protocol)?;
         Ok(RawResponse {
             code: h.code,

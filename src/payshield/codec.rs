@@ -107,7 +107,7 @@ pub fn key_tag(c: u8) -> Option<KeyScheme> {
 
 /// Decodes hex text into bytes.
 pub fn decode_hex(field: &'static str, s: &[u8]) -> R<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(CodecError::new(field, "odd number of hex digits"));
     }
     s.chunks(2)

@@ -342,7 +342,10 @@ impl VariantLmk {
                 .and_then(|s| s.parse().ok())
                 .ok_or_else(|| Error::invalid("lmk file", "bad pair label"))?;
             let idx = first / 2;
-            if first % 2 != 0 || idx >= 20 || label != format!("{:02}-{:02}", first, first + 1) {
+            if !first.is_multiple_of(2)
+                || idx >= 20
+                || label != format!("{:02}-{:02}", first, first + 1)
+            {
                 return Err(Error::invalid("lmk file", "bad pair label"));
             }
             let slot = pairs

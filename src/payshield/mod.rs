@@ -28,6 +28,8 @@ pub(crate) mod lmk;
 #[cfg(feature = "payshield")]
 mod client;
 #[cfg(feature = "payshield")]
+mod link;
+#[cfg(feature = "payshield")]
 mod loading;
 #[cfg(feature = "payshield")]
 mod pool;
@@ -35,6 +37,8 @@ mod pool;
 #[cfg(feature = "payshield")]
 pub use client::{error_for_code, PayShieldBackend, RawResponse};
 pub use keytable::{KeyTable, TableKey};
+#[cfg(feature = "payshield")]
+pub use link::HostCommandHandler;
 pub use lmk::{EncryptedKey, KeyError, KeyScheme, KeyType, VariantLmk};
 #[cfg(feature = "payshield")]
 pub use loading::test_lmk_check_value;

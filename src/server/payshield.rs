@@ -96,7 +96,7 @@ impl Faults {
     }
 
     fn hit(every: u64, n: u64) -> bool {
-        every != 0 && n % every == 0
+        every != 0 && n.is_multiple_of(every)
     }
 }
 

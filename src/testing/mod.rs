@@ -22,7 +22,8 @@
 //! this crate knows them. Load them only into a simulator or a test account.
 
 use crate::backend::Backend;
-use crate::conformance::{provision, KeySet, ProvisionOptions, Role};
+use crate::conformance::{provision, ProvisionOptions};
+pub use crate::conformance::{KeySet, Role};
 use crate::error::{Error, ErrorKind, Result};
 use crate::layers::compare::{classify, random_output, Verdict};
 use crate::layers::{Outcome, SkipReason};
@@ -92,6 +93,19 @@ pub async fn software_reference() -> SoftwareBackend {
     // The software backend holds every role; nothing to report.
     let _ = load(&b).await;
     b
+}
+
+/// Whether `keys` (what [`load`] or [`load_payshield`] returned for a
+/// candidate) holds every test key `request` names. A payShield with a
+/// variant LMK cannot hold the AES roles, say: a request naming one is
+/// answered `key_not_found` there and `ok` on the reference, which is no
+/// disagreement worth reporting. Names outside the test key set count as
+/// held (no backend has them, so all answer alike).
+pub fn holds_keys(keys: &KeySet, request: &Request) -> bool {
+    request
+        .key_ids()
+        .into_iter()
+        .all(|id| role_of(id).is_none_or(|role| keys.get(role).is_some()))
 }
 
 /// How a candidate disagreed with the reference on one request. Its

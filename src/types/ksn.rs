@@ -81,7 +81,9 @@ impl Ksn {
 
     fn hex_buf(s: &str) -> FieldResult<HexBuf> {
         let n = s.len();
-        if n % 2 != 0 || !matches!(n / 2, AES_INITIAL_KEY_ID_LEN | TDES_KSN_LEN | AES_KSN_LEN) {
+        if !n.is_multiple_of(2)
+            || !matches!(n / 2, AES_INITIAL_KEY_ID_LEN | TDES_KSN_LEN | AES_KSN_LEN)
+        {
             return Err(ksn_err(format!(
                 "length {n} hex characters, expected 20 (TDES) or 24 (AES)"
             )));

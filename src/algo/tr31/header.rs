@@ -449,7 +449,7 @@ impl Tr31Header {
         }
         let hl = self.header_len();
         let bs = self.version.block_size();
-        if count > 0 && hl % bs != 0 {
+        if count > 0 && !hl.is_multiple_of(bs) {
             return Err(AlgoError::new(
                 "tr31 optional block",
                 format!("header length {hl} is not a multiple of {bs} (add a PB block)"),
@@ -478,7 +478,7 @@ impl Tr31Header {
     pub fn with_padding_block(&self) -> Self {
         let bs = self.version.block_size();
         let mut h = self.clone();
-        if h.optional_blocks.is_empty() || h.header_len() % bs == 0 {
+        if h.optional_blocks.is_empty() || h.header_len().is_multiple_of(bs) {
             return h;
         }
         h.optional_blocks.retain(|b| !b.is_padding());

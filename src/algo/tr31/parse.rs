@@ -173,7 +173,7 @@ pub(crate) fn parse_header_len(block: &str) -> AlgoResult<(Tr31Header, usize)> {
         pos += total;
     }
     let bs = version.block_size();
-    if count > 0 && pos % bs != 0 {
+    if count > 0 && !pos.is_multiple_of(bs) {
         return Err(AlgoError::new(
             "tr31 optional block",
             format!("header length {pos} is not a multiple of the {bs}-byte block"),

@@ -16,7 +16,7 @@ impl AwsBackend {
             match p {
                 Padding::Method1 if !data.is_empty() => Ok(data.to_vec()),
                 Padding::None => {
-                    if data.is_empty() || data.len() % block != 0 {
+                    if data.is_empty() || !data.len().is_multiple_of(block) {
                         Err(Error::invalid("data", format!("length {} bytes is not a positive multiple of the {block}-byte block (padding none)", data.len())))
                     } else {
                         Ok(data.to_vec())
@@ -35,7 +35,10 @@ impl AwsBackend {
             MacAlgorithm::Iso9797Alg1(p) => {
                 let block = if matches!(p, Padding::Method1) && !data.is_empty() {
                     8
-                } else if matches!(p, Padding::None) && !data.is_empty() && data.len() % 16 == 0 {
+                } else if matches!(p, Padding::None)
+                    && !data.is_empty()
+                    && data.len().is_multiple_of(16)
+                {
                     16
                 } else {
                     block_of(self.algorithm_of(&ident).await?)

@@ -328,7 +328,7 @@ pub fn encode_kw(out: &mut Vec<u8>, req: &KwRequest) -> R<()> {
                 let pos = i + offset;
                 if let Some(x) = packed.get_mut(pos / 2) {
                     let nib = d - b'0';
-                    *x |= if pos % 2 == 0 { nib << 4 } else { nib };
+                    *x |= if pos.is_multiple_of(2) { nib << 4 } else { nib };
                 }
             }
             b.extend_from_slice(&packed);

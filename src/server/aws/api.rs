@@ -371,7 +371,7 @@ impl<'a> Obj<'a> {
 
 /// Decodes hex (either case); the error names `field`, never the value.
 pub(crate) fn decode_hex(field: &str, s: &str) -> ApiResult<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return Err(ApiError::field(
             field,
             "must have an even number of hex digits",

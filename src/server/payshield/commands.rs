@@ -160,6 +160,13 @@ fn parse_error(cmd: Code, e: &CodecError) -> Code {
     }
 }
 
+#[cfg(feature = "payshield")]
+impl crate::payshield::HostCommandHandler for Sim {
+    fn handle(&self, payload: &[u8], out: &mut Vec<u8>) {
+        Sim::handle(self, payload, out);
+    }
+}
+
 /// The simulator's static state.
 #[derive(Debug, Clone)]
 pub struct Sim {
