@@ -183,12 +183,16 @@ async fn every_operation_matches_the_software_backend() {
         pan: Pan::new("4123456789012").unwrap(),
         expiry: CardExpiry::new("8701").unwrap(),
         kind: CardValidationKind::Cvv(ServiceCode::new("101").unwrap()),
+        length: paycrypto::CvvLength::THREE,
     };
     let ga = aws.generate_card_validation(cv.clone()).await.unwrap();
     assert_eq!(ga.value.expose(), "370");
     assert_eq!(ga, soft.generate_card_validation(cv.clone()).await.unwrap());
     for kind in [CardValidationKind::Cvv2, CardValidationKind::Icvv] {
-        let r = GenerateCardValidationRequest { kind, ..cv.clone() };
+        let r = GenerateCardValidationRequest {
+            kind: kind.clone(),
+            ..cv.clone()
+        };
         let g = aws.generate_card_validation(r.clone()).await.unwrap();
         assert_eq!(g, soft.generate_card_validation(r).await.unwrap());
         let v = VerifyCardValidationRequest {
@@ -986,6 +990,7 @@ async fn bad_input_gets_the_aws_error() {
             pan: Pan::new("4123456789012").unwrap(),
             expiry: CardExpiry::new("8701").unwrap(),
             kind: CardValidationKind::Cvv(ServiceCode::new("101").unwrap()),
+            length: paycrypto::CvvLength::THREE,
         })
         .await
         .unwrap();
@@ -1204,6 +1209,7 @@ async fn state_file_survives_a_restart() {
             pan: Pan::new("4123456789012").unwrap(),
             expiry: CardExpiry::new("8701").unwrap(),
             kind: CardValidationKind::Cvv(ServiceCode::new("101").unwrap()),
+            length: paycrypto::CvvLength::THREE,
         })
         .await
         .unwrap();
@@ -1466,6 +1472,7 @@ async fn same_answers(
             pan: pan.clone(),
             expiry,
             kind,
+            length: paycrypto::CvvLength::THREE,
         };
         assert_eq!(
             aws.generate_card_validation(g.clone()).await.unwrap(),
