@@ -386,4 +386,20 @@ mod tests {
         }
         assert!(!Cvv::new("12x").unwrap_err().to_string().contains("12x"));
     }
+
+    #[test]
+    fn track_data_validates_and_never_prints() {
+        let t = TrackData::from_hex("4111111111111111D2512201").unwrap();
+        assert_eq!(format!("{t:?}"), "TrackData(***)");
+        assert_eq!(t.expose().len(), 12);
+        assert_eq!(t, TrackData::new(t.expose()).unwrap());
+        assert_ne!(t, TrackData::new(&[0x41]).unwrap());
+        assert!(TrackData::new(&[0x41; TRACK_DATA_MAX_LEN]).is_ok());
+        for bad in [&[][..], &[0x41; TRACK_DATA_MAX_LEN + 1][..]] {
+            let e = TrackData::new(bad).unwrap_err();
+            assert!(e.to_string().contains("track data"), "{e}");
+        }
+        let e = TrackData::from_hex("4111x1").unwrap_err();
+        assert!(!e.to_string().contains("4111"), "{e}");
+    }
 }
