@@ -72,6 +72,7 @@ fn cvv_request(i: usize) -> GenerateCardValidationRequest {
         pan: Pan::new(&format!("4{:015}", i)).unwrap(),
         expiry: CardExpiry::new("2512").unwrap(),
         kind: CardValidationKind::Cvv2,
+        length: paycrypto::CvvLength::THREE,
     }
 }
 

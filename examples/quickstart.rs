@@ -178,6 +178,7 @@ async fn main() -> paycrypto::Result<()> {
             pan: pan.clone(),
             expiry,
             kind: CardValidationKind::Cvv2,
+            length: paycrypto::CvvLength::THREE,
         })
         .await?;
     for presented in [cvv2.value.clone(), Cvv::new("000")?] {

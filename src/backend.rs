@@ -113,12 +113,14 @@ typed! {
     encrypt_data(EncryptDataRequest) -> EncryptDataResponse via EncryptData;
     /// Decrypts data (P2PE).
     decrypt_data(DecryptDataRequest) -> DecryptDataResponse via DecryptData;
-    /// Generates a CVV / CVV2 / iCVV.
+    /// Generates a card validation value (CVV, CVV2, iCVV, dynamic CVV, CVC3, …).
     generate_card_validation(GenerateCardValidationRequest) -> GenerateCardValidationResponse via GenerateCardValidation;
-    /// Verifies a CVV / CVV2 / iCVV.
+    /// Verifies a card validation value.
     verify_card_validation(VerifyCardValidationRequest) -> VerifyResponse via VerifyCardValidation;
     /// Verifies an ARQC, with ARPC when asked.
     verify_arqc(VerifyArqcRequest) -> VerifyArqcResponse via VerifyArqc;
+    /// Generates an ARQC as the card does (test tooling).
+    generate_arqc(GenerateArqcRequest) -> GenerateArqcResponse via GenerateArqc;
     /// Generates a MAC.
     generate_mac(GenerateMacRequest) -> GenerateMacResponse via GenerateMac;
     /// Verifies a MAC.

@@ -122,6 +122,12 @@ pub struct Capabilities {
     pub import_components: bool,
     /// TR-31 key block versions a key can be exported in.
     pub tr31_export: BTreeSet<Tr31Version>,
+    /// Card validation kinds the backend generates.
+    pub card_validation_generate: BTreeSet<CardValidationType>,
+    /// Card validation kinds the backend verifies.
+    pub card_validation_verify: BTreeSet<CardValidationType>,
+    /// Card validation value lengths (digits) generated and verified.
+    pub card_value_lengths: BTreeSet<usize>,
 }
 
 impl Default for Capabilities {
@@ -147,11 +153,25 @@ impl Capabilities {
             arqc_max_data_len: Some(0),
             import_components: false,
             tr31_export: BTreeSet::new(),
+            card_validation_generate: BTreeSet::new(),
+            card_validation_verify: BTreeSet::new(),
+            card_value_lengths: BTreeSet::new(),
         }
     }
 
-    /// Everything this crate models (the software reference backend).
+    /// Everything the software reference backend does: every operation and
+    /// variant the crate models, except the card validation kinds with no
+    /// public algorithm (Amex CSC v1/v2, the AWS cardholder verification
+    /// value, Discover dCVC), which a service such as AWS Payment
+    /// Cryptography may still declare.
     pub fn all() -> Self {
+        let card = [
+            CardValidationType::Cvv,
+            CardValidationType::Cvv2,
+            CardValidationType::Icvv,
+            CardValidationType::DynamicCvc3,
+            CardValidationType::DynamicCvv,
+        ];
         let sessions = [
             SessionKind::EmvCommon,
             SessionKind::Mastercard,
@@ -195,6 +215,9 @@ impl Capabilities {
             ]
             .into_iter()
             .collect(),
+            card_validation_generate: card.into_iter().collect(),
+            card_validation_verify: card.into_iter().collect(),
+            card_value_lengths: (3..=5).collect(),
         }
     }
 
@@ -247,6 +270,15 @@ impl Capabilities {
             },
             import_components: self.import_components && other.import_components,
             tr31_export: both(&self.tr31_export, &other.tr31_export),
+            card_validation_generate: both(
+                &self.card_validation_generate,
+                &other.card_validation_generate,
+            ),
+            card_validation_verify: both(
+                &self.card_validation_verify,
+                &other.card_validation_verify,
+            ),
+            card_value_lengths: both(&self.card_value_lengths, &other.card_value_lengths),
         }
     }
 
@@ -283,32 +315,29 @@ impl Capabilities {
                     }
                 }
             }
-            Request::VerifyArqc(r) => {
-                let combo = (
-                    SessionKind::from(&r.session),
-                    ArpcKind::from(r.arpc.as_ref()),
-                );
-                if !self.arqc.contains(&combo) {
-                    return Err(unsupported(format!(
-                        "ARQC with session key {:?} and ARPC {:?}",
-                        combo.0, combo.1
-                    )));
-                }
-                if r.mk_derivation == MkDerivation::OptionB
-                    && r.pan.expose().len() > 16
-                    && !self.mk_option_b_long_pan.contains(&combo.0)
-                {
-                    return Err(unsupported(
-                        "ICC master key option B for a PAN of more than 16 digits",
-                    ));
-                }
-                if let Some(max) = self.arqc_max_data_len {
-                    if padded_len(r.transaction_data.len(), r.padding) > max {
-                        return Err(unsupported(format!(
-                            "ARQC transaction data over {max} bytes after padding"
-                        )));
-                    }
-                }
+            Request::VerifyArqc(r) => self.check_arqc(
+                &r.session,
+                ArpcKind::from(r.arpc.as_ref()),
+                r.mk_derivation,
+                &r.pan,
+                r.transaction_data.len(),
+                r.padding,
+            )?,
+            Request::GenerateArqc(r) => self.check_arqc(
+                &r.session,
+                ArpcKind::None,
+                r.mk_derivation,
+                &r.pan,
+                r.transaction_data.len(),
+                r.padding,
+            )?,
+            Request::GenerateCardValidation(r) => {
+                self.check_card(&r.kind, true)?;
+                self.check_card_length(r.length.get())?;
+            }
+            Request::VerifyCardValidation(r) => {
+                self.check_card(&r.kind, false)?;
+                self.check_card_length(r.value.len())?;
             }
             Request::GenerateMac(r) => {
                 self.check_mac(r.algorithm, r.data.is_empty())?;
@@ -352,6 +381,66 @@ impl Capabilities {
             Ok(())
         } else {
             Err(unsupported(format!("{} keys", alg.aws_name())))
+        }
+    }
+
+    /// An ARQC (verified, or generated with `ArpcKind::None`) with this
+    /// session key, MK derivation, PAN and data length.
+    fn check_arqc(
+        &self,
+        session: &SessionKeyDerivation,
+        arpc: ArpcKind,
+        mk: MkDerivation,
+        pan: &crate::types::Pan,
+        data_len: usize,
+        padding: Iso9797Padding,
+    ) -> Result<()> {
+        let combo = (SessionKind::from(session), arpc);
+        if !self.arqc.contains(&combo) {
+            return Err(unsupported(format!(
+                "ARQC with session key {:?} and ARPC {:?}",
+                combo.0, combo.1
+            )));
+        }
+        if mk == MkDerivation::OptionB
+            && pan.expose().len() > 16
+            && !self.mk_option_b_long_pan.contains(&combo.0)
+        {
+            return Err(unsupported(
+                "ICC master key option B for a PAN of more than 16 digits",
+            ));
+        }
+        if let Some(max) = self.arqc_max_data_len {
+            if padded_len(data_len, padding) > max {
+                return Err(unsupported(format!(
+                    "ARQC transaction data over {max} bytes after padding"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn check_card(&self, kind: &CardValidationKind, generate: bool) -> Result<()> {
+        let t = kind.kind_type();
+        let (set, what) = if generate {
+            (&self.card_validation_generate, "generation")
+        } else {
+            (&self.card_validation_verify, "verification")
+        };
+        if set.contains(&t) {
+            Ok(())
+        } else {
+            Err(unsupported(format!("card validation {what} of kind {t:?}")))
+        }
+    }
+
+    fn check_card_length(&self, digits: usize) -> Result<()> {
+        if self.card_value_lengths.contains(&digits) {
+            Ok(())
+        } else {
+            Err(unsupported(format!(
+                "{digits}-digit card validation values"
+            )))
         }
     }
 

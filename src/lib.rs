@@ -41,8 +41,8 @@ pub use error::{Error, ErrorKind, Result};
 pub use ops::{Request, Response};
 pub use software::SoftwareBackend;
 pub use types::{
-    CardExpiry, Cvv, DecimalizationTable, EncryptedPinBlock, Exportability, Kcv, KeyAlgorithm,
-    KeyAttributes, KeyId, KeyUsage, Ksn, ModesOfUse, Operation, PadCharacter, Pan, Pin,
-    PinBlockFormat, PinLength, PinOffset, PinValidationData, Psn, Pvki, Pvv, SecretBytes,
-    ServiceCode, Verification,
+    CardExpiry, Cvv, CvvLength, DecimalizationTable, EncryptedPinBlock, Exportability, Kcv,
+    KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, Ksn, ModesOfUse, Operation, PadCharacter, Pan,
+    Pin, PinBlockFormat, PinLength, PinOffset, PinValidationData, Psn, Pvki, Pvv, SecretBytes,
+    ServiceCode, TrackData, Verification,
 };

@@ -7,7 +7,7 @@
 //! everywhere — what the shadow layer compares.
 
 use crate::error::{Error, Result};
-use crate::ops::{Dukpt, MacAlgorithm, PinScheme};
+use crate::ops::{CardValidationType, Dukpt, MacAlgorithm, PinScheme};
 use crate::types::{KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse};
 
 /// What a key is about to be used for.
@@ -29,6 +29,14 @@ pub(crate) enum Purpose {
     CvvVerify,
     /// Verify an ARQC (derive the ICC master key from the issuer master key).
     ArqcVerify,
+    /// Generate an ARQC as the card does (derive the ICC master key).
+    ArqcGenerate,
+    /// Generate or verify a Mastercard dynamic CVC3 (derive the ICC key
+    /// from an E4 master key, as AWS Payment Cryptography requires).
+    DynamicCvc3,
+    /// Generate or verify a Visa dynamic CVV (derive the ICC key from an E6
+    /// master key, as AWS Payment Cryptography requires).
+    DynamicCvv,
     /// Generate a MAC with this algorithm.
     MacGenerate(MacAlgorithm),
     /// Verify a MAC with this algorithm.
@@ -50,6 +58,23 @@ impl Purpose {
             Self::CvvGenerate
         } else {
             Self::CvvVerify
+        }
+    }
+
+    /// The purpose of a key for a card validation kind the crate computes
+    /// (`None` for the kinds without an algorithm here). Key usages follow
+    /// AWS Payment Cryptography's "Valid keys for cryptographic operations"
+    /// (GenerateCardData / VerifyCardData): C0 for CVV, CVV2 and iCVV, E4
+    /// for the dynamic card verification code, E6 for the dynamic card
+    /// verification value, both with the DeriveKey mode of use.
+    pub(crate) fn card(kind: CardValidationType, generate: bool) -> Option<Self> {
+        match kind {
+            CardValidationType::Cvv | CardValidationType::Cvv2 | CardValidationType::Icvv => {
+                Some(Self::cvv(generate))
+            }
+            CardValidationType::DynamicCvc3 => Some(Self::DynamicCvc3),
+            CardValidationType::DynamicCvv => Some(Self::DynamicCvv),
+            _ => None,
         }
     }
 
@@ -91,7 +116,9 @@ impl Purpose {
             Self::DukptDerive => &[KeyUsage::Bdk],
             Self::DataEncrypt | Self::DataDecrypt => &[KeyUsage::DataEncryption],
             Self::CvvGenerate | Self::CvvVerify => &[KeyUsage::CardVerification],
-            Self::ArqcVerify => &[KeyUsage::EmvAppCryptogram],
+            Self::ArqcVerify | Self::ArqcGenerate => &[KeyUsage::EmvAppCryptogram],
+            Self::DynamicCvc3 => &[KeyUsage::EmvDynamicNumbers],
+            Self::DynamicCvv => &[KeyUsage::EmvOther],
             Self::MacGenerate(a) | Self::MacVerify(a) => mac_usages(a),
             Self::PinGenerate(PinScheme::Ibm3624) | Self::PinVerify(PinScheme::Ibm3624) => {
                 &[KeyUsage::PinVerificationIbm3624]
@@ -109,7 +136,11 @@ impl Purpose {
             || match self {
                 Self::PinDecrypt | Self::DataDecrypt => m.decrypt,
                 Self::PinEncrypt | Self::DataEncrypt => m.encrypt,
-                Self::DukptDerive | Self::ArqcVerify => m.derive_key,
+                Self::DukptDerive
+                | Self::ArqcVerify
+                | Self::ArqcGenerate
+                | Self::DynamicCvc3
+                | Self::DynamicCvv => m.derive_key,
                 Self::CvvGenerate | Self::MacGenerate(_) | Self::PinGenerate(_) => m.generate,
                 Self::CvvVerify | Self::MacVerify(_) | Self::PinVerify(_) => m.verify,
                 Self::KeyUnwrap => m.unwrap || m.decrypt,
@@ -128,6 +159,9 @@ impl Purpose {
             Self::CvvGenerate => "CVV generation",
             Self::CvvVerify => "CVV verification",
             Self::ArqcVerify => "ARQC verification",
+            Self::ArqcGenerate => "ARQC generation",
+            Self::DynamicCvc3 => "dynamic CVC3",
+            Self::DynamicCvv => "dynamic CVV",
             Self::MacGenerate(_) => "MAC generation",
             Self::MacVerify(_) => "MAC verification",
             Self::PinGenerate(PinScheme::Ibm3624) => "IBM 3624 PIN generation",
@@ -190,8 +224,11 @@ pub(crate) fn check(id: &KeyId, attrs: &KeyAttributes, purpose: Purpose) -> Resu
                 "the IBM 3624 and Visa PVV algorithms need a TDES PIN verification key",
             ))
         }
-        Purpose::ArqcVerify if !tdes2 => Err(Error::unsupported(
-            "ARQC verification with a non-TDES-2KEY master key",
+        Purpose::ArqcVerify | Purpose::ArqcGenerate if !tdes2 => Err(Error::unsupported(format!(
+            "{what} with a non-TDES-2KEY master key"
+        ))),
+        Purpose::DynamicCvc3 | Purpose::DynamicCvv if !tdes2 => Err(Error::key_usage(
+            "dynamic card verification values need a double-length TDES master key",
         )),
         _ => Ok(()),
     }

@@ -73,6 +73,63 @@ code, resp = error_code(
 assert code == "VerificationFailedException" and resp["Reason"] == "INVALID_VALIDATION_DATA", resp
 
 hm = key("TR31_M7_HMAC_KEY", "HMAC_SHA256", Generate=True, Verify=True)
+# Visa dynamic CVV (E6 master key, DeriveKey) and Mastercard dynamic CVC3 (E4),
+# with the ValidationDataLength and short hex counters the model allows.
+e6 = key("TR31_E6_EMV_MKEY_OTHER", "TDES_2KEY", DeriveKey=True)
+dcvv_attrs = {"DynamicCardVerificationValue": {
+    "PanSequenceNumber": "00", "CardExpiryDate": "1310", "ServiceCode": "226",
+    "ApplicationTransactionCounter": "32"}}
+dcvv = dp.generate_card_validation_data(
+    KeyIdentifier=e6["KeyArn"], PrimaryAccountNumber="1234567890123456",
+    GenerationAttributes=dcvv_attrs, ValidationDataLength=4,
+)
+assert dcvv["KeyCheckValue"] == e6["KeyCheckValue"] and len(dcvv["ValidationData"]) == 4, dcvv
+dp.verify_card_validation_data(
+    KeyIdentifier=e6["KeyArn"], PrimaryAccountNumber="1234567890123456",
+    VerificationAttributes=dcvv_attrs, ValidationData=dcvv["ValidationData"],
+)
+# The counter is a number: "32" and "0032" are the same ATC.
+dcvv_attrs["DynamicCardVerificationValue"]["ApplicationTransactionCounter"] = "0032"
+dp.verify_card_validation_data(
+    KeyIdentifier=e6["KeyArn"], PrimaryAccountNumber="1234567890123456",
+    VerificationAttributes=dcvv_attrs, ValidationData=dcvv["ValidationData"],
+)
+e4 = key("TR31_E4_EMV_MKEY_DYNAMIC_NUMBERS", "TDES_2KEY", DeriveKey=True)
+cvc3_attrs = {"DynamicCardVerificationCode": {
+    "UnpredictableNumber": "00002710", "PanSequenceNumber": "00",
+    "ApplicationTransactionCounter": "2710",
+    "TrackData": "1234567890123456D12012061000110000000FFFFFFFFFFF"}}
+cvc3 = dp.generate_card_validation_data(
+    KeyIdentifier=e4["KeyArn"], PrimaryAccountNumber="1234567890123456",
+    GenerationAttributes=cvc3_attrs, ValidationDataLength=5,
+)["ValidationData"]
+assert len(cvc3) == 5, cvc3
+# The rightmost 3 digits verify on their own; a changed digit does not.
+dp.verify_card_validation_data(
+    KeyIdentifier=e4["KeyArn"], PrimaryAccountNumber="1234567890123456",
+    VerificationAttributes=cvc3_attrs, ValidationData=cvc3[2:],
+)
+code, resp = error_code(
+    dp.verify_card_validation_data,
+    KeyIdentifier=e4["KeyArn"], PrimaryAccountNumber="1234567890123456",
+    VerificationAttributes=cvc3_attrs, ValidationData=cvc3[:4] + str((int(cvc3[4]) + 1) % 10),
+)
+assert code == "VerificationFailedException" and resp["Reason"] == "INVALID_VALIDATION_DATA", resp
+# A CVK is not a CVC3 master key; Amex CSC is not computed by the emulator.
+code, _ = error_code(
+    dp.generate_card_validation_data,
+    KeyIdentifier=cvk["KeyArn"], PrimaryAccountNumber="1234567890123456",
+    GenerationAttributes=cvc3_attrs,
+)
+assert code == "ValidationException", code
+code, resp = error_code(
+    dp.generate_card_validation_data,
+    KeyIdentifier=cvk["KeyArn"], PrimaryAccountNumber="371234567890123",
+    GenerationAttributes={"AmexCardSecurityCodeVersion1": {"CardExpiryDate": "2512"}},
+    ValidationDataLength=4,
+)
+assert code == "ValidationException" and "emulator" in resp["Error"]["Message"], resp
+
 mac = dp.generate_mac(KeyIdentifier=hm["KeyArn"], MessageData="48656C6C6F", GenerationAttributes={"Algorithm": "HMAC_SHA256"})["Mac"]
 assert len(mac) == 64
 dp.verify_mac(KeyIdentifier=hm["KeyArn"], MessageData="48656C6C6F", Mac=mac, VerificationAttributes={"Algorithm": "HMAC_SHA256"})

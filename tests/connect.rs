@@ -35,6 +35,7 @@ async fn cvv_round_trip(b: &dyn Backend) {
             pan: pan.clone(),
             expiry,
             kind: CardValidationKind::Cvv2,
+            length: paycrypto::CvvLength::THREE,
         })
         .await
         .unwrap_or_else(|e| panic!("CVV2 on {}: {e}", b.name()));

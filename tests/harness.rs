@@ -388,6 +388,7 @@ fn build(e: &Entry, r: &Round) -> Option<Request> {
                 1 => CardValidationKind::Cvv2,
                 _ => CardValidationKind::Icvv,
             },
+            length: paycrypto::CvvLength::THREE,
         }
         .into(),
         // ARQC verification with a genuine ARQC, every session key and ARPC.
@@ -971,6 +972,7 @@ fn build_bad(e: &Entry, b: &Bad, pan: &str) -> Option<Request> {
             pan,
             expiry: CardExpiry::new("2512").ok()?,
             kind: CardValidationKind::Cvv2,
+            length: paycrypto::CvvLength::THREE,
         }
         .into(),
         Bad::MacKeyForDataWithIv => EncryptDataRequest {

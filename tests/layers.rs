@@ -168,6 +168,7 @@ fn cvv2_generate() -> Request {
         pan: Pan::new(PAN).unwrap(),
         expiry: CardExpiry::new("2512").unwrap(),
         kind: CardValidationKind::Cvv2,
+        length: paycrypto::CvvLength::THREE,
     })
 }
 

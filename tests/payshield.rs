@@ -1041,6 +1041,7 @@ async fn fault_run(
                 pan: Pan::new(&format!("4{:015}", i * 7919)).unwrap(),
                 expiry: CardExpiry::new("2512").unwrap(),
                 kind: CardValidationKind::Cvv2,
+                length: paycrypto::CvvLength::THREE,
             };
             let want = sw.generate_card_validation(req.clone()).await.unwrap();
             match ps.generate_card_validation(req).await {

@@ -194,7 +194,8 @@ async fn cvv_vectors_through_backend() {
                 key: id(&name),
                 pan: pan(s(v, "inputs", "pan")),
                 expiry: CardExpiry::new(s(v, "inputs", "expiry")).unwrap(),
-                kind,
+                kind: kind.clone(),
+                length: paycrypto::CvvLength::THREE,
             })
             .await
             .unwrap();
@@ -216,7 +217,7 @@ async fn cvv_vectors_through_backend() {
                     key: id(&name),
                     pan: pan(s(v, "inputs", "pan")),
                     expiry: CardExpiry::new(s(v, "inputs", "expiry")).unwrap(),
-                    kind,
+                    kind: kind.clone(),
                     value,
                 })
                 .await
@@ -378,6 +379,7 @@ async fn pin_key_cannot_decrypt_data_and_cvk_cannot_translate() {
             pan: pan("4111111111111111"),
             expiry: CardExpiry::new("2512").unwrap(),
             kind: CardValidationKind::Cvv2,
+            length: paycrypto::CvvLength::THREE,
         })
         .await
         .unwrap_err();
@@ -822,6 +824,7 @@ async fn cvv_values_never_print_in_requests_or_responses() {
             pan: pan("4123456789012345"),
             expiry: CardExpiry::new("8701").unwrap(),
             kind: CardValidationKind::Cvv2,
+            length: paycrypto::CvvLength::THREE,
         })
         .await
         .unwrap();

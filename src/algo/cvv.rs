@@ -5,7 +5,9 @@
 //! double-length CVK (A = left half, B = right half):
 //! `E_A(D_B(E_A(E_A(B1) XOR B2)))`. The result is decimalised (all decimal
 //! nibbles left to right, then the A-F nibbles minus 10) and the leftmost
-//! digits are the CVV. CVV2 uses service code `000`, iCVV `999`.
+//! digits are the CVV. CVV2 uses service code `000`, iCVV `999`. The Visa
+//! dynamic CVV ([`generate_dcvv_digits`]) is the same MAC under a per-card
+//! key over the PAN with the ATC in its first four digits.
 
 use super::mac::{retail_mac, Padding};
 use super::{AlgoError, AlgoResult};
@@ -70,34 +72,121 @@ fn compute(
     service_code: &str,
     out: &mut [u8],
 ) -> AlgoResult<()> {
+    check_cvk(cvk)?;
+    let pan = digits("pan", pan, 1, MAX_PAN_DIGITS)?;
+    let expiry = digits("expiry", expiry, 4, 4)?;
+    let service_code = digits("service code", service_code, 3, 3)?;
+    check_out(out.len())?;
+    let nibbles = pan
+        .iter()
+        .chain(expiry)
+        .chain(service_code)
+        .map(|d| d - b'0');
+    cvv_over_nibbles(cvk, nibbles, out)
+}
+
+fn check_cvk(cvk: &[u8]) -> AlgoResult<()> {
     if cvk.len() != 16 {
         return Err(AlgoError::new(
             "cvk",
             format!("length {} bytes, expected 16 (CVK A || CVK B)", cvk.len()),
         ));
     }
-    let pan = digits("pan", pan, 1, MAX_PAN_DIGITS)?;
-    let expiry = digits("expiry", expiry, 4, 4)?;
-    let service_code = digits("service code", service_code, 3, 3)?;
-    if out.len() < MIN_CVV_DIGITS || out.len() > MAX_CVV_DIGITS {
+    Ok(())
+}
+
+fn check_out(n: usize) -> AlgoResult<()> {
+    if !(MIN_CVV_DIGITS..=MAX_CVV_DIGITS).contains(&n) {
         return Err(AlgoError::new(
             "digits",
-            format!(
-                "{} requested, expected {MIN_CVV_DIGITS}..={MAX_CVV_DIGITS}",
-                out.len()
-            ),
+            format!("{n} requested, expected {MIN_CVV_DIGITS}..={MAX_CVV_DIGITS}"),
         ));
     }
-    // At most 19 + 4 + 3 = 26 digits; the rest of the 32 nibbles stay zero.
+    Ok(())
+}
+
+/// The CVV MAC over `nibbles` (at most 32, each 0..=15) left-justified in
+/// a zero-filled 16-byte block, decimalised into `out`.
+fn cvv_over_nibbles(
+    cvk: &[u8],
+    nibbles: impl Iterator<Item = u8>,
+    out: &mut [u8],
+) -> AlgoResult<()> {
+    // Callers pass at most 4 + 19 + 4 + 3 = 30 nibbles; the rest stay zero.
     let mut block = Zeroizing::new([0u8; 16]);
-    for (i, d) in pan.iter().chain(expiry).chain(service_code).enumerate() {
+    for (i, nib) in nibbles.enumerate() {
         if let Some(b) = block.get_mut(i / 2) {
-            let nib = d - b'0';
-            *b |= if i % 2 == 0 { nib << 4 } else { nib };
+            *b |= if i % 2 == 0 { nib << 4 } else { nib & 0x0F };
         }
     }
     let mac = Zeroizing::new(retail_mac(cvk, &block[..], Padding::None)?);
     decimalise(&mac[..], out);
+    Ok(())
+}
+
+/// Visa dynamic CVV (dCVV) digits into `out` (3..=5 ASCII digits): the CVV
+/// algorithm under the 16-byte ICC key `icc_key` (the issuer master key
+/// derived with the PAN and PSN, EMV Book 2 A1.4 option A) over the PAN
+/// whose first four digits are replaced by the 2-byte ATC as four hex
+/// digits (A-F nibbles kept as they are), then the expiry and the service
+/// code — the layout of jPOS `JCESecurityModule.calculatedCVV`, whose
+/// published test vectors this reproduces. Errors: `"cvk"` (the ICC key),
+/// `"pan"` (5..=19 digits), `"atc"`, `"expiry"`, `"service code"`, `"digits"`.
+pub fn generate_dcvv_digits(
+    icc_key: &[u8],
+    pan: &str,
+    atc: &[u8],
+    expiry: &str,
+    service_code: &str,
+    out: &mut [u8],
+) -> AlgoResult<()> {
+    check_cvk(icc_key)?;
+    let pan = digits("pan", pan, 5, MAX_PAN_DIGITS)?;
+    let atc: &[u8; 2] = atc
+        .try_into()
+        .map_err(|_| AlgoError::new("atc", format!("length {} bytes, expected 2", atc.len())))?;
+    let expiry = digits("expiry", expiry, 4, 4)?;
+    let service_code = digits("service code", service_code, 3, 3)?;
+    check_out(out.len())?;
+    let atc_nibbles = [atc[0] >> 4, atc[0] & 0x0F, atc[1] >> 4, atc[1] & 0x0F];
+    let rest = pan
+        .get(4..)
+        .unwrap_or_default()
+        .iter()
+        .chain(expiry)
+        .chain(service_code)
+        .map(|d| d - b'0');
+    cvv_over_nibbles(icc_key, atc_nibbles.into_iter().chain(rest), out)
+}
+
+/// Recomputes the dCVV with as many digits as `dcvv` has (3..=5) and
+/// compares in constant time (`Ok(false)` on mismatch). Errors: as
+/// [`generate_dcvv_digits`], plus `"cvv"` for a candidate length outside 3..=5.
+pub fn verify_dcvv(
+    icc_key: &[u8],
+    pan: &str,
+    atc: &[u8],
+    expiry: &str,
+    service_code: &str,
+    dcvv: &[u8],
+) -> AlgoResult<bool> {
+    check_candidate(dcvv)?;
+    let mut buf = Zeroizing::new([0u8; MAX_CVV_DIGITS]);
+    let mine = buf.get_mut(..dcvv.len()).unwrap_or(&mut []);
+    generate_dcvv_digits(icc_key, pan, atc, expiry, service_code, mine)?;
+    Ok(mine.ct_eq(dcvv).into())
+}
+
+fn check_candidate(cvv: &[u8]) -> AlgoResult<()> {
+    if cvv.len() < MIN_CVV_DIGITS || cvv.len() > MAX_CVV_DIGITS {
+        return Err(AlgoError::new(
+            "cvv",
+            format!(
+                "length {} digits, expected {MIN_CVV_DIGITS}..={MAX_CVV_DIGITS}",
+                cvv.len()
+            ),
+        ));
+    }
     Ok(())
 }
 
@@ -151,15 +240,7 @@ pub fn verify_cvv(
     service_code: &str,
     cvv: &[u8],
 ) -> AlgoResult<bool> {
-    if cvv.len() < MIN_CVV_DIGITS || cvv.len() > MAX_CVV_DIGITS {
-        return Err(AlgoError::new(
-            "cvv",
-            format!(
-                "length {} digits, expected {MIN_CVV_DIGITS}..={MAX_CVV_DIGITS}",
-                cvv.len()
-            ),
-        ));
-    }
+    check_candidate(cvv)?;
     let mut buf = Zeroizing::new([0u8; MAX_CVV_DIGITS]);
     let mine = buf.get_mut(..cvv.len()).unwrap_or(&mut []);
     compute(cvk, pan, expiry, service_code, mine)?;
@@ -220,6 +301,60 @@ mod tests {
         assert_eq!(
             cvk_from_halves(&CVK[..8], &CVK[9..]).unwrap_err().field,
             "cvk b"
+        );
+    }
+
+    #[test]
+    fn dcvv_field_errors_and_layout() {
+        let mut out = [0u8; 3];
+        let f = |pan, atc: &[u8], exp, sc| {
+            let mut o = [0u8; 3];
+            generate_dcvv_digits(&CVK, pan, atc, exp, sc, &mut o)
+                .unwrap_err()
+                .field
+        };
+        assert_eq!(f("1234", &[0, 1], "1310", "226"), "pan");
+        assert_eq!(f("1234567890123456", &[0], "1310", "226"), "atc");
+        assert_eq!(f("1234567890123456", &[0, 1], "131", "226"), "expiry");
+        assert_eq!(f("1234567890123456", &[0, 1], "1310", "22"), "service code");
+        assert_eq!(
+            generate_dcvv_digits(
+                &CVK[..8],
+                "1234567890123456",
+                &[0, 1],
+                "1310",
+                "226",
+                &mut out
+            )
+            .unwrap_err()
+            .field,
+            "cvk"
+        );
+        // With the ATC written over the first four PAN digits, the dCVV of a
+        // PAN equals the CVV of the PAN whose first digits are the ATC (for
+        // an ATC of decimal-looking nibbles).
+        generate_dcvv_digits(
+            &CVK,
+            "4123456789012345",
+            &[0x12, 0x34],
+            "8701",
+            "111",
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(
+            &out,
+            &*generate_cvv(&CVK, "1234456789012345", "8701", "111").unwrap()
+        );
+        assert!(verify_dcvv(&CVK, "4123456789012345", &[0x12, 0x34], "8701", "111", &out).unwrap());
+        assert!(
+            !verify_dcvv(&CVK, "4123456789012345", &[0x12, 0x35], "8701", "111", &out).unwrap()
+        );
+        assert_eq!(
+            verify_dcvv(&CVK, "4123456789012345", &[0, 1], "8701", "111", b"12")
+                .unwrap_err()
+                .field,
+            "cvv"
         );
     }
 

@@ -364,6 +364,20 @@ pub fn mastercard_cvc3(
     Ok(out)
 }
 
+/// Mastercard dynamic CVC3 from the track data: [`mastercard_ivcvc3`] over
+/// `track` then [`mastercard_cvc3`] (5 ASCII digits; a card or terminal
+/// shows the rightmost 3 to 5). Errors: `"master key"`, `"unpredictable
+/// number"` (4 bytes), `"atc"` (2 bytes).
+pub fn mastercard_cvc3_from_track(
+    mk_cvc3: &[u8],
+    track: &[u8],
+    un: &[u8],
+    atc: &[u8],
+) -> AlgoResult<Zeroizing<[u8; 5]>> {
+    let iv = mastercard_ivcvc3(mk_cvc3, track)?;
+    mastercard_cvc3(mk_cvc3, &iv, un, atc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -32,8 +32,9 @@ mod pindata;
 /// |---|---|
 /// | translate_pin | TranslatePinData (ISO 0/1/3/4; incoming DUKPT) |
 /// | encrypt_data / decrypt_data | EncryptData / DecryptData (Symmetric or Dukpt; ECB/CBC) |
-/// | generate/verify_card_validation | Generate/VerifyCardValidationData (CVV1; CVV2; iCVV = CVV1 with service code 999) |
+/// | generate/verify_card_validation | Generate/VerifyCardValidationData (CVV1; CVV2; iCVV = CVV1 with service code 999; Amex CSC v1/v2; CardHolderVerificationValue; DynamicCardVerificationCode; DynamicCardVerificationValue; DiscoverDynamicCardVerificationCode, verification only; 3 to 5 digits) |
 /// | verify_arqc | VerifyAuthRequestCryptogram (EmvCommon, Mastercard, Visa; ARPC 1/2) |
+/// | generate_arqc | GenerateAuthRequestCryptogram (EmvCommon, Mastercard, Visa) |
 /// | generate_mac / verify_mac | GenerateMac / VerifyMac (ISO 9797-1 alg 1/3, CMAC, HMAC-SHA-256) |
 /// | generate_pin_data | GeneratePinData (VisaPin, VisaPinVerificationValue, Ibm3624NaturalPin / RandomPin / PinOffset / PinFromOffset; ISO 0/1/3/4) |
 /// | verify_pin_data | VerifyPinData (VisaPin, Ibm3624Pin; zone key or DukptAttributes) |
@@ -57,9 +58,17 @@ pub struct AwsBackend {
 /// What AWS Payment Cryptography does that the crate models: everything but
 /// ISO format 2 PIN blocks (`TranslationIsoFormats` has none), CMAC / HMAC
 /// over an empty message (`MessageData` takes 1 to 4096 bytes), and TR-31
-/// export in versions A and C (the service exports B and D).
+/// export in versions A and C (the service exports B and D); and more card
+/// validation kinds than the software reference computes: every member of
+/// `CardGenerationAttributes` and `CardVerificationAttributes` (Discover
+/// dCVC is a verification member only).
 static AWS_CAPABILITIES: std::sync::LazyLock<Capabilities> = std::sync::LazyLock::new(|| {
     let mut c = Capabilities::all();
+    c.card_validation_verify = CardValidationType::ALL.into_iter().collect();
+    c.card_validation_generate = CardValidationType::ALL
+        .into_iter()
+        .filter(|t| *t != CardValidationType::DiscoverDynamicCvc)
+        .collect();
     c.pin_formats.remove(&PinBlockFormat::Iso2);
     c.mac_empty_message = false;
     c.tr31_export = [Tr31Version::B, Tr31Version::D].into_iter().collect();
@@ -327,6 +336,7 @@ impl Backend for AwsBackend {
                 self.verify_cv(r).await.map(Response::VerifyCardValidation)
             }
             Request::VerifyArqc(r) => self.verify_arqc(r).await.map(Response::VerifyArqc),
+            Request::GenerateArqc(r) => self.generate_arqc(r).await.map(Response::GenerateArqc),
             Request::GenerateMac(r) => self.generate_mac(r).await.map(Response::GenerateMac),
             Request::VerifyMac(r) => self.verify_mac(r).await.map(Response::VerifyMac),
             Request::GeneratePinData(r) => self

@@ -83,6 +83,14 @@ pub(crate) fn names_key_attributes(message: Option<&str>) -> bool {
     .any(|w| m.contains(w))
 }
 
+/// True when a `ValidationException` is the crate's AWS emulator refusing a
+/// variant it does not implement (`… is not supported by this emulator`):
+/// what the emulator cannot do is `Unsupported`, as on every backend. The
+/// service itself never words a message so.
+pub(crate) fn emulator_unsupported(message: Option<&str>) -> bool {
+    message.is_some_and(|m| m.ends_with("is not supported by this emulator"))
+}
+
 /// Maps an SDK error to the crate's [`Error`] (service messages carry no secrets).
 pub(crate) fn map<E>(e: SdkError<E>, what: &'static str) -> Error
 where
@@ -110,7 +118,9 @@ where
         SdkError::ServiceError(s) => {
             let c = s.err().code();
             let mut kind = kind_for(c, status);
-            if c == Some("ValidationException") && names_key_attributes(s.err().message()) {
+            if c == Some("ValidationException") && emulator_unsupported(s.err().message()) {
+                kind = ErrorKind::Unsupported;
+            } else if c == Some("ValidationException") && names_key_attributes(s.err().message()) {
                 kind = ErrorKind::KeyUsage;
             }
             (
@@ -167,5 +177,12 @@ mod tests {
             assert!(!names_key_attributes(Some(m)), "{m}");
         }
         assert!(!names_key_attributes(None));
+        assert!(emulator_unsupported(Some(
+            "GenerationAttributes.AmexCardSecurityCodeVersion1 is not supported by this emulator"
+        )));
+        assert!(!emulator_unsupported(Some(
+            "ValidationData: must be decimal digits"
+        )));
+        assert!(!emulator_unsupported(None));
     }
 }

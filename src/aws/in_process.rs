@@ -110,6 +110,7 @@ mod tests {
             pan: crate::Pan::new("4123456789012").unwrap(),
             expiry: crate::CardExpiry::new("8701").unwrap(),
             kind: CardValidationKind::Cvv(crate::ServiceCode::new("101").unwrap()),
+            length: crate::types::CvvLength::THREE,
         };
         let g = aws.generate_card_validation(req.clone()).await.unwrap();
         assert_eq!(g.value.expose(), "370"); // published Visa CVV test data

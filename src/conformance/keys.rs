@@ -93,6 +93,12 @@ roles! {
     ImkAc => "imk-ac", EmvAppCryptogram, Tdes2, DERIVE, Exportable,
         Some(("13345779133457791334577913345779", SRC_JPOS_ZPK)),
         "EMV issuer master key for application cryptograms (E0), jPOS test IMK.";
+    ImkCvc3 => "imk-cvc3", EmvDynamicNumbers, Tdes2, DERIVE, Exportable,
+        Some(("13345779133457791334577913345779", SRC_JPOS_ZPK)),
+        "EMV master key for dynamic numbers (E4: Mastercard dynamic CVC3), jPOS test IMK-CVC3.";
+    ImkDcvv => "imk-dcvv", EmvOther, Tdes2, DERIVE, Exportable,
+        Some(("13345779133457791334577913345779", SRC_JPOS_ZPK)),
+        "Other EMV master key (E6: Visa dynamic CVV, as AWS Payment Cryptography takes it), jPOS test IMK.";
     MacRetail => "mac-m3", MacIso9797Alg3, Tdes2, GENERATE_VERIFY, Exportable,
         Some(("0123456789ABCDEFFEDCBA9876543210", "ISO 9797-1:2011 Annex B.4")),
         "ISO 9797-1 MAC algorithm 3 key (M3).";

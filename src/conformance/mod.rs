@@ -171,6 +171,9 @@ pub(crate) struct Case {
 /// What a case sees: the backend, its keys, the reference and a seeded RNG.
 pub(crate) struct Ctx<'b> {
     pub(crate) backend: &'b dyn Backend,
+    /// The backend itself, not held to its declaration (for the cases that
+    /// check what it answers for variants it does not declare).
+    pub(crate) raw: &'b dyn Backend,
     pub(crate) keys: &'b KeySet,
     pub(crate) reference: &'b SoftwareBackend,
     pub(crate) rounds: usize,
@@ -353,6 +356,7 @@ pub async fn run(backend: &dyn Backend, keys: &KeySet, opts: &RunOptions) -> Rep
         } else {
             let ctx = Ctx {
                 backend: &declared,
+                raw: backend,
                 keys,
                 reference: &reference,
                 rounds: opts.rounds.max(1),

@@ -278,6 +278,84 @@ pub(crate) static CMAC_AES: LazyLock<Vec<(&str, &str)>> =
 pub(crate) const SRC_KCV: &str =
     "KCVs: 08D7B4 (pyemv / thalessimulatorlibrary), 6FB1C8 (jPOS test ZPK), X9.24-3 / NIST keys by CMAC";
 
+const JPOS_IMK: &str = "13345779133457791334577913345779";
+
+/// (PAN, PSN, expiry, service code, ATC, dCVV) under the jPOS test IMK.
+pub(crate) static SRC_DCVV: LazyLock<&str> =
+    LazyLock::new(|| source("visa_dcvv", Some(("inputs", "imk", JPOS_IMK))));
+/// A Visa dynamic CVV known answer.
+pub(crate) struct DcvvVector {
+    pub(crate) pan: &'static str,
+    pub(crate) psn: &'static str,
+    pub(crate) expiry: &'static str,
+    pub(crate) service_code: &'static str,
+    pub(crate) atc: [u8; 2],
+    pub(crate) dcvv: &'static str,
+}
+pub(crate) static DCVV: LazyLock<Vec<DcvvVector>> = LazyLock::new(|| {
+    of("visa_dcvv", Some(("inputs", "imk", JPOS_IMK)))
+        .map(|v| DcvvVector {
+            pan: s(v, "inputs", "pan"),
+            psn: s(v, "inputs", "psn"),
+            expiry: s(v, "inputs", "expiry"),
+            service_code: s(v, "inputs", "service_code"),
+            atc: hex2(s(v, "inputs", "atc")),
+            dcvv: s(v, "expected", "dcvv"),
+        })
+        .collect()
+});
+
+/// A Mastercard dynamic CVC3 known answer (the value is the rightmost 3 to 5 digits).
+pub(crate) struct Cvc3Vector {
+    pub(crate) pan: &'static str,
+    pub(crate) psn: &'static str,
+    pub(crate) track_data: &'static str,
+    pub(crate) atc: [u8; 2],
+    pub(crate) un: [u8; 4],
+    pub(crate) cvc3: &'static str,
+}
+pub(crate) static SRC_CVC3: LazyLock<&str> = LazyLock::new(|| {
+    source(
+        "mastercard_dynamic_cvc3",
+        Some(("inputs", "imk_cvc3", JPOS_IMK)),
+    )
+});
+/// The CVC3 answers under the jPOS test IMK.
+pub(crate) static CVC3: LazyLock<Vec<Cvc3Vector>> = LazyLock::new(|| {
+    of(
+        "mastercard_dynamic_cvc3",
+        Some(("inputs", "imk_cvc3", JPOS_IMK)),
+    )
+    .map(|v| Cvc3Vector {
+        pan: s(v, "inputs", "pan"),
+        psn: s(v, "inputs", "psn"),
+        track_data: s(v, "inputs", "track_data"),
+        atc: hex2(s(v, "inputs", "atc")),
+        un: hex2(s(v, "inputs", "unpredictable_number")),
+        cvc3: s(v, "expected", "cvc3"),
+    })
+    .collect()
+});
+
+/// An ARQC generation known answer (jPOS `generateApplicationCryptogram`).
+pub(crate) struct ArqcGenVector {
+    pub(crate) session: &'static str,
+    pub(crate) method2: bool,
+    pub(crate) arqc: &'static str,
+}
+pub(crate) static SRC_ARQC_GEN: LazyLock<&str> =
+    LazyLock::new(|| source("emv_arqc_generate", Some(("inputs", "imk_ac", JPOS_IMK))));
+/// (session key derivation text, padding method 2?, ARQC) over [`ARQC_DATA`].
+pub(crate) static ARQC_GEN: LazyLock<Vec<ArqcGenVector>> = LazyLock::new(|| {
+    of("emv_arqc_generate", Some(("inputs", "imk_ac", JPOS_IMK)))
+        .map(|v| ArqcGenVector {
+            session: s(v, "inputs", "session_key_derivation"),
+            method2: s(v, "inputs", "ac_padding").ends_with("method 2"),
+            arqc: s(v, "expected", "arqc"),
+        })
+        .collect()
+});
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -318,6 +396,14 @@ mod tests {
             ]
         );
         assert!(CMAC_AES.len() >= 3);
+        assert_eq!(DCVV.len(), 2);
+        assert_eq!((DCVV[0].dcvv, DCVV[0].atc), ("422", [0x32, 0x10]));
+        assert_eq!(CVC3.len(), 2);
+        assert_eq!((CVC3[0].cvc3, CVC3[1].cvc3), ("45423", "464"));
+        assert_eq!(ARQC_GEN.len(), 6);
+        assert!(ARQC_GEN
+            .iter()
+            .any(|v| v.method2 && v.arqc == "55BE45DD2C9E0CBF"));
         for src in [
             *SRC_JPOS_PIN,
             *SRC_X924_1,
@@ -326,6 +412,9 @@ mod tests {
             *SRC_JPOS_ARQC,
             *SRC_IBM3624,
             *SRC_PVV,
+            *SRC_DCVV,
+            *SRC_CVC3,
+            *SRC_ARQC_GEN,
         ] {
             assert!(
                 src.len() > 20 && src != "tests/vectors/vectors.json",

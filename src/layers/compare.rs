@@ -93,6 +93,7 @@ fn compare_responses(p: &Response, c: &Response, random: bool) -> Verdict {
             ("verification", a.verification == b.verification),
             ("arpc", a.arpc == b.arpc),
         ]),
+        (R::GenerateArqc(a), R::GenerateArqc(b)) => first_diff(&[("arqc", a.arqc == b.arqc)]),
         (R::GenerateMac(a), R::GenerateMac(b)) => first_diff(&[
             ("mac", a.mac == b.mac),
             ("key_check_value", a.key_check_value == b.key_check_value),

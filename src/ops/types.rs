@@ -1,8 +1,8 @@
 //! Request and response types.
 
 use crate::types::{
-    CardExpiry, Cvv, EncryptedPinBlock, Kcv, KeyAlgorithm, KeyAttributes, KeyId, Ksn, Pan,
-    PinBlockFormat, Psn, SecretBytes, ServiceCode, Verification,
+    CardExpiry, Cvv, CvvLength, EncryptedPinBlock, Kcv, KeyAlgorithm, KeyAttributes, KeyId, Ksn,
+    Pan, PinBlockFormat, Psn, SecretBytes, ServiceCode, TrackData, Verification,
 };
 
 pub use crate::types::{Iso9797Padding, MkDerivation, ProprietaryAuthData, Tr31Version};
@@ -142,42 +142,202 @@ pub struct DecryptDataResponse {
 
 // ---------------------------------------------------------------- card validation
 
-/// Which card validation value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// Which card validation value, with the data it is computed over besides
+/// the PAN and expiry. The variants are AWS Payment Cryptography's
+/// `CardGenerationAttributes` / `CardVerificationAttributes` union members
+/// (botocore model `payment-cryptography-data` 2022-02-03), each with the
+/// attributes the model gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CardValidationKind {
-    /// CVV / CVC on the magnetic stripe, with the card's service code.
+    /// CVV / CVC on the magnetic stripe, with the card's service code
+    /// (AWS `CardVerificationValue1`; a Visa CAVV is this kind with the
+    /// CAVV's fields in the expiry and service-code positions).
     Cvv(ServiceCode),
-    /// CVV2 / CVC2 printed on the card (service code 000).
+    /// CVV2 / CVC2 printed on the card (service code 000; AWS `CardVerificationValue2`).
     Cvv2,
-    /// iCVV in the chip's track 2 equivalent data (service code 999).
+    /// iCVV in the chip's track 2 equivalent data (service code 999; AWS
+    /// `CardVerificationValue1` with service code 999).
     Icvv,
+    /// American Express CSC version 1 (AWS `AmexCardSecurityCodeVersion1`:
+    /// expiry only).
+    AmexCscV1,
+    /// American Express CSC version 2 (AWS `AmexCardSecurityCodeVersion2`:
+    /// expiry and service code).
+    AmexCscV2(ServiceCode),
+    /// AWS `CardHolderVerificationValue`: unpredictable number, PAN sequence
+    /// number and ATC under an EMV master key (AWS key usage E6). The
+    /// expiry is not part of it.
+    CardholderVerificationValue {
+        /// Unpredictable number (4 bytes; AWS takes 1 to 4, left-padded here).
+        unpredictable_number: [u8; 4],
+        /// PAN sequence number.
+        psn: Psn,
+        /// Application transaction counter.
+        atc: [u8; 2],
+    },
+    /// Mastercard dynamic CVC3 (AWS `DynamicCardVerificationCode`: master key
+    /// usage E4): the ICC key derived from the IMK with PAN and PSN, IVCVC3
+    /// from the track data, then the unpredictable number and ATC. The
+    /// expiry is not part of it (it is inside the track data).
+    DynamicCvc3 {
+        /// Unpredictable number (4 bytes).
+        unpredictable_number: [u8; 4],
+        /// PAN sequence number.
+        psn: Psn,
+        /// Application transaction counter.
+        atc: [u8; 2],
+        /// The track data the card MACs for IVCVC3 (a secret: it holds the PAN).
+        track_data: TrackData,
+    },
+    /// Visa dynamic CVV (AWS `DynamicCardVerificationValue`: master key
+    /// usage E6): the Visa CVV algorithm under the ICC key derived from the
+    /// IMK with PAN and PSN, over the PAN with its first four digits
+    /// replaced by the ATC (four hex digits), the expiry and the service code.
+    DynamicCvv {
+        /// PAN sequence number.
+        psn: Psn,
+        /// The card's service code.
+        service_code: ServiceCode,
+        /// Application transaction counter.
+        atc: [u8; 2],
+    },
+    /// Discover dynamic CVC (AWS `DiscoverDynamicCardVerificationCode`:
+    /// expiry, unpredictable number, ATC). Verification only: AWS has no
+    /// generation attributes for it.
+    DiscoverDynamicCvc {
+        /// Unpredictable number (4 bytes).
+        unpredictable_number: [u8; 4],
+        /// Application transaction counter.
+        atc: [u8; 2],
+    },
+}
+
+/// A card validation kind without its parameters (for capabilities and reports).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum CardValidationType {
+    /// [`CardValidationKind::Cvv`].
+    Cvv,
+    /// [`CardValidationKind::Cvv2`].
+    Cvv2,
+    /// [`CardValidationKind::Icvv`].
+    Icvv,
+    /// [`CardValidationKind::AmexCscV1`].
+    AmexCscV1,
+    /// [`CardValidationKind::AmexCscV2`].
+    AmexCscV2,
+    /// [`CardValidationKind::CardholderVerificationValue`].
+    CardholderVerificationValue,
+    /// [`CardValidationKind::DynamicCvc3`].
+    DynamicCvc3,
+    /// [`CardValidationKind::DynamicCvv`].
+    DynamicCvv,
+    /// [`CardValidationKind::DiscoverDynamicCvc`].
+    DiscoverDynamicCvc,
+}
+
+impl CardValidationType {
+    /// Every type.
+    pub const ALL: [Self; 9] = [
+        Self::Cvv,
+        Self::Cvv2,
+        Self::Icvv,
+        Self::AmexCscV1,
+        Self::AmexCscV2,
+        Self::CardholderVerificationValue,
+        Self::DynamicCvc3,
+        Self::DynamicCvv,
+        Self::DiscoverDynamicCvc,
+    ];
+
+    /// The AWS union member name (`CardVerificationValue1`, …).
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            Self::Cvv | Self::Icvv => "CardVerificationValue1",
+            Self::Cvv2 => "CardVerificationValue2",
+            Self::AmexCscV1 => "AmexCardSecurityCodeVersion1",
+            Self::AmexCscV2 => "AmexCardSecurityCodeVersion2",
+            Self::CardholderVerificationValue => "CardHolderVerificationValue",
+            Self::DynamicCvc3 => "DynamicCardVerificationCode",
+            Self::DynamicCvv => "DynamicCardVerificationValue",
+            Self::DiscoverDynamicCvc => "DiscoverDynamicCardVerificationCode",
+        }
+    }
 }
 
 impl CardValidationKind {
-    /// The service code the Visa CVV algorithm uses for this kind.
-    pub fn service_code(self) -> ServiceCode {
+    /// The kind without its parameters.
+    pub fn kind_type(&self) -> CardValidationType {
         match self {
-            Self::Cvv(sc) => sc,
-            Self::Cvv2 => ServiceCode::CVV2,
-            Self::Icvv => ServiceCode::ICVV,
+            Self::Cvv(_) => CardValidationType::Cvv,
+            Self::Cvv2 => CardValidationType::Cvv2,
+            Self::Icvv => CardValidationType::Icvv,
+            Self::AmexCscV1 => CardValidationType::AmexCscV1,
+            Self::AmexCscV2(_) => CardValidationType::AmexCscV2,
+            Self::CardholderVerificationValue { .. } => {
+                CardValidationType::CardholderVerificationValue
+            }
+            Self::DynamicCvc3 { .. } => CardValidationType::DynamicCvc3,
+            Self::DynamicCvv { .. } => CardValidationType::DynamicCvv,
+            Self::DiscoverDynamicCvc { .. } => CardValidationType::DiscoverDynamicCvc,
         }
+    }
+
+    /// The service code the Visa CVV algorithm uses for the CVV kinds
+    /// (`Cvv`: the card's, `Cvv2`: 000, `Icvv`: 999), or the card service
+    /// code a kind carries (`AmexCscV2`, `DynamicCvv`); `None` for the kinds
+    /// whose data has no service code.
+    pub fn cvv_service_code(&self) -> Option<ServiceCode> {
+        match self {
+            Self::Cvv(sc) | Self::AmexCscV2(sc) => Some(*sc),
+            Self::DynamicCvv { service_code, .. } => Some(*service_code),
+            Self::Cvv2 => Some(ServiceCode::CVV2),
+            Self::Icvv => Some(ServiceCode::ICVV),
+            Self::AmexCscV1
+            | Self::CardholderVerificationValue { .. }
+            | Self::DynamicCvc3 { .. }
+            | Self::DiscoverDynamicCvc { .. } => None,
+        }
+    }
+
+    /// [`Self::cvv_service_code`], with `000` for the kinds whose data has
+    /// no service code (Amex CSC v1, the cardholder verification value,
+    /// dynamic CVC3, Discover dCVC). Kept for the CVV kinds, where it is
+    /// always the service code of the CVV data block.
+    pub fn service_code(&self) -> ServiceCode {
+        self.cvv_service_code().unwrap_or(ServiceCode::CVV2)
+    }
+
+    /// Whether the card's expiry is part of this kind's data (every kind but
+    /// the cardholder verification value and dynamic CVC3, whose expiry is
+    /// inside the track data).
+    pub fn uses_expiry(&self) -> bool {
+        !matches!(
+            self,
+            Self::CardholderVerificationValue { .. } | Self::DynamicCvc3 { .. }
+        )
     }
 }
 
 /// Generate a card validation value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenerateCardValidationRequest {
-    /// Card verification key (usage C0).
+    /// Card verification key (usage C0), or the EMV master key the dynamic
+    /// kinds derive from (E4 for dynamic CVC3, E6 for dynamic CVV).
     pub key: KeyId,
     /// The PAN.
     pub pan: Pan,
-    /// Expiry, four digits as the issuer uses them.
+    /// Expiry, four digits as the issuer uses them (not used by the kinds
+    /// whose [`CardValidationKind::uses_expiry`] is false).
     pub expiry: CardExpiry,
     /// Which value.
     pub kind: CardValidationKind,
+    /// How many digits (AWS `ValidationDataLength`, default 3).
+    pub length: CvvLength,
 }
 
-/// A generated card validation value (3 digits).
+/// A generated card validation value (3 to 5 digits, as asked).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GenerateCardValidationResponse {
     /// The value (a secret: `Debug` prints `Cvv(***)`).
@@ -186,18 +346,19 @@ pub struct GenerateCardValidationResponse {
     pub key_check_value: Kcv,
 }
 
-/// Verify a card validation value.
+/// Verify a card validation value (its length selects how many digits are compared).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifyCardValidationRequest {
-    /// Card verification key (usage C0).
+    /// The key, as for [`GenerateCardValidationRequest::key`].
     pub key: KeyId,
     /// The PAN.
     pub pan: Pan,
-    /// Expiry, four digits as the issuer uses them.
+    /// Expiry, four digits as the issuer uses them (not used by the kinds
+    /// whose [`CardValidationKind::uses_expiry`] is false).
     pub expiry: CardExpiry,
     /// Which value.
     pub kind: CardValidationKind,
-    /// The value presented (3 digits; a secret).
+    /// The value presented (3 to 5 digits; a secret).
     pub value: Cvv,
 }
 
@@ -289,6 +450,34 @@ pub struct VerifyArqcResponse {
     pub verification: Verification,
     /// The ARPC (8 bytes method 1, 4 bytes method 2) when asked and verified.
     pub arpc: Option<Vec<u8>>,
+}
+
+/// Generate an ARQC as the card does (test tooling: build transactions that
+/// [`VerifyArqcRequest`] accepts), for every session-key derivation ARQC
+/// verification supports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerateArqcRequest {
+    /// Issuer master key for application cryptograms (usage E0).
+    pub key: KeyId,
+    /// ICC master key derivation.
+    pub mk_derivation: MkDerivation,
+    /// Session key derivation.
+    pub session: SessionKeyDerivation,
+    /// The card's PAN.
+    pub pan: Pan,
+    /// PAN sequence number.
+    pub psn: Psn,
+    /// Transaction data (CDOL1 data and card fields) the card MACs.
+    pub transaction_data: Vec<u8>,
+    /// Padding rule for `transaction_data`, as in [`VerifyArqcRequest::padding`].
+    pub padding: Iso9797Padding,
+}
+
+/// A generated ARQC.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GenerateArqcResponse {
+    /// The authorisation request cryptogram (8 bytes).
+    pub arqc: [u8; 8],
 }
 
 // ---------------------------------------------------------------- MAC

@@ -44,17 +44,8 @@ impl Request {
                 check_data_key(&r.key)?;
                 check_cipher_input("ciphertext", r.ciphertext.len(), &r.mode)
             }
-            Request::VerifyArqc(r) => {
-                if r.padding == Iso9797Padding::None
-                    && (r.transaction_data.is_empty() || r.transaction_data.len() % 8 != 0)
-                {
-                    return Err(Error::invalid(
-                        "transaction data",
-                        "must be a positive multiple of 8 bytes without padding",
-                    ));
-                }
-                Ok(())
-            }
+            Request::VerifyArqc(r) => check_ac_data(r.padding, r.transaction_data.len()),
+            Request::GenerateArqc(r) => check_ac_data(r.padding, r.transaction_data.len()),
             Request::GenerateMac(r) => {
                 check_mac_data(r.algorithm, r.data.len())?;
                 match r.mac_length {
@@ -192,6 +183,18 @@ fn check_cipher_input(field: &'static str, len: usize, mode: &CipherMode) -> Res
                 format!("{} bytes; one cipher block (8 TDES, 16 AES)", iv.len()),
             ));
         }
+    }
+    Ok(())
+}
+
+/// Application-cryptogram data without padding: whole 8-byte blocks (the
+/// MAC is computed over the data as given).
+fn check_ac_data(padding: Iso9797Padding, len: usize) -> Result<()> {
+    if padding == Iso9797Padding::None && (len == 0 || len % 8 != 0) {
+        return Err(Error::invalid(
+            "transaction data",
+            "must be a positive multiple of 8 bytes without padding",
+        ));
     }
     Ok(())
 }

@@ -68,6 +68,17 @@ static VARIANT_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> =
         let mut c = Capabilities::all();
         c.operations.remove(&Operation::GeneratePinData);
         c.operations.remove(&Operation::VerifyPinData);
+        // KQ / KW verify ARQCs; no host command generates one.
+        c.operations.remove(&Operation::GenerateArqc);
+        // CW / CY compute 3-digit Visa CVVs (CVV, CVV2, iCVV) only.
+        let cvv = [
+            crate::ops::CardValidationType::Cvv,
+            crate::ops::CardValidationType::Cvv2,
+            crate::ops::CardValidationType::Icvv,
+        ];
+        c.card_validation_generate = cvv.into_iter().collect();
+        c.card_validation_verify = cvv.into_iter().collect();
+        c.card_value_lengths = [3].into_iter().collect();
         c.pin_formats = [
             PinBlockFormat::Iso0,
             PinBlockFormat::Iso1,
@@ -683,6 +694,11 @@ impl PayShieldBackend {
             Request::GenerateMac(r) => Response::GenerateMac(self.generate_mac(r).await?),
             Request::VerifyMac(r) => Response::VerifyMac(self.verify_mac(r).await?),
             // Not declared (see VARIANT_LMK_CAPABILITIES): refused before here.
+            Request::GenerateArqc(_) => {
+                return Err(Error::unsupported(
+                    "ARQC generation on the payShield backend (no host command generates one)",
+                ))
+            }
             Request::GeneratePinData(_) | Request::VerifyPinData(_) => {
                 return Err(Error::unsupported(
                     "issuer PIN data (IBM 3624, Visa PVV) on the payShield backend",

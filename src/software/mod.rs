@@ -298,43 +298,131 @@ impl SoftwareBackend {
         })
     }
 
-    fn cvk(&self, id: &crate::types::KeyId, generate: bool) -> Result<std::sync::Arc<StoredKey>> {
+    /// The key for card validation `kind`, checked for its purpose; the
+    /// kinds without an algorithm here are Unsupported before any key is
+    /// looked up (so an undeclared kind never reads as a missing key).
+    fn card_key(
+        &self,
+        id: &crate::types::KeyId,
+        kind: &CardValidationKind,
+        generate: bool,
+    ) -> Result<std::sync::Arc<StoredKey>> {
+        let purpose = Purpose::card(kind.kind_type(), generate).ok_or_else(|| {
+            Error::unsupported(format!(
+                "card validation kind {:?}: no public algorithm or known-answer vector, \
+                 so the software backend does not compute it",
+                kind.kind_type()
+            ))
+        })?;
         let k = self.keys.get(id)?;
-        rules::check(id, &k.attributes, Purpose::cvv(generate))?;
+        rules::check(id, &k.attributes, purpose)?;
         Ok(k)
+    }
+
+    /// Writes `out.len()` (3..=5) ASCII digits of `kind`'s value.
+    fn card_value(
+        k: &StoredKey,
+        pan: &str,
+        expiry: &str,
+        kind: &CardValidationKind,
+        out: &mut [u8],
+    ) -> Result<()> {
+        let key = k.material.expose();
+        let icc = |psn: &crate::types::Psn| {
+            emv::derive_icc_mk(key, pan, Some(psn.as_str()), MkDerivation::OptionA)
+        };
+        match kind {
+            CardValidationKind::Cvv(_) | CardValidationKind::Cvv2 | CardValidationKind::Icvv => {
+                cvv::generate_cvv_digits(key, pan, expiry, kind.service_code().as_str(), out)?
+            }
+            CardValidationKind::DynamicCvv {
+                psn,
+                service_code,
+                atc,
+            } => cvv::generate_dcvv_digits(
+                icc(psn)?.as_slice(),
+                pan,
+                atc,
+                expiry,
+                service_code.as_str(),
+                out,
+            )?,
+            CardValidationKind::DynamicCvc3 {
+                unpredictable_number,
+                psn,
+                atc,
+                track_data,
+            } => {
+                let full = emv::mastercard_cvc3_from_track(
+                    icc(psn)?.as_slice(),
+                    track_data.expose(),
+                    unpredictable_number,
+                    atc,
+                )?;
+                // The rightmost digits (what a card puts in its track and
+                // what jPOS verifyCVC3 compares).
+                let tail = full.get(full.len().saturating_sub(out.len())..);
+                match tail {
+                    Some(t) if t.len() == out.len() => out.copy_from_slice(t),
+                    _ => {
+                        return Err(Error::invalid(
+                            "validation data length",
+                            "a CVC3 has at most 5 digits",
+                        ))
+                    }
+                }
+            }
+            other => {
+                return Err(Error::unsupported(format!(
+                    "card validation kind {:?}",
+                    other.kind_type()
+                )))
+            }
+        }
+        Ok(())
     }
 
     fn generate_cv(
         &self,
         r: GenerateCardValidationRequest,
     ) -> Result<GenerateCardValidationResponse> {
-        let k = self.cvk(&r.key, true)?;
-        let sc = r.kind.service_code();
-        let v = cvv::generate_cvv(
-            k.material.expose(),
-            r.pan.expose(),
-            r.expiry.as_str(),
-            sc.as_str(),
-        )?;
+        let k = self.card_key(&r.key, &r.kind, true)?;
+        let mut buf = Zeroizing::new([0u8; 5]);
+        let out = buf.get_mut(..r.length.get()).unwrap_or(&mut []);
+        Self::card_value(&k, r.pan.expose(), r.expiry.as_str(), &r.kind, out)?;
         Ok(GenerateCardValidationResponse {
-            value: Cvv::from_ascii(v.as_slice())
-                .ok_or_else(|| Error::new(ErrorKind::Backend, "CVV algorithm gave no 3 digits"))?,
+            value: Cvv::from_ascii(out).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Backend,
+                    "card validation algorithm gave no digits",
+                )
+            })?,
             key_check_value: k.kcv,
         })
     }
 
     fn verify_cv(&self, r: VerifyCardValidationRequest) -> Result<VerifyResponse> {
-        let k = self.cvk(&r.key, false)?;
-        let sc = r.kind.service_code();
-        let ok = cvv::verify_cvv(
+        let k = self.card_key(&r.key, &r.kind, false)?;
+        let mut buf = Zeroizing::new([0u8; 5]);
+        let mine = buf.get_mut(..r.value.len()).unwrap_or(&mut []);
+        Self::card_value(&k, r.pan.expose(), r.expiry.as_str(), &r.kind, mine)?;
+        Ok(VerifyResponse {
+            verification: Verification::from_bool(r.value.ct_eq_bytes(mine)),
+        })
+    }
+
+    fn generate_arqc(&self, r: GenerateArqcRequest) -> Result<GenerateArqcResponse> {
+        let k = self.keys.get(&r.key)?;
+        rules::check(&r.key, &k.attributes, Purpose::ArqcGenerate)?;
+        let icc_mk = emv::derive_icc_mk(
             k.material.expose(),
             r.pan.expose(),
-            r.expiry.as_str(),
-            sc.as_str(),
-            r.value.expose().as_bytes(),
+            Some(r.psn.as_str()),
+            r.mk_derivation,
         )?;
-        Ok(VerifyResponse {
-            verification: Verification::from_bool(ok),
+        let sk = emv::derive_session_key(icc_mk.as_slice(), r.session.to_algo())?;
+        Ok(GenerateArqcResponse {
+            arqc: emv::generate_ac(sk.as_slice(), &r.transaction_data, r.padding)?,
         })
     }
 
@@ -524,6 +612,7 @@ impl Backend for SoftwareBackend {
                 self.verify_cv(r).map(Response::VerifyCardValidation)
             }
             Request::VerifyArqc(r) => self.verify_arqc(r).map(Response::VerifyArqc),
+            Request::GenerateArqc(r) => self.generate_arqc(r).map(Response::GenerateArqc),
             Request::GenerateMac(r) => self.generate_mac(r).map(Response::GenerateMac),
             Request::VerifyMac(r) => self.verify_mac(r).map(Response::VerifyMac),
             Request::GeneratePinData(r) => self.generate_pin_data(r).map(Response::GeneratePinData),

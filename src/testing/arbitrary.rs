@@ -12,9 +12,10 @@ use crate::algo::{dukpt, emv, pinblock};
 use crate::conformance::Role;
 use crate::ops::*;
 use crate::types::{
-    CardExpiry, Cvv, DecimalizationTable, EncryptedPinBlock, Exportability, KeyAlgorithm,
-    KeyAttributes, KeyId, KeyUsage, Ksn, ModesOfUse, PadCharacter, Pan, Pin, PinBlockFormat,
-    PinLength, PinOffset, PinValidationData, Psn, Pvki, Pvv, SecretBytes, ServiceCode,
+    CardExpiry, Cvv, CvvLength, DecimalizationTable, EncryptedPinBlock, Exportability,
+    KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, Ksn, ModesOfUse, PadCharacter, Pan, Pin,
+    PinBlockFormat, PinLength, PinOffset, PinValidationData, Psn, Pvki, Pvv, SecretBytes,
+    ServiceCode, TrackData,
 };
 use arbitrary::{Arbitrary, Result, Unstructured};
 
@@ -222,21 +223,53 @@ impl<'a> Arbitrary<'a> for DecryptDataRequest {
     }
 }
 
-fn card_kind(u: &mut Unstructured<'_>) -> Result<CardValidationKind> {
-    Ok(match u.int_in_range(0..=2u8)? {
-        0 => CardValidationKind::Cvv(ServiceCode::new(&digits(u, 3, 3)?).map_err(|_| bad())?),
-        1 => CardValidationKind::Cvv2,
-        _ => CardValidationKind::Icvv,
+/// A card validation kind the software reference computes (CVV, CVV2,
+/// iCVV, Visa dynamic CVV, Mastercard dynamic CVC3), with the role of the
+/// test key it takes. The kinds with no public algorithm (Amex CSC, the AWS
+/// cardholder verification value, Discover dCVC) are left out: a reference
+/// cannot answer them, so no backend can be compared on them.
+fn card_kind(u: &mut Unstructured<'_>, pan: &Pan) -> Result<(CardValidationKind, Role)> {
+    let sc = |u: &mut Unstructured<'_>| ServiceCode::new(&digits(u, 3, 3)?).map_err(|_| bad());
+    let psn = |u: &mut Unstructured<'_>| Psn::new(&digits(u, 2, 2)?).map_err(|_| bad());
+    Ok(match u.int_in_range(0..=4u8)? {
+        0 => (CardValidationKind::Cvv(sc(u)?), Role::Cvk),
+        1 => (CardValidationKind::Cvv2, Role::Cvk),
+        2 => (CardValidationKind::Icvv, Role::Cvk),
+        3 => (
+            CardValidationKind::DynamicCvv {
+                psn: psn(u)?,
+                service_code: sc(u)?,
+                atc: Arbitrary::arbitrary(u)?,
+            },
+            Role::ImkDcvv,
+        ),
+        _ => {
+            // Track 2 equivalent data: the PAN, a separator, card data.
+            let mut track = pan.expose().as_bytes().to_vec();
+            track.extend(bytes(u, 1, 24)?);
+            (
+                CardValidationKind::DynamicCvc3 {
+                    unpredictable_number: Arbitrary::arbitrary(u)?,
+                    psn: psn(u)?,
+                    atc: Arbitrary::arbitrary(u)?,
+                    track_data: TrackData::new(&track).map_err(|_| bad())?,
+                },
+                Role::ImkCvc3,
+            )
+        }
     })
 }
 
 impl<'a> Arbitrary<'a> for GenerateCardValidationRequest {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let pan = pan(u)?;
+        let (kind, role) = card_kind(u, &pan)?;
         Ok(Self {
-            key: key_id(Role::Cvk),
-            pan: pan(u)?,
+            key: key_id(role),
+            pan,
             expiry: CardExpiry::new(&digits(u, 4, 4)?).map_err(|_| bad())?,
-            kind: card_kind(u)?,
+            kind,
+            length: CvvLength::new(u.int_in_range(3..=5u8)?).map_err(|_| bad())?,
         })
     }
 }
@@ -249,7 +282,22 @@ impl<'a> Arbitrary<'a> for VerifyCardValidationRequest {
             pan: g.pan,
             expiry: g.expiry,
             kind: g.kind,
-            value: Cvv::new(&digits(u, 3, 3)?).map_err(|_| bad())?,
+            value: Cvv::new(&digits(u, 3, 5)?).map_err(|_| bad())?,
+        })
+    }
+}
+
+impl<'a> Arbitrary<'a> for GenerateArqcRequest {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let v = VerifyArqcRequest::arbitrary(u)?;
+        Ok(Self {
+            key: v.key,
+            mk_derivation: v.mk_derivation,
+            session: v.session,
+            pan: v.pan,
+            psn: v.psn,
+            transaction_data: v.transaction_data,
+            padding: v.padding,
         })
     }
 }
@@ -587,7 +635,7 @@ impl<'a> Arbitrary<'a> for VerifyPinDataRequest {
 
 impl<'a> Arbitrary<'a> for Request {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u.int_in_range(0..=14u8)? {
+        Ok(match u.int_in_range(0..=15u8)? {
             0 => TranslatePinRequest::arbitrary(u)?.into(),
             1 => EncryptDataRequest::arbitrary(u)?.into(),
             2 => DecryptDataRequest::arbitrary(u)?.into(),
@@ -602,6 +650,7 @@ impl<'a> Arbitrary<'a> for Request {
             11 => GetKeyInfoRequest::arbitrary(u)?.into(),
             12 => GeneratePinDataRequest::arbitrary(u)?.into(),
             13 => VerifyPinDataRequest::arbitrary(u)?.into(),
+            14 => GenerateArqcRequest::arbitrary(u)?.into(),
             _ => DeleteKeyRequest::arbitrary(u)?.into(),
         })
     }
@@ -669,6 +718,13 @@ impl<'a> Arbitrary<'a> for RawRequest {
                 }
                 1 => a.key = wrong_key(u)?,
                 _ => a.transaction_data = blocks(u, 4)?,
+            },
+            Request::GenerateArqc(a) => match u.int_in_range(0..=1u8)? {
+                0 => {
+                    a.padding = Iso9797Padding::None;
+                    a.transaction_data = bytes(u, 0, 40)?;
+                }
+                _ => a.key = wrong_key(u)?,
             },
             Request::GenerateMac(m) => match u.int_in_range(0..=2u8)? {
                 0 => m.mac_length = Some(u.int_in_range(0..=40usize)?),

@@ -298,6 +298,7 @@ mod tests {
             pan: Pan::new("4123456789012345").unwrap(),
             expiry: CardExpiry::new("8701").unwrap(),
             kind: CardValidationKind::Cvv2,
+            length: crate::types::CvvLength::THREE,
         };
         differential(&reference, &candidate, cvv.clone().into())
             .await

@@ -76,6 +76,49 @@ impl ServiceCode {
     pub const ICVV: Self = Self(*b"999");
 }
 
+/// How many digits a generated card validation value has: AWS Payment
+/// Cryptography's `ValidationDataLength`, 3 to 5 (default 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CvvLength(u8);
+
+impl CvvLength {
+    /// Three digits (the default; CVV, CVV2 and iCVV are 3 digits).
+    pub const THREE: Self = Self(3);
+    /// Four digits (e.g. the Amex CSC on the card front).
+    pub const FOUR: Self = Self(4);
+    /// Five digits (e.g. the full Mastercard CVC3).
+    pub const FIVE: Self = Self(5);
+
+    /// Validates 3 to 5.
+    pub fn new(n: u8) -> Result<Self> {
+        if (3..=5).contains(&n) {
+            Ok(Self(n))
+        } else {
+            Err(Error::invalid(
+                "validation data length",
+                format!("{n} digits, expected 3 to 5"),
+            ))
+        }
+    }
+
+    /// The number of digits.
+    pub fn get(self) -> usize {
+        usize::from(self.0)
+    }
+}
+
+impl Default for CvvLength {
+    fn default() -> Self {
+        Self::THREE
+    }
+}
+
+impl fmt::Display for CvvLength {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +132,13 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("pan sequence number"));
+        assert_eq!(CvvLength::new(4).unwrap(), CvvLength::FOUR);
+        assert_eq!(CvvLength::default().get(), 3);
+        for bad in [0, 2, 6] {
+            assert!(CvvLength::new(bad)
+                .unwrap_err()
+                .to_string()
+                .contains("validation data length"));
+        }
     }
 }

@@ -16,7 +16,7 @@ pub(crate) mod pin;
 mod pindata;
 mod secret;
 
-pub use card::{CardExpiry, Psn, ServiceCode};
+pub use card::{CardExpiry, CvvLength, Psn, ServiceCode};
 pub use error::{Error, ErrorKind, Result};
 pub use field::{FieldError, FieldResult};
 pub use key::{
@@ -29,7 +29,7 @@ pub use pin::{EncryptedPinBlock, Pin, PinBlockFormat};
 pub use pindata::{
     DecimalizationTable, PadCharacter, PinLength, PinOffset, PinValidationData, Pvki, Pvv,
 };
-pub use secret::{Cvv, Pan, SecretBytes};
+pub use secret::{Cvv, Pan, SecretBytes, TrackData};
 
 /// The outcome of a verification. A failed verification is a value, not an
 /// error, so no layer ever retries a wrong PIN, CVV, ARQC or MAC.

@@ -13,11 +13,15 @@ macro_rules! with_operations {
     DecryptData(DecryptDataRequest) -> DecryptDataResponse, "decrypt_data", idempotent = true,
         "Decrypt data (P2PE decrypt with DUKPT).";
     GenerateCardValidation(GenerateCardValidationRequest) -> GenerateCardValidationResponse,
-        "generate_card_validation", idempotent = true, "Generate a CVV, CVV2 or iCVV.";
+        "generate_card_validation", idempotent = true,
+        "Generate a card validation value (CVV, CVV2, iCVV, Amex CSC, dynamic CVV or CVC3, …).";
     VerifyCardValidation(VerifyCardValidationRequest) -> VerifyResponse,
-        "verify_card_validation", idempotent = true, "Verify a CVV, CVV2 or iCVV.";
+        "verify_card_validation", idempotent = true,
+        "Verify a card validation value (CVV, CVV2, iCVV, Amex CSC, dynamic CVV or CVC3, …).";
     VerifyArqc(VerifyArqcRequest) -> VerifyArqcResponse, "verify_arqc", idempotent = true,
         "Verify an EMV ARQC and optionally generate the ARPC.";
+    GenerateArqc(GenerateArqcRequest) -> GenerateArqcResponse, "generate_arqc", idempotent = true,
+        "Generate an EMV ARQC as the card does (test tooling).";
     GenerateMac(GenerateMacRequest) -> GenerateMacResponse, "generate_mac", idempotent = true,
         "Generate a MAC.";
     VerifyMac(VerifyMacRequest) -> VerifyResponse, "verify_mac", idempotent = true,

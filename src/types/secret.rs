@@ -158,40 +158,69 @@ impl std::str::FromStr for Pan {
     }
 }
 
-/// A card validation value (CVV, CVV2, iCVV, CVC): exactly three decimal
-/// digits. A secret: zeroized on drop, `Debug` prints `Cvv(***)`, equality is
-/// constant-time. The one place where "a CVV is 3 digits" is checked; a
-/// request holding a `Cvv` is well formed.
+/// A card validation value (CVV, CVV2, iCVV, CVC, CSC, dCVV, CVC3): 3 to 5
+/// decimal digits (AWS Payment Cryptography's `ValidationData`, 3 to 5
+/// digits). A secret: zeroized on drop, `Debug` prints `Cvv(***)`, equality
+/// is constant-time. The one place where "a card validation value is 3 to 5
+/// digits" is checked; a request holding a `Cvv` is well formed.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
-pub struct Cvv([u8; 3]);
+pub struct Cvv {
+    digits: [u8; CVV_MAX_DIGITS],
+    len: u8,
+}
+
+/// Fewest digits of a card validation value.
+const CVV_MIN_DIGITS: usize = 3;
+/// Most digits of a card validation value.
+const CVV_MAX_DIGITS: usize = 5;
 
 impl Cvv {
-    /// Validates exactly three decimal digits. The error names the field
-    /// (`cvv`) and never echoes the value.
+    /// Validates 3 to 5 decimal digits. The error names the field (`cvv`)
+    /// and never echoes the value.
     pub fn new(digits: &str) -> Result<Self> {
         Self::from_ascii(digits.as_bytes())
-            .ok_or_else(|| Error::invalid("cvv", "expected exactly 3 decimal digits"))
+            .ok_or_else(|| Error::invalid("cvv", "expected 3 to 5 decimal digits"))
     }
 
-    /// From three ASCII digits computed by a backend (the CVV algorithm's
-    /// output, a payShield or AWS response); `None` unless exactly three
-    /// decimal digits.
+    /// From 3 to 5 ASCII digits computed by a backend (the algorithm's
+    /// output, a payShield or AWS response); `None` unless 3 to 5 decimal
+    /// digits.
     pub fn from_ascii(bytes: &[u8]) -> Option<Self> {
-        match bytes {
-            [a, b, c] if bytes.iter().all(u8::is_ascii_digit) => Some(Self([*a, *b, *c])),
-            _ => None,
+        if !(CVV_MIN_DIGITS..=CVV_MAX_DIGITS).contains(&bytes.len())
+            || !bytes.iter().all(u8::is_ascii_digit)
+        {
+            return None;
         }
+        let mut digits = [0u8; CVV_MAX_DIGITS];
+        for (d, b) in digits.iter_mut().zip(bytes) {
+            *d = *b;
+        }
+        Some(Self {
+            digits,
+            len: bytes.len() as u8,
+        })
     }
 
     /// The digits. Keep the borrow short; never log it.
     pub fn expose(&self) -> &str {
-        // Always three ASCII digits (checked on construction).
-        std::str::from_utf8(&self.0).unwrap_or_default()
+        // Always 3 to 5 ASCII digits (checked on construction).
+        std::str::from_utf8(self.digits.get(..usize::from(self.len)).unwrap_or_default())
+            .unwrap_or_default()
+    }
+
+    /// Number of digits (3 to 5).
+    pub fn len(&self) -> usize {
+        usize::from(self.len)
+    }
+
+    /// Always false: a value has at least 3 digits (for clippy's `len` rule).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
     }
 
     /// Constant-time comparison with presented digits (any length).
     pub fn ct_eq_bytes(&self, presented: &[u8]) -> bool {
-        self.0.ct_eq(presented).into()
+        self.expose().as_bytes().ct_eq(presented).into()
     }
 }
 
@@ -203,7 +232,10 @@ impl fmt::Debug for Cvv {
 
 impl PartialEq for Cvv {
     fn eq(&self, other: &Self) -> bool {
-        self.0.ct_eq(&other.0).into()
+        self.expose()
+            .as_bytes()
+            .ct_eq(other.expose().as_bytes())
+            .into()
     }
 }
 impl Eq for Cvv {}
@@ -214,6 +246,56 @@ impl std::str::FromStr for Cvv {
         Self::new(s)
     }
 }
+
+/// Magnetic-stripe track data (track 1 or 2, or the chip's track 2
+/// equivalent) as the bytes the card MACs: AWS Payment Cryptography's
+/// `TrackData`, 1 to 80 bytes (2 to 160 hex digits). A secret (it holds the
+/// PAN): zeroized on drop, `Debug` prints `TrackData(***)`, equality is
+/// constant-time.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
+pub struct TrackData(Vec<u8>);
+
+/// Most bytes of track data (AWS `TrackDataType`: 160 hex digits).
+pub const TRACK_DATA_MAX_LEN: usize = 80;
+
+impl TrackData {
+    /// 1 to 80 bytes; the error names the field (`track data`), never the value.
+    pub fn new(bytes: &[u8]) -> Result<Self> {
+        if bytes.is_empty() || bytes.len() > TRACK_DATA_MAX_LEN {
+            return Err(Error::invalid(
+                "track data",
+                format!("{} bytes, expected 1 to {TRACK_DATA_MAX_LEN}", bytes.len()),
+            ));
+        }
+        Ok(Self(bytes.to_vec()))
+    }
+
+    /// From hex (2 to 160 digits, even count); never echoes the value.
+    pub fn from_hex(hex_str: &str) -> Result<Self> {
+        let v = Zeroizing::new(
+            hex::decode(hex_str).map_err(|_| Error::invalid("track data", "not valid hex"))?,
+        );
+        Self::new(&v)
+    }
+
+    /// The bytes. Keep the borrow short; never log them.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl fmt::Debug for TrackData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TrackData(***)")
+    }
+}
+
+impl PartialEq for TrackData {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+impl Eq for TrackData {}
 
 #[cfg(test)]
 mod tests {
@@ -292,11 +374,32 @@ mod tests {
         assert_eq!(c, "370".parse().unwrap());
         assert_ne!(c, Cvv::new("371").unwrap());
         assert!(c.ct_eq_bytes(b"370") && !c.ct_eq_bytes(b"3700") && !c.ct_eq_bytes(b"37"));
-        for bad in ["", "37", "3700", "37a", " 370", "٣٧٠"] {
+        assert_eq!(c.len(), 3);
+        let c5 = Cvv::new("45423").unwrap();
+        assert_eq!((c5.expose(), c5.len()), ("45423", 5));
+        assert_ne!(c5, Cvv::new("4542").unwrap());
+        assert_eq!(Cvv::new("0464").unwrap().expose(), "0464");
+        for bad in ["", "37", "370000", "37a", " 370", "٣٧٠"] {
             let e = Cvv::new(bad).unwrap_err();
             assert_eq!(e.kind(), crate::ErrorKind::InvalidInput);
             assert!(e.to_string().contains("cvv"), "{e}");
         }
         assert!(!Cvv::new("12x").unwrap_err().to_string().contains("12x"));
+    }
+
+    #[test]
+    fn track_data_validates_and_never_prints() {
+        let t = TrackData::from_hex("4111111111111111D2512201").unwrap();
+        assert_eq!(format!("{t:?}"), "TrackData(***)");
+        assert_eq!(t.expose().len(), 12);
+        assert_eq!(t, TrackData::new(t.expose()).unwrap());
+        assert_ne!(t, TrackData::new(&[0x41]).unwrap());
+        assert!(TrackData::new(&[0x41; TRACK_DATA_MAX_LEN]).is_ok());
+        for bad in [&[][..], &[0x41; TRACK_DATA_MAX_LEN + 1][..]] {
+            let e = TrackData::new(bad).unwrap_err();
+            assert!(e.to_string().contains("track data"), "{e}");
+        }
+        let e = TrackData::from_hex("4111x1").unwrap_err();
+        assert!(!e.to_string().contains("4111"), "{e}");
     }
 }

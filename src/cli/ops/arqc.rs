@@ -124,11 +124,13 @@ fn arqc_fields(f: &ArqcFields) -> Result<Arqc, CliError> {
 /// `arqc …`.
 #[derive(Subcommand)]
 pub enum ArqcCommand {
-    /// Compute an ARQC as the card would, from a clear issuer master key (test keys).
+    /// Generate an ARQC as the card would (test tooling) on a backend: a
+    /// named issuer master key (--key), or a clear test key (--imk-hex /
+    /// --key-hex, software backend).
     #[command(
         after_help = "Example:\n  paycrypto arqc generate --imk-hex 13345779133457791334577913345779 \\\n      --pan 1234567890123456 --session visa --padding 1 \\\n      --data 000000010000000000001000084000000010800840980704001111111158003456A08003242000"
     )]
-    Generate(ArqcGenerateArgs),
+    Generate(Box<ArqcGenerateArgs>),
     /// Verify an ARQC on a backend, with an ARPC (method 1 with --arc, method 2 with --csu).
     #[command(
         after_help = "Example:\n  paycrypto arqc verify --key-hex 13345779133457791334577913345779 \\\n      --pan 1234567890123456 --session visa --padding 1 --arqc 26C8A1042D1CAF3E --arc 3030 \\\n      --data 000000010000000000001000084000000010800840980704001111111158003456A08003242000"
@@ -138,10 +140,21 @@ pub enum ArqcCommand {
 
 /// `arqc generate`.
 #[derive(Args)]
+#[command(group(ArgGroup::new("imk").required(true).args(["key", "key_hex", "imk_hex"])))]
 pub struct ArqcGenerateArgs {
-    /// Clear issuer master key for application cryptograms (hex, 16 bytes).
+    #[command(flatten)]
+    backend: BackendArgs,
+    /// Issuer master key (E0), by name.
+    #[arg(long, value_name = "NAME")]
+    key: Option<String>,
+    /// Issuer master key, clear (software backend only).
     #[arg(long, value_name = "HEX")]
-    imk_hex: String,
+    key_hex: Option<String>,
+    /// Clear issuer master key for application cryptograms (hex, 16 bytes;
+    /// software backend): as --key-hex, and also prints the check values of
+    /// the IMK, the ICC master key and the session key.
+    #[arg(long, value_name = "HEX")]
+    imk_hex: Option<String>,
     #[command(flatten)]
     fields: ArqcFields,
 }
@@ -178,34 +191,54 @@ pub(crate) async fn arqc(c: &ArqcCommand) -> Result<Output, CliError> {
     match c {
         ArqcCommand::Generate(a) => {
             let f = arqc_fields(&a.fields)?;
-            let imk = args::secret_hex("--imk-hex", &a.imk_hex)?;
-            let algo_err = |e: crate::algo::AlgoError| {
-                let arg = match e.field {
-                    "issuer master key" => "--imk-hex",
-                    "pan" => "--pan",
-                    "psn" => "--psn",
-                    "data" => "--data",
-                    "atc" => "--atc",
-                    "unpredictable number" => "--un",
-                    _ => "--data",
+            let s = Session::open(&a.backend).await?;
+            let key = match &a.imk_hex {
+                Some(h) => {
+                    s.key("--imk", None, Some(h), KeyUsage::EmvAppCryptogram, false)
+                        .await?
+                }
+                None => {
+                    s.key(
+                        "--key",
+                        a.key.as_ref(),
+                        a.key_hex.as_ref(),
+                        KeyUsage::EmvAppCryptogram,
+                        false,
+                    )
+                    .await?
+                }
+            };
+            let r = s
+                .backend
+                .generate_arqc(GenerateArqcRequest {
+                    key,
+                    mk_derivation: f.mk,
+                    session: f.session,
+                    pan: f.pan.clone(),
+                    psn: f.psn,
+                    transaction_data: f.data,
+                    padding: f.padding,
+                })
+                .await?;
+            let mut out = Output::new().field("arqc", hex::encode_upper(r.arqc));
+            if let Some(h) = &a.imk_hex {
+                // The clear test key is known: show the derived keys' check values.
+                let imk = args::secret_hex("--imk-hex", h)?;
+                let kcv = |k: &[u8]| {
+                    crate::algo::cipher::kcv_tdes(k)
+                        .map(hex::encode_upper)
+                        .unwrap_or_default()
                 };
-                CliError::arg(arg, e.reason)
-            };
-            let icc = emv::derive_icc_mk(imk.expose(), f.pan.expose(), Some(f.psn.as_str()), f.mk)
-                .map_err(algo_err)?;
-            let sk =
-                emv::derive_session_key(icc.as_slice(), f.session.to_algo()).map_err(algo_err)?;
-            let ac = emv::generate_ac(sk.as_slice(), &f.data, f.padding).map_err(algo_err)?;
-            let kcv = |k: &[u8]| {
-                crate::algo::cipher::kcv_tdes(k)
-                    .map(hex::encode_upper)
-                    .unwrap_or_default()
-            };
-            Ok(Output::new()
-                .field("arqc", hex::encode_upper(ac))
-                .field("imk_kcv", kcv(imk.expose()))
-                .field("icc_master_key_kcv", kcv(icc.as_slice()))
-                .field("session_key_kcv", kcv(sk.as_slice())))
+                let icc =
+                    emv::derive_icc_mk(imk.expose(), f.pan.expose(), Some(f.psn.as_str()), f.mk)
+                        .map_err(|e| CliError::arg("--imk-hex", e.reason))?;
+                let sk = emv::derive_session_key(icc.as_slice(), f.session.to_algo())
+                    .map_err(|e| CliError::arg("--atc", e.reason))?;
+                out.push("imk_kcv", kcv(imk.expose()));
+                out.push("icc_master_key_kcv", kcv(icc.as_slice()));
+                out.push("session_key_kcv", kcv(sk.as_slice()));
+            }
+            Ok(out)
         }
         ArqcCommand::Verify(a) => {
             let f = arqc_fields(&a.fields)?;

@@ -13,8 +13,8 @@ use crate::backend::{Backend, BackendExt};
 use crate::connect::BackendUrl;
 use crate::ops::*;
 use crate::types::{
-    CardExpiry, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, Psn, ServiceCode,
-    Verification,
+    CardExpiry, CvvLength, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, Psn,
+    ServiceCode, Verification,
 };
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use std::sync::Arc;
@@ -126,19 +126,31 @@ pub enum CvvKind {
     Cvv2,
     /// iCVV (service code 999).
     Icvv,
+    /// American Express CSC version 1 (expiry).
+    AmexCsc1,
+    /// American Express CSC version 2 (expiry and --service-code).
+    AmexCsc2,
+    /// AWS CardHolderVerificationValue (--un, --psn, --atc; EMV master key E6).
+    CardholderVerification,
+    /// Mastercard dynamic CVC3 (--track-data, --un, --psn, --atc; EMV master key E4).
+    DynamicCvc3,
+    /// Visa dynamic CVV (expiry, --service-code, --psn, --atc; EMV master key E6).
+    DynamicCvv,
+    /// Discover dynamic CVC (expiry, --un, --atc; verification only).
+    DiscoverDcvc,
 }
 
 /// `cvv …`.
 #[derive(Subcommand)]
 pub enum CvvCommand {
-    /// Generate a CVV / CVV2 / iCVV.
+    /// Generate a card validation value (CVV, CVV2, iCVV, Amex CSC, dynamic CVV or CVC3, …).
     #[command(
-        after_help = "Example:\n  paycrypto cvv generate --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --pan 4123456789012 --expiry 8701 --service-code 101"
+        after_help = "Examples:\n  paycrypto cvv generate --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --pan 4123456789012 --expiry 8701 --service-code 101\n  paycrypto cvv generate --kind dynamic-cvc3 --key-hex 13345779133457791334577913345779 \\\n      --pan 1234567890123456 --psn 00 --atc 2710 --un 00002710 --length 5 \\\n      --track-data 1234567890123456D12012061000110000000FFFFFFFFFFF"
     )]
     Generate(CvvArgs),
-    /// Verify a CVV / CVV2 / iCVV (exit code 1 when it does not verify).
+    /// Verify a card validation value (exit code 1 when it does not verify).
     #[command(
-        after_help = "Example:\n  paycrypto cvv verify --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --pan 4123456789012 --expiry 8701 --service-code 101 --value 370"
+        after_help = "Examples:\n  paycrypto cvv verify --key-hex 0123456789ABCDEFFEDCBA9876543210 \\\n      --pan 4123456789012 --expiry 8701 --service-code 101 --value 370\n  paycrypto cvv verify --kind dynamic-cvv --key-hex 13345779133457791334577913345779 \\\n      --pan 1234567890123456 --expiry 1310 --service-code 226 --psn 00 --atc 3210 --value 422"
     )]
     Verify(CvvVerifyArgs),
 }
@@ -149,24 +161,40 @@ pub enum CvvCommand {
 pub struct CvvArgs {
     #[command(flatten)]
     backend: BackendArgs,
-    /// Card verification key (C0), by name.
+    /// Card verification key (C0) or, for the dynamic kinds, the issuer master key, by name.
     #[arg(long, value_name = "NAME")]
     key: Option<String>,
-    /// Card verification key, clear (software backend only).
+    /// The key, clear (software backend only).
     #[arg(long, value_name = "HEX")]
     key_hex: Option<String>,
     /// The PAN.
     #[arg(long)]
     pan: String,
-    /// Expiry, four digits as the card carries them (usually YYMM).
+    /// Expiry, four digits as the card carries them (usually YYMM); not
+    /// used by cardholder-verification and dynamic-cvc3.
     #[arg(long)]
-    expiry: String,
+    expiry: Option<String>,
     /// Which value (default: cvv when --service-code is given, else cvv2).
     #[arg(long, value_enum)]
     kind: Option<CvvKind>,
-    /// Service code for the magnetic-stripe CVV.
+    /// Service code (cvv, amex-csc2, dynamic-cvv).
     #[arg(long)]
     service_code: Option<String>,
+    /// PAN sequence number, 2 digits (cardholder-verification, dynamic-cvc3, dynamic-cvv).
+    #[arg(long)]
+    psn: Option<String>,
+    /// Application transaction counter, 4 hex digits (the dynamic kinds).
+    #[arg(long, value_name = "HEX")]
+    atc: Option<String>,
+    /// Unpredictable number, 8 hex digits (cardholder-verification, dynamic-cvc3, discover-dcvc).
+    #[arg(long, value_name = "HEX")]
+    un: Option<String>,
+    /// Track data the card MACs, hex (dynamic-cvc3).
+    #[arg(long, value_name = "HEX")]
+    track_data: Option<String>,
+    /// Digits to generate, 3 to 5 (generate only; default 3).
+    #[arg(long, value_name = "N")]
+    length: Option<u8>,
 }
 
 /// `cvv verify`.
@@ -179,24 +207,111 @@ pub struct CvvVerifyArgs {
     value: String,
 }
 
-fn cvv_kind(a: &CvvArgs) -> Result<CardValidationKind, CliError> {
+/// The flags a kind takes besides the PAN and key.
+fn cvv_flags(kind: CvvKind) -> &'static [&'static str] {
+    match kind {
+        CvvKind::Cvv | CvvKind::AmexCsc2 => &["--expiry", "--service-code"],
+        CvvKind::Cvv2 | CvvKind::Icvv | CvvKind::AmexCsc1 => &["--expiry"],
+        CvvKind::CardholderVerification => &["--un", "--psn", "--atc"],
+        CvvKind::DynamicCvc3 => &["--track-data", "--un", "--psn", "--atc"],
+        CvvKind::DynamicCvv => &["--expiry", "--service-code", "--psn", "--atc"],
+        CvvKind::DiscoverDcvc => &["--expiry", "--un", "--atc"],
+    }
+}
+
+fn cvv_kind(a: &CvvArgs) -> Result<(CardValidationKind, CardExpiry), CliError> {
     let kind = a.kind.unwrap_or(if a.service_code.is_some() {
         CvvKind::Cvv
     } else {
         CvvKind::Cvv2
     });
-    match (kind, &a.service_code) {
-        (CvvKind::Cvv, Some(sc)) => Ok(CardValidationKind::Cvv(with(
-            "--service-code",
-            ServiceCode::new(sc.trim()),
-        )?)),
-        (CvvKind::Cvv, None) => Err(CliError::arg("--service-code", "required for --kind cvv")),
-        (_, Some(_)) => Err(CliError::arg(
-            "--service-code",
-            "applies to --kind cvv only (CVV2 uses 000, iCVV 999)",
-        )),
-        (CvvKind::Cvv2, None) => Ok(CardValidationKind::Cvv2),
-        (CvvKind::Icvv, None) => Ok(CardValidationKind::Icvv),
+    let takes = cvv_flags(kind);
+    let given = [
+        ("--expiry", a.expiry.is_some()),
+        ("--service-code", a.service_code.is_some()),
+        ("--psn", a.psn.is_some()),
+        ("--atc", a.atc.is_some()),
+        ("--un", a.un.is_some()),
+        ("--track-data", a.track_data.is_some()),
+    ];
+    let name = kind
+        .to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default();
+    for (flag, set) in given {
+        match (set, takes.contains(&flag)) {
+            (true, false)
+                if flag == "--service-code" && matches!(kind, CvvKind::Cvv2 | CvvKind::Icvv) =>
+            {
+                return Err(CliError::arg(
+                    flag,
+                    "applies to --kind cvv only (CVV2 uses 000, iCVV 999)",
+                ))
+            }
+            (true, false) => {
+                return Err(CliError::arg(
+                    flag,
+                    format!("does not apply to --kind {name}"),
+                ))
+            }
+            (false, true) => {
+                return Err(CliError::arg(flag, format!("required for --kind {name}")))
+            }
+            _ => {}
+        }
+    }
+    fn req(o: &Option<String>) -> &str {
+        o.as_deref().map(str::trim).unwrap_or_default()
+    }
+    let sc = || with("--service-code", ServiceCode::new(req(&a.service_code)));
+    let psn = || with("--psn", Psn::new(req(&a.psn)));
+    let atc = || args::hex_n::<2>("--atc", req(&a.atc));
+    let un = || args::hex_n::<4>("--un", req(&a.un));
+    let expiry = match &a.expiry {
+        Some(e) => with("--expiry", CardExpiry::new(e.trim()))?,
+        // Not part of this kind's data (see CardValidationKind::uses_expiry).
+        None => with("--expiry", CardExpiry::new("0000"))?,
+    };
+    let kind = match kind {
+        CvvKind::Cvv => CardValidationKind::Cvv(sc()?),
+        CvvKind::Cvv2 => CardValidationKind::Cvv2,
+        CvvKind::Icvv => CardValidationKind::Icvv,
+        CvvKind::AmexCsc1 => CardValidationKind::AmexCscV1,
+        CvvKind::AmexCsc2 => CardValidationKind::AmexCscV2(sc()?),
+        CvvKind::CardholderVerification => CardValidationKind::CardholderVerificationValue {
+            unpredictable_number: un()?,
+            psn: psn()?,
+            atc: atc()?,
+        },
+        CvvKind::DynamicCvc3 => CardValidationKind::DynamicCvc3 {
+            unpredictable_number: un()?,
+            psn: psn()?,
+            atc: atc()?,
+            track_data: with(
+                "--track-data",
+                crate::types::TrackData::new(&args::hex("--track-data", req(&a.track_data))?),
+            )?,
+        },
+        CvvKind::DynamicCvv => CardValidationKind::DynamicCvv {
+            psn: psn()?,
+            service_code: sc()?,
+            atc: atc()?,
+        },
+        CvvKind::DiscoverDcvc => CardValidationKind::DiscoverDynamicCvc {
+            unpredictable_number: un()?,
+            atc: atc()?,
+        },
+    };
+    Ok((kind, expiry))
+}
+
+/// The key usage a kind's key has (AWS "Valid keys for cryptographic operations").
+fn cvv_key_usage(kind: &CardValidationKind) -> KeyUsage {
+    match kind {
+        CardValidationKind::DynamicCvc3 { .. } => KeyUsage::EmvDynamicNumbers,
+        CardValidationKind::DynamicCvv { .. }
+        | CardValidationKind::CardholderVerificationValue { .. } => KeyUsage::EmvOther,
+        _ => KeyUsage::CardVerification,
     }
 }
 
@@ -206,27 +321,41 @@ pub(super) async fn cvv(c: &CvvCommand) -> Result<Output, CliError> {
         CvvCommand::Verify(v) => (&v.common, Some(v.value.trim())),
     };
     let pan = args::pan("--pan", &a.pan)?;
-    let expiry = with("--expiry", CardExpiry::new(a.expiry.trim()))?;
-    let kind = cvv_kind(a)?;
+    let (kind, expiry) = cvv_kind(a)?;
     if let Some(v) = value {
         if !(3..=5).contains(&v.len()) || !v.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(CliError::arg("--value", "expected 3 decimal digits"));
+            return Err(CliError::arg("--value", "expected 3 to 5 decimal digits"));
+        }
+        if a.length.is_some() {
+            return Err(CliError::arg(
+                "--length",
+                "applies to generate only (verify compares as many digits as --value has)",
+            ));
         }
     }
+    let length = match a.length {
+        Some(n) => with("--length", CvvLength::new(n))?,
+        None => CvvLength::THREE,
+    };
     let s = Session::open(&a.backend).await?;
     let key = s
         .key(
             "--key",
             a.key.as_ref(),
             a.key_hex.as_ref(),
-            KeyUsage::CardVerification,
+            cvv_key_usage(&kind),
             false,
         )
         .await?;
-    let kind_name = match kind {
+    let kind_name = match &kind {
         CardValidationKind::Cvv(sc) => format!("cvv (service code {sc})"),
         CardValidationKind::Cvv2 => "cvv2".into(),
         CardValidationKind::Icvv => "icvv".into(),
+        other => a
+            .kind
+            .and_then(|k| k.to_possible_value())
+            .map(|v| v.get_name().to_owned())
+            .unwrap_or_else(|| format!("{:?}", other.kind_type())),
     };
     let out = Output::new().field("kind", kind_name);
     match value {
@@ -238,6 +367,7 @@ pub(super) async fn cvv(c: &CvvCommand) -> Result<Output, CliError> {
                     pan,
                     expiry,
                     kind,
+                    length,
                 })
                 .await?;
             Ok(out

@@ -8,7 +8,9 @@ use crate::conformance::{
     expect_refusal, fail, op_failed, ref_failed, Case, Ctx, Outcome, Role, Stop,
 };
 use crate::error::ErrorKind;
-use crate::ops::{ArpcMethod, Iso9797Padding, SessionKeyDerivation, VerifyArqcRequest};
+use crate::ops::{
+    ArpcMethod, GenerateArqcRequest, Iso9797Padding, SessionKeyDerivation, VerifyArqcRequest,
+};
 use crate::types::{Psn, Verification};
 use rand::Rng;
 
@@ -54,7 +56,232 @@ pub(super) fn cases() -> Vec<Case> {
             [],
             refuse_unpadded
         ),
+        case!(
+            GenerateArqc,
+            KnownAnswer,
+            "jPOS application cryptograms: Visa, Mastercard and EMV common session keys, padding 1 and 2",
+            Some(*SRC_ARQC_GEN),
+            [],
+            kat_generate
+        ),
+        case!(
+            GenerateArqc,
+            Agreement,
+            "random cards and transactions: every session key and padding",
+            None,
+            [],
+            agree_generate
+        ),
+        case!(
+            GenerateArqc,
+            RoundTrip,
+            "generated ARQCs verify, altered ones fail",
+            None,
+            [VerifyArqc],
+            round_trip_generate
+        ),
+        case!(
+            GenerateArqc,
+            Refusal,
+            "key usage: CVK as issuer master key refused; unpadded 7 bytes refused",
+            None,
+            [],
+            refuse_generate
+        ),
     ]
+}
+
+fn session_of(text: &str) -> SessionKeyDerivation {
+    if text.starts_with("Mastercard") {
+        SessionKeyDerivation::Mastercard {
+            atc: *ARQC_ATC,
+            unpredictable_number: *ARQC_UN,
+        }
+    } else if text.starts_with("EMV common") {
+        SessionKeyDerivation::EmvCommon { atc: *ARQC_ATC }
+    } else {
+        SessionKeyDerivation::Visa
+    }
+}
+
+fn generate_request(
+    key: crate::types::KeyId,
+    session: SessionKeyDerivation,
+    padding: Iso9797Padding,
+) -> Result<GenerateArqcRequest, Stop> {
+    Ok(GenerateArqcRequest {
+        key,
+        mk_derivation: MkDerivation::OptionA,
+        session,
+        pan: pan(*ARQC_PAN)?,
+        psn: psn("00")?,
+        transaction_data: hx(*ARQC_DATA),
+        padding,
+    })
+}
+
+async fn kat_generate(ctx: &Ctx<'_>) -> Outcome {
+    let imk = ctx.published(Role::ImkAc).await?.id.clone();
+    if ARQC_GEN.is_empty() {
+        return Err(fail("no emv_arqc_generate vectors in the vector file"));
+    }
+    let mut results = Vec::new();
+    for v in ARQC_GEN.iter() {
+        let padding = if v.method2 {
+            Iso9797Padding::Method2
+        } else {
+            Iso9797Padding::Method1
+        };
+        let what = format!("{}, {padding:?}", v.session);
+        let r = async {
+            let got = ctx
+                .backend
+                .generate_arqc(generate_request(
+                    imk.clone(),
+                    session_of(v.session),
+                    padding,
+                )?)
+                .await
+                .map_err(|e| op_failed(&what, &e))?;
+            check_eq(&what, &got.arqc, &hx(v.arqc))
+        }
+        .await;
+        results.push(r);
+    }
+    combine(results)
+}
+
+/// A random card and transaction for each session derivation and padding.
+fn random_generate(
+    rng: &mut impl Rng,
+    key: &crate::types::KeyId,
+    i: usize,
+) -> Result<GenerateArqcRequest, Stop> {
+    let atc: [u8; 2] = rng.random();
+    let session = match i % 3 {
+        0 => SessionKeyDerivation::Visa,
+        1 => SessionKeyDerivation::Mastercard {
+            atc,
+            unpredictable_number: rng.random(),
+        },
+        _ => SessionKeyDerivation::EmvCommon { atc },
+    };
+    let (padding, len) = match (i / 3) % 3 {
+        0 => (Iso9797Padding::None, 8 * rng.random_range(1..8)),
+        1 => (Iso9797Padding::Method1, rng.random_range(1..60)),
+        _ => (Iso9797Padding::Method2, rng.random_range(1..60)),
+    };
+    let p = random_pan(rng);
+    Ok(GenerateArqcRequest {
+        key: key.clone(),
+        mk_derivation: MkDerivation::OptionA,
+        session,
+        pan: pan(&p)?,
+        psn: psn(&format!("{:02}", rng.random_range(0..100)))?,
+        transaction_data: random_bytes(rng, len),
+        padding,
+    })
+}
+
+async fn agree_generate(ctx: &Ctx<'_>) -> Outcome {
+    ctx.clear(Role::ImkAc)?;
+    let imk = ctx.key(Role::ImkAc)?.id.clone();
+    let mut rng = ctx.rng();
+    let mut results = Vec::new();
+    for i in 0..(ctx.rounds * 3).max(9) {
+        let req = random_generate(&mut rng, &imk, i)?;
+        let what = format!("{:?}, padding {:?}", req.session, req.padding);
+        let r = async {
+            let got = ctx
+                .backend
+                .generate_arqc(req.clone())
+                .await
+                .map_err(|e| op_failed(&what, &e))?;
+            let want = ctx
+                .reference
+                .generate_arqc(req)
+                .await
+                .map_err(|e| ref_failed(&what, &e))?;
+            check_eq(&what, &got.arqc, &want.arqc)
+        }
+        .await;
+        results.push(r);
+    }
+    combine(results)
+}
+
+async fn round_trip_generate(ctx: &Ctx<'_>) -> Outcome {
+    let imk = ctx.key(Role::ImkAc)?.id.clone();
+    let mut rng = ctx.rng();
+    let mut results = Vec::new();
+    for i in 0..(ctx.rounds * 3).max(9) {
+        let g = random_generate(&mut rng, &imk, i)?;
+        let what = format!("{:?}, padding {:?}", g.session, g.padding);
+        let r = async {
+            let arqc = ctx
+                .backend
+                .generate_arqc(g.clone())
+                .await
+                .map_err(|e| op_failed(&what, &e))?
+                .arqc;
+            let verify = |arqc: [u8; 8]| VerifyArqcRequest {
+                key: g.key.clone(),
+                mk_derivation: g.mk_derivation,
+                session: g.session,
+                pan: g.pan.clone(),
+                psn: g.psn,
+                transaction_data: g.transaction_data.clone(),
+                padding: g.padding,
+                arqc,
+                arpc: None,
+            };
+            let ok = ctx
+                .backend
+                .verify_arqc(verify(arqc))
+                .await
+                .map_err(|e| op_failed(&what, &e))?;
+            if ok.verification != Verification::Verified {
+                return Err(fail(format!("{what}: a generated ARQC did not verify")));
+            }
+            let mut bad = arqc;
+            bad[0] ^= 0x80;
+            let r = ctx
+                .backend
+                .verify_arqc(verify(bad))
+                .await
+                .map_err(|e| op_failed(&what, &e))?;
+            if r.verification != Verification::Failed {
+                return Err(fail(format!("{what}: an altered ARQC verified")));
+            }
+            Ok(())
+        }
+        .await;
+        results.push(r);
+    }
+    combine(results)
+}
+
+async fn refuse_generate(ctx: &Ctx<'_>) -> Outcome {
+    let cvk = ctx.key(Role::Cvk)?.id.clone();
+    let imk = ctx.key(Role::ImkAc)?.id.clone();
+    let r = ctx
+        .backend
+        .generate_arqc(generate_request(
+            cvk,
+            SessionKeyDerivation::Visa,
+            Iso9797Padding::Method1,
+        )?)
+        .await;
+    let usage = expect_refusal(
+        "ARQC generation with a CVK",
+        r,
+        &[ErrorKind::KeyUsage, ErrorKind::InvalidInput],
+    );
+    let mut req = generate_request(imk, SessionKeyDerivation::Visa, Iso9797Padding::None)?;
+    req.transaction_data = vec![0x11; 7];
+    let r = ctx.backend.generate_arqc(req).await;
+    let shape = expect_refusal("7 bytes without padding", r, &[ErrorKind::InvalidInput]);
+    combine(vec![usage, shape])
 }
 
 fn arqc8(s: &str) -> [u8; 8] {

@@ -45,6 +45,7 @@ pub(crate) fn sample_request(op: Operation) -> crate::Result<Request> {
                 pan,
                 expiry: CardExpiry::new("2512")?,
                 kind: CardValidationKind::Cvv2,
+                length: crate::types::CvvLength::THREE,
             })
         }
         Operation::VerifyCardValidation => {
@@ -66,6 +67,15 @@ pub(crate) fn sample_request(op: Operation) -> crate::Result<Request> {
             padding: Iso9797Padding::None,
             arqc: [0; 8],
             arpc: None,
+        }),
+        Operation::GenerateArqc => Request::GenerateArqc(GenerateArqcRequest {
+            key,
+            mk_derivation: MkDerivation::OptionA,
+            session: SessionKeyDerivation::Visa,
+            pan,
+            psn: Psn::new("00")?,
+            transaction_data: vec![0; 8],
+            padding: Iso9797Padding::None,
         }),
         Operation::GenerateMac => Request::GenerateMac(GenerateMacRequest {
             key,

@@ -10,7 +10,10 @@ use crate::algo::mac::Padding;
 use crate::algo::pinblock::{EncryptedPinBlock, PinBlockFormat};
 use crate::backend::Backend;
 use crate::ops::*;
-use crate::types::{CardExpiry, KeyAlgorithm, Pan, Psn, SecretBytes, ServiceCode, Verification};
+use crate::types::{
+    CardExpiry, CvvLength, KeyAlgorithm, Pan, Psn, SecretBytes, ServiceCode, TrackData,
+    Verification,
+};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -23,6 +26,7 @@ pub(crate) enum Route {
     GenerateCv,
     VerifyCv,
     VerifyArqc,
+    GenerateArqc,
     GenerateMac,
     VerifyMac,
     /// A real data-plane operation the emulator does not implement.
@@ -42,7 +46,9 @@ pub(crate) fn route(path: &str) -> Option<Route> {
         ["mac", "generate"] => Route::GenerateMac,
         ["mac", "verify"] => Route::VerifyMac,
         ["keys", _, "reencrypt"] => Route::Unsupported("ReEncryptData"),
-        ["cryptogram", "generate"] => Route::Unsupported("GenerateAuthRequestCryptogram"),
+        // In the model the Rust SDK 1.129.0 is generated from; not in
+        // botocore 1.43.11's (see `generate_arqc`).
+        ["cryptogram", "generate"] => Route::GenerateArqc,
         ["keymaterial", "translate"] => Route::Unsupported("TranslateKeyMaterial"),
         ["mac", "emvpinchange", "generate"] => Route::Unsupported("GenerateMacEmvPinChange"),
         ["as2805kekvalidation", "generate"] => Route::Unsupported("GenerateAs2805KekValidation"),
@@ -78,6 +84,7 @@ pub(crate) async fn dispatch(inner: &Inner, route: Route, body: &Value) -> ApiRe
         Route::GenerateCv => card_validation(inner, o, true).await,
         Route::VerifyCv => card_validation(inner, o, false).await,
         Route::VerifyArqc => verify_arqc(inner, o).await,
+        Route::GenerateArqc => generate_arqc(inner, o).await,
         Route::GenerateMac => mac(inner, o, true).await,
         Route::VerifyMac => mac(inner, o, false).await,
         Route::Unsupported(op) => Err(ApiError::unsupported(op)),
@@ -311,45 +318,142 @@ async fn crypt(inner: &Inner, o: Obj<'_>, ident: &str, encrypt: bool) -> ApiResu
     }
 }
 
+/// A hex field of `min..=max` digits (botocore `HexLengthBetween2And4`,
+/// `HexLengthBetween2And8`) as `N` bytes, left-padded with zeros: the model
+/// allows short and odd-length values, which the emulator reads as the
+/// same number (an assumption: the service documents no padding rule).
+fn padded_hex<const N: usize>(o: Obj<'_>, key: &str, min: usize, max: usize) -> ApiResult<[u8; N]> {
+    let s = o.str_len(key, min, max)?;
+    if !s.bytes().all(|b| b.is_ascii_hexdigit()) || s.len() > 2 * N {
+        return Err(ApiError::field(&o.field_name(key), "must be hexadecimal"));
+    }
+    let full = format!("{s:0>width$}", width = 2 * N);
+    let v = hex::decode(full)
+        .map_err(|_| ApiError::field(&o.field_name(key), "must be hexadecimal"))?;
+    v.try_into()
+        .map_err(|_| ApiError::field(&o.field_name(key), "has the wrong length"))
+}
+
+/// The expiry the software reference is given for the kinds whose data has
+/// none (`CardHolderVerificationValue`, `DynamicCardVerificationCode`): it
+/// does not use it ([`CardValidationKind::uses_expiry`]).
+const UNUSED_EXPIRY: &str = "0000";
+
+/// A `CardGenerationAttributes` / `CardVerificationAttributes` member with
+/// the attributes the botocore model gives it (`payment-cryptography-data`
+/// 2022-02-03), as the crate's kind and the expiry.
+fn card_kind(
+    member: &str,
+    a: Obj<'_>,
+    attr_field: &str,
+) -> ApiResult<(CardValidationKind, CardExpiry)> {
+    let expiry = |a: Obj<'_>| -> ApiResult<CardExpiry> {
+        let e = a.digits("CardExpiryDate", 4, 4)?;
+        CardExpiry::new(e).map_err(ApiError::from)
+    };
+    let service_code = |a: Obj<'_>| -> ApiResult<ServiceCode> {
+        ServiceCode::new(a.digits("ServiceCode", 3, 3)?).map_err(ApiError::from)
+    };
+    let psn = |a: Obj<'_>| -> ApiResult<Psn> {
+        Psn::new(a.digits("PanSequenceNumber", 2, 2)?).map_err(ApiError::from)
+    };
+    let un = |a: Obj<'_>| padded_hex::<4>(a, "UnpredictableNumber", 2, 8);
+    let atc = |a: Obj<'_>| padded_hex::<2>(a, "ApplicationTransactionCounter", 2, 4);
+    let unused = || CardExpiry::new(UNUSED_EXPIRY).map_err(ApiError::from);
+    Ok(match member {
+        "CardVerificationValue1" => (CardValidationKind::Cvv(service_code(a)?), expiry(a)?),
+        "CardVerificationValue2" => (CardValidationKind::Cvv2, expiry(a)?),
+        "AmexCardSecurityCodeVersion1" => (CardValidationKind::AmexCscV1, expiry(a)?),
+        "AmexCardSecurityCodeVersion2" => {
+            (CardValidationKind::AmexCscV2(service_code(a)?), expiry(a)?)
+        }
+        "CardHolderVerificationValue" => (
+            CardValidationKind::CardholderVerificationValue {
+                unpredictable_number: un(a)?,
+                psn: psn(a)?,
+                atc: atc(a)?,
+            },
+            unused()?,
+        ),
+        "DynamicCardVerificationCode" => {
+            let track = a.hex("TrackData", 2, 160)?;
+            (
+                CardValidationKind::DynamicCvc3 {
+                    unpredictable_number: un(a)?,
+                    psn: psn(a)?,
+                    atc: atc(a)?,
+                    track_data: TrackData::new(&track).map_err(ApiError::from)?,
+                },
+                unused()?,
+            )
+        }
+        "DynamicCardVerificationValue" => (
+            CardValidationKind::DynamicCvv {
+                psn: psn(a)?,
+                service_code: service_code(a)?,
+                atc: atc(a)?,
+            },
+            expiry(a)?,
+        ),
+        // A verification member only (CardGenerationAttributes has none).
+        "DiscoverDynamicCardVerificationCode" if attr_field == "VerificationAttributes" => (
+            CardValidationKind::DiscoverDynamicCvc {
+                unpredictable_number: un(a)?,
+                atc: atc(a)?,
+            },
+            expiry(a)?,
+        ),
+        other => {
+            return Err(ApiError::field(
+                attr_field,
+                format!(
+                    "{} is not a member of this union",
+                    if super::api::echo_safe(other) {
+                        other
+                    } else {
+                        "this value"
+                    }
+                ),
+            ))
+        }
+    })
+}
+
 async fn card_validation(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult<Value> {
     let attr_field = if generate {
         "GenerationAttributes"
     } else {
         "VerificationAttributes"
     };
-    let k = key(inner, o.str("KeyIdentifier")?)?;
-    let pan = pan(o, "PrimaryAccountNumber")?;
     let mut s = String::new();
     let (member, a) = o.union(attr_field, &mut s)?;
-    let expiry = |a: Obj<'_>| -> ApiResult<CardExpiry> {
-        let e = a.digits("CardExpiryDate", 4, 4)?;
-        CardExpiry::new(e).map_err(ApiError::from)
+    let (kind, expiry) = card_kind(member, a, attr_field)?;
+    // Kinds with no public algorithm (Amex CSC, the cardholder verification
+    // value, Discover dCVC) are not computed by the software reference: the
+    // emulator says so before looking at the key, as for any variant it
+    // does not implement.
+    let caps = inner.soft().capabilities();
+    let known = if generate {
+        &caps.card_validation_generate
+    } else {
+        &caps.card_validation_verify
     };
-    let (kind, expiry) = match member {
-        "CardVerificationValue1" => {
-            let sc = a.digits("ServiceCode", 3, 3)?;
-            (
-                CardValidationKind::Cvv(ServiceCode::new(sc).map_err(ApiError::from)?),
-                expiry(a)?,
-            )
-        }
-        "CardVerificationValue2" => (CardValidationKind::Cvv2, expiry(a)?),
-        other => return Err(ApiError::unsupported_member(attr_field, other)),
-    };
+    if !known.contains(&kind.kind_type()) {
+        return Err(ApiError::unsupported_member(attr_field, member));
+    }
+    let k = key(inner, o.str("KeyIdentifier")?)?;
+    let pan = pan(o, "PrimaryAccountNumber")?;
     if generate {
-        if let Some(n) = o.opt_int("ValidationDataLength", 3, 5)? {
-            if n != 3 {
-                return Err(ApiError::field(
-                    "ValidationDataLength",
-                    "must be 3 for CVV and CVV2",
-                ));
-            }
-        }
+        let length = match o.opt_int("ValidationDataLength", 3, 5)? {
+            Some(n) => CvvLength::new(n as u8).map_err(ApiError::from)?,
+            None => CvvLength::THREE,
+        };
         let req = GenerateCardValidationRequest {
             key: k.soft_id()?,
             pan,
             expiry,
             kind,
+            length,
         };
         match run(inner, Request::GenerateCardValidation(req)).await? {
             Response::GenerateCardValidation(r) => Ok(json!({
@@ -358,9 +462,7 @@ async fn card_validation(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult
             _ => Err(ApiError::internal("unexpected response")),
         }
     } else {
-        let value = crate::Cvv::new(o.digits("ValidationData", 3, 5)?).map_err(|_| {
-            ApiError::validation("ValidationData: this validation kind takes 3 digits")
-        })?;
+        let value = crate::Cvv::new(o.digits("ValidationData", 3, 5)?).map_err(ApiError::from)?;
         let req = VerifyCardValidationRequest {
             key: k.soft_id()?,
             pan,
@@ -387,22 +489,24 @@ fn fixed<const N: usize>(o: Obj<'_>, key: &str) -> ApiResult<[u8; N]> {
         .map_err(|_| ApiError::field(&o.field_name(key), "has the wrong length"))
 }
 
-async fn verify_arqc(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
-    let k = key(inner, o.str("KeyIdentifier")?)?;
-    let transaction_data = o.hex("TransactionData", 2, 1024)?;
-    let arqc = fixed::<8>(o, "AuthRequestCryptogram")?;
-    let mk_derivation = match o.str("MajorKeyDerivationMode")? {
-        "EMV_OPTION_A" => MkDerivation::OptionA,
-        "EMV_OPTION_B" => MkDerivation::OptionB,
-        _ => {
-            return Err(ApiError::field(
-                "MajorKeyDerivationMode",
-                "is not a valid value",
-            ))
-        }
-    };
-    let mut s = String::new();
-    let (member, a) = o.union("SessionKeyDerivationAttributes", &mut s)?;
+fn mk_mode(o: Obj<'_>) -> ApiResult<MkDerivation> {
+    match o.str("MajorKeyDerivationMode")? {
+        "EMV_OPTION_A" => Ok(MkDerivation::OptionA),
+        "EMV_OPTION_B" => Ok(MkDerivation::OptionB),
+        _ => Err(ApiError::field(
+            "MajorKeyDerivationMode",
+            "is not a valid value",
+        )),
+    }
+}
+
+/// `SessionKeyDerivationAttributes` (shared by the verify and generate
+/// cryptogram operations): the derivation, PAN and PSN.
+fn session_attrs<'a>(
+    o: Obj<'a>,
+    scratch: &'a mut String,
+) -> ApiResult<(SessionKeyDerivation, Pan, Psn)> {
+    let (member, a) = o.union("SessionKeyDerivationAttributes", scratch)?;
     let session = match member {
         "EmvCommon" => SessionKeyDerivation::EmvCommon {
             atc: fixed::<2>(a, "ApplicationTransactionCounter")?,
@@ -421,6 +525,45 @@ async fn verify_arqc(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     };
     let pan = pan(a, "PrimaryAccountNumber")?;
     let psn = Psn::new(a.digits("PanSequenceNumber", 2, 2)?).map_err(ApiError::from)?;
+    Ok((session, pan, psn))
+}
+
+/// GenerateAuthRequestCryptogram, shaped as in the service model the Rust
+/// SDK `aws-sdk-paymentcryptographydata` 1.129.0 is generated from (POST
+/// `/cryptogram/generate`: KeyIdentifier, TransactionData,
+/// MajorKeyDerivationMode, SessionKeyDerivationAttributes → KeyArn,
+/// KeyCheckValue, AuthRequestCryptogram). botocore 1.43.11's model
+/// (2022-02-03, 14 operations) does not have the operation yet.
+async fn generate_arqc(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
+    let k = key(inner, o.str("KeyIdentifier")?)?;
+    let transaction_data = o.hex("TransactionData", 2, 1024)?;
+    let mk_derivation = mk_mode(o)?;
+    let mut s = String::new();
+    let (session, pan, psn) = session_attrs(o, &mut s)?;
+    let req = GenerateArqcRequest {
+        key: k.soft_id()?,
+        mk_derivation,
+        session,
+        pan,
+        psn,
+        transaction_data,
+        padding: Padding::None,
+    };
+    match run(inner, Request::GenerateArqc(req)).await? {
+        Response::GenerateArqc(r) => Ok(json!({
+            "KeyArn": k.arn, "KeyCheckValue": k.kcv, "AuthRequestCryptogram": hex_up(&r.arqc),
+        })),
+        _ => Err(ApiError::internal("unexpected response")),
+    }
+}
+
+async fn verify_arqc(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
+    let k = key(inner, o.str("KeyIdentifier")?)?;
+    let transaction_data = o.hex("TransactionData", 2, 1024)?;
+    let arqc = fixed::<8>(o, "AuthRequestCryptogram")?;
+    let mk_derivation = mk_mode(o)?;
+    let mut s = String::new();
+    let (session, pan, psn) = session_attrs(o, &mut s)?;
     let mut s2 = String::new();
     let arpc = if o.has("AuthResponseAttributes") {
         let (m, r) = o.union("AuthResponseAttributes", &mut s2)?;

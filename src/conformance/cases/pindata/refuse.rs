@@ -92,6 +92,7 @@ pub(super) async fn refuse_pvk_as_cvk(ctx: &Ctx<'_>) -> Outcome {
             pan: pan("4111111111111111")?,
             expiry: CardExpiry::new("2512").map_err(stop)?,
             kind: CardValidationKind::Cvv2,
+            length: crate::types::CvvLength::THREE,
         })
         .await;
     expect_refusal("PVK as CVK", r, USAGE_REFUSALS)
