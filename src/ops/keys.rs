@@ -37,6 +37,7 @@ impl Request {
             Self::GenerateCardValidation(r) => vec![&r.key],
             Self::VerifyCardValidation(r) => vec![&r.key],
             Self::VerifyArqc(r) => vec![&r.key],
+            Self::GenerateArqc(r) => vec![&r.key],
             Self::GenerateMac(r) => vec![&r.key],
             Self::VerifyMac(r) => vec![&r.key],
             Self::GeneratePinData(r) => vec![&r.generation_key, &r.encryption_key],

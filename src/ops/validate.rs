@@ -190,7 +190,7 @@ fn check_cipher_input(field: &'static str, len: usize, mode: &CipherMode) -> Res
 /// Application-cryptogram data without padding: whole 8-byte blocks (the
 /// MAC is computed over the data as given).
 fn check_ac_data(padding: Iso9797Padding, len: usize) -> Result<()> {
-    if padding == Iso9797Padding::None && (len == 0 || len % 8 != 0) {
+    if padding == Iso9797Padding::None && (len == 0 || !len.is_multiple_of(8)) {
         return Err(Error::invalid(
             "transaction data",
             "must be a positive multiple of 8 bytes without padding",
