@@ -89,6 +89,53 @@ impl From<Option<&ArpcMethod>> for ArpcKind {
     }
 }
 
+/// Limits on issuer PIN data ([`Operation::GeneratePinData`],
+/// [`Operation::VerifyPinData`]) besides the PIN block formats. `false`
+/// everywhere is no limit ([`Capabilities::all`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct PinDataLimits {
+    /// IBM 3624 validation data, padded to 16 characters, must hold the
+    /// five PAN digits before the check digit within its first 16
+    /// characters ([`Ibm3624::account_digits_at`]): a payShield takes the
+    /// validation data as 12 characters with `N` where it inserts them.
+    pub validation_data_holds_account: bool,
+    /// Decimalisation tables must pass the HSM's table check
+    /// ([`DecimalizationTable::passes_hsm_check`](crate::types::DecimalizationTable::passes_hsm_check)).
+    pub checked_decimalization_tables: bool,
+    /// No expected PIN length (`pin_length`) when verifying a PIN block
+    /// under a DUKPT key (the backend cannot learn that PIN's length).
+    pub no_expected_length_under_dukpt: bool,
+}
+
+impl PinDataLimits {
+    fn either(self, other: Self) -> Self {
+        Self {
+            validation_data_holds_account: self.validation_data_holds_account
+                || other.validation_data_holds_account,
+            checked_decimalization_tables: self.checked_decimalization_tables
+                || other.checked_decimalization_tables,
+            no_expected_length_under_dukpt: self.no_expected_length_under_dukpt
+                || other.no_expected_length_under_dukpt,
+        }
+    }
+
+    /// Refuses IBM 3624 parameters these limits exclude.
+    fn check_ibm(self, ibm: &Ibm3624, pan: &crate::types::Pan) -> Result<()> {
+        if self.checked_decimalization_tables && !ibm.decimalization_table.passes_hsm_check() {
+            return Err(unsupported(
+                "a decimalisation table with fewer than 8 different digits or a digit more than 4 times",
+            ));
+        }
+        if self.validation_data_holds_account && ibm.account_digits_at(pan).is_none() {
+            return Err(unsupported(
+                "IBM 3624 validation data without the five PAN digits before the check digit",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What a backend can do (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -122,6 +169,8 @@ pub struct Capabilities {
     pub import_components: bool,
     /// TR-31 key block versions a key can be exported in.
     pub tr31_export: BTreeSet<Tr31Version>,
+    /// Limits on issuer PIN data.
+    pub pin_data: PinDataLimits,
 }
 
 impl Default for Capabilities {
@@ -147,6 +196,7 @@ impl Capabilities {
             arqc_max_data_len: Some(0),
             import_components: false,
             tr31_export: BTreeSet::new(),
+            pin_data: PinDataLimits::default(),
         }
     }
 
@@ -195,6 +245,7 @@ impl Capabilities {
             ]
             .into_iter()
             .collect(),
+            pin_data: PinDataLimits::default(),
         }
     }
 
@@ -247,6 +298,7 @@ impl Capabilities {
             },
             import_components: self.import_components && other.import_components,
             tr31_export: both(&self.tr31_export, &other.tr31_export),
+            pin_data: self.pin_data.either(other.pin_data),
         }
     }
 
@@ -267,11 +319,24 @@ impl Capabilities {
                     self.check_dukpt(d)?;
                 }
             }
-            Request::GeneratePinData(r) => self.check_format(r.format)?,
+            Request::GeneratePinData(r) => {
+                self.check_format(r.format)?;
+                if let Some(ibm) = r.method.ibm() {
+                    self.pin_data.check_ibm(ibm, &r.pan)?;
+                }
+            }
             Request::VerifyPinData(r) => {
                 self.check_format(r.format)?;
                 if let PinKey::Dukpt(d) = &r.pin_key {
                     self.check_dukpt(d)?;
+                    if r.pin_length.is_some() && self.pin_data.no_expected_length_under_dukpt {
+                        return Err(unsupported(
+                            "an expected PIN length for a PIN block under DUKPT",
+                        ));
+                    }
+                }
+                if let PinVerification::Ibm3624 { ibm, .. } = &r.method {
+                    self.pin_data.check_ibm(ibm, &r.pan)?;
                 }
             }
             Request::EncryptData(EncryptDataRequest { key, .. })

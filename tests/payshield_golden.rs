@@ -21,8 +21,8 @@
 
 use paycrypto::algo::cipher::{kcv_tdes, BlockCipher};
 use paycrypto::payshield::codec::command::{
-    A8Export, Bu, CardValidation, Command, Cvk, DataCipher, KeyUnderZmk, KsnDescriptor, KsnField,
-    MacCommand, Request, A6,
+    A8Export, Bu, CardValidation, Command, Cvk, DataCipher, IbmData, KeyUnderZmk, KsnDescriptor,
+    KsnField, LmkPin, MacCommand, PinCommand, PvkPair, Request, A6,
 };
 use paycrypto::payshield::codec::kq::KqRequest;
 use paycrypto::payshield::codec::kw::{encode_kw, KwArpc, KwPanPsn, KwRequest};
@@ -348,6 +348,7 @@ fn describe(req: &Request) -> BTreeMap<&'static str, String> {
             m.insert("csu", csu);
             m.insert("proprietary", prop);
         }
+        Command::Pin(p) => describe_pin(&mut m, p),
         Command::M6(c) | Command::M8(c) => {
             m.insert("mode", ch(c.mode));
             m.insert("input_format", ch(c.input_format));
@@ -361,6 +362,107 @@ fn describe(req: &Request) -> BTreeMap<&'static str, String> {
         }
     }
     m
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn pvk_text(p: &PvkPair) -> String {
+    match p {
+        PvkPair::Key(k) => key_text(k),
+        PvkPair::Pair(a, b) => format!("{}+{}", key_text(a), key_text(b)),
+    }
+}
+
+fn insert_ibm(m: &mut BTreeMap<&'static str, String>, d: &IbmData) {
+    m.insert("check_length", format!("{:02}", d.check_length));
+    m.insert("account", text(&d.account[..]));
+    m.insert("table", text(&d.table[..]));
+    m.insert("validation", text(&d.validation[..]));
+}
+
+/// The fields of an issuer PIN command by the names the frame files use.
+fn describe_pin(m: &mut BTreeMap<&'static str, String>, p: &PinCommand) {
+    match p {
+        PinCommand::Da(v) | PinCommand::Ea(v) => {
+            m.insert("pin_key", key_text(&v.pin_key));
+            m.insert("pvk", key_text(&v.pvk));
+            m.insert("max_pin_len", format!("{:02}", v.max_pin_len));
+            m.insert("pin_block", h(&v.pin_block));
+            m.insert("format", text(&v.format));
+            insert_ibm(m, &v.data);
+            m.insert("offset", text(&v.offset[..]));
+        }
+        PinCommand::Go(v) => {
+            m.insert("bdk", key_text(&v.bdk));
+            m.insert("pvk", key_text(&v.pvk));
+            insert_ksn(m, Some(&v.ksn));
+            m.insert("pin_block", h(&v.pin_block));
+            m.insert("format", text(&v.format));
+            insert_ibm(m, &v.data);
+            m.insert("offset", text(&v.offset[..]));
+        }
+        PinCommand::De(d) => {
+            m.insert("pvk", key_text(&d.pvk));
+            m.insert("pin", text(d.pin.as_bytes()));
+            insert_ibm(m, &d.data);
+        }
+        PinCommand::Ee(d) => {
+            m.insert("pvk", key_text(&d.pvk));
+            m.insert("offset", text(&d.offset[..]));
+            insert_ibm(m, &d.data);
+        }
+        PinCommand::Dc(v) | PinCommand::Ec(v) => {
+            m.insert("pin_key", key_text(&v.pin_key));
+            m.insert("pvk", pvk_text(&v.pvk));
+            m.insert("pin_block", h(&v.pin_block));
+            m.insert("format", text(&v.format));
+            m.insert("account", text(&v.account[..]));
+            m.insert("pvki", text(&[v.pvki]));
+            m.insert("pvv", text(&v.pvv[..]));
+        }
+        PinCommand::Gq(v) => {
+            m.insert("bdk", key_text(&v.bdk));
+            m.insert("pvk", pvk_text(&v.pvk));
+            insert_ksn(m, Some(&v.ksn));
+            m.insert("pin_block", h(&v.pin_block));
+            m.insert("format", text(&v.format));
+            m.insert("account", text(&v.account[..]));
+            m.insert("pvki", text(&[v.pvki]));
+            m.insert("pvv", text(&v.pvv[..]));
+        }
+        PinCommand::Dg(g) => {
+            m.insert("pvk", pvk_text(&g.pvk));
+            m.insert("pin", text(g.pin.as_bytes()));
+            m.insert("account", text(&g.account[..]));
+            m.insert("pvki", text(&[g.pvki]));
+        }
+        PinCommand::Ja(j) => {
+            m.insert("account", text(&j.account[..]));
+            m.insert("pin_length", format!("{:02}", j.pin_length));
+        }
+        PinCommand::Jc(j) | PinCommand::Je(j) => {
+            m.insert("pin_key", key_text(&j.key));
+            m.insert("pin_block", h(&j.pin_block));
+            m.insert("format", text(&j.format));
+            m.insert("account", text(&j.account[..]));
+        }
+        PinCommand::Jg(j) => {
+            m.insert("zpk", key_text(&j.zpk));
+            m.insert("format", text(&j.format));
+            m.insert("account", text(&j.account[..]));
+            m.insert("pin", text(j.pin.as_bytes()));
+        }
+        PinCommand::Ba(b) => {
+            m.insert("pin", text(&b.pin[..]));
+            m.insert("account", text(&b.account[..]));
+        }
+        PinCommand::Ng(n) => {
+            m.insert("account", text(&n.account[..]));
+            m.insert("pin", text(n.pin.as_bytes()));
+        }
+    }
 }
 
 fn insert_ksn(m: &mut BTreeMap<&'static str, String>, k: Option<&KsnField>) {
@@ -461,6 +563,30 @@ fn describe_reply(id: &str, ctx: &str, body: &[u8]) -> BTreeMap<&'static str, St
             m.insert("firmware", fw);
             Vec::new()
         }
+        ("offset", _) => {
+            let (o, rest) = parse_offset_fields(body).unwrap_or_else(|e| panic!("{id}: {e}"));
+            enc.extend_from_slice(&o[..]);
+            m.insert("offset", String::from_utf8_lossy(&o[..]).into_owned());
+            rest.to_vec()
+        }
+        ("lmkpin", _) => {
+            let p = parse_lmk_pin(body).unwrap_or_else(|e| panic!("{id}: {e}"));
+            enc.extend_from_slice(p.as_bytes());
+            m.insert("pin", String::from_utf8_lossy(p.as_bytes()).into_owned());
+            Vec::new()
+        }
+        ("pvv", _) => {
+            let (p, rest) = parse_pvv_fields(body).unwrap_or_else(|e| panic!("{id}: {e}"));
+            enc.extend_from_slice(&p[..]);
+            m.insert("pvv", String::from_utf8_lossy(&p[..]).into_owned());
+            rest.to_vec()
+        }
+        ("pinblock", _) => {
+            let (b, rest) = parse_pin_block_fields(body).unwrap_or_else(|e| panic!("{id}: {e}"));
+            enc.extend_from_slice(h(&b).as_bytes());
+            m.insert("pin_block", h(&b));
+            rest.to_vec()
+        }
         ("none", _) | ("b3", _) | ("raw", _) => body.to_vec(),
         (other, _) => panic!("{id}: reply context {other}"),
     };
@@ -493,8 +619,9 @@ fn check_fields(
 
 // ------------------------------------------------------------------ the checks
 
-const REQUIRED: [&str; 16] = [
+const REQUIRED: [&str; 29] = [
     "CA", "CC", "CW", "CY", "G0", "M0", "M2", "M6", "M8", "KQ", "KW", "A0", "A6", "A8", "BU", "NC",
+    "DA", "EA", "GO", "DE", "EE", "DC", "EC", "GQ", "DG", "JA", "JC", "JE", "JG",
 ];
 
 /// Every frame names its source (repository, path, commit, line) and tier,
@@ -595,7 +722,11 @@ fn codec_parses_and_re_encodes_every_published_frame() {
             let want = f.fields("reply.fields");
             let mut got = match f.get("reply") {
                 Some(ctx) => {
-                    assert_eq!(&error, b"00", "{}: reply context on an error", f.id);
+                    // `02` on DA, EA, GO, DE, EE is a warning: the answer follows.
+                    let ok = f.get("warning").map_or(*b"00", |w| {
+                        w.as_bytes().try_into().expect("a 2-character warning")
+                    });
+                    assert_eq!(error, ok, "{}: reply context on an error", f.id);
                     describe_reply(&f.id, ctx, &body)
                 }
                 None => {
@@ -705,6 +836,8 @@ fn simulator_answers_test_lmk_frames() {
                 );
             }
             "kcv-of-import" => check_dn_a6(&f, error, &body),
+            "answer" => assert_eq!(got, arg, "{}: reconstructed answer", f.id),
+            "lmkpin" => check_lmk_pin(&sim, &f),
             "crypt" => check_dn_crypt(&sim, &f, error, &body),
             "none" => continue,
             other => panic!("{}: sim {other}", f.id),
@@ -712,6 +845,53 @@ fn simulator_answers_test_lmk_frames() {
         checked += 1;
     }
     assert!(checked >= 35, "{checked} simulator checks");
+}
+
+/// BA on the simulator: `pin` (ASCII digits) under the LMK for `account`,
+/// padded with F to the simulator's encrypted PIN length (13).
+fn ba(sim: &Sim, pin: &[u8], account: &[u8]) -> Vec<u8> {
+    let mut p = b"0000BA".to_vec();
+    p.extend_from_slice(pin);
+    p.resize(6 + 13, b'F');
+    p.extend_from_slice(account);
+    let (e, body) = ask(sim, &p);
+    assert_eq!(&e, b"00", "BA");
+    body
+}
+
+/// ThalesSim keeps a PIN under the LMK as `0` + the clear PIN
+/// (`AHostCommand.vb` `EncryptPINForHostStorage`); the simulator encrypts
+/// it. The request's PIN (DG, JG) is re-encrypted with the simulator's BA
+/// for the same account and the answer must be the published one; a
+/// published answer that is a PIN under the LMK (JC, JE) must be BA's
+/// encryption of the same PIN.
+fn check_lmk_pin(sim: &Sim, f: &Frame) {
+    let mut req = codec::parse_request(&f.request_body().unwrap()).unwrap();
+    let (want_e, want_b) = f.response().unwrap().unwrap();
+    let Command::Pin(p) = &mut req.command else {
+        panic!("{}: not an issuer PIN command", f.id)
+    };
+    let account = match p {
+        PinCommand::Dg(g) => {
+            g.pin = LmkPin::new(&ba(sim, &g.pin.as_bytes()[1..], &g.account[..])).unwrap();
+            g.account.to_vec()
+        }
+        PinCommand::Jg(j) => {
+            j.pin = LmkPin::new(&ba(sim, &j.pin.as_bytes()[1..], &j.account[..])).unwrap();
+            j.account.to_vec()
+        }
+        PinCommand::Jc(j) | PinCommand::Je(j) => j.account.to_vec(),
+        other => panic!("{}: lmkpin check of {other:?}", f.id),
+    };
+    let mut payload = b"0000".to_vec();
+    codec::encode_request(&mut payload, &req).unwrap();
+    let (e, body) = ask(sim, &payload);
+    assert_eq!(e, want_e, "{}: error code", f.id);
+    let want = match &req.command {
+        Command::Pin(PinCommand::Jc(_) | PinCommand::Je(_)) => ba(sim, &want_b[1..], &account),
+        _ => want_b,
+    };
+    assert_eq!(h(&body), h(&want), "{}: simulator vs source", f.id);
 }
 
 /// dinamo A6: the key under the ZMK is X9.17 (ECB, no variant) under the

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 mod arqc;
+mod pindata;
 
 /// Largest data field sent in one M0/M2/M6/M8 command.
 const MAX_DATA: usize = 32 * 1024;
@@ -57,16 +58,19 @@ struct Inner {
 /// Mastercard (KQ, no ARPC) session keys and the EMV common session key
 /// (KW, ARPC methods 1 and 2), up to 255 bytes of padded transaction data,
 /// option B for long PANs through KW only; TR-31 import (A6) and export in
-/// version B (A8); no clear components (console only). Issuer PIN data
-/// (IBM 3624 and Visa PVV: the DG/CG/EE/DE/EA/DA-style commands) is not
-/// implemented by this client yet, so it is not declared.
+/// version B (A8); no clear components (console only); issuer PIN data
+/// (IBM 3624: DA, EA, GO, DE, EE; Visa PVV: DC, EC, GQ, DG; PINs under the
+/// LMK: JA, JC, JE, JG) with the limits of [`pindata`]: validation data
+/// holding the account's last five digits, decimalisation tables passing
+/// the HSM's check, no expected PIN length under DUKPT.
 static VARIANT_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> =
     std::sync::LazyLock::new(|| {
         use crate::capabilities::{ArpcKind, DukptKind, MacKind, SessionKind};
         use crate::types::KeyAlgorithm;
         let mut c = Capabilities::all();
-        c.operations.remove(&Operation::GeneratePinData);
-        c.operations.remove(&Operation::VerifyPinData);
+        c.pin_data.validation_data_holds_account = true;
+        c.pin_data.checked_decimalization_tables = true;
+        c.pin_data.no_expected_length_under_dukpt = true;
         c.pin_formats = [
             PinBlockFormat::Iso0,
             PinBlockFormat::Iso1,
@@ -653,12 +657,10 @@ impl PayShieldBackend {
             Request::VerifyArqc(r) => Response::VerifyArqc(self.verify_arqc(r).await?),
             Request::GenerateMac(r) => Response::GenerateMac(self.generate_mac(r).await?),
             Request::VerifyMac(r) => Response::VerifyMac(self.verify_mac(r).await?),
-            // Not declared (see VARIANT_LMK_CAPABILITIES): refused before here.
-            Request::GeneratePinData(_) | Request::VerifyPinData(_) => {
-                return Err(Error::unsupported(
-                    "issuer PIN data (IBM 3624, Visa PVV) on the payShield backend",
-                ))
+            Request::GeneratePinData(r) => {
+                Response::GeneratePinData(self.generate_pin_data(r).await?)
             }
+            Request::VerifyPinData(r) => Response::VerifyPinData(self.verify_pin_data(r).await?),
             Request::GenerateKey(r) => Response::GenerateKey(self.generate_key(r).await?),
             Request::ImportKey(r) => Response::ImportKey(self.import_key(r).await?),
             Request::ExportKey(r) => Response::ExportKey(self.export_key(r).await?),

@@ -23,11 +23,22 @@ use zeroize::Zeroizing;
 
 mod card;
 mod data;
+mod issuer;
 mod keys;
+mod pinibm;
+mod pinlmk;
+mod pinvisa;
 
 pub use card::{CardValidation, Cvk, PinTranslate, G0};
 pub use data::{DataCipher, MacCommand};
+pub use issuer::PinCommand;
 pub use keys::{A0Export, A8Export, Bu, KeyUnderZmk, Tr31Export, A0, A6, A8};
+pub use pinibm::{
+    offset_field, offset_from_field, table_field, validation_field, IbmData, IbmDerive, IbmOffset,
+    IbmVerify, IbmVerifyDukpt,
+};
+pub use pinlmk::{DecryptPin, EncryptPin, LmkPin, PinFromLmk, PinToLmk, RandomPin};
+pub use pinvisa::{PvkPair, PvvGenerate, PvvVerify, PvvVerifyDukpt};
 
 // ------------------------------------------------------------------ shared fields
 
@@ -248,12 +259,17 @@ pub enum Command {
     M6(MacCommand),
     /// M8 verify MAC.
     M8(MacCommand),
+    /// Issuer PIN commands (DA, EA, GO, DE, EE, DC, EC, GQ, DG, JA, JC,
+    /// JE, JG, BA, NG).
+    Pin(PinCommand),
 }
 
 /// The command codes [`parse_request`] models.
-pub const MODELLED: [&[u8; 2]; 18] = [
+pub const MODELLED: [&[u8; 2]; 33] = [
     b"NC", b"NO", b"B2", b"A0", b"A6", b"A8", b"BU", b"CA", b"CC", b"G0", b"M0", b"M2", b"CW",
-    b"CY", b"KQ", b"KW", b"M6", b"M8",
+    b"CY", b"KQ", b"KW", b"M6", b"M8", // issuer PIN (PinCommand::CODES)
+    b"DA", b"EA", b"GO", b"DE", b"EE", b"DC", b"EC", b"GQ", b"DG", b"JA", b"JC", b"JE", b"JG",
+    b"BA", b"NG",
 ];
 
 impl Command {
@@ -278,6 +294,7 @@ impl Command {
             Self::Kw(_) => b"KW",
             Self::M6(_) => b"M6",
             Self::M8(_) => b"M8",
+            Self::Pin(p) => return p.code(),
         }
     }
 }
@@ -337,7 +354,10 @@ pub fn parse_command(code: [u8; 2], fields: &[u8]) -> R<Request> {
         b"KW" => Command::Kw(read_kw(r)?),
         b"M6" => Command::M6(MacCommand::read(r, false)?),
         b"M8" => Command::M8(MacCommand::read(r, true)?),
-        _ => return Err(CodecError::new("command code", "not modelled")),
+        other => match PinCommand::read(*other, r) {
+            Some(p) => Command::Pin(p?),
+            None => return Err(CodecError::new("command code", "not modelled")),
+        },
     };
     let lmk_id = if r.eat(b'%') {
         Some(digits::<2>(r, "lmk identifier")?)
@@ -378,6 +398,7 @@ pub fn encode_request(out: &mut Vec<u8>, req: &Request) -> R<()> {
                 Command::Cy(c) => c.write(&mut b, true)?,
                 Command::M6(m) => m.write(&mut b, false)?,
                 Command::M8(m) => m.write(&mut b, true)?,
+                Command::Pin(p) => p.write(&mut b)?,
             }
         }
     }
