@@ -1449,9 +1449,7 @@ fn our_encoder_writes_the_published_pin_requests() {
         &pin_frame(PinCommand::Dg(PvvGenerate {
             pvk: PvkPair::Key(ut_pvk2),
             pin: LmkPin::new(b"73638636").unwrap(),
-            account: acct(
-                &String::from_utf8(codec::account_field("6540008900091").to_vec()).unwrap(),
-            ),
+            account: Zeroizing::new(codec::account_field("6540008900091")),
             pvki: b'1',
         })),
     );
