@@ -491,6 +491,58 @@ mod tests {
     }
 
     #[test]
+    fn pin_data_limits_refuse_what_an_hsm_cannot_express() {
+        use crate::types::{
+            DecimalizationTable, KeyId, PadCharacter, Pan, PinLength, PinValidationData,
+        };
+        let ibm = |table: &str, data: &str| Ibm3624 {
+            decimalization_table: DecimalizationTable::new(table).unwrap(),
+            validation_data: PinValidationData::new(data).unwrap(),
+            pad: PadCharacter::F,
+        };
+        let pan = Pan::new("5400089000094").unwrap();
+        let req = |ibm: Ibm3624| {
+            Request::GeneratePinData(GeneratePinDataRequest {
+                generation_key: KeyId::new("pvk").unwrap(),
+                encryption_key: KeyId::new("zpk").unwrap(),
+                format: PinBlockFormat::Iso0,
+                pan: pan.clone(),
+                method: PinGeneration::Ibm3624NaturalPin {
+                    ibm,
+                    pin_length: PinLength::FOUR,
+                },
+            })
+        };
+        let good = req(ibm("0123456789012345", "5022654000000092"));
+        let weak = req(ibm("0000111122223333", "5022654000000092"));
+        let elsewhere = req(ibm("0123456789012345", "1234567890"));
+        let all = Capabilities::all();
+        for r in [&good, &weak, &elsewhere] {
+            assert!(all.check(r).is_ok());
+        }
+        let mut ps = Capabilities::all();
+        ps.pin_data.validation_data_holds_account = true;
+        ps.pin_data.checked_decimalization_tables = true;
+        assert!(ps.check(&good).is_ok());
+        assert!(ps
+            .check(&weak)
+            .unwrap_err()
+            .to_string()
+            .contains("decimalisation"));
+        assert!(ps
+            .check(&elsewhere)
+            .unwrap_err()
+            .to_string()
+            .contains("validation data"));
+        // The account digits 00009 sit at 10 in the padded data (`N` there).
+        if let Request::GeneratePinData(r) = &good {
+            assert_eq!(r.method.ibm().unwrap().account_digits_at(&pan), Some(10));
+        }
+        // A shadowed pair has the limits of both.
+        assert_eq!(all.intersection(&ps).pin_data, ps.pin_data);
+    }
+
+    #[test]
     fn intersection_keeps_what_both_have() {
         let mut a = Capabilities::all();
         a.pin_formats.remove(&PinBlockFormat::Iso4);
