@@ -465,6 +465,20 @@ mod tests {
             b"M2001100BUB190F7FBB802EA14FAC7917D3F6EDB670020311D8D13F8C617EF838441C36E33A6DA%00",
         );
         round_trip(b"CW0A61E674E88C6A7EEABC38C2B2BB492F4999988887777;9105111");
+        // Issuer PIN: a PIN under the LMK takes what the fields after it
+        // leave (5 to 13 characters), before an LMK identifier.
+        round_trip(b"DGU77338F74A19E3BB39062A5A479473FC8736386366540008900091");
+        round_trip(b"DGU77338F74A19E3BB39062A5A479473FC8736386366540008900091%01");
+        round_trip(b"JG0406FBB23A5214DF015500000253210123456789012");
+        round_trip(b"JA55000002532104");
+        round_trip(b"BA1234FFFFFFFFF550000025321");
+        for code in PinCommand::CODES {
+            assert!(
+                MODELLED.contains(&code),
+                "{}",
+                String::from_utf8_lossy(code)
+            );
+        }
     }
 
     #[test]
@@ -486,6 +500,16 @@ mod tests {
             ),
             "number of optional blocks"
         );
+        // A PIN under the LMK of 4 or 14 characters; GO mode 1 (MAC).
+        assert_eq!(
+            field(b"DGU77338F74A19E3BB39062A5A479473FC873636540008900091"),
+            "pin"
+        );
+        assert_eq!(
+            field(b"JG0406FBB23A5214DF0155000002532112345678901234"),
+            "pin"
+        );
+        assert_eq!(field(b"GO1U"), "mode");
         // `605` says 16 KSN digits: with 20 the fields after it shift.
         assert!(parse_request(
             b"G0U3702EF0DEF15CB6DD5367784A7102C3EU3CBFC71309FC372E9A32EA67BE4C81C9605FFFF000001315240003A496F07B85222517D0101540008900009"
