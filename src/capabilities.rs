@@ -89,6 +89,53 @@ impl From<Option<&ArpcMethod>> for ArpcKind {
     }
 }
 
+/// Limits on issuer PIN data ([`Operation::GeneratePinData`],
+/// [`Operation::VerifyPinData`]) besides the PIN block formats. `false`
+/// everywhere is no limit ([`Capabilities::all`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct PinDataLimits {
+    /// IBM 3624 validation data, padded to 16 characters, must hold the
+    /// five PAN digits before the check digit within its first 16
+    /// characters ([`Ibm3624::account_digits_at`]): a payShield takes the
+    /// validation data as 12 characters with `N` where it inserts them.
+    pub validation_data_holds_account: bool,
+    /// Decimalisation tables must pass the HSM's table check
+    /// ([`DecimalizationTable::passes_hsm_check`](crate::types::DecimalizationTable::passes_hsm_check)).
+    pub checked_decimalization_tables: bool,
+    /// No expected PIN length (`pin_length`) when verifying a PIN block
+    /// under a DUKPT key (the backend cannot learn that PIN's length).
+    pub no_expected_length_under_dukpt: bool,
+}
+
+impl PinDataLimits {
+    fn either(self, other: Self) -> Self {
+        Self {
+            validation_data_holds_account: self.validation_data_holds_account
+                || other.validation_data_holds_account,
+            checked_decimalization_tables: self.checked_decimalization_tables
+                || other.checked_decimalization_tables,
+            no_expected_length_under_dukpt: self.no_expected_length_under_dukpt
+                || other.no_expected_length_under_dukpt,
+        }
+    }
+
+    /// Refuses IBM 3624 parameters these limits exclude.
+    fn check_ibm(self, ibm: &Ibm3624, pan: &crate::types::Pan) -> Result<()> {
+        if self.checked_decimalization_tables && !ibm.decimalization_table.passes_hsm_check() {
+            return Err(unsupported(
+                "a decimalisation table with fewer than 8 different digits or a digit more than 4 times",
+            ));
+        }
+        if self.validation_data_holds_account && ibm.account_digits_at(pan).is_none() {
+            return Err(unsupported(
+                "IBM 3624 validation data without the five PAN digits before the check digit",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// What a backend can do (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -128,6 +175,8 @@ pub struct Capabilities {
     pub card_validation_verify: BTreeSet<CardValidationType>,
     /// Card validation value lengths (digits) generated and verified.
     pub card_value_lengths: BTreeSet<usize>,
+    /// Limits on issuer PIN data.
+    pub pin_data: PinDataLimits,
 }
 
 impl Default for Capabilities {
@@ -156,6 +205,7 @@ impl Capabilities {
             card_validation_generate: BTreeSet::new(),
             card_validation_verify: BTreeSet::new(),
             card_value_lengths: BTreeSet::new(),
+            pin_data: PinDataLimits::default(),
         }
     }
 
@@ -218,6 +268,7 @@ impl Capabilities {
             card_validation_generate: card.into_iter().collect(),
             card_validation_verify: card.into_iter().collect(),
             card_value_lengths: (3..=5).collect(),
+            pin_data: PinDataLimits::default(),
         }
     }
 
@@ -279,6 +330,7 @@ impl Capabilities {
                 &other.card_validation_verify,
             ),
             card_value_lengths: both(&self.card_value_lengths, &other.card_value_lengths),
+            pin_data: self.pin_data.either(other.pin_data),
         }
     }
 
@@ -299,11 +351,24 @@ impl Capabilities {
                     self.check_dukpt(d)?;
                 }
             }
-            Request::GeneratePinData(r) => self.check_format(r.format)?,
+            Request::GeneratePinData(r) => {
+                self.check_format(r.format)?;
+                if let Some(ibm) = r.method.ibm() {
+                    self.pin_data.check_ibm(ibm, &r.pan)?;
+                }
+            }
             Request::VerifyPinData(r) => {
                 self.check_format(r.format)?;
                 if let PinKey::Dukpt(d) = &r.pin_key {
                     self.check_dukpt(d)?;
+                    if r.pin_length.is_some() && self.pin_data.no_expected_length_under_dukpt {
+                        return Err(unsupported(
+                            "an expected PIN length for a PIN block under DUKPT",
+                        ));
+                    }
+                }
+                if let PinVerification::Ibm3624 { ibm, .. } = &r.method {
+                    self.pin_data.check_ibm(ibm, &r.pan)?;
                 }
             }
             Request::EncryptData(EncryptDataRequest { key, .. })
@@ -512,6 +577,58 @@ mod tests {
                 assert_eq!(padded_len(len, p), n, "{len} {p:?}");
             }
         }
+    }
+
+    #[test]
+    fn pin_data_limits_refuse_what_an_hsm_cannot_express() {
+        use crate::types::{
+            DecimalizationTable, KeyId, PadCharacter, Pan, PinLength, PinValidationData,
+        };
+        let ibm = |table: &str, data: &str| Ibm3624 {
+            decimalization_table: DecimalizationTable::new(table).unwrap(),
+            validation_data: PinValidationData::new(data).unwrap(),
+            pad: PadCharacter::F,
+        };
+        let pan = Pan::new("5400089000094").unwrap();
+        let req = |ibm: Ibm3624| {
+            Request::GeneratePinData(GeneratePinDataRequest {
+                generation_key: KeyId::new("pvk").unwrap(),
+                encryption_key: KeyId::new("zpk").unwrap(),
+                format: PinBlockFormat::Iso0,
+                pan: pan.clone(),
+                method: PinGeneration::Ibm3624NaturalPin {
+                    ibm,
+                    pin_length: PinLength::FOUR,
+                },
+            })
+        };
+        let good = req(ibm("0123456789012345", "5022654000000092"));
+        let weak = req(ibm("0000111122223333", "5022654000000092"));
+        let elsewhere = req(ibm("0123456789012345", "1234567890"));
+        let all = Capabilities::all();
+        for r in [&good, &weak, &elsewhere] {
+            assert!(all.check(r).is_ok());
+        }
+        let mut ps = Capabilities::all();
+        ps.pin_data.validation_data_holds_account = true;
+        ps.pin_data.checked_decimalization_tables = true;
+        assert!(ps.check(&good).is_ok());
+        assert!(ps
+            .check(&weak)
+            .unwrap_err()
+            .to_string()
+            .contains("decimalisation"));
+        assert!(ps
+            .check(&elsewhere)
+            .unwrap_err()
+            .to_string()
+            .contains("validation data"));
+        // The account digits 00009 sit at 10 in the padded data (`N` there).
+        if let Request::GeneratePinData(r) = &good {
+            assert_eq!(r.method.ibm().unwrap().account_digits_at(&pan), Some(10));
+        }
+        // A shadowed pair has the limits of both.
+        assert_eq!(all.intersection(&ps).pin_data, ps.pin_data);
     }
 
     #[test]

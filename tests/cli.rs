@@ -1601,7 +1601,8 @@ fn operations_on_a_payshield_with_keys_under_lmk_and_test_keys() {
             r#"{{"keys": {{
                 "cvk": {{"id": "cvk/issuer", "usage": "C0", "lmk": "U9B4934384B19946B040CD702B4D58145", "key_type": "402", "kcv": "08D7B4"}},
                 "zpk": {{"usage": "P0", "clear": "{ZPK}"}},
-                "pvk": {{"usage": "V2", "clear": "{K0123}"}}
+                "pvk": {{"usage": "V2", "clear": "{K0123}"}},
+                "ibm": {{"usage": "V1", "clear": "{K0123}"}}
             }}}}"#
         ),
     );
@@ -1645,16 +1646,25 @@ fn operations_on_a_payshield_with_keys_under_lmk_and_test_keys() {
     ]);
     assert_eq!(v["pin_block"], "3C0CA40863092C3A");
 
-    // Issuer PIN data is not declared by the payShield backend: refused
-    // as unsupported (exit 3) before anything is sent.
-    bin()
-        .args([
-            "pin",
-            "verify",
+    // Issuer PIN data through DE/EE/DA/EA/DG/DC/EC/JA/JE/JG: the psec values
+    // (PIN 4524 under the jPOS ZPK → PVV 8523; natural PIN 4524).
+    let ps = |args: &[&str]| {
+        let mut c = bin();
+        c.args([
+            args[0],
+            args[1],
             "--backend",
             &url,
             "--keys",
             keys.to_str().unwrap(),
+        ])
+        .args(&args[2..]);
+        c
+    };
+    let verify_pvv = |pvv: &str| {
+        ps(&[
+            "pin",
+            "verify",
             "--pvk",
             "pvk",
             "--pek",
@@ -1666,11 +1676,144 @@ fn operations_on_a_payshield_with_keys_under_lmk_and_test_keys() {
             "--pvki",
             "1",
             "--pvv",
-            "8523",
+            pvv,
         ])
         .assert()
-        .code(3)
-        .stderr(contains("not supported").and(contains("verify_pin_data")));
+    };
+    verify_pvv("8523")
+        .success()
+        .stdout(contains("verified").and(contains("visa-pvv")));
+    verify_pvv("8524").code(1).stdout(contains("failed"));
+    let v = json(&[
+        "pin",
+        "generate",
+        "--backend",
+        &url,
+        "--keys",
+        keys.to_str().unwrap(),
+        "--method",
+        "visa-pvv",
+        "--pvk",
+        "pvk",
+        "--pek",
+        "zpk",
+        "--pan",
+        "1122334455667788",
+        "--pvki",
+        "1",
+        "--block",
+        PSEC_BLOCK,
+    ]);
+    assert_eq!(v["pvv"], "8523", "{v}");
+    assert_eq!(v["pvk_kcv"], "08D7B4");
+    // The natural PIN comes back as a block under the ZPK; the software
+    // backend, holding the same clear keys, verifies it.
+    let v = json(&[
+        "pin",
+        "generate",
+        "--backend",
+        &url,
+        "--keys",
+        keys.to_str().unwrap(),
+        "--method",
+        "ibm-natural",
+        "--pvk",
+        "ibm",
+        "--pek",
+        "zpk",
+        "--pan",
+        "1122334455667788",
+        "--validation-data",
+        "1122334455667788",
+        "--decimalization-table",
+        "1234567890123456",
+    ]);
+    assert_eq!(v["pin_offset"], "0000", "{v}");
+    assert!(v["pin"].is_null(), "no clear PIN from a backend: {v}");
+    let block = v["pin_block"].as_str().unwrap().to_string();
+    bin()
+        .args([
+            "pin",
+            "verify",
+            "--pvk-hex",
+            K0123,
+            "--pek-hex",
+            ZPK,
+            "--pan",
+            "1122334455667788",
+            "--block",
+            &block,
+            "--validation-data",
+            "1122334455667788",
+            "--decimalization-table",
+            "1234567890123456",
+            "--offset",
+            "0000",
+            "--pin-length",
+            "4",
+        ])
+        .assert()
+        .success();
+    ps(&[
+        "pin",
+        "verify",
+        "--pvk",
+        "ibm",
+        "--pek",
+        "zpk",
+        "--pan",
+        "1122334455667788",
+        "--block",
+        &block,
+        "--validation-data",
+        "1122334455667788",
+        "--decimalization-table",
+        "1234567890123456",
+        "--offset",
+        "7710",
+    ])
+    .assert()
+    .code(1);
+    // A decimalisation table a payShield refuses: unsupported (exit 3).
+    ps(&[
+        "pin",
+        "generate",
+        "--method",
+        "ibm-random",
+        "--pvk",
+        "ibm",
+        "--pek",
+        "zpk",
+        "--pan",
+        "1122334455667788",
+        "--validation-data",
+        "1122334455667788",
+        "--decimalization-table",
+        "1111111111111111",
+    ])
+    .assert()
+    .code(3)
+    .stderr(contains("decimalisation table"));
+    // The Visa PVK for IBM 3624: refused by key usage.
+    ps(&[
+        "pin",
+        "verify",
+        "--pvk",
+        "pvk",
+        "--pek",
+        "zpk",
+        "--pan",
+        "1122334455667788",
+        "--block",
+        PSEC_BLOCK,
+        "--validation-data",
+        "1122334455667788",
+        "--offset",
+        "0000",
+    ])
+    .assert()
+    .failure()
+    .stderr(contains("V1").or(contains("usage")));
 
     // A wrong KCV for the key under LMK is refused, naming the key.
     let bad = tmp(

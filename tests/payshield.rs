@@ -976,6 +976,211 @@ async fn dukpt_vectors_through_payshield() {
     assert!(data > 0);
 }
 
+/// Issuer PIN data through the key table's key types: a TPK (DA, DC, JC)
+/// next to the ZPK (EA, EC, JE, JG, CC for the PIN length), the answers
+/// equal to the software backend's holding the same clear keys, and the
+/// key-dependent limits answered Unsupported.
+#[tokio::test]
+async fn issuer_pin_data_under_tpk_and_zpk() {
+    let p = pair().await;
+    let k0123 = hex::decode("0123456789ABCDEFFEDCBA9876543210").unwrap();
+    let zpk = hex::decode("13345779133457791334577913345779").unwrap();
+    let tpk = parity(hex::decode("20A44F1C7A9B2F317A80230D203BC7AE").unwrap());
+    p.load(
+        "pvk-ibm",
+        KeyUsage::PinVerificationIbm3624,
+        ModesOfUse::GENERATE_VERIFY,
+        &k0123,
+    )
+    .await;
+    p.load(
+        "pvk-visa",
+        KeyUsage::PinVerificationVisaPvv,
+        ModesOfUse::GENERATE_VERIFY,
+        &k0123,
+    )
+    .await;
+    p.load("zpk", KeyUsage::PinEncryption, ModesOfUse::BOTH, &zpk)
+        .await;
+    // The TPK: P0 on the software backend; key type 002 (LMK 14-15) in the
+    // payShield's key table.
+    let attrs = KeyAttributes::new(
+        KeyUsage::PinEncryption,
+        KeyAlgorithm::Tdes2,
+        ModesOfUse::BOTH,
+    );
+    common::load(
+        &p.sw,
+        "tpk",
+        KeyUsage::PinEncryption,
+        KeyAlgorithm::Tdes2,
+        ModesOfUse::BOTH,
+        &tpk,
+    )
+    .await
+    .unwrap();
+    p.ps.keys()
+        .insert(
+            id("tpk"),
+            TableKey {
+                key_type: KeyType::TPK,
+                key: VariantLmk::test_lmk()
+                    .encrypt_key(KeyType::TPK, KeyScheme::U, &tpk)
+                    .unwrap(),
+                attributes: attrs,
+                kcv: Kcv(kcv_tdes(&tpk).unwrap()),
+            },
+        )
+        .unwrap();
+    let pan = Pan::new("5400089000094").unwrap();
+    let ibm = Ibm3624 {
+        decimalization_table: DecimalizationTable::new("0123456789012345").unwrap(),
+        validation_data: PinValidationData::new("5022654000000092").unwrap(),
+        pad: PadCharacter::F,
+    };
+    let pk = BlockCipher::tdes(&k0123).unwrap();
+    let pin = Pin::new("482915").unwrap();
+    let offset =
+        paycrypto::algo::pinverify::ibm3624_offset(&pk, &ibm.params(), &pin, None).unwrap();
+    let pvki = Pvki::new(1).unwrap();
+    let pvv = paycrypto::algo::pinverify::visa_pvv(&pk, &pan, pvki, &pin).unwrap();
+    let block = |key: &[u8], pin: &Pin| {
+        paycrypto::algo::pinblock::encrypt_pin_block(
+            &BlockCipher::tdes(key).unwrap(),
+            PinBlockFormat::Iso0,
+            pin,
+            Some(pan.expose()),
+            &mut rand::rng(),
+        )
+        .unwrap()
+    };
+    let verify = |key: &str, b: EncryptedPinBlock, method: PinVerification, len: Option<u8>| {
+        VerifyPinDataRequest {
+            verification_key: id(match &method {
+                PinVerification::Ibm3624 { .. } => "pvk-ibm",
+                PinVerification::VisaPvv { .. } => "pvk-visa",
+            }),
+            pin_key: PinKey::Key(id(key)),
+            format: PinBlockFormat::Iso0,
+            pan: pan.clone(),
+            pin_block: b,
+            method,
+            pin_length: len.map(|n| PinLength::new(n).unwrap()),
+        }
+    };
+    let wrong = Pin::new("582915").unwrap(); // the PVV takes the first 4 digits
+    let methods = [
+        PinVerification::Ibm3624 {
+            ibm: ibm.clone(),
+            offset: offset.clone(),
+        },
+        PinVerification::VisaPvv {
+            pvki,
+            pvv: pvv.clone(),
+        },
+    ];
+    for (name, key) in [("tpk", &tpk), ("zpk", &zpk)] {
+        for m in &methods {
+            for (presented, want) in [
+                (&pin, Verification::Verified),
+                (&wrong, Verification::Failed),
+            ] {
+                let r = verify(name, block(key, presented), m.clone(), None);
+                let got = p.ps.verify_pin_data(r.clone()).await.unwrap();
+                assert_eq!(got.verification, want, "{name} {m:?}");
+                assert_eq!(p.sw.verify_pin_data(r).await.unwrap(), got);
+            }
+        }
+    }
+    // An expected PIN length: under the ZPK (CC states it), not the TPK.
+    for m in &methods {
+        for (len, want) in [(6, Verification::Verified), (7, Verification::Failed)] {
+            let r = verify("zpk", block(&zpk, &pin), m.clone(), Some(len));
+            assert_eq!(
+                p.ps.verify_pin_data(r.clone()).await.unwrap().verification,
+                want
+            );
+            assert_eq!(p.sw.verify_pin_data(r).await.unwrap().verification, want);
+        }
+        let r = verify("tpk", block(&tpk, &pin), m.clone(), Some(6));
+        assert_eq!(
+            p.ps.verify_pin_data(r).await.unwrap_err().kind(),
+            ErrorKind::Unsupported
+        );
+    }
+    // Generation: the PVV / offset of a block under the TPK (JC) equals the
+    // reference's; a PIN generated for a TPK has no host command (JG takes a
+    // ZPK only).
+    for method in [
+        PinGeneration::VisaPvv {
+            pvki,
+            pin_block: block(&tpk, &pin),
+        },
+        PinGeneration::Ibm3624PinOffset {
+            ibm: ibm.clone(),
+            pin_block: block(&tpk, &pin),
+        },
+    ] {
+        let r = GeneratePinDataRequest {
+            generation_key: id(match method.scheme() {
+                PinScheme::Ibm3624 => "pvk-ibm",
+                PinScheme::VisaPvv => "pvk-visa",
+            }),
+            encryption_key: id("tpk"),
+            format: PinBlockFormat::Iso0,
+            pan: pan.clone(),
+            method,
+        };
+        let got = p.ps.generate_pin_data(r.clone()).await.unwrap();
+        let want = p.sw.generate_pin_data(r).await.unwrap();
+        assert_eq!(got.pin_data, want.pin_data);
+        assert_eq!(
+            (
+                got.generation_key_check_value,
+                got.encryption_key_check_value
+            ),
+            (
+                want.generation_key_check_value,
+                want.encryption_key_check_value
+            )
+        );
+    }
+    let r = GeneratePinDataRequest {
+        generation_key: id("pvk-visa"),
+        encryption_key: id("tpk"),
+        format: PinBlockFormat::Iso0,
+        pan: pan.clone(),
+        method: PinGeneration::VisaPin {
+            pvki,
+            pin_length: PinLength::FOUR,
+        },
+    };
+    assert_eq!(
+        p.ps.generate_pin_data(r).await.unwrap_err().kind(),
+        ErrorKind::Unsupported
+    );
+    // Key usage before anything is sent: the IBM PVK for a PVV, the ZPK as
+    // a PVK.
+    let r = verify("zpk", block(&zpk, &pin), methods[1].clone(), None);
+    let r = VerifyPinDataRequest {
+        verification_key: id("pvk-ibm"),
+        ..r
+    };
+    assert_eq!(
+        p.ps.verify_pin_data(r).await.unwrap_err().kind(),
+        ErrorKind::KeyUsage
+    );
+    let r = verify("zpk", block(&zpk, &pin), methods[0].clone(), None);
+    let r = VerifyPinDataRequest {
+        verification_key: id("zpk"),
+        ..r
+    };
+    assert_eq!(
+        p.ps.verify_pin_data(r).await.unwrap_err().kind(),
+        ErrorKind::KeyUsage
+    );
+}
+
 // The cross-backend agreement property for payShield lives in tests/harness.rs,
 // one routine over every backend (software, payShield, AWS, and each under layers).
 

@@ -20,9 +20,14 @@
 //! the simulator answers the HSM's error code, never panics, never accepts.
 
 use paycrypto::algo::cipher::{kcv_tdes, BlockCipher};
+use paycrypto::ops::Ibm3624;
 use paycrypto::payshield::codec::command::{
-    A8Export, Bu, CardValidation, Command, Cvk, DataCipher, KeyUnderZmk, KsnDescriptor, KsnField,
-    MacCommand, Request, A6,
+    offset_field, table_field, validation_field, IbmDerive, IbmOffset, IbmVerify, IbmVerifyDukpt,
+    PinFromLmk, PinToLmk, PvvGenerate, PvvVerify, PvvVerifyDukpt, RandomPin,
+};
+use paycrypto::payshield::codec::command::{
+    A8Export, Bu, CardValidation, Command, Cvk, DataCipher, IbmData, KeyUnderZmk, KsnDescriptor,
+    KsnField, LmkPin, MacCommand, PinCommand, PvkPair, Request, A6,
 };
 use paycrypto::payshield::codec::kq::KqRequest;
 use paycrypto::payshield::codec::kw::{encode_kw, KwArpc, KwPanPsn, KwRequest};
@@ -30,6 +35,7 @@ use paycrypto::payshield::codec::reply::*;
 use paycrypto::payshield::codec::{self, request as rq};
 use paycrypto::payshield::{EncryptedKey, KeyScheme, KeyType, VariantLmk};
 use paycrypto::server::payshield::Sim;
+use paycrypto::types::{DecimalizationTable, PadCharacter, Pan, PinOffset, PinValidationData};
 use proptest::prelude::*;
 use std::collections::BTreeMap;
 use zeroize::Zeroizing;
@@ -348,6 +354,7 @@ fn describe(req: &Request) -> BTreeMap<&'static str, String> {
             m.insert("csu", csu);
             m.insert("proprietary", prop);
         }
+        Command::Pin(p) => describe_pin(&mut m, p),
         Command::M6(c) | Command::M8(c) => {
             m.insert("mode", ch(c.mode));
             m.insert("input_format", ch(c.input_format));
@@ -361,6 +368,107 @@ fn describe(req: &Request) -> BTreeMap<&'static str, String> {
         }
     }
     m
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn pvk_text(p: &PvkPair) -> String {
+    match p {
+        PvkPair::Key(k) => key_text(k),
+        PvkPair::Pair(a, b) => format!("{}+{}", key_text(a), key_text(b)),
+    }
+}
+
+fn insert_ibm(m: &mut BTreeMap<&'static str, String>, d: &IbmData) {
+    m.insert("check_length", format!("{:02}", d.check_length));
+    m.insert("account", text(&d.account[..]));
+    m.insert("table", text(&d.table[..]));
+    m.insert("validation", text(&d.validation[..]));
+}
+
+/// The fields of an issuer PIN command by the names the frame files use.
+fn describe_pin(m: &mut BTreeMap<&'static str, String>, p: &PinCommand) {
+    match p {
+        PinCommand::Da(v) | PinCommand::Ea(v) => {
+            m.insert("pin_key", key_text(&v.pin_key));
+            m.insert("pvk", key_text(&v.pvk));
+            m.insert("max_pin_len", format!("{:02}", v.max_pin_len));
+            m.insert("pin_block", h(&v.pin_block));
+            m.insert("format", text(&v.format));
+            insert_ibm(m, &v.data);
+            m.insert("offset", text(&v.offset[..]));
+        }
+        PinCommand::Go(v) => {
+            m.insert("bdk", key_text(&v.bdk));
+            m.insert("pvk", key_text(&v.pvk));
+            insert_ksn(m, Some(&v.ksn));
+            m.insert("pin_block", h(&v.pin_block));
+            m.insert("format", text(&v.format));
+            insert_ibm(m, &v.data);
+            m.insert("offset", text(&v.offset[..]));
+        }
+        PinCommand::De(d) => {
+            m.insert("pvk", key_text(&d.pvk));
+            m.insert("pin", text(d.pin.as_bytes()));
+            insert_ibm(m, &d.data);
+        }
+        PinCommand::Ee(d) => {
+            m.insert("pvk", key_text(&d.pvk));
+            m.insert("offset", text(&d.offset[..]));
+            insert_ibm(m, &d.data);
+        }
+        PinCommand::Dc(v) | PinCommand::Ec(v) => {
+            m.insert("pin_key", key_text(&v.pin_key));
+            m.insert("pvk", pvk_text(&v.pvk));
+            m.insert("pin_block", h(&v.pin_block));
+            m.insert("format", text(&v.format));
+            m.insert("account", text(&v.account[..]));
+            m.insert("pvki", text(&[v.pvki]));
+            m.insert("pvv", text(&v.pvv[..]));
+        }
+        PinCommand::Gq(v) => {
+            m.insert("bdk", key_text(&v.bdk));
+            m.insert("pvk", pvk_text(&v.pvk));
+            insert_ksn(m, Some(&v.ksn));
+            m.insert("pin_block", h(&v.pin_block));
+            m.insert("format", text(&v.format));
+            m.insert("account", text(&v.account[..]));
+            m.insert("pvki", text(&[v.pvki]));
+            m.insert("pvv", text(&v.pvv[..]));
+        }
+        PinCommand::Dg(g) => {
+            m.insert("pvk", pvk_text(&g.pvk));
+            m.insert("pin", text(g.pin.as_bytes()));
+            m.insert("account", text(&g.account[..]));
+            m.insert("pvki", text(&[g.pvki]));
+        }
+        PinCommand::Ja(j) => {
+            m.insert("account", text(&j.account[..]));
+            m.insert("pin_length", format!("{:02}", j.pin_length));
+        }
+        PinCommand::Jc(j) | PinCommand::Je(j) => {
+            m.insert("pin_key", key_text(&j.key));
+            m.insert("pin_block", h(&j.pin_block));
+            m.insert("format", text(&j.format));
+            m.insert("account", text(&j.account[..]));
+        }
+        PinCommand::Jg(j) => {
+            m.insert("zpk", key_text(&j.zpk));
+            m.insert("format", text(&j.format));
+            m.insert("account", text(&j.account[..]));
+            m.insert("pin", text(j.pin.as_bytes()));
+        }
+        PinCommand::Ba(b) => {
+            m.insert("pin", text(&b.pin[..]));
+            m.insert("account", text(&b.account[..]));
+        }
+        PinCommand::Ng(n) => {
+            m.insert("account", text(&n.account[..]));
+            m.insert("pin", text(n.pin.as_bytes()));
+        }
+    }
 }
 
 fn insert_ksn(m: &mut BTreeMap<&'static str, String>, k: Option<&KsnField>) {
@@ -461,6 +569,30 @@ fn describe_reply(id: &str, ctx: &str, body: &[u8]) -> BTreeMap<&'static str, St
             m.insert("firmware", fw);
             Vec::new()
         }
+        ("offset", _) => {
+            let (o, rest) = parse_offset_fields(body).unwrap_or_else(|e| panic!("{id}: {e}"));
+            enc.extend_from_slice(&o[..]);
+            m.insert("offset", String::from_utf8_lossy(&o[..]).into_owned());
+            rest.to_vec()
+        }
+        ("lmkpin", _) => {
+            let p = parse_lmk_pin(body).unwrap_or_else(|e| panic!("{id}: {e}"));
+            enc.extend_from_slice(p.as_bytes());
+            m.insert("pin", String::from_utf8_lossy(p.as_bytes()).into_owned());
+            Vec::new()
+        }
+        ("pvv", _) => {
+            let (p, rest) = parse_pvv_fields(body).unwrap_or_else(|e| panic!("{id}: {e}"));
+            enc.extend_from_slice(&p[..]);
+            m.insert("pvv", String::from_utf8_lossy(&p[..]).into_owned());
+            rest.to_vec()
+        }
+        ("pinblock", _) => {
+            let (b, rest) = parse_pin_block_fields(body).unwrap_or_else(|e| panic!("{id}: {e}"));
+            enc.extend_from_slice(h(&b).as_bytes());
+            m.insert("pin_block", h(&b));
+            rest.to_vec()
+        }
         ("none", _) | ("b3", _) | ("raw", _) => body.to_vec(),
         (other, _) => panic!("{id}: reply context {other}"),
     };
@@ -493,8 +625,9 @@ fn check_fields(
 
 // ------------------------------------------------------------------ the checks
 
-const REQUIRED: [&str; 16] = [
+const REQUIRED: [&str; 29] = [
     "CA", "CC", "CW", "CY", "G0", "M0", "M2", "M6", "M8", "KQ", "KW", "A0", "A6", "A8", "BU", "NC",
+    "DA", "EA", "GO", "DE", "EE", "DC", "EC", "GQ", "DG", "JA", "JC", "JE", "JG",
 ];
 
 /// Every frame names its source (repository, path, commit, line) and tier,
@@ -595,7 +728,11 @@ fn codec_parses_and_re_encodes_every_published_frame() {
             let want = f.fields("reply.fields");
             let mut got = match f.get("reply") {
                 Some(ctx) => {
-                    assert_eq!(&error, b"00", "{}: reply context on an error", f.id);
+                    // `02` on DA, EA, GO, DE, EE is a warning: the answer follows.
+                    let ok = f.get("warning").map_or(*b"00", |w| {
+                        w.as_bytes().try_into().expect("a 2-character warning")
+                    });
+                    assert_eq!(error, ok, "{}: reply context on an error", f.id);
                     describe_reply(&f.id, ctx, &body)
                 }
                 None => {
@@ -705,6 +842,8 @@ fn simulator_answers_test_lmk_frames() {
                 );
             }
             "kcv-of-import" => check_dn_a6(&f, error, &body),
+            "answer" => assert_eq!(got, arg, "{}: reconstructed answer", f.id),
+            "lmkpin" => check_lmk_pin(&sim, &f),
             "crypt" => check_dn_crypt(&sim, &f, error, &body),
             "none" => continue,
             other => panic!("{}: sim {other}", f.id),
@@ -712,6 +851,53 @@ fn simulator_answers_test_lmk_frames() {
         checked += 1;
     }
     assert!(checked >= 35, "{checked} simulator checks");
+}
+
+/// BA on the simulator: `pin` (ASCII digits) under the LMK for `account`,
+/// padded with F to the simulator's encrypted PIN length (13).
+fn ba(sim: &Sim, pin: &[u8], account: &[u8]) -> Vec<u8> {
+    let mut p = b"0000BA".to_vec();
+    p.extend_from_slice(pin);
+    p.resize(6 + 13, b'F');
+    p.extend_from_slice(account);
+    let (e, body) = ask(sim, &p);
+    assert_eq!(&e, b"00", "BA");
+    body
+}
+
+/// ThalesSim keeps a PIN under the LMK as `0` + the clear PIN
+/// (`AHostCommand.vb` `EncryptPINForHostStorage`); the simulator encrypts
+/// it. The request's PIN (DG, JG) is re-encrypted with the simulator's BA
+/// for the same account and the answer must be the published one; a
+/// published answer that is a PIN under the LMK (JC, JE) must be BA's
+/// encryption of the same PIN.
+fn check_lmk_pin(sim: &Sim, f: &Frame) {
+    let mut req = codec::parse_request(&f.request_body().unwrap()).unwrap();
+    let (want_e, want_b) = f.response().unwrap().unwrap();
+    let Command::Pin(p) = &mut req.command else {
+        panic!("{}: not an issuer PIN command", f.id)
+    };
+    let account = match p {
+        PinCommand::Dg(g) => {
+            g.pin = LmkPin::new(&ba(sim, &g.pin.as_bytes()[1..], &g.account[..])).unwrap();
+            g.account.to_vec()
+        }
+        PinCommand::Jg(j) => {
+            j.pin = LmkPin::new(&ba(sim, &j.pin.as_bytes()[1..], &j.account[..])).unwrap();
+            j.account.to_vec()
+        }
+        PinCommand::Jc(j) | PinCommand::Je(j) => j.account.to_vec(),
+        other => panic!("{}: lmkpin check of {other:?}", f.id),
+    };
+    let mut payload = b"0000".to_vec();
+    codec::encode_request(&mut payload, &req).unwrap();
+    let (e, body) = ask(sim, &payload);
+    assert_eq!(e, want_e, "{}: error code", f.id);
+    let want = match &req.command {
+        Command::Pin(PinCommand::Jc(_) | PinCommand::Je(_)) => ba(sim, &want_b[1..], &account),
+        _ => want_b,
+    };
+    assert_eq!(h(&body), h(&want), "{}: simulator vs source", f.id);
 }
 
 /// dinamo A6: the key under the ZMK is X9.17 (ECB, no variant) under the
@@ -1071,6 +1257,269 @@ fn our_encoder_writes_the_published_requests() {
     assert_encodes("ut-L1223", &b);
 }
 
+/// IBM 3624 fields as the client forms them from typed values: the table
+/// as 16 digits, the validation data (padded with `pad`) with `N` where the
+/// PAN's last five account digits are, the check length = the offset's.
+fn ibm_fields(pan: &str, table: &str, validation: &str, pad: &str, check: usize) -> IbmData {
+    let pan = Pan::new(pan).unwrap();
+    let ibm = Ibm3624 {
+        decimalization_table: DecimalizationTable::new(table).unwrap(),
+        validation_data: PinValidationData::new(validation).unwrap(),
+        pad: PadCharacter::new(pad).unwrap(),
+    };
+    let at = ibm.account_digits_at(&pan).expect("the account digits");
+    IbmData {
+        check_length: check as u8,
+        account: Zeroizing::new(codec::account_field(pan.expose())),
+        table: table_field(&ibm.decimalization_table),
+        validation: validation_field(&ibm.validation_data.padded(ibm.pad), at).unwrap(),
+    }
+}
+
+fn pin_frame(p: PinCommand) -> Vec<u8> {
+    let mut b = Vec::new();
+    codec::encode_request(&mut b, &Request::from(Command::Pin(p))).unwrap();
+    b
+}
+
+fn acct(a: &str) -> Zeroizing<[u8; 12]> {
+    Zeroizing::new(a.as_bytes().try_into().unwrap())
+}
+
+fn block8(h: &str) -> [u8; 8] {
+    hex::decode(h).unwrap().try_into().unwrap()
+}
+
+/// The issuer PIN requests: the client's field builders (table, validation
+/// data with `N`, offset padding, KSN descriptor, account number from the
+/// PAN) over the typed structs write the published requests from typed
+/// values. Where the client never sends the form (an encrypted table, a
+/// single-length TPK, an X-scheme PVK, PINs under another HSM's LMK) the
+/// typed struct is filled with the source's values.
+#[test]
+fn our_encoder_writes_the_published_pin_requests() {
+    let ut_tpk = ekey("U3027C895181D912A91D7DF0ED78AC6FB");
+    let ut_pvk = ekey("U80AE3F8D63B08F9C13652E5416D76E8D");
+    let ut_pvk2 = ekey("U77338F74A19E3BB39062A5A479473FC8");
+    let ut_bdk = ekey("UAADAFCC8551ADAB246EA1176FD691EDF");
+    // DA (UT): validation data 5022654000000092 holds the account digits
+    // 00009 at 10: `5022654000N2`.
+    let da = IbmVerify {
+        pin_key: ut_tpk.clone(),
+        pvk: ut_pvk.clone(),
+        max_pin_len: 12,
+        pin_block: block8("A69F9E7646904B68"),
+        format: *b"01",
+        data: ibm_fields(
+            "5400089000094",
+            "0123456789123456",
+            "5022654000000092",
+            "F",
+            6,
+        ),
+        offset: offset_field(&PinOffset::new("876955").unwrap()),
+    };
+    assert_encodes("ut-L1331", &pin_frame(PinCommand::Da(da.clone())));
+    assert_encodes("ut-L2805", &pin_frame(PinCommand::Ea(da)));
+    // DA / EA (dinamo): validation data 579990000000123 padded with 0; the
+    // encrypted table as sent.
+    let mut dn = ibm_fields(
+        "9900000001234",
+        "0123456789012345",
+        "579990000000123",
+        "0",
+        4,
+    );
+    dn.table = Zeroizing::new(*b"FD64FC3FAD504BB3");
+    let dn_da = IbmVerify {
+        pin_key: ekey("UE24F4BD5EF6E98BA24E18EE874606B2E"),
+        pvk: ekey("U34319B1E6E631C121F0D97BFA232E181"),
+        max_pin_len: 12,
+        pin_block: block8("3D470E8524DF31D0"),
+        format: *b"01",
+        data: dn,
+        offset: offset_field(&PinOffset::new("0463").unwrap()),
+    };
+    assert_encodes("dn-da", &pin_frame(PinCommand::Da(dn_da.clone())));
+    assert_encodes(
+        "dn-ea",
+        &pin_frame(PinCommand::Ea(IbmVerify {
+            pin_key: ekey("UD6DDC0E543CA533799D1F1E099230392"),
+            ..dn_da
+        })),
+    );
+    // DE / EE (UT).
+    let de_data = ibm_fields(
+        "6540008900091",
+        "0123456789012345",
+        "5022654000900092",
+        "F",
+        6,
+    );
+    assert_encodes(
+        "ut-L1405",
+        &pin_frame(PinCommand::De(IbmOffset {
+            pvk: ut_pvk2.clone(),
+            pin: LmkPin::new(b"73638636").unwrap(),
+            data: de_data.clone(),
+        })),
+    );
+    assert_encodes(
+        "ut-L1523",
+        &pin_frame(PinCommand::Ee(IbmDerive {
+            pvk: ut_pvk2.clone(),
+            offset: offset_field(&PinOffset::new("000000").unwrap()),
+            data: de_data,
+        })),
+    );
+    assert_encodes(
+        "ut-L1534",
+        &pin_frame(PinCommand::Ee(IbmDerive {
+            pvk: ut_pvk2.clone(),
+            offset: offset_field(&PinOffset::new("0000").unwrap()),
+            data: ibm_fields(
+                "5022650000921",
+                "6543210987654321",
+                "5022650000000922",
+                "F",
+                4,
+            ),
+        })),
+    );
+    // GO (UT): KSN descriptor A05 from the 10-byte KSN.
+    assert_encodes(
+        "ut-L2925",
+        &pin_frame(PinCommand::Go(IbmVerifyDukpt {
+            bdk: ut_bdk.clone(),
+            pvk: ut_pvk.clone(),
+            ksn: KsnField::from_bytes(&hex::decode("FFFF0000010020000026").unwrap()).unwrap(),
+            pin_block: block8("BC786E28753DD4B2"),
+            format: *b"01",
+            data: ibm_fields(
+                "5400089000094",
+                "0123456789123456",
+                "5052654000000092",
+                "F",
+                4,
+            ),
+            offset: offset_field(&PinOffset::new("1234").unwrap()),
+        })),
+    );
+    // DC / EC / GQ / DG (UT).
+    let pvv = |p: &str| Zeroizing::new(<[u8; 4]>::try_from(p.as_bytes()).unwrap());
+    assert_encodes(
+        "ut-L2636",
+        &pin_frame(PinCommand::Dc(PvvVerify {
+            pin_key: ut_tpk.clone(),
+            pvk: PvkPair::Key(ut_pvk.clone()),
+            pin_block: block8("A69F9E7646904B68"),
+            format: *b"01",
+            account: acct("540008900009"),
+            pvki: b'4',
+            pvv: pvv("2914"),
+        })),
+    );
+    assert_encodes(
+        "ut-L2861",
+        &pin_frame(PinCommand::Ec(PvvVerify {
+            pin_key: ekey("UBB224A0D70899E7D216A4DDDA615C078"),
+            pvk: PvkPair::Key(ut_pvk.clone()),
+            pin_block: block8("ED42DE5980AB024B"),
+            format: *b"01",
+            account: acct("600000000000"),
+            pvki: b'4',
+            pvv: pvv("1835"),
+        })),
+    );
+    assert_encodes(
+        "ut-L3012",
+        &pin_frame(PinCommand::Gq(PvvVerifyDukpt {
+            bdk: ut_bdk,
+            pvk: PvkPair::Key(ut_pvk),
+            ksn: KsnField::from_bytes(&hex::decode("FFFF0000010020000026").unwrap()).unwrap(),
+            pin_block: block8("A69F9E7646904B68"),
+            format: *b"01",
+            account: acct("540008900009"),
+            pvki: b'1',
+            pvv: pvv("8156"),
+        })),
+    );
+    assert_encodes(
+        "ut-L1467",
+        &pin_frame(PinCommand::Dg(PvvGenerate {
+            pvk: PvkPair::Key(ut_pvk2),
+            pin: LmkPin::new(b"73638636").unwrap(),
+            account: Zeroizing::new(codec::account_field("6540008900091")),
+            pvki: b'1',
+        })),
+    );
+    // JA / JC / JE / JG (UT).
+    assert_encodes(
+        "ut-L3181",
+        &pin_frame(PinCommand::Ja(RandomPin {
+            account: acct("850103093936"),
+            pin_length: 4,
+        })),
+    );
+    let to_lmk = |key: &str, block: &str| PinToLmk {
+        key: ekey(key),
+        pin_block: block8(block),
+        format: *b"01",
+        account: acct("540008900009"),
+    };
+    assert_encodes(
+        "ut-L977",
+        &pin_frame(PinCommand::Jc(to_lmk(
+            "U95F693B7A4DF212C165A8D2FF44550D8",
+            "8475B774B6C63C52",
+        ))),
+    );
+    assert_encodes(
+        "ut-L940",
+        &pin_frame(PinCommand::Je(to_lmk(
+            "U592A36AE05F8E181AB3939B1D29BD8D1",
+            "87C832F7179E9CCE",
+        ))),
+    );
+    assert_encodes(
+        "ut-L1015",
+        &pin_frame(PinCommand::Jg(PinFromLmk {
+            zpk: ekey("U592A36AE05F8E181AB3939B1D29BD8D1"),
+            format: *b"01",
+            account: acct("540008900009"),
+            pin: LmkPin::new(b"5049248").unwrap(),
+        })),
+    );
+    // ThalesSim (tier C): a single-length TPK and an X-scheme PVK; PVK A
+    // and B as two single-length keys.
+    let ts_dc = PvvVerify {
+        pin_key: ekey("0406FBB23A5214DF"),
+        pvk: PvkPair::Key(ekey("X367930344805B1FAD6146EF4ED7502B3")),
+        pin_block: block8("AE7A708F877571A9"),
+        format: *b"01",
+        account: acct("550000025321"),
+        pvki: b'1',
+        pvv: pvv("4402"),
+    };
+    assert_encodes("ts-L167", &pin_frame(PinCommand::Dc(ts_dc.clone())));
+    assert_encodes(
+        "ts-L168",
+        &pin_frame(PinCommand::Dc(PvvVerify {
+            pvk: PvkPair::Pair(ekey("367930344805B1FA"), ekey("D6146EF4ED7502B3")),
+            ..ts_dc
+        })),
+    );
+    assert_encodes(
+        "ts-L204",
+        &pin_frame(PinCommand::Jg(PinFromLmk {
+            zpk: ekey("BAB32D775A38E4AB"),
+            format: *b"01",
+            account: acct("550000025321"),
+            pin: LmkPin::new(b"01234").unwrap(),
+        })),
+    );
+}
+
 // ------------------------------------------------------------------ bad frames
 
 fn code_of(sim: &Sim, payload: &[u8]) -> String {
@@ -1246,6 +1695,125 @@ fn bad_frames_get_the_hsms_error_code() {
     assert_eq!(code_of(&sim, &replace(&bu, "BU011", "BU021")), "10");
     assert_eq!(code_of(&sim, b"0000A00ZZZU"), "04");
     assert_eq!(code_of(&sim, b"0000A00001Q"), "26");
+}
+
+/// Issuer PIN commands with a field changed: the simulator answers the
+/// code the HSM uses (the manual's error lists; `01` is a verification
+/// failure, not an error).
+#[test]
+fn bad_pin_frames_get_the_hsms_error_code() {
+    let sim = sim();
+    let da = frame("dn-da").request_payload().unwrap();
+    assert_eq!(code_of(&sim, &da), "02", "verified, double-length PVK");
+    for (from, to, want, why) in [
+        ("0463FFFFFFFF", "0464FFFFFFFF", "01", "another offset"),
+        (
+            "0463FFFFFFFF",
+            "04F3FFFFFFFF",
+            "15",
+            "offset not digits then F",
+        ),
+        ("0463FFFFFFFF", "046FFFFFFFFF", "15", "offset of 3 digits"),
+        ("31D00104", "31D04804", "23", "ISO 4 under a TDES key"),
+        ("31D00104", "31D09904", "23", "unknown PIN block format"),
+        ("31D00104", "31D00103", "15", "check length 03"),
+        (
+            "31D00104",
+            "31D00105",
+            "15",
+            "check length over the offset's",
+        ),
+        ("N00463", "000463", "15", "no N in the validation data"),
+        ("5799900000N0", "57999N0000N0", "15", "two N"),
+        (
+            "FD64FC3FAD504BB3",
+            "0000000000000000",
+            "25",
+            "table failing the check",
+        ),
+        (
+            "FD64FC3FAD504BB3",
+            "FD64FC3FAD504BB4",
+            "25",
+            "encrypted table not digits",
+        ),
+        (
+            "FD64FC3FAD504BB3",
+            "FD64FC3FAD504BBG",
+            "15",
+            "table not hex",
+        ),
+        ("E181123D", "E181033D", "15", "maximum PIN length 03"),
+    ] {
+        assert_eq!(code_of(&sim, &replace(&da, from, to)), want, "DA: {why}");
+    }
+    // A PIN longer than the maximum does not verify (PIN 1234, maximum 04
+    // passes; the check length 04 is the minimum).
+    assert_eq!(code_of(&sim, &replace(&da, "E181123D", "E181043D")), "02");
+    // The EA frame's ZPK given as a TPK: LMK 14-15 instead of 06-07, parity 10.
+    let wrong_key = replace(
+        &da,
+        "UE24F4BD5EF6E98BA24E18EE874606B2E",
+        "UD6DDC0E543CA533799D1F1E099230392",
+    );
+    assert_eq!(code_of(&sim, &wrong_key), "10");
+    // A ZPK as the PVK: 11.
+    let zpk_pvk = replace(
+        &da,
+        "U34319B1E6E631C121F0D97BFA232E181",
+        "UD6DDC0E543CA533799D1F1E099230392",
+    );
+    assert_eq!(code_of(&sim, &zpk_pvk), "11");
+    let ea = frame("dn-ea").request_payload().unwrap();
+    assert_eq!(code_of(&sim, &ea), "02");
+    assert_eq!(code_of(&sim, &replace(&ea, "0463FFFF", "1463FFFF")), "01");
+
+    // DC (ThalesSim): PVV, PVKI, format.
+    let dc = frame("ts-L167").request_payload().unwrap();
+    assert_eq!(code_of(&sim, &dc), "00");
+    assert_eq!(code_of(&sim, &replace(&dc, "53211440", "53211441")), "01");
+    assert_eq!(
+        code_of(&sim, &replace(&dc, "53211440", "53217440")),
+        "15",
+        "PVKI 7"
+    );
+    assert_eq!(code_of(&sim, &replace(&dc, "A90155", "A94855")), "23");
+    // A triple-length PVK (the DG ThalesSim T key is a ZPK, so any 48H).
+    let t_pvk = replace(
+        &dc,
+        "X367930344805B1FAD6146EF4ED7502B3",
+        "T367930344805B1FAD6146EF4ED7502B3367930344805B1FA",
+    );
+    assert_ne!(code_of(&sim, &t_pvk), "00");
+
+    // PINs under the LMK: ThalesSim's 5-character PIN is not this HSM's
+    // length (15); one encrypted for another account does not decrypt (14);
+    // JA lengths 04-12; NG is disabled (68).
+    let dg = frame("ts-L161").request_payload().unwrap();
+    assert_eq!(code_of(&sim, &dg), "15");
+    let pin = ba(&sim, b"1234", b"550000025322");
+    let other_account = replace(&dg, "01234", std::str::from_utf8(&pin).unwrap());
+    assert_eq!(code_of(&sim, &other_account), "14");
+    for (len, want) in [("03", "15"), ("04", "00"), ("12", "00"), ("13", "15")] {
+        assert_eq!(
+            code_of(&sim, format!("0000JA550000025321{len}").as_bytes()),
+            want,
+            "JA {len}"
+        );
+    }
+    assert_eq!(
+        code_of(&sim, &frame("ts-L674").request_payload().unwrap()),
+        "68"
+    );
+    // BA: a PIN that is not digits then F padding, or 3 digits.
+    let ba_of = |pin: &str| format!("0000BA{pin:F<13}550000025321").into_bytes();
+    assert_eq!(code_of(&sim, &ba_of("1234")), "00");
+    assert_eq!(code_of(&sim, &ba_of("12F4")), "15");
+    assert_eq!(code_of(&sim, &ba_of("123")), "24");
+    assert_eq!(code_of(&sim, &ba_of("1234F")[..18]), "15", "cut short");
+    // GO / GQ mode 1 (DUKPT MAC verification) is not modelled.
+    let go = frame("ut-L2925").request_payload().unwrap();
+    assert_eq!(code_of(&sim, &replace(&go, "GO0U", "GO1U")), "15");
 }
 
 /// Every truncation of every request the simulator checks against a source:

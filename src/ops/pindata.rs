@@ -43,6 +43,25 @@ impl Ibm3624 {
             pad: self.pad,
         }
     }
+
+    /// Where, in the validation data padded to 16 characters, the five PAN
+    /// digits before the check digit (the last five of the 12-digit account
+    /// number field) start, at 0 to 11 (the first place); `None` when they
+    /// do not occur there.
+    ///
+    /// A payShield takes IBM 3624 validation data as 12 characters with an
+    /// `N` where the HSM inserts those five digits (host command manual, DE,
+    /// EE, DA, EA: "PIN validation data 12 A: user-defined data consisting
+    /// of hexadecimal characters and the character N, which indicates to
+    /// the HSM where to insert the last 5 digits of the account number"), so
+    /// it can express exactly the validation data this finds a place for.
+    pub fn account_digits_at(&self, pan: &Pan) -> Option<usize> {
+        let p = pan.expose().as_bytes();
+        let end = p.len().checked_sub(1)?;
+        let digits = p.get(end.checked_sub(5)?..end)?;
+        let padded = self.validation_data.padded(self.pad);
+        padded.windows(5).take(12).position(|w| w == digits)
+    }
 }
 
 /// What to generate (AWS `PinGenerationAttributes`, one member each).
@@ -109,6 +128,17 @@ impl PinGeneration {
     /// True when the backend draws the PIN at random (two runs differ).
     pub fn is_random(&self) -> bool {
         matches!(self, Self::VisaPin { .. } | Self::Ibm3624RandomPin { .. })
+    }
+
+    /// The IBM 3624 parameters, for the IBM methods.
+    pub fn ibm(&self) -> Option<&Ibm3624> {
+        match self {
+            Self::Ibm3624NaturalPin { ibm, .. }
+            | Self::Ibm3624RandomPin { ibm, .. }
+            | Self::Ibm3624PinOffset { ibm, .. }
+            | Self::Ibm3624PinFromOffset { ibm, .. } => Some(ibm),
+            Self::VisaPin { .. } | Self::VisaPvv { .. } => None,
+        }
     }
 
     /// The PIN block the request brings, if any (enciphered under the

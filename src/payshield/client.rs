@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 mod arqc;
+mod pindata;
 
 /// Largest data field sent in one M0/M2/M6/M8 command.
 const MAX_DATA: usize = 32 * 1024;
@@ -58,16 +59,16 @@ struct Inner {
 /// Mastercard (KQ, no ARPC) session keys and the EMV common session key
 /// (KW, ARPC methods 1 and 2), up to 255 bytes of padded transaction data,
 /// option B for long PANs through KW only; TR-31 import (A6) and export in
-/// version B (A8); no clear components (console only). Issuer PIN data
-/// (IBM 3624 and Visa PVV: the DG/CG/EE/DE/EA/DA-style commands) is not
-/// implemented by this client yet, so it is not declared.
+/// version B (A8); no clear components (console only); issuer PIN data
+/// (IBM 3624: DA, EA, GO, DE, EE; Visa PVV: DC, EC, GQ, DG; PINs under the
+/// LMK: JA, JC, JE, JG) with the limits of [`pindata`]: validation data
+/// holding the account's last five digits, decimalisation tables passing
+/// the HSM's check, no expected PIN length under DUKPT.
 static VARIANT_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> =
     std::sync::LazyLock::new(|| {
         use crate::capabilities::{ArpcKind, DukptKind, MacKind, SessionKind};
         use crate::types::KeyAlgorithm;
         let mut c = Capabilities::all();
-        c.operations.remove(&Operation::GeneratePinData);
-        c.operations.remove(&Operation::VerifyPinData);
         // KQ / KW verify ARQCs; no host command generates one.
         c.operations.remove(&Operation::GenerateArqc);
         // CW / CY compute 3-digit Visa CVVs (CVV, CVV2, iCVV) only.
@@ -79,6 +80,9 @@ static VARIANT_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> =
         c.card_validation_generate = cvv.into_iter().collect();
         c.card_validation_verify = cvv.into_iter().collect();
         c.card_value_lengths = [3].into_iter().collect();
+        c.pin_data.validation_data_holds_account = true;
+        c.pin_data.checked_decimalization_tables = true;
+        c.pin_data.no_expected_length_under_dukpt = true;
         c.pin_formats = [
             PinBlockFormat::Iso0,
             PinBlockFormat::Iso1,
@@ -699,11 +703,10 @@ impl PayShieldBackend {
                     "ARQC generation on the payShield backend (no host command generates one)",
                 ))
             }
-            Request::GeneratePinData(_) | Request::VerifyPinData(_) => {
-                return Err(Error::unsupported(
-                    "issuer PIN data (IBM 3624, Visa PVV) on the payShield backend",
-                ))
+            Request::GeneratePinData(r) => {
+                Response::GeneratePinData(self.generate_pin_data(r).await?)
             }
+            Request::VerifyPinData(r) => Response::VerifyPinData(self.verify_pin_data(r).await?),
             Request::GenerateKey(r) => Response::GenerateKey(self.generate_key(r).await?),
             Request::ImportKey(r) => Response::ImportKey(self.import_key(r).await?),
             Request::ExportKey(r) => Response::ExportKey(self.export_key(r).await?),

@@ -461,6 +461,28 @@ fn reply_round_trip(body: &[u8]) -> Option<&'static str> {
             return Some("cx reply");
         }
     }
+    if let Ok((o, rest)) = parse_offset_fields(body) {
+        if !same(body, o.to_vec(), rest) {
+            return Some("offset reply");
+        }
+    }
+    if let Ok(p) = parse_lmk_pin(body) {
+        if p.as_bytes() != body {
+            return Some("lmk pin reply");
+        }
+    }
+    if let Ok((p, rest)) = parse_pvv_fields(body) {
+        if !same(body, p.to_vec(), rest) {
+            return Some("pvv reply");
+        }
+    }
+    if let Ok((b, rest)) = parse_pin_block_fields(body) {
+        let mut o = Vec::new();
+        push_hex(&mut o, &b);
+        if !same(body, o, rest) {
+            return Some("pin block reply");
+        }
+    }
     if let Ok((a, rest)) = parse_kr_fields(body) {
         if !same(body, a.to_vec(), rest) {
             return Some("kr reply");

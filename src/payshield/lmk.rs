@@ -380,6 +380,23 @@ impl VariantLmk {
         b
     }
 
+    /// The TDES cipher of LMK pair `index` (0 = 00-01 … 19 = 38-39) with
+    /// key-type variant `variant` (0-9) XORed into byte 0: for what the LMK
+    /// protects directly rather than as a key (PINs, decimalisation tables).
+    pub(crate) fn pair_cipher(&self, index: usize, variant: u8) -> Result<BlockCipher> {
+        let mut k = Zeroizing::new(
+            *self
+                .pairs
+                .get(index)
+                .ok_or_else(|| Error::invalid("lmk pair", "index 0 to 19"))?,
+        );
+        k[0] ^= TYPE_VARIANTS
+            .get(usize::from(variant))
+            .copied()
+            .ok_or_else(|| Error::invalid("lmk pair", "variant 0 to 9"))?;
+        Ok(BlockCipher::tdes(k.as_slice())?)
+    }
+
     fn part_key(&self, kt: KeyType, part_variant: Option<u8>) -> Result<Zeroizing<[u8; 16]>> {
         let idx = kt.pair_index()?;
         let mut k = Zeroizing::new(

@@ -13,7 +13,7 @@
 
 use super::field::{FieldError, FieldResult};
 use subtle::{Choice, ConstantTimeEq};
-use zeroize::{Zeroize, ZeroizeOnDrop};
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
 
 /// `s` as digit values (0-9), checked to be `min..=max` ASCII decimal
 /// digits; errors name `field` and never echo the value.
@@ -92,6 +92,23 @@ impl DecimalizationTable {
     pub fn expose(&self) -> String {
         ascii(&self.0)
     }
+
+    /// Whether the table passes the check a payShield applies to plaintext
+    /// decimalisation tables by default: at least 8 different digits, no
+    /// digit more than 4 times (payShield host command manual, notes of DE,
+    /// EE, DA, EA, CK, GO: "must contain at least 8 different digits, with
+    /// no digit occurring more than 4 times. If this condition is not met,
+    /// Error Code 25 is returned"; payShield 10K Installation and User
+    /// Guide, console command ED). A weak table makes PINs guessable.
+    pub fn passes_hsm_check(&self) -> bool {
+        let mut count = [0u8; 10];
+        for d in self.0 {
+            if let Some(c) = count.get_mut(usize::from(d)) {
+                *c += 1;
+            }
+        }
+        count.iter().filter(|c| **c > 0).count() >= 8 && count.iter().all(|c| *c <= 4)
+    }
 }
 
 redacted!(DecimalizationTable);
@@ -147,6 +164,20 @@ impl PinValidationData {
     /// The data as ASCII digits. Keep the borrow short.
     pub fn expose(&self) -> String {
         ascii(self.values())
+    }
+
+    /// The 16 hexadecimal characters (ASCII, upper case) the IBM 3624
+    /// method enciphers: the digits, right-padded with `pad`.
+    pub fn padded(&self, pad: PadCharacter) -> Zeroizing<[u8; 16]> {
+        let mut out = Zeroizing::new([0u8; 16]);
+        let pad = u8::try_from(pad.as_char()).unwrap_or(b'F');
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = match self.values().get(i) {
+                Some(d) => b'0' + d,
+                None => pad,
+            };
+        }
+        out
     }
 }
 
@@ -442,6 +473,22 @@ mod tests {
             assert!(!e.to_string().contains(bad));
         }
         assert_eq!(PinLength::new(12).unwrap().get(), 12);
+        let padded = PinValidationData::new("12345").unwrap();
+        assert_eq!(&padded.padded(PadCharacter::F)[..], b"12345FFFFFFFFFFF");
+        assert_eq!(
+            &v.padded(PadCharacter::new("0").unwrap())[..],
+            b"1122334455667788"
+        );
+        for (table, ok) in [
+            ("0123456789012345", true),
+            ("0123456701234567", true),
+            ("0000111122223333", false),
+            ("0123456700000000", false),
+            ("0123456012345601", false),
+        ] {
+            let t = DecimalizationTable::new(table).unwrap();
+            assert_eq!(t.passes_hsm_check(), ok, "{table}");
+        }
         assert!(PinLength::new(3).is_err() && PinLength::new(13).is_err());
     }
 }

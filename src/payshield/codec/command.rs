@@ -23,11 +23,22 @@ use zeroize::Zeroizing;
 
 mod card;
 mod data;
+mod issuer;
 mod keys;
+mod pinibm;
+mod pinlmk;
+mod pinvisa;
 
 pub use card::{CardValidation, Cvk, PinTranslate, G0};
 pub use data::{DataCipher, MacCommand};
+pub use issuer::PinCommand;
 pub use keys::{A0Export, A8Export, Bu, KeyUnderZmk, Tr31Export, A0, A6, A8};
+pub use pinibm::{
+    offset_field, offset_from_field, table_field, validation_field, IbmData, IbmDerive, IbmOffset,
+    IbmVerify, IbmVerifyDukpt,
+};
+pub use pinlmk::{DecryptPin, EncryptPin, LmkPin, PinFromLmk, PinToLmk, RandomPin};
+pub use pinvisa::{PvkPair, PvvGenerate, PvvVerify, PvvVerifyDukpt};
 
 // ------------------------------------------------------------------ shared fields
 
@@ -248,12 +259,17 @@ pub enum Command {
     M6(MacCommand),
     /// M8 verify MAC.
     M8(MacCommand),
+    /// Issuer PIN commands (DA, EA, GO, DE, EE, DC, EC, GQ, DG, JA, JC,
+    /// JE, JG, BA, NG).
+    Pin(PinCommand),
 }
 
 /// The command codes [`parse_request`] models.
-pub const MODELLED: [&[u8; 2]; 18] = [
+pub const MODELLED: [&[u8; 2]; 33] = [
     b"NC", b"NO", b"B2", b"A0", b"A6", b"A8", b"BU", b"CA", b"CC", b"G0", b"M0", b"M2", b"CW",
-    b"CY", b"KQ", b"KW", b"M6", b"M8",
+    b"CY", b"KQ", b"KW", b"M6", b"M8", // issuer PIN (PinCommand::CODES)
+    b"DA", b"EA", b"GO", b"DE", b"EE", b"DC", b"EC", b"GQ", b"DG", b"JA", b"JC", b"JE", b"JG",
+    b"BA", b"NG",
 ];
 
 impl Command {
@@ -278,6 +294,7 @@ impl Command {
             Self::Kw(_) => b"KW",
             Self::M6(_) => b"M6",
             Self::M8(_) => b"M8",
+            Self::Pin(p) => return p.code(),
         }
     }
 }
@@ -337,7 +354,10 @@ pub fn parse_command(code: [u8; 2], fields: &[u8]) -> R<Request> {
         b"KW" => Command::Kw(read_kw(r)?),
         b"M6" => Command::M6(MacCommand::read(r, false)?),
         b"M8" => Command::M8(MacCommand::read(r, true)?),
-        _ => return Err(CodecError::new("command code", "not modelled")),
+        other => match PinCommand::read(*other, r) {
+            Some(p) => Command::Pin(p?),
+            None => return Err(CodecError::new("command code", "not modelled")),
+        },
     };
     let lmk_id = if r.eat(b'%') {
         Some(digits::<2>(r, "lmk identifier")?)
@@ -378,6 +398,7 @@ pub fn encode_request(out: &mut Vec<u8>, req: &Request) -> R<()> {
                 Command::Cy(c) => c.write(&mut b, true)?,
                 Command::M6(m) => m.write(&mut b, false)?,
                 Command::M8(m) => m.write(&mut b, true)?,
+                Command::Pin(p) => p.write(&mut b)?,
             }
         }
     }
@@ -444,6 +465,20 @@ mod tests {
             b"M2001100BUB190F7FBB802EA14FAC7917D3F6EDB670020311D8D13F8C617EF838441C36E33A6DA%00",
         );
         round_trip(b"CW0A61E674E88C6A7EEABC38C2B2BB492F4999988887777;9105111");
+        // Issuer PIN: a PIN under the LMK takes what the fields after it
+        // leave (5 to 13 characters), before an LMK identifier.
+        round_trip(b"DGU77338F74A19E3BB39062A5A479473FC8736386366540008900091");
+        round_trip(b"DGU77338F74A19E3BB39062A5A479473FC8736386366540008900091%01");
+        round_trip(b"JG0406FBB23A5214DF015500000253210123456789012");
+        round_trip(b"JA55000002532104");
+        round_trip(b"BA1234FFFFFFFFF550000025321");
+        for code in PinCommand::CODES {
+            assert!(
+                MODELLED.contains(&code),
+                "{}",
+                String::from_utf8_lossy(code)
+            );
+        }
     }
 
     #[test]
@@ -465,6 +500,16 @@ mod tests {
             ),
             "number of optional blocks"
         );
+        // A PIN under the LMK of 4 or 14 characters; GO mode 1 (MAC).
+        assert_eq!(
+            field(b"DGU77338F74A19E3BB39062A5A479473FC873636540008900091"),
+            "pin"
+        );
+        assert_eq!(
+            field(b"JG0406FBB23A5214DF0155000002532112345678901234"),
+            "pin"
+        );
+        assert_eq!(field(b"GO1U"), "mode");
         // `605` says 16 KSN digits: with 20 the fields after it shift.
         assert!(parse_request(
             b"G0U3702EF0DEF15CB6DD5367784A7102C3EU3CBFC71309FC372E9A32EA67BE4C81C9605FFFF000001315240003A496F07B85222517D0101540008900009"

@@ -90,6 +90,37 @@ fn per_command(cmd: &[u8; 2], code: &[u8; 2]) -> Option<Meaning> {
         (b"CA" | b"CC" | b"G0" | b"CI", b"11") => m(KeyUsage, "destination ZPK parity error"),
         (b"G0" | b"CI", b"10") => m(KeyUsage, "BDK parity error"),
         (b"G0" | b"CI", b"27") => m(KeyUsage, "BDK is not double or triple length"),
+        // Issuer PIN data (ut-codec-payshield `messages.json` L150-392
+        // `customResponseError` and `warnings`; the manual's DC, GO, GQ
+        // tables).
+        (b"DA" | b"EA" | b"GO" | b"DE" | b"EE", b"02") => m(
+            Backend,
+            "warning: double or triple length PVK, processed with TDES (the answer follows)",
+        ),
+        (b"DA" | b"EA" | b"DC" | b"EC" | b"GO" | b"GQ", b"01") => {
+            m(Backend, "PIN verification failure")
+        }
+        (b"DA" | b"DC" | b"JC", b"10") => m(KeyUsage, "TPK parity error: wrong key type or LMK"),
+        (b"EA" | b"EC" | b"JE", b"10") => m(KeyUsage, "ZPK parity error: wrong key type or LMK"),
+        (b"DA" | b"EA" | b"DC" | b"EC" | b"GO" | b"GQ", b"11") => {
+            m(KeyUsage, "PVK parity error: wrong key type or LMK")
+        }
+        (b"DE" | b"EE" | b"DG", b"10") => m(KeyUsage, "PVK parity error: wrong key type or LMK"),
+        (b"GO" | b"GQ", b"10") => m(KeyUsage, "BDK parity error"),
+        (b"GO", b"27") => m(KeyUsage, "BDK is not double or triple length"),
+        (b"GQ", b"27") => m(
+            KeyUsage,
+            "BDK is not double or triple length, or the PVK not double length",
+        ),
+        (b"DC" | b"EC" | b"DG", b"27") => {
+            m(Unsupported, "PVK is not double length (Visa PVV commands)")
+        }
+        (b"JG", b"11") => m(KeyUsage, "ZPK parity error: wrong key type or LMK"),
+        (b"DE" | b"EE" | b"DG" | b"JA", b"81") => m(InvalidInput, "PIN length mismatch"),
+        (b"DE" | b"EE" | b"DG", b"86") => m(
+            InvalidInput,
+            "PIN in the global or local excluded PIN table",
+        ),
         // CVV.
         (b"CW" | b"CY", b"10") => m(KeyUsage, "CVK parity error"),
         (b"CW" | b"CY", b"27") => m(KeyUsage, "CVK is not double length"),
@@ -171,5 +202,11 @@ mod tests {
         assert_eq!(meaning(*b"KW", *b"05").kind, Unsupported);
         assert!(meaning(*b"CA", *b"13").text.contains("disputed"));
         assert_eq!(meaning(*b"XX", *b"ZZ").kind, Backend);
+        assert!(meaning(*b"DA", *b"02").text.contains("warning"));
+        assert_eq!(meaning(*b"DA", *b"10").kind, KeyUsage);
+        assert!(meaning(*b"EA", *b"10").text.contains("ZPK"));
+        assert_eq!(meaning(*b"DG", *b"27").kind, Unsupported);
+        assert_eq!(meaning(*b"GQ", *b"27").kind, KeyUsage, "the BDK's length");
+        assert_eq!(meaning(*b"DE", *b"25").kind, InvalidInput);
     }
 }

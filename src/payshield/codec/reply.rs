@@ -8,10 +8,12 @@
 //! `encode(parse(x).0) ++ parse(x).1 == x` (fuzzed). Hex is read in upper
 //! case only, as a payShield writes it.
 
+use super::command::LmkPin;
 use super::{push_hex, CodecError, Reader, R};
 use crate::payshield::lmk::EncryptedKey;
 use crate::types::Kcv;
 use std::fmt;
+use zeroize::Zeroizing;
 
 // ------------------------------------------------------------------ ND
 
@@ -288,6 +290,49 @@ pub fn parse_kr(body: &[u8]) -> R<[u8; 8]> {
     Ok(parse_kr_fields(body)?.0)
 }
 
+// ------------------------------------------------------------------ issuer PIN
+
+/// DF body: the offset field, 12 characters (digits left-justified, `F`
+/// padding; ut-codec-payshield test.js L1433 `DF02` + `000000FFFFFF`), and
+/// what follows it.
+pub fn parse_offset_fields(body: &[u8]) -> R<(Zeroizing<[u8; 12]>, &[u8])> {
+    let mut r = Reader::new(body);
+    let o = r.array::<12>("offset")?;
+    if !o
+        .iter()
+        .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
+    {
+        return Err(CodecError::new("offset", "not upper-case hex"));
+    }
+    Ok((Zeroizing::new(o), r.rest()))
+}
+
+/// EF, JB, JD, JF, BB body: the PIN under the LMK. It is the whole body:
+/// its length (5 to 13) is the HSM's configured encrypted PIN length, which
+/// nothing in the response states (ut-codec-payshield test.js L1551 `EF02`
+/// + `73638636`, L3186 `JB00` + `2637279`).
+pub fn parse_lmk_pin(body: &[u8]) -> R<LmkPin> {
+    LmkPin::new(body)
+}
+
+/// DH body: the 4-digit PVV (ThalesSim test L159 `00` + `4402`) and what
+/// follows it.
+pub fn parse_pvv_fields(body: &[u8]) -> R<(Zeroizing<[u8; 4]>, &[u8])> {
+    let mut r = Reader::new(body);
+    let d = r.digits(4, "pvv")?;
+    let mut a = Zeroizing::new([0u8; 4]);
+    a.copy_from_slice(d.as_bytes());
+    Ok((a, r.rest()))
+}
+
+/// JH body: the PIN block 16H (ThalesSim test L204 `00` +
+/// `E98FFDA17099AF55`) and what follows it.
+pub fn parse_pin_block_fields(body: &[u8]) -> R<([u8; 8], &[u8])> {
+    let mut r = Reader::new(body);
+    let b = r.hex_array::<8>("pin block")?;
+    Ok((b, r.rest()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -319,6 +364,17 @@ mod tests {
         );
         assert!(parse_tr31_export(b"U8D6E42E33CCDD7C1ABB2F4C74E3B3DE8A24667").is_err());
         assert!(parse_bv(b"8FFED1").is_ok());
+        let (o, rest) = parse_offset_fields(b"000000FFFFFFX").unwrap();
+        assert_eq!((&o[..], rest), (&b"000000FFFFFF"[..], &b"X"[..]));
+        assert!(parse_offset_fields(b"000000ffffff").is_err());
+        assert_eq!(parse_lmk_pin(b"2637279").unwrap().as_bytes(), b"2637279");
+        assert!(parse_lmk_pin(b"1234").is_err() && parse_lmk_pin(b"26372a9").is_err());
+        assert_eq!(&parse_pvv_fields(b"4402").unwrap().0[..], b"4402");
+        assert!(parse_pvv_fields(b"44A2").is_err());
+        assert_eq!(
+            parse_pin_block_fields(b"E98FFDA17099AF55").unwrap().0,
+            [0xE9, 0x8F, 0xFD, 0xA1, 0x70, 0x99, 0xAF, 0x55]
+        );
         assert!(parse_bv(b"8ffed1").is_err());
     }
 }

@@ -29,6 +29,8 @@ use zeroize::Zeroizing;
 mod card;
 mod data;
 mod kw;
+mod lmkpin;
+mod pindata;
 
 /// payShield error codes used by the simulator. The meaning of a code
 /// depends on the command (see [`crate::payshield::codec::errors`]).
@@ -150,7 +152,7 @@ fn parse_error(cmd: Code, e: &CodecError) -> Code {
             err::KQ_DATA_LENGTH
         }
         "key scheme" | "key scheme lmk" | "key scheme zmk" | "zmk key scheme" => err::SCHEME,
-        "source format" | "destination format" => err::PIN_FORMAT,
+        "source format" | "destination format" | "pin block format" => err::PIN_FORMAT,
         "lmk identifier" => err::LMK_ID,
         // B2 with less data than its length says (ThalesSim L511: 80).
         "data" if &cmd == b"B2" => err::DATA_LENGTH,
@@ -240,6 +242,7 @@ impl Sim {
             Command::Kw(w) => self.kw(&w),
             Command::M6(m) => self.mac(&m, false),
             Command::M8(m) => self.mac(&m, true),
+            Command::Pin(p) => self.pin(&p),
         }
     }
 

@@ -29,7 +29,7 @@ pub(super) async fn agree_generate(ctx: &Ctx<'_>) -> Outcome {
             let (pek_id, pc) = pek(ctx, format)?;
             let card = pan(&random_pan(&mut rng))?;
             let p = pin(&random_pin(&mut rng))?;
-            let ibm = random_ibm(&mut rng, card.expose())?;
+            let ibm = random_ibm(&mut rng, card.expose(), ctx.backend.capabilities().pin_data)?;
             let (role, method) = match i % 4 {
                 0 => (
                     Role::PvkVisa,
@@ -201,7 +201,7 @@ pub(super) async fn agree_verify(ctx: &Ctx<'_>) -> Outcome {
             let pc = tdes(ctx.clear(role)?)?;
             let pvk = ctx.key(role)?.id.clone();
             let method = if ibm_scheme {
-                let ibm = random_ibm(&mut rng, card.expose())?;
+                let ibm = random_ibm(&mut rng, card.expose(), ctx.backend.capabilities().pin_data)?;
                 let check =
                     PinLength::new(rng.random_range(4..=true_pin.len() as u8)).map_err(stop)?;
                 let offset =
@@ -265,7 +265,7 @@ pub(super) async fn round_trip(ctx: &Ctx<'_>) -> Outcome {
             let pin_length = PinLength::new(rng.random_range(4..=12)).map_err(stop)?;
             let format = [PinBlockFormat::Iso0, PinBlockFormat::Iso3][i % 2];
             let (method, check) = if role == Role::PvkIbm {
-                let ibm = random_ibm(&mut rng, card.expose())?;
+                let ibm = random_ibm(&mut rng, card.expose(), ctx.backend.capabilities().pin_data)?;
                 (
                     PinGeneration::Ibm3624RandomPin {
                         ibm: ibm.clone(),

@@ -7,6 +7,7 @@ use crate::algo::dukpt::{self, AesDukptKeyType, AesDukptUsage, TdesDukptUsage};
 use crate::algo::pinblock::{self, EncryptedPinBlock, Pin, PinBlockFormat};
 use crate::algo::pinverify;
 use crate::backend::BackendExt;
+use crate::capabilities::PinDataLimits;
 use crate::conformance::vectors::*;
 use crate::conformance::{
     expect_refusal, fail, op_failed, ref_failed, Case, Ctx, Outcome, Role, Stop,
@@ -210,15 +211,42 @@ fn dec(c: &BlockCipher, f: PinBlockFormat, b: &EncryptedPinBlock, pan: &Pan) -> 
         .map_err(|e| fail(format!("the returned PIN block does not decode: {e}")))
 }
 
-fn random_ibm(rng: &mut impl Rng, pan: &str) -> Result<Ibm3624, Stop> {
-    let table: String = (0..16)
-        .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
-        .collect();
-    let from = rng.random_range(0..=pan.len().saturating_sub(4));
-    let len = rng.random_range(4..=(pan.len() - from).min(16));
+/// Random IBM 3624 parameters for `pan` (validation data: a run of its
+/// digits), within what the backend declares ([`PinDataLimits`]): a table
+/// passing the HSM's check, validation data holding the account's last
+/// five digits.
+fn random_ibm(rng: &mut impl Rng, pan: &str, limits: PinDataLimits) -> Result<Ibm3624, Stop> {
+    let mut draw = || -> Result<DecimalizationTable, Stop> {
+        let table: String = (0..16)
+            .map(|_| char::from(b'0' + rng.random_range(0..10u8)))
+            .collect();
+        DecimalizationTable::new(&table).map_err(stop)
+    };
+    let mut table = draw()?;
+    if limits.checked_decimalization_tables {
+        let mut tries = 0;
+        while !table.passes_hsm_check() {
+            tries += 1;
+            table = if tries < 100 {
+                draw()?
+            } else {
+                DecimalizationTable::new(DecimalizationTable::STANDARD).map_err(stop)?
+            };
+        }
+    }
+    let (from, len) = if limits.validation_data_holds_account && pan.len() >= 12 {
+        // Cover the five digits before the check digit, at most 16 digits.
+        let last = pan.len() - 1;
+        let from = rng.random_range(last.saturating_sub(16)..=last - 5);
+        let len = rng.random_range(last - from..=(pan.len() - from).min(16));
+        (from, len)
+    } else {
+        let from = rng.random_range(0..=pan.len().saturating_sub(4));
+        (from, rng.random_range(4..=(pan.len() - from).min(16)))
+    };
     let pad = format!("{:X}", rng.random_range(0..16u8));
     Ok(Ibm3624 {
-        decimalization_table: DecimalizationTable::new(&table).map_err(stop)?,
+        decimalization_table: table,
         validation_data: PinValidationData::new(pan.get(from..from + len).unwrap_or_default())
             .map_err(stop)?,
         pad: PadCharacter::new(&pad).map_err(stop)?,
