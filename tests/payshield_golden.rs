@@ -204,6 +204,16 @@ fn describe(req: &Request) -> BTreeMap<&'static str, String> {
             m.insert("export_flag", opt(a.export.as_ref(), |e| opt(e.flag, ch)));
             m.insert("zmk", opt(a.export.as_ref(), |e| key_text(&e.zmk)));
             m.insert("zmk_scheme", opt(a.export.as_ref(), |e| ch(e.scheme.tag())));
+            if let Some(k) = &a.key_block {
+                let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                m.insert("kb_lmk_id", opt(k.lmk_id, |i| s(&i)));
+                m.insert("kb_usage", s(&k.usage));
+                m.insert("kb_algorithm", s(&k.algorithm));
+                m.insert("kb_mode", ch(k.mode_of_use));
+                m.insert("kb_key_version", s(&k.key_version));
+                m.insert("kb_exportability", ch(k.exportability));
+                m.insert("kb_optional_blocks", k.optional_blocks.len().to_string());
+            }
         }
         Command::A6(a) => {
             m.insert("key_type", a.key_type.to_string());
@@ -230,6 +240,15 @@ fn describe(req: &Request) -> BTreeMap<&'static str, String> {
             match &a.export {
                 A8Export::Scheme(s, _) => {
                     m.insert("export", ch(s.tag()));
+                }
+                A8Export::KeyBlock(k) => {
+                    m.insert("export", ch(k.scheme));
+                    m.insert(
+                        "export_lmk_id",
+                        opt(k.lmk_id, |i| String::from_utf8_lossy(&i).into_owned()),
+                    );
+                    m.insert("exportability", opt(k.exportability, ch));
+                    m.insert("version", opt(k.version, ch));
                 }
                 A8Export::Tr31(t) => {
                     m.insert("export", "R".into());
@@ -294,7 +313,7 @@ fn describe(req: &Request) -> BTreeMap<&'static str, String> {
             m.insert("key_type", d.key_type.to_string());
             m.insert("key", key_text(&d.key));
             insert_ksn(&mut m, d.ksn.as_ref());
-            m.insert("iv", opt(d.iv, |v| h(&v)));
+            m.insert("iv", opt(d.iv.as_ref(), |v| h(v)));
             m.insert("message_len", d.message.len().to_string());
         }
         Command::Cw(c) | Command::Cy(c) => {
@@ -367,14 +386,13 @@ fn insert_ksn(m: &mut BTreeMap<&'static str, String>, k: Option<&KsnField>) {
     m.insert(
         "ksn_descriptor",
         opt(k, |k| {
-            String::from_utf8_lossy(&k.descriptor.code()).into_owned()
+            opt(k.descriptor, |d| {
+                String::from_utf8_lossy(&d.code()).into_owned()
+            })
         }),
     );
     m.insert("ksn", opt(k, |k| k.ksn.clone()));
-    m.insert(
-        "ksn_digits",
-        opt(k, |k| k.descriptor.ksn_digits().to_string()),
-    );
+    m.insert("ksn_digits", opt(k, |k| k.ksn.len().to_string()));
 }
 
 /// Parses a successful response body by its `reply` context, checks that
@@ -425,7 +443,7 @@ fn describe_reply(id: &str, ctx: &str, body: &[u8]) -> BTreeMap<&'static str, St
             let (d, rest) =
                 parse_data_fields(body, ctx == "data+iv").unwrap_or_else(|e| panic!("{id}: {e}"));
             encode_data(&mut enc, &d).unwrap();
-            m.insert("iv", opt(d.iv, |v| h(&v)));
+            m.insert("iv", opt(d.iv.as_ref(), |v| h(v)));
             m.insert("data_len", d.data.len().to_string());
             m.insert("data", String::from_utf8_lossy(&d.data).into_owned());
             rest.to_vec()
@@ -829,10 +847,10 @@ fn our_encoder_writes_the_published_requests() {
             key_type: KeyType::BDK,
             key: ekey("U490B5A62E949F90240D9EEAE0009E0DF"),
             ksn: Some(KsnField {
-                descriptor: KsnDescriptor::parse(b"609").unwrap(),
+                descriptor: Some(KsnDescriptor::parse(b"609").unwrap()),
                 ksn: "1FFF0000000026E00263".into(),
             }),
-            iv: Some([0; 8]),
+            iv: Some(vec![0; 8]),
             message: Zeroizing::new(b"5217301101010202D2020201121212121FFFFFFFFFFFFFFF".to_vec()),
         };
         let mut b = Vec::new();
@@ -880,7 +898,9 @@ fn our_encoder_writes_the_published_requests() {
         &hex::decode("6428EB94035AF53B").unwrap(),
         b"01",
         b"01",
-        b"550000025321",
+        // A PAN whose account number field (12 digits before the check
+        // digit) is the frame's.
+        "5500000253210",
     )
     .unwrap();
     assert_encodes("ts-L219", &b);
@@ -942,7 +962,7 @@ fn our_encoder_writes_the_published_requests() {
         &hex::decode("3C7C732E667A9BC6").unwrap(),
         b"01",
         b"01",
-        b"540028800010",
+        "5400288000100",
     )
     .unwrap();
     assert_encodes("ut-L848", &b);
@@ -956,7 +976,7 @@ fn our_encoder_writes_the_published_requests() {
         &hex::decode("496F07B85222517D").unwrap(),
         b"01",
         b"01",
-        b"540008900009",
+        "5400089000090",
     )
     .unwrap();
     assert_encodes("ut-L1136", &b);

@@ -79,6 +79,10 @@ pub fn algorithm_for(scheme: KeyScheme) -> Result<KeyAlgorithm> {
         KeyScheme::Z => Err(Error::unsupported(
             "single-length DES keys are not supported",
         )),
+        KeyScheme::S => Err(Error::invalid(
+            "key under lmk",
+            "a key block's algorithm and length are not in its scheme",
+        )),
     }
 }
 
