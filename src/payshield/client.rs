@@ -16,8 +16,6 @@ use std::sync::Arc;
 mod arqc;
 mod kb;
 
-pub(crate) use kb::header_for as key_block_header_for;
-
 /// Largest data field sent in one M0/M2/M6/M8 command.
 const MAX_DATA: usize = 32 * 1024;
 

@@ -70,6 +70,7 @@ use crate::algo::cipher::BlockCipher;
 use crate::algo::tr31::{derive_kbek_kbak, Version as Tr31Version};
 use crate::error::{Error, Result};
 use crate::payshield::lmk::{EncryptedKey, KeyScheme};
+use crate::types::{KeyAlgorithm, KeyAttributes};
 use std::fmt;
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
@@ -426,6 +427,51 @@ pub fn header_of(key: &EncryptedKey) -> Option<KeyBlockHeader> {
         return None;
     }
     KeyBlockHeader::parse(&key.bytes).ok().map(|(h, _)| h)
+}
+
+/// The key block header for a key with `attributes` (version `1`, LMK
+/// identifier `00`: the simulator's and the test LMK's).
+pub fn header_for(attributes: &KeyAttributes) -> Result<KeyBlockHeader> {
+    let usage: [u8; 2] = attributes
+        .usage
+        .code()
+        .as_bytes()
+        .try_into()
+        .map_err(|_| Error::invalid("key usage", "not a 2-character code"))?;
+    Ok(KeyBlockHeader::new(
+        b'1',
+        usage,
+        attributes.algorithm.tr31_code() as u8,
+        attributes.modes.tr31_code()? as u8,
+        attributes.exportability.tr31_code() as u8,
+        *b"00",
+    ))
+}
+
+/// The key algorithm of a key block whose header says `header` and that
+/// holds `payload` bytes of key data: `H` is HMAC-SHA-256; `A` with a
+/// 48-byte payload (under an AES LMK: 2 + 32 + padding) is AES-256;
+/// otherwise `T` is 2-key TDES and `A` AES-128.
+///
+/// A key-block LMK hides the difference between 16- and 24-byte keys
+/// (both pad to 32 bytes), so an imported 3-key TDES or AES-192 key is
+/// recorded as the shorter one: name such keys with
+/// [`PayShieldBackend::add_key_under_lmk`] and their attributes instead.
+pub fn algorithm_of_block(key: &EncryptedKey) -> Result<KeyAlgorithm> {
+    let bad = || Error::invalid("key under lmk", "not a well-formed key block");
+    let (h, hl) = KeyBlockHeader::parse(&key.bytes).map_err(|_| bad())?;
+    let mac = if h.version == b'1' { 16 } else { 8 };
+    let payload = key.bytes.len().saturating_sub(hl + mac) / 2;
+    match (h.algorithm, payload) {
+        (b'H', _) => Ok(KeyAlgorithm::HmacSha256),
+        (b'A', n) if n >= 48 => Ok(KeyAlgorithm::Aes256),
+        (b'A', _) => Ok(KeyAlgorithm::Aes128),
+        (b'T', n) if n >= 32 && h.version == b'0' => Ok(KeyAlgorithm::Tdes3),
+        (b'T', _) => Ok(KeyAlgorithm::Tdes2),
+        _ => Err(Error::unsupported(
+            "key blocks other than TDES, AES and HMAC keys",
+        )),
+    }
 }
 
 /// Encrypts and authenticates `payload` (whole blocks) under `kbpk` for

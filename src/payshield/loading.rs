@@ -192,7 +192,7 @@ impl PayShieldBackend {
             ));
         }
         let (key, kcv) = if kb {
-            let h = super::client::key_block_header_for(&attributes)?;
+            let h = super::keyblock::header_for(&attributes)?;
             let key = KeyBlockLmk::test_lmk().wrap(&h, clear, &mut rand::rng())?;
             (
                 key,

@@ -10,11 +10,11 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
 use crate::payshield::codec::command::{A0KeyBlock, Command, KeyBlockExport, Request as Req};
 use crate::payshield::codec::{self, request as rq, CodecError};
-use crate::payshield::keyblock::{header_of, KeyBlockHeader};
+use crate::payshield::keyblock::{algorithm_of_block, header_for, header_of};
 use crate::payshield::keytable::TableKey;
-use crate::payshield::lmk::{EncryptedKey, KeyScheme, KeyType};
+use crate::payshield::lmk::{KeyScheme, KeyType};
 use crate::rules::{self, Purpose};
-use crate::types::{KeyAlgorithm, KeyAttributes, Verification};
+use crate::types::{KeyAlgorithm, Verification};
 use subtle::ConstantTimeEq;
 
 /// What a payShield with a key-block LMK can do through this client: the
@@ -69,51 +69,6 @@ fn a0_algorithm(a: KeyAlgorithm) -> [u8; 2] {
         KeyAlgorithm::Aes192 => b"A2",
         KeyAlgorithm::Aes256 => b"A3",
         KeyAlgorithm::HmacSha256 => b"H2",
-    }
-}
-
-/// The key block header for a key with `attributes` (version `1`, LMK
-/// identifier `00`: the simulator's and the test LMK's).
-pub(crate) fn header_for(attributes: &KeyAttributes) -> Result<KeyBlockHeader> {
-    let usage: [u8; 2] = attributes
-        .usage
-        .code()
-        .as_bytes()
-        .try_into()
-        .map_err(|_| Error::invalid("key usage", "not a 2-character code"))?;
-    Ok(KeyBlockHeader::new(
-        b'1',
-        usage,
-        attributes.algorithm.tr31_code() as u8,
-        attributes.modes.tr31_code()? as u8,
-        attributes.exportability.tr31_code() as u8,
-        *b"00",
-    ))
-}
-
-/// The key algorithm of a key block whose header says `header` and that
-/// holds `payload` bytes of key data: `H` is HMAC-SHA-256; `A` with a
-/// 48-byte payload (under an AES LMK: 2 + 32 + padding) is AES-256;
-/// otherwise `T` is 2-key TDES and `A` AES-128.
-///
-/// A key-block LMK hides the difference between 16- and 24-byte keys
-/// (both pad to 32 bytes), so an imported 3-key TDES or AES-192 key is
-/// recorded as the shorter one: name such keys with
-/// [`PayShieldBackend::add_key_under_lmk`] and their attributes instead.
-pub(crate) fn algorithm_of_block(key: &EncryptedKey) -> Result<KeyAlgorithm> {
-    let bad = || Error::invalid("key under lmk", "not a well-formed key block");
-    let (h, hl) = KeyBlockHeader::parse(&key.bytes).map_err(|_| bad())?;
-    let mac = if h.version == b'1' { 16 } else { 8 };
-    let payload = key.bytes.len().saturating_sub(hl + mac) / 2;
-    match (h.algorithm, payload) {
-        (b'H', _) => Ok(KeyAlgorithm::HmacSha256),
-        (b'A', n) if n >= 48 => Ok(KeyAlgorithm::Aes256),
-        (b'A', _) => Ok(KeyAlgorithm::Aes128),
-        (b'T', n) if n >= 32 && h.version == b'0' => Ok(KeyAlgorithm::Tdes3),
-        (b'T', _) => Ok(KeyAlgorithm::Tdes2),
-        _ => Err(Error::unsupported(
-            "key blocks other than TDES, AES and HMAC keys",
-        )),
     }
 }
 
@@ -372,6 +327,7 @@ impl PayShieldBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::KeyAttributes;
 
     #[test]
     fn a0_codes_and_block_algorithms() {
