@@ -21,8 +21,8 @@
 
 use paycrypto::algo::cipher::{kcv_tdes, BlockCipher};
 use paycrypto::payshield::codec::command::{
-    A8Export, Bu, CardValidation, Command, Cvk, DataCipher, KeyUnderZmk, KsnDescriptor, KsnField,
-    MacCommand, Request, A6,
+    A0KeyBlock, A8Export, Bu, CardValidation, Command, Cvk, DataCipher, KeyBlockExport,
+    KeyUnderZmk, KsnDescriptor, KsnField, MacCommand, Request, A0, A6, A8,
 };
 use paycrypto::payshield::codec::kq::KqRequest;
 use paycrypto::payshield::codec::kw::{encode_kw, KwArpc, KwPanPsn, KwRequest};
@@ -980,6 +980,81 @@ fn our_encoder_writes_the_published_requests() {
     )
     .unwrap();
     assert_encodes("ut-L1136", &b);
+    // Key-block LMK frames (tier B): the client's encoders with key blocks
+    // (key type FFF, scheme S), and the typed key-block forms.
+    let kb_zpk1 = ekey("S00072P0TB00E0001EA421618B34F5FA1A77F7CF6480111B97CF0FAE7BD77D589EC921EF9");
+    let kb_zpk2 = ekey("S00072P0TB00E00010D869FE84C1F77AE64E0019151533363D4CCE7E1C3F89F3D86115EE8");
+    let mut b = Vec::new();
+    rq::pin_translate(
+        &mut b,
+        b"CC",
+        &kb_zpk1,
+        &kb_zpk2,
+        &hex::decode("AD72F973446E84E7").unwrap(),
+        b"01",
+        b"01",
+        "8501030939360",
+    )
+    .unwrap();
+    b.extend_from_slice(b"%01");
+    assert_encodes("ut-L1081", &b);
+    let kb_cvk = ekey("S00072C0TN00E0001A417975993E2331918759DD1656AC94306BE01C19FDE29E83A93AB42");
+    let mut b = Vec::new();
+    rq::cw(&mut b, &kb_cvk, "502265400089000092", "2010", "620");
+    assert_encodes("ut-L1232", &b);
+    let mut b = Vec::new();
+    rq::cy(&mut b, &kb_cvk, b"181", "502265400089000092", "2010", "620");
+    assert_encodes("ut-L1292", &b);
+    let kb_zmk = ekey("S00072K0TB00E0001DB045F29C053EEFF7B9425B3A88C7258EB7EA7E40E2C47878647072A");
+    let mut b = Vec::new();
+    Bu {
+        key_type: KeyType::KEY_BLOCK,
+        long_form: true,
+        length_flag: b'F',
+        key: kb_zmk.clone(),
+        kcv_type: Some((*b"00", b'1')),
+    }
+    .write_to(&mut b)
+    .unwrap();
+    assert_encodes("ut-L794", &b);
+    let mut b = Vec::new();
+    codec::encode_request(
+        &mut b,
+        &Request::from(Command::A0(A0 {
+            key_type: KeyType::KEY_BLOCK,
+            scheme: KeyScheme::S,
+            export: None,
+            key_block: Some(A0KeyBlock {
+                lmk_id: Some(*b"01"),
+                usage: *b"K0",
+                algorithm: *b"T2",
+                mode_of_use: b'B',
+                key_version: *b"00",
+                exportability: b'E',
+                optional_blocks: Vec::new(),
+            }),
+        })),
+    )
+    .unwrap();
+    assert_encodes("ut-L173", &b);
+    let mut b = Vec::new();
+    codec::encode_request(
+        &mut b,
+        &Request::from(Command::A8(A8 {
+            key_type: KeyType::KEY_BLOCK,
+            flag: None,
+            zmk: kb_zmk,
+            key: kb_zpk1,
+            export: A8Export::KeyBlock(KeyBlockExport {
+                scheme: b'S',
+                lmk_id: Some(*b"01"),
+                exportability: Some(b'N'),
+                version: None,
+            }),
+        })),
+    )
+    .unwrap();
+    assert_encodes("ut-L521", &b);
     // KQ mode 0 (no ARC) and mode 2 (no data).
     let ut_mk = ekey("U562B7C198A58D28851F15517CDABA60E");
     let pan_psn: [u8; 8] = hex::decode("7804020000000000").unwrap().try_into().unwrap();

@@ -452,10 +452,12 @@ fn reply_round_trip(body: &[u8]) -> Option<&'static str> {
         enc.extend_from_slice(rest);
         enc == body
     }
-    if let Ok((t, rest)) = parse_pin_translation_fields(body) {
-        let mut o = Vec::new();
-        if encode_pin_translation(&mut o, &t).is_err() || !same(body, o, rest) {
-            return Some("pin translation");
+    for n in [8, 16] {
+        if let Ok((t, rest)) = parse_pin_translation_fields_n(body, n) {
+            let mut o = Vec::new();
+            if encode_pin_translation(&mut o, &t).is_err() || !same(body, o, rest) {
+                return Some("pin translation");
+            }
         }
     }
     for n in 1..=2 {
@@ -467,15 +469,15 @@ fn reply_round_trip(body: &[u8]) -> Option<&'static str> {
             }
         }
     }
-    for iv in [false, true] {
-        if let Ok((d, rest)) = parse_data_fields(body, iv) {
+    for iv in [0, 8, 16] {
+        if let Ok((d, rest)) = parse_data_fields_iv(body, iv) {
             let mut o = Vec::new();
             if encode_data(&mut o, &d).is_err() || !same(body, o, rest) {
                 return Some("data reply");
             }
         }
     }
-    for len in [4, 8] {
+    for len in [4, 8, 16, 32] {
         if let Ok((m, rest)) = parse_mac_fields(body, len) {
             let mut o = Vec::new();
             push_hex(&mut o, &m);
