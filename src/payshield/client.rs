@@ -34,9 +34,12 @@ pub struct RawResponse {
 ///
 /// Keys are named: the [`KeyTable`] maps each [`KeyId`] to its key under the
 /// LMK, key type and attributes; `import_key` / `generate_key` add to it.
-/// Operations the variant-LMK command set cannot express (AES keys, ISO 4
-/// PIN blocks, AES DUKPT, CMAC/HMAC, ARPC method 2 without the EMV common
-/// session key, …) return [`ErrorKind::Unsupported`].
+/// The LMK kind is configured ([`PayShieldConfig::lmk`]): with a variant
+/// LMK, operations its command set cannot express (AES keys, ISO 4 PIN
+/// blocks, AES DUKPT, CMAC/HMAC, …) return [`ErrorKind::Unsupported`];
+/// with a key-block LMK the keys are Thales key blocks and those work too.
+/// Either way, ARPCs no host command computes (method 2 without the EMV
+/// common session key) and clear components stay Unsupported.
 #[derive(Debug, Clone)]
 pub struct PayShieldBackend {
     inner: Arc<Inner>,
@@ -50,8 +53,8 @@ struct Inner {
     lmk: super::LmkKind,
 }
 
-/// What a payShield with a variant LMK (the only LMK type this client
-/// speaks today) can do through its host commands: TDES keys only (no AES
+/// What a payShield with a variant LMK can do through its host commands
+/// (the key-block LMK's set builds on it: see `client/kb.rs`): TDES keys only (no AES
 /// key, AES DUKPT, ISO format 4, CMAC or HMAC without a key-block LMK);
 /// ISO formats 0, 1 and 3 (CA/CC/G0); TDES DUKPT with the request and
 /// bidirectional data keys (M0/M2); ISO 9797-1 MAC algorithms 1 and 3 of

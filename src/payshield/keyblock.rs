@@ -50,7 +50,9 @@
 //! `9B71333A…0C8AA11A` and one TDES block under
 //! `0123456789ABCDEF8080808080808080FEDCBA9876543210`, from the EFTLab
 //! BP-Tools "Thales Key Block" calculator as captured in a public Java test
-//! (`ThalesKeyBlockAesTest`, which also prints the derived KBEK and KBAK).
+//! (FelipeRodriguezFonte/CryptoCarver
+//! `src/test/java/com/cryptocarver/crypto/ThalesKeyBlockAesTest.java`
+//! @791f6a9d, which also gives the derived KBEK and KBAK).
 //! This crate's code reproduces all three from the derivation above (TR-31
 //! `D` / `A` code of [`crate::algo::tr31`]).
 //!
@@ -59,7 +61,8 @@
 //! [`KeyBlockLmk::test_lmk`] is the AES-256 key
 //! `9B71333A13F9FAE72F9D0E2DAB4AD6784718012F9244033F3F26A2DE0C8AA11A`,
 //! the default AES LMK of public tools (go_hsm `DefaultTestAESLMK`,
-//! EFTLab BP-Tools, the TR31Keyblock tests). go_hsm quotes "the Thales
+//! `pkg/keyblocklmk/default_lmk.go` @1704637c L12; EFTLab BP-Tools; the
+//! TR31Keyblock tests). go_hsm (same file, L28) quotes "the Thales
 //! specification" giving the test LMK's check value as `9D04A0`; that is
 //! the AES-CMAC of the empty message under this key (computed here), so
 //! this is taken to be the Thales test key-block LMK and its check value
@@ -456,7 +459,8 @@ pub fn header_for(attributes: &KeyAttributes) -> Result<KeyBlockHeader> {
 /// A key-block LMK hides the difference between 16- and 24-byte keys
 /// (both pad to 32 bytes), so an imported 3-key TDES or AES-192 key is
 /// recorded as the shorter one: name such keys with
-/// [`PayShieldBackend::add_key_under_lmk`] and their attributes instead.
+/// `PayShieldBackend::add_key_under_lmk` and their attributes, or give the
+/// algorithm in the key table file.
 pub fn algorithm_of_block(key: &EncryptedKey) -> Result<KeyAlgorithm> {
     let bad = || Error::invalid("key under lmk", "not a well-formed key block");
     let (h, hl) = KeyBlockHeader::parse(&key.bytes).map_err(|_| bad())?;

@@ -25,7 +25,10 @@ pub struct PinTranslate {
     pub destination_format: [u8; 2],
     /// The 12 account number digits.
     pub account: Zeroizing<[u8; 12]>,
-    /// The full PAN after `;` (see [`read_iso4_pan`]), for ISO format 4.
+    /// The full PAN after `;`, for ISO format 4 (a format 4 block is bound
+    /// to the whole PAN; **unconfirmed** layout: ut-codec-payshield's G0
+    /// pattern has a "destination PAN delimiter" and "destination PAN"
+    /// after the account number, no public frame fills them).
     pub pan: Option<Zeroizing<String>>,
 }
 
@@ -176,7 +179,7 @@ pub struct G0 {
     pub destination_format: [u8; 2],
     /// The 12 account number digits.
     pub account: Zeroizing<[u8; 12]>,
-    /// The full PAN after `;`, for ISO format 4 (see [`read_iso4_pan`]).
+    /// The full PAN after `;`, for ISO format 4 (see [`PinTranslate::pan`]).
     pub pan: Option<Zeroizing<String>>,
 }
 
