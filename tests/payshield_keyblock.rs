@@ -203,6 +203,17 @@ fn key_block_commands_answer_and_refuse() {
         let (h, clear) = KeyBlockLmk::test_lmk().unwrap(&k).unwrap();
         assert_eq!((h.algorithm, clear.len()), (a, n));
     }
+    // Bad `#` attributes: the key-block codes.
+    for (body, want) in [
+        (&b"A00FFFS#K0Z9B00E00"[..], "A7"),
+        (b"A00FFFS#K0T2Q00E00", "A8"),
+        (b"A00FFFS#K0T2B00X00", "AA"),
+        (b"A00FFFS#k0T2B00E00", "A6"),
+        (b"A00FFFS#K0T2B00E0", "15"),
+        (b"A00FFFS", "15"),
+    ] {
+        assert_eq!(code(&sim, body), want, "{}", String::from_utf8_lossy(body));
+    }
     // Variant forms on a key-block LMK: 26.
     let mut b = Vec::new();
     rq::a0(&mut b, KeyType::ZPK, KeyScheme::U);

@@ -175,6 +175,13 @@ fn parse_error(cmd: Code, e: &CodecError) -> Code {
         "number of optional blocks" if e.reason != "not enough data" => err::OPTIONAL_BLOCKS,
         _ if e.reason == "key block scheme not supported here" => err::SCHEME,
         _ if e.reason == codec::KEY_BLOCK_FORMAT => err::KB_FORMAT,
+        // A0's key-block attributes (`#` fields): the key-block codes.
+        "key usage" if &cmd == b"A0" => err::KB_USAGE,
+        "algorithm" if &cmd == b"A0" => err::KB_ALGORITHM,
+        "mode of use" if &cmd == b"A0" => err::KB_MODE,
+        "key version" if &cmd == b"A0" => *b"A9",
+        "exportability" if &cmd == b"A0" => err::KB_EXPORT,
+        "optional block" if &cmd == b"A0" => *b"AC",
         _ => err::INPUT,
     }
 }
