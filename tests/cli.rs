@@ -1934,6 +1934,65 @@ fn conformance_against_a_spawned_payshield_simulator() {
     assert!(v["passed"].as_u64().unwrap() >= 6, "{v}");
 }
 
+/// `serve payshield --lmk keyblock` runs the test key-block LMK (NC check
+/// value `9D04A0…`) and the suite over it, through `?lmk=keyblock`, leaves
+/// only the two cases no payShield command covers unsupported (besides
+/// what no payShield backend declares: issuer PIN data in key-block form,
+/// ARQC generation, the dynamic CVV / CVC3 kinds).
+#[test]
+fn conformance_against_a_key_block_lmk_simulator() {
+    let sim = Simulator::spawn(&["--lmk", "keyblock"]);
+    let nd = sim.exchange(b"0001", b"NC");
+    assert_eq!(&nd[..4], b"ND00");
+    assert!(
+        nd[4..].starts_with(b"9D04A0"),
+        "{}",
+        String::from_utf8_lossy(&nd)
+    );
+    let url = format!("{}?lmk=keyblock", sim.url());
+    let v = json(&[
+        "conformance",
+        "--backend",
+        &url,
+        "--rounds",
+        "1",
+        "--seed",
+        "7",
+    ]);
+    assert_eq!(v["failed"], 0, "{v}");
+    assert_eq!(v["skipped"], 0, "{v}");
+    let unsupported: Vec<String> = v["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["result"] == "unsupported")
+        .filter(|r| !r["operation"].as_str().unwrap().ends_with("pin_data"))
+        .filter(|r| r["operation"] != "generate_arqc")
+        .filter(|r| !r["name"].as_str().unwrap().contains("dynamic"))
+        .map(|r| r["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(unsupported.len(), 2, "{unsupported:?}");
+    // A key-block LMK from a file: the same key gives the same check value;
+    // a malformed file is a usage error naming --lmk.
+    let f = tmp(
+        "kb-lmk.txt",
+        "9B71333A13F9FAE72F9D0E2DAB4AD6784718012F9244033F3F26A2DE0C8AA11A\n",
+    );
+    let sim2 = Simulator::spawn(&["--lmk", &format!("keyblock:{}", f.to_str().unwrap())]);
+    let nd = sim2.exchange(b"0001", b"NC");
+    assert!(nd[4..].starts_with(b"9D04A0"));
+    let bad = tmp("kb-lmk-bad.txt", "XYZ\n");
+    bin()
+        .args(["serve", "payshield", "--listen", "127.0.0.1:0", "--lmk"])
+        .arg(format!("keyblock:{}", bad.to_str().unwrap()))
+        .assert()
+        .code(2)
+        .stderr(contains("--lmk"));
+    for p in [f, bad] {
+        let _ = std::fs::remove_file(p);
+    }
+}
+
 #[test]
 fn conformance_on_software_writes_junit_and_passes() {
     let junit = tmp("junit.xml", "");

@@ -1,14 +1,16 @@
 //! The differential fuzz targets' logic, run in every `cargo test`: random
 //! requests (`testing::RawRequest` from random bytes, well formed or with a
 //! broken field) on the software reference and on the payShield simulator
-//! and the AWS emulator, both in process (`PayShieldBackend::in_process`,
+//! (variant and key-block LMK) and the AWS emulator, both in process (`PayShieldBackend::in_process`,
 //! `AwsBackend::in_process`: the real client code, no sockets), compared by
 //! `testing::differential`. Also: the in-process payShield link refuses a
 //! handler's broken answers with a typed error, never a panic.
 
 use arbitrary::{Arbitrary, Unstructured};
 use paycrypto::aws::AwsBackend;
-use paycrypto::payshield::{HostCommandHandler, KeyTable, PayShieldBackend, VariantLmk};
+use paycrypto::payshield::{
+    HostCommandHandler, KeyBlockLmk, KeyTable, PayShieldBackend, VariantLmk,
+};
 use paycrypto::server::aws::Emulator;
 use paycrypto::server::payshield::Sim;
 use paycrypto::testing::{self, KeySet, RawRequest};
@@ -20,6 +22,7 @@ struct World {
     rt: tokio::runtime::Runtime,
     reference: SoftwareBackend,
     payshield: (PayShieldBackend, KeySet),
+    payshield_kb: (PayShieldBackend, KeySet),
     aws: (AwsBackend, KeySet),
 }
 
@@ -30,19 +33,30 @@ fn world() -> &'static World {
             .enable_all()
             .build()
             .expect("runtime");
-        let (reference, payshield, aws) = rt.block_on(async {
+        let (reference, payshield, payshield_kb, aws) = rt.block_on(async {
             let reference = testing::software_reference().await;
             let sim = Arc::new(Sim::new(VariantLmk::test_lmk(), 4));
             let payshield = PayShieldBackend::in_process(sim, 4, KeyTable::new()).unwrap();
             let ps_keys = testing::load_payshield(&payshield).await.unwrap();
+            let sim_kb = Arc::new(
+                Sim::new(VariantLmk::test_lmk(), 4).with_key_block_lmk(KeyBlockLmk::test_lmk()),
+            );
+            let payshield_kb = PayShieldBackend::in_process(sim_kb, 4, KeyTable::new()).unwrap();
+            let kb_keys = testing::load_payshield(&payshield_kb).await.unwrap();
             let aws = AwsBackend::in_process(Emulator::new(Default::default()).unwrap()).await;
             let aws_keys = testing::load(&aws).await.unwrap();
-            (reference, (payshield, ps_keys), (aws, aws_keys))
+            (
+                reference,
+                (payshield, ps_keys),
+                (payshield_kb, kb_keys),
+                (aws, aws_keys),
+            )
         });
         World {
             rt,
             reference,
             payshield,
+            payshield_kb,
             aws,
         }
     })
@@ -69,6 +83,14 @@ proptest! {
         bytes in proptest::collection::vec(any::<u8>(), 0..512)
     ) {
         let (b, k) = &world().payshield;
+        run(&bytes, (b, k))?;
+    }
+
+    #[test]
+    fn the_key_block_payshield_simulator_in_process_agrees_with_software(
+        bytes in proptest::collection::vec(any::<u8>(), 0..512)
+    ) {
+        let (b, k) = &world().payshield_kb;
         run(&bytes, (b, k))?;
     }
 

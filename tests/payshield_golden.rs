@@ -26,8 +26,9 @@ use paycrypto::payshield::codec::command::{
     PinFromLmk, PinToLmk, PvvGenerate, PvvVerify, PvvVerifyDukpt, RandomPin,
 };
 use paycrypto::payshield::codec::command::{
-    A8Export, Bu, CardValidation, Command, Cvk, DataCipher, IbmData, KeyUnderZmk, KsnDescriptor,
-    KsnField, LmkPin, MacCommand, PinCommand, PvkPair, Request, A6,
+    A0KeyBlock, A8Export, Bu, CardValidation, Command, Cvk, DataCipher, IbmData, KeyBlockExport,
+    KeyUnderZmk, KsnDescriptor, KsnField, LmkPin, MacCommand, PinCommand, PvkPair, Request, A0, A6,
+    A8,
 };
 use paycrypto::payshield::codec::kq::KqRequest;
 use paycrypto::payshield::codec::kw::{encode_kw, KwArpc, KwPanPsn, KwRequest};
@@ -210,6 +211,16 @@ fn describe(req: &Request) -> BTreeMap<&'static str, String> {
             m.insert("export_flag", opt(a.export.as_ref(), |e| opt(e.flag, ch)));
             m.insert("zmk", opt(a.export.as_ref(), |e| key_text(&e.zmk)));
             m.insert("zmk_scheme", opt(a.export.as_ref(), |e| ch(e.scheme.tag())));
+            if let Some(k) = &a.key_block {
+                let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+                m.insert("kb_lmk_id", opt(k.lmk_id, |i| s(&i)));
+                m.insert("kb_usage", s(&k.usage));
+                m.insert("kb_algorithm", s(&k.algorithm));
+                m.insert("kb_mode", ch(k.mode_of_use));
+                m.insert("kb_key_version", s(&k.key_version));
+                m.insert("kb_exportability", ch(k.exportability));
+                m.insert("kb_optional_blocks", k.optional_blocks.len().to_string());
+            }
         }
         Command::A6(a) => {
             m.insert("key_type", a.key_type.to_string());
@@ -236,6 +247,15 @@ fn describe(req: &Request) -> BTreeMap<&'static str, String> {
             match &a.export {
                 A8Export::Scheme(s, _) => {
                     m.insert("export", ch(s.tag()));
+                }
+                A8Export::KeyBlock(k) => {
+                    m.insert("export", ch(k.scheme));
+                    m.insert(
+                        "export_lmk_id",
+                        opt(k.lmk_id, |i| String::from_utf8_lossy(&i).into_owned()),
+                    );
+                    m.insert("exportability", opt(k.exportability, ch));
+                    m.insert("version", opt(k.version, ch));
                 }
                 A8Export::Tr31(t) => {
                     m.insert("export", "R".into());
@@ -300,7 +320,7 @@ fn describe(req: &Request) -> BTreeMap<&'static str, String> {
             m.insert("key_type", d.key_type.to_string());
             m.insert("key", key_text(&d.key));
             insert_ksn(&mut m, d.ksn.as_ref());
-            m.insert("iv", opt(d.iv, |v| h(&v)));
+            m.insert("iv", opt(d.iv.as_ref(), |v| h(v)));
             m.insert("message_len", d.message.len().to_string());
         }
         Command::Cw(c) | Command::Cy(c) => {
@@ -475,14 +495,13 @@ fn insert_ksn(m: &mut BTreeMap<&'static str, String>, k: Option<&KsnField>) {
     m.insert(
         "ksn_descriptor",
         opt(k, |k| {
-            String::from_utf8_lossy(&k.descriptor.code()).into_owned()
+            opt(k.descriptor, |d| {
+                String::from_utf8_lossy(&d.code()).into_owned()
+            })
         }),
     );
     m.insert("ksn", opt(k, |k| k.ksn.clone()));
-    m.insert(
-        "ksn_digits",
-        opt(k, |k| k.descriptor.ksn_digits().to_string()),
-    );
+    m.insert("ksn_digits", opt(k, |k| k.ksn.len().to_string()));
 }
 
 /// Parses a successful response body by its `reply` context, checks that
@@ -533,7 +552,7 @@ fn describe_reply(id: &str, ctx: &str, body: &[u8]) -> BTreeMap<&'static str, St
             let (d, rest) =
                 parse_data_fields(body, ctx == "data+iv").unwrap_or_else(|e| panic!("{id}: {e}"));
             encode_data(&mut enc, &d).unwrap();
-            m.insert("iv", opt(d.iv, |v| h(&v)));
+            m.insert("iv", opt(d.iv.as_ref(), |v| h(v)));
             m.insert("data_len", d.data.len().to_string());
             m.insert("data", String::from_utf8_lossy(&d.data).into_owned());
             rest.to_vec()
@@ -1015,10 +1034,10 @@ fn our_encoder_writes_the_published_requests() {
             key_type: KeyType::BDK,
             key: ekey("U490B5A62E949F90240D9EEAE0009E0DF"),
             ksn: Some(KsnField {
-                descriptor: KsnDescriptor::parse(b"609").unwrap(),
+                descriptor: Some(KsnDescriptor::parse(b"609").unwrap()),
                 ksn: "1FFF0000000026E00263".into(),
             }),
-            iv: Some([0; 8]),
+            iv: Some(vec![0; 8]),
             message: Zeroizing::new(b"5217301101010202D2020201121212121FFFFFFFFFFFFFFF".to_vec()),
         };
         let mut b = Vec::new();
@@ -1066,7 +1085,9 @@ fn our_encoder_writes_the_published_requests() {
         &hex::decode("6428EB94035AF53B").unwrap(),
         b"01",
         b"01",
-        b"550000025321",
+        // A PAN whose account number field (12 digits before the check
+        // digit) is the frame's.
+        "5500000253210",
     )
     .unwrap();
     assert_encodes("ts-L219", &b);
@@ -1128,7 +1149,7 @@ fn our_encoder_writes_the_published_requests() {
         &hex::decode("3C7C732E667A9BC6").unwrap(),
         b"01",
         b"01",
-        b"540028800010",
+        "5400288000100",
     )
     .unwrap();
     assert_encodes("ut-L848", &b);
@@ -1142,10 +1163,85 @@ fn our_encoder_writes_the_published_requests() {
         &hex::decode("496F07B85222517D").unwrap(),
         b"01",
         b"01",
-        b"540008900009",
+        "5400089000090",
     )
     .unwrap();
     assert_encodes("ut-L1136", &b);
+    // Key-block LMK frames (tier B): the client's encoders with key blocks
+    // (key type FFF, scheme S), and the typed key-block forms.
+    let kb_zpk1 = ekey("S00072P0TB00E0001EA421618B34F5FA1A77F7CF6480111B97CF0FAE7BD77D589EC921EF9");
+    let kb_zpk2 = ekey("S00072P0TB00E00010D869FE84C1F77AE64E0019151533363D4CCE7E1C3F89F3D86115EE8");
+    let mut b = Vec::new();
+    rq::pin_translate(
+        &mut b,
+        b"CC",
+        &kb_zpk1,
+        &kb_zpk2,
+        &hex::decode("AD72F973446E84E7").unwrap(),
+        b"01",
+        b"01",
+        "8501030939360",
+    )
+    .unwrap();
+    b.extend_from_slice(b"%01");
+    assert_encodes("ut-L1081", &b);
+    let kb_cvk = ekey("S00072C0TN00E0001A417975993E2331918759DD1656AC94306BE01C19FDE29E83A93AB42");
+    let mut b = Vec::new();
+    rq::cw(&mut b, &kb_cvk, "502265400089000092", "2010", "620");
+    assert_encodes("ut-L1232", &b);
+    let mut b = Vec::new();
+    rq::cy(&mut b, &kb_cvk, b"181", "502265400089000092", "2010", "620");
+    assert_encodes("ut-L1292", &b);
+    let kb_zmk = ekey("S00072K0TB00E0001DB045F29C053EEFF7B9425B3A88C7258EB7EA7E40E2C47878647072A");
+    let mut b = Vec::new();
+    Bu {
+        key_type: KeyType::KEY_BLOCK,
+        long_form: true,
+        length_flag: b'F',
+        key: kb_zmk.clone(),
+        kcv_type: Some((*b"00", b'1')),
+    }
+    .write_to(&mut b)
+    .unwrap();
+    assert_encodes("ut-L794", &b);
+    let mut b = Vec::new();
+    codec::encode_request(
+        &mut b,
+        &Request::from(Command::A0(A0 {
+            key_type: KeyType::KEY_BLOCK,
+            scheme: KeyScheme::S,
+            export: None,
+            key_block: Some(A0KeyBlock {
+                lmk_id: Some(*b"01"),
+                usage: *b"K0",
+                algorithm: *b"T2",
+                mode_of_use: b'B',
+                key_version: *b"00",
+                exportability: b'E',
+                optional_blocks: Vec::new(),
+            }),
+        })),
+    )
+    .unwrap();
+    assert_encodes("ut-L173", &b);
+    let mut b = Vec::new();
+    codec::encode_request(
+        &mut b,
+        &Request::from(Command::A8(A8 {
+            key_type: KeyType::KEY_BLOCK,
+            flag: None,
+            zmk: kb_zmk,
+            key: kb_zpk1,
+            export: A8Export::KeyBlock(KeyBlockExport {
+                scheme: b'S',
+                lmk_id: Some(*b"01"),
+                exportability: Some(b'N'),
+                version: None,
+            }),
+        })),
+    )
+    .unwrap();
+    assert_encodes("ut-L521", &b);
     // KQ mode 0 (no ARC) and mode 2 (no data).
     let ut_mk = ekey("U562B7C198A58D28851F15517CDABA60E");
     let pan_psn: [u8; 8] = hex::decode("7804020000000000").unwrap().try_into().unwrap();

@@ -1,16 +1,18 @@
 //! Differential: the software reference against the payShield simulator,
-//! in process (no sockets): `PayShieldBackend::in_process` sends every host
-//! command through the client's encoders to the simulator's `Sim::handle`
-//! and parses its answer with the client's response parsers. Both hold the
-//! fixed test key set (on the payShield under the public test LMK); every
-//! request (well formed or with a broken field, `testing::RawRequest`) must
-//! get the same answer by meaning, or the same refusal. Requests the
-//! variant-LMK payShield does not declare are skipped by `differential`
-//! (unsupported on the candidate). A disagreement is a crash whose message
-//! names the operation and what differed.
+//! in process (no sockets), with the variant LMK and with the key-block LMK:
+//! `PayShieldBackend::in_process` sends every host command through the
+//! client's encoders to the simulator's `Sim::handle` and parses its answer
+//! with the client's response parsers. Each holds the fixed test key set
+//! (under the public test LMKs); every request (well formed or with a broken
+//! field, `testing::RawRequest`) must get the same answer by meaning, or the
+//! same refusal. Requests naming a test key a simulator cannot hold (AES
+//! keys under the variant LMK) are skipped for it (`testing::holds_keys`);
+//! requests it does not declare must be unsupported (`testing::differential`).
+//! A disagreement is a crash whose message names the LMK, the operation and
+//! what differed.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
-use paycrypto::payshield::{KeyTable, PayShieldBackend, VariantLmk};
+use paycrypto::payshield::{KeyBlockLmk, KeyTable, PayShieldBackend, VariantLmk};
 use paycrypto::server::payshield::Sim;
 use paycrypto::testing::{self, KeySet, RawRequest};
 use paycrypto::SoftwareBackend;
@@ -19,10 +21,8 @@ use std::sync::{Arc, OnceLock};
 struct World {
     rt: tokio::runtime::Runtime,
     reference: SoftwareBackend,
-    payshield: PayShieldBackend,
-    /// The test keys the payShield holds (the variant LMK cannot hold the
-    /// AES roles).
-    keys: KeySet,
+    /// (LMK name, backend, the test keys it holds).
+    payshields: Vec<(&'static str, PayShieldBackend, KeySet)>,
 }
 
 fn world() -> &'static World {
@@ -32,21 +32,25 @@ fn world() -> &'static World {
             .enable_all()
             .build()
             .expect("runtime");
-        let (reference, payshield, keys) = rt.block_on(async {
+        let (reference, payshields) = rt.block_on(async {
             let reference = testing::software_reference().await;
-            let sim = Arc::new(Sim::new(VariantLmk::test_lmk(), 4));
-            let payshield =
-                PayShieldBackend::in_process(sim, 4, KeyTable::new()).expect("in-process link");
-            let keys = testing::load_payshield(&payshield)
-                .await
-                .expect("test keys on the simulator");
-            (reference, payshield, keys)
+            let variant = Sim::new(VariantLmk::test_lmk(), 4);
+            let key_block = variant.clone().with_key_block_lmk(KeyBlockLmk::test_lmk());
+            let mut payshields = Vec::new();
+            for (name, sim) in [("variant", variant), ("key-block", key_block)] {
+                let ps = PayShieldBackend::in_process(Arc::new(sim), 4, KeyTable::new())
+                    .expect("in-process link");
+                let keys = testing::load_payshield(&ps)
+                    .await
+                    .expect("test keys on the simulator");
+                payshields.push((name, ps, keys));
+            }
+            (reference, payshields)
         });
         World {
             rt,
             reference,
-            payshield,
-            keys,
+            payshields,
         }
     })
 }
@@ -58,12 +62,14 @@ fuzz_target!(|r: RawRequest| {
         return;
     }
     let w = world();
-    if !testing::holds_keys(&w.keys, &r.0) {
-        return;
-    }
-    w.rt.block_on(async {
-        if let Err(d) = testing::differential(&w.reference, &w.payshield, r.0).await {
-            panic!("software and the payShield simulator disagree: {d}");
+    for (lmk, ps, keys) in &w.payshields {
+        if !testing::holds_keys(keys, &r.0) {
+            continue;
         }
-    });
+        w.rt.block_on(async {
+            if let Err(d) = testing::differential(&w.reference, ps, r.0.clone()).await {
+                panic!("software and the payShield simulator ({lmk} LMK) disagree: {d}");
+            }
+        });
+    }
 });

@@ -109,7 +109,7 @@ pub(super) async fn run(a: &ConformanceArgs, json_out: bool) -> Result<Output, C
                     notes.push(format!(
                         "the payShield reports the public test LMK (check value {}): the suite \
                          loaded its KEK under it and its keys as TR-31 blocks",
-                        crate::payshield::test_lmk_check_value()
+                        crate::payshield::test_lmk_check_value_for(ps.lmk_kind())
                     ));
                 } else {
                     notes.push(

@@ -164,11 +164,24 @@ impl KeyConfig {
             }
             let lmk_alg = lmk
                 .as_ref()
-                .map(|k| {
-                    crate::payshield::keytable::algorithm_for(k.scheme)
-                        .map_err(|_| at("lmk", "only double- (U) and triple-length (T) keys"))
+                .map(|k| match k.scheme {
+                    // A key block's header names its algorithm, not always
+                    // its length: "algorithm" settles TDES_3KEY / AES_192.
+                    crate::payshield::KeyScheme::S => {
+                        crate::payshield::keyblock::algorithm_of_block(k)
+                            .map_err(|_| at("lmk", "not a well-formed key block"))
+                    }
+                    s => crate::payshield::keytable::algorithm_for(s).map_err(|_| {
+                        at(
+                            "lmk",
+                            "only double- (U) and triple-length (T) keys, or key blocks (S)",
+                        )
+                    }),
                 })
                 .transpose()?;
+            let key_block = lmk
+                .as_ref()
+                .is_some_and(|k| k.scheme == crate::payshield::KeyScheme::S);
             let algorithm = match s("algorithm")? {
                 Some(a) => Some(algorithm_from_name(a).ok_or_else(|| {
                     at(
@@ -190,7 +203,12 @@ impl KeyConfig {
                 },
             };
             if let (Some(a), Some(l)) = (algorithm, lmk_alg) {
-                if a != l {
+                let fits = if key_block {
+                    a.tr31_code() == l.tr31_code()
+                } else {
+                    a == l
+                };
+                if !fits {
                     return Err(at("algorithm", "does not match the key scheme of \"lmk\""));
                 }
             }

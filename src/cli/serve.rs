@@ -14,7 +14,8 @@ use tokio::net::TcpListener;
 #[derive(Subcommand)]
 pub enum ServeCommand {
     /// A payShield-compatible HSM simulator over TCP (variant LMK, the public
-    /// test LMK unless --lmk is given). Prints one line `listening on
+    /// test LMK unless --lmk is given; `--lmk keyblock` runs the test
+    /// key-block LMK, with AES keys). Prints one line `listening on
     /// tcp://HOST:PORT` once it accepts connections, then serves until
     /// interrupted (SIGINT / SIGTERM: exit 0). Connections are bounded in
     /// number, idle time and frame time (--max-connections, --idle-timeout,
@@ -22,6 +23,7 @@ pub enum ServeCommand {
     #[command(after_help = "Examples:\n  \
         paycrypto serve payshield --listen 127.0.0.1:1500\n  \
         paycrypto serve payshield --listen 127.0.0.1:0 --header-len 6 --fault drop=1000\n  \
+        paycrypto serve payshield --listen 127.0.0.1:1500 --lmk keyblock\n  \
         paycrypto serve payshield --listen 0.0.0.0:1500 --max-connections 256 --idle-timeout 60\n  \
         paycrypto conformance --backend payshield://127.0.0.1:1500")]
     Payshield(PayshieldServeArgs),
@@ -56,9 +58,13 @@ pub struct PayshieldServeArgs {
     /// Message header length in characters (as configured on a payShield).
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub header_len: usize,
-    /// LMK file: 20 lines `NN-NN HEX32` (pairs 00-01 … 38-39). Default: the
-    /// public payShield test LMK.
-    #[arg(long, value_name = "FILE")]
+    /// The LMK: FILE, a variant LMK file, 20 lines `NN-NN HEX32` (pairs
+    /// 00-01 … 38-39). `keyblock`: the test key-block LMK (AES-256; keys are
+    /// Thales key blocks). `keyblock:FILE`: a key-block LMK file, one line
+    /// of 32, 48 or 64 hex digits (the AES key). Default: the public
+    /// payShield variant test LMK. (A variant LMK file named `keyblock`
+    /// is `./keyblock`.)
+    #[arg(long, value_name = "LMK")]
     pub lmk: Option<PathBuf>,
     /// Faults to inject, for client tests: comma-separated `drop=N`,
     /// `delay=MS/N`, `garbage=N`, `truncate=N`, `reorder=N` (each every N-th
@@ -181,9 +187,18 @@ pub fn payshield_config(args: &PayshieldServeArgs) -> Result<SimConfig, CliError
         ..SimConfig::default()
     };
     if let Some(path) = &args.lmk {
-        config = config
-            .with_lmk_file(path)
-            .map_err(|e| CliError::arg("--lmk", format!("{}: {}", path.display(), e.context())))?;
+        let text = path.to_string_lossy();
+        config = if text == "keyblock" {
+            config.with_test_key_block_lmk()
+        } else if let Some(file) = text.strip_prefix("keyblock:") {
+            config
+                .with_key_block_lmk_file(file)
+                .map_err(|e| CliError::arg("--lmk", format!("{file}: {}", e.context())))?
+        } else {
+            config.with_lmk_file(path).map_err(|e| {
+                CliError::arg("--lmk", format!("{}: {}", path.display(), e.context()))
+            })?
+        };
     }
     if let Some(spec) = &args.fault {
         config.faults = Faults::parse(spec).map_err(|e| CliError::arg("--fault", e.context()))?;

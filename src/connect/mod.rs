@@ -59,7 +59,9 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Backend>> {
 /// (1–100000), and `timeout_ms`, `connect_timeout_ms`, `backoff_min_ms`,
 /// `backoff_max_ms` (milliseconds, 1–3600000): the `PayShieldConfig`
 /// fields `header_len`, `connections`, `max_in_flight`, `request_timeout`,
-/// `connect_timeout`, `backoff_min` and `backoff_max`. An AWS URL takes
+/// `connect_timeout`, `backoff_min` and `backoff_max`; and `lmk`
+/// (`variant`, the default, or `keyblock`: the HSM runs a key-block LMK,
+/// `PayShieldConfig::lmk`). An AWS URL takes
 /// `endpoint` (an `http://` or `https://` URL: the emulator, a VPC
 /// endpoint).
 ///

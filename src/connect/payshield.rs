@@ -81,6 +81,7 @@ pub struct PayShieldUrl {
     host: String,
     port: u16,
     options: [Option<u64>; 7],
+    lmk: Option<crate::payshield::LmkKind>,
 }
 
 impl PayShieldUrl {
@@ -107,10 +108,18 @@ impl PayShieldUrl {
             host,
             port,
             options: [None; 7],
+            lmk: None,
         };
         for (name, value) in parts.options()? {
+            if name == "lmk" {
+                url.lmk = Some(
+                    crate::payshield::LmkKind::from_name(&value)
+                        .ok_or_else(|| bad("option lmk", "expected variant or keyblock"))?,
+                );
+                continue;
+            }
             let i = OPTIONS.iter().position(|o| o.name == name).ok_or_else(|| {
-                let known: Vec<&str> = OPTIONS.iter().map(|o| o.name).collect();
+                let known: Vec<&str> = OPTIONS.iter().map(|o| o.name).chain(["lmk"]).collect();
                 unknown_option(&name, "payshield://", &known)
             })?;
             let o = &OPTIONS[i];
@@ -197,6 +206,9 @@ impl PayShieldUrl {
         if let Some(n) = o[BACKOFF_MAX] {
             c.backoff_max = ms(n);
         }
+        if let Some(k) = self.lmk {
+            c.lmk = k;
+        }
         c
     }
 
@@ -275,6 +287,9 @@ impl fmt::Display for PayShieldUrl {
                 write!(f, "{sep}{}={v}", o.name)?;
                 sep = '&';
             }
+        }
+        if let Some(k) = self.lmk {
+            write!(f, "{sep}lmk={}", k.as_str())?;
         }
         Ok(())
     }

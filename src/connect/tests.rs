@@ -144,6 +144,25 @@ mod payshield {
     }
 
     #[test]
+    fn lmk_option_sets_the_lmk_kind() {
+        use crate::payshield::LmkKind;
+        let p = ps("payshield://h:1?lmk=keyblock&header_len=2");
+        assert_eq!(p.config().lmk, LmkKind::KeyBlock);
+        assert_eq!(p.to_string(), "payshield://h:1?header_len=2&lmk=keyblock");
+        assert_eq!(ps(&p.to_string()), p);
+        assert_eq!(
+            ps("payshield://h:1?lmk=variant").config().lmk,
+            LmkKind::Variant
+        );
+        assert_eq!(ps("payshield://h:1").config().lmk, LmkKind::Variant);
+        refused(
+            "payshield://h:1?lmk=aes",
+            ErrorKind::InvalidInput,
+            "option lmk",
+        );
+    }
+
+    #[test]
     fn with_header_len_checks_the_range() {
         let p = ps("payshield://h:1").with_header_len(6).unwrap();
         assert_eq!(p.header_len(), Some(6));

@@ -15,6 +15,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 mod arqc;
+mod kb;
 mod pindata;
 
 /// Largest data field sent in one M0/M2/M6/M8 command.
@@ -35,9 +36,12 @@ pub struct RawResponse {
 ///
 /// Keys are named: the [`KeyTable`] maps each [`KeyId`] to its key under the
 /// LMK, key type and attributes; `import_key` / `generate_key` add to it.
-/// Operations the variant-LMK command set cannot express (AES keys, ISO 4
-/// PIN blocks, AES DUKPT, CMAC/HMAC, ARPC method 2 without the EMV common
-/// session key, …) return [`ErrorKind::Unsupported`].
+/// The LMK kind is configured ([`PayShieldConfig::lmk`]): with a variant
+/// LMK, operations its command set cannot express (AES keys, ISO 4 PIN
+/// blocks, AES DUKPT, CMAC/HMAC, …) return [`ErrorKind::Unsupported`];
+/// with a key-block LMK the keys are Thales key blocks and those work too.
+/// Either way, ARPCs no host command computes (method 2 without the EMV
+/// common session key) and clear components stay Unsupported.
 #[derive(Debug, Clone)]
 pub struct PayShieldBackend {
     inner: Arc<Inner>,
@@ -48,10 +52,11 @@ struct Inner {
     name: String,
     link: Link,
     keys: KeyTable,
+    lmk: super::LmkKind,
 }
 
-/// What a payShield with a variant LMK (the only LMK type this client
-/// speaks today) can do through its host commands: TDES keys only (no AES
+/// What a payShield with a variant LMK can do through its host commands
+/// (the key-block LMK's set builds on it: see `client/kb.rs`): TDES keys only (no AES
 /// key, AES DUKPT, ISO format 4, CMAC or HMAC without a key-block LMK);
 /// ISO formats 0, 1 and 3 (CA/CC/G0); TDES DUKPT with the request and
 /// bidirectional data keys (M0/M2); ISO 9797-1 MAC algorithms 1 and 3 of
@@ -156,9 +161,9 @@ fn encoding(e: CodecError) -> Error {
     Error::invalid(e.field, e.reason)
 }
 
-fn fmt_code(f: PinBlockFormat) -> Result<&'static [u8; 2]> {
+fn fmt_code(f: PinBlockFormat, key_block: bool) -> Result<&'static [u8; 2]> {
     match f {
-        PinBlockFormat::Iso4 => Err(Error::unsupported(
+        PinBlockFormat::Iso4 if !key_block => Err(Error::unsupported(
             "ISO format 4 needs an AES PIN key (key-block LMK)",
         )),
         other => codec::pin_format_code(other)
@@ -177,6 +182,7 @@ fn command_code(body: &[u8]) -> [u8; 2] {
 impl PayShieldBackend {
     /// Connects a pool to the payShield at `config.addr` with key table `keys`.
     pub async fn connect(config: PayShieldConfig, keys: KeyTable) -> Result<Self> {
+        let lmk = config.lmk;
         let pool = Pool::connect(config)
             .await
             .map_err(|e| e.with_backend("payshield"))?;
@@ -185,6 +191,7 @@ impl PayShieldBackend {
                 name: "payshield".into(),
                 link: Link::Tcp(pool),
                 keys,
+                lmk,
             }),
         })
     }
@@ -193,7 +200,8 @@ impl PayShieldBackend {
     /// simulator's `server::payshield::Sim`, say) instead of a TCP pool:
     /// the same encoders, response parsers and checks, no sockets. For
     /// differential fuzzing and tests; `header_len` is the handler's header
-    /// length (at least 1).
+    /// length (at least 1); the LMK kind is the handler's
+    /// ([`HostCommandHandler::lmk_kind`]).
     pub fn in_process(
         handler: Arc<dyn HostCommandHandler>,
         header_len: usize,
@@ -205,6 +213,7 @@ impl PayShieldBackend {
                 "must be at least 1 to match responses",
             ));
         }
+        let lmk = handler.lmk_kind();
         Ok(Self {
             inner: Arc::new(Inner {
                 name: "payshield".into(),
@@ -213,8 +222,14 @@ impl PayShieldBackend {
                     header_len,
                 },
                 keys,
+                lmk,
             }),
         })
+    }
+
+    /// The kind of LMK this backend was configured for.
+    pub fn lmk_kind(&self) -> super::LmkKind {
+        self.inner.lmk
     }
 
     /// Renames the backend (for reports with several instances).
@@ -277,29 +292,31 @@ impl PayShieldBackend {
     }
 
     async fn translate_pin(&self, r: TranslatePinRequest) -> Result<TranslatePinResponse> {
-        let src_fmt = fmt_code(r.incoming_format)?;
-        let dst_fmt = fmt_code(r.outgoing_format)?;
+        let src_fmt = fmt_code(r.incoming_format, self.is_key_block())?;
+        let dst_fmt = fmt_code(r.outgoing_format, self.is_key_block())?;
         let out = self.key(&r.outgoing_key)?;
         rules::check(&r.outgoing_key, &out.attributes, Purpose::PinEncrypt)?;
         let block = r.pin_block.as_bytes();
-        if block.len() != 8 {
-            return Err(Error::invalid("pin block", "expected 8 bytes"));
+        if block.len() != r.incoming_format.block_len() {
+            return Err(Error::invalid(
+                "pin block",
+                "wrong length for its ISO format",
+            ));
         }
-        let account = codec::account_field(r.pan.expose());
-        let mut b = Vec::with_capacity(160);
+        let pan = r.pan.expose();
+        let mut b = Vec::with_capacity(400);
         match &r.incoming_key {
             PinKey::Key(id) => {
                 let k = self.key(id)?;
                 rules::check(id, &k.attributes, Purpose::PinDecrypt)?;
-                let cmd = if k.key_type == KeyType::TPK {
-                    b"CA"
-                } else {
-                    b"CC"
-                };
-                rq::pin_translate(
-                    &mut b, cmd, &k.key, &out.key, block, src_fmt, dst_fmt, &account,
-                )
-                .map_err(encoding)?;
+                // A TPK (variant key type 002, or Thales key-block usage
+                // `71`) translates with CA, a zone key with CC.
+                let tpk = k.key_type == KeyType::TPK
+                    || crate::payshield::keyblock::header_of(&k.key)
+                        .is_some_and(|h| &h.usage == b"71");
+                let cmd = if tpk { b"CA" } else { b"CC" };
+                rq::pin_translate(&mut b, cmd, &k.key, &out.key, block, src_fmt, dst_fmt, pan)
+                    .map_err(encoding)?;
             }
             PinKey::Dukpt(d) => {
                 let bdk = self.dukpt_bdk(d)?;
@@ -311,13 +328,14 @@ impl PayShieldBackend {
                     block,
                     src_fmt,
                     dst_fmt,
-                    &account,
+                    pan,
                 )
                 .map_err(encoding)?;
             }
         }
         let (_, body) = self.run(&b, false).await?;
-        let t = codec::parse_pin_translation(&body).map_err(protocol)?;
+        let t = codec::reply::parse_pin_translation_n(&body, r.outgoing_format.block_len())
+            .map_err(protocol)?;
         if &t.format != dst_fmt {
             return Err(Error::new(
                 ErrorKind::Protocol,
@@ -332,13 +350,20 @@ impl PayShieldBackend {
     }
 
     fn dukpt_bdk(&self, d: &Dukpt) -> Result<Arc<TableKey>> {
-        if d.ksn.is_aes() {
+        if d.ksn.is_aes() && !self.is_key_block() {
             return Err(Error::unsupported(
                 "AES DUKPT needs an AES BDK (key-block LMK)",
             ));
         }
         let bdk = self.key(&d.bdk)?;
         rules::check_bdk(&bdk.attributes, d)?;
+        // G0 and M0/M2 carry no working-key type: an AES BDK derives keys
+        // of its own length.
+        if d.ksn.is_aes() && d.key_type != bdk.attributes.algorithm {
+            return Err(Error::unsupported(
+                "payShield AES DUKPT derives working keys of the BDK's own algorithm only",
+            ));
+        }
         Ok(bdk)
     }
 
@@ -364,11 +389,19 @@ impl PayShieldBackend {
                 (self.dukpt_bdk(dukpt)?, Some(dukpt.ksn.as_bytes()))
             }
         };
+        let block = if k.attributes.algorithm.is_aes() {
+            16
+        } else {
+            8
+        };
         let iv = match mode {
             CipherMode::Ecb => None,
-            CipherMode::Cbc { iv } if iv.len() == 8 => Some(iv.as_slice()),
+            CipherMode::Cbc { iv } if iv.len() == block => Some(iv.as_slice()),
             CipherMode::Cbc { .. } => {
-                return Err(Error::invalid("iv", "expected 8 bytes for TDES"))
+                return Err(Error::invalid(
+                    "iv",
+                    "expected one cipher block (8 bytes TDES, 16 AES)",
+                ))
             }
         };
         if data.len() > MAX_DATA {
@@ -377,7 +410,9 @@ impl PayShieldBackend {
                 "longer than one payShield command carries (32 KiB)",
             ));
         }
-        let kt = if ksn.is_some() {
+        let kt = if k.key_type == KeyType::KEY_BLOCK {
+            KeyType::KEY_BLOCK
+        } else if ksn.is_some() {
             KeyType::BDK
         } else {
             k.key_type
@@ -385,7 +420,8 @@ impl PayShieldBackend {
         let mut b = Vec::with_capacity(data.len() + 80);
         rq::m0_m2(&mut b, encrypt, kt, &k.key, ksn, iv, data).map_err(encoding)?;
         let (_, body) = self.run(&b, false).await?;
-        let out = codec::parse_data(&body, iv.is_some()).map_err(protocol)?;
+        let out =
+            codec::reply::parse_data_iv(&body, iv.map_or(0, <[u8]>::len)).map_err(protocol)?;
         if out.len() != data.len() {
             return Err(Error::new(
                 ErrorKind::Protocol,
@@ -431,6 +467,14 @@ impl PayShieldBackend {
     }
 
     async fn generate_mac(&self, r: GenerateMacRequest) -> Result<GenerateMacResponse> {
+        if self.is_key_block() {
+            let k = self.key(&r.key)?;
+            let mac = self.generate_mac_kb(&r, &k).await?;
+            return Ok(GenerateMacResponse {
+                mac,
+                key_check_value: k.kcv,
+            });
+        }
         let (k, alg, pad) = self.mac_request(&r.key, r.algorithm, true)?;
         let (size, len) = match r.mac_length {
             None | Some(8) => (b'1', 8),
@@ -454,6 +498,11 @@ impl PayShieldBackend {
     }
 
     async fn verify_mac(&self, r: VerifyMacRequest) -> Result<VerifyResponse> {
+        if self.is_key_block() {
+            let k = self.key(&r.key)?;
+            let verification = self.verify_mac_kb(&r, &k).await?;
+            return Ok(VerifyResponse { verification });
+        }
         let (k, alg, pad) = self.mac_request(&r.key, r.algorithm, false)?;
         let size = match r.mac.len() {
             8 => b'1',
@@ -483,6 +532,9 @@ impl PayShieldBackend {
     }
 
     async fn generate_key(&self, r: GenerateKeyRequest) -> Result<KeyInfo> {
+        if self.is_key_block() {
+            return self.generate_key_kb(r).await;
+        }
         r.attributes.validate()?;
         let kt = key_type_for(&r.attributes)?;
         let scheme = scheme_for(r.attributes.algorithm)?;
@@ -529,6 +581,15 @@ impl PayShieldBackend {
         let kek = self.key(kek_id)?;
         rules::check(kek_id, &kek.attributes, Purpose::KeyUnwrap)?;
         let header = crate::algo::tr31::parse_header(block)?;
+        if self.is_key_block() {
+            if self.inner.keys.contains(&r.key_id) {
+                return Err(Error::new(
+                    ErrorKind::KeyExists,
+                    format!("a key named {} already exists", r.key_id),
+                ));
+            }
+            return self.import_tr31_kb(&r, &kek, block, &header).await;
+        }
         if header.algorithm != crate::algo::tr31::Algorithm::Tdes {
             return Err(Error::unsupported(
                 "only TDES keys can be imported under a variant LMK",
@@ -594,6 +655,9 @@ impl PayShieldBackend {
         rules::check_exportable(&r.key, &key.attributes)?;
         let kek = self.key(&r.kek)?;
         rules::check(&r.kek, &kek.attributes, Purpose::KeyWrap)?;
+        if self.is_key_block() {
+            return self.export_key_kb(&r, &key, &kek).await;
+        }
         if r.version != Tr31Version::B {
             return Err(Error::unsupported(
                 "a variant-LMK payShield exports TR-31 version B under a TDES ZMK",
@@ -733,14 +797,14 @@ impl Backend for PayShieldBackend {
     }
 
     fn capabilities(&self) -> Capabilities {
-        VARIANT_LMK_CAPABILITIES.clone()
+        self.caps().clone()
     }
 
     async fn execute(&self, request: Request) -> Result<Response> {
         let op = request.operation();
         if let Err(e) = request
             .validate()
-            .and_then(|()| VARIANT_LMK_CAPABILITIES.check(&request))
+            .and_then(|()| self.caps().check(&request))
         {
             return Err(e.with_op(op).with_backend(self.inner.name.clone()));
         }

@@ -24,6 +24,10 @@ pub use reply::{
     parse_pin_translation, parse_tr31_export, PinTranslation,
 };
 
+/// The reason of every [`CodecError`] about a malformed Thales key block
+/// (the simulator answers `83`, "key block format error").
+pub const KEY_BLOCK_FORMAT: &str = "key block format error";
+
 /// Largest payload a 2-byte length prefix can carry.
 pub const MAX_FRAME_LEN: usize = 0xFFFF;
 
@@ -99,8 +103,8 @@ fn hex_val(c: u8) -> Option<u8> {
     }
 }
 
-/// The scheme a key field's tag character announces (`U`, `T`, `X`, `Y`);
-/// a single-length key has no tag.
+/// The scheme a key field's tag character announces (`U`, `T`, `X`, `Y`,
+/// `S` for a key block); a single-length key has no tag.
 pub fn key_tag(c: u8) -> Option<KeyScheme> {
     KeyScheme::from_tag(c).filter(|s| *s != KeyScheme::Z)
 }
@@ -249,28 +253,66 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
 
-    /// A key field: scheme tag (`U`, `T`, `X`, `Y`) + 32H/48H, or bare 16H
+    /// A key field: scheme tag (`U`, `T`, `X`, `Y`) + 32H/48H, bare 16H
     /// for a single-length key (the notes' `KEY` = 16H, `U`+32H, `T`+48H,
     /// `X`+32H, `Y`+48H; no public frame writes a `Z` tag in front of a
-    /// key, so `Z` is a key scheme *field* value only).
+    /// key, so `Z` is a key scheme *field* value only), or `S` + a Thales
+    /// key block (see [`Reader::key_block`]). A TR-31 block (`R`) is read
+    /// only where a command takes one.
     pub fn key(&mut self, field: &'static str) -> R<EncryptedKey> {
-        let scheme = match self.peek().and_then(key_tag) {
-            Some(s) => {
+        let scheme = match self.peek() {
+            Some(b'S') => {
                 self.pos += 1;
-                s
+                let b = self.key_block(field)?;
+                return Ok(EncryptedKey {
+                    scheme: KeyScheme::S,
+                    bytes: b.to_vec(),
+                });
             }
-            None => {
-                if matches!(self.peek(), Some(b'S' | b'R')) {
-                    return Err(CodecError::new(
-                        field,
-                        "key block scheme not supported here",
-                    ));
+            Some(b'R') => {
+                return Err(CodecError::new(
+                    field,
+                    "key block scheme not supported here",
+                ))
+            }
+            Some(c) => match key_tag(c) {
+                Some(s) => {
+                    self.pos += 1;
+                    s
                 }
-                KeyScheme::Z
-            }
+                None => KeyScheme::Z,
+            },
+            None => KeyScheme::Z,
         };
         let bytes = self.hex(scheme.key_len() * 2, field)?;
         Ok(EncryptedKey { scheme, bytes })
+    }
+
+    /// A Thales key block after its `S`: self-delimiting by the 4-digit
+    /// length after the version character (ut-codec-payshield test.js
+    /// @4063d5b8 L216 `S00072K0TB00E0001…`: 72 characters). Only the
+    /// framing is checked here (length, printable ASCII); the header's
+    /// fields and the authenticator are the HSM's business
+    /// ([`crate::payshield::keyblock`]). Errors carry
+    /// [`KEY_BLOCK_FORMAT`] as their reason.
+    pub fn key_block(&mut self, field: &'static str) -> R<&'a [u8]> {
+        let bad = CodecError::new(field, KEY_BLOCK_FORMAT);
+        let rest = self.rest();
+        let len_digits = rest.get(1..5).ok_or(bad)?;
+        if !len_digits.iter().all(u8::is_ascii_digit) {
+            return Err(bad);
+        }
+        let len = len_digits
+            .iter()
+            .fold(0usize, |a, d| a * 10 + usize::from(d - b'0'));
+        if len < crate::payshield::keyblock::HEADER_LEN {
+            return Err(bad);
+        }
+        let b = self.take(len, field).map_err(|_| bad)?;
+        if !b.iter().all(u8::is_ascii_graphic) {
+            return Err(bad);
+        }
+        Ok(b)
     }
 
     /// A 3-character key type code.
@@ -410,10 +452,12 @@ fn reply_round_trip(body: &[u8]) -> Option<&'static str> {
         enc.extend_from_slice(rest);
         enc == body
     }
-    if let Ok((t, rest)) = parse_pin_translation_fields(body) {
-        let mut o = Vec::new();
-        if encode_pin_translation(&mut o, &t).is_err() || !same(body, o, rest) {
-            return Some("pin translation");
+    for n in [8, 16] {
+        if let Ok((t, rest)) = parse_pin_translation_fields_n(body, n) {
+            let mut o = Vec::new();
+            if encode_pin_translation(&mut o, &t).is_err() || !same(body, o, rest) {
+                return Some("pin translation");
+            }
         }
     }
     for n in 1..=2 {
@@ -425,15 +469,15 @@ fn reply_round_trip(body: &[u8]) -> Option<&'static str> {
             }
         }
     }
-    for iv in [false, true] {
-        if let Ok((d, rest)) = parse_data_fields(body, iv) {
+    for iv in [0, 8, 16] {
+        if let Ok((d, rest)) = parse_data_fields_iv(body, iv) {
             let mut o = Vec::new();
             if encode_data(&mut o, &d).is_err() || !same(body, o, rest) {
                 return Some("data reply");
             }
         }
     }
-    for len in [4, 8] {
+    for len in [4, 8, 16, 32] {
         if let Ok((m, rest)) = parse_mac_fields(body, len) {
             let mut o = Vec::new();
             push_hex(&mut o, &m);

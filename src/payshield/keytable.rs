@@ -6,8 +6,12 @@
 //! backend enforces usage and exportability as a key-block HSM would).
 //!
 //! File format (one key a line, `#` comments):
-//! `<key-id> <key type 3H> <key under LMK> <TR-31 usage> <mode of use> <exportability> <KCV 6H>`,
-//! for example `zpk/acq U1EF828AA8F6B80EB83E19FBC373F3A85 …`.
+//! `<key-id> <key type 3H> <key under LMK> <TR-31 usage> <mode of use> <exportability> <KCV 6H> [<algorithm>]`,
+//! for example `zpk/acq 001 U1EF828AA8F6B80EB83E19FBC373F3A85 P0 B E 6F1E3F`.
+//! The algorithm (AWS name: `TDES_2KEY`, `AES_128`, …) is needed only for
+//! a key block (`S…`, key type `FFF`), whose 16- and 24-byte keys look
+//! alike; without it the key block's header decides (TDES 2-key, AES-128
+//! or -256, HMAC).
 
 use super::lmk::{EncryptedKey, KeyScheme, KeyType};
 use crate::error::{Error, ErrorKind, Result};
@@ -29,10 +33,10 @@ pub struct TableKey {
     pub kcv: Kcv,
 }
 
-/// The payShield key type for keys with `attributes`: ZMK for K0/K1, ZPK for
-/// P0, CVK for C0, BDK for B0, MK-AC/SMC/SMI/DN for E0/E1/E2/E4, ZEK for D0,
-/// TAK for M0/M1/M3, PVK (002) for V1/V2. AES and HMAC keys need a key-block
-/// LMK and are unsupported here.
+/// The payShield (variant-LMK) key type for keys with `attributes`: ZMK
+/// for K0/K1, ZPK for P0, CVK for C0, BDK for B0, MK-AC/SMC/SMI/DN for
+/// E0/E1/E2/E4, ZEK for D0, TAK for M0/M1/M3, PVK (002) for V1/V2. AES and
+/// HMAC keys need a key-block LMK (key type `FFF`) and are unsupported here.
 pub fn key_type_for(attributes: &KeyAttributes) -> Result<KeyType> {
     if !attributes.algorithm.is_tdes() {
         return Err(Error::unsupported(
@@ -78,6 +82,10 @@ pub fn algorithm_for(scheme: KeyScheme) -> Result<KeyAlgorithm> {
         KeyScheme::T | KeyScheme::Y => Ok(KeyAlgorithm::Tdes3),
         KeyScheme::Z => Err(Error::unsupported(
             "single-length DES keys are not supported",
+        )),
+        KeyScheme::S => Err(Error::invalid(
+            "key under lmk",
+            "a key block's algorithm and length are not in its scheme",
         )),
     }
 }
@@ -152,13 +160,29 @@ impl KeyTable {
             }
             let bad = |what: &str| Error::invalid("key table", format!("line {}: {what}", i + 1));
             let f: Vec<&str> = line.split_whitespace().collect();
-            let [id, kt, key, usage, mode, exp, kcv] = f.as_slice() else {
-                return Err(bad("expected 7 fields"));
+            let ([id, kt, key, usage, mode, exp, kcv] | [id, kt, key, usage, mode, exp, kcv, _]) =
+                f.as_slice()
+            else {
+                return Err(bad("expected 7 or 8 fields"));
             };
             let id = KeyId::new(*id).map_err(|_| bad("bad key id"))?;
             let key_type = KeyType::parse(kt.as_bytes()).map_err(|_| bad("bad key type"))?;
             let key = EncryptedKey::parse(key).map_err(|_| bad("bad key under LMK"))?;
-            let algorithm = algorithm_for(key.scheme).map_err(|_| bad("unsupported key scheme"))?;
+            let algorithm = match (f.get(7), key.scheme) {
+                (Some(a), KeyScheme::S) => {
+                    let a = KeyAlgorithm::from_aws_name(a).ok_or_else(|| bad("bad algorithm"))?;
+                    let header = crate::payshield::keyblock::header_of(&key)
+                        .ok_or_else(|| bad("bad key block"))?;
+                    if char::from(header.algorithm) != a.tr31_code() {
+                        return Err(bad("the algorithm does not match the key block"));
+                    }
+                    a
+                }
+                (None, KeyScheme::S) => crate::payshield::keyblock::algorithm_of_block(&key)
+                    .map_err(|_| bad("bad key block"))?,
+                (Some(_), _) => return Err(bad("an algorithm is given for key blocks only")),
+                (None, s) => algorithm_for(s).map_err(|_| bad("unsupported key scheme"))?,
+            };
             let usage = KeyUsage::from_code(usage).map_err(|_| bad("bad key usage"))?;
             let one = |s: &str| {
                 let mut c = s.chars();
@@ -203,7 +227,7 @@ impl KeyTable {
         for id in names {
             let Some(k) = keys.get(id) else { continue };
             let a = &k.attributes;
-            let _ = writeln!(
+            let _ = write!(
                 s,
                 "{id} {} {} {} {} {} {}",
                 k.key_type,
@@ -213,6 +237,10 @@ impl KeyTable {
                 a.exportability.tr31_code(),
                 k.kcv
             );
+            if k.key.scheme == KeyScheme::S {
+                let _ = write!(s, " {}", a.algorithm.aws_name());
+            }
+            s.push('\n');
         }
         Ok(s)
     }
@@ -221,6 +249,33 @@ impl KeyTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_blocks_in_the_table() {
+        use crate::payshield::keyblock::{KeyBlockHeader, KeyBlockLmk};
+        let lmk = KeyBlockLmk::test_lmk();
+        let h = KeyBlockHeader::new(b'1', *b"P0", b'T', b'B', b'E', *b"00");
+        let k = lmk.wrap(&h, &[0x13; 24], &mut rand::rng()).unwrap();
+        let t = KeyTable::new();
+        let line = format!("zpk/3 FFF {} P0 B E 000000 TDES_3KEY\n", k.to_text());
+        t.load_str(&line).unwrap();
+        let got = t.get(&KeyId::new("zpk/3").unwrap()).unwrap();
+        assert_eq!(got.attributes.algorithm, KeyAlgorithm::Tdes3);
+        assert_eq!(got.key_type, KeyType::KEY_BLOCK);
+        assert_eq!(t.to_text().unwrap(), line);
+        // Without the algorithm the block's header decides (2-key TDES).
+        let t2 = KeyTable::new();
+        t2.load_str(&line.replace(" TDES_3KEY", "")).unwrap();
+        let got = t2.get(&KeyId::new("zpk/3").unwrap()).unwrap();
+        assert_eq!(got.attributes.algorithm, KeyAlgorithm::Tdes2);
+        // An algorithm that contradicts the block, or one for a variant key.
+        assert!(t2
+            .load_str(&line.replace("zpk/3", "x").replace("TDES_3KEY", "AES_128"))
+            .is_err());
+        assert!(t2
+            .load_str("y 001 U1EF828AA8F6B80EB83E19FBC373F3A85 P0 B E 6F1E3F TDES_2KEY")
+            .is_err());
+    }
 
     #[test]
     fn text_round_trip() {

@@ -16,6 +16,12 @@ use std::sync::Arc;
 pub trait HostCommandHandler: Send + Sync {
     /// Answers one request payload with one frame appended to `out`.
     fn handle(&self, payload: &[u8], out: &mut Vec<u8>);
+
+    /// The kind of LMK the handler runs (the client encodes keys and picks
+    /// its capabilities by it). Variant unless the handler says otherwise.
+    fn lmk_kind(&self) -> super::LmkKind {
+        super::LmkKind::Variant
+    }
 }
 
 /// The client's link to its HSM.

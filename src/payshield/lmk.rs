@@ -80,6 +80,10 @@ impl KeyType {
     pub const MK_SMC: Self = Self::of(3, 0x09);
     /// MK-DN (EMV dynamic number), pair 28-29 variant 5.
     pub const MK_DN: Self = Self::of(5, 0x09);
+    /// `FFF`: the key is a key block and its type is in the block's header
+    /// (key-block LMK commands: ut-codec-payshield test.js @4063d5b8 L173
+    /// `A00FFFS…`, L2072 `M00011FFFS…`). No LMK pair.
+    pub const KEY_BLOCK: Self = Self::of(0x0F, 0xFF);
 
     const fn of(variant: u8, lmk_code: u8) -> Self {
         Self { variant, lmk_code }
@@ -94,6 +98,9 @@ impl KeyType {
             )
         };
         let [v, c1, c2] = <[u8; 3]>::try_from(code).map_err(|_| bad())?;
+        if code == b"FFF" {
+            return Ok(Self::KEY_BLOCK);
+        }
         if !v.is_ascii_digit() {
             return Err(bad());
         }
@@ -109,7 +116,7 @@ impl KeyType {
         Ok(kt)
     }
 
-    /// The variant digit (0-9).
+    /// The variant digit (0-9; 15 for [`KeyType::KEY_BLOCK`]).
     pub fn variant(self) -> u8 {
         self.variant
     }
@@ -121,6 +128,9 @@ impl KeyType {
 
     /// The 3-character code.
     pub fn code(self) -> [u8; 3] {
+        if self == Self::KEY_BLOCK {
+            return *b"FFF";
+        }
         let hex = b"0123456789ABCDEF";
         [
             b'0' + self.variant,
@@ -164,6 +174,10 @@ pub enum KeyScheme {
     X,
     /// Triple-length key, ANSI X9.17 (ECB).
     Y,
+    /// A Thales key block under a key-block LMK (see
+    /// [`crate::payshield::keyblock`]): variable length, the length is in
+    /// the block's header.
+    S,
 }
 
 impl KeyScheme {
@@ -175,6 +189,7 @@ impl KeyScheme {
             b'T' => Some(Self::T),
             b'X' => Some(Self::X),
             b'Y' => Some(Self::Y),
+            b'S' => Some(Self::S),
             _ => None,
         }
     }
@@ -187,15 +202,18 @@ impl KeyScheme {
             Self::T => b'T',
             Self::X => b'X',
             Self::Y => b'Y',
+            Self::S => b'S',
         }
     }
 
-    /// Key length in bytes.
+    /// Key length in bytes (0 for `S`: a key block's length is in its
+    /// header, not in the scheme).
     pub fn key_len(self) -> usize {
         match self {
             Self::Z => 8,
             Self::U | Self::X => 16,
             Self::T | Self::Y => 24,
+            Self::S => 0,
         }
     }
 
@@ -213,26 +231,48 @@ impl KeyScheme {
         match self {
             Self::U => &DOUBLE_VARIANTS,
             Self::T => &TRIPLE_VARIANTS,
-            Self::Z | Self::X | Self::Y => &[],
+            Self::Z | Self::X | Self::Y | Self::S => &[],
         }
     }
 }
 
 /// A key encrypted under a key-encryption key with a scheme (as it appears
-/// in a host command: `U` + 32H, `T` + 48H, 16H, …). Not secret, but the
-/// bytes are kept out of `Debug` anyway.
+/// in a host command: `U` + 32H, `T` + 48H, 16H, `S` + key block, …). Not
+/// secret, but the bytes are kept out of `Debug` anyway.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct EncryptedKey {
     /// The scheme.
     pub scheme: KeyScheme,
-    /// The encrypted bytes (8, 16 or 24).
+    /// The encrypted bytes (8, 16 or 24); for scheme `S` the key block's
+    /// text after the `S` (ASCII header, hex key data, hex authenticator).
     pub bytes: Vec<u8>,
 }
 
 impl EncryptedKey {
-    /// Parses the host-command text form (`U…`, `T…`, `X…`, `Y…`, `Z…` or 16H).
+    /// Parses the host-command text form (`U…`, `T…`, `X…`, `Y…`, `Z…`,
+    /// 16H, or `S` + a key block whose length field is its length; the
+    /// header's fields are checked where the block is used).
     pub fn parse(text: &str) -> Result<Self> {
         let b = text.as_bytes();
+        if let Some(block) = text.strip_prefix('S') {
+            let len = block
+                .get(1..5)
+                .filter(|d| d.bytes().all(|c| c.is_ascii_digit()))
+                .and_then(|d| d.parse::<usize>().ok());
+            if len != Some(block.len())
+                || block.len() < 16
+                || !block.bytes().all(|c| c.is_ascii_graphic())
+            {
+                return Err(Error::invalid(
+                    "key under lmk",
+                    "a key block's length field must give its length",
+                ));
+            }
+            return Ok(Self {
+                scheme: KeyScheme::S,
+                bytes: block.as_bytes().to_vec(),
+            });
+        }
         let (scheme, hex_part) = match b.first().copied().and_then(KeyScheme::from_tag) {
             Some(s) => (s, text.get(1..).unwrap_or("")),
             None => (KeyScheme::Z, text),
@@ -254,7 +294,11 @@ impl EncryptedKey {
         if self.scheme != KeyScheme::Z {
             s.push(self.scheme.tag() as char);
         }
-        s.push_str(&hex::encode_upper(&self.bytes));
+        if self.scheme == KeyScheme::S {
+            s.push_str(&String::from_utf8_lossy(&self.bytes));
+        } else {
+            s.push_str(&hex::encode_upper(&self.bytes));
+        }
         s
     }
 
@@ -416,7 +460,7 @@ impl VariantLmk {
     }
 
     fn crypt(&self, kt: KeyType, scheme: KeyScheme, data: &mut [u8], encrypt: bool) -> Result<()> {
-        if data.len() != scheme.key_len() {
+        if scheme == KeyScheme::S || data.len() != scheme.key_len() {
             return Err(Error::invalid(
                 "key",
                 "length does not match the key scheme",
@@ -482,7 +526,7 @@ pub fn encrypt_under_zmk(
     clear: &[u8],
     encrypt: bool,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    if clear.len() != scheme.key_len() {
+    if scheme == KeyScheme::S || clear.len() != scheme.key_len() {
         return Err(Error::invalid(
             "key",
             "length does not match the key scheme",
@@ -528,6 +572,9 @@ mod tests {
         assert_eq!(KeyType::ZMK.pair_index().unwrap(), 2);
         assert_eq!(KeyType::BDK.pair_index().unwrap(), 14);
         assert!(KeyType::parse(b"0FF").is_err());
+        assert_eq!(KeyType::parse(b"FFF").unwrap(), KeyType::KEY_BLOCK);
+        assert_eq!(KeyType::KEY_BLOCK.to_string(), "FFF");
+        assert!(KeyType::KEY_BLOCK.pair_index().is_err());
         assert!(KeyType::parse(b"A01").is_err());
         assert!(KeyType::parse(b"00").is_err());
         assert!(KeyType::parse(b"00a").is_err());

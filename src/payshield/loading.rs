@@ -14,8 +14,9 @@
 
 use super::client::PayShieldBackend;
 use super::codec::{self, request as rq};
+use super::keyblock::{KeyBlockLmk, LmkKind};
 use super::keytable::{algorithm_for, key_type_for, scheme_for, TableKey};
-use super::lmk::{EncryptedKey, KeyType, VariantLmk};
+use super::lmk::{EncryptedKey, KeyScheme, KeyType, VariantLmk};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::KeyInfo;
 use crate::types::{Kcv, KeyAttributes, KeyId};
@@ -23,6 +24,15 @@ use crate::types::{Kcv, KeyAttributes, KeyId};
 /// The public test LMK's check value as NC reports it (16 hex digits).
 pub fn test_lmk_check_value() -> String {
     hex::encode_upper(VariantLmk::test_lmk().check_value())
+}
+
+/// The test LMK's check value for an LMK of `kind` (the variant test LMK,
+/// or the test key-block LMK: see [`crate::payshield::keyblock`]).
+pub fn test_lmk_check_value_for(kind: LmkKind) -> String {
+    match kind {
+        LmkKind::Variant => test_lmk_check_value(),
+        LmkKind::KeyBlock => hex::encode_upper(KeyBlockLmk::test_lmk().check_value()),
+    }
 }
 
 impl PayShieldBackend {
@@ -64,14 +74,20 @@ impl PayShieldBackend {
         expected_kcv: Option<Kcv>,
     ) -> Result<KeyInfo> {
         attributes.validate()?;
-        let key_type = match key_type {
-            Some(k) => k,
-            None => key_type_for(&attributes)?,
+        let key_type = match (key_type, key.scheme) {
+            (Some(k), _) => k,
+            (None, KeyScheme::S) => KeyType::KEY_BLOCK,
+            (None, _) => key_type_for(&attributes)?,
         };
-        if algorithm_for(key.scheme)? != attributes.algorithm {
+        let fits = match key.scheme {
+            KeyScheme::S => super::keyblock::header_of(&key)
+                .is_some_and(|h| char::from(h.algorithm) == attributes.algorithm.tr31_code()),
+            s => algorithm_for(s)? == attributes.algorithm,
+        };
+        if !fits {
             return Err(Error::invalid(
                 "key under lmk",
-                "its key scheme does not match the algorithm",
+                "its key scheme or key block algorithm does not match the algorithm",
             ));
         }
         if self.keys().contains(&id) {
@@ -103,15 +119,18 @@ impl PayShieldBackend {
         })
     }
 
-    /// True when the HSM reports (NC) the public test LMK's check value.
+    /// True when the HSM reports (NC) the check value of the test LMK of
+    /// the configured kind (variant or key block).
     pub async fn runs_test_lmk(&self) -> Result<bool> {
         let (kcv, _firmware) = self.diagnostics().await?;
-        Ok(kcv.eq_ignore_ascii_case(&test_lmk_check_value()))
+        Ok(kcv.eq_ignore_ascii_case(&test_lmk_check_value_for(self.lmk_kind())))
     }
 
     /// Adds a clear **test** key to the key table, encrypted under the
     /// public test LMK, with `attributes` (any TDES key the key table can
-    /// hold; typically a KEK that then imports working keys as TR-31).
+    /// hold; typically a KEK that then imports working keys as TR-31). On
+    /// a key-block LMK the key becomes a key block under the test
+    /// key-block LMK, and AES and HMAC keys are held too.
     ///
     /// Refuses with [`ErrorKind::KeyUsage`] unless the HSM reports the test
     /// LMK's check value, with [`ErrorKind::Unsupported`] for keys a variant
@@ -138,15 +157,22 @@ impl PayShieldBackend {
         clear: &[u8],
     ) -> Result<KeyInfo> {
         attributes.validate()?;
-        let key_type = key_type_for(&attributes)?;
-        let scheme = scheme_for(attributes.algorithm)?;
+        let kb = self.lmk_kind() == LmkKind::KeyBlock;
+        let (key_type, scheme) = if kb {
+            (KeyType::KEY_BLOCK, KeyScheme::S)
+        } else {
+            (
+                key_type_for(&attributes)?,
+                scheme_for(attributes.algorithm)?,
+            )
+        };
         if clear.len() != attributes.algorithm.key_len() {
             return Err(Error::invalid(
                 "clear key",
                 "length does not match the algorithm",
             ));
         }
-        if !crate::algo::cipher::has_odd_parity(clear) {
+        if attributes.algorithm.is_tdes() && !crate::algo::cipher::has_odd_parity(clear) {
             return Err(Error::invalid(
                 "clear key",
                 "a TDES key under the LMK must have odd parity",
@@ -165,8 +191,19 @@ impl PayShieldBackend {
                 format!("a key named {id} already exists"),
             ));
         }
-        let key = VariantLmk::test_lmk().encrypt_key(key_type, scheme, clear)?;
-        let kcv = Kcv(crate::algo::cipher::kcv_tdes(clear)?);
+        let (key, kcv) = if kb {
+            let h = super::keyblock::header_for(&attributes)?;
+            let key = KeyBlockLmk::test_lmk().wrap(&h, clear, &mut rand::rng())?;
+            (
+                key,
+                crate::algo::kcv::key_check_value(attributes.algorithm, clear)?,
+            )
+        } else {
+            (
+                VariantLmk::test_lmk().encrypt_key(key_type, scheme, clear)?,
+                Kcv(crate::algo::cipher::kcv_tdes(clear)?),
+            )
+        };
         self.keys().insert(
             id.clone(),
             TableKey {

@@ -4,6 +4,8 @@
 //!   their [`KeyType`] and attributes).
 //! - [`VariantLmk`]: the variant LMK (the simulator's, and the public test
 //!   LMK that test keys are loaded under).
+//! - [`KeyBlockLmk`] and [`keyblock`]: the key-block LMK and Thales key
+//!   blocks (key scheme `S`), for payShields that run a key-block LMK.
 //! - `PayShieldBackend` (feature `payshield`): a pipelined, pooled async
 //!   client implementing [`crate::Backend`], configured by
 //!   `PayShieldConfig` or a `payshield://` [`BackendUrl`](crate::BackendUrl);
@@ -22,6 +24,7 @@ pub mod codec;
 #[cfg_attr(not(feature = "payshield"), allow(dead_code))]
 pub(crate) mod keytable;
 // Without the simulator, some LMK helpers (encrypt_under_zmk) are unused.
+pub mod keyblock;
 #[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) mod lmk;
 
@@ -36,11 +39,12 @@ mod pool;
 
 #[cfg(feature = "payshield")]
 pub use client::{error_for_code, PayShieldBackend, RawResponse};
+pub use keyblock::{KeyBlockLmk, LmkKind};
 pub use keytable::{KeyTable, TableKey};
 #[cfg(feature = "payshield")]
 pub use link::HostCommandHandler;
 pub use lmk::{EncryptedKey, KeyError, KeyScheme, KeyType, VariantLmk};
 #[cfg(feature = "payshield")]
-pub use loading::test_lmk_check_value;
+pub use loading::{test_lmk_check_value, test_lmk_check_value_for};
 #[cfg(feature = "payshield")]
 pub use pool::PayShieldConfig;

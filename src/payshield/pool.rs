@@ -56,6 +56,11 @@ pub struct PayShieldConfig {
     /// Longest reconnect delay (default 2 s); also how long a connection
     /// that has carried no response must stay up to count as healthy.
     pub backoff_max: Duration,
+    /// The kind of LMK the payShield runs (default: variant). It decides
+    /// the command forms (key blocks, key type `FFF`) and the
+    /// capabilities; the HSM does not report it, so it is configured (URL
+    /// option `lmk=keyblock`).
+    pub lmk: super::LmkKind,
 }
 
 impl PayShieldConfig {
@@ -70,7 +75,14 @@ impl PayShieldConfig {
             connect_timeout: Duration::from_secs(2),
             backoff_min: Duration::from_millis(20),
             backoff_max: Duration::from_secs(2),
+            lmk: super::LmkKind::Variant,
         }
+    }
+
+    /// The same configuration for a payShield running a key-block LMK.
+    pub fn with_key_block_lmk(mut self) -> Self {
+        self.lmk = super::LmkKind::KeyBlock;
+        self
     }
 
     fn header_space(&self) -> u64 {

@@ -2,7 +2,9 @@
 //!
 //! Speaks the payShield host protocol (2-byte length, echoed header,
 //! command code, response code = command + 1, error code) with a variant LMK
-//! (the public test LMK by default). Many connections at once; several
+//! (the public test LMK by default) or a key-block LMK
+//! ([`SimConfig::key_block_lmk`]: keys are Thales key blocks, AES keys, ISO
+//! format 4, AES DUKPT, CMAC and HMAC work). Many connections at once; several
 //! requests in flight on one connection are answered in order. Optional
 //! [`Faults`] make it drop, delay, garble, truncate or reorder responses for
 //! client tests.
@@ -32,6 +34,7 @@ mod conn;
 pub use commands::{err, Sim};
 
 use crate::error::{Error, Result};
+use crate::payshield::keyblock::KeyBlockLmk;
 use crate::payshield::lmk::VariantLmk;
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -107,6 +110,9 @@ pub struct SimConfig {
     pub header_len: usize,
     /// The LMK set (default: the public test LMK).
     pub lmk: VariantLmk,
+    /// A key-block LMK (default: none). When set it replaces `lmk`: the
+    /// simulator runs a key-block LMK and every key is a key block.
+    pub key_block_lmk: Option<KeyBlockLmk>,
     /// Faults to inject (default: none).
     pub faults: Faults,
     /// A connection that sends nothing for this long is closed (default
@@ -140,6 +146,7 @@ impl Default for SimConfig {
         Self {
             header_len: 4,
             lmk: VariantLmk::test_lmk(),
+            key_block_lmk: None,
             faults: Faults::default(),
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             frame_timeout: DEFAULT_FRAME_TIMEOUT,
@@ -156,6 +163,22 @@ impl SimConfig {
         self.lmk = VariantLmk::parse(&text)?;
         Ok(self)
     }
+
+    /// Runs the test key-block LMK (see [`crate::payshield::keyblock`]).
+    pub fn with_test_key_block_lmk(mut self) -> Self {
+        self.key_block_lmk = Some(KeyBlockLmk::test_lmk());
+        self
+    }
+
+    /// Runs a key-block LMK loaded from a file (see [`KeyBlockLmk::parse`]).
+    pub fn with_key_block_lmk_file(mut self, path: impl AsRef<std::path::Path>) -> Result<Self> {
+        let text =
+            zeroize::Zeroizing::new(std::fs::read_to_string(path.as_ref()).map_err(|e| {
+                Error::invalid("key-block lmk file", "cannot be read").with_source(e)
+            })?);
+        self.key_block_lmk = Some(KeyBlockLmk::parse(&text)?);
+        Ok(self)
+    }
 }
 
 struct Shared {
@@ -170,8 +193,12 @@ struct Shared {
 
 impl Shared {
     fn new(config: SimConfig) -> Arc<Self> {
+        let mut sim = Sim::new(config.lmk, config.header_len);
+        if let Some(kb) = config.key_block_lmk {
+            sim = sim.with_key_block_lmk(kb);
+        }
         Arc::new(Self {
-            sim: Sim::new(config.lmk, config.header_len),
+            sim,
             faults: config.faults,
             counter: AtomicU64::new(0),
             idle_timeout: config.idle_timeout,

@@ -189,11 +189,11 @@ impl PayShieldBackend {
         zpk: &TableKey,
         block: &[u8; 8],
         format: &[u8; 2],
-        account: &[u8; 12],
+        pan: &str,
     ) -> Result<usize> {
         let mut b = Vec::with_capacity(120);
         rq::pin_translate(
-            &mut b, b"CC", &zpk.key, &zpk.key, block, format, format, account,
+            &mut b, b"CC", &zpk.key, &zpk.key, block, format, format, pan,
         )
         .map_err(encoding)?;
         let r = self.command(&b).await?;
@@ -229,7 +229,7 @@ impl PayShieldBackend {
                 "the payShield's Visa PVV commands take a double-length PVK",
             ));
         }
-        let format = *fmt_code(r.format)?;
+        let format = *fmt_code(r.format, self.is_key_block())?;
         let account = Zeroizing::new(codec::account_field(r.pan.expose()));
         let (lmk_pin, pin_data) = match &r.method {
             PinGeneration::VisaPin { pvki, pin_length } => {
@@ -329,7 +329,7 @@ impl PayShieldBackend {
                 "the payShield's Visa PVV commands take a double-length PVK",
             ));
         }
-        let format = *fmt_code(r.format)?;
+        let format = *fmt_code(r.format, self.is_key_block())?;
         let account = Zeroizing::new(codec::account_field(r.pan.expose()));
         let block: [u8; 8] = r
             .pin_block
@@ -440,7 +440,7 @@ impl PayShieldBackend {
             // A PIN of another length than the one expected does not verify
             // (the length is not secret: CD states it).
             let len = self
-                .pin_length_under(&zpk, &block, &format, &account)
+                .pin_length_under(&zpk, &block, &format, r.pan.expose())
                 .await?;
             verification = Verification::from_bool(len == n.get());
         }

@@ -24,6 +24,7 @@ use zeroize::Zeroizing;
 mod card;
 mod data;
 mod issuer;
+mod kb;
 mod keys;
 mod pinibm;
 mod pinlmk;
@@ -32,6 +33,7 @@ mod pinvisa;
 pub use card::{CardValidation, Cvk, PinTranslate, G0};
 pub use data::{DataCipher, MacCommand};
 pub use issuer::PinCommand;
+pub use kb::{is_aes_block, A0KeyBlock, KeyBlockExport};
 pub use keys::{A0Export, A8Export, Bu, KeyUnderZmk, Tr31Export, A0, A6, A8};
 pub use pinibm::{
     offset_field, offset_from_field, table_field, validation_field, IbmData, IbmDerive, IbmOffset,
@@ -113,20 +115,39 @@ impl KsnDescriptor {
 }
 
 /// A DUKPT key serial number field: descriptor + KSN (as hex text; its
-/// length is fixed by the descriptor and may be odd).
+/// length is fixed by the descriptor and may be odd), or, for an AES BDK
+/// (a key block with algorithm `A`), the 12-byte ANSI X9.24-3 KSN as 24H
+/// without a descriptor.
+///
+/// **Unconfirmed (AES DUKPT):** no public source shows an AES DUKPT KSN on
+/// the wire. The descriptor's `X + Y + Z + 5` rule (5-digit counter)
+/// cannot describe the X9.24-3 layout (32-bit BDK ID, 32-bit derivation
+/// ID, 32-bit counter), so this codec sends the 24 hex digits bare; the
+/// simulator reads the same. A payShield 10K may differ.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KsnField {
-    /// The descriptor.
-    pub descriptor: KsnDescriptor,
-    /// The KSN, `descriptor.ksn_digits()` upper-case hex digits.
+    /// The descriptor (`None`: an AES DUKPT KSN, 24H).
+    pub descriptor: Option<KsnDescriptor>,
+    /// The KSN, `descriptor.ksn_digits()` (or 24) upper-case hex digits.
     pub ksn: String,
 }
 
+/// Hex digits of an AES DUKPT KSN (12 bytes).
+pub const AES_KSN_DIGITS: usize = 24;
+
+fn is_upper_hex(c: u8) -> bool {
+    c.is_ascii_digit() || (b'A'..=b'F').contains(&c)
+}
+
 impl KsnField {
-    /// The field for a binary KSN (10 bytes for TDES DUKPT): descriptor
-    /// derived from its length.
+    /// The field for a binary KSN: 10 bytes (TDES DUKPT) with the
+    /// descriptor derived from its length, 12 bytes (AES DUKPT) bare.
     pub fn from_bytes(ksn: &[u8]) -> R<Self> {
-        let descriptor = KsnDescriptor::for_ksn_digits(ksn.len() * 2)?;
+        let descriptor = if ksn.len() * 2 == AES_KSN_DIGITS {
+            None
+        } else {
+            Some(KsnDescriptor::for_ksn_digits(ksn.len() * 2)?)
+        };
         let mut t = Vec::with_capacity(ksn.len() * 2);
         push_hex(&mut t, ksn);
         Ok(Self {
@@ -135,32 +156,43 @@ impl KsnField {
         })
     }
 
-    fn read(r: &mut Reader<'_>) -> R<Self> {
-        let descriptor = KsnDescriptor::parse(r.take(3, "ksn descriptor")?)?;
-        let k = r.take(descriptor.ksn_digits(), "ksn")?;
-        if !k
-            .iter()
-            .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
-        {
+    fn digits(&self) -> usize {
+        self.descriptor
+            .map_or(AES_KSN_DIGITS, KsnDescriptor::ksn_digits)
+    }
+
+    /// Reads the field: descriptor + KSN, or (`aes`) 24H.
+    fn read(r: &mut Reader<'_>, aes: bool) -> R<Self> {
+        let descriptor = if aes {
+            None
+        } else {
+            Some(KsnDescriptor::parse(r.take(3, "ksn descriptor")?)?)
+        };
+        let n = descriptor.map_or(AES_KSN_DIGITS, KsnDescriptor::ksn_digits);
+        let k = r.take(n, "ksn")?;
+        if !k.iter().all(|c| is_upper_hex(*c)) {
             return Err(CodecError::new("ksn", "expected upper-case hex digits"));
         }
         let ksn = String::from_utf8(k.to_vec()).map_err(|_| CodecError::new("ksn", "not hex"))?;
         Ok(Self { descriptor, ksn })
     }
 
-    fn write(&self, out: &mut Vec<u8>) -> R<()> {
-        if self.ksn.len() != self.descriptor.ksn_digits()
-            || !self
-                .ksn
-                .bytes()
-                .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(&c))
-        {
+    fn write(&self, out: &mut Vec<u8>, aes: bool) -> R<()> {
+        if self.descriptor.is_none() != aes {
+            return Err(CodecError::new(
+                "ksn descriptor",
+                "present exactly for a TDES BDK",
+            ));
+        }
+        if self.ksn.len() != self.digits() || !self.ksn.bytes().all(is_upper_hex) {
             return Err(CodecError::new(
                 "ksn",
                 "length does not match the KSN descriptor",
             ));
         }
-        out.extend_from_slice(&self.descriptor.code());
+        if let Some(d) = self.descriptor {
+            out.extend_from_slice(&d.code());
+        }
         out.extend_from_slice(self.ksn.as_bytes());
         Ok(())
     }
@@ -387,7 +419,7 @@ pub fn encode_request(out: &mut Vec<u8>, req: &Request) -> R<()> {
                     b.extend_from_slice(m);
                 }
                 Command::B2(d) => write_message(&mut b, d)?,
-                Command::A0(a) => a.write(&mut b),
+                Command::A0(a) => a.write(&mut b)?,
                 Command::A6(a) => a.write(&mut b)?,
                 Command::A8(a) => a.write(&mut b)?,
                 Command::Bu(a) => a.write(&mut b)?,
@@ -440,9 +472,14 @@ mod tests {
         assert_eq!(&KsnDescriptor::for_ksn_digits(16).unwrap().code(), b"605");
         assert!(KsnDescriptor::for_ksn_digits(24).is_err());
         assert_eq!(
-            KsnField::from_bytes(&[0xFF; 10]).unwrap().descriptor.code(),
+            KsnField::from_bytes(&[0xFF; 10])
+                .unwrap()
+                .descriptor
+                .unwrap()
+                .code(),
             *b"A05"
         );
+        assert_eq!(KsnField::from_bytes(&[0xFF; 12]).unwrap().descriptor, None);
     }
 
     #[test]

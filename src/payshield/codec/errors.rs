@@ -76,6 +76,13 @@ fn per_command(cmd: &[u8; 2], code: &[u8; 2]) -> Option<Meaning> {
         // Key management.
         (b"A0" | b"A8", b"10") => m(KeyUsage, "ZMK or TMK parity error"),
         (b"A6", b"10") => m(KeyUsage, "ZMK parity error"),
+        // Key-block LMK: the block under the ZMK (TR-31 or Thales) that
+        // fails its MAC is bad input, like a TR-31 block with a wrong MAC
+        // on the other backends.
+        (b"A6", b"A4") => m(
+            InvalidInput,
+            "key block authentication failure (wrong ZMK or altered block)",
+        ),
         (b"A8", b"11") => m(KeyUsage, "key parity error: wrong key type or LMK"),
         (b"A6", b"01") => m(
             InvalidInput,

@@ -52,13 +52,14 @@ pub fn encode_nd(out: &mut Vec<u8>, lmk_check: &str, firmware: &str) {
 
 /// A translated PIN block (CB, CD, CJ, G1): PIN length 2N, PIN block 16H,
 /// format 2N (ut-codec-payshield test.js @4063d5b8 L900 `CB00` + `06` +
-/// `14D3E09CD3B6456E` + `01`; L1181 for G1).
+/// `14D3E09CD3B6456E` + `01`; L1181 for G1). Under an AES destination key
+/// the PIN block is 32H (ISO format 4; **unconfirmed**, no public frame).
 #[derive(Clone, PartialEq, Eq)]
 pub struct PinTranslation {
     /// PIN length.
     pub pin_len: u8,
-    /// The PIN block under the destination key.
-    pub pin_block: [u8; 8],
+    /// The PIN block under the destination key (8 or 16 bytes).
+    pub pin_block: Vec<u8>,
     /// Its payShield format code.
     pub format: [u8; 2],
 }
@@ -71,12 +72,18 @@ impl fmt::Debug for PinTranslation {
 
 /// Parses CB / CD / CJ / G1 bodies into the translation and what follows.
 pub fn parse_pin_translation_fields(body: &[u8]) -> R<(PinTranslation, &[u8])> {
+    parse_pin_translation_fields_n(body, 8)
+}
+
+/// [`parse_pin_translation_fields`] with a PIN block of `block_len` bytes
+/// (16 under an AES destination key).
+pub fn parse_pin_translation_fields_n(body: &[u8], block_len: usize) -> R<(PinTranslation, &[u8])> {
     let mut r = Reader::new(body);
     let pin_len = r.number(2, "pin length")?;
     if !(4..=12).contains(&pin_len) {
         return Err(CodecError::new("pin length", "not 04 to 12"));
     }
-    let pin_block = r.hex_array::<8>("pin block")?;
+    let pin_block = r.hex(2 * block_len, "pin block")?;
     let format = r.array::<2>("pin block format")?;
     if !format.iter().all(u8::is_ascii_digit) {
         return Err(CodecError::new("pin block format", "expected 2 digits"));
@@ -96,10 +103,21 @@ pub fn parse_pin_translation(body: &[u8]) -> R<PinTranslation> {
     Ok(parse_pin_translation_fields(body)?.0)
 }
 
+/// [`parse_pin_translation`] with a PIN block of `block_len` bytes.
+pub fn parse_pin_translation_n(body: &[u8], block_len: usize) -> R<PinTranslation> {
+    Ok(parse_pin_translation_fields_n(body, block_len)?.0)
+}
+
 /// Writes a CB / CD / CJ / G1 body.
 pub fn encode_pin_translation(out: &mut Vec<u8>, t: &PinTranslation) -> R<()> {
-    if !(4..=12).contains(&t.pin_len) || !t.format.iter().all(u8::is_ascii_digit) {
-        return Err(CodecError::new("pin translation", "PIN length or format"));
+    if !(4..=12).contains(&t.pin_len)
+        || !t.format.iter().all(u8::is_ascii_digit)
+        || !matches!(t.pin_block.len(), 8 | 16)
+    {
+        return Err(CodecError::new(
+            "pin translation",
+            "PIN length, block or format",
+        ));
     }
     out.extend_from_slice(format!("{:02}", t.pin_len).as_bytes());
     push_hex(out, &t.pin_block);
@@ -113,7 +131,7 @@ pub fn encode_pin_translation(out: &mut Vec<u8>, t: &PinTranslation) -> R<()> {
 /// TR-31 key block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyOut {
-    /// `U`/`T`/`X`/`Y` + hex, or bare 16H.
+    /// `U`/`T`/`X`/`Y` + hex, bare 16H, or `S` + a Thales key block.
     Key(EncryptedKey),
     /// `R` + TR-31 key block.
     Tr31(String),
@@ -209,7 +227,7 @@ pub fn parse_cx(body: &[u8]) -> R<[u8; 3]> {
     Ok(parse_cx_fields(body)?.0)
 }
 
-/// An M1 / M3 body: `[IV 16H]` + length 4H + data.
+/// An M1 / M3 body: `[IV 16H / 32H]` + length 4H + data.
 ///
 /// **Unconfirmed:** where the IV goes in a CBC-mode response. Every public
 /// M1/M3 frame is ECB (`M100` + `0020` + data, ut-codec-payshield test.js
@@ -218,8 +236,9 @@ pub fn parse_cx(body: &[u8]) -> R<[u8; 3]> {
 /// length); a real HSM may differ.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DataReply {
-    /// The IV for chaining the next call (CBC modes).
-    pub iv: Option<[u8; 8]>,
+    /// The IV for chaining the next call (CBC modes): 8 bytes, 16 under
+    /// an AES key.
+    pub iv: Option<Vec<u8>>,
     /// The output field as sent (hex text for output format `1`).
     pub data: Vec<u8>,
 }
@@ -234,9 +253,15 @@ impl fmt::Debug for DataReply {
 
 /// Parses an M1 / M3 body and returns what follows the data.
 pub fn parse_data_fields(body: &[u8], has_iv: bool) -> R<(DataReply, &[u8])> {
+    parse_data_fields_iv(body, if has_iv { 8 } else { 0 })
+}
+
+/// [`parse_data_fields`] with an IV of `iv_len` bytes (0: none, 8, or 16
+/// under an AES key).
+pub fn parse_data_fields_iv(body: &[u8], iv_len: usize) -> R<(DataReply, &[u8])> {
     let mut r = Reader::new(body);
-    let iv = if has_iv {
-        Some(r.hex_array::<8>("iv")?)
+    let iv = if iv_len > 0 {
+        Some(r.hex(2 * iv_len, "iv")?)
     } else {
         None
     };
@@ -248,6 +273,11 @@ pub fn parse_data_fields(body: &[u8], has_iv: bool) -> R<(DataReply, &[u8])> {
 /// M1 / M3 body: the output field (anything after it ignored).
 pub fn parse_data(body: &[u8], has_iv: bool) -> R<Vec<u8>> {
     Ok(parse_data_fields(body, has_iv)?.0.data)
+}
+
+/// [`parse_data`] with an IV of `iv_len` bytes (0: none).
+pub fn parse_data_iv(body: &[u8], iv_len: usize) -> R<Vec<u8>> {
+    Ok(parse_data_fields_iv(body, iv_len)?.0.data)
 }
 
 /// Writes an M1 / M3 body.

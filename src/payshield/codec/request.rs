@@ -30,10 +30,12 @@ pub fn b2(out: &mut Vec<u8>, data: &[u8]) {
 
 /// A0 mode 0: generate a key of `kt` under the LMK with `scheme`.
 pub fn a0(out: &mut Vec<u8>, kt: KeyType, scheme: KeyScheme) {
-    A0 {
+    // No key-block fields: nothing can fail.
+    let _ = A0 {
         key_type: kt,
         scheme,
         export: None,
+        key_block: None,
     }
     .write_to(out);
 }
@@ -102,9 +104,10 @@ pub fn bu(out: &mut Vec<u8>, kt: KeyType, key: &EncryptedKey) {
     Bu {
         key_type: kt,
         long_form: true,
-        length_flag: match key.scheme.key_len() {
-            8 => b'0',
-            16 => b'1',
+        length_flag: match (key.scheme, key.scheme.key_len()) {
+            (KeyScheme::S, _) => b'F',
+            (_, 8) => b'0',
+            (_, 16) => b'1',
             _ => b'2',
         },
         key: key.clone(),
@@ -115,8 +118,15 @@ pub fn bu(out: &mut Vec<u8>, kt: KeyType, key: &EncryptedKey) {
     .unwrap_or(());
 }
 
+/// The full PAN field of an ISO format 4 translation: the PAN when
+/// either format code is `48` (see [`command::PinTranslate::pan`]).
+fn iso4_pan(src_fmt: &[u8; 2], dst_fmt: &[u8; 2], pan: &str) -> Option<Zeroizing<String>> {
+    (src_fmt == b"48" || dst_fmt == b"48").then(|| Zeroizing::new(pan.to_owned()))
+}
+
 /// CA / CC: translate a PIN block (`cmd` = `CA` or `CC`) with maximum
-/// PIN length 12.
+/// PIN length 12. `pan` is the full PAN: its account number field is
+/// sent, and for ISO format 4 the PAN itself.
 #[allow(clippy::too_many_arguments)]
 pub fn pin_translate(
     out: &mut Vec<u8>,
@@ -126,18 +136,17 @@ pub fn pin_translate(
     pin_block: &[u8],
     src_fmt: &[u8; 2],
     dst_fmt: &[u8; 2],
-    account: &[u8; 12],
+    pan: &str,
 ) -> R<()> {
     let p = PinTranslate {
         source_key: src.clone(),
         destination_key: dst.clone(),
         max_pin_len: 12,
-        pin_block: pin_block
-            .try_into()
-            .map_err(|_| CodecError::new("pin block", "expected 8 bytes"))?,
+        pin_block: pin_block.to_vec(),
         source_format: *src_fmt,
         destination_format: *dst_fmt,
-        account: Zeroizing::new(*account),
+        account: Zeroizing::new(account_field(pan)),
+        pan: iso4_pan(src_fmt, dst_fmt, pan),
     };
     match cmd {
         b"CA" => encode(out, Command::Ca(p)),
@@ -146,8 +155,9 @@ pub fn pin_translate(
     }
 }
 
-/// G0: translate a TDES DUKPT PIN block to a ZPK. The KSN descriptor is
-/// derived from the KSN's length (`A05` for the 10-byte TDES KSN).
+/// G0: translate a DUKPT PIN block to a ZPK. The KSN descriptor is
+/// derived from the KSN's length (`A05` for the 10-byte TDES KSN; none
+/// for the 12-byte AES KSN). `pan` as for [`pin_translate`].
 #[allow(clippy::too_many_arguments)]
 pub fn g0(
     out: &mut Vec<u8>,
@@ -157,7 +167,7 @@ pub fn g0(
     pin_block: &[u8],
     src_fmt: &[u8; 2],
     dst_fmt: &[u8; 2],
-    account: &[u8; 12],
+    pan: &str,
 ) -> R<()> {
     encode(
         out,
@@ -165,19 +175,19 @@ pub fn g0(
             bdk: bdk.clone(),
             zpk: zpk.clone(),
             ksn: KsnField::from_bytes(ksn)?,
-            pin_block: pin_block
-                .try_into()
-                .map_err(|_| CodecError::new("pin block", "expected 8 bytes"))?,
+            pin_block: pin_block.to_vec(),
             source_format: *src_fmt,
             destination_format: *dst_fmt,
-            account: Zeroizing::new(*account),
+            account: Zeroizing::new(account_field(pan)),
+            pan: iso4_pan(src_fmt, dst_fmt, pan),
         }),
     )
 }
 
 /// M0 / M2: encrypt / decrypt with binary input and output. `ksn` is set
-/// for DUKPT (key type 009; descriptor derived from its length), `iv`
-/// for CBC (mode `01`).
+/// for DUKPT (key type 009, or `FFF` with a `B0` key block; descriptor
+/// derived from its length), `iv` for CBC (mode `01`; 8 bytes, 16 under
+/// an AES key).
 pub fn m0_m2(
     out: &mut Vec<u8>,
     encrypt: bool,
@@ -194,12 +204,7 @@ pub fn m0_m2(
         key_type: kt,
         key: key.clone(),
         ksn: ksn.map(KsnField::from_bytes).transpose()?,
-        iv: iv
-            .map(|v| {
-                v.try_into()
-                    .map_err(|_| CodecError::new("iv", "expected 8 bytes"))
-            })
-            .transpose()?,
+        iv: iv.map(<[u8]>::to_vec),
         message: Zeroizing::new(data.to_vec()),
     };
     encode(

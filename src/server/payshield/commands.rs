@@ -19,6 +19,7 @@ use crate::algo::{pinblock, tr31};
 use crate::payshield::codec::command::{self, A8Export, Bu, Command, KeyUnderZmk, A0, A6, A8};
 use crate::payshield::codec::reply::{encode_key_reply, encode_nd, KeyOut, KeyReply};
 use crate::payshield::codec::{self, push_hex, CodecError};
+use crate::payshield::keyblock::KeyBlockLmk;
 use crate::payshield::lmk::{
     encrypt_under_zmk, EncryptedKey, KeyError, KeyScheme, KeyType, VariantLmk,
 };
@@ -28,6 +29,7 @@ use zeroize::Zeroizing;
 
 mod card;
 mod data;
+mod kb;
 mod kw;
 mod lmkpin;
 mod pindata;
@@ -91,6 +93,22 @@ pub mod err {
     pub const KQ_NO_DATA: [u8; 2] = *b"81";
     /// A8 TR-31 export: invalid number of optional blocks.
     pub const OPTIONAL_BLOCKS: [u8; 2] = *b"AB";
+    /// Key block format error (length field, sizes, characters).
+    pub const KB_FORMAT: [u8; 2] = *b"83";
+    /// Key block authentication failure.
+    pub const KB_AUTH: [u8; 2] = *b"A4";
+    /// Key length does not fit the key block's algorithm.
+    pub const KB_KEY_LEN: [u8; 2] = *b"A5";
+    /// Invalid key usage (the command does not take the block's usage).
+    pub const KB_USAGE: [u8; 2] = *b"A6";
+    /// Invalid algorithm.
+    pub const KB_ALGORITHM: [u8; 2] = *b"A7";
+    /// Invalid mode of use.
+    pub const KB_MODE: [u8; 2] = *b"A8";
+    /// Invalid export field (the key may not be exported).
+    pub const KB_EXPORT: [u8; 2] = *b"AA";
+    /// Invalid key block header ID (version).
+    pub const KB_HEADER: [u8; 2] = *b"BE";
 }
 
 type Code = [u8; 2];
@@ -158,6 +176,14 @@ fn parse_error(cmd: Code, e: &CodecError) -> Code {
         "data" if &cmd == b"B2" => err::DATA_LENGTH,
         "number of optional blocks" if e.reason != "not enough data" => err::OPTIONAL_BLOCKS,
         _ if e.reason == "key block scheme not supported here" => err::SCHEME,
+        _ if e.reason == codec::KEY_BLOCK_FORMAT => err::KB_FORMAT,
+        // A0's key-block attributes (`#` fields): the key-block codes.
+        "key usage" if &cmd == b"A0" => err::KB_USAGE,
+        "algorithm" if &cmd == b"A0" => err::KB_ALGORITHM,
+        "mode of use" if &cmd == b"A0" => err::KB_MODE,
+        "key version" if &cmd == b"A0" => *b"A9",
+        "exportability" if &cmd == b"A0" => err::KB_EXPORT,
+        "optional block" if &cmd == b"A0" => *b"AC",
         _ => err::INPUT,
     }
 }
@@ -167,13 +193,24 @@ impl crate::payshield::HostCommandHandler for Sim {
     fn handle(&self, payload: &[u8], out: &mut Vec<u8>) {
         Sim::handle(self, payload, out);
     }
+
+    fn lmk_kind(&self) -> crate::payshield::LmkKind {
+        if self.key_block_lmk.is_some() {
+            crate::payshield::LmkKind::KeyBlock
+        } else {
+            crate::payshield::LmkKind::Variant
+        }
+    }
 }
 
 /// The simulator's static state.
 #[derive(Debug, Clone)]
 pub struct Sim {
-    /// The LMK set.
+    /// The LMK set (used when no key-block LMK is set).
     pub lmk: VariantLmk,
+    /// A key-block LMK: when set, it is the simulator's only LMK (identifier
+    /// `00`) and every key is a key block (`S`).
+    pub key_block_lmk: Option<KeyBlockLmk>,
     /// Header length in characters.
     pub header_len: usize,
     /// Firmware number reported by NC / NO (9 characters).
@@ -185,9 +222,16 @@ impl Sim {
     pub fn new(lmk: VariantLmk, header_len: usize) -> Self {
         Self {
             lmk,
+            key_block_lmk: None,
             header_len,
             firmware: *b"1500-0023",
         }
+    }
+
+    /// The simulator with a key-block LMK instead of the variant one.
+    pub fn with_key_block_lmk(mut self, lmk: KeyBlockLmk) -> Self {
+        self.key_block_lmk = Some(lmk);
+        self
     }
 
     /// Processes one request payload (header + command + fields) and appends
@@ -246,7 +290,22 @@ impl Sim {
         }
     }
 
+    /// The clear key `k` (expected key type `kt`) from under the LMK: a
+    /// variant-LMK key (a wrong type fails its parity check: `parity`), or
+    /// a key block whose usage fits `kt` (see [`kb`]).
     fn key(&self, kt: KeyType, k: &EncryptedKey, parity: Code) -> Result<Zeroizing<Vec<u8>>, Code> {
+        self.key_of(kt, k, parity, kb::Use::Any).map(|c| c.key)
+    }
+
+    fn variant_key(
+        &self,
+        kt: KeyType,
+        k: &EncryptedKey,
+        parity: Code,
+    ) -> Result<Zeroizing<Vec<u8>>, Code> {
+        if k.scheme == KeyScheme::S {
+            return Err(err::SCHEME);
+        }
         self.lmk.decrypt_key(kt, k).map_err(|e| match e {
             KeyError::Parity => parity,
             KeyError::Scheme => err::SCHEME,
@@ -255,7 +314,10 @@ impl Sim {
 
     fn nc(&self) -> Vec<u8> {
         let mut kcv = Vec::with_capacity(16);
-        push_hex(&mut kcv, &self.lmk.check_value());
+        match &self.key_block_lmk {
+            Some(kb) => kcv = Self::kb_check_value(kb),
+            None => push_hex(&mut kcv, &self.lmk.check_value()),
+        }
         let mut b = Vec::with_capacity(25);
         encode_nd(
             &mut b,
@@ -280,6 +342,12 @@ impl Sim {
     /// A0. The ZMK/TMK flag is read but a TMK is treated as a ZMK (LMK
     /// 04-05).
     fn a0(&self, a: &A0) -> Res {
+        if let Some(kb) = &self.key_block_lmk {
+            return self.a0_kb(kb, a);
+        }
+        if a.key_block.is_some() {
+            return Err(err::SCHEME.into());
+        }
         let scheme = lmk_scheme(a.scheme)?;
         let mut key = Zeroizing::new(vec![0u8; scheme.key_len()]);
         rand::rng().fill_bytes(&mut key);
@@ -301,12 +369,15 @@ impl Sim {
                 bytes: under_zmk.to_vec(),
             }));
         }
-        key_reply(keys, &key)
+        tdes_key_reply(keys, &key)
     }
 
     /// A6. Atalla variants (ThalesSim frames `…Z5`, `…U1`) are parsed but
     /// not modelled: `15`.
     fn a6(&self, a: &A6) -> Res {
+        if let Some(kb) = &self.key_block_lmk {
+            return self.a6_kb(kb, a);
+        }
         if a.atalla.is_some() {
             return Err(err::INPUT.into());
         }
@@ -334,7 +405,7 @@ impl Sim {
             .lmk
             .encrypt_key(a.key_type, scheme, &clear)
             .map_err(|_| err::SCHEME)?;
-        let b = key_reply(vec![KeyOut::Key(under_lmk)], &clear)?;
+        let b = tdes_key_reply(vec![KeyOut::Key(under_lmk)], &clear)?;
         if !has_odd_parity(&clear) {
             // Warning: the key is imported, but its parity is wrong.
             return Err(Fail {
@@ -350,6 +421,9 @@ impl Sim {
     /// default comes from its security settings, which no public source
     /// documents). Optional blocks (0-2) go into the block header.
     fn a8(&self, a: &A8) -> Res {
+        if let Some(kb) = &self.key_block_lmk {
+            return self.a8_kb(kb, a);
+        }
         let zmk = self.key(KeyType::ZMK, &a.zmk, err::SRC_PARITY)?;
         let key = self.key(a.key_type, &a.key, err::DST_PARITY)?;
         let out = match &a.export {
@@ -381,6 +455,7 @@ impl Sim {
                 KeyOut::Tr31(block)
             }
             A8Export::Scheme(_, Some(_)) => return Err(err::INPUT.into()),
+            A8Export::KeyBlock(_) => return Err(err::SCHEME.into()),
             A8Export::Scheme(zs, None) => {
                 if zs.key_len() != key.len() {
                     return Err(err::KEY_LEN.into());
@@ -392,11 +467,14 @@ impl Sim {
                 })
             }
         };
-        key_reply(vec![out], &key)
+        tdes_key_reply(vec![out], &key)
     }
 
     /// BU. The KCV is 16H, or 6H when the KCV type field says `1`.
     fn bu(&self, b: &Bu) -> Res {
+        if let Some(kb) = &self.key_block_lmk {
+            return self.bu_kb(kb, b);
+        }
         let want = match b.length_flag {
             b'0' => 8,
             b'1' => 16,
@@ -420,9 +498,13 @@ impl Sim {
     }
 }
 
-/// A key reply body (keys + the 6H KCV of `clear`).
-fn key_reply(keys: Vec<KeyOut>, clear: &[u8]) -> Res {
-    let kcv = Kcv(kcv_tdes(clear).map_err(|_| err::KEY_LEN)?);
+/// A key reply body (keys + the 6H KCV of the TDES key `clear`).
+fn tdes_key_reply(keys: Vec<KeyOut>, clear: &[u8]) -> Res {
+    key_reply(keys, Kcv(kcv_tdes(clear).map_err(|_| err::KEY_LEN)?))
+}
+
+/// A key reply body (keys + the 6H `kcv`).
+fn key_reply(keys: Vec<KeyOut>, kcv: Kcv) -> Res {
     let mut b = Vec::new();
     encode_key_reply(&mut b, &KeyReply { keys, kcv });
     Ok(b)
@@ -436,6 +518,10 @@ fn lmk_scheme(s: KeyScheme) -> Result<KeyScheme, Code> {
     }
 }
 
+/// An ISO PIN block format code other than `48` (else `23`): the variant-LMK
+/// commands' formats. (CA, CC and G0 also take `48` with an AES key, see
+/// `card.rs`.)
+#[allow(dead_code)]
 fn pin_format(code: &[u8]) -> Result<pinblock::PinBlockFormat, Code> {
     match codec::pin_format_from_code(code) {
         // ISO 4 needs an AES key: not with a variant LMK.

@@ -4,9 +4,11 @@ use super::*;
 
 /// CA (TPK → ZPK) / CC (ZPK → ZPK) translate a PIN block. Layout (notes;
 /// the manual's CA/CC tables; ThalesSim tests L191/L216-220;
-/// ut-codec-payshield test.js L848/L1056): source key · destination key ·
-/// maximum PIN length 2N · PIN block 16H · source format 2N · destination
-/// format 2N · account number 12N.
+/// ut-codec-payshield test.js L848/L1056; key blocks: L879, L1081):
+/// source key · destination key · maximum PIN length 2N · PIN block 16H
+/// (32H when the source key is an AES key block: an ISO format 4 block,
+/// see [`is_aes_block`]) · source format 2N · destination format 2N ·
+/// account number 12N.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PinTranslate {
     /// Source TPK (CA) or ZPK (CC).
@@ -15,14 +17,78 @@ pub struct PinTranslate {
     pub destination_key: EncryptedKey,
     /// Maximum PIN length (2 digits).
     pub max_pin_len: u8,
-    /// The PIN block under the source key.
-    pub pin_block: [u8; 8],
+    /// The PIN block under the source key (8 bytes, 16 under an AES key).
+    pub pin_block: Vec<u8>,
     /// Source PIN block format code.
     pub source_format: [u8; 2],
     /// Destination PIN block format code.
     pub destination_format: [u8; 2],
     /// The 12 account number digits.
     pub account: Zeroizing<[u8; 12]>,
+    /// The full PAN after `;`, for ISO format 4 (a format 4 block is bound
+    /// to the whole PAN; **unconfirmed** layout: ut-codec-payshield's G0
+    /// pattern has a "destination PAN delimiter" and "destination PAN"
+    /// after the account number, no public frame fills them).
+    pub pan: Option<Zeroizing<String>>,
+}
+
+/// `;` + the full PAN (12 to 19 digits) after the account number: an ISO
+/// format 4 PIN block is bound to the whole PAN, which the 12-digit
+/// account number field does not carry.
+///
+/// **Unconfirmed:** ut-codec-payshield's G0 pattern (`messages.json`
+/// @4063d5b8 L305) has `pan:12, destinationPanDelimiter, destinationPan`
+/// after the account number, but no public frame fills them or names the
+/// delimiter; this codec sends `;` + the PAN when a format is `48`, and
+/// the simulator reads the same.
+pub(super) fn read_iso4_pan(r: &mut Reader<'_>) -> R<Option<Zeroizing<String>>> {
+    if !r.eat(b';') {
+        return Ok(None);
+    }
+    let n = r
+        .rest()
+        .iter()
+        .take(19)
+        .take_while(|c| c.is_ascii_digit())
+        .count();
+    if n < 12 {
+        return Err(CodecError::new("pan", "expected 12 to 19 digits after ';'"));
+    }
+    let d = r.take(n, "pan")?;
+    Ok(Some(Zeroizing::new(
+        String::from_utf8(d.to_vec()).map_err(|_| CodecError::new("pan", "not digits"))?,
+    )))
+}
+
+pub(super) fn write_iso4_pan(out: &mut Vec<u8>, pan: Option<&Zeroizing<String>>) -> R<()> {
+    if let Some(p) = pan {
+        if !(12..=19).contains(&p.len()) || !p.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(CodecError::new("pan", "12 to 19 digits"));
+        }
+        out.push(b';');
+        out.extend_from_slice(p.as_bytes());
+    }
+    Ok(())
+}
+
+/// Length in bytes of a PIN block under `key` (one cipher block).
+pub(super) fn pin_block_len(key: &EncryptedKey) -> usize {
+    if is_aes_block(key) {
+        16
+    } else {
+        8
+    }
+}
+
+fn write_pin_block(out: &mut Vec<u8>, key: &EncryptedKey, block: &[u8]) -> R<()> {
+    if block.len() != pin_block_len(key) {
+        return Err(CodecError::new(
+            "pin block",
+            "8 bytes (16 under an AES key)",
+        ));
+    }
+    push_hex(out, block);
+    Ok(())
 }
 
 impl fmt::Debug for PinTranslate {
@@ -45,10 +111,11 @@ impl PinTranslate {
         let source_key = r.key("source key")?;
         let destination_key = r.key("destination key")?;
         let max_pin_len = r.number(2, "maximum pin length")? as u8;
-        let pin_block = r.hex_array::<8>("pin block")?;
+        let pin_block = r.hex(2 * pin_block_len(&source_key), "pin block")?;
         let source_format = digits::<2>(r, "source format")?;
         let destination_format = digits::<2>(r, "destination format")?;
         let account = Zeroizing::new(digits::<12>(r, "account number")?);
+        let pan = read_iso4_pan(r)?;
         Ok(Self {
             source_key,
             destination_key,
@@ -57,6 +124,7 @@ impl PinTranslate {
             source_format,
             destination_format,
             account,
+            pan,
         })
     }
 
@@ -67,22 +135,26 @@ impl PinTranslate {
             return Err(CodecError::new("maximum pin length", "2 digits"));
         }
         out.extend_from_slice(format!("{:02}", self.max_pin_len).as_bytes());
-        push_hex(out, &self.pin_block);
+        write_pin_block(out, &self.source_key, &self.pin_block)?;
         check_digits("source format", &self.source_format)?;
         check_digits("destination format", &self.destination_format)?;
         check_digits("account number", &self.account[..])?;
         out.extend_from_slice(&self.source_format);
         out.extend_from_slice(&self.destination_format);
         out.extend_from_slice(&self.account[..]);
-        Ok(())
+        write_iso4_pan(out, self.pan.as_ref())
     }
 }
 
 /// G0 translate a TDES DUKPT PIN block to a ZPK. Layout (the manual's G0
 /// table; ThalesSim `TranslatePINFromDUKPTToZPK3DES_G0.xml`;
-/// ut-codec-payshield test.js L1136): BDK · ZPK · KSN descriptor 3H · KSN ·
-/// PIN block 16H · source format 2N · destination format 2N · account 12N
-/// (no maximum PIN length).
+/// ut-codec-payshield test.js L1136; key blocks L1176): BDK · ZPK · KSN
+/// descriptor 3H · KSN · PIN block 16H · source format 2N · destination
+/// format 2N · account 12N (no maximum PIN length).
+///
+/// With an AES BDK (a key block with algorithm `A`: AES DUKPT) the KSN is
+/// 24H without a descriptor (see [`KsnField`]) and the PIN block 32H (ISO
+/// format 4): **unconfirmed**, no public AES DUKPT frame.
 ///
 /// Format codes: the payShield 9000 G0 table says the source format is
 /// "currently only 01" (ANSI X9.8 / ISO 0) and the destination `01` or `04`
@@ -99,14 +171,16 @@ pub struct G0 {
     pub zpk: EncryptedKey,
     /// KSN descriptor and KSN.
     pub ksn: KsnField,
-    /// The PIN block under the DUKPT PIN key.
-    pub pin_block: [u8; 8],
+    /// The PIN block under the DUKPT PIN key (8 bytes; 16 for AES DUKPT).
+    pub pin_block: Vec<u8>,
     /// Source PIN block format code (the 9000 manual: only `01`).
     pub source_format: [u8; 2],
     /// Destination PIN block format code.
     pub destination_format: [u8; 2],
     /// The 12 account number digits.
     pub account: Zeroizing<[u8; 12]>,
+    /// The full PAN after `;`, for ISO format 4 (see [`PinTranslate::pan`]).
+    pub pan: Option<Zeroizing<String>>,
 }
 
 impl fmt::Debug for G0 {
@@ -121,11 +195,12 @@ impl G0 {
     pub(super) fn read(r: &mut Reader<'_>) -> R<Self> {
         let bdk = r.key("bdk")?;
         let zpk = r.key("zpk")?;
-        let ksn = KsnField::read(r)?;
-        let pin_block = r.hex_array::<8>("pin block")?;
+        let ksn = KsnField::read(r, is_aes_block(&bdk))?;
+        let pin_block = r.hex(2 * pin_block_len(&bdk), "pin block")?;
         let source_format = digits::<2>(r, "source format")?;
         let destination_format = digits::<2>(r, "destination format")?;
         let account = Zeroizing::new(digits::<12>(r, "account number")?);
+        let pan = read_iso4_pan(r)?;
         Ok(Self {
             bdk,
             zpk,
@@ -134,21 +209,22 @@ impl G0 {
             source_format,
             destination_format,
             account,
+            pan,
         })
     }
 
     pub(super) fn write(&self, out: &mut Vec<u8>) -> R<()> {
         self.bdk.write(out);
         self.zpk.write(out);
-        self.ksn.write(out)?;
-        push_hex(out, &self.pin_block);
+        self.ksn.write(out, is_aes_block(&self.bdk))?;
+        write_pin_block(out, &self.bdk, &self.pin_block)?;
         check_digits("source format", &self.source_format)?;
         check_digits("destination format", &self.destination_format)?;
         check_digits("account number", &self.account[..])?;
         out.extend_from_slice(&self.source_format);
         out.extend_from_slice(&self.destination_format);
         out.extend_from_slice(&self.account[..]);
-        Ok(())
+        write_iso4_pan(out, self.pan.as_ref())
     }
 }
 

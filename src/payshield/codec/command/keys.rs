@@ -5,7 +5,9 @@ use super::*;
 /// A0 generate key. Layout (notes; ut-codec-payshield test.js @4063d5b8
 /// L88 `A00002U`, L130 `A01002U;0U…X`; pythales `tests.py` @8c4042b6 L88):
 /// mode 1N · key type 3H · key scheme (LMK) 1A · mode `1` only: [`;` +
-/// ZMK/TMK flag 1N] · ZMK/TMK · key scheme (ZMK) 1A.
+/// ZMK/TMK flag 1N] · ZMK/TMK · key scheme (ZMK) 1A · key-block LMK (key
+/// type `FFF`, scheme `S`): [`A0KeyBlock`] (test.js L173
+/// `A00FFFS%01#K0T2B00E00`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct A0 {
     /// Key type to generate.
@@ -14,6 +16,8 @@ pub struct A0 {
     pub scheme: KeyScheme,
     /// Mode `1`: also export under this ZMK/TMK.
     pub export: Option<A0Export>,
+    /// The key-block attributes (`#` fields), for a key-block LMK.
+    pub key_block: Option<A0KeyBlock>,
 }
 
 /// The mode-1 part of [`A0`].
@@ -44,20 +48,25 @@ impl A0 {
         } else {
             None
         };
+        let key_block = A0KeyBlock::read(r)?;
         Ok(Self {
             key_type,
             scheme,
             export,
+            key_block,
         })
     }
 
-    /// Appends `A0` and the fields (never fails: every field is typed).
-    pub fn write_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"A0");
-        self.write(out);
+    /// Appends `A0` and the fields; `out` is unchanged on error (a
+    /// key-block field the codec does not know).
+    pub fn write_to(&self, out: &mut Vec<u8>) -> R<()> {
+        let mut b = b"A0".to_vec();
+        self.write(&mut b)?;
+        out.extend_from_slice(&b);
+        Ok(())
     }
 
-    pub(super) fn write(&self, out: &mut Vec<u8>) {
+    pub(super) fn write(&self, out: &mut Vec<u8>) -> R<()> {
         out.push(if self.export.is_some() { b'1' } else { b'0' });
         out.extend_from_slice(&self.key_type.code());
         out.push(self.scheme.tag());
@@ -68,6 +77,10 @@ impl A0 {
             }
             e.zmk.write(out);
             out.push(e.scheme.tag());
+        }
+        match &self.key_block {
+            Some(k) => k.write(out),
+            None => Ok(()),
         }
     }
 }
@@ -267,8 +280,11 @@ impl Tr31Export {
 pub enum A8Export {
     /// Key scheme (ZMK) 1A and optional Atalla variant digits.
     Scheme(KeyScheme, Option<Vec<u8>>),
-    /// Key scheme `R` and the `&` fields.
+    /// Key scheme `R` and the `&` fields (variant LMK).
     Tr31(Tr31Export),
+    /// A key block under a key-block LMK exported as a key block (`S` or
+    /// `R`), read when the key to export is a key block.
+    KeyBlock(KeyBlockExport),
 }
 
 /// A8 export key. Layout (notes; ThalesSim tests L106-110;
@@ -299,7 +315,9 @@ impl A8 {
         };
         let zmk = r.key("zmk")?;
         let key = r.key("key")?;
-        let export = if r.eat(b'R') {
+        let export = if key.scheme == KeyScheme::S {
+            A8Export::KeyBlock(KeyBlockExport::read(r)?)
+        } else if r.eat(b'R') {
             A8Export::Tr31(Tr31Export::read(r)?)
         } else {
             let s = key_scheme(r, "key scheme zmk")?;
@@ -331,6 +349,11 @@ impl A8 {
                 out.push(b'R');
                 t.write(out)
             }
+            A8Export::KeyBlock(k) if self.key.scheme == KeyScheme::S => k.write(out),
+            A8Export::KeyBlock(_) => Err(CodecError::new(
+                "key scheme zmk",
+                "a key-block export needs a key block",
+            )),
         }
     }
 }
@@ -338,8 +361,9 @@ impl A8 {
 /// BU generate a key check value. Layout (notes; ThalesSim tests
 /// L130-133; ut-codec-payshield test.js L743-794; dinamo `EFT/bu_bv.sh`):
 /// key type code 2 (`FF`: the 3-character key type follows after the key)
-/// · key length flag 1N (`0` single, `1` double, `2` triple) · key · [`;` +
-/// key type 3H, code `FF` only] · [`;` + reserved 2N + KCV type 1N].
+/// · key length flag 1A (`0` single, `1` double, `2` triple, `F` a key
+/// block: test.js L794 `BUFFFS…;FFF;001`) · key · [`;` + key type 3H,
+/// code `FF` only] · [`;` + reserved 2N + KCV type 1N].
 ///
 /// The split of the last group (`;` `00` `1`) is inferred from the
 /// ut-codec-payshield frames (`;001` is answered with a 6H KCV, `;000` with
@@ -362,7 +386,7 @@ pub struct Bu {
 impl Bu {
     pub(super) fn read(r: &mut Reader<'_>) -> R<Self> {
         let code = r.array::<2>("key type code")?;
-        let length_flag = flag(r, "key length flag", b"012")?;
+        let length_flag = flag(r, "key length flag", b"012F")?;
         let key = r.key("key")?;
         let (key_type, long_form) = if &code == b"FF" {
             r.expect(b';', "key type")?;

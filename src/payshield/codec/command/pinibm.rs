@@ -352,7 +352,7 @@ impl IbmVerifyDukpt {
         Ok(Self {
             bdk: r.key("bdk")?,
             pvk: r.key("pvk")?,
-            ksn: KsnField::read(r)?,
+            ksn: KsnField::read(r, false)?,
             pin_block: r.hex_array::<8>("pin block")?,
             format: pin_format(r)?,
             data: IbmData::read(r)?,
@@ -364,7 +364,7 @@ impl IbmVerifyDukpt {
         out.push(b'0');
         self.bdk.write(out);
         self.pvk.write(out);
-        self.ksn.write(out)?;
+        self.ksn.write(out, false)?;
         push_hex(out, &self.pin_block);
         write_format(out, &self.format)?;
         self.data.write(out)?;

@@ -215,7 +215,7 @@ impl PvvVerifyDukpt {
         Ok(Self {
             bdk: r.key("bdk")?,
             pvk: PvkPair::read(r)?,
-            ksn: KsnField::read(r)?,
+            ksn: KsnField::read(r, false)?,
             pin_block: r.hex_array::<8>("pin block")?,
             format: pin_format(r)?,
             account: account(r)?,
@@ -228,7 +228,7 @@ impl PvvVerifyDukpt {
         out.push(b'0');
         self.bdk.write(out);
         self.pvk.write(out)?;
-        self.ksn.write(out)?;
+        self.ksn.write(out, false)?;
         push_hex(out, &self.pin_block);
         write_format(out, &self.format)?;
         write_account(out, &self.account)?;

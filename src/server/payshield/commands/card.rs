@@ -2,9 +2,12 @@
 //! Layouts and their sources: [`crate::payshield::codec::command`] and
 //! [`crate::payshield::codec::kq`].
 
-use super::{err, pin_format, Code, Res, Sim};
+use super::kb::Use;
+use super::{err, Code, Res, Sim};
 use crate::algo::cipher::BlockCipher;
-use crate::algo::dukpt::{tdes_working_key, Ksn, TdesDukptUsage};
+use crate::algo::dukpt::{
+    aes_working_key, tdes_working_key, AesDukptKeyType, AesDukptUsage, Ksn, TdesDukptUsage,
+};
 use crate::algo::mac::Padding;
 use crate::algo::{cvv, emv, pinblock};
 use crate::payshield::codec::command::{CardValidation, Cvk, KsnField, PinTranslate, G0};
@@ -22,6 +25,11 @@ use zeroize::Zeroizing;
 /// than its descriptor says shifts every later field and the request fails
 /// on the first field that no longer fits.
 pub(super) fn ksn_register(k: &KsnField) -> Result<Ksn, Code> {
+    if k.descriptor.is_none() {
+        // AES DUKPT: the 12-byte KSN as sent.
+        let bytes = decode_hex("ksn", k.ksn.as_bytes()).map_err(|_| err::INPUT)?;
+        return Ksn::from_bytes(&bytes).map_err(|_| err::INPUT);
+    }
     let pad = 20usize.saturating_sub(k.ksn.len());
     let mut digits = Zeroizing::new("F".repeat(pad));
     digits.push_str(&k.ksn);
@@ -30,43 +38,77 @@ pub(super) fn ksn_register(k: &KsnField) -> Result<Ksn, Code> {
 }
 
 impl Sim {
-    /// CA (TPK → ZPK) and CC (ZPK → ZPK).
+    /// CA (TPK → ZPK) and CC (ZPK → ZPK). Under a key-block LMK the
+    /// source key of CA has usage `P0` or `71` (Thales TPK), of CC `P0`;
+    /// the keys may be TDES or AES, an AES key taking ISO format 4 (`48`)
+    /// PIN blocks only and a TDES key the 8-byte formats only (else `23`).
     pub(super) fn translate(&self, p: &PinTranslate, src_type: KeyType) -> Res {
-        let sf = pin_format(&p.source_format)?;
-        let df = pin_format(&p.destination_format)?;
-        let src = self.key(src_type, &p.source_key, err::SRC_PARITY)?;
-        let dst = self.key(KeyType::ZPK, &p.destination_key, err::DST_PARITY)?;
-        let sc = BlockCipher::tdes(&src).map_err(|_| err::KEY_LEN)?;
+        let sf = pin_format_iso(&p.source_format)?;
+        let df = pin_format_iso(&p.destination_format)?;
+        let src = if self.key_block_lmk.is_some() {
+            let usages: &[&[u8; 2]] = if src_type == KeyType::TPK {
+                &[b"P0", b"71"]
+            } else {
+                &[b"P0"]
+            };
+            self.kb_key_with(&p.source_key, usages, Use::Decrypt)?
+        } else {
+            self.key_of(src_type, &p.source_key, err::SRC_PARITY, Use::Decrypt)?
+        };
+        let dst = self.key_of(
+            KeyType::ZPK,
+            &p.destination_key,
+            err::DST_PARITY,
+            Use::Encrypt,
+        )?;
         translate_out(
-            &sc,
-            &dst,
+            &src.cipher()?,
+            &dst.cipher()?,
             &p.pin_block,
-            sf,
-            df,
-            &p.account[..],
+            (sf, df),
+            (&p.account[..], p.pan.as_deref().map(String::as_str)),
             usize::from(p.max_pin_len),
         )
     }
 
-    /// G0 (TDES DUKPT → ZPK).
+    /// G0 (DUKPT → ZPK): TDES DUKPT with a double-length TDES BDK, or (a
+    /// key-block BDK with algorithm `A`) AES DUKPT with the PIN key of the
+    /// BDK's own length (**unconfirmed**: no public AES DUKPT frame says
+    /// which working-key type G0 derives).
     pub(super) fn g0(&self, g: &G0) -> Res {
-        let sf = pin_format(&g.source_format)?;
-        let df = pin_format(&g.destination_format)?;
+        let sf = pin_format_iso(&g.source_format)?;
+        let df = pin_format_iso(&g.destination_format)?;
         let ksn = ksn_register(&g.ksn)?;
-        let bdk = self.key(KeyType::BDK, &g.bdk, err::SRC_PARITY)?;
-        let zpk = self.key(KeyType::ZPK, &g.zpk, err::DST_PARITY)?;
-        if bdk.len() != 16 {
-            return Err(err::KEY_LEN.into());
+        let bdk = self.key_of(KeyType::BDK, &g.bdk, err::SRC_PARITY, Use::Derive)?;
+        let zpk = self.key_of(KeyType::ZPK, &g.zpk, err::DST_PARITY, Use::Encrypt)?;
+        let sc = if bdk.is_aes() {
+            let kt = aes_key_type(bdk.key.len())?;
+            let pk = aes_working_key(&bdk.key, &ksn, AesDukptUsage::PinEncryption, kt)
+                .map_err(|_| err::INPUT)?;
+            BlockCipher::aes(pk.as_bytes())
+        } else {
+            if bdk.key.len() != 16 || ksn.is_aes() {
+                return Err(err::KEY_LEN.into());
+            }
+            let pk =
+                tdes_working_key(&bdk.key, &ksn, TdesDukptUsage::Pin).map_err(|_| err::INPUT)?;
+            BlockCipher::tdes(pk.as_slice())
         }
-        let pk = tdes_working_key(&bdk, &ksn, TdesDukptUsage::Pin).map_err(|_| err::INPUT)?;
-        let sc = BlockCipher::tdes(pk.as_slice()).map_err(|_| err::KEY_LEN)?;
-        translate_out(&sc, &zpk, &g.pin_block, sf, df, &g.account[..], 12)
+        .map_err(|_| err::KEY_LEN)?;
+        translate_out(
+            &sc,
+            &zpk.cipher()?,
+            &g.pin_block,
+            (sf, df),
+            (&g.account[..], g.pan.as_deref().map(String::as_str)),
+            12,
+        )
     }
 
-    fn cvk(&self, c: &Cvk) -> Result<Zeroizing<Vec<u8>>, Code> {
+    fn cvk(&self, c: &Cvk, what: Use) -> Result<Zeroizing<Vec<u8>>, Code> {
         match c {
             Cvk::Key(k) => {
-                let key = self.key(KeyType::CVK, k, err::SRC_PARITY)?;
+                let key = self.key_of(KeyType::CVK, k, err::SRC_PARITY, what)?.key;
                 if key.len() != 16 {
                     return Err(err::KEY_LEN);
                 }
@@ -84,7 +126,7 @@ impl Sim {
 
     /// CW.
     pub(super) fn cw(&self, c: &CardValidation) -> Res {
-        let key = self.cvk(&c.cvk)?;
+        let key = self.cvk(&c.cvk, Use::Generate)?;
         let (exp, sc) = card_fields(c)?;
         let v = cvv::generate_cvv(&key, &c.pan, exp, sc).map_err(|_| err::INPUT)?;
         Ok(v.to_vec())
@@ -92,7 +134,7 @@ impl Sim {
 
     /// CY: `00` or `01` (verification failure).
     pub(super) fn cy(&self, c: &CardValidation) -> Res {
-        let key = self.cvk(&c.cvk)?;
+        let key = self.cvk(&c.cvk, Use::Verify)?;
         let (exp, sc) = card_fields(c)?;
         let value = c.cvv.as_ref().ok_or(err::INPUT)?;
         let ok = cvv::verify_cvv(&key, &c.pan, exp, sc, &value[..]).map_err(|_| err::INPUT)?;
@@ -109,7 +151,9 @@ impl Sim {
     /// under that session key is **unconfirmed** (no public source; the
     /// client does not ask KQ scheme 1 for an ARPC).
     pub(super) fn kq(&self, q: &KqRequest) -> Res {
-        let imk = self.key(KeyType::MK_AC, &q.mk, err::SRC_PARITY)?;
+        let imk = self
+            .key_of(KeyType::MK_AC, &q.mk, err::SRC_PARITY, Use::Derive)?
+            .key;
         if imk.len() != 16 {
             return Err(err::KEY_LEN.into());
         }
@@ -164,33 +208,74 @@ fn card_fields(c: &CardValidation) -> Result<(&str, &str), Code> {
     Ok((exp, sc))
 }
 
-/// Decrypts under `sc`, checks the PIN, re-encrypts under `dst`.
+/// The AES DUKPT working-key type of an AES BDK's length.
+pub(super) fn aes_key_type(len: usize) -> Result<AesDukptKeyType, Code> {
+    match len {
+        16 => Ok(AesDukptKeyType::Aes128),
+        24 => Ok(AesDukptKeyType::Aes192),
+        32 => Ok(AesDukptKeyType::Aes256),
+        _ => Err(err::KEY_LEN),
+    }
+}
+
+/// A PIN block format code of the ISO formats (`01`, `05`, `47`, `48`);
+/// whether the key fits it is checked by [`translate_out`].
+fn pin_format_iso(code: &[u8]) -> Result<pinblock::PinBlockFormat, Code> {
+    codec::pin_format_from_code(code).ok_or(err::PIN_FORMAT)
+}
+
+/// `23` unless ISO format 4 goes with an AES key and the other formats
+/// with a TDES key.
+fn check_format_key(f: pinblock::PinBlockFormat, c: &BlockCipher) -> Result<(), Code> {
+    if (f == pinblock::PinBlockFormat::Iso4) == c.is_aes() {
+        Ok(())
+    } else {
+        Err(err::PIN_FORMAT)
+    }
+}
+
+/// Decrypts under `sc`, checks the PIN, re-encrypts under `dc`. `acct` is
+/// the 12-digit account number and `pan` the full PAN (required when a
+/// format is ISO 4, and then matching the account number, else `15`).
 fn translate_out(
     sc: &BlockCipher,
-    dst: &[u8],
+    dc: &BlockCipher,
     block: &[u8],
-    sf: pinblock::PinBlockFormat,
-    df: pinblock::PinBlockFormat,
-    acct: &[u8],
+    (sf, df): (pinblock::PinBlockFormat, pinblock::PinBlockFormat),
+    (acct, full): (&[u8], Option<&str>),
     max: usize,
 ) -> Res {
+    use pinblock::PinBlockFormat::Iso4;
     pinblock::check_translation(sf, df).map_err(|_| err::PIN_FORMAT)?;
-    // A PAN whose account-number field is exactly `acct`.
-    let mut pan = Zeroizing::new(String::from_utf8(acct.to_vec()).map_err(|_| err::INPUT)?);
-    pan.push('0');
+    check_format_key(sf, sc)?;
+    check_format_key(df, dc)?;
+    let pan = match full {
+        Some(p) => {
+            if &codec::account_field(p)[..] != acct {
+                return Err(err::INPUT.into());
+            }
+            Zeroizing::new(p.to_owned())
+        }
+        None if sf == Iso4 || df == Iso4 => return Err(err::INPUT.into()),
+        None => {
+            // A PAN whose account-number field is exactly `acct`.
+            let mut pan = Zeroizing::new(String::from_utf8(acct.to_vec()).map_err(|_| err::INPUT)?);
+            pan.push('0');
+            pan
+        }
+    };
     let pin = pinblock::decrypt_pin_block(sc, sf, block, Some(&pan)).map_err(|_| err::PIN_BLOCK)?;
     if pin.digits().len() > max {
         return Err(err::PIN_LEN.into());
     }
-    let dc = BlockCipher::tdes(dst).map_err(|_| err::KEY_LEN)?;
-    let out = pinblock::encrypt_pin_block(&dc, df, &pin, Some(&pan), &mut rand::rng())
+    let out = pinblock::encrypt_pin_block(dc, df, &pin, Some(&pan), &mut rand::rng())
         .map_err(|_| err::PIN_BLOCK)?;
     let t = PinTranslation {
         pin_len: u8::try_from(pin.digits().len()).map_err(|_| err::PIN_LEN)?,
-        pin_block: out.as_bytes().try_into().map_err(|_| err::PIN_BLOCK)?,
+        pin_block: out.as_bytes().to_vec(),
         format: *codec::pin_format_code(df).ok_or(err::PIN_FORMAT)?,
     };
-    let mut b = Vec::with_capacity(20);
+    let mut b = Vec::with_capacity(36);
     encode_pin_translation(&mut b, &t).map_err(|_| err::PIN_LEN)?;
     Ok(b)
 }

@@ -1,10 +1,11 @@
 //! M0 / M2 (data encryption) and M6 / M8 (MAC): the simulator side.
 //! Layouts and their sources: [`crate::payshield::codec::command`].
 
-use super::card::ksn_register;
+use super::card::{aes_key_type, ksn_register};
+use super::kb::Use;
 use super::{err, Res, Sim};
 use crate::algo::cipher::BlockCipher;
-use crate::algo::dukpt::{tdes_working_key, TdesDukptUsage};
+use crate::algo::dukpt::{aes_working_key, tdes_working_key, AesDukptUsage, TdesDukptUsage};
 use crate::algo::mac::{self, Padding};
 use crate::payshield::codec::command::{DataCipher, MacCommand};
 use crate::payshield::codec::reply::{encode_data, DataReply};
@@ -32,35 +33,63 @@ impl Sim {
     /// of 8 bytes (`06`). In CBC mode the response starts with the IV for
     /// the next call (position **unconfirmed**, see
     /// [`crate::payshield::codec::reply::DataReply`]).
+    ///
+    /// Under a key-block LMK the key type is `FFF` and the key a block with
+    /// usage `D0` (TDES or AES; AES takes 16-byte blocks and IV) or `B0`
+    /// (DUKPT; an AES BDK derives the AES DUKPT "data encryption, encrypt"
+    /// key of the BDK's length, **unconfirmed** like the TDES variant).
     pub(super) fn crypt(&self, d: &DataCipher, encrypt: bool) -> Res {
         let cbc = match &d.mode {
             b"00" => false,
             b"01" => true,
             _ => return Err(err::M_MODE.into()),
         };
-        if ![KeyType::ZEK, KeyType::DEK, KeyType::BDK].contains(&d.key_type) {
+        let kb = self.key_block_lmk.is_some();
+        let types: &[KeyType] = if kb {
+            &[KeyType::KEY_BLOCK]
+        } else {
+            &[KeyType::ZEK, KeyType::DEK, KeyType::BDK]
+        };
+        if !types.contains(&d.key_type) {
             return Err(err::M_KEY_TYPE.into());
         }
         let mut data = message_bytes(d.input_format, &d.message)?;
-        if data.is_empty() || data.len() % 8 != 0 {
-            return Err(err::M_LENGTH.into());
-        }
-        let key = self.key(d.key_type, &d.key, err::SRC_PARITY)?;
+        let what = if encrypt { Use::Encrypt } else { Use::Decrypt };
+        let key = match (&d.ksn, kb) {
+            (Some(_), true) => self.kb_key_with(&d.key, &[b"B0"], Use::Derive)?,
+            (None, true) => self.kb_key_with(&d.key, &[b"D0"], what)?,
+            (Some(_), false) => self.key_of(d.key_type, &d.key, err::SRC_PARITY, Use::Derive)?,
+            (None, false) => self.key_of(d.key_type, &d.key, err::SRC_PARITY, what)?,
+        };
         let c = match &d.ksn {
             Some(k) => {
                 let ksn = ksn_register(k)?;
-                if key.len() != 16 {
-                    return Err(err::KEY_LEN.into());
+                if key.is_aes() {
+                    let kt = aes_key_type(key.key.len())?;
+                    let dk = aes_working_key(&key.key, &ksn, AesDukptUsage::DataEncrypt, kt)
+                        .map_err(|_| err::INPUT)?;
+                    BlockCipher::aes(dk.as_bytes())
+                } else {
+                    if key.key.len() != 16 || ksn.is_aes() {
+                        return Err(err::KEY_LEN.into());
+                    }
+                    let dk = tdes_working_key(&key.key, &ksn, TdesDukptUsage::DataRequest)
+                        .map_err(|_| err::INPUT)?;
+                    BlockCipher::tdes(dk.as_slice())
                 }
-                let dk = tdes_working_key(&key, &ksn, TdesDukptUsage::DataRequest)
-                    .map_err(|_| err::INPUT)?;
-                BlockCipher::tdes(dk.as_slice())
+                .map_err(|_| err::KEY_LEN)?
             }
-            None => BlockCipher::tdes(&key),
+            None => key.cipher()?,
+        };
+        let bs = c.block_size();
+        if data.is_empty() || data.len() % bs != 0 {
+            return Err(err::M_LENGTH.into());
         }
-        .map_err(|_| err::KEY_LEN)?;
+        if d.iv.as_ref().is_some_and(|iv| iv.len() != bs) {
+            return Err(err::INPUT.into());
+        }
         let last_in: Vec<u8> = data
-            .get(data.len().saturating_sub(8)..)
+            .get(data.len().saturating_sub(bs)..)
             .unwrap_or(&[])
             .to_vec();
         let ok = match (&d.iv, encrypt) {
@@ -72,11 +101,11 @@ impl Sim {
         ok.map_err(|_| err::INPUT)?;
         let iv = if cbc {
             let next = if encrypt {
-                data.get(data.len().saturating_sub(8)..).unwrap_or(&[])
+                data.get(data.len().saturating_sub(bs)..).unwrap_or(&[])
             } else {
                 &last_in[..]
             };
-            Some(<[u8; 8]>::try_from(next).map_err(|_| err::INPUT)?)
+            Some(next.to_vec())
         } else {
             None
         };
@@ -88,7 +117,7 @@ impl Sim {
             }
             _ => data.to_vec(),
         };
-        let mut b = Vec::with_capacity(out.len() + 24);
+        let mut b = Vec::with_capacity(out.len() + 40);
         encode_data(&mut b, &DataReply { iv, data: out }).map_err(|_| err::M_LENGTH)?;
         Ok(b)
     }
@@ -97,11 +126,25 @@ impl Sim {
     /// Algorithm `1` = ISO 9797-1 MAC algorithm 1 (CBC-MAC), `3` = algorithm
     /// 3 (retail MAC, double-length key, else `27`). Key types TAK and ZAK,
     /// else `05`.
+    ///
+    /// Under a key-block LMK: key type `FFF`, the key's usage must fit the
+    /// algorithm (`1`: `M0`/`M1`, `3`: `M3`, `5` CMAC: `M6` with a TDES or
+    /// AES key, `6` HMAC-SHA-256: `M7` with an HMAC key; else `A6`), CMAC
+    /// and HMAC take padding `0` only (they pad themselves; else `09`), and
+    /// the MAC size may not exceed the algorithm's output (else `15`).
+    /// Algorithms `5` / `6` and sizes `2` / `3` are **unconfirmed** (see
+    /// [`MacCommand`]).
     pub(super) fn mac(&self, m: &MacCommand, verify: bool) -> Res {
         if m.mode != b'0' {
             return Err(err::M_MODE.into());
         }
-        if m.key_type != KeyType::TAK && m.key_type != KeyType::ZAK {
+        let kb = self.key_block_lmk.is_some();
+        let types: &[KeyType] = if kb {
+            &[KeyType::KEY_BLOCK]
+        } else {
+            &[KeyType::TAK, KeyType::ZAK]
+        };
+        if !types.contains(&m.key_type) {
             return Err(err::M_KEY_TYPE.into());
         }
         let padding = match m.padding {
@@ -113,24 +156,45 @@ impl Sim {
         };
         let data = message_bytes(m.input_format, &m.message)?;
         let size = MacCommand::mac_len(m.mac_size);
-        let key = self.key(m.key_type, &m.key, err::SRC_PARITY)?;
+        let what = if verify { Use::Verify } else { Use::Generate };
+        let usages: &[&[u8; 2]] = match m.algorithm {
+            b'1' => &[b"M0", b"M1"],
+            b'3' => &[b"M3"],
+            b'5' => &[b"M6"],
+            b'6' => &[b"M7"],
+            _ => return Err(err::MAC_ALGORITHM.into()),
+        };
+        let key = if kb {
+            self.kb_key_with(&m.key, usages, what)?
+        } else {
+            if !matches!(m.algorithm, b'1' | b'3') {
+                return Err(err::MAC_ALGORITHM.into());
+            }
+            self.key_of(m.key_type, &m.key, err::SRC_PARITY, what)?
+        };
+        if matches!(m.algorithm, b'5' | b'6') && padding != Padding::None {
+            return Err(err::MAC_PADDING.into());
+        }
         let tag: Vec<u8> = match m.algorithm {
-            b'1' => {
-                let c = BlockCipher::tdes(&key).map_err(|_| err::KEY_LEN)?;
+            b'1' if !key.is_aes() => {
+                let c = key.cipher()?;
                 mac::cbc_mac(&c, &data, padding)
                     .map_err(|_| err::M_LENGTH)?
                     .as_bytes()
                     .to_vec()
             }
-            b'3' => {
-                if key.len() != 16 {
-                    return Err(err::KEY_LEN.into());
-                }
-                mac::retail_mac(&key, &data, padding)
+            b'3' if key.key.len() == 16 && !key.is_aes() => {
+                mac::retail_mac(&key.key, &data, padding)
                     .map_err(|_| err::M_LENGTH)?
                     .to_vec()
             }
-            _ => return Err(err::MAC_ALGORITHM.into()),
+            b'5' if key.algorithm != b'H' => mac::cmac(&key.cipher()?, &data).as_bytes().to_vec(),
+            b'6' if key.algorithm == b'H' => mac::hmac_sha256(&key.key, &data)
+                .map_err(|_| err::KEY_LEN)?
+                .as_bytes()
+                .to_vec(),
+            b'1' | b'5' | b'6' => return Err(err::KB_ALGORITHM.into()),
+            _ => return Err(err::KEY_LEN.into()),
         };
         let tag = tag.get(..size).ok_or(err::INPUT)?;
         match &m.mac {
@@ -143,7 +207,7 @@ impl Sim {
                 }
             }
             _ => {
-                let mut b = Vec::with_capacity(16);
+                let mut b = Vec::with_capacity(2 * size);
                 push_hex(&mut b, tag);
                 Ok(b)
             }

@@ -15,7 +15,14 @@ impl Sim {
     /// any other bad field, `01` ARQC verification failure (no diagnostic
     /// data: not in authorised state).
     pub(super) fn kw(&self, req: &KwRequest) -> Res {
-        let imk = self.key(KeyType::MK_AC, &req.mk, err::SRC_PARITY)?;
+        let imk = self
+            .key_of(
+                KeyType::MK_AC,
+                &req.mk,
+                err::SRC_PARITY,
+                super::kb::Use::Derive,
+            )?
+            .key;
         if imk.len() != 16 {
             return Err(err::KEY_LEN.into());
         }
