@@ -42,9 +42,8 @@ pub(crate) fn route(path: &str) -> Option<Route> {
         ["mac", "generate"] => Route::GenerateMac,
         ["mac", "verify"] => Route::VerifyMac,
         ["keys", _, "reencrypt"] => Route::Unsupported("ReEncryptData"),
-        ["cryptogram", "generate"] => Route::Unsupported("GenerateAuthRequestCryptogram"),
         ["keymaterial", "translate"] => Route::Unsupported("TranslateKeyMaterial"),
-        ["mac", "emvpinchange", "generate"] => Route::Unsupported("GenerateMacEmvPinChange"),
+        ["macemvpinchange", "generate"] => Route::Unsupported("GenerateMacEmvPinChange"),
         ["as2805kekvalidation", "generate"] => Route::Unsupported("GenerateAs2805KekValidation"),
         _ => return None,
     })
