@@ -123,9 +123,38 @@ def check(shape, value, path, errors):
         errors.append(f"{path}: unchecked type {t}")
 
 
-def check_error_body(model, op_model, code, body, errors):
+# HTTP status of each control-plane error: the Smithy model's `httpError`
+# traits (github.com/aws/api-models-aws,
+# models/payment-cryptography/service/2021-09-14); botocore's JSON model of
+# the control plane drops them. The data plane's botocore model has its own.
+CONTROL_STATUS = {
+    "ValidationException": 400,
+    "AccessDeniedException": 403,
+    "ResourceNotFoundException": 404,
+    "ConflictException": 409,
+    "ServiceQuotaExceededException": 402,
+    "ThrottlingException": 429,
+    "InternalServerException": 500,
+    "ServiceUnavailableException": 503,
+}
+
+
+def expected_status(model, code):
+    if model.service_name == "payment-cryptography":
+        return CONTROL_STATUS.get(code)
+    try:
+        return model.shape_for(code).metadata.get("error", {}).get("httpStatusCode", 400)
+    except Exception:
+        return None
+
+
+def check_error_body(model, op_model, code, body, errors, status=None):
     """An error body: `__type` names a modelled error of the operation (or a
-    protocol error) and its members are the error shape's."""
+    protocol error), its members are the error shape's, and the HTTP status
+    is the model's for that error."""
+    want = expected_status(model, code)
+    if status is not None and want is not None and status != want:
+        errors.append(f"error {code} came with HTTP {status}; the model gives {want}")
     names = {e.name for e in op_model.error_shapes}
     if code not in names | {"SerializationException", "UnknownOperationException"}:
         errors.append(f"error {code} is not one of {op_model.name}'s modelled errors")
@@ -396,7 +425,7 @@ for svc, op, given in PLAN:
         message = e.response["Error"].get("Message", "")
         status = LAST.get("status")
         errors = []
-        check_error_body(model, op_model, code, LAST.get("body"), errors)
+        check_error_body(model, op_model, code, LAST.get("body"), errors, status)
         if status == 400 and code == "ValidationException" and op in message and not errors:
             refused.append(op)
             print(f"refused      {label}: {message}")
@@ -423,6 +452,32 @@ for svc, op, given in PLAN:
         implemented.append(op)
         answers[op] = body
         print(f"implemented  {label}")
+
+# The not-found answer of each plane: ResourceNotFoundException with the
+# model's status (404 on both), for a key that does not exist.
+for svc, op, request in [
+    ("payment-cryptography", "GetKey", {"KeyIdentifier": "alias/model/none"}),
+    ("payment-cryptography", "ListTagsForResource",
+     {"ResourceArn": ARN("dek")[:-16] + "abcdefghijklmnop"}),
+    ("payment-cryptography-data", "EncryptData",
+     {"KeyIdentifier": "alias/model/none", "PlainText": "00" * 16,
+      "EncryptionAttributes": {"Symmetric": {"Mode": "ECB"}}}),
+]:
+    model = MODELS[svc]
+    LAST.clear()
+    try:
+        getattr(CLIENTS[svc], botocore.xform_name(op))(**request)
+        failures.append(op)
+        print(f"FAILED       not-found {op}: answered 200")
+    except ClientError as e:
+        code = e.response["Error"]["Code"]
+        errors = []
+        check_error_body(model, model.operation_model(op), code, LAST.get("body"), errors, LAST.get("status"))
+        if code != "ResourceNotFoundException" or errors:
+            failures.append(op)
+            print(f"FAILED       not-found {op}: HTTP {LAST.get('status')} {code} {errors}")
+        else:
+            print(f"not-found    {op}: HTTP {LAST.get('status')} {code}")
 
 total = len(PLAN)
 print(f"implemented {len(implemented)} of {total}")

@@ -1794,7 +1794,7 @@ fn serve_aws_answers_the_control_plane_and_stops_cleanly() {
     assert_eq!(status, 200, "{v}");
     assert_eq!(v["Keys"], Value::Array(vec![]), "{v}");
     let (status, v) = aws_control_call(&emu.addr, "GetKey", r#"{"KeyIdentifier":"alias/none"}"#);
-    assert_eq!(status, 400, "{v}");
+    assert_eq!(status, 404, "{v}");
     assert_eq!(v["__type"], "ResourceNotFoundException", "{v}");
     // Unsigned requests are refused as AWS refuses them.
     let mut sock = TcpStream::connect(&emu.addr).unwrap();

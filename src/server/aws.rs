@@ -49,6 +49,7 @@ mod api;
 mod conn;
 mod control;
 mod data;
+mod manage;
 mod pindata;
 mod sigv4;
 mod state;

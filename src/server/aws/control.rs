@@ -1,6 +1,7 @@
 //! Control plane (awsJson1_0, `PaymentCryptographyControlPlane.<Op>`).
 
 use super::api::{ApiError, ApiResult, Obj};
+use super::manage;
 use super::state::{check_alias_name, now, KeyRecord, KeyState, NewKey, Store};
 use super::wrap::{generate, wrap_to_certificate};
 use super::Inner;
@@ -95,31 +96,23 @@ fn dispatch_sync(inner: &Inner, op: &str, o: Obj<'_>) -> ApiResult<Value> {
         }
         "ImportKey" => import_key(inner, o),
         "ExportKey" => export_key(inner, o),
-        "ListTagsForResource" => {
-            let store = inner.read();
-            let k = store.resolve_arn(o.str("ResourceArn")?)?;
-            let tags: Vec<Value> = k
-                .tags
-                .iter()
-                .map(|(key, v)| json!({ "Key": key, "Value": v }))
-                .collect();
-            Ok(json!({ "Tags": tags }))
+        "ListTagsForResource" => manage::list_tags(inner, o),
+        "TagResource" => manage::tag_resource(inner, o),
+        "UntagResource" => manage::untag_resource(inner, o),
+        "PutResourcePolicy" => manage::put_policy(inner, o),
+        "GetResourcePolicy" => manage::get_policy(inner, o),
+        "DeleteResourcePolicy" => manage::delete_policy(inner, o),
+        "AddKeyReplicationRegions" => manage::add_regions(inner, o),
+        "RemoveKeyReplicationRegions" => manage::remove_regions(inner, o),
+        "EnableDefaultKeyReplicationRegions" => manage::default_regions(inner, o, true),
+        "DisableDefaultKeyReplicationRegions" => manage::default_regions(inner, o, false),
+        "GetDefaultKeyReplicationRegions" => Ok(manage::get_default_regions(&inner.read())),
+        "AssociateMpaTeam" => manage::associate_mpa(inner, o),
+        "GetMpaTeamAssociation" => manage::get_mpa(inner, o),
+        "DisassociateMpaTeam" => manage::disassociate_mpa(inner, o),
+        "GetCertificateSigningRequest" | "GetPublicKeyCertificate" => {
+            Err(ApiError::unsupported(op))
         }
-        "AddKeyReplicationRegions"
-        | "AssociateMpaTeam"
-        | "DeleteResourcePolicy"
-        | "DisableDefaultKeyReplicationRegions"
-        | "DisassociateMpaTeam"
-        | "EnableDefaultKeyReplicationRegions"
-        | "GetCertificateSigningRequest"
-        | "GetDefaultKeyReplicationRegions"
-        | "GetMpaTeamAssociation"
-        | "GetPublicKeyCertificate"
-        | "GetResourcePolicy"
-        | "PutResourcePolicy"
-        | "RemoveKeyReplicationRegions"
-        | "TagResource"
-        | "UntagResource" => Err(ApiError::unsupported(op)),
         _ => Err(ApiError::unknown_operation(format!(
             "operation {op} is not part of PaymentCryptographyControlPlane"
         ))),
@@ -174,21 +167,7 @@ pub(crate) fn parse_attributes(o: Obj<'_>) -> ApiResult<KeyAttributes> {
 }
 
 fn tags(o: Obj<'_>) -> ApiResult<Vec<(String, String)>> {
-    let Some(v) = o.raw("Tags") else {
-        return Ok(Vec::new());
-    };
-    let Value::Array(items) = v else {
-        return Err(ApiError::serialization("Tags must be a list"));
-    };
-    let mut out = Vec::new();
-    for t in items {
-        let t = Obj::root(t)?;
-        out.push((
-            t.str_len("Key", 1, 128)?.to_owned(),
-            t.str_len("Value", 0, 256)?.to_owned(),
-        ));
-    }
-    Ok(out)
+    manage::parse_tags(o)
 }
 
 fn exportability(exportable: bool) -> Exportability {
@@ -212,6 +191,7 @@ fn create_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         fix_odd_parity(&mut bytes);
     }
     let mut store = inner.write();
+    let (regions, using_default) = manage::new_key_regions(&store, o)?;
     let rec = store.add(NewKey {
         attributes: attributes.with_exportability(exportability(exportable)),
         material: SecretBytes::from_slice(&bytes),
@@ -221,12 +201,21 @@ fn create_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         kcv_algorithm: o.opt_str("KeyCheckValueAlgorithm")?.map(str::to_owned),
         tags: tags(o)?,
     })?;
+    let rec = manage::set_replicas(&mut store, rec, regions, using_default);
     store.save()?;
     Ok(json!({ "Key": rec.key_json() }))
 }
 
-fn page<T>(items: Vec<T>, o: Obj<'_>) -> ApiResult<(Vec<T>, Option<String>)> {
-    let max = o.opt_int("MaxResults", 1, 100)?.unwrap_or(100) as usize;
+/// One page of `items`: `MaxResults` (1 to 100, `default` when absent)
+/// from the offset a previous page's `NextToken` gives.
+pub(crate) fn page<T>(
+    items: Vec<T>,
+    o: Obj<'_>,
+    default: usize,
+) -> ApiResult<(Vec<T>, Option<String>)> {
+    let max = o
+        .opt_int("MaxResults", 1, 100)?
+        .map_or(default, |n| n as usize);
     let start = match o.opt_str("NextToken")? {
         None => 0,
         Some(t) => t
@@ -248,7 +237,7 @@ fn list_keys(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         .filter(|k| filter.is_none_or(|f| f == k.state.as_str()))
         .map(|k| k.summary_json())
         .collect();
-    let (keys, next) = page(keys, o)?;
+    let (keys, next) = page(keys, o, 100)?;
     let mut out = json!({ "Keys": keys });
     if let (Some(n), Value::Object(m)) = (next, &mut out) {
         m.insert("NextToken".into(), json!(n));
@@ -268,7 +257,7 @@ fn list_aliases(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         .filter(|(_, k)| filter.is_none() || k.as_ref() == filter.as_ref())
         .map(|(n, k)| alias_json(&store, n, k.as_deref()))
         .collect();
-    let (aliases, next) = page(aliases, o)?;
+    let (aliases, next) = page(aliases, o, 100)?;
     let mut out = json!({ "Aliases": aliases });
     if let (Some(n), Value::Object(m)) = (next, &mut out) {
         m.insert("NextToken".into(), json!(n));
@@ -427,6 +416,9 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     let enabled = o.opt_bool("Enabled")?.unwrap_or(true);
     let kcv_algorithm = o.opt_str("KeyCheckValueAlgorithm")?.map(str::to_owned);
     let tags = tags(o)?;
+    let (regions, using_default) = manage::new_key_regions(&inner.read(), o)?;
+    let replicate =
+        |store: &mut Store, rec| manage::set_replicas(store, rec, regions.clone(), using_default);
     match member {
         "Tr31KeyBlock" => {
             let block = m.str_len("WrappedKeyBlock", 56, 9984)?;
@@ -448,6 +440,7 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
                 kcv_algorithm,
                 tags,
             })?;
+            let rec = replicate(&mut store, rec);
             store.save()?;
             Ok(json!({ "Key": rec.key_json() }))
         }
@@ -486,8 +479,20 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
                 kcv_algorithm,
                 tags,
             })?;
+            let rec = replicate(&mut store, rec);
             store.save()?;
             Ok(json!({ "Key": rec.key_json() }))
+        }
+        "RootCertificatePublicKey" => {
+            manage::mpa_blocks(
+                &inner.read(),
+                "IMPORT_ROOT_PUBLIC_KEY_CERTIFICATE",
+                "ImportKey",
+            )?;
+            Err(ApiError::unsupported_member(
+                "ImportKey KeyMaterial",
+                member,
+            ))
         }
         other => Err(ApiError::unsupported_member("ImportKey KeyMaterial", other)),
     }

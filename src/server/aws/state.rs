@@ -73,6 +73,16 @@ pub(crate) struct KeyRecord {
     pub(crate) delete_at: Option<f64>,
     #[serde(default)]
     pub(crate) tags: Vec<(String, String)>,
+    /// Replica Regions and their `KeyReplicationState` (Multi-Region key
+    /// replication; the emulator serves one Region and records the rest).
+    #[serde(default)]
+    pub(crate) replication: BTreeMap<String, String>,
+    /// True when the replica Regions came from the account's defaults.
+    #[serde(default)]
+    pub(crate) using_default_regions: bool,
+    /// The resource-based policy (stored and returned, not enforced).
+    #[serde(default)]
+    pub(crate) policy: Option<String>,
     /// Clear key material as hex (state file only; never logged).
     material: String,
 }
@@ -172,6 +182,7 @@ impl KeyRecord {
             "CreateTimestamp": self.created,
         });
         if let Value::Object(m) = &mut v {
+            self.replication_json(m);
             for (k, t) in [
                 ("UsageStartTimestamp", self.usage_start),
                 ("UsageStopTimestamp", self.usage_stop),
@@ -184,6 +195,28 @@ impl KeyRecord {
             }
         }
         v
+    }
+
+    /// The Multi-Region members of `Key` (only for a key with replicas:
+    /// `MultiRegionKeyType` `PRIMARY`, the emulator's Region as
+    /// `PrimaryRegion`, and `ReplicationStatus` per replica Region).
+    fn replication_json(&self, m: &mut serde_json::Map<String, Value>) {
+        if self.replication.is_empty() {
+            return;
+        }
+        let region = self.arn.split(':').nth(3).unwrap_or_default().to_owned();
+        let status: serde_json::Map<String, Value> = self
+            .replication
+            .iter()
+            .map(|(r, s)| (r.clone(), json!({ "Status": s })))
+            .collect();
+        m.insert("MultiRegionKeyType".into(), json!("PRIMARY"));
+        m.insert("PrimaryRegion".into(), json!(region));
+        m.insert("ReplicationStatus".into(), Value::Object(status));
+        m.insert(
+            "UsingDefaultReplicationRegions".into(),
+            json!(self.using_default_regions),
+        );
     }
 
     /// The `KeyAttributes` JSON structure.
@@ -250,6 +283,16 @@ struct Persisted {
     seq: u64,
     keys: Vec<KeyRecord>,
     aliases: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    settings: Account,
+}
+
+/// Account-wide settings: default replication Regions and Multi-Party
+/// Approval team associations (protected operation → team ARN).
+#[derive(Serialize, Deserialize, Default, Clone)]
+pub(crate) struct Account {
+    pub(crate) default_regions: std::collections::BTreeSet<String>,
+    pub(crate) mpa_teams: BTreeMap<String, String>,
 }
 
 /// Keys, aliases and the software backend that does the cryptography.
@@ -259,6 +302,7 @@ pub(crate) struct Store {
     pub(crate) soft: SoftwareBackend,
     keys: HashMap<String, Arc<KeyRecord>>,
     aliases: BTreeMap<String, Option<String>>,
+    settings: Account,
     seq: u64,
     file: Option<PathBuf>,
     /// The state as last written to `file` (with a file only): what a
@@ -270,6 +314,7 @@ pub(crate) struct Store {
 struct Saved {
     keys: HashMap<String, Arc<KeyRecord>>,
     aliases: BTreeMap<String, Option<String>>,
+    settings: Account,
     seq: u64,
 }
 
@@ -288,6 +333,7 @@ impl Store {
             soft: SoftwareBackend::with_name("aws-emulator").with_parity_check(false),
             keys: HashMap::new(),
             aliases: BTreeMap::new(),
+            settings: Account::default(),
             seq: 0,
             file,
             saved: None,
@@ -306,6 +352,7 @@ impl Store {
         Saved {
             keys: self.keys.clone(),
             aliases: self.aliases.clone(),
+            settings: self.settings.clone(),
             seq: self.seq,
         }
     }
@@ -323,6 +370,7 @@ impl Store {
         }
         self.keys = saved.keys.clone();
         self.aliases = saved.aliases.clone();
+        self.settings = saved.settings.clone();
         self.seq = saved.seq;
     }
 
@@ -348,6 +396,7 @@ impl Store {
             self.keys.insert(k.id.clone(), Arc::new(k));
         }
         self.aliases = p.aliases;
+        self.settings = p.settings;
         self.seq = p.seq;
         Ok(())
     }
@@ -381,6 +430,7 @@ impl Store {
             seq: self.seq,
             keys,
             aliases: self.aliases.clone(),
+            settings: self.settings.clone(),
         };
         let text = serde_json::to_vec_pretty(&p)
             .map_err(|_| ApiError::internal("state encoding failed"))?;
@@ -438,6 +488,9 @@ impl Store {
             delete_pending: None,
             delete_at: None,
             tags: k.tags,
+            replication: BTreeMap::new(),
+            using_default_regions: false,
+            policy: None,
             material: hex::encode_upper(k.material.expose()),
         });
         self.keys.insert(id, rec.clone());
@@ -528,6 +581,16 @@ impl Store {
     /// Removes an alias; false when absent.
     pub(crate) fn remove_alias(&mut self, name: &str) -> bool {
         self.aliases.remove(name).is_some()
+    }
+
+    /// Account-wide settings.
+    pub(crate) fn account(&self) -> &Account {
+        &self.settings
+    }
+
+    /// Account-wide settings, to change (then [`Store::save`]).
+    pub(crate) fn account_mut(&mut self) -> &mut Account {
+        &mut self.settings
     }
 
     /// The ARN of a key id.
