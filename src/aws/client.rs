@@ -32,6 +32,7 @@ mod pindata;
 /// |---|---|
 /// | translate_pin | TranslatePinData (ISO 0/1/3/4; incoming DUKPT) |
 /// | encrypt_data / decrypt_data | EncryptData / DecryptData (Symmetric or Dukpt; ECB/CBC) |
+/// | re_encrypt_data | ReEncryptData (Symmetric or Dukpt in and out; ECB/CBC) |
 /// | generate/verify_card_validation | Generate/VerifyCardValidationData (CVV1; CVV2; iCVV = CVV1 with service code 999) |
 /// | verify_arqc | VerifyAuthRequestCryptogram (EmvCommon, Mastercard, Visa; ARPC 1/2) |
 /// | generate_mac / verify_mac | GenerateMac / VerifyMac (ISO 9797-1 alg 1/3, CMAC, HMAC-SHA-256) |
@@ -319,6 +320,7 @@ impl Backend for AwsBackend {
             Request::TranslatePin(r) => self.translate_pin(r).await.map(Response::TranslatePin),
             Request::EncryptData(r) => self.encrypt_data(r).await.map(Response::EncryptData),
             Request::DecryptData(r) => self.decrypt_data(r).await.map(Response::DecryptData),
+            Request::ReEncryptData(r) => self.re_encrypt_data(r).await.map(Response::ReEncryptData),
             Request::GenerateCardValidation(r) => self
                 .generate_cv(r)
                 .await

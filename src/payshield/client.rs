@@ -68,6 +68,8 @@ static VARIANT_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> =
         let mut c = Capabilities::all();
         c.operations.remove(&Operation::GeneratePinData);
         c.operations.remove(&Operation::VerifyPinData);
+        // Re-encryption would be M4 (Translate Data Block); not implemented.
+        c.operations.remove(&Operation::ReEncryptData);
         c.pin_formats = [
             PinBlockFormat::Iso0,
             PinBlockFormat::Iso1,
@@ -686,6 +688,11 @@ impl PayShieldBackend {
             Request::GeneratePinData(_) | Request::VerifyPinData(_) => {
                 return Err(Error::unsupported(
                     "issuer PIN data (IBM 3624, Visa PVV) on the payShield backend",
+                ))
+            }
+            Request::ReEncryptData(_) => {
+                return Err(Error::unsupported(
+                    "data re-encryption (M4) on the payShield backend",
                 ))
             }
             Request::GenerateKey(r) => Response::GenerateKey(self.generate_key(r).await?),

@@ -49,6 +49,7 @@ mod api;
 mod conn;
 mod control;
 mod data;
+mod data_ext;
 mod manage;
 mod pindata;
 mod sigv4;
@@ -615,19 +616,27 @@ async fn answer(
             )),
             None => Err(ApiError::unknown_operation(format!("unknown target {t}"))),
         },
-        None => match (pindata::route(path), data::route(path)) {
-            (Some(route), _) if method == "POST" => match parse(body) {
+        None => match (
+            pindata::route(path),
+            data_ext::route(path),
+            data::route(path),
+        ) {
+            (Some(route), _, _) if method == "POST" => match parse(body) {
                 Ok(v) => pindata::dispatch(inner, route, &v).await,
                 Err(e) => Err(e),
             },
-            (None, Some(route)) if method == "POST" => match parse(body) {
+            (None, Some(route), _) if method == "POST" => match parse(body) {
+                Ok(v) => data_ext::dispatch(inner, route, &v).await,
+                Err(e) => Err(e),
+            },
+            (None, None, Some(route)) if method == "POST" => match parse(body) {
                 Ok(v) => data::dispatch(inner, route, &v).await,
                 Err(e) => Err(e),
             },
-            (Some(_), _) | (None, Some(_)) => Err(ApiError::unknown_operation(
-                "data plane operations use POST",
-            )),
-            (None, None) => Err(ApiError::unknown_operation(format!(
+            (Some(_), _, _) | (None, Some(_), _) | (None, None, Some(_)) => Err(
+                ApiError::unknown_operation("data plane operations use POST"),
+            ),
+            (None, None, None) => Err(ApiError::unknown_operation(format!(
                 "no operation at {path}"
             ))),
         },

@@ -298,6 +298,23 @@ impl SoftwareBackend {
         })
     }
 
+    /// Decrypts under the incoming key and encrypts under the outgoing one;
+    /// the plaintext exists only in a zeroizing buffer in between. Each key
+    /// must allow its direction (decrypt in, encrypt out). The ciphertext is
+    /// checked against the outgoing cipher's block too: the plaintext keeps
+    /// its length.
+    fn re_encrypt_data(&self, r: ReEncryptDataRequest) -> Result<ReEncryptDataResponse> {
+        let (cin, _) = self.data_cipher(&r.incoming_key, false)?;
+        let (cout, kcv) = self.data_cipher(&r.outgoing_key, true)?;
+        let mut buf = Zeroizing::new(r.ciphertext);
+        Self::crypt(&cin, &r.incoming_mode, &mut buf, false)?;
+        Self::crypt(&cout, &r.outgoing_mode, &mut buf, true)?;
+        Ok(ReEncryptDataResponse {
+            ciphertext: buf.to_vec(),
+            key_check_value: kcv,
+        })
+    }
+
     fn cvk(&self, id: &crate::types::KeyId, generate: bool) -> Result<std::sync::Arc<StoredKey>> {
         let k = self.keys.get(id)?;
         rules::check(id, &k.attributes, Purpose::cvv(generate))?;
@@ -517,6 +534,7 @@ impl Backend for SoftwareBackend {
             Request::TranslatePin(r) => self.translate_pin(r).map(Response::TranslatePin),
             Request::EncryptData(r) => self.encrypt_data(r).map(Response::EncryptData),
             Request::DecryptData(r) => self.decrypt_data(r).map(Response::DecryptData),
+            Request::ReEncryptData(r) => self.re_encrypt_data(r).map(Response::ReEncryptData),
             Request::GenerateCardValidation(r) => {
                 self.generate_cv(r).map(Response::GenerateCardValidation)
             }

@@ -391,6 +391,28 @@ impl<'a> Obj<'a> {
     }
 }
 
+/// One page of `items`: `MaxResults` (1 to 100, `default` when absent)
+/// from the offset a previous page's `NextToken` gives.
+pub(crate) fn page<T>(
+    items: Vec<T>,
+    o: Obj<'_>,
+    default: usize,
+) -> ApiResult<(Vec<T>, Option<String>)> {
+    let max = o
+        .opt_int("MaxResults", 1, 100)?
+        .map_or(default, |n| n as usize);
+    let start = match o.opt_str("NextToken")? {
+        None => 0,
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| ApiError::field("NextToken", "is not a token this service issued"))?,
+    };
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(max).collect();
+    let next = (start + page.len() < total).then(|| (start + page.len()).to_string());
+    Ok((page, next))
+}
+
 /// Decodes hex (either case); the error names `field`, never the value.
 pub(crate) fn decode_hex(field: &str, s: &str) -> ApiResult<Vec<u8>> {
     if !s.len().is_multiple_of(2) {

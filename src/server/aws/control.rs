@@ -206,28 +206,6 @@ fn create_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     Ok(json!({ "Key": rec.key_json() }))
 }
 
-/// One page of `items`: `MaxResults` (1 to 100, `default` when absent)
-/// from the offset a previous page's `NextToken` gives.
-pub(crate) fn page<T>(
-    items: Vec<T>,
-    o: Obj<'_>,
-    default: usize,
-) -> ApiResult<(Vec<T>, Option<String>)> {
-    let max = o
-        .opt_int("MaxResults", 1, 100)?
-        .map_or(default, |n| n as usize);
-    let start = match o.opt_str("NextToken")? {
-        None => 0,
-        Some(t) => t
-            .parse::<usize>()
-            .map_err(|_| ApiError::field("NextToken", "is not a token this service issued"))?,
-    };
-    let total = items.len();
-    let page: Vec<T> = items.into_iter().skip(start).take(max).collect();
-    let next = (start + page.len() < total).then(|| (start + page.len()).to_string());
-    Ok((page, next))
-}
-
 fn list_keys(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     let filter = o.opt_str("KeyState")?;
     let store = inner.read();
@@ -237,7 +215,7 @@ fn list_keys(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         .filter(|k| filter.is_none_or(|f| f == k.state.as_str()))
         .map(|k| k.summary_json())
         .collect();
-    let (keys, next) = page(keys, o, 100)?;
+    let (keys, next) = super::api::page(keys, o, 100)?;
     let mut out = json!({ "Keys": keys });
     if let (Some(n), Value::Object(m)) = (next, &mut out) {
         m.insert("NextToken".into(), json!(n));
@@ -257,7 +235,7 @@ fn list_aliases(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         .filter(|(_, k)| filter.is_none() || k.as_ref() == filter.as_ref())
         .map(|(n, k)| alias_json(&store, n, k.as_deref()))
         .collect();
-    let (aliases, next) = page(aliases, o, 100)?;
+    let (aliases, next) = super::api::page(aliases, o, 100)?;
     let mut out = json!({ "Aliases": aliases });
     if let (Some(n), Value::Object(m)) = (next, &mut out) {
         m.insert("NextToken".into(), json!(n));

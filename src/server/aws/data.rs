@@ -41,7 +41,6 @@ pub(crate) fn route(path: &str) -> Option<Route> {
         ["cryptogram", "verify"] => Route::VerifyArqc,
         ["mac", "generate"] => Route::GenerateMac,
         ["mac", "verify"] => Route::VerifyMac,
-        ["keys", _, "reencrypt"] => Route::Unsupported("ReEncryptData"),
         ["keymaterial", "translate"] => Route::Unsupported("TranslateKeyMaterial"),
         ["macemvpinchange", "generate"] => Route::Unsupported("GenerateMacEmvPinChange"),
         ["as2805kekvalidation", "generate"] => Route::Unsupported("GenerateAs2805KekValidation"),
@@ -49,7 +48,7 @@ pub(crate) fn route(path: &str) -> Option<Route> {
     })
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(super) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -133,7 +132,7 @@ pub(super) fn dukpt_attrs(o: Obj<'_>, bdk: &KeyRecord) -> ApiResult<Dukpt> {
     })
 }
 
-fn variant(o: Obj<'_>) -> ApiResult<DukptVariant> {
+pub(super) fn variant(o: Obj<'_>) -> ApiResult<DukptVariant> {
     Ok(match o.opt_str("DukptKeyVariant")? {
         None | Some("BIDIRECTIONAL") => DukptVariant::Bidirectional,
         Some("REQUEST") => DukptVariant::Request,
@@ -220,7 +219,7 @@ async fn translate_pin(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     }
 }
 
-fn block_len(alg: KeyAlgorithm) -> usize {
+pub(super) fn block_len(alg: KeyAlgorithm) -> usize {
     if alg.is_aes() {
         16
     } else {
@@ -228,7 +227,7 @@ fn block_len(alg: KeyAlgorithm) -> usize {
     }
 }
 
-fn mode(o: Obj<'_>, block: usize) -> ApiResult<CipherMode> {
+pub(super) fn mode(o: Obj<'_>, block: usize) -> ApiResult<CipherMode> {
     let iv = o.opt_hex("InitializationVector", 16, 32)?;
     match o.opt_str("Mode")?.unwrap_or("ECB") {
         "ECB" => Ok(CipherMode::Ecb),

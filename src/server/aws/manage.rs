@@ -131,7 +131,7 @@ pub(crate) fn list_tags(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         .iter()
         .map(|(key, v)| json!({ "Key": key, "Value": v }))
         .collect();
-    let (tags, next) = super::control::page(tags, o, 50)?;
+    let (tags, next) = super::api::page(tags, o, 50)?;
     let mut out = json!({ "Tags": tags });
     if let (Some(n), Value::Object(m)) = (next, &mut out) {
         m.insert("NextToken".into(), json!(n));
