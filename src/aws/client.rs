@@ -187,6 +187,56 @@ impl AwsBackend {
         AwsBackendBuilder::default()
     }
 
+    /// The escape hatch to the whole service: the control-plane SDK client
+    /// this backend uses (same endpoint, region, credentials and connection
+    /// pool), for what the typed operations do not cover — tags, resource
+    /// policies, Multi-Region replication, asymmetric keys and certificates,
+    /// TR-34 and ECDH key exchange. Answers are the SDK's own types.
+    ///
+    /// ```no_run
+    /// # async fn demo(aws: &paycrypto::aws::AwsBackend) -> Result<(), Box<dyn std::error::Error>> {
+    /// use aws_sdk_paymentcryptography::types::Tag;
+    /// aws.control_client()
+    ///     .tag_resource()
+    ///     .resource_arn("arn:aws:payment-cryptography:us-east-1:111122223333:key/abcdefghijklmnop")
+    ///     .tags(Tag::builder().key("team").value("payments").build()?)
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn control_client(&self) -> &cp::Client {
+        &self.control
+    }
+
+    /// The escape hatch to the data plane: the SDK client this backend uses,
+    /// for operations and variants the typed operations do not model —
+    /// DUKPT and EMV MACs (`MacAttributes::DukptCmac`, `EmvMac`, …),
+    /// `GenerateMacEmvPinChange`, `TranslateKeyMaterial`. Answers are the
+    /// SDK's own types.
+    ///
+    /// ```no_run
+    /// # async fn demo(aws: &paycrypto::aws::AwsBackend) -> Result<(), Box<dyn std::error::Error>> {
+    /// use aws_sdk_paymentcryptographydata::types::{DukptKeyVariant, MacAlgorithmDukpt, MacAttributes};
+    /// let out = aws
+    ///     .data_client()
+    ///     .generate_mac()
+    ///     .key_identifier("alias/bdk")
+    ///     .message_data("34303132")
+    ///     .generation_attributes(MacAttributes::DukptCmac(
+    ///         MacAlgorithmDukpt::builder()
+    ///             .key_serial_number("FFFF9876543210E00001")
+    ///             .dukpt_key_variant(DukptKeyVariant::Request)
+    ///             .build()?,
+    ///     ))
+    ///     .send()
+    ///     .await?;
+    /// println!("{}", out.mac());
+    /// # Ok(()) }
+    /// ```
+    pub fn data_client(&self) -> &dp::Client {
+        &self.data
+    }
+
     /// A backend over existing SDK clients.
     pub fn from_clients(control: cp::Client, data: dp::Client) -> Self {
         Self {

@@ -23,8 +23,6 @@ pub(crate) enum Route {
     GenerateCv,
     VerifyCv,
     VerifyArqc,
-    GenerateMac,
-    VerifyMac,
     /// A real data-plane operation the emulator does not implement.
     Unsupported(&'static str),
 }
@@ -39,10 +37,7 @@ pub(crate) fn route(path: &str) -> Option<Route> {
         ["cardvalidationdata", "generate"] => Route::GenerateCv,
         ["cardvalidationdata", "verify"] => Route::VerifyCv,
         ["cryptogram", "verify"] => Route::VerifyArqc,
-        ["mac", "generate"] => Route::GenerateMac,
-        ["mac", "verify"] => Route::VerifyMac,
         ["keymaterial", "translate"] => Route::Unsupported("TranslateKeyMaterial"),
-        ["macemvpinchange", "generate"] => Route::Unsupported("GenerateMacEmvPinChange"),
         ["as2805kekvalidation", "generate"] => Route::Unsupported("GenerateAs2805KekValidation"),
         _ => return None,
     })
@@ -76,8 +71,6 @@ pub(crate) async fn dispatch(inner: &Inner, route: Route, body: &Value) -> ApiRe
         Route::GenerateCv => card_validation(inner, o, true).await,
         Route::VerifyCv => card_validation(inner, o, false).await,
         Route::VerifyArqc => verify_arqc(inner, o).await,
-        Route::GenerateMac => mac(inner, o, true).await,
-        Route::VerifyMac => mac(inner, o, false).await,
         Route::Unsupported(op) => Err(ApiError::unsupported(op)),
     }
 }
@@ -470,7 +463,9 @@ async fn verify_arqc(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     }
 }
 
-async fn mac(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult<Value> {
+/// `GenerateMac` / `VerifyMac` with `MacAttributes.Algorithm` (the
+/// other members are in `data_ext`).
+pub(super) async fn mac(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult<Value> {
     let attr_field = if generate {
         "GenerationAttributes"
     } else {
