@@ -368,9 +368,24 @@ impl SoftwareBackend {
         let ok = emv::verify_ac(sk.as_slice(), &r.transaction_data, r.padding, &r.arqc)?;
         let arpc = match (&r.arpc, ok) {
             (Some(ArpcMethod::Method1 { arc }), true) => {
-                // EMV Book 2 8.2.1 with the ICC master key as the ARPC key
-                // (Visa CVN 10/18 and M/Chip practice; see the jPOS vector).
-                Some(emv::generate_arpc_method1(icc_mk.as_slice(), &r.arqc, arc)?.to_vec())
+                // The ARPC key. EMV common session keys: the application
+                // cryptogram session key, as EMV 4.4 Book 2 8.2.1 says
+                // ("ARPC := DES3(SKAC)[Y]", "using the Application
+                // Cryptogram Session Key SKAC") and A1.3.1 ("the session key
+                // used to generate and verify the Application Cryptogram and
+                // the ARPC"); jPOS's published CSKD method-1 ARPC is under
+                // that key too. Visa (no session key): the ICC master key,
+                // which is the AC key there (jPOS VSDC vector). Mastercard
+                // session keys: the ICC master key, as jPOS's M/Chip
+                // implementation does (M/Chip 4 practice; no public
+                // Mastercard text found).
+                let key = match r.session {
+                    SessionKeyDerivation::EmvCommon { .. } => sk.as_slice(),
+                    SessionKeyDerivation::Mastercard { .. } | SessionKeyDerivation::Visa => {
+                        icc_mk.as_slice()
+                    }
+                };
+                Some(emv::generate_arpc_method1(key, &r.arqc, arc)?.to_vec())
             }
             (
                 Some(ArpcMethod::Method2 {
