@@ -46,6 +46,7 @@
 //! ```
 
 mod api;
+mod asym;
 mod conn;
 mod control;
 mod data;
@@ -213,6 +214,8 @@ pub(crate) struct Inner {
     params: Mutex<wrap::ParamRegistry>,
     /// RSA key generations allowed at once (they run on the blocking pool).
     rsa_slots: Arc<tokio::sync::Semaphore>,
+    /// Issues the certificates of the asymmetric key pairs the emulator creates.
+    ca: asym::Ca,
     connections: conn::Registry,
     soft: crate::software::SoftwareBackend,
     request_seq: std::sync::atomic::AtomicU64,
@@ -296,6 +299,7 @@ impl Emulator {
                 store: RwLock::new(store),
                 params: Mutex::new(wrap::ParamRegistry::default()),
                 rsa_slots: Arc::new(tokio::sync::Semaphore::new(rsa_slots)),
+                ca: asym::Ca::new()?,
                 connections,
                 soft,
                 request_seq: std::sync::atomic::AtomicU64::new(0),

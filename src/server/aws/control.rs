@@ -19,6 +19,7 @@ pub(crate) async fn dispatch(inner: &Inner, op: &str, body: &Value) -> ApiResult
         // The only operations that wait: RSA key generation runs off the
         // request path.
         "GetParametersForImport" => get_parameters(inner, o, true).await,
+        "CreateKey" if asymmetric(o) => super::asym::create_key(inner, o).await,
         "GetParametersForExport" => get_parameters(inner, o, false).await,
         _ => dispatch_sync(inner, op, o),
     }
@@ -110,13 +111,24 @@ fn dispatch_sync(inner: &Inner, op: &str, o: Obj<'_>) -> ApiResult<Value> {
         "AssociateMpaTeam" => manage::associate_mpa(inner, o),
         "GetMpaTeamAssociation" => manage::get_mpa(inner, o),
         "DisassociateMpaTeam" => manage::disassociate_mpa(inner, o),
-        "GetCertificateSigningRequest" | "GetPublicKeyCertificate" => {
-            Err(ApiError::unsupported(op))
-        }
+        "GetPublicKeyCertificate" => super::asym::get_public_key_certificate(inner, o),
+        "GetCertificateSigningRequest" => super::asym::get_csr(inner, o),
         _ => Err(ApiError::unknown_operation(format!(
             "operation {op} is not part of PaymentCryptographyControlPlane"
         ))),
     }
+}
+
+/// True when `CreateKey` asks for an asymmetric key pair.
+fn asymmetric(o: Obj<'_>) -> bool {
+    let mut s = String::new();
+    matches!(
+        o.opt_obj("KeyAttributes", &mut s)
+            .ok()
+            .flatten()
+            .map(|a| a.opt_str("KeyClass")),
+        Some(Ok(Some("ASYMMETRIC_KEY_PAIR")))
+    )
 }
 
 fn alias_name<'a>(o: Obj<'a>) -> ApiResult<&'a str> {
@@ -461,16 +473,13 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
             store.save()?;
             Ok(json!({ "Key": rec.key_json() }))
         }
-        "RootCertificatePublicKey" => {
-            manage::mpa_blocks(
-                &inner.read(),
-                "IMPORT_ROOT_PUBLIC_KEY_CERTIFICATE",
-                "ImportKey",
-            )?;
-            Err(ApiError::unsupported_member(
-                "ImportKey KeyMaterial",
-                member,
-            ))
+        "RootCertificatePublicKey" | "TrustedCertificatePublicKey" => {
+            if !regions.is_empty() {
+                return Err(ApiError::unsupported(
+                    "ImportKey ReplicationRegions for public key certificates",
+                ));
+            }
+            super::asym::import_public(inner, member, m, enabled, tags)
         }
         other => Err(ApiError::unsupported_member("ImportKey KeyMaterial", other)),
     }
@@ -599,12 +608,19 @@ fn export_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
             }}))
         }
         "KeyCryptogram" => {
-            // The CA must be a key the service knows; the emulator holds no
-            // public-key certificates, so any resolvable identifier is refused
-            // unless it names an existing key, as the service would.
-            let ca = m.str("CertificateAuthorityPublicKeyIdentifier")?;
-            store.resolve(ca)?;
+            // The wrapping key certificate must be signed by the named
+            // certificate authority: an imported root or trusted public key
+            // (PUBLIC_KEY, S0, Verify).
+            let ca_field = m.field_name("CertificateAuthorityPublicKeyIdentifier");
+            let ca = super::asym::ca_key(
+                &store,
+                &ca_field,
+                m.str("CertificateAuthorityPublicKeyIdentifier")?,
+            )?;
             let cert = m.str_len("WrappingKeyCertificate", 1, 32768)?;
+            let cert_field = m.field_name("WrappingKeyCertificate");
+            let (_, parts) = super::asym::certificate(&cert_field, cert)?;
+            super::asym::check_signed_by(&cert_field, &parts, &ca)?;
             let spec = m.opt_str("WrappingSpec")?.unwrap_or("RSA_OAEP_SHA_256");
             let wrapped = wrap_to_certificate(cert, spec, material.expose())?;
             Ok(json!({ "WrappedKey": {

@@ -83,6 +83,20 @@ pub(crate) struct KeyRecord {
     /// The resource-based policy (stored and returned, not enforced).
     #[serde(default)]
     pub(crate) policy: Option<String>,
+    /// `KeyClass` of an asymmetric key (`ASYMMETRIC_KEY_PAIR` or
+    /// `PUBLIC_KEY`); `None` for `SYMMETRIC_KEY`. Asymmetric keys are held
+    /// here only (the software backend holds symmetric keys): `material` is
+    /// the PKCS #8 private key of a key pair, the DER SubjectPublicKeyInfo of
+    /// a public key.
+    #[serde(default)]
+    pub(crate) key_class: Option<String>,
+    /// A public key's certificate (PEM), as imported.
+    #[serde(default)]
+    pub(crate) certificate: Option<String>,
+    /// The key id of the public key that certified this one (a trusted
+    /// public key's root); `None` for a root or another key.
+    #[serde(default)]
+    pub(crate) issuer: Option<String>,
     /// Clear key material as hex (state file only; never logged).
     material: String,
 }
@@ -223,7 +237,7 @@ impl KeyRecord {
     pub(crate) fn attributes_json(&self) -> Value {
         json!({
             "KeyUsage": self.usage,
-            "KeyClass": "SYMMETRIC_KEY",
+            "KeyClass": self.key_class.as_deref().unwrap_or("SYMMETRIC_KEY"),
             "KeyAlgorithm": self.algorithm,
             "KeyModesOfUse": modes_json(self.modes.into()),
         })
@@ -274,6 +288,24 @@ pub(crate) struct NewKey {
     pub(crate) enabled: bool,
     pub(crate) origin: &'static str,
     pub(crate) kcv_algorithm: Option<String>,
+    pub(crate) tags: Vec<(String, String)>,
+}
+
+/// What a new asymmetric key is made of.
+pub(crate) struct NewAsymmetricKey {
+    pub(crate) usage: String,
+    pub(crate) algorithm: String,
+    pub(crate) class: &'static str,
+    pub(crate) modes: ModesOfUse,
+    /// PKCS #8 private key (key pair) or DER SubjectPublicKeyInfo (public key).
+    pub(crate) material: SecretBytes,
+    /// DER SubjectPublicKeyInfo.
+    pub(crate) spki: Vec<u8>,
+    pub(crate) certificate: Option<String>,
+    pub(crate) issuer: Option<String>,
+    pub(crate) exportable: bool,
+    pub(crate) enabled: bool,
+    pub(crate) origin: &'static str,
     pub(crate) tags: Vec<(String, String)>,
 }
 
@@ -381,6 +413,11 @@ impl Store {
         let p: Persisted =
             serde_json::from_str(&text).map_err(|_| bad("state file is not valid JSON"))?;
         for k in p.keys {
+            if k.key_class.is_some() {
+                // Asymmetric keys live in the record alone.
+                self.keys.insert(k.id.clone(), Arc::new(k));
+                continue;
+            }
             let attrs = k
                 .attributes()
                 .map_err(|_| bad("state file has an invalid key"))?;
@@ -491,10 +528,54 @@ impl Store {
             replication: BTreeMap::new(),
             using_default_regions: false,
             policy: None,
+            key_class: None,
+            certificate: None,
+            issuer: None,
             material: hex::encode_upper(k.material.expose()),
         });
         self.keys.insert(id, rec.clone());
         Ok(rec)
+    }
+
+    /// Adds an asymmetric key (held in the record only). Its KCV is the
+    /// emulator's: `SHA_1`, the leftmost 4 bytes of SHA-1 over the DER
+    /// SubjectPublicKeyInfo (AWS publishes no KCV rule for asymmetric keys).
+    pub(crate) fn add_asymmetric(&mut self, k: NewAsymmetricKey) -> Arc<KeyRecord> {
+        use sha1::{Digest, Sha1};
+        let id = Self::new_key_id();
+        self.seq += 1;
+        let t = now();
+        let digest = Sha1::digest(&k.spki);
+        let rec = Arc::new(KeyRecord {
+            arn: format!("{}key/{id}", self.arn_prefix()),
+            id: id.clone(),
+            seq: self.seq,
+            usage: k.usage,
+            algorithm: k.algorithm,
+            modes: k.modes.into(),
+            exportability: 'N',
+            exportable: k.exportable,
+            enabled: k.enabled,
+            state: KeyState::CreateComplete,
+            origin: k.origin.to_owned(),
+            kcv: hex::encode_upper(digest.get(..4).unwrap_or_default()),
+            kcv_algorithm: "SHA_1".into(),
+            created: t,
+            usage_start: k.enabled.then_some(t),
+            usage_stop: None,
+            delete_pending: None,
+            delete_at: None,
+            tags: k.tags,
+            replication: BTreeMap::new(),
+            using_default_regions: false,
+            policy: None,
+            key_class: Some(k.class.to_owned()),
+            certificate: k.certificate,
+            issuer: k.issuer,
+            material: hex::encode_upper(k.material.expose()),
+        });
+        self.keys.insert(id, rec.clone());
+        rec
     }
 
     /// Replaces a record (state changes).
