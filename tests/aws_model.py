@@ -369,7 +369,9 @@ PLAN = [
             "ApplicationCryptogram": "1234567890ABCDEF", "Mode": "CBC", "PinBlockPaddingType": "ISO_IEC_7816_4",
             "PinBlockLengthPosition": "FRONT_OF_PIN_BLOCK"}}}),
     ("payment-cryptography-data", "GenerateAs2805KekValidation", {"KeyIdentifier": ARN("kek")}),
-    ("payment-cryptography-data", "TranslateKeyMaterial", {}),
+    ("payment-cryptography-data", "TranslateKeyMaterial", {
+        "IncomingKeyMaterial": {"DiffieHellmanTr31KeyBlock": FIX["ecdh"]} if "ecdh" in FIX else None,
+        "OutgoingKeyMaterial": {"Tr31KeyBlock": {"WrappingKeyIdentifier": ARN("kek")}}}),
     ("payment-cryptography", "StopKeyUsage", {"KeyIdentifier": ARN("victim")}),
     ("payment-cryptography", "StartKeyUsage", {"KeyIdentifier": ARN("victim")}),
     ("payment-cryptography", "DeleteKey", {"KeyIdentifier": ARN("victim")}),

@@ -7,6 +7,8 @@
 //! `implemented N of M`. Skips when python3 or boto3 is not installed.
 
 mod common;
+#[path = "support/ecdh_partner.rs"]
+mod ecdh_partner;
 
 use paycrypto::algo::emv;
 use paycrypto::algo::mac::Padding;
@@ -20,7 +22,7 @@ const SK: &str = "model/walk/secret";
 
 /// The fewest operations the emulator must implement (a regression floor:
 /// raise it when an operation is added).
-const MIN_IMPLEMENTED: usize = 44;
+const MIN_IMPLEMENTED: usize = 45;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_model_operation_is_implemented_or_refused_by_name() {
@@ -74,7 +76,63 @@ async fn every_model_operation_is_implemented_or_refused_by_name() {
     )
     .unwrap();
     let arqc = emv::generate_ac(&sk[..], &padded, Padding::None).unwrap();
+    // TranslateKeyMaterial needs a TR-31 block under a key agreed by ECDH
+    // with one of the emulator's key pairs: a partner builds it.
+    let control = |op: &str, body: serde_json::Value| {
+        let emu = emu.emulator().clone();
+        let target = format!("PaymentCryptographyControlPlane.{op}");
+        async move {
+            let a = emu
+                .handle_json("POST", "/", Some(&target), body.to_string().as_bytes())
+                .await;
+            assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+            serde_json::from_slice::<serde_json::Value>(&a.body).unwrap()
+        }
+    };
+    let partner = ecdh_partner::Partner::new();
+    let root = control("ImportKey", serde_json::json!({ "KeyMaterial": { "RootCertificatePublicKey": {
+        "KeyAttributes": { "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE", "KeyClass": "PUBLIC_KEY",
+            "KeyAlgorithm": "ECC_NIST_P384", "KeyModesOfUse": { "Verify": true } },
+        "PublicKeyCertificate": ecdh_partner::field(&partner.root) } } }))
+    .await["Key"]["KeyArn"]
+        .clone();
+    let k3 = control("CreateKey", serde_json::json!({
+        "KeyAttributes": { "KeyUsage": "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT", "KeyClass": "ASYMMETRIC_KEY_PAIR",
+            "KeyAlgorithm": "ECC_NIST_P256", "KeyModesOfUse": { "DeriveKey": true } },
+        "Exportable": false,
+    }))
+    .await["Key"]["KeyArn"]
+        .clone();
+    let cert = control(
+        "GetPublicKeyCertificate",
+        serde_json::json!({ "KeyIdentifier": k3 }),
+    )
+    .await;
+    let point = ecdh_partner::point_of(cert["KeyCertificate"].as_str().unwrap());
+    let kbpk = partner.kbpk(
+        &point,
+        true,
+        paycrypto::algo::kdf::KdfHash::Sha256,
+        &[0x01, 0x02],
+        KeyAlgorithm::Aes256,
+    );
+    let block = ecdh_partner::wrap(
+        &kbpk,
+        KeyAlgorithm::Aes256,
+        &paycrypto::KeyAttributes::new(
+            KeyUsage::DataEncryption,
+            KeyAlgorithm::Aes128,
+            ModesOfUse::BOTH,
+        ),
+        &[0x11; 16],
+    );
     let fixtures = serde_json::json!({
+        "ecdh": {
+            "PrivateKeyIdentifier": k3, "CertificateAuthorityPublicKeyIdentifier": root,
+            "PublicKeyCertificate": ecdh_partner::field(&partner.cert), "DeriveKeyAlgorithm": "AES_256",
+            "KeyDerivationFunction": "NIST_SP800", "KeyDerivationHashAlgorithm": "SHA_256",
+            "DerivationData": { "SharedInformation": "0102" }, "WrappedKeyBlock": block,
+        },
         "arqc": {
             "key": "alias/model/arqc",
             "pan": pan,

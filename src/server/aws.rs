@@ -51,6 +51,7 @@ mod conn;
 mod control;
 mod data;
 mod data_ext;
+mod ecdh;
 mod manage;
 mod pindata;
 mod sigv4;

@@ -371,7 +371,7 @@ async fn get_parameters(inner: &Inner, o: Obj<'_>, import: bool) -> ApiResult<Va
 }
 
 /// Checks that `kek` may unwrap (`unwrap`) or wrap keys.
-fn check_kek(kek: &KeyRecord, unwrap: bool) -> ApiResult<()> {
+pub(crate) fn check_kek(kek: &KeyRecord, unwrap: bool) -> ApiResult<()> {
     kek.check_usable()?;
     let a = kek.attributes()?;
     if !matches!(
@@ -410,12 +410,16 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     let replicate =
         |store: &mut Store, rec| manage::set_replicas(store, rec, regions.clone(), using_default);
     match member {
-        "Tr31KeyBlock" => {
+        "Tr31KeyBlock" | "DiffieHellmanTr31KeyBlock" => {
             let block = m.str_len("WrappedKeyBlock", 56, 9984)?;
             let mut store = inner.write();
-            let kek = store.resolve(m.str("WrappingKeyIdentifier")?)?;
-            check_kek(&kek, true)?;
-            let kek_bytes = kek.material()?;
+            let kek_bytes = if member == "Tr31KeyBlock" {
+                let kek = store.resolve(m.str("WrappingKeyIdentifier")?)?;
+                check_kek(&kek, true)?;
+                kek.material()?
+            } else {
+                super::ecdh::derive_kbpk(&store, m)?.0
+            };
             let (header, clear) = tr31::unwrap(kek_bytes.expose(), block)
                 .map_err(|e| ApiError::field(&m.field_name("WrappedKeyBlock"), e.reason))?;
             let attributes =
@@ -511,96 +515,22 @@ fn export_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
             let kek = store.resolve(m.str("WrappingKeyIdentifier")?)?;
             check_kek(&kek, false)?;
             let kek_attrs = kek.attributes()?;
-            let mut attrs = key.attributes()?;
-            let mut s3 = String::new();
-            let mut key_version = "00".to_owned();
-            let mut optional = Vec::new();
-            if let Some(h) = m.opt_obj("KeyBlockHeaders", &mut s3)? {
-                if let Some(e) = h.opt_str("KeyExportability")? {
-                    attrs.exportability = match e {
-                        "EXPORTABLE" => Exportability::Exportable,
-                        "NON_EXPORTABLE" => Exportability::NonExportable,
-                        "SENSITIVE" => Exportability::Sensitive,
-                        _ => {
-                            return Err(ApiError::field(
-                                &h.field_name("KeyExportability"),
-                                "is not a valid value",
-                            ))
-                        }
-                    };
-                }
-                if let Some(v) = h.opt_str("KeyVersion")? {
-                    key_version = v.to_owned();
-                }
-                let mut s4 = String::new();
-                if let Some(mo) = h.opt_obj("KeyModesOfUse", &mut s4)? {
-                    let b = |k: &str| mo.opt_bool(k).map(|v| v.unwrap_or(false));
-                    let want = ModesOfUse {
-                        encrypt: b("Encrypt")?,
-                        decrypt: b("Decrypt")?,
-                        wrap: b("Wrap")?,
-                        unwrap: b("Unwrap")?,
-                        generate: b("Generate")?,
-                        sign: b("Sign")?,
-                        verify: b("Verify")?,
-                        derive_key: b("DeriveKey")?,
-                        no_restrictions: b("NoRestrictions")?,
-                    };
-                    let have = attrs.modes;
-                    let subset = (!want.encrypt || have.encrypt || have.no_restrictions)
-                        && (!want.decrypt || have.decrypt || have.no_restrictions)
-                        && (!want.wrap || have.wrap || have.no_restrictions)
-                        && (!want.unwrap || have.unwrap || have.no_restrictions)
-                        && (!want.generate || have.generate || have.no_restrictions)
-                        && (!want.sign || have.sign || have.no_restrictions)
-                        && (!want.verify || have.verify || have.no_restrictions)
-                        && (!want.derive_key || have.derive_key || have.no_restrictions)
-                        && (!want.no_restrictions || have.no_restrictions);
-                    if !subset {
-                        return Err(ApiError::field(
-                            &h.field_name("KeyModesOfUse"),
-                            "must be a subset of the exported key's modes of use",
-                        ));
-                    }
-                    attrs.modes = want;
-                }
-                if let Some(Value::Object(blocks)) = h.raw("OptionalBlocks") {
-                    for (id, v) in blocks {
-                        let data = v.as_str().ok_or_else(|| {
-                            ApiError::serialization("OptionalBlocks values must be strings")
-                        })?;
-                        optional.push(tr31::OptionalBlock::new(id, data).map_err(|e| {
-                            ApiError::field(&h.field_name("OptionalBlocks"), e.reason)
-                        })?);
-                    }
-                }
-            }
-            let version =
-                crate::keyload::tr31_version_for(kek_attrs.algorithm).map_err(ApiError::from)?;
-            let mut header =
-                crate::keyload::tr31_header(version, &attrs).map_err(ApiError::from)?;
-            header = tr31::Tr31Header::new(
-                header.version,
-                header.key_usage,
-                header.algorithm,
-                header.mode_of_use,
-                &key_version,
-                header.exportability,
-            )
-            .map_err(|e| ApiError::field("KeyBlockHeaders.KeyVersion", e.reason))?;
-            for b in optional {
-                header = header.with_optional_block(b);
-            }
             let kek_bytes = kek.material()?;
-            let block = tr31::wrap(
-                kek_bytes.expose(),
-                &header,
-                material.expose(),
-                &mut rand::rng(),
-            )
-            .map_err(|e| ApiError::validation(e.to_string()))?;
+            let block = tr31_export(&key, &material, kek_attrs.algorithm, kek_bytes.expose(), m)?;
             Ok(json!({ "WrappedKey": {
                 "WrappingKeyArn": kek.arn,
+                "WrappedKeyMaterialFormat": "TR31_KEY_BLOCK",
+                "KeyMaterial": block,
+                "KeyCheckValue": key.kcv,
+                "KeyCheckValueAlgorithm": key.kcv_algorithm,
+            }}))
+        }
+        "DiffieHellmanTr31KeyBlock" => {
+            let (kbpk, alg) = super::ecdh::derive_kbpk(&store, m)?;
+            let own = store.resolve(m.str("PrivateKeyIdentifier")?)?;
+            let block = tr31_export(&key, &material, alg, kbpk.expose(), m)?;
+            Ok(json!({ "WrappedKey": {
+                "WrappingKeyArn": own.arn,
                 "WrappedKeyMaterialFormat": "TR31_KEY_BLOCK",
                 "KeyMaterial": block,
                 "KeyCheckValue": key.kcv,
@@ -633,4 +563,99 @@ fn export_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         }
         other => Err(ApiError::unsupported_member("ExportKey KeyMaterial", other)),
     }
+}
+
+/// A TR-31 block of `key` under a key-block protection key of `kek_algorithm`
+/// (version B under TDES, D under AES), with the member's optional
+/// `KeyBlockHeaders` (modes of use a subset of the key's, exportability,
+/// version, optional blocks).
+pub(crate) fn tr31_export(
+    key: &KeyRecord,
+    material: &SecretBytes,
+    kek_algorithm: KeyAlgorithm,
+    kek_bytes: &[u8],
+    m: Obj<'_>,
+) -> ApiResult<String> {
+    let mut attrs = key.attributes()?;
+    let mut s3 = String::new();
+    let mut key_version = "00".to_owned();
+    let mut optional = Vec::new();
+    if let Some(h) = m.opt_obj("KeyBlockHeaders", &mut s3)? {
+        if let Some(e) = h.opt_str("KeyExportability")? {
+            attrs.exportability = match e {
+                "EXPORTABLE" => Exportability::Exportable,
+                "NON_EXPORTABLE" => Exportability::NonExportable,
+                "SENSITIVE" => Exportability::Sensitive,
+                _ => {
+                    return Err(ApiError::field(
+                        &h.field_name("KeyExportability"),
+                        "is not a valid value",
+                    ))
+                }
+            };
+        }
+        if let Some(v) = h.opt_str("KeyVersion")? {
+            key_version = v.to_owned();
+        }
+        let mut s4 = String::new();
+        if let Some(mo) = h.opt_obj("KeyModesOfUse", &mut s4)? {
+            let b = |k: &str| mo.opt_bool(k).map(|v| v.unwrap_or(false));
+            let want = ModesOfUse {
+                encrypt: b("Encrypt")?,
+                decrypt: b("Decrypt")?,
+                wrap: b("Wrap")?,
+                unwrap: b("Unwrap")?,
+                generate: b("Generate")?,
+                sign: b("Sign")?,
+                verify: b("Verify")?,
+                derive_key: b("DeriveKey")?,
+                no_restrictions: b("NoRestrictions")?,
+            };
+            let have = attrs.modes;
+            let subset = (!want.encrypt || have.encrypt || have.no_restrictions)
+                && (!want.decrypt || have.decrypt || have.no_restrictions)
+                && (!want.wrap || have.wrap || have.no_restrictions)
+                && (!want.unwrap || have.unwrap || have.no_restrictions)
+                && (!want.generate || have.generate || have.no_restrictions)
+                && (!want.sign || have.sign || have.no_restrictions)
+                && (!want.verify || have.verify || have.no_restrictions)
+                && (!want.derive_key || have.derive_key || have.no_restrictions)
+                && (!want.no_restrictions || have.no_restrictions);
+            if !subset {
+                return Err(ApiError::field(
+                    &h.field_name("KeyModesOfUse"),
+                    "must be a subset of the exported key's modes of use",
+                ));
+            }
+            attrs.modes = want;
+        }
+        if let Some(Value::Object(blocks)) = h.raw("OptionalBlocks") {
+            for (id, v) in blocks {
+                let data = v.as_str().ok_or_else(|| {
+                    ApiError::serialization("OptionalBlocks values must be strings")
+                })?;
+                optional.push(
+                    tr31::OptionalBlock::new(id, data)
+                        .map_err(|e| ApiError::field(&h.field_name("OptionalBlocks"), e.reason))?,
+                );
+            }
+        }
+    }
+    let version = crate::keyload::tr31_version_for(kek_algorithm).map_err(ApiError::from)?;
+    let mut header = crate::keyload::tr31_header(version, &attrs).map_err(ApiError::from)?;
+    header = tr31::Tr31Header::new(
+        header.version,
+        header.key_usage,
+        header.algorithm,
+        header.mode_of_use,
+        &key_version,
+        header.exportability,
+    )
+    .map_err(|e| ApiError::field("KeyBlockHeaders.KeyVersion", e.reason))?;
+    for b in optional {
+        header = header.with_optional_block(b);
+    }
+    let block = tr31::wrap(kek_bytes, &header, material.expose(), &mut rand::rng())
+        .map_err(|e| ApiError::validation(e.to_string()))?;
+    Ok(block)
 }

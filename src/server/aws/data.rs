@@ -37,7 +37,6 @@ pub(crate) fn route(path: &str) -> Option<Route> {
         ["cardvalidationdata", "generate"] => Route::GenerateCv,
         ["cardvalidationdata", "verify"] => Route::VerifyCv,
         ["cryptogram", "verify"] => Route::VerifyArqc,
-        ["keymaterial", "translate"] => Route::Unsupported("TranslateKeyMaterial"),
         ["as2805kekvalidation", "generate"] => Route::Unsupported("GenerateAs2805KekValidation"),
         _ => return None,
     })

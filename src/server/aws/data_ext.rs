@@ -2,7 +2,8 @@
 //! (`POST /keys/{IncomingKeyIdentifier}/reencrypt`), the DUKPT and EMV
 //! members of `GenerateMac` / `VerifyMac` (`POST /mac/generate`,
 //! `/mac/verify`; `Algorithm` goes on to `data`) and
-//! `GenerateMacEmvPinChange` (`POST /macemvpinchange/generate`). Shapes from botocore's
+//! `GenerateMacEmvPinChange` (`POST /macemvpinchange/generate`) and
+//! `TranslateKeyMaterial` (`POST /keymaterial/translate`). Shapes from botocore's
 //! `payment-cryptography-data/2022-02-03`; cryptography by the software
 //! reference backend, which enforces key usage and modes of use.
 
@@ -19,6 +20,7 @@ pub(crate) enum Route {
     ReEncrypt(String),
     Mac(bool),
     EmvPinChange,
+    TranslateKeyMaterial,
 }
 
 /// Maps a restJson1 path to an operation of this module; `None` for others.
@@ -29,6 +31,7 @@ pub(crate) fn route(path: &str) -> Option<Route> {
         ["mac", "generate"] => Some(Route::Mac(true)),
         ["mac", "verify"] => Some(Route::Mac(false)),
         ["macemvpinchange", "generate"] => Some(Route::EmvPinChange),
+        ["keymaterial", "translate"] => Some(Route::TranslateKeyMaterial),
         _ => None,
     }
 }
@@ -40,6 +43,7 @@ pub(crate) async fn dispatch(inner: &Inner, route: Route, body: &Value) -> ApiRe
         Route::ReEncrypt(id) => re_encrypt(inner, o, &id).await,
         Route::Mac(generate) => mac(inner, o, generate).await,
         Route::EmvPinChange => emv_pin_change(inner, o).await,
+        Route::TranslateKeyMaterial => translate_key_material(inner, o),
     }
 }
 
@@ -511,4 +515,60 @@ async fn emv_pin_change(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         "Mac": hex_up(&mac),
         "EncryptedPinBlock": hex_up(&enc),
     }))
+}
+
+// ------------------------------------------------------------------ key material
+
+/// `TranslateKeyMaterial`: a TR-31 block under a key agreed by ECDH
+/// (`IncomingKeyMaterial.DiffieHellmanTr31KeyBlock`, see `ecdh`) re-wrapped
+/// as a TR-31 block under a key-encryption key the emulator holds
+/// (`OutgoingKeyMaterial.Tr31KeyBlock`), its attributes kept; the key never
+/// becomes a key of the emulator. `KeyCheckValue` is the translated key's,
+/// by `KeyCheckValueAlgorithm` (the algorithm's default when absent).
+fn translate_key_material(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
+    use crate::algo::tr31;
+    let store = inner.read();
+    let mut s1 = String::new();
+    let (member, m) = o.union("IncomingKeyMaterial", &mut s1)?;
+    if member != "DiffieHellmanTr31KeyBlock" {
+        return Err(ApiError::unsupported_member(
+            "TranslateKeyMaterial IncomingKeyMaterial",
+            member,
+        ));
+    }
+    let block = m.str_len("WrappedKeyBlock", 56, 9984)?;
+    let (kbpk, _) = super::ecdh::derive_kbpk(&store, m)?;
+    let (header, clear) = tr31::unwrap(kbpk.expose(), block)
+        .map_err(|e| ApiError::field(&m.field_name("WrappedKeyBlock"), e.reason))?;
+    let attributes =
+        crate::keyload::tr31_attributes(&header, clear.len()).map_err(ApiError::from)?;
+    attributes.validate().map_err(ApiError::from)?;
+    let mut s2 = String::new();
+    let (out_member, out) = o.union("OutgoingKeyMaterial", &mut s2)?;
+    if out_member != "Tr31KeyBlock" {
+        return Err(ApiError::unsupported_member(
+            "TranslateKeyMaterial OutgoingKeyMaterial",
+            out_member,
+        ));
+    }
+    let kek = key(inner, out.str("WrappingKeyIdentifier")?)?;
+    super::control::check_kek(&kek, false)?;
+    let kek_bytes = kek.material()?;
+    let version =
+        crate::keyload::tr31_version_for(kek.attributes()?.algorithm).map_err(ApiError::from)?;
+    let out_header = crate::keyload::tr31_header(version, &attributes).map_err(ApiError::from)?;
+    let wrapped = tr31::wrap(kek_bytes.expose(), &out_header, &clear, &mut rand::rng())
+        .map_err(|e| ApiError::validation(e.to_string()))?;
+    let kcv_alg = match o.opt_str("KeyCheckValueAlgorithm")? {
+        Some(a) => a.to_owned(),
+        None => crate::algo::kcv::KcvMethod::default_for(attributes.algorithm)
+            .aws_name()
+            .to_owned(),
+    };
+    let kcv = super::state::compute_kcv(attributes.algorithm, &kcv_alg, &clear)?;
+    Ok(json!({ "WrappedKey": {
+        "WrappedKeyMaterial": wrapped,
+        "KeyCheckValue": kcv,
+        "WrappedKeyMaterialFormat": "TR31_KEY_BLOCK",
+    }}))
 }
