@@ -11,7 +11,7 @@ const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STA
 type Tlv<'a> = (u8, &'a [u8], &'a [u8], &'a [u8]);
 
 /// Splits one DER TLV off `buf`.
-fn tlv(buf: &[u8]) -> Result<Tlv<'_>> {
+pub(crate) fn tlv(buf: &[u8]) -> Result<Tlv<'_>> {
     let bad = || Error::invalid("certificate", "malformed DER");
     let (&tag, after_tag) = buf.split_first().ok_or_else(bad)?;
     let (&first, mut after_len) = after_tag.split_first().ok_or_else(bad)?;
@@ -119,6 +119,8 @@ pub(crate) struct CertParts {
     pub(crate) signature: Vec<u8>,
     /// The `SubjectPublicKeyInfo` TLV.
     pub(crate) spki: Vec<u8>,
+    /// The `serialNumber` INTEGER TLV.
+    pub(crate) serial: Vec<u8>,
     /// The issuer `Name` TLV.
     pub(crate) issuer: Vec<u8>,
     /// The subject `Name` TLV.
@@ -181,6 +183,7 @@ pub(crate) fn parse_certificate(cert: &[u8]) -> Result<CertParts> {
         signature_oid: oid.to_vec(),
         signature: bit_string(sig)?.to_vec(),
         spki: field(5)?,
+        serial: field(0)?,
         issuer: field(2)?,
         subject: field(4)?,
     })

@@ -56,6 +56,7 @@ mod manage;
 mod pindata;
 mod sigv4;
 mod state;
+mod tr34;
 mod wrap;
 
 use api::{ApiError, Plane};

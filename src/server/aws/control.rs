@@ -477,6 +477,14 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
             store.save()?;
             Ok(json!({ "Key": rec.key_json() }))
         }
+        "Tr34KeyBlock" => {
+            if !regions.is_empty() {
+                return Err(ApiError::unsupported(
+                    "ImportKey ReplicationRegions with Tr34KeyBlock",
+                ));
+            }
+            super::tr34::import(inner, m, enabled, kcv_algorithm, tags)
+        }
         "RootCertificatePublicKey" | "TrustedCertificatePublicKey" => {
             if !regions.is_empty() {
                 return Err(ApiError::unsupported(
@@ -524,6 +532,10 @@ fn export_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
                 "KeyCheckValue": key.kcv,
                 "KeyCheckValueAlgorithm": key.kcv_algorithm,
             }}))
+        }
+        "Tr34KeyBlock" => {
+            drop(store);
+            super::tr34::export(inner, &key, &material, m)
         }
         "DiffieHellmanTr31KeyBlock" => {
             let (kbpk, alg) = super::ecdh::derive_kbpk(&store, m)?;
