@@ -28,6 +28,13 @@
 //!   created temporary file; a change that cannot be saved fails with
 //!   `InternalServerException` and is rolled back.
 //!
+//! - Coverage, checked against the botocore service models by
+//!   `tests/aws_model.rs`: every control-plane operation (keys, aliases,
+//!   tags, resource policies, Multi-Region replication and MPA associations
+//!   stored and returned but not enforced, asymmetric key pairs and public
+//!   key certificates, TR-31, RSA key cryptogram, TR-34 and ECDH key
+//!   exchange) and every data-plane operation but `GenerateAs2805KekValidation`.
+//!
 //! Works unmodified with the AWS SDKs and the AWS CLI given an endpoint URL.
 //! Operations and variants the emulator does not implement answer
 //! `ValidationException`, as the service answers input it cannot process.
