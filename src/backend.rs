@@ -113,6 +113,8 @@ typed! {
     encrypt_data(EncryptDataRequest) -> EncryptDataResponse via EncryptData;
     /// Decrypts data (P2PE).
     decrypt_data(DecryptDataRequest) -> DecryptDataResponse via DecryptData;
+    /// Re-encrypts data from one key to another (P2PE re-encryption).
+    re_encrypt_data(ReEncryptDataRequest) -> ReEncryptDataResponse via ReEncryptData;
     /// Generates a card validation value (CVV, CVV2, iCVV, dynamic CVV, CVC3, …).
     generate_card_validation(GenerateCardValidationRequest) -> GenerateCardValidationResponse via GenerateCardValidation;
     /// Verifies a card validation value.

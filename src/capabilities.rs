@@ -372,13 +372,10 @@ impl Capabilities {
                 }
             }
             Request::EncryptData(EncryptDataRequest { key, .. })
-            | Request::DecryptData(DecryptDataRequest { key, .. }) => {
-                if let DataKey::Dukpt { dukpt, variant } = key {
-                    self.check_dukpt(dukpt)?;
-                    if !self.dukpt_data_variants.contains(variant) {
-                        return Err(unsupported(format!("DUKPT data key variant {variant:?}")));
-                    }
-                }
+            | Request::DecryptData(DecryptDataRequest { key, .. }) => self.check_data_key(key)?,
+            Request::ReEncryptData(r) => {
+                self.check_data_key(&r.incoming_key)?;
+                self.check_data_key(&r.outgoing_key)?;
             }
             Request::VerifyArqc(r) => self.check_arqc(
                 &r.session,
@@ -518,6 +515,16 @@ impl Capabilities {
                 f.code()
             )))
         }
+    }
+
+    fn check_data_key(&self, key: &DataKey) -> Result<()> {
+        if let DataKey::Dukpt { dukpt, variant } = key {
+            self.check_dukpt(dukpt)?;
+            if !self.dukpt_data_variants.contains(variant) {
+                return Err(unsupported(format!("DUKPT data key variant {variant:?}")));
+            }
+        }
+        Ok(())
     }
 
     fn check_dukpt(&self, d: &Dukpt) -> Result<()> {

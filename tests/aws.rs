@@ -1089,10 +1089,11 @@ async fn bad_input_gets_the_aws_error() {
         (400, true),
         "{b}"
     );
+    // 404 as the control plane's Smithy model gives (`httpError`).
     let (st, b) = raw(&emu, "GetKey", r#"{"KeyIdentifier":"alias/missing"}"#, s).await;
     assert_eq!(
         (st, b.contains("ResourceNotFoundException")),
-        (400, true),
+        (404, true),
         "{b}"
     );
     let (st, b) = raw(&emu, "GetKey", r#"{"KeyIdentifier":"no-prefix"}"#, s).await;

@@ -225,4 +225,65 @@ keys = cp.list_keys(MaxResults=2)
 assert len(keys["Keys"]) == 2 and "NextToken" in keys
 cp.delete_key(KeyIdentifier=zpk["KeyArn"])
 assert cp.get_key(KeyIdentifier=zpk["KeyArn"])["Key"]["KeyState"] == "DELETE_PENDING"
+# Tags: on CreateKey, added and replaced by TagResource, removed by
+# UntagResource (an absent key is no error), listed in pages.
+tagged = cp.create_key(
+    KeyAttributes={"KeyUsage": "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", "KeyClass": "SYMMETRIC_KEY",
+                   "KeyAlgorithm": "AES_128", "KeyModesOfUse": {"Encrypt": True, "Decrypt": True}},
+    Exportable=False, Tags=[{"Key": "env", "Value": "test"}],
+)["Key"]["KeyArn"]
+cp.tag_resource(ResourceArn=tagged, Tags=[{"Key": "env", "Value": "prod"}, {"Key": "team", "Value": "payments"}])
+cp.untag_resource(ResourceArn=tagged, TagKeys=["absent"])
+tags = {t["Key"]: t["Value"] for t in cp.list_tags_for_resource(ResourceArn=tagged)["Tags"]}
+assert tags == {"env": "prod", "team": "payments"}, tags
+first = cp.list_tags_for_resource(ResourceArn=tagged, MaxResults=1)
+assert len(first["Tags"]) == 1 and "NextToken" in first, first
+rest = cp.list_tags_for_resource(ResourceArn=tagged, NextToken=first["NextToken"])
+assert len(rest["Tags"]) == 1 and "NextToken" not in rest, rest
+cp.untag_resource(ResourceArn=tagged, TagKeys=["env"])
+assert cp.list_tags_for_resource(ResourceArn=tagged)["Tags"] == [{"Key": "team", "Value": "payments"}]
+
+# Resource policies: stored and returned; public ones refused.
+policy = '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},"Action":"payment-cryptography:EncryptData","Resource":"*"}]}'
+assert cp.put_resource_policy(ResourceArn=tagged, Policy=policy)["Policy"] == policy
+assert cp.get_resource_policy(ResourceArn=tagged)["Policy"] == policy
+code, _ = error_code(cp.put_resource_policy, ResourceArn=tagged, Policy=policy.replace("arn:aws:iam::444455556666:root", "*"))
+assert code == "PublicPolicyException", code
+cp.delete_resource_policy(ResourceArn=tagged)
+code, _ = error_code(cp.get_resource_policy, ResourceArn=tagged)
+assert code == "ResourceNotFoundException", code
+
+# Multi-Region replication: account defaults apply to keys created later.
+assert cp.enable_default_key_replication_regions(ReplicationRegions=["eu-west-1", "us-west-2"])["EnabledReplicationRegions"] == ["eu-west-1", "us-west-2"]
+rep = cp.create_key(
+    KeyAttributes={"KeyUsage": "TR31_D0_SYMMETRIC_DATA_ENCRYPTION_KEY", "KeyClass": "SYMMETRIC_KEY",
+                   "KeyAlgorithm": "AES_128", "KeyModesOfUse": {"Encrypt": True, "Decrypt": True}},
+    Exportable=False,
+)["Key"]
+assert rep["MultiRegionKeyType"] == "PRIMARY" and rep["PrimaryRegion"] == "us-east-1", rep
+assert rep["UsingDefaultReplicationRegions"] is True and set(rep["ReplicationStatus"]) == {"eu-west-1", "us-west-2"}, rep
+cp.disable_default_key_replication_regions(ReplicationRegions=["eu-west-1", "us-west-2"])
+assert cp.get_default_key_replication_regions()["EnabledReplicationRegions"] == []
+after = cp.remove_key_replication_regions(KeyIdentifier=rep["KeyArn"], ReplicationRegions=["eu-west-1"])["Key"]
+assert set(after["ReplicationStatus"]) == {"us-west-2"}, after
+code, _ = error_code(cp.add_key_replication_regions, KeyIdentifier=rep["KeyArn"], ReplicationRegions=["us-east-1"])
+assert code == "ValidationException", code
+
+# MPA: while a team guards root-certificate imports, the emulator (which runs
+# no approval sessions) refuses them by name.
+team = "arn:aws:mpa:us-east-1:111122223333:approval-team/ops"
+assert cp.associate_mpa_team(Action="IMPORT_ROOT_PUBLIC_KEY_CERTIFICATE", MpaTeamArn=team)["MpaTeamAssociation"]["AssociationState"] == "ACTIVE"
+code, _ = error_code(cp.associate_mpa_team, Action="IMPORT_ROOT_PUBLIC_KEY_CERTIFICATE", MpaTeamArn=team)
+assert code == "ConflictException", code
+code, resp = error_code(
+    cp.import_key,
+    KeyMaterial={"RootCertificatePublicKey": {"KeyAttributes": {
+        "KeyUsage": "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE", "KeyClass": "PUBLIC_KEY",
+        "KeyAlgorithm": "RSA_2048", "KeyModesOfUse": {"Verify": True}}, "PublicKeyCertificate": "QUJD"}},
+)
+assert code == "ValidationException" and "Multi-Party Approval" in resp["Error"]["Message"], resp
+cp.disassociate_mpa_team(Action="IMPORT_ROOT_PUBLIC_KEY_CERTIFICATE")
+code, _ = error_code(cp.get_mpa_team_association, Action="IMPORT_ROOT_PUBLIC_KEY_CERTIFICATE")
+assert code == "ResourceNotFoundException", code
+
 print("boto3 ok")

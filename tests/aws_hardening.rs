@@ -743,7 +743,7 @@ fn a_change_that_cannot_be_saved_is_rolled_back() {
             &json!({ "AliasName": "alias/rolled-back" }),
         )
         .await;
-        assert_eq!(status, 400, "{v}");
+        assert_eq!(status, 404, "{v}");
         assert_eq!(v["__type"], "ResourceNotFoundException", "{v}");
         let (status, _) = direct(&emu, "StopKeyUsage", &json!({ "KeyIdentifier": arn })).await;
         assert_eq!(status, 500);

@@ -283,9 +283,10 @@ fn kx(arpc: &[u8]) -> Vec<u8> {
 /// KW with the EMV common session key: the published jPOS CSKD vector
 /// (testVerifyARQCImpl_CSKD_P00) verifies through scheme 2 (option A,
 /// 8-byte PAN/PSN) and scheme 3 (option B, PAN length + PAN/PSN + ';'),
-/// with ARPC method 1 and 2; the published Visa ARPC (jPOS
-/// testGenerateARPCImpl_VSDC_M1: ARPC method 1 under the ICC MK) comes out
-/// of mode 2; errors carry the payShield codes.
+/// with ARPC method 1 and 2, both under the session key (EMV 4.4 Book 2
+/// 8.2.1); the published CSKD method-1 ARPC (jPOS
+/// testGenerateARPCImpl_CSKD_M1, under the session key) comes out of mode 2;
+/// errors carry the payShield codes.
 #[test]
 fn golden_kw() {
     let sim = sim();
@@ -310,8 +311,13 @@ fn golden_kw() {
             &kw_req(b'0', scheme, MKAC_U, pan_psn, &atc, Some(&data), &arqc, b""),
             b"0000KX00",
         );
-        // Mode 1: verify, ARPC method 1 (8 bytes) under the ICC MK.
-        let arpc1 = emv::generate_arpc_method1(&icc, &arqc, b"00").unwrap();
+        // Mode 1: verify, ARPC method 1 (8 bytes) under the session key
+        // (EMV 4.4 Book 2 8.2.1: "ARPC := DES3(SKAC)[Y]"), not the ICC MK.
+        let arpc1 = emv::generate_arpc_method1(&sk, &arqc, b"00").unwrap();
+        assert_ne!(
+            arpc1,
+            emv::generate_arpc_method1(&icc, &arqc, b"00").unwrap()
+        );
         golden(
             &sim,
             &kw_req(
@@ -378,9 +384,13 @@ fn golden_kw() {
             b"0000KX01",
         );
     }
-    // Mode 2: ARPC method 1 only, on the Visa ARQC: the published ARPC.
-    let visa = &vectors("emv_arqc")[0];
-    assert!(s(visa, "inputs", "session_key_derivation").starts_with("none"));
+    // Mode 2: ARPC method 1 only, on jPOS's CSKD ARPC inputs (same card,
+    // ATC 3456): the published ARPC, computed under the session key.
+    let m1 = vectors("emv_arpc")
+        .into_iter()
+        .find(|v| v["inputs"]["skd"] == "EMV_CSKD" && v["inputs"]["arpc_method"] == 1)
+        .expect("the jPOS CSKD method-1 ARPC vector");
+    assert_eq!(h(&m1, "expected", "arpc_key_value"), sk);
     golden(
         &sim,
         &kw_req(
@@ -388,12 +398,12 @@ fn golden_kw() {
             b'2',
             MKAC_U,
             &a16,
-            &atc,
+            &h(&m1, "inputs", "atc"),
             None,
-            &h(visa, "expected", "arqc"),
-            b"00",
+            &h(&m1, "inputs", "arqc"),
+            &h(&m1, "inputs", "arc"),
         ),
-        &kx(&hex::decode("98DE7C7B3D80A831").unwrap()),
+        &kx(&h(&m1, "expected", "arpc")),
     );
     // Errors. A ZPK presented as MK-AC decrypts to bad parity: 10.
     golden(

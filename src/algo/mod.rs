@@ -12,6 +12,7 @@ pub mod cvv;
 pub mod dukpt;
 pub mod emv;
 pub mod kcv;
+pub mod kdf;
 pub mod mac;
 pub mod pinblock;
 pub mod pinverify;

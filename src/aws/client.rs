@@ -32,6 +32,7 @@ mod pindata;
 /// |---|---|
 /// | translate_pin | TranslatePinData (ISO 0/1/3/4; incoming DUKPT) |
 /// | encrypt_data / decrypt_data | EncryptData / DecryptData (Symmetric or Dukpt; ECB/CBC) |
+/// | re_encrypt_data | ReEncryptData (Symmetric or Dukpt in and out; ECB/CBC) |
 /// | generate/verify_card_validation | Generate/VerifyCardValidationData (CVV1; CVV2; iCVV = CVV1 with service code 999; Amex CSC v1/v2; CardHolderVerificationValue; DynamicCardVerificationCode; DynamicCardVerificationValue; DiscoverDynamicCardVerificationCode, verification only; 3 to 5 digits) |
 /// | verify_arqc | VerifyAuthRequestCryptogram (EmvCommon, Mastercard, Visa; ARPC 1/2) |
 /// | generate_arqc | GenerateAuthRequestCryptogram (EmvCommon, Mastercard, Visa) |
@@ -195,6 +196,56 @@ impl AwsBackend {
         AwsBackendBuilder::default()
     }
 
+    /// The escape hatch to the whole service: the control-plane SDK client
+    /// this backend uses (same endpoint, region, credentials and connection
+    /// pool), for what the typed operations do not cover — tags, resource
+    /// policies, Multi-Region replication, asymmetric keys and certificates,
+    /// TR-34 and ECDH key exchange. Answers are the SDK's own types.
+    ///
+    /// ```no_run
+    /// # async fn demo(aws: &paycrypto::aws::AwsBackend) -> Result<(), Box<dyn std::error::Error>> {
+    /// use aws_sdk_paymentcryptography::types::Tag;
+    /// aws.control_client()
+    ///     .tag_resource()
+    ///     .resource_arn("arn:aws:payment-cryptography:us-east-1:111122223333:key/abcdefghijklmnop")
+    ///     .tags(Tag::builder().key("team").value("payments").build()?)
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn control_client(&self) -> &cp::Client {
+        &self.control
+    }
+
+    /// The escape hatch to the data plane: the SDK client this backend uses,
+    /// for operations and variants the typed operations do not model —
+    /// DUKPT and EMV MACs (`MacAttributes::DukptCmac`, `EmvMac`, …),
+    /// `GenerateMacEmvPinChange`, `TranslateKeyMaterial`. Answers are the
+    /// SDK's own types.
+    ///
+    /// ```no_run
+    /// # async fn demo(aws: &paycrypto::aws::AwsBackend) -> Result<(), Box<dyn std::error::Error>> {
+    /// use aws_sdk_paymentcryptographydata::types::{DukptKeyVariant, MacAlgorithmDukpt, MacAttributes};
+    /// let out = aws
+    ///     .data_client()
+    ///     .generate_mac()
+    ///     .key_identifier("alias/bdk")
+    ///     .message_data("34303132")
+    ///     .generation_attributes(MacAttributes::DukptCmac(
+    ///         MacAlgorithmDukpt::builder()
+    ///             .key_serial_number("FFFF9876543210E00001")
+    ///             .dukpt_key_variant(DukptKeyVariant::Request)
+    ///             .build()?,
+    ///     ))
+    ///     .send()
+    ///     .await?;
+    /// println!("{}", out.mac());
+    /// # Ok(()) }
+    /// ```
+    pub fn data_client(&self) -> &dp::Client {
+        &self.data
+    }
+
     /// A backend over existing SDK clients.
     pub fn from_clients(control: cp::Client, data: dp::Client) -> Self {
         Self {
@@ -328,6 +379,7 @@ impl Backend for AwsBackend {
             Request::TranslatePin(r) => self.translate_pin(r).await.map(Response::TranslatePin),
             Request::EncryptData(r) => self.encrypt_data(r).await.map(Response::EncryptData),
             Request::DecryptData(r) => self.decrypt_data(r).await.map(Response::DecryptData),
+            Request::ReEncryptData(r) => self.re_encrypt_data(r).await.map(Response::ReEncryptData),
             Request::GenerateCardValidation(r) => self
                 .generate_cv(r)
                 .await

@@ -244,6 +244,17 @@ pub(crate) static ARPC_VISA_ARC: LazyLock<[u8; 2]> =
     LazyLock::new(|| hex2(one("emv_arpc", ARPC_VSDC, "inputs", "arc")));
 pub(crate) static ARPC_VISA: LazyLock<&str> =
     LazyLock::new(|| one("emv_arpc", ARPC_VSDC, "expected", "arpc"));
+/// jPOS's method-1 ARPC for the EMV common session key derivation: ARC
+/// `0012`, and the key it computes that ARPC under — the session key of the
+/// published CSKD ARQC vector (same card and ATC), not the ICC master key.
+const ARPC_CSKD_M1: Option<(&str, &str, &str)> = Some(("inputs", "arc", "0012"));
+pub(crate) static ARPC_CSKD_ARC: LazyLock<[u8; 2]> =
+    LazyLock::new(|| hex2(one("emv_arpc", ARPC_CSKD_M1, "inputs", "arc")));
+pub(crate) static ARPC_CSKD_KEY: LazyLock<&str> =
+    LazyLock::new(|| one("emv_arpc", ARPC_CSKD_M1, "expected", "arpc_key_value"));
+#[cfg(test)]
+pub(crate) static ARQC_CSKD_SESSION_KEY: LazyLock<&str> =
+    LazyLock::new(|| one("emv_arqc", ARQC_CSKD, "expected", "session_key"));
 
 const RETAIL: Option<(&str, &str, &str)> =
     Some(("inputs", "key", "0123456789ABCDEFFEDCBA9876543210"));
@@ -375,6 +386,10 @@ mod tests {
         assert_eq!(*AES_DUKPT_PAN, "4111111111111111");
         assert!(CVV.len() >= 5 && CVV.contains(&("4123456789012", "8701", "101", "370")));
         assert_eq!(*ARQC_VISA, "26C8A1042D1CAF3E");
+        // jPOS computes its CSKD method-1 ARPC under the CSKD session key.
+        assert_eq!(*ARPC_CSKD_KEY, "F2A75194C2B954A4163E9886BCA45473");
+        assert_eq!(*ARPC_CSKD_KEY, *ARQC_CSKD_SESSION_KEY);
+        assert_eq!(*ARPC_CSKD_ARC, [0x00, 0x12]);
         assert_eq!(*ARQC_MASTERCARD, "9FFD1D52AE0EC0F3");
         assert_eq!(*ARQC_EMV_COMMON, "36DBEE15F36B1E7F");
         assert_eq!(*ARQC_ATC, [0x34, 0x56]);

@@ -34,6 +34,7 @@ impl Request {
             Self::TranslatePin(r) => vec![r.incoming_key.key_id(), &r.outgoing_key],
             Self::EncryptData(r) => vec![r.key.key_id()],
             Self::DecryptData(r) => vec![r.key.key_id()],
+            Self::ReEncryptData(r) => vec![r.incoming_key.key_id(), r.outgoing_key.key_id()],
             Self::GenerateCardValidation(r) => vec![&r.key],
             Self::VerifyCardValidation(r) => vec![&r.key],
             Self::VerifyArqc(r) => vec![&r.key],

@@ -140,6 +140,33 @@ pub struct DecryptDataResponse {
     pub key_check_value: Kcv,
 }
 
+/// Re-encrypt data from one data key (or DUKPT data key) to another without
+/// the plaintext leaving the backend: the P2PE flow that takes card data
+/// from a terminal's DUKPT key to a zone or storage key (AWS
+/// `ReEncryptData`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReEncryptDataRequest {
+    /// The key the ciphertext is under (decrypt).
+    pub incoming_key: DataKey,
+    /// Its mode.
+    pub incoming_mode: CipherMode,
+    /// The key to encrypt under (encrypt).
+    pub outgoing_key: DataKey,
+    /// Its mode.
+    pub outgoing_mode: CipherMode,
+    /// The ciphertext (a whole number of the incoming cipher's blocks).
+    pub ciphertext: Vec<u8>,
+}
+
+/// Re-encrypted data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReEncryptDataResponse {
+    /// The ciphertext under the outgoing key.
+    pub ciphertext: Vec<u8>,
+    /// KCV of the outgoing key (of its BDK for DUKPT).
+    pub key_check_value: Kcv,
+}
+
 // ---------------------------------------------------------------- card validation
 
 /// Which card validation value, with the data it is computed over besides

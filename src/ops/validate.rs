@@ -44,6 +44,20 @@ impl Request {
                 check_data_key(&r.key)?;
                 check_cipher_input("ciphertext", r.ciphertext.len(), &r.mode)
             }
+            Request::ReEncryptData(r) => {
+                check_data_key(&r.incoming_key)?;
+                check_data_key(&r.outgoing_key)?;
+                check_cipher_input("ciphertext", r.ciphertext.len(), &r.incoming_mode)?;
+                if let CipherMode::Cbc { iv } = &r.outgoing_mode {
+                    if iv.len() != 8 && iv.len() != 16 {
+                        return Err(Error::invalid(
+                            "outgoing iv",
+                            format!("{} bytes; one cipher block (8 TDES, 16 AES)", iv.len()),
+                        ));
+                    }
+                }
+                Ok(())
+            }
             Request::VerifyArqc(r) => check_ac_data(r.padding, r.transaction_data.len()),
             Request::GenerateArqc(r) => check_ac_data(r.padding, r.transaction_data.len()),
             Request::GenerateMac(r) => {

@@ -88,6 +88,8 @@ static VARIANT_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> =
         c.pin_data.validation_data_holds_account = true;
         c.pin_data.checked_decimalization_tables = true;
         c.pin_data.no_expected_length_under_dukpt = true;
+        // Re-encryption would be M4 (Translate Data Block); not implemented.
+        c.operations.remove(&Operation::ReEncryptData);
         c.pin_formats = [
             PinBlockFormat::Iso0,
             PinBlockFormat::Iso1,
@@ -771,6 +773,11 @@ impl PayShieldBackend {
                 Response::GeneratePinData(self.generate_pin_data(r).await?)
             }
             Request::VerifyPinData(r) => Response::VerifyPinData(self.verify_pin_data(r).await?),
+            Request::ReEncryptData(_) => {
+                return Err(Error::unsupported(
+                    "data re-encryption (M4) on the payShield backend",
+                ))
+            }
             Request::GenerateKey(r) => Response::GenerateKey(self.generate_key(r).await?),
             Request::ImportKey(r) => Response::ImportKey(self.import_key(r).await?),
             Request::ExportKey(r) => Response::ExportKey(self.export_key(r).await?),

@@ -28,6 +28,13 @@
 //!   created temporary file; a change that cannot be saved fails with
 //!   `InternalServerException` and is rolled back.
 //!
+//! - Coverage, checked against the botocore service models by
+//!   `tests/aws_model.rs`: every control-plane operation (keys, aliases,
+//!   tags, resource policies, Multi-Region replication and MPA associations
+//!   stored and returned but not enforced, asymmetric key pairs and public
+//!   key certificates, TR-31, RSA key cryptogram, TR-34 and ECDH key
+//!   exchange) and every data-plane operation but `GenerateAs2805KekValidation`.
+//!
 //! Works unmodified with the AWS SDKs and the AWS CLI given an endpoint URL.
 //! Operations and variants the emulator does not implement answer
 //! `ValidationException`, as the service answers input it cannot process.
@@ -46,12 +53,17 @@
 //! ```
 
 mod api;
+mod asym;
 mod conn;
 mod control;
 mod data;
+mod data_ext;
+mod ecdh;
+mod manage;
 mod pindata;
 mod sigv4;
 mod state;
+mod tr34;
 mod wrap;
 
 use api::{ApiError, Plane};
@@ -211,6 +223,8 @@ pub(crate) struct Inner {
     params: Mutex<wrap::ParamRegistry>,
     /// RSA key generations allowed at once (they run on the blocking pool).
     rsa_slots: Arc<tokio::sync::Semaphore>,
+    /// Issues the certificates of the asymmetric key pairs the emulator creates.
+    ca: asym::Ca,
     connections: conn::Registry,
     soft: crate::software::SoftwareBackend,
     request_seq: std::sync::atomic::AtomicU64,
@@ -294,6 +308,7 @@ impl Emulator {
                 store: RwLock::new(store),
                 params: Mutex::new(wrap::ParamRegistry::default()),
                 rsa_slots: Arc::new(tokio::sync::Semaphore::new(rsa_slots)),
+                ca: asym::Ca::new()?,
                 connections,
                 soft,
                 request_seq: std::sync::atomic::AtomicU64::new(0),
@@ -614,19 +629,27 @@ async fn answer(
             )),
             None => Err(ApiError::unknown_operation(format!("unknown target {t}"))),
         },
-        None => match (pindata::route(path), data::route(path)) {
-            (Some(route), _) if method == "POST" => match parse(body) {
+        None => match (
+            pindata::route(path),
+            data_ext::route(path),
+            data::route(path),
+        ) {
+            (Some(route), _, _) if method == "POST" => match parse(body) {
                 Ok(v) => pindata::dispatch(inner, route, &v).await,
                 Err(e) => Err(e),
             },
-            (None, Some(route)) if method == "POST" => match parse(body) {
+            (None, Some(route), _) if method == "POST" => match parse(body) {
+                Ok(v) => data_ext::dispatch(inner, route, &v).await,
+                Err(e) => Err(e),
+            },
+            (None, None, Some(route)) if method == "POST" => match parse(body) {
                 Ok(v) => data::dispatch(inner, route, &v).await,
                 Err(e) => Err(e),
             },
-            (Some(_), _) | (None, Some(_)) => Err(ApiError::unknown_operation(
-                "data plane operations use POST",
-            )),
-            (None, None) => Err(ApiError::unknown_operation(format!(
+            (Some(_), _, _) | (None, Some(_), _) | (None, None, Some(_)) => Err(
+                ApiError::unknown_operation("data plane operations use POST"),
+            ),
+            (None, None, None) => Err(ApiError::unknown_operation(format!(
                 "no operation at {path}"
             ))),
         },

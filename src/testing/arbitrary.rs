@@ -223,6 +223,22 @@ impl<'a> Arbitrary<'a> for DecryptDataRequest {
     }
 }
 
+impl<'a> Arbitrary<'a> for ReEncryptDataRequest {
+    fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
+        let incoming_key = data_key(u)?;
+        let outgoing_key = data_key(u)?;
+        let (bi, bo) = (block_of(&incoming_key), block_of(&outgoing_key));
+        Ok(Self {
+            incoming_mode: mode(u, bi)?,
+            outgoing_mode: mode(u, bo)?,
+            // The plaintext keeps its length: whole blocks of both ciphers.
+            ciphertext: whole(u, bi.max(bo))?,
+            incoming_key,
+            outgoing_key,
+        })
+    }
+}
+
 /// A card validation kind the software reference computes (CVV, CVV2,
 /// iCVV, Visa dynamic CVV, Mastercard dynamic CVC3), with the role of the
 /// test key it takes. The kinds with no public algorithm (Amex CSC, the AWS
@@ -635,7 +651,7 @@ impl<'a> Arbitrary<'a> for VerifyPinDataRequest {
 
 impl<'a> Arbitrary<'a> for Request {
     fn arbitrary(u: &mut Unstructured<'a>) -> Result<Self> {
-        Ok(match u.int_in_range(0..=15u8)? {
+        Ok(match u.int_in_range(0..=16u8)? {
             0 => TranslatePinRequest::arbitrary(u)?.into(),
             1 => EncryptDataRequest::arbitrary(u)?.into(),
             2 => DecryptDataRequest::arbitrary(u)?.into(),
@@ -651,7 +667,8 @@ impl<'a> Arbitrary<'a> for Request {
             12 => GeneratePinDataRequest::arbitrary(u)?.into(),
             13 => VerifyPinDataRequest::arbitrary(u)?.into(),
             14 => GenerateArqcRequest::arbitrary(u)?.into(),
-            _ => DeleteKeyRequest::arbitrary(u)?.into(),
+            15 => DeleteKeyRequest::arbitrary(u)?.into(),
+            _ => ReEncryptDataRequest::arbitrary(u)?.into(),
         })
     }
 }
@@ -708,6 +725,16 @@ impl<'a> Arbitrary<'a> for RawRequest {
                     }
                 }
                 _ => d.key = DataKey::Key(wrong_key(u)?),
+            },
+            Request::ReEncryptData(d) => match u.int_in_range(0..=3u8)? {
+                0 => d.ciphertext = bytes(u, 0, 40)?,
+                1 => {
+                    d.outgoing_mode = CipherMode::Cbc {
+                        iv: bytes(u, 0, 24)?,
+                    }
+                }
+                2 => d.incoming_key = DataKey::Key(wrong_key(u)?),
+                _ => d.outgoing_key = DataKey::Key(wrong_key(u)?),
             },
             Request::GenerateCardValidation(g) => g.key = wrong_key(u)?,
             Request::VerifyCardValidation(v) => v.key = wrong_key(u)?,

@@ -12,6 +12,9 @@ macro_rules! with_operations {
         "Encrypt data under a data key or a DUKPT data key.";
     DecryptData(DecryptDataRequest) -> DecryptDataResponse, "decrypt_data", idempotent = true,
         "Decrypt data (P2PE decrypt with DUKPT).";
+    ReEncryptData(ReEncryptDataRequest) -> ReEncryptDataResponse, "re_encrypt_data",
+        idempotent = true,
+        "Re-encrypt data from one data key or DUKPT data key to another (P2PE re-encryption).";
     GenerateCardValidation(GenerateCardValidationRequest) -> GenerateCardValidationResponse,
         "generate_card_validation", idempotent = true,
         "Generate a card validation value (CVV, CVV2, iCVV, Amex CSC, dynamic CVV or CVC3, …).";

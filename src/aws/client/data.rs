@@ -126,6 +126,42 @@ impl AwsBackend {
     }
 }
 
+impl AwsBackend {
+    /// `ReEncryptData`: the incoming key in the path, both keys' attributes
+    /// as `ReEncryptionAttributes` (Symmetric or Dukpt).
+    pub(super) async fn re_encrypt_data(
+        &self,
+        r: ReEncryptDataRequest,
+    ) -> Result<ReEncryptDataResponse> {
+        let re = |a: dt::EncryptionDecryptionAttributes| match a {
+            dt::EncryptionDecryptionAttributes::Symmetric(s) => {
+                Ok(dt::ReEncryptionAttributes::Symmetric(s))
+            }
+            dt::EncryptionDecryptionAttributes::Dukpt(d) => {
+                Ok(dt::ReEncryptionAttributes::Dukpt(d))
+            }
+            _ => Err(Error::unsupported("these re-encryption attributes")),
+        };
+        let (incoming, in_attrs) = Self::crypt_attrs(&r.incoming_key, &r.incoming_mode)?;
+        let (outgoing, out_attrs) = Self::crypt_attrs(&r.outgoing_key, &r.outgoing_mode)?;
+        let out = self
+            .data
+            .re_encrypt_data()
+            .incoming_key_identifier(incoming)
+            .outgoing_key_identifier(outgoing)
+            .cipher_text(hexu(&r.ciphertext))
+            .incoming_encryption_attributes(re(in_attrs)?)
+            .outgoing_encryption_attributes(re(out_attrs)?)
+            .send()
+            .await
+            .map_err(|e| map(e, "ReEncryptData"))?;
+        Ok(ReEncryptDataResponse {
+            ciphertext: unhex("CipherText", out.cipher_text())?,
+            key_check_value: kcv(out.key_check_value())?,
+        })
+    }
+}
+
 fn pin_format(f: PinBlockFormat, pan: &str) -> Result<dt::TranslationIsoFormats> {
     let f034 = || {
         dt::TranslationPinDataIsoFormat034::builder()

@@ -9,6 +9,7 @@ use crate::conformance::{
 use crate::error::ErrorKind;
 use crate::ops::{
     CipherMode, DataKey, DecryptDataRequest, Dukpt, DukptVariant, EncryptDataRequest,
+    ReEncryptDataRequest,
 };
 use crate::types::{KeyAlgorithm, SecretBytes};
 use crate::Ksn;
@@ -63,6 +64,30 @@ pub(super) fn cases() -> Vec<Case> {
             None,
             [],
             refuse_partial_block
+        ),
+        case!(
+            ReEncryptData,
+            KnownAnswer,
+            "P2PE: published TDES DUKPT ciphertext re-encrypted to a data key decrypts to the published plaintext",
+            Some(*SRC_X924_1),
+            [DecryptData],
+            kat_re_encrypt_dukpt
+        ),
+        case!(
+            ReEncryptData,
+            Agreement,
+            "TDES and AES data keys both ways, ECB and CBC",
+            None,
+            [],
+            agree_re_encrypt
+        ),
+        case!(
+            ReEncryptData,
+            Refusal,
+            "key usage: PIN key as the outgoing key refused",
+            None,
+            [],
+            refuse_re_encrypt_to_pin_key
         ),
     ]
 }
@@ -228,6 +253,117 @@ async fn refuse_zpk_as_bdk(ctx: &Ctx<'_>) -> Outcome {
         .await;
     expect_refusal(
         "DUKPT with a PIN key as BDK",
+        r,
+        &[ErrorKind::KeyUsage, ErrorKind::InvalidInput],
+    )
+}
+
+/// The published X9.24-1 request-data ciphertexts (TDES DUKPT, CBC with a
+/// zero IV) re-encrypted to the TDES data key (ECB): decrypting the result under
+/// that key must give the published plaintext. The expected value is the
+/// published one; the re-encryption itself has no published vector.
+async fn kat_re_encrypt_dukpt(ctx: &Ctx<'_>) -> Outcome {
+    let bdk = ctx.published(Role::Bdk).await?.id.clone();
+    let dek = ctx.key(Role::Dek)?.id.clone();
+    let plain = hx(*TDES_DUKPT_DATA_PLAIN);
+    for (ksn, ct) in TDES_DUKPT_DATA.iter() {
+        let ksn = Ksn::parse_hex(ksn).map_err(|e| fail(e.to_string()))?;
+        let what = format!("re-encrypt (KSN {ksn})");
+        let r = ctx
+            .backend
+            .re_encrypt_data(ReEncryptDataRequest {
+                incoming_key: DataKey::Dukpt {
+                    dukpt: Dukpt {
+                        bdk: bdk.clone(),
+                        ksn,
+                        key_type: KeyAlgorithm::Tdes2,
+                    },
+                    variant: DukptVariant::Request,
+                },
+                incoming_mode: CipherMode::Cbc { iv: vec![0; 8] },
+                outgoing_key: DataKey::Key(dek.clone()),
+                outgoing_mode: CipherMode::Ecb,
+                ciphertext: hx(ct),
+            })
+            .await
+            .map_err(|e| op_failed(&what, &e))?;
+        let back = ctx
+            .backend
+            .decrypt_data(DecryptDataRequest {
+                key: DataKey::Key(dek.clone()),
+                mode: CipherMode::Ecb,
+                ciphertext: r.ciphertext,
+            })
+            .await
+            .map_err(|e| op_failed(&format!("{what}: decrypt"), &e))?;
+        check_eq(
+            &format!("{what}: plaintext"),
+            back.plaintext.expose(),
+            &plain,
+        )?;
+    }
+    Ok(())
+}
+
+async fn agree_re_encrypt(ctx: &Ctx<'_>) -> Outcome {
+    let mut results = Vec::new();
+    for (from, to) in [
+        (Role::Dek, Role::DekAes),
+        (Role::DekAes, Role::Dek),
+        (Role::DekAes, Role::DekAes),
+    ] {
+        let r = async {
+            ctx.clear(from)?;
+            ctx.clear(to)?;
+            let (kin, kout) = (ctx.key(from)?.id.clone(), ctx.key(to)?.id.clone());
+            let block = |r: Role| if r == Role::Dek { 8 } else { 16 };
+            let mut rng = ctx.rng();
+            for _ in 0..ctx.rounds {
+                // Whole blocks of both ciphers: the plaintext keeps its length.
+                let n = 16 * rng.random_range(1..4);
+                let req = ReEncryptDataRequest {
+                    incoming_key: DataKey::Key(kin.clone()),
+                    incoming_mode: mode(&mut rng, block(from)),
+                    outgoing_key: DataKey::Key(kout.clone()),
+                    outgoing_mode: mode(&mut rng, block(to)),
+                    ciphertext: random_bytes(&mut rng, n),
+                };
+                let what = format!("{from} to {to}, {n} bytes");
+                let got = ctx
+                    .backend
+                    .re_encrypt_data(req.clone())
+                    .await
+                    .map_err(|e| op_failed(&what, &e))?;
+                let want = ctx
+                    .reference
+                    .re_encrypt_data(req)
+                    .await
+                    .map_err(|e| ref_failed(&what, &e))?;
+                check_eq(&what, &got.ciphertext, &want.ciphertext)?;
+            }
+            Ok::<(), Stop>(())
+        }
+        .await;
+        results.push(r);
+    }
+    combine(results)
+}
+
+async fn refuse_re_encrypt_to_pin_key(ctx: &Ctx<'_>) -> Outcome {
+    let dek = ctx.key(Role::Dek)?.id.clone();
+    let zpk = ctx.key(Role::Zpk)?.id.clone();
+    let r = ctx
+        .backend
+        .re_encrypt_data(ReEncryptDataRequest {
+            incoming_key: DataKey::Key(dek),
+            incoming_mode: CipherMode::Ecb,
+            outgoing_key: DataKey::Key(zpk),
+            outgoing_mode: CipherMode::Ecb,
+            ciphertext: vec![0; 8],
+        })
+        .await;
+    expect_refusal(
+        "re-encryption to a PIN key",
         r,
         &[ErrorKind::KeyUsage, ErrorKind::InvalidInput],
     )

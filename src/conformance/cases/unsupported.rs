@@ -39,6 +39,13 @@ pub(crate) fn sample_request(op: Operation) -> crate::Result<Request> {
             mode: CipherMode::Ecb,
             ciphertext: vec![0; 8],
         }),
+        Operation::ReEncryptData => Request::ReEncryptData(ReEncryptDataRequest {
+            incoming_key: DataKey::Key(key.clone()),
+            incoming_mode: CipherMode::Ecb,
+            outgoing_key: DataKey::Key(key),
+            outgoing_mode: CipherMode::Ecb,
+            ciphertext: vec![0; 8],
+        }),
         Operation::GenerateCardValidation => {
             Request::GenerateCardValidation(GenerateCardValidationRequest {
                 key,

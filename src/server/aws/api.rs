@@ -50,7 +50,10 @@ impl ApiError {
         e
     }
 
-    /// `ResourceNotFoundException` (404 on the data plane, 400 on the control plane).
+    /// `ResourceNotFoundException` (404 on both planes: the data plane's
+    /// botocore model and the control plane's Smithy model, `httpError`
+    /// 404, in github.com/aws/api-models-aws
+    /// `models/payment-cryptography/service/2021-09-14`).
     pub(crate) fn not_found(id: &str) -> Self {
         let mut e = Self::new(404, "ResourceNotFoundException", format!("{id} not found"));
         e.resource_id = Some(id.to_owned());
@@ -67,6 +70,13 @@ impl ApiError {
         let mut e = Self::new(400, "VerificationFailedException", message);
         e.reason = Some(reason);
         e
+    }
+
+    /// `PublicPolicyException`: a resource policy that would grant public
+    /// access. The models give it no HTTP status; awsJson1_0 sends client
+    /// errors without one as 400.
+    pub(crate) fn public_policy(message: impl Into<String>) -> Self {
+        Self::new(400, "PublicPolicyException", message)
     }
 
     /// `InternalServerException` (500).
@@ -123,11 +133,23 @@ impl ApiError {
         }
     }
 
-    /// The HTTP status for `plane` (the awsJson control plane uses 400 for
-    /// every client fault except authentication).
+    /// The HTTP status for `plane`. Each modelled error has its own on both
+    /// planes (control plane, Smithy `httpError`: ValidationException 400,
+    /// AccessDeniedException 403, ResourceNotFoundException 404,
+    /// ConflictException 409, ServiceQuotaExceededException 402,
+    /// ThrottlingException 429, InternalServerException 500,
+    /// ServiceUnavailableException 503); the awsJson1_0 protocol errors of
+    /// the control plane (unknown operation, unreadable body) are 400.
     pub(crate) fn status_for(&self, plane: Plane) -> u16 {
         match plane {
-            Plane::Control if (400..500).contains(&self.status) && self.status != 403 => 400,
+            Plane::Control
+                if matches!(
+                    self.kind,
+                    "UnknownOperationException" | "SerializationException"
+                ) =>
+            {
+                400
+            }
             _ => self.status,
         }
     }
@@ -367,6 +389,28 @@ impl<'a> Obj<'a> {
     pub(crate) fn field_name(&self, key: &str) -> String {
         self.name(key)
     }
+}
+
+/// One page of `items`: `MaxResults` (1 to 100, `default` when absent)
+/// from the offset a previous page's `NextToken` gives.
+pub(crate) fn page<T>(
+    items: Vec<T>,
+    o: Obj<'_>,
+    default: usize,
+) -> ApiResult<(Vec<T>, Option<String>)> {
+    let max = o
+        .opt_int("MaxResults", 1, 100)?
+        .map_or(default, |n| n as usize);
+    let start = match o.opt_str("NextToken")? {
+        None => 0,
+        Some(t) => t
+            .parse::<usize>()
+            .map_err(|_| ApiError::field("NextToken", "is not a token this service issued"))?,
+    };
+    let total = items.len();
+    let page: Vec<T> = items.into_iter().skip(start).take(max).collect();
+    let next = (start + page.len() < total).then(|| (start + page.len()).to_string());
+    Ok((page, next))
 }
 
 /// Decodes hex (either case); the error names `field`, never the value.

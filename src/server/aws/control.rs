@@ -1,6 +1,7 @@
 //! Control plane (awsJson1_0, `PaymentCryptographyControlPlane.<Op>`).
 
 use super::api::{ApiError, ApiResult, Obj};
+use super::manage;
 use super::state::{check_alias_name, now, KeyRecord, KeyState, NewKey, Store};
 use super::wrap::{generate, wrap_to_certificate};
 use super::Inner;
@@ -18,6 +19,7 @@ pub(crate) async fn dispatch(inner: &Inner, op: &str, body: &Value) -> ApiResult
         // The only operations that wait: RSA key generation runs off the
         // request path.
         "GetParametersForImport" => get_parameters(inner, o, true).await,
+        "CreateKey" if asymmetric(o) => super::asym::create_key(inner, o).await,
         "GetParametersForExport" => get_parameters(inner, o, false).await,
         _ => dispatch_sync(inner, op, o),
     }
@@ -95,35 +97,38 @@ fn dispatch_sync(inner: &Inner, op: &str, o: Obj<'_>) -> ApiResult<Value> {
         }
         "ImportKey" => import_key(inner, o),
         "ExportKey" => export_key(inner, o),
-        "ListTagsForResource" => {
-            let store = inner.read();
-            let k = store.resolve_arn(o.str("ResourceArn")?)?;
-            let tags: Vec<Value> = k
-                .tags
-                .iter()
-                .map(|(key, v)| json!({ "Key": key, "Value": v }))
-                .collect();
-            Ok(json!({ "Tags": tags }))
-        }
-        "AddKeyReplicationRegions"
-        | "AssociateMpaTeam"
-        | "DeleteResourcePolicy"
-        | "DisableDefaultKeyReplicationRegions"
-        | "DisassociateMpaTeam"
-        | "EnableDefaultKeyReplicationRegions"
-        | "GetCertificateSigningRequest"
-        | "GetDefaultKeyReplicationRegions"
-        | "GetMpaTeamAssociation"
-        | "GetPublicKeyCertificate"
-        | "GetResourcePolicy"
-        | "PutResourcePolicy"
-        | "RemoveKeyReplicationRegions"
-        | "TagResource"
-        | "UntagResource" => Err(ApiError::unsupported(op)),
+        "ListTagsForResource" => manage::list_tags(inner, o),
+        "TagResource" => manage::tag_resource(inner, o),
+        "UntagResource" => manage::untag_resource(inner, o),
+        "PutResourcePolicy" => manage::put_policy(inner, o),
+        "GetResourcePolicy" => manage::get_policy(inner, o),
+        "DeleteResourcePolicy" => manage::delete_policy(inner, o),
+        "AddKeyReplicationRegions" => manage::add_regions(inner, o),
+        "RemoveKeyReplicationRegions" => manage::remove_regions(inner, o),
+        "EnableDefaultKeyReplicationRegions" => manage::default_regions(inner, o, true),
+        "DisableDefaultKeyReplicationRegions" => manage::default_regions(inner, o, false),
+        "GetDefaultKeyReplicationRegions" => Ok(manage::get_default_regions(&inner.read())),
+        "AssociateMpaTeam" => manage::associate_mpa(inner, o),
+        "GetMpaTeamAssociation" => manage::get_mpa(inner, o),
+        "DisassociateMpaTeam" => manage::disassociate_mpa(inner, o),
+        "GetPublicKeyCertificate" => super::asym::get_public_key_certificate(inner, o),
+        "GetCertificateSigningRequest" => super::asym::get_csr(inner, o),
         _ => Err(ApiError::unknown_operation(format!(
             "operation {op} is not part of PaymentCryptographyControlPlane"
         ))),
     }
+}
+
+/// True when `CreateKey` asks for an asymmetric key pair.
+fn asymmetric(o: Obj<'_>) -> bool {
+    let mut s = String::new();
+    matches!(
+        o.opt_obj("KeyAttributes", &mut s)
+            .ok()
+            .flatten()
+            .map(|a| a.opt_str("KeyClass")),
+        Some(Ok(Some("ASYMMETRIC_KEY_PAIR")))
+    )
 }
 
 fn alias_name<'a>(o: Obj<'a>) -> ApiResult<&'a str> {
@@ -174,21 +179,7 @@ pub(crate) fn parse_attributes(o: Obj<'_>) -> ApiResult<KeyAttributes> {
 }
 
 fn tags(o: Obj<'_>) -> ApiResult<Vec<(String, String)>> {
-    let Some(v) = o.raw("Tags") else {
-        return Ok(Vec::new());
-    };
-    let Value::Array(items) = v else {
-        return Err(ApiError::serialization("Tags must be a list"));
-    };
-    let mut out = Vec::new();
-    for t in items {
-        let t = Obj::root(t)?;
-        out.push((
-            t.str_len("Key", 1, 128)?.to_owned(),
-            t.str_len("Value", 0, 256)?.to_owned(),
-        ));
-    }
-    Ok(out)
+    manage::parse_tags(o)
 }
 
 fn exportability(exportable: bool) -> Exportability {
@@ -212,6 +203,7 @@ fn create_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         fix_odd_parity(&mut bytes);
     }
     let mut store = inner.write();
+    let (regions, using_default) = manage::new_key_regions(&store, o)?;
     let rec = store.add(NewKey {
         attributes: attributes.with_exportability(exportability(exportable)),
         material: SecretBytes::from_slice(&bytes),
@@ -221,22 +213,9 @@ fn create_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         kcv_algorithm: o.opt_str("KeyCheckValueAlgorithm")?.map(str::to_owned),
         tags: tags(o)?,
     })?;
+    let rec = manage::set_replicas(&mut store, rec, regions, using_default);
     store.save()?;
     Ok(json!({ "Key": rec.key_json() }))
-}
-
-fn page<T>(items: Vec<T>, o: Obj<'_>) -> ApiResult<(Vec<T>, Option<String>)> {
-    let max = o.opt_int("MaxResults", 1, 100)?.unwrap_or(100) as usize;
-    let start = match o.opt_str("NextToken")? {
-        None => 0,
-        Some(t) => t
-            .parse::<usize>()
-            .map_err(|_| ApiError::field("NextToken", "is not a token this service issued"))?,
-    };
-    let total = items.len();
-    let page: Vec<T> = items.into_iter().skip(start).take(max).collect();
-    let next = (start + page.len() < total).then(|| (start + page.len()).to_string());
-    Ok((page, next))
 }
 
 fn list_keys(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
@@ -248,7 +227,7 @@ fn list_keys(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         .filter(|k| filter.is_none_or(|f| f == k.state.as_str()))
         .map(|k| k.summary_json())
         .collect();
-    let (keys, next) = page(keys, o)?;
+    let (keys, next) = super::api::page(keys, o, 100)?;
     let mut out = json!({ "Keys": keys });
     if let (Some(n), Value::Object(m)) = (next, &mut out) {
         m.insert("NextToken".into(), json!(n));
@@ -268,7 +247,7 @@ fn list_aliases(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         .filter(|(_, k)| filter.is_none() || k.as_ref() == filter.as_ref())
         .map(|(n, k)| alias_json(&store, n, k.as_deref()))
         .collect();
-    let (aliases, next) = page(aliases, o)?;
+    let (aliases, next) = super::api::page(aliases, o, 100)?;
     let mut out = json!({ "Aliases": aliases });
     if let (Some(n), Value::Object(m)) = (next, &mut out) {
         m.insert("NextToken".into(), json!(n));
@@ -392,7 +371,7 @@ async fn get_parameters(inner: &Inner, o: Obj<'_>, import: bool) -> ApiResult<Va
 }
 
 /// Checks that `kek` may unwrap (`unwrap`) or wrap keys.
-fn check_kek(kek: &KeyRecord, unwrap: bool) -> ApiResult<()> {
+pub(crate) fn check_kek(kek: &KeyRecord, unwrap: bool) -> ApiResult<()> {
     kek.check_usable()?;
     let a = kek.attributes()?;
     if !matches!(
@@ -427,13 +406,20 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     let enabled = o.opt_bool("Enabled")?.unwrap_or(true);
     let kcv_algorithm = o.opt_str("KeyCheckValueAlgorithm")?.map(str::to_owned);
     let tags = tags(o)?;
+    let (regions, using_default) = manage::new_key_regions(&inner.read(), o)?;
+    let replicate =
+        |store: &mut Store, rec| manage::set_replicas(store, rec, regions.clone(), using_default);
     match member {
-        "Tr31KeyBlock" => {
+        "Tr31KeyBlock" | "DiffieHellmanTr31KeyBlock" => {
             let block = m.str_len("WrappedKeyBlock", 56, 9984)?;
             let mut store = inner.write();
-            let kek = store.resolve(m.str("WrappingKeyIdentifier")?)?;
-            check_kek(&kek, true)?;
-            let kek_bytes = kek.material()?;
+            let kek_bytes = if member == "Tr31KeyBlock" {
+                let kek = store.resolve(m.str("WrappingKeyIdentifier")?)?;
+                check_kek(&kek, true)?;
+                kek.material()?
+            } else {
+                super::ecdh::derive_kbpk(&store, m)?.0
+            };
             let (header, clear) = tr31::unwrap(kek_bytes.expose(), block)
                 .map_err(|e| ApiError::field(&m.field_name("WrappedKeyBlock"), e.reason))?;
             let attributes =
@@ -448,6 +434,7 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
                 kcv_algorithm,
                 tags,
             })?;
+            let rec = replicate(&mut store, rec);
             store.save()?;
             Ok(json!({ "Key": rec.key_json() }))
         }
@@ -486,8 +473,25 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
                 kcv_algorithm,
                 tags,
             })?;
+            let rec = replicate(&mut store, rec);
             store.save()?;
             Ok(json!({ "Key": rec.key_json() }))
+        }
+        "Tr34KeyBlock" => {
+            if !regions.is_empty() {
+                return Err(ApiError::unsupported(
+                    "ImportKey ReplicationRegions with Tr34KeyBlock",
+                ));
+            }
+            super::tr34::import(inner, m, enabled, kcv_algorithm, tags)
+        }
+        "RootCertificatePublicKey" | "TrustedCertificatePublicKey" => {
+            if !regions.is_empty() {
+                return Err(ApiError::unsupported(
+                    "ImportKey ReplicationRegions for public key certificates",
+                ));
+            }
+            super::asym::import_public(inner, member, m, enabled, tags)
         }
         other => Err(ApiError::unsupported_member("ImportKey KeyMaterial", other)),
     }
@@ -519,94 +523,8 @@ fn export_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
             let kek = store.resolve(m.str("WrappingKeyIdentifier")?)?;
             check_kek(&kek, false)?;
             let kek_attrs = kek.attributes()?;
-            let mut attrs = key.attributes()?;
-            let mut s3 = String::new();
-            let mut key_version = "00".to_owned();
-            let mut optional = Vec::new();
-            if let Some(h) = m.opt_obj("KeyBlockHeaders", &mut s3)? {
-                if let Some(e) = h.opt_str("KeyExportability")? {
-                    attrs.exportability = match e {
-                        "EXPORTABLE" => Exportability::Exportable,
-                        "NON_EXPORTABLE" => Exportability::NonExportable,
-                        "SENSITIVE" => Exportability::Sensitive,
-                        _ => {
-                            return Err(ApiError::field(
-                                &h.field_name("KeyExportability"),
-                                "is not a valid value",
-                            ))
-                        }
-                    };
-                }
-                if let Some(v) = h.opt_str("KeyVersion")? {
-                    key_version = v.to_owned();
-                }
-                let mut s4 = String::new();
-                if let Some(mo) = h.opt_obj("KeyModesOfUse", &mut s4)? {
-                    let b = |k: &str| mo.opt_bool(k).map(|v| v.unwrap_or(false));
-                    let want = ModesOfUse {
-                        encrypt: b("Encrypt")?,
-                        decrypt: b("Decrypt")?,
-                        wrap: b("Wrap")?,
-                        unwrap: b("Unwrap")?,
-                        generate: b("Generate")?,
-                        sign: b("Sign")?,
-                        verify: b("Verify")?,
-                        derive_key: b("DeriveKey")?,
-                        no_restrictions: b("NoRestrictions")?,
-                    };
-                    let have = attrs.modes;
-                    let subset = (!want.encrypt || have.encrypt || have.no_restrictions)
-                        && (!want.decrypt || have.decrypt || have.no_restrictions)
-                        && (!want.wrap || have.wrap || have.no_restrictions)
-                        && (!want.unwrap || have.unwrap || have.no_restrictions)
-                        && (!want.generate || have.generate || have.no_restrictions)
-                        && (!want.sign || have.sign || have.no_restrictions)
-                        && (!want.verify || have.verify || have.no_restrictions)
-                        && (!want.derive_key || have.derive_key || have.no_restrictions)
-                        && (!want.no_restrictions || have.no_restrictions);
-                    if !subset {
-                        return Err(ApiError::field(
-                            &h.field_name("KeyModesOfUse"),
-                            "must be a subset of the exported key's modes of use",
-                        ));
-                    }
-                    attrs.modes = want;
-                }
-                if let Some(Value::Object(blocks)) = h.raw("OptionalBlocks") {
-                    for (id, v) in blocks {
-                        let data = v.as_str().ok_or_else(|| {
-                            ApiError::serialization("OptionalBlocks values must be strings")
-                        })?;
-                        optional.push(tr31::OptionalBlock::new(id, data).map_err(|e| {
-                            ApiError::field(&h.field_name("OptionalBlocks"), e.reason)
-                        })?);
-                    }
-                }
-            }
-            let version =
-                crate::keyload::tr31_version_for(kek_attrs.algorithm).map_err(ApiError::from)?;
-            let mut header =
-                crate::keyload::tr31_header(version, &attrs).map_err(ApiError::from)?;
-            header = tr31::Tr31Header::new(
-                header.version,
-                header.key_usage,
-                header.algorithm,
-                header.mode_of_use,
-                &key_version,
-                header.exportability,
-            )
-            .map_err(|e| ApiError::field("KeyBlockHeaders.KeyVersion", e.reason))?;
-            for b in optional {
-                header = header.with_optional_block(b);
-            }
             let kek_bytes = kek.material()?;
-            let block = tr31::wrap(
-                kek_bytes.expose(),
-                &header,
-                material.expose(),
-                &mut rand::rng(),
-            )
-            .map_err(|e| ApiError::validation(e.to_string()))?;
+            let block = tr31_export(&key, &material, kek_attrs.algorithm, kek_bytes.expose(), m)?;
             Ok(json!({ "WrappedKey": {
                 "WrappingKeyArn": kek.arn,
                 "WrappedKeyMaterialFormat": "TR31_KEY_BLOCK",
@@ -615,13 +533,36 @@ fn export_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
                 "KeyCheckValueAlgorithm": key.kcv_algorithm,
             }}))
         }
+        "Tr34KeyBlock" => {
+            drop(store);
+            super::tr34::export(inner, &key, &material, m)
+        }
+        "DiffieHellmanTr31KeyBlock" => {
+            let (kbpk, alg) = super::ecdh::derive_kbpk(&store, m)?;
+            let own = store.resolve(m.str("PrivateKeyIdentifier")?)?;
+            let block = tr31_export(&key, &material, alg, kbpk.expose(), m)?;
+            Ok(json!({ "WrappedKey": {
+                "WrappingKeyArn": own.arn,
+                "WrappedKeyMaterialFormat": "TR31_KEY_BLOCK",
+                "KeyMaterial": block,
+                "KeyCheckValue": key.kcv,
+                "KeyCheckValueAlgorithm": key.kcv_algorithm,
+            }}))
+        }
         "KeyCryptogram" => {
-            // The CA must be a key the service knows; the emulator holds no
-            // public-key certificates, so any resolvable identifier is refused
-            // unless it names an existing key, as the service would.
-            let ca = m.str("CertificateAuthorityPublicKeyIdentifier")?;
-            store.resolve(ca)?;
+            // The wrapping key certificate must be signed by the named
+            // certificate authority: an imported root or trusted public key
+            // (PUBLIC_KEY, S0, Verify).
+            let ca_field = m.field_name("CertificateAuthorityPublicKeyIdentifier");
+            let ca = super::asym::ca_key(
+                &store,
+                &ca_field,
+                m.str("CertificateAuthorityPublicKeyIdentifier")?,
+            )?;
             let cert = m.str_len("WrappingKeyCertificate", 1, 32768)?;
+            let cert_field = m.field_name("WrappingKeyCertificate");
+            let (_, parts) = super::asym::certificate(&cert_field, cert)?;
+            super::asym::check_signed_by(&cert_field, &parts, &ca)?;
             let spec = m.opt_str("WrappingSpec")?.unwrap_or("RSA_OAEP_SHA_256");
             let wrapped = wrap_to_certificate(cert, spec, material.expose())?;
             Ok(json!({ "WrappedKey": {
@@ -634,4 +575,99 @@ fn export_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         }
         other => Err(ApiError::unsupported_member("ExportKey KeyMaterial", other)),
     }
+}
+
+/// A TR-31 block of `key` under a key-block protection key of `kek_algorithm`
+/// (version B under TDES, D under AES), with the member's optional
+/// `KeyBlockHeaders` (modes of use a subset of the key's, exportability,
+/// version, optional blocks).
+pub(crate) fn tr31_export(
+    key: &KeyRecord,
+    material: &SecretBytes,
+    kek_algorithm: KeyAlgorithm,
+    kek_bytes: &[u8],
+    m: Obj<'_>,
+) -> ApiResult<String> {
+    let mut attrs = key.attributes()?;
+    let mut s3 = String::new();
+    let mut key_version = "00".to_owned();
+    let mut optional = Vec::new();
+    if let Some(h) = m.opt_obj("KeyBlockHeaders", &mut s3)? {
+        if let Some(e) = h.opt_str("KeyExportability")? {
+            attrs.exportability = match e {
+                "EXPORTABLE" => Exportability::Exportable,
+                "NON_EXPORTABLE" => Exportability::NonExportable,
+                "SENSITIVE" => Exportability::Sensitive,
+                _ => {
+                    return Err(ApiError::field(
+                        &h.field_name("KeyExportability"),
+                        "is not a valid value",
+                    ))
+                }
+            };
+        }
+        if let Some(v) = h.opt_str("KeyVersion")? {
+            key_version = v.to_owned();
+        }
+        let mut s4 = String::new();
+        if let Some(mo) = h.opt_obj("KeyModesOfUse", &mut s4)? {
+            let b = |k: &str| mo.opt_bool(k).map(|v| v.unwrap_or(false));
+            let want = ModesOfUse {
+                encrypt: b("Encrypt")?,
+                decrypt: b("Decrypt")?,
+                wrap: b("Wrap")?,
+                unwrap: b("Unwrap")?,
+                generate: b("Generate")?,
+                sign: b("Sign")?,
+                verify: b("Verify")?,
+                derive_key: b("DeriveKey")?,
+                no_restrictions: b("NoRestrictions")?,
+            };
+            let have = attrs.modes;
+            let subset = (!want.encrypt || have.encrypt || have.no_restrictions)
+                && (!want.decrypt || have.decrypt || have.no_restrictions)
+                && (!want.wrap || have.wrap || have.no_restrictions)
+                && (!want.unwrap || have.unwrap || have.no_restrictions)
+                && (!want.generate || have.generate || have.no_restrictions)
+                && (!want.sign || have.sign || have.no_restrictions)
+                && (!want.verify || have.verify || have.no_restrictions)
+                && (!want.derive_key || have.derive_key || have.no_restrictions)
+                && (!want.no_restrictions || have.no_restrictions);
+            if !subset {
+                return Err(ApiError::field(
+                    &h.field_name("KeyModesOfUse"),
+                    "must be a subset of the exported key's modes of use",
+                ));
+            }
+            attrs.modes = want;
+        }
+        if let Some(Value::Object(blocks)) = h.raw("OptionalBlocks") {
+            for (id, v) in blocks {
+                let data = v.as_str().ok_or_else(|| {
+                    ApiError::serialization("OptionalBlocks values must be strings")
+                })?;
+                optional.push(
+                    tr31::OptionalBlock::new(id, data)
+                        .map_err(|e| ApiError::field(&h.field_name("OptionalBlocks"), e.reason))?,
+                );
+            }
+        }
+    }
+    let version = crate::keyload::tr31_version_for(kek_algorithm).map_err(ApiError::from)?;
+    let mut header = crate::keyload::tr31_header(version, &attrs).map_err(ApiError::from)?;
+    header = tr31::Tr31Header::new(
+        header.version,
+        header.key_usage,
+        header.algorithm,
+        header.mode_of_use,
+        &key_version,
+        header.exportability,
+    )
+    .map_err(|e| ApiError::field("KeyBlockHeaders.KeyVersion", e.reason))?;
+    for b in optional {
+        header = header.with_optional_block(b);
+    }
+    let block = tr31::wrap(kek_bytes, &header, material.expose(), &mut rand::rng())
+        .map_err(|e| ApiError::validation(e.to_string()))?;
+    Ok(block)
 }

@@ -27,8 +27,6 @@ pub(crate) enum Route {
     VerifyCv,
     VerifyArqc,
     GenerateArqc,
-    GenerateMac,
-    VerifyMac,
     /// A real data-plane operation the emulator does not implement.
     Unsupported(&'static str),
 }
@@ -43,20 +41,15 @@ pub(crate) fn route(path: &str) -> Option<Route> {
         ["cardvalidationdata", "generate"] => Route::GenerateCv,
         ["cardvalidationdata", "verify"] => Route::VerifyCv,
         ["cryptogram", "verify"] => Route::VerifyArqc,
-        ["mac", "generate"] => Route::GenerateMac,
-        ["mac", "verify"] => Route::VerifyMac,
-        ["keys", _, "reencrypt"] => Route::Unsupported("ReEncryptData"),
         // In the model the Rust SDK 1.129.0 is generated from; not in
         // botocore 1.43.11's (see `generate_arqc`).
         ["cryptogram", "generate"] => Route::GenerateArqc,
-        ["keymaterial", "translate"] => Route::Unsupported("TranslateKeyMaterial"),
-        ["mac", "emvpinchange", "generate"] => Route::Unsupported("GenerateMacEmvPinChange"),
         ["as2805kekvalidation", "generate"] => Route::Unsupported("GenerateAs2805KekValidation"),
         _ => return None,
     })
 }
 
-fn percent_decode(s: &str) -> Option<String> {
+pub(super) fn percent_decode(s: &str) -> Option<String> {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -85,8 +78,6 @@ pub(crate) async fn dispatch(inner: &Inner, route: Route, body: &Value) -> ApiRe
         Route::VerifyCv => card_validation(inner, o, false).await,
         Route::VerifyArqc => verify_arqc(inner, o).await,
         Route::GenerateArqc => generate_arqc(inner, o).await,
-        Route::GenerateMac => mac(inner, o, true).await,
-        Route::VerifyMac => mac(inner, o, false).await,
         Route::Unsupported(op) => Err(ApiError::unsupported(op)),
     }
 }
@@ -141,7 +132,7 @@ pub(super) fn dukpt_attrs(o: Obj<'_>, bdk: &KeyRecord) -> ApiResult<Dukpt> {
     })
 }
 
-fn variant(o: Obj<'_>) -> ApiResult<DukptVariant> {
+pub(super) fn variant(o: Obj<'_>) -> ApiResult<DukptVariant> {
     Ok(match o.opt_str("DukptKeyVariant")? {
         None | Some("BIDIRECTIONAL") => DukptVariant::Bidirectional,
         Some("REQUEST") => DukptVariant::Request,
@@ -228,7 +219,7 @@ async fn translate_pin(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     }
 }
 
-fn block_len(alg: KeyAlgorithm) -> usize {
+pub(super) fn block_len(alg: KeyAlgorithm) -> usize {
     if alg.is_aes() {
         16
     } else {
@@ -236,7 +227,7 @@ fn block_len(alg: KeyAlgorithm) -> usize {
     }
 }
 
-fn mode(o: Obj<'_>, block: usize) -> ApiResult<CipherMode> {
+pub(super) fn mode(o: Obj<'_>, block: usize) -> ApiResult<CipherMode> {
     let iv = o.opt_hex("InitializationVector", 16, 32)?;
     match o.opt_str("Mode")?.unwrap_or("ECB") {
         "ECB" => Ok(CipherMode::Ecb),
@@ -615,7 +606,9 @@ async fn verify_arqc(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
     }
 }
 
-async fn mac(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult<Value> {
+/// `GenerateMac` / `VerifyMac` with `MacAttributes.Algorithm` (the
+/// other members are in `data_ext`).
+pub(super) async fn mac(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult<Value> {
     let attr_field = if generate {
         "GenerationAttributes"
     } else {

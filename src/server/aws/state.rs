@@ -73,6 +73,30 @@ pub(crate) struct KeyRecord {
     pub(crate) delete_at: Option<f64>,
     #[serde(default)]
     pub(crate) tags: Vec<(String, String)>,
+    /// Replica Regions and their `KeyReplicationState` (Multi-Region key
+    /// replication; the emulator serves one Region and records the rest).
+    #[serde(default)]
+    pub(crate) replication: BTreeMap<String, String>,
+    /// True when the replica Regions came from the account's defaults.
+    #[serde(default)]
+    pub(crate) using_default_regions: bool,
+    /// The resource-based policy (stored and returned, not enforced).
+    #[serde(default)]
+    pub(crate) policy: Option<String>,
+    /// `KeyClass` of an asymmetric key (`ASYMMETRIC_KEY_PAIR` or
+    /// `PUBLIC_KEY`); `None` for `SYMMETRIC_KEY`. Asymmetric keys are held
+    /// here only (the software backend holds symmetric keys): `material` is
+    /// the PKCS #8 private key of a key pair, the DER SubjectPublicKeyInfo of
+    /// a public key.
+    #[serde(default)]
+    pub(crate) key_class: Option<String>,
+    /// A public key's certificate (PEM), as imported.
+    #[serde(default)]
+    pub(crate) certificate: Option<String>,
+    /// The key id of the public key that certified this one (a trusted
+    /// public key's root); `None` for a root or another key.
+    #[serde(default)]
+    pub(crate) issuer: Option<String>,
     /// Clear key material as hex (state file only; never logged).
     material: String,
 }
@@ -172,6 +196,7 @@ impl KeyRecord {
             "CreateTimestamp": self.created,
         });
         if let Value::Object(m) = &mut v {
+            self.replication_json(m);
             for (k, t) in [
                 ("UsageStartTimestamp", self.usage_start),
                 ("UsageStopTimestamp", self.usage_stop),
@@ -186,11 +211,33 @@ impl KeyRecord {
         v
     }
 
+    /// The Multi-Region members of `Key` (only for a key with replicas:
+    /// `MultiRegionKeyType` `PRIMARY`, the emulator's Region as
+    /// `PrimaryRegion`, and `ReplicationStatus` per replica Region).
+    fn replication_json(&self, m: &mut serde_json::Map<String, Value>) {
+        if self.replication.is_empty() {
+            return;
+        }
+        let region = self.arn.split(':').nth(3).unwrap_or_default().to_owned();
+        let status: serde_json::Map<String, Value> = self
+            .replication
+            .iter()
+            .map(|(r, s)| (r.clone(), json!({ "Status": s })))
+            .collect();
+        m.insert("MultiRegionKeyType".into(), json!("PRIMARY"));
+        m.insert("PrimaryRegion".into(), json!(region));
+        m.insert("ReplicationStatus".into(), Value::Object(status));
+        m.insert(
+            "UsingDefaultReplicationRegions".into(),
+            json!(self.using_default_regions),
+        );
+    }
+
     /// The `KeyAttributes` JSON structure.
     pub(crate) fn attributes_json(&self) -> Value {
         json!({
             "KeyUsage": self.usage,
-            "KeyClass": "SYMMETRIC_KEY",
+            "KeyClass": self.key_class.as_deref().unwrap_or("SYMMETRIC_KEY"),
             "KeyAlgorithm": self.algorithm,
             "KeyModesOfUse": modes_json(self.modes.into()),
         })
@@ -244,12 +291,40 @@ pub(crate) struct NewKey {
     pub(crate) tags: Vec<(String, String)>,
 }
 
+/// What a new asymmetric key is made of.
+pub(crate) struct NewAsymmetricKey {
+    pub(crate) usage: String,
+    pub(crate) algorithm: String,
+    pub(crate) class: &'static str,
+    pub(crate) modes: ModesOfUse,
+    /// PKCS #8 private key (key pair) or DER SubjectPublicKeyInfo (public key).
+    pub(crate) material: SecretBytes,
+    /// DER SubjectPublicKeyInfo.
+    pub(crate) spki: Vec<u8>,
+    pub(crate) certificate: Option<String>,
+    pub(crate) issuer: Option<String>,
+    pub(crate) exportable: bool,
+    pub(crate) enabled: bool,
+    pub(crate) origin: &'static str,
+    pub(crate) tags: Vec<(String, String)>,
+}
+
 #[derive(Serialize, Deserialize, Default)]
 struct Persisted {
     version: u32,
     seq: u64,
     keys: Vec<KeyRecord>,
     aliases: BTreeMap<String, Option<String>>,
+    #[serde(default)]
+    settings: Account,
+}
+
+/// Account-wide settings: default replication Regions and Multi-Party
+/// Approval team associations (protected operation → team ARN).
+#[derive(Serialize, Deserialize, Default, Clone)]
+pub(crate) struct Account {
+    pub(crate) default_regions: std::collections::BTreeSet<String>,
+    pub(crate) mpa_teams: BTreeMap<String, String>,
 }
 
 /// Keys, aliases and the software backend that does the cryptography.
@@ -259,6 +334,7 @@ pub(crate) struct Store {
     pub(crate) soft: SoftwareBackend,
     keys: HashMap<String, Arc<KeyRecord>>,
     aliases: BTreeMap<String, Option<String>>,
+    settings: Account,
     seq: u64,
     file: Option<PathBuf>,
     /// The state as last written to `file` (with a file only): what a
@@ -270,6 +346,7 @@ pub(crate) struct Store {
 struct Saved {
     keys: HashMap<String, Arc<KeyRecord>>,
     aliases: BTreeMap<String, Option<String>>,
+    settings: Account,
     seq: u64,
 }
 
@@ -288,6 +365,7 @@ impl Store {
             soft: SoftwareBackend::with_name("aws-emulator").with_parity_check(false),
             keys: HashMap::new(),
             aliases: BTreeMap::new(),
+            settings: Account::default(),
             seq: 0,
             file,
             saved: None,
@@ -306,6 +384,7 @@ impl Store {
         Saved {
             keys: self.keys.clone(),
             aliases: self.aliases.clone(),
+            settings: self.settings.clone(),
             seq: self.seq,
         }
     }
@@ -323,6 +402,7 @@ impl Store {
         }
         self.keys = saved.keys.clone();
         self.aliases = saved.aliases.clone();
+        self.settings = saved.settings.clone();
         self.seq = saved.seq;
     }
 
@@ -333,6 +413,11 @@ impl Store {
         let p: Persisted =
             serde_json::from_str(&text).map_err(|_| bad("state file is not valid JSON"))?;
         for k in p.keys {
+            if k.key_class.is_some() {
+                // Asymmetric keys live in the record alone.
+                self.keys.insert(k.id.clone(), Arc::new(k));
+                continue;
+            }
             let attrs = k
                 .attributes()
                 .map_err(|_| bad("state file has an invalid key"))?;
@@ -348,6 +433,7 @@ impl Store {
             self.keys.insert(k.id.clone(), Arc::new(k));
         }
         self.aliases = p.aliases;
+        self.settings = p.settings;
         self.seq = p.seq;
         Ok(())
     }
@@ -381,6 +467,7 @@ impl Store {
             seq: self.seq,
             keys,
             aliases: self.aliases.clone(),
+            settings: self.settings.clone(),
         };
         let text = serde_json::to_vec_pretty(&p)
             .map_err(|_| ApiError::internal("state encoding failed"))?;
@@ -438,10 +525,57 @@ impl Store {
             delete_pending: None,
             delete_at: None,
             tags: k.tags,
+            replication: BTreeMap::new(),
+            using_default_regions: false,
+            policy: None,
+            key_class: None,
+            certificate: None,
+            issuer: None,
             material: hex::encode_upper(k.material.expose()),
         });
         self.keys.insert(id, rec.clone());
         Ok(rec)
+    }
+
+    /// Adds an asymmetric key (held in the record only). Its KCV is the
+    /// emulator's: `SHA_1`, the leftmost 4 bytes of SHA-1 over the DER
+    /// SubjectPublicKeyInfo (AWS publishes no KCV rule for asymmetric keys).
+    pub(crate) fn add_asymmetric(&mut self, k: NewAsymmetricKey) -> Arc<KeyRecord> {
+        use sha1::{Digest, Sha1};
+        let id = Self::new_key_id();
+        self.seq += 1;
+        let t = now();
+        let digest = Sha1::digest(&k.spki);
+        let rec = Arc::new(KeyRecord {
+            arn: format!("{}key/{id}", self.arn_prefix()),
+            id: id.clone(),
+            seq: self.seq,
+            usage: k.usage,
+            algorithm: k.algorithm,
+            modes: k.modes.into(),
+            exportability: 'N',
+            exportable: k.exportable,
+            enabled: k.enabled,
+            state: KeyState::CreateComplete,
+            origin: k.origin.to_owned(),
+            kcv: hex::encode_upper(digest.get(..4).unwrap_or_default()),
+            kcv_algorithm: "SHA_1".into(),
+            created: t,
+            usage_start: k.enabled.then_some(t),
+            usage_stop: None,
+            delete_pending: None,
+            delete_at: None,
+            tags: k.tags,
+            replication: BTreeMap::new(),
+            using_default_regions: false,
+            policy: None,
+            key_class: Some(k.class.to_owned()),
+            certificate: k.certificate,
+            issuer: k.issuer,
+            material: hex::encode_upper(k.material.expose()),
+        });
+        self.keys.insert(id, rec.clone());
+        rec
     }
 
     /// Replaces a record (state changes).
@@ -528,6 +662,16 @@ impl Store {
     /// Removes an alias; false when absent.
     pub(crate) fn remove_alias(&mut self, name: &str) -> bool {
         self.aliases.remove(name).is_some()
+    }
+
+    /// Account-wide settings.
+    pub(crate) fn account(&self) -> &Account {
+        &self.settings
+    }
+
+    /// Account-wide settings, to change (then [`Store::save`]).
+    pub(crate) fn account_mut(&mut self) -> &mut Account {
+        &mut self.settings
     }
 
     /// The ARN of a key id.

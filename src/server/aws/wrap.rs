@@ -30,6 +30,8 @@ pub(crate) struct Params {
     pub(crate) certificate: String,
     pub(crate) valid_until: f64,
     key: PrivateDecryptingKey,
+    /// The same RSA key for signing (TR-34 export: the KDH signs).
+    signing: Arc<aws_lc_rs::signature::RsaKeyPair>,
 }
 
 impl std::fmt::Debug for Params {
@@ -71,6 +73,10 @@ pub(crate) fn new_params(prefix: &str, algorithm: &str, common_name: &str) -> Ap
     let pkcs8 = Zeroizing::new(kp.serialize_der());
     let key = PrivateDecryptingKey::from_pkcs8(&pkcs8)
         .map_err(|_| ApiError::internal("RSA key load failed"))?;
+    let signing = Arc::new(
+        aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&pkcs8)
+            .map_err(|_| ApiError::internal("RSA key load failed"))?,
+    );
     let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(internal)?;
     params
         .distinguished_name
@@ -86,6 +92,7 @@ pub(crate) fn new_params(prefix: &str, algorithm: &str, common_name: &str) -> Ap
         certificate: crate::x509::api_certificate_field(&cert.pem()),
         valid_until: now() + VALIDITY_SECS,
         key,
+        signing,
     })
 }
 
@@ -195,6 +202,25 @@ impl ParamRegistry {
 impl Params {
     /// RSA-OAEP-decrypts a key cryptogram (`RSA_OAEP_SHA_256` or `_512`).
     pub(crate) fn unwrap(&self, spec: &str, cryptogram: &[u8]) -> ApiResult<Zeroizing<Vec<u8>>> {
+        self.unwrap_field(
+            spec,
+            cryptogram,
+            "KeyMaterial.KeyCryptogram.WrappedKeyCryptogram",
+        )
+    }
+
+    /// The RSA key pair, to sign with (TR-34 export).
+    pub(crate) fn signing_key(&self) -> &aws_lc_rs::signature::RsaKeyPair {
+        &self.signing
+    }
+
+    /// [`Params::unwrap`], the error naming `field`.
+    pub(crate) fn unwrap_field(
+        &self,
+        spec: &str,
+        cryptogram: &[u8],
+        field: &str,
+    ) -> ApiResult<Zeroizing<Vec<u8>>> {
         let alg = match spec {
             "RSA_OAEP_SHA_256" => &OAEP_SHA256_MGF1SHA256,
             "RSA_OAEP_SHA_512" => &OAEP_SHA512_MGF1SHA512,
@@ -211,10 +237,7 @@ impl Params {
         let n = k
             .decrypt(alg, cryptogram, &mut out, None)
             .map_err(|_| {
-                ApiError::field(
-                    "KeyMaterial.KeyCryptogram.WrappedKeyCryptogram",
-                    "could not be unwrapped with the import token's key",
-                )
+                ApiError::field(field, "could not be unwrapped with the import token's key")
             })?
             .len();
         out.truncate(n);

@@ -53,7 +53,11 @@ impl Sim {
         }
         let arpc = match &req.arpc {
             KwArpc::None => Vec::new(),
-            KwArpc::Method1 { arc } => emv::generate_arpc_method1(icc.as_slice(), &req.arqc, arc)
+            // KW is the EMV common session key command: its method-1 ARPC
+            // is under the session key, as EMV 4.4 Book 2 8.2.1 and A1.3.1
+            // define it (no Thales text says otherwise; see
+            // docs/research/payshield-sources.md Q5).
+            KwArpc::Method1 { arc } => emv::generate_arpc_method1(sk.as_slice(), &req.arqc, arc)
                 .map_err(|_| err::INPUT)?
                 .to_vec(),
             KwArpc::Method2 { csu, proprietary } => {

@@ -1,0 +1,565 @@
+//! Control plane, asymmetric keys: `CreateKey` for RSA (2048/3072/4096) and
+//! ECC (NIST P-256/P-384/P-521) key pairs, `ImportKey` of root and trusted
+//! public key certificates (`RootCertificatePublicKey`,
+//! `TrustedCertificatePublicKey`), `GetPublicKeyCertificate` and
+//! `GetCertificateSigningRequest`. Shapes from botocore's
+//! `payment-cryptography/2021-09-14`; certificates travel as the API sends
+//! them, base64 of PEM (`crate::x509`). Keys are generated with aws-lc-rs
+//! (through rcgen, which also writes the certificates and CSRs) and
+//! signatures checked with aws-lc-rs.
+//!
+//! Where AWS publishes no rule, the emulator chooses and says so:
+//! - key usage and algorithm: `TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE`
+//!   (RSA or ECC; modes Sign, Verify), `TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION`
+//!   (RSA; Encrypt, Decrypt, Wrap, Unwrap), `TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT`
+//!   (ECC; DeriveKey); a public key cannot Sign, Decrypt or Unwrap;
+//! - a key pair's certificate is issued, on each `GetPublicKeyCertificate`,
+//!   by the emulator's own CA (one per emulator process, P-256), whose
+//!   certificate is the chain; a public key answers the certificate it was
+//!   imported with and, as chain, its root's certificate (a root: its own);
+//! - the KCV of an asymmetric key (`SHA_1`): see `Store::add_asymmetric`;
+//! - CSRs: `SigningAlgorithm` SHA256, SHA384 or SHA512 with RSA keys; the
+//!   curve's own hash with ECC keys (P-256/SHA256, P-384/SHA384,
+//!   P-521/SHA512); SHA224 is refused by name.
+
+use super::api::{ApiError, ApiResult, Obj};
+use super::manage;
+use super::state::{KeyRecord, NewAsymmetricKey, Store};
+use super::Inner;
+use crate::types::{ModesOfUse, SecretBytes};
+use crate::x509::{self, PublicKeyAlgorithm};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+const S0: &str = "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE";
+const D1: &str = "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION";
+const K3: &str = "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT";
+
+/// The emulator's certificate authority: issues the certificates of the key
+/// pairs it creates.
+pub(crate) struct Ca {
+    key: rcgen::KeyPair,
+    cert: rcgen::Certificate,
+}
+
+impl std::fmt::Debug for Ca {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ca")
+    }
+}
+
+impl Ca {
+    /// A new CA: a P-256 key and a self-signed CA certificate.
+    pub(crate) fn new() -> std::io::Result<Self> {
+        let io = |_| std::io::Error::other("CA key generation failed");
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(io)?;
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(io)?;
+        p.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            "paycrypto AWS Payment Cryptography emulator CA",
+        );
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        p.key_usages = vec![
+            rcgen::KeyUsagePurpose::KeyCertSign,
+            rcgen::KeyUsagePurpose::DigitalSignature,
+        ];
+        let cert = p.self_signed(&key).map_err(io)?;
+        Ok(Self { key, cert })
+    }
+}
+
+/// The algorithm of an AWS `KeyAlgorithm` value, if asymmetric.
+fn algorithm(name: &str) -> Option<PublicKeyAlgorithm> {
+    Some(match name {
+        "RSA_2048" => PublicKeyAlgorithm::Rsa(2048),
+        "RSA_3072" => PublicKeyAlgorithm::Rsa(3072),
+        "RSA_4096" => PublicKeyAlgorithm::Rsa(4096),
+        "ECC_NIST_P256" => PublicKeyAlgorithm::P256,
+        "ECC_NIST_P384" => PublicKeyAlgorithm::P384,
+        "ECC_NIST_P521" => PublicKeyAlgorithm::P521,
+        _ => return None,
+    })
+}
+
+/// Parsed asymmetric `KeyAttributes`: usage, algorithm, modes.
+struct Attributes {
+    usage: String,
+    algorithm: PublicKeyAlgorithm,
+    modes: ModesOfUse,
+}
+
+/// Parses and checks asymmetric `KeyAttributes` for `class`.
+fn attributes(o: Obj<'_>, class: &str) -> ApiResult<Attributes> {
+    let got_class = o.str("KeyClass")?;
+    if got_class != class {
+        return Err(ApiError::field(
+            &o.field_name("KeyClass"),
+            format!("must be {class} here"),
+        ));
+    }
+    let alg_s = o.str("KeyAlgorithm")?;
+    let algorithm = algorithm(alg_s).ok_or_else(|| {
+        ApiError::field(
+            &o.field_name("KeyAlgorithm"),
+            "must be RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384 or ECC_NIST_P521 for an asymmetric key",
+        )
+    })?;
+    let usage = o.str("KeyUsage")?;
+    let rsa = matches!(algorithm, PublicKeyAlgorithm::Rsa(_));
+    let fits = match usage {
+        S0 => true,
+        D1 => rsa,
+        K3 => !rsa,
+        _ => {
+            return Err(ApiError::field(
+                &o.field_name("KeyUsage"),
+                "an asymmetric key is TR31_S0, TR31_D1 or TR31_K3",
+            ))
+        }
+    };
+    if !fits {
+        return Err(ApiError::validation(format!(
+            "KeyUsage {usage} is not valid with KeyAlgorithm {alg_s}: D1 keys are RSA, K3 keys are ECC"
+        )));
+    }
+    let mut scratch = String::new();
+    let m = o.obj("KeyModesOfUse", &mut scratch)?;
+    let b = |k: &str| m.opt_bool(k).map(|v| v.unwrap_or(false));
+    let modes = ModesOfUse {
+        encrypt: b("Encrypt")?,
+        decrypt: b("Decrypt")?,
+        wrap: b("Wrap")?,
+        unwrap: b("Unwrap")?,
+        generate: b("Generate")?,
+        sign: b("Sign")?,
+        verify: b("Verify")?,
+        derive_key: b("DeriveKey")?,
+        no_restrictions: b("NoRestrictions")?,
+    };
+    let allowed = match usage {
+        S0 => !(modes.encrypt || modes.decrypt || modes.wrap || modes.unwrap || modes.derive_key),
+        D1 => !(modes.sign || modes.verify || modes.derive_key),
+        _ => {
+            !(modes.encrypt
+                || modes.decrypt
+                || modes.wrap
+                || modes.unwrap
+                || modes.sign
+                || modes.verify)
+        }
+    } && !modes.generate
+        && !modes.no_restrictions;
+    let public_ok = class != "PUBLIC_KEY" || !(modes.sign || modes.decrypt || modes.unwrap);
+    let any = modes.to_flags().iter().any(|f| *f);
+    if !allowed || !public_ok || !any {
+        return Err(ApiError::field(
+            &o.field_name("KeyModesOfUse"),
+            format!("are not valid for {usage} on a {class}"),
+        ));
+    }
+    Ok(Attributes {
+        usage: usage.to_owned(),
+        algorithm,
+        modes,
+    })
+}
+
+/// A new key pair of `alg` (PKCS #8 DER). RSA generation takes seconds: run
+/// it through [`generate`].
+fn new_key_pair(alg: PublicKeyAlgorithm) -> ApiResult<rcgen::KeyPair> {
+    let internal = |_| ApiError::internal("key generation failed");
+    match alg {
+        PublicKeyAlgorithm::Rsa(bits) => {
+            let size = match bits {
+                2048 => rcgen::RsaKeySize::_2048,
+                3072 => rcgen::RsaKeySize::_3072,
+                _ => rcgen::RsaKeySize::_4096,
+            };
+            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, size).map_err(internal)
+        }
+        PublicKeyAlgorithm::P256 => {
+            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(internal)
+        }
+        PublicKeyAlgorithm::P384 => {
+            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).map_err(internal)
+        }
+        PublicKeyAlgorithm::P521 => {
+            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).map_err(internal)
+        }
+    }
+}
+
+/// [`new_key_pair`] on the blocking pool, one of the emulator's key
+/// generation slots at a time (as import/export parameters are).
+async fn generate(inner: &Inner, alg: PublicKeyAlgorithm) -> ApiResult<(Vec<u8>, Vec<u8>)> {
+    let permit = inner
+        .rsa_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal("key generation is shut down"))?;
+    tokio::task::spawn_blocking(move || {
+        let kp = new_key_pair(alg);
+        drop(permit);
+        kp.map(|k| (k.serialize_der(), k.public_key_der()))
+    })
+    .await
+    .map_err(|_| ApiError::internal("key generation failed"))?
+}
+
+/// `CreateKey` with `KeyClass` `ASYMMETRIC_KEY_PAIR`.
+pub(crate) async fn create_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
+    let mut scratch = String::new();
+    let a = attributes(o.obj("KeyAttributes", &mut scratch)?, "ASYMMETRIC_KEY_PAIR")?;
+    let exportable = o.bool("Exportable")?;
+    let enabled = o.opt_bool("Enabled")?.unwrap_or(true);
+    if let Some(k) = o.opt_str("KeyCheckValueAlgorithm")? {
+        if k != "SHA_1" {
+            return Err(ApiError::field(
+                "KeyCheckValueAlgorithm",
+                "an asymmetric key's KCV is SHA_1",
+            ));
+        }
+    }
+    if o.has("DeriveKeyUsage") {
+        return Err(ApiError::unsupported("DeriveKeyUsage"));
+    }
+    let tags = manage::parse_tags(o)?;
+    let (pkcs8, spki) = generate(inner, a.algorithm).await?;
+    let pkcs8 = zeroize::Zeroizing::new(pkcs8);
+    let mut store = inner.write();
+    let (regions, using_default) = manage::new_key_regions(&store, o)?;
+    let rec = store.add_asymmetric(NewAsymmetricKey {
+        usage: a.usage,
+        algorithm: a.algorithm.aws_name().unwrap_or_default().to_owned(),
+        class: "ASYMMETRIC_KEY_PAIR",
+        modes: a.modes,
+        material: SecretBytes::from_slice(&pkcs8),
+        spki,
+        certificate: None,
+        issuer: None,
+        exportable,
+        enabled,
+        origin: "AWS_PAYMENT_CRYPTOGRAPHY",
+        tags,
+    });
+    let rec = manage::set_replicas(&mut store, rec, regions, using_default);
+    store.save()?;
+    Ok(json!({ "Key": rec.key_json() }))
+}
+
+/// A certificate field's DER and parts.
+pub(crate) fn certificate(field: &str, value: &str) -> ApiResult<(Vec<u8>, x509::CertParts)> {
+    let der = x509::api_certificate_der(value).map_err(|e| ApiError::field(field, e.context()))?;
+    let parts = x509::parse_certificate(&der).map_err(|e| ApiError::field(field, e.context()))?;
+    Ok((der, parts))
+}
+
+/// PEM text of a DER certificate.
+fn pem(der: &[u8]) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+/// Resolves a certificate authority key: a `PUBLIC_KEY` with usage S0 that
+/// may Verify.
+pub(crate) fn ca_key(store: &Store, field: &str, ident: &str) -> ApiResult<Arc<KeyRecord>> {
+    let ca = store.resolve(ident)?;
+    ca.check_usable()?;
+    let modes: ModesOfUse = ca.modes.into();
+    if ca.key_class.as_deref() != Some("PUBLIC_KEY") || ca.usage != S0 || !modes.verify {
+        return Err(ApiError::field(
+            field,
+            format!(
+                "key {} is not a certificate authority public key (PUBLIC_KEY, {S0}, Verify)",
+                ca.arn
+            ),
+        ));
+    }
+    Ok(ca)
+}
+
+/// Checks that `cert` is signed by the public key of `ca` (a `PUBLIC_KEY`).
+pub(crate) fn check_signed_by(
+    field: &str,
+    cert: &x509::CertParts,
+    ca: &KeyRecord,
+) -> ApiResult<()> {
+    let spki = ca.material()?;
+    let ok = x509::verify_signed_by(cert, spki.expose())
+        .map_err(|e| ApiError::field(field, e.context()))?;
+    if !ok {
+        return Err(ApiError::field(
+            field,
+            format!("is not signed by the certificate authority {}", ca.arn),
+        ));
+    }
+    Ok(())
+}
+
+/// `ImportKey` with `RootCertificatePublicKey` or `TrustedCertificatePublicKey`:
+/// the certificate's signature is checked (by its own key for a root, by the
+/// named root's for a trusted key) and its public key must be of the stated
+/// `KeyAlgorithm`.
+pub(crate) fn import_public(
+    inner: &Inner,
+    member: &str,
+    m: Obj<'_>,
+    enabled: bool,
+    tags: Vec<(String, String)>,
+) -> ApiResult<Value> {
+    let root = member == "RootCertificatePublicKey";
+    if root {
+        // A protected operation: refused before anything else while an MPA
+        // team guards it.
+        manage::mpa_blocks(
+            &inner.read(),
+            "IMPORT_ROOT_PUBLIC_KEY_CERTIFICATE",
+            "ImportKey",
+        )?;
+    }
+    let mut scratch = String::new();
+    let a = attributes(m.obj("KeyAttributes", &mut scratch)?, "PUBLIC_KEY")?;
+    let field = m.field_name("PublicKeyCertificate");
+    let (der, parts) = certificate(&field, m.str_len("PublicKeyCertificate", 1, 32768)?)?;
+    let (alg, _) = x509::spki_key(&parts.spki).map_err(|e| ApiError::field(&field, e.context()))?;
+    if alg != a.algorithm {
+        return Err(ApiError::field(
+            &field,
+            format!(
+                "holds a {} key, not the KeyAlgorithm given",
+                alg.aws_name().unwrap_or("other")
+            ),
+        ));
+    }
+    let mut store = inner.write();
+    let issuer = if root {
+        if a.usage != S0 || !a.modes.verify {
+            return Err(ApiError::validation(format!(
+                "a root certificate's key is {S0} with the Verify mode of use"
+            )));
+        }
+        if parts.issuer != parts.subject {
+            return Err(ApiError::field(
+                &field,
+                "is not self-signed (issuer differs from subject)",
+            ));
+        }
+        let ok = x509::verify_signed_by(&parts, &parts.spki)
+            .map_err(|e| ApiError::field(&field, e.context()))?;
+        if !ok {
+            return Err(ApiError::field(&field, "does not verify under its own key"));
+        }
+        None
+    } else {
+        let ca_field = m.field_name("CertificateAuthorityPublicKeyIdentifier");
+        let ca = ca_key(
+            &store,
+            &ca_field,
+            m.str("CertificateAuthorityPublicKeyIdentifier")?,
+        )?;
+        check_signed_by(&field, &parts, &ca)?;
+        Some(ca.id.clone())
+    };
+    let rec = store.add_asymmetric(NewAsymmetricKey {
+        usage: a.usage,
+        algorithm: a.algorithm.aws_name().unwrap_or_default().to_owned(),
+        class: "PUBLIC_KEY",
+        modes: a.modes,
+        material: SecretBytes::from_slice(&parts.spki),
+        spki: parts.spki.clone(),
+        certificate: Some(pem(&der)),
+        issuer,
+        exportable: true,
+        enabled,
+        origin: "EXTERNAL",
+        tags,
+    });
+    store.save()?;
+    Ok(json!({ "Key": rec.key_json() }))
+}
+
+/// The public key of a key pair, for rcgen to certify.
+struct Public<'a> {
+    raw: &'a [u8],
+    alg: &'static rcgen::SignatureAlgorithm,
+}
+
+impl rcgen::PublicKeyData for Public<'_> {
+    fn der_bytes(&self) -> &[u8] {
+        self.raw
+    }
+    fn algorithm(&self) -> &rcgen::SignatureAlgorithm {
+        self.alg
+    }
+}
+
+/// The rcgen algorithm that writes `alg`'s SubjectPublicKeyInfo (and signs
+/// with it by default).
+fn rcgen_alg(alg: PublicKeyAlgorithm) -> &'static rcgen::SignatureAlgorithm {
+    match alg {
+        PublicKeyAlgorithm::Rsa(_) => &rcgen::PKCS_RSA_SHA256,
+        PublicKeyAlgorithm::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
+        PublicKeyAlgorithm::P384 => &rcgen::PKCS_ECDSA_P384_SHA384,
+        PublicKeyAlgorithm::P521 => &rcgen::PKCS_ECDSA_P521_SHA512,
+    }
+}
+
+/// A stored PKCS #8 key pair, to sign with `alg`.
+fn key_pair(pkcs8: &[u8], alg: &'static rcgen::SignatureAlgorithm) -> ApiResult<rcgen::KeyPair> {
+    use base64::Engine;
+    let b64 = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pkcs8));
+    let pem = zeroize::Zeroizing::new(format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        b64.as_str()
+    ));
+    rcgen::KeyPair::from_pem_and_sign_algo(&pem, alg)
+        .map_err(|_| ApiError::internal("stored key pair is unusable"))
+}
+
+/// The DER SubjectPublicKeyInfo of an asymmetric key.
+pub(crate) fn spki_of(k: &KeyRecord) -> ApiResult<Vec<u8>> {
+    let material = k.material()?;
+    match k.key_class.as_deref() {
+        Some("PUBLIC_KEY") => Ok(material.expose().to_vec()),
+        Some("ASYMMETRIC_KEY_PAIR") => {
+            let alg = algorithm(&k.algorithm)
+                .ok_or_else(|| ApiError::internal("stored key has an unknown algorithm"))?;
+            let kp = key_pair(material.expose(), rcgen_alg(alg))?;
+            Ok(kp.public_key_der())
+        }
+        _ => Err(ApiError::validation(format!(
+            "key {} is a symmetric key; this needs an asymmetric key",
+            k.arn
+        ))),
+    }
+}
+
+/// `GetPublicKeyCertificate`.
+pub(crate) fn get_public_key_certificate(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
+    let store = inner.read();
+    let k = store.resolve(o.str("KeyIdentifier")?)?;
+    let (cert, chain) = match k.key_class.as_deref() {
+        Some("PUBLIC_KEY") => {
+            let cert = k.certificate.clone().unwrap_or_default();
+            let chain = match &k.issuer {
+                Some(id) => store
+                    .keys()
+                    .into_iter()
+                    .find(|r| &r.id == id)
+                    .and_then(|r| r.certificate.clone())
+                    .unwrap_or_else(|| cert.clone()),
+                None => cert.clone(),
+            };
+            (cert, chain)
+        }
+        Some("ASYMMETRIC_KEY_PAIR") => {
+            let spki = spki_of(&k)?;
+            let (alg, raw) = x509::spki_key(&spki).map_err(ApiError::from)?;
+            let mut p = rcgen::CertificateParams::new(Vec::<String>::new())
+                .map_err(|_| ApiError::internal("certificate parameters"))?;
+            p.distinguished_name
+                .push(rcgen::DnType::CommonName, k.id.clone());
+            p.distinguished_name.push(
+                rcgen::DnType::OrganizationName,
+                "paycrypto AWS Payment Cryptography emulator",
+            );
+            let public = Public {
+                raw: &raw,
+                alg: rcgen_alg(alg),
+            };
+            let cert = p
+                .signed_by(&public, &inner.ca.cert, &inner.ca.key)
+                .map_err(|_| ApiError::internal("certificate issuance failed"))?;
+            (cert.pem(), inner.ca.cert.pem())
+        }
+        _ => {
+            return Err(ApiError::validation(format!(
+                "key {} is a symmetric key: GetPublicKeyCertificate needs an asymmetric key",
+                k.arn
+            )))
+        }
+    };
+    Ok(json!({
+        "KeyCertificate": x509::api_certificate_field(&cert),
+        "KeyCertificateChain": x509::api_certificate_field(&chain),
+    }))
+}
+
+/// `GetCertificateSigningRequest` for a key pair.
+pub(crate) fn get_csr(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
+    let store = inner.read();
+    let k = store.resolve(o.str("KeyIdentifier")?)?;
+    k.check_usable()?;
+    if k.key_class.as_deref() != Some("ASYMMETRIC_KEY_PAIR") {
+        return Err(ApiError::validation(format!(
+            "key {} is not an ASYMMETRIC_KEY_PAIR: GetCertificateSigningRequest needs one",
+            k.arn
+        )));
+    }
+    let alg = algorithm(&k.algorithm)
+        .ok_or_else(|| ApiError::internal("stored key has an unknown algorithm"))?;
+    let signing = o.str("SigningAlgorithm")?;
+    let sign_alg: &'static rcgen::SignatureAlgorithm = match (alg, signing) {
+        (PublicKeyAlgorithm::Rsa(_), "SHA256") => &rcgen::PKCS_RSA_SHA256,
+        (PublicKeyAlgorithm::Rsa(_), "SHA384") => &rcgen::PKCS_RSA_SHA384,
+        (PublicKeyAlgorithm::Rsa(_), "SHA512") => &rcgen::PKCS_RSA_SHA512,
+        (PublicKeyAlgorithm::P256, "SHA256") => &rcgen::PKCS_ECDSA_P256_SHA256,
+        (PublicKeyAlgorithm::P384, "SHA384") => &rcgen::PKCS_ECDSA_P384_SHA384,
+        (PublicKeyAlgorithm::P521, "SHA512") => &rcgen::PKCS_ECDSA_P521_SHA512,
+        (_, s @ ("SHA224" | "SHA256" | "SHA384" | "SHA512")) => {
+            return Err(ApiError::unsupported(&format!(
+                "GetCertificateSigningRequest SigningAlgorithm {s} with {}",
+                k.algorithm
+            )))
+        }
+        _ => return Err(ApiError::field("SigningAlgorithm", "is not a valid value")),
+    };
+    let mut scratch = String::new();
+    let subject = o.obj("CertificateSubject", &mut scratch)?;
+    let mut p = rcgen::CertificateParams::new(Vec::<String>::new())
+        .map_err(|_| ApiError::internal("CSR parameters"))?;
+    let dn = &mut p.distinguished_name;
+    for (member, kind, min, max) in [
+        ("CommonName", rcgen::DnType::CommonName, 1, 64),
+        ("Organization", rcgen::DnType::OrganizationName, 1, 64),
+        (
+            "OrganizationUnit",
+            rcgen::DnType::OrganizationalUnitName,
+            1,
+            64,
+        ),
+        ("City", rcgen::DnType::LocalityName, 1, 128),
+        (
+            "StateOrProvince",
+            rcgen::DnType::StateOrProvinceName,
+            1,
+            128,
+        ),
+        ("Country", rcgen::DnType::CountryName, 2, 2),
+        (
+            "EmailAddress",
+            rcgen::DnType::CustomDnType(vec![1, 2, 840, 113549, 1, 9, 1]),
+            1,
+            128,
+        ),
+    ] {
+        if member == "CommonName" || subject.has(member) {
+            dn.push(kind, subject.str_len(member, min, max)?);
+        }
+    }
+    let material = k.material()?;
+    let kp = key_pair(material.expose(), sign_alg)?;
+    let csr = p
+        .serialize_request(&kp)
+        .and_then(|c| c.pem())
+        .map_err(|_| ApiError::internal("CSR encoding failed"))?;
+    Ok(json!({ "CertificateSigningRequest": x509::api_certificate_field(&csr) }))
+}
