@@ -295,3 +295,45 @@ async fn a_single_host_reports_its_health() {
     assert_eq!(hosts[0].answered, 1);
     assert_eq!(hosts[0].in_flight, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_host_that_stops_answering_is_ejected_by_the_health_check() {
+    use paycrypto::server::payshield::Faults;
+    let sim_a = start(SimConfig::default()).await.unwrap();
+    // B accepts and reads but answers each request only after 3 s: its
+    // connections stay up, only the health check can tell.
+    let sim_b = start(SimConfig {
+        faults: Faults {
+            delay_every: 1,
+            delay: Duration::from_secs(3),
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let ps = cluster(sim_a.addr(), sim_b.addr()).await;
+    let ejected = until(&ps, &sim_b.addr(), |h| !h.healthy).await;
+    let hosts = ps.hosts();
+    let b = host(&hosts, &sim_b.addr());
+    assert!(b.live_connections > 0, "{hosts:?}");
+    assert!(
+        b.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("health check")),
+        "{hosts:?}"
+    );
+    // Requests now go to A only, and are answered at once.
+    let answered_b = b.answered;
+    for _ in 0..50 {
+        ps.diagnostics().await.unwrap();
+    }
+    let hosts = ps.hosts();
+    assert_eq!(
+        host(&hosts, &sim_b.addr()).answered,
+        answered_b,
+        "{hosts:?}"
+    );
+    assert!(host(&hosts, &sim_a.addr()).answered >= 50, "{hosts:?}");
+    eprintln!("unanswering host ejected {ejected:?} after start (check every 100 ms)");
+}

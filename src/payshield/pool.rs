@@ -41,7 +41,7 @@ pub struct PayShieldConfig {
     pub addr: String,
     /// Header length in characters (as configured on the HSM; default 4).
     pub header_len: usize,
-    /// Number of TCP connections (default 2).
+    /// Number of TCP connections (default 2), to each host of a cluster.
     pub connections: usize,
     /// Requests in flight per connection (default 256; capped by the
     /// number of distinct headers).
