@@ -4,6 +4,7 @@
 
 use assert_cmd::Command;
 use paycrypto::algo::{cipher::BlockCipher, pinblock};
+use paycrypto::BackendUrl;
 use predicates::prelude::*;
 use predicates::str::contains;
 use serde_json::Value;
@@ -1587,6 +1588,112 @@ fn serve_payshield_options_header_lmk_fault() {
             .assert()
             .code(2)
             .stderr(contains(needle));
+    }
+}
+
+#[test]
+fn serve_payshield_over_tls_with_client_certificates() {
+    use rcgen::{
+        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+        SanType,
+    };
+    let ca = |name: &str| {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        p.distinguished_name.push(DnType::CommonName, name);
+        let key = KeyPair::generate().unwrap();
+        (p.self_signed(&key).unwrap(), key)
+    };
+    let leaf = |issuer: &(rcgen::Certificate, KeyPair), usage| {
+        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.subject_alt_names
+            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        p.extended_key_usages = vec![usage];
+        let key = KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, &issuer.0, &issuer.1).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let (server_ca, client_ca) = (ca("hsm CA"), ca("host CA"));
+    let (cert, key) = leaf(&server_ca, ExtendedKeyUsagePurpose::ServerAuth);
+    let (ccert, ckey) = leaf(&client_ca, ExtendedKeyUsagePurpose::ClientAuth);
+    let files: Vec<PathBuf> = [
+        ("server.pem", cert),
+        ("server.key", key),
+        ("ca.pem", server_ca.0.pem()),
+        ("client-ca.pem", client_ca.0.pem()),
+        ("client.pem", ccert),
+        ("client.key", ckey),
+    ]
+    .iter()
+    .map(|(n, t)| tmp(n, t))
+    .collect();
+    let f = |i: usize| files[i].to_str().unwrap().to_string();
+    let sim = Simulator::spawn(&[
+        "--tls-cert",
+        &f(0),
+        "--tls-key",
+        &f(1),
+        "--tls-client-ca",
+        &f(3),
+    ]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let with_cert = format!(
+            "payshields://{}?ca={}&cert={}&key={}",
+            sim.addr,
+            f(2),
+            f(4),
+            f(5)
+        );
+        let BackendUrl::PayShield(u) = with_cert.parse::<BackendUrl>().unwrap() else {
+            panic!("payshield URL")
+        };
+        let ps = u
+            .connect(paycrypto::payshield::KeyTable::new())
+            .await
+            .unwrap();
+        let (kcv, _) = ps.diagnostics().await.unwrap();
+        assert_eq!(kcv, TEST_LMK_KCV);
+        // Without the client certificate: refused.
+        let without = format!("payshields://{}?ca={}&timeout_ms=2000", sim.addr, f(2));
+        let BackendUrl::PayShield(u) = without.parse::<BackendUrl>().unwrap() else {
+            panic!("payshield URL")
+        };
+        let e = match u.connect(paycrypto::payshield::KeyTable::new()).await {
+            Err(e) => e,
+            Ok(ps) => ps.diagnostics().await.unwrap_err(),
+        };
+        assert!(e.kind().is_transient(), "{e}");
+    });
+    drop(sim);
+    for (args, needle) in [
+        (
+            vec!["--tls-cert", "/nonexistent/cert.pem", "--tls-key", &f(1)],
+            "--tls-cert",
+        ),
+        (vec!["--tls-cert", &f(0), "--tls-key", &f(0)], "--tls-key"),
+        (
+            vec![
+                "--tls-cert",
+                &f(0),
+                "--tls-key",
+                &f(1),
+                "--tls-client-ca",
+                &f(1),
+            ],
+            "--tls-client-ca",
+        ),
+        (vec!["--tls-key", &f(1)], "--tls-cert"),
+    ] {
+        bin()
+            .args(["serve", "payshield", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(contains(needle));
+    }
+    for p in files {
+        let _ = std::fs::remove_file(p);
     }
 }
 

@@ -25,6 +25,7 @@ pub enum ServeCommand {
         paycrypto serve payshield --listen 127.0.0.1:0 --header-len 6 --fault drop=1000\n  \
         paycrypto serve payshield --listen 127.0.0.1:1500 --lmk keyblock\n  \
         paycrypto serve payshield --listen 0.0.0.0:1500 --max-connections 256 --idle-timeout 60\n  \
+        paycrypto serve payshield --listen 127.0.0.1:1500 --tls-cert hsm.pem --tls-key hsm.key --tls-client-ca clients-ca.pem\n  \
         paycrypto conformance --backend payshield://127.0.0.1:1500")]
     Payshield(PayshieldServeArgs),
     /// An AWS Payment Cryptography-compatible emulator over HTTP: both APIs
@@ -83,6 +84,17 @@ pub struct PayshieldServeArgs {
     /// closed at once when every connection is busy.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Serve TLS 1.2/1.3 with this certificate chain (PEM file; with
+    /// --tls-key). The handshake must finish within --frame-timeout.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM file: PKCS #8, PKCS #1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Require a client certificate issued by a CA in this PEM file
+    /// (clients without one are refused).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
 }
 
 /// Options of the AWS Payment Cryptography emulator.
@@ -202,6 +214,22 @@ pub fn payshield_config(args: &PayshieldServeArgs) -> Result<SimConfig, CliError
     }
     if let Some(spec) = &args.fault {
         config.faults = Faults::parse(spec).map_err(|e| CliError::arg("--fault", e.context()))?;
+    }
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        let tls = crate::payshield::TlsServerConfig::from_pem_files(
+            cert,
+            key,
+            args.tls_client_ca.as_deref(),
+        )
+        .map_err(|e| {
+            let flag = match e.context() {
+                c if c.contains("client CA") => "--tls-client-ca",
+                c if c.contains("key") => "--tls-key",
+                _ => "--tls-cert",
+            };
+            CliError::arg(flag, e.context())
+        })?;
+        config.tls = Some(tls);
     }
     Ok(config)
 }

@@ -50,6 +50,8 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Backend>> {
 /// |-----|---------|
 /// | `software` or `software://` | an in-process [`SoftwareBackend`] (empty keystore) |
 /// | `payshield://HOST:PORT[?OPTIONS]` | a `PayShieldBackend` (feature `payshield`) with an empty key table |
+/// | `payshield://HOST:PORT,HOST:PORT…[?OPTIONS]` | one `PayShieldBackend` over a cluster of payShields |
+/// | `payshields://HOST:PORT[,…]?ca=FILE[&…]` | the same over TLS (feature `tls`) |
 /// | `aws`, `aws://`, `aws://REGION`, each `[?endpoint=URL]` | an `AwsBackend` (feature `aws`) |
 ///
 /// `HOST` is a name, an IPv4 address or an IPv6 address in brackets
@@ -61,7 +63,13 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Backend>> {
 /// fields `header_len`, `connections`, `max_in_flight`, `request_timeout`,
 /// `connect_timeout`, `backoff_min` and `backoff_max`; and `lmk`
 /// (`variant`, the default, or `keyblock`: the HSM runs a key-block LMK,
-/// `PayShieldConfig::lmk`). An AWS URL takes
+/// `PayShieldConfig::lmk`). Several hosts, comma-separated, make a
+/// cluster (`PayShieldConfig::other_hosts`): `health_check` (`5s`,
+/// `500ms`; default 5 s) is how often each host is checked.
+/// `payshields://` takes `ca` (PEM file of the CA that verifies the HSM;
+/// required), `cert` and `key` (PEM files of a client certificate and its
+/// key, both or neither) and `server_name` (the name the HSM's
+/// certificate carries, default each host): `PayShieldConfig::tls`. An AWS URL takes
 /// `endpoint` (an `http://` or `https://` URL: the emulator, a VPC
 /// endpoint).
 ///
@@ -69,9 +77,9 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Backend>> {
 ///
 /// Every malformed URL is an [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) error naming the
 /// part at fault (scheme, host, port, region, path, option); it never
-/// repeats an option's value or a user name. Reserved forms —
-/// `payshields://` (TLS), several hosts (`payshield://h1:1500,h2:1500`),
-/// a scheme whose cargo feature is off — are [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
+/// repeats an option's value or a user name. A scheme whose cargo feature
+/// is off (`payshields://` without `tls`, say) is
+/// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
 /// A URL carries no credentials: a payShield has none, and AWS
 /// credentials come from the AWS configuration chain.
 ///
@@ -99,8 +107,8 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Backend>> {
 /// let e = "software://?colour=red".parse::<BackendUrl>().unwrap_err();
 /// assert_eq!(e.kind(), ErrorKind::InvalidInput);
 /// assert!(e.to_string().contains("option colour"));
-/// let e = "payshields://10.0.0.5:1500".parse::<BackendUrl>().unwrap_err();
-/// assert_eq!(e.kind(), ErrorKind::Unsupported);
+/// let e = "payshield://10.0.0.5:1500,10.0.0.5:1500".parse::<BackendUrl>().unwrap_err();
+/// assert!(e.to_string().contains("listed twice"));
 /// # Ok::<(), paycrypto::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
@@ -162,10 +170,12 @@ impl FromStr for BackendUrl {
                 #[cfg(not(feature = "payshield"))]
                 return Err(feature_off("payshield://", "payshield"));
             }
-            "payshields" => Err(Error::unsupported(
-                "payshields:// (payShield over TLS) is not supported yet; \
-                 use payshield:// on a trusted network",
-            )),
+            "payshields" => {
+                #[cfg(feature = "tls")]
+                return PayShieldUrl::parse(&parts).map(Self::PayShield);
+                #[cfg(not(feature = "tls"))]
+                return Err(feature_off("payshields:// (payShield over TLS)", "tls"));
+            }
             "aws" => {
                 #[cfg(feature = "aws")]
                 return AwsUrl::parse(&parts).map(Self::Aws);
@@ -183,7 +193,7 @@ impl FromStr for BackendUrl {
     }
 }
 
-#[cfg(any(not(feature = "payshield"), not(feature = "aws")))]
+#[cfg(any(not(feature = "payshield"), not(feature = "aws"), not(feature = "tls")))]
 fn feature_off(scheme: &str, feature: &str) -> Error {
     Error::unsupported(format!(
         "{scheme} backends need paycrypto's `{feature}` cargo feature, \

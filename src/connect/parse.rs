@@ -150,7 +150,7 @@ pub(super) fn percent_decode(part: &str, s: &str) -> Result<String> {
 
 /// `s` with the characters that would end a query value (`&`, `#`), `%`
 /// itself, and anything outside printable ASCII percent-encoded.
-#[cfg(any(feature = "aws", test))]
+#[cfg(any(feature = "aws", feature = "payshield", test))]
 pub(super) fn percent_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for &b in s.as_bytes() {

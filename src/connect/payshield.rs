@@ -1,6 +1,7 @@
-//! `payshield://HOST:PORT?OPTIONS`: a [`PayShieldConfig`] as a URL.
+//! `payshield://HOST:PORT[,HOST:PORT…]?OPTIONS` (and `payshields://`, TLS):
+//! a [`PayShieldConfig`] as a URL.
 
-use super::parse::{bad, number, unknown_option, Parts};
+use super::parse::{bad, number, percent_encode, unknown_option, Parts};
 use crate::error::{Error, Result};
 use crate::payshield::{KeyTable, PayShieldBackend, PayShieldConfig};
 use std::fmt;
@@ -80,8 +81,48 @@ const BACKOFF_MAX: usize = 6;
 pub struct PayShieldUrl {
     host: String,
     port: u16,
+    /// Further hosts of a cluster.
+    others: Vec<(String, u16)>,
     options: [Option<u64>; 7],
     lmk: Option<crate::payshield::LmkKind>,
+    /// `health_check`, in milliseconds.
+    health_check_ms: Option<u64>,
+    /// `payshields://`: the TLS options (`ca` required).
+    tls: Option<Box<TlsOptions>>,
+}
+
+/// The TLS options of a `payshields://` URL, as given.
+#[derive(Clone, PartialEq, Eq, Default)]
+struct TlsOptions {
+    ca: String,
+    cert: Option<String>,
+    key: Option<String>,
+    server_name: Option<String>,
+}
+
+/// The TLS option names.
+const TLS_OPTIONS: [&str; 4] = ["ca", "cert", "key", "server_name"];
+
+/// `5s`, `500ms`: the health-check interval, 1 ms to an hour.
+fn interval_ms(value: &str) -> Result<u64> {
+    let (n, unit) = if let Some(n) = value.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = value.strip_suffix('s') {
+        (n, 1000)
+    } else {
+        (value, 0)
+    };
+    n.parse::<u64>()
+        .ok()
+        .filter(|_| unit > 0)
+        .and_then(|n| n.checked_mul(unit))
+        .filter(|ms| (1..=HOUR_MS).contains(ms))
+        .ok_or_else(|| {
+            bad(
+                "option health_check",
+                "expected a duration such as 5s or 500ms, from 1ms to 3600s",
+            )
+        })
 }
 
 impl PayShieldUrl {
@@ -97,33 +138,106 @@ impl PayShieldUrl {
                 "a payshield:// URL carries no user name or password",
             ));
         }
-        if authority.contains(',') {
-            return Err(Error::unsupported(
-                "several hosts in one payshield:// URL (a payShield cluster) are not \
-                 supported yet; connect each host and combine them with the failover layer",
-            ));
+        let mut hosts = Vec::new();
+        for a in authority.split(',') {
+            let hp = split_host_port(a)?;
+            if hosts.contains(&hp) {
+                return Err(bad("host", "a host is listed twice"));
+            }
+            hosts.push(hp);
         }
-        let (host, port) = split_host_port(authority)?;
+        let mut hosts = hosts.into_iter();
+        let (host, port) = hosts
+            .next()
+            .ok_or_else(|| bad("host", "payshield://HOST:PORT needs a host"))?;
+        let tls_scheme = parts.scheme == "payshields";
         let mut url = Self {
             host,
             port,
+            others: hosts.collect(),
             options: [None; 7],
             lmk: None,
+            health_check_ms: None,
+            tls: None,
         };
+        let mut tls = TlsOptions::default();
+        let mut ca = None;
         for (name, value) in parts.options()? {
-            if name == "lmk" {
-                url.lmk = Some(
-                    crate::payshield::LmkKind::from_name(&value)
-                        .ok_or_else(|| bad("option lmk", "expected variant or keyblock"))?,
-                );
-                continue;
+            match name.as_str() {
+                "lmk" => {
+                    url.lmk = Some(
+                        crate::payshield::LmkKind::from_name(&value)
+                            .ok_or_else(|| bad("option lmk", "expected variant or keyblock"))?,
+                    );
+                    continue;
+                }
+                "health_check" => {
+                    url.health_check_ms = Some(interval_ms(&value)?);
+                    continue;
+                }
+                n if TLS_OPTIONS.contains(&n) => {
+                    if !tls_scheme {
+                        return Err(bad(
+                            &format!("option {n}"),
+                            "a TLS option: use payshields://",
+                        ));
+                    }
+                    if value.is_empty() {
+                        return Err(bad(&format!("option {n}"), "must not be empty"));
+                    }
+                    match n {
+                        "ca" => ca = Some(value),
+                        "cert" => tls.cert = Some(value),
+                        "key" => tls.key = Some(value),
+                        _ => tls.server_name = Some(value),
+                    }
+                    continue;
+                }
+                _ => {}
             }
             let i = OPTIONS.iter().position(|o| o.name == name).ok_or_else(|| {
-                let known: Vec<&str> = OPTIONS.iter().map(|o| o.name).chain(["lmk"]).collect();
-                unknown_option(&name, "payshield://", &known)
+                let mut known: Vec<&str> = OPTIONS
+                    .iter()
+                    .map(|o| o.name)
+                    .chain(["lmk", "health_check"])
+                    .collect();
+                if tls_scheme {
+                    known.extend(TLS_OPTIONS);
+                }
+                let scheme = if tls_scheme {
+                    "payshields://"
+                } else {
+                    "payshield://"
+                };
+                unknown_option(&name, scheme, &known)
             })?;
             let o = &OPTIONS[i];
             url.options[i] = Some(number(o.name, &value, o.min, o.max)?);
+        }
+        if url.health_check_ms.is_some() && url.others.is_empty() {
+            return Err(bad(
+                "option health_check",
+                "health checks are for several hosts (payshield://HOST:PORT,HOST:PORT)",
+            ));
+        }
+        if tls_scheme {
+            tls.ca = ca.ok_or_else(|| {
+                bad(
+                    "option ca",
+                    "payshields:// needs ca=FILE, the PEM CA certificate(s) that verify the HSM",
+                )
+            })?;
+            if tls.cert.is_some() != tls.key.is_some() {
+                return Err(bad(
+                    if tls.cert.is_some() {
+                        "option key"
+                    } else {
+                        "option cert"
+                    },
+                    "a client certificate needs both cert=FILE and key=FILE",
+                ));
+            }
+            url.tls = Some(Box::new(tls));
         }
         let c = url.config();
         if c.backoff_min > c.backoff_max {
@@ -148,13 +262,23 @@ impl PayShieldUrl {
         self.port
     }
 
-    /// `HOST:PORT` (`[V6]:PORT`), as [`PayShieldConfig::addr`] takes it.
+    /// `HOST:PORT` (`[V6]:PORT`) of the first host, as
+    /// [`PayShieldConfig::addr`] takes it.
     pub fn addr(&self) -> String {
-        if self.host.contains(':') {
-            format!("[{}]:{}", self.host, self.port)
-        } else {
-            format!("{}:{}", self.host, self.port)
-        }
+        join_addr(&self.host, self.port)
+    }
+
+    /// Every host's `HOST:PORT`, in URL order (one unless the URL names a
+    /// cluster).
+    pub fn addrs(&self) -> Vec<String> {
+        std::iter::once(self.addr())
+            .chain(self.others.iter().map(|(h, p)| join_addr(h, *p)))
+            .collect()
+    }
+
+    /// Whether the URL is `payshields://` (TLS).
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// The `header_len` option, when the URL gives it.
@@ -209,6 +333,21 @@ impl PayShieldUrl {
         if let Some(k) = self.lmk {
             c.lmk = k;
         }
+        c.other_hosts = self.addrs().into_iter().skip(1).collect();
+        if let Some(n) = self.health_check_ms {
+            c.health_check_interval = ms(n);
+        }
+        #[cfg(feature = "tls")]
+        if let Some(t) = &self.tls {
+            let mut tc = crate::payshield::TlsConfig::new(&t.ca);
+            if let (Some(cert), Some(key)) = (&t.cert, &t.key) {
+                tc = tc.with_client_cert(cert, key);
+            }
+            if let Some(n) = &t.server_name {
+                tc = tc.with_server_name(n);
+            }
+            c.tls = Some(tc);
+        }
         c
     }
 
@@ -216,6 +355,14 @@ impl PayShieldUrl {
     /// [`PayShieldBackend::connect`]).
     pub async fn connect(&self, keys: KeyTable) -> Result<PayShieldBackend> {
         PayShieldBackend::connect(self.config(), keys).await
+    }
+}
+
+fn join_addr(host: &str, port: u16) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     }
 }
 
@@ -280,7 +427,12 @@ fn split_host_port(authority: &str) -> Result<(String, u16)> {
 
 impl fmt::Display for PayShieldUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "payshield://{}", self.addr())?;
+        let scheme = if self.is_tls() {
+            "payshields"
+        } else {
+            "payshield"
+        };
+        write!(f, "{scheme}://{}", self.addrs().join(","))?;
         let mut sep = '?';
         for (o, v) in OPTIONS.iter().zip(self.options) {
             if let Some(v) = v {
@@ -290,6 +442,29 @@ impl fmt::Display for PayShieldUrl {
         }
         if let Some(k) = self.lmk {
             write!(f, "{sep}lmk={}", k.as_str())?;
+            sep = '&';
+        }
+        if let Some(ms) = self.health_check_ms {
+            if ms % 1000 == 0 {
+                write!(f, "{sep}health_check={}s", ms / 1000)?;
+            } else {
+                write!(f, "{sep}health_check={ms}ms")?;
+            }
+            sep = '&';
+        }
+        if let Some(t) = &self.tls {
+            let opts = [
+                ("ca", Some(&t.ca)),
+                ("cert", t.cert.as_ref()),
+                ("key", t.key.as_ref()),
+                ("server_name", t.server_name.as_ref()),
+            ];
+            for (name, v) in opts {
+                if let Some(v) = v {
+                    write!(f, "{sep}{name}={}", percent_encode(v))?;
+                    sep = '&';
+                }
+            }
         }
         Ok(())
     }

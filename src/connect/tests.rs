@@ -53,9 +53,10 @@ fn bad_urls_are_typed_errors_naming_the_part() {
     assert!(!e.to_string().contains("s3cret"), "{e}");
 }
 
+#[cfg(not(feature = "tls"))]
 #[test]
-fn payshields_is_reserved() {
-    let e = refused("payshields://h:1500", ErrorKind::Unsupported, "TLS");
+fn payshields_needs_its_feature() {
+    let e = refused("payshields://h:1500?ca=x", ErrorKind::Unsupported, "`tls`");
     assert!(e.to_string().contains("payshields://"), "{e}");
 }
 
@@ -221,13 +222,85 @@ mod payshield {
     }
 
     #[test]
-    fn several_hosts_are_reserved() {
-        let e = refused(
-            "payshield://h1:1500,h2:1500",
-            ErrorKind::Unsupported,
-            "several hosts",
+    fn clusters() {
+        let u = ps("payshield://HSM-A:1500,[::1]:1501,10.0.0.7:1502?connections=4&health_check=3s");
+        assert_eq!(u.addr(), "hsm-a:1500");
+        assert_eq!(u.addrs(), ["hsm-a:1500", "[::1]:1501", "10.0.0.7:1502"]);
+        let c = u.config();
+        assert_eq!(c.addr, "hsm-a:1500");
+        assert_eq!(c.other_hosts, ["[::1]:1501", "10.0.0.7:1502"]);
+        assert_eq!(c.connections, 4);
+        assert_eq!(c.health_check_interval, std::time::Duration::from_secs(3));
+        assert_eq!(
+            u.to_string(),
+            "payshield://hsm-a:1500,[::1]:1501,10.0.0.7:1502?connections=4&health_check=3s"
         );
-        assert!(e.to_string().contains("failover"), "{e}");
+        let u = ps("payshield://a:1,b:2?health_check=250ms");
+        assert_eq!(
+            u.config().health_check_interval,
+            std::time::Duration::from_millis(250)
+        );
+        assert_eq!(u.to_string(), "payshield://a:1,b:2?health_check=250ms");
+        // One host: the default interval, no other hosts.
+        let c = ps("payshield://a:1").config();
+        assert!(c.other_hosts.is_empty());
+        assert_eq!(c.health_check_interval, std::time::Duration::from_secs(5));
+        const I: ErrorKind = ErrorKind::InvalidInput;
+        for (url, part) in [
+            ("payshield://a:1,a:1", "listed twice"),
+            ("payshield://a:1,", "host"),
+            ("payshield://,a:1", "host"),
+            ("payshield://a:1,b", "port"),
+            ("payshield://a:1,b:0", "port"),
+            ("payshield://a:1,b:2?health_check=5", "option health_check"),
+            ("payshield://a:1,b:2?health_check=0s", "option health_check"),
+            ("payshield://a:1,b:2?health_check=5m", "option health_check"),
+            (
+                "payshield://a:1,b:2?health_check=3601s",
+                "option health_check",
+            ),
+            ("payshield://a:1?health_check=5s", "several hosts"),
+            ("payshield://a:1?ca=/etc/ca.pem", "payshields://"),
+        ] {
+            refused(url, I, part);
+        }
+    }
+
+    #[cfg(feature = "tls")]
+    #[test]
+    fn tls_urls() {
+        let url = "payshields://hsm-a:1500,hsm-b:1500?ca=/etc/hsm/ca.pem&cert=/etc/hsm/c%26t.pem&key=/k.pem&server_name=hsm.example";
+        let u = ps(url);
+        assert!(u.is_tls());
+        let t = u.config().tls.expect("TLS configured");
+        assert_eq!(t.ca_file, std::path::Path::new("/etc/hsm/ca.pem"));
+        assert_eq!(
+            t.client_cert_file.as_deref(),
+            Some(std::path::Path::new("/etc/hsm/c&t.pem"))
+        );
+        assert_eq!(
+            t.client_key_file.as_deref(),
+            Some(std::path::Path::new("/k.pem"))
+        );
+        assert_eq!(t.server_name.as_deref(), Some("hsm.example"));
+        assert_eq!(u.to_string(), url);
+        assert_eq!(parse(&u.to_string()).unwrap(), BackendUrl::PayShield(u));
+        let u = ps("PAYSHIELDS://h:1?ca=ca.pem");
+        assert_eq!(u.to_string(), "payshields://h:1?ca=ca.pem");
+        assert!(ps("payshield://h:1").config().tls.is_none());
+        const I: ErrorKind = ErrorKind::InvalidInput;
+        for (url, part) in [
+            ("payshields://h:1", "option ca"),
+            ("payshields://h:1?ca=", "option ca"),
+            ("payshields://h:1?ca=a&cert=c", "option key"),
+            ("payshields://h:1?ca=a&key=k", "option cert"),
+            ("payshields://h:1?ca=a&ca=b", "given twice"),
+            ("payshields://h:1?ca=a&tls=1", "option tls"),
+        ] {
+            refused(url, I, part);
+        }
+        let e = refused("payshields://h:1?ca=a&colour=1", I, "option colour");
+        assert!(e.to_string().contains("server_name"), "{e}");
     }
 
     #[tokio::test]

@@ -1,5 +1,6 @@
 //! `PayShieldBackend`: typed operations mapped onto payShield host commands.
 
+use super::cluster::{Cluster, HostHealth};
 use super::codec::{self, request as rq, CodecError};
 use super::keytable::{key_type_for, scheme_for, KeyTable, TableKey};
 use super::link::{HostCommandHandler, Link};
@@ -182,16 +183,24 @@ fn command_code(body: &[u8]) -> [u8; 2] {
 }
 
 impl PayShieldBackend {
-    /// Connects a pool to the payShield at `config.addr` with key table `keys`.
+    /// Connects a pool to the payShield at `config.addr` with key table
+    /// `keys`; with [`PayShieldConfig::other_hosts`], a pool per host (a
+    /// cluster: requests to the least-loaded healthy host, see
+    /// [`PayShieldBackend::hosts`]). Waits until one connection is up, or
+    /// fails with [`ErrorKind::Transient`] naming why (refused, TLS
+    /// handshake failed…) when the connect timeout passes first.
     pub async fn connect(config: PayShieldConfig, keys: KeyTable) -> Result<Self> {
         let lmk = config.lmk;
-        let pool = Pool::connect(config)
-            .await
-            .map_err(|e| e.with_backend("payshield"))?;
+        let link = if config.other_hosts.is_empty() {
+            Pool::connect(config).await.map(Link::Tcp)
+        } else {
+            Cluster::connect(config).await.map(Link::Cluster)
+        }
+        .map_err(|e| e.with_backend("payshield"))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 name: "payshield".into(),
-                link: Link::Tcp(pool),
+                link,
                 keys,
                 lmk,
             }),
@@ -253,9 +262,16 @@ impl PayShieldBackend {
         &self.inner.keys
     }
 
-    /// Number of live connections.
+    /// Number of live connections (over all hosts).
     pub fn live_connections(&self) -> usize {
         self.inner.link.live_connections()
+    }
+
+    /// The health of each payShield host, in configuration order: one for
+    /// a single host, one per host of a cluster (ejected hosts show
+    /// `healthy: false`), none for an in-process backend.
+    pub fn hosts(&self) -> Vec<HostHealth> {
+        self.inner.link.hosts()
     }
 
     /// Sends one raw host command (`command code + fields`) and returns the

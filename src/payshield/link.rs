@@ -1,7 +1,8 @@
-//! How the payShield client reaches its HSM: the TCP [`Pool`], or a host
-//! command handler in the same process (a simulator, for differential
+//! How the payShield client reaches its HSM: the TCP [`Pool`] (one host),
+//! a [`Cluster`] of pools (several hosts), or a host command handler in the same process (a simulator, for differential
 //! fuzzing and tests without sockets).
 
+use super::cluster::{self, Cluster, HostHealth};
 use super::codec;
 use super::pool::Pool;
 use crate::error::{Error, ErrorKind, Result};
@@ -28,6 +29,8 @@ pub trait HostCommandHandler: Send + Sync {
 pub(crate) enum Link {
     /// Pooled, pipelined TCP connections.
     Tcp(Pool),
+    /// A pool per host, health-checked, requests to the least-loaded host.
+    Cluster(Cluster),
     /// A handler in this process, called directly.
     InProcess {
         handler: Arc<dyn HostCommandHandler>,
@@ -39,6 +42,7 @@ impl std::fmt::Debug for Link {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Tcp(p) => p.fmt(f),
+            Self::Cluster(c) => c.fmt(f),
             Self::InProcess { header_len, .. } => f
                 .debug_struct("InProcess")
                 .field("header_len", header_len)
@@ -52,7 +56,17 @@ impl Link {
     pub(crate) fn live_connections(&self) -> usize {
         match self {
             Self::Tcp(p) => p.live_connections(),
+            Self::Cluster(c) => c.live_connections(),
             Self::InProcess { .. } => 1,
+        }
+    }
+
+    /// The health of each host (none for an in-process link).
+    pub(crate) fn hosts(&self) -> Vec<HostHealth> {
+        match self {
+            Self::Tcp(p) => vec![cluster::single_host(p)],
+            Self::Cluster(c) => c.health(),
+            Self::InProcess { .. } => Vec::new(),
         }
     }
 
@@ -63,6 +77,7 @@ impl Link {
     pub(crate) async fn call(&self, body: &[u8]) -> Result<Vec<u8>> {
         let (handler, header_len) = match self {
             Self::Tcp(p) => return p.call(body).await,
+            Self::Cluster(c) => return c.call(body).await,
             Self::InProcess {
                 handler,
                 header_len,

@@ -11,7 +11,9 @@
 //!   `PayShieldConfig` or a `payshield://` [`BackendUrl`](crate::BackendUrl);
 //!   on a payShield running the public test LMK,
 //!   `PayShieldBackend::load_test_key` loads clear test keys (a KEK, say)
-//!   into the key table.
+//!   into the key table. Several hosts make a cluster (`HostHealth`,
+//!   `PayShieldBackend::hosts`); `payshields://` (feature `tls`) speaks
+//!   TLS (`TlsConfig`; the simulator's side `TlsServerConfig`).
 //!
 //! The host command codec (pure frame splitting, field parsing, request
 //! encoders and response parsers) is internal; it is reachable as
@@ -31,14 +33,20 @@ pub(crate) mod lmk;
 #[cfg(feature = "payshield")]
 mod client;
 #[cfg(feature = "payshield")]
+mod cluster;
+#[cfg(feature = "payshield")]
 mod link;
 #[cfg(feature = "payshield")]
 mod loading;
 #[cfg(feature = "payshield")]
 mod pool;
+#[cfg(feature = "tls")]
+mod tls;
 
 #[cfg(feature = "payshield")]
 pub use client::{error_for_code, PayShieldBackend, RawResponse};
+#[cfg(feature = "payshield")]
+pub use cluster::HostHealth;
 pub use keyblock::{KeyBlockLmk, LmkKind};
 pub use keytable::{KeyTable, TableKey};
 #[cfg(feature = "payshield")]
@@ -48,3 +56,5 @@ pub use lmk::{EncryptedKey, KeyError, KeyScheme, KeyType, VariantLmk};
 pub use loading::{test_lmk_check_value, test_lmk_check_value_for};
 #[cfg(feature = "payshield")]
 pub use pool::PayShieldConfig;
+#[cfg(feature = "tls")]
+pub use tls::{TlsConfig, TlsServerConfig};

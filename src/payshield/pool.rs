@@ -24,11 +24,12 @@
 use super::codec;
 use crate::error::{Error, ErrorKind, Result};
 use rand::Rng;
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, watch, Semaphore};
 use tokio::time::Instant;
@@ -40,7 +41,7 @@ pub struct PayShieldConfig {
     pub addr: String,
     /// Header length in characters (as configured on the HSM; default 4).
     pub header_len: usize,
-    /// Number of TCP connections (default 2).
+    /// Number of TCP connections (default 2), to each host of a cluster.
     pub connections: usize,
     /// Requests in flight per connection (default 256; capped by the
     /// number of distinct headers).
@@ -61,6 +62,20 @@ pub struct PayShieldConfig {
     /// capabilities; the HSM does not report it, so it is configured (URL
     /// option `lmk=keyblock`).
     pub lmk: super::LmkKind,
+    /// Further payShields of a cluster (default none), `HOST:PORT` each.
+    /// With any, the backend holds a pool per host (`addr` and these),
+    /// sends each request to the least-loaded healthy host and checks every
+    /// host's health (see `health_check_interval`); URL form
+    /// `payshield://HOST:PORT,HOST:PORT`.
+    pub other_hosts: Vec<String>,
+    /// How often each host of a cluster is sent a health check (`NO`,
+    /// default 5 s; URL option `health_check`). A host whose check is not
+    /// answered within this interval (and the request timeout) is ejected
+    /// until a check is answered again. Unused with one host.
+    pub health_check_interval: Duration,
+    /// TLS (default none: plain TCP): URL scheme `payshields://`.
+    #[cfg(feature = "tls")]
+    pub tls: Option<super::tls::TlsConfig>,
 }
 
 impl PayShieldConfig {
@@ -76,6 +91,10 @@ impl PayShieldConfig {
             backoff_min: Duration::from_millis(20),
             backoff_max: Duration::from_secs(2),
             lmk: super::LmkKind::Variant,
+            other_hosts: Vec::new(),
+            health_check_interval: Duration::from_secs(5),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 
@@ -88,6 +107,35 @@ impl PayShieldConfig {
     fn header_space(&self) -> u64 {
         10u64.saturating_pow(self.header_len.min(9) as u32)
     }
+}
+
+/// Checks what a pool needs of its configuration.
+pub(crate) fn check_config(cfg: &PayShieldConfig) -> Result<()> {
+    if cfg.header_len == 0 {
+        return Err(Error::invalid(
+            "header length",
+            "must be at least 1 to match responses",
+        ));
+    }
+    if cfg.connections == 0 || cfg.max_in_flight == 0 {
+        return Err(Error::invalid(
+            "pool",
+            "connections and max_in_flight must be positive",
+        ));
+    }
+    Ok(())
+}
+
+/// A failed call, and whether its request may have reached the HSM (a
+/// request that never left this client can go to another host of a
+/// cluster).
+pub(crate) struct CallError {
+    pub(crate) error: Error,
+    pub(crate) sent: bool,
+}
+
+fn unsent(error: Error) -> CallError {
+    CallError { error, sent: false }
 }
 
 type Reply = std::result::Result<Vec<u8>, Error>;
@@ -116,14 +164,17 @@ struct Conn {
     /// Set once the connection has carried a response.
     proven: watch::Sender<bool>,
     permits: Arc<Semaphore>,
+    /// Why the connection closed (once it has).
+    close_reason: Mutex<Option<Cow<'static, str>>>,
 }
 
-fn transient(msg: &'static str) -> Error {
+fn transient(msg: impl Into<Cow<'static, str>>) -> Error {
     Error::new(ErrorKind::Transient, msg)
 }
 
 impl Conn {
-    fn kill(&self, reason: &'static str) {
+    fn kill(&self, reason: impl Into<Cow<'static, str>>) {
+        let reason = reason.into();
         let drained: Vec<Entry> = {
             let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
             if !self.alive.swap(false, Ordering::SeqCst) {
@@ -134,9 +185,10 @@ impl Conn {
         };
         for e in drained {
             if let Entry::Waiting { tx, .. } = e {
-                let _ = tx.send(Err(transient(reason)));
+                let _ = tx.send(Err(transient(reason.clone())));
             }
         }
+        *self.close_reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
         let _ = self.killed.send(true);
     }
 
@@ -208,6 +260,10 @@ struct GateState {
     retry_at: Option<Instant>,
     /// A slot is probing now.
     probing: bool,
+    /// Why the last connection attempt failed (for the error a caller sees
+    /// when no connection comes up: a refused connection, a TLS
+    /// certificate the CA does not vouch for…).
+    last_error: Option<String>,
 }
 
 impl Gate {
@@ -217,6 +273,7 @@ impl Gate {
                 failures: 0,
                 retry_at: None,
                 probing: false,
+                last_error: None,
             }),
             changed: watch::channel(0).0,
         }
@@ -232,6 +289,14 @@ impl Gate {
 
     fn unhealthy(&self) -> bool {
         self.lock().failures > 0
+    }
+
+    fn note_error(&self, why: String) {
+        self.lock().last_error = Some(why);
+    }
+
+    fn last_error(&self) -> Option<String> {
+        self.lock().last_error.clone()
     }
 
     /// Waits for this slot's turn to connect: at once while the host is
@@ -280,6 +345,7 @@ impl Gate {
             st.failures = 0;
             st.retry_at = None;
             st.probing = false;
+            st.last_error = None;
         }
         self.bump();
     }
@@ -321,20 +387,56 @@ impl Slot {
     }
 }
 
+/// Decrements an in-flight count however the call ends.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How a connection is opened once TCP is up: as it is, or wrapped in TLS.
+#[derive(Clone)]
+pub(crate) enum Connector {
+    /// Plain TCP.
+    Plain,
+    /// TLS over TCP (feature `tls`).
+    #[cfg(feature = "tls")]
+    Tls(super::tls::Client),
+}
+
+impl Connector {
+    /// The connector `cfg` asks for (reading its TLS files, if any).
+    pub(crate) fn for_config(cfg: &PayShieldConfig) -> Result<Self> {
+        #[cfg(feature = "tls")]
+        if let Some(t) = &cfg.tls {
+            return super::tls::Client::new(t).map(Self::Tls);
+        }
+        let _ = cfg;
+        Ok(Self::Plain)
+    }
+}
+
 /// The pool: a fixed set of connection slots, each kept connected by a
 /// supervisor task.
 pub(crate) struct Pool {
     cfg: Arc<PayShieldConfig>,
+    /// The host this pool connects to.
+    addr: Arc<str>,
     slots: Vec<Arc<Slot>>,
     gate: Arc<Gate>,
     next: AtomicUsize,
     closed: watch::Sender<bool>,
+    /// Calls through [`Pool::call`] in flight now, and answered.
+    in_flight: AtomicUsize,
+    answered: AtomicU64,
 }
 
 impl std::fmt::Debug for Pool {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pool")
-            .field("addr", &self.cfg.addr)
+            .field("addr", &self.addr)
             .field("connections", &self.slots.len())
             .finish()
     }
@@ -355,19 +457,17 @@ impl Pool {
     /// Starts the supervisors and waits until at least one connection is up
     /// (or the connect timeout passes).
     pub(crate) async fn connect(cfg: PayShieldConfig) -> Result<Self> {
-        if cfg.header_len == 0 {
-            return Err(Error::invalid(
-                "header length",
-                "must be at least 1 to match responses",
-            ));
-        }
-        if cfg.connections == 0 || cfg.max_in_flight == 0 {
-            return Err(Error::invalid(
-                "pool",
-                "connections and max_in_flight must be positive",
-            ));
-        }
-        let cfg = Arc::new(cfg);
+        check_config(&cfg)?;
+        let connector = Connector::for_config(&cfg)?;
+        let addr: Arc<str> = cfg.addr.as_str().into();
+        let pool = Self::start(Arc::new(cfg), addr, connector);
+        pool.wait_connected().await?;
+        Ok(pool)
+    }
+
+    /// Starts the supervisors of a pool to `addr` and returns at once (the
+    /// configuration is checked by the caller).
+    pub(crate) fn start(cfg: Arc<PayShieldConfig>, addr: Arc<str>, connector: Connector) -> Self {
         let (closed, _) = watch::channel(false);
         let slots: Vec<Arc<Slot>> = (0..cfg.connections)
             .map(|_| {
@@ -381,25 +481,52 @@ impl Pool {
             tokio::spawn(supervise(
                 Arc::clone(s),
                 Arc::clone(&cfg),
+                Arc::clone(&addr),
+                connector.clone(),
                 Arc::clone(&gate),
                 closed.subscribe(),
             ));
         }
-        let pool = Self {
+        Self {
             cfg,
+            addr,
             slots,
             gate,
             next: AtomicUsize::new(0),
             closed,
-        };
-        let deadline = tokio::time::Instant::now() + pool.cfg.connect_timeout;
-        while pool.slots.iter().all(|s| s.current().is_none()) {
+            in_flight: AtomicUsize::new(0),
+            answered: AtomicU64::new(0),
+        }
+    }
+
+    /// Waits until at least one connection is up, or fails with
+    /// [`ErrorKind::Transient`] (naming why the last attempt failed) when
+    /// the connect timeout passes first.
+    pub(crate) async fn wait_connected(&self) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + self.cfg.connect_timeout;
+        while self.slots.iter().all(|s| s.current().is_none()) {
             if tokio::time::Instant::now() >= deadline {
-                return Err(transient("cannot connect to the payShield"));
+                return Err(self.connect_error());
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        Ok(pool)
+        Ok(())
+    }
+
+    /// The error for "no connection came up", with the last reason known.
+    pub(crate) fn connect_error(&self) -> Error {
+        match self.gate.last_error() {
+            Some(why) => Error::new(
+                ErrorKind::Transient,
+                format!("cannot connect to the payShield at {}: {why}", self.addr),
+            ),
+            None => transient("cannot connect to the payShield"),
+        }
+    }
+
+    /// The host this pool connects to.
+    pub(crate) fn addr(&self) -> &str {
+        &self.addr
     }
 
     /// Number of live connections.
@@ -416,37 +543,75 @@ impl Pool {
     /// Sends `body` (command code + fields) and returns the response after
     /// the header (response code, error code, fields).
     pub(crate) async fn call(&self, body: &[u8]) -> Result<Vec<u8>> {
+        let deadline = Instant::now() + self.cfg.request_timeout;
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        let r = {
+            let _counted = Counted(&self.in_flight);
+            self.call_checked(body, deadline).await
+        };
+        match r {
+            Ok(r) => {
+                self.answered.fetch_add(1, Ordering::Relaxed);
+                Ok(r)
+            }
+            Err(e) => Err(e.error),
+        }
+    }
+
+    /// Calls through [`Pool::call`] in flight now.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Calls through [`Pool::call`] answered.
+    pub(crate) fn answered(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
+    }
+
+    /// Why the last connection attempt failed, while the host has not
+    /// proved healthy since.
+    pub(crate) fn last_error(&self) -> Option<String> {
+        self.gate.last_error()
+    }
+
+    /// [`Pool::call`] with a deadline, telling a request that never left
+    /// this client (no live connection, no free slot or header) from one
+    /// that may have reached the HSM.
+    pub(crate) async fn call_checked(
+        &self,
+        body: &[u8],
+        deadline: Instant,
+    ) -> std::result::Result<Vec<u8>, CallError> {
         let cmd: [u8; 2] = body
             .get(..2)
             .and_then(|c| c.try_into().ok())
-            .ok_or_else(|| Error::invalid("command", "missing command code"))?;
+            .ok_or_else(|| unsent(Error::invalid("command", "missing command code")))?;
         let code = codec::response_code(cmd);
-        let deadline = tokio::time::Instant::now() + self.cfg.request_timeout;
         let conn = self.pick().ok_or_else(|| {
-            transient(if self.gate.unhealthy() {
+            unsent(transient(if self.gate.unhealthy() {
                 "the payShield keeps failing (connections refused, closed or unanswered): reconnecting with backoff"
             } else {
                 "no payShield connection is available"
-            })
+            }))
         })?;
         let permit = tokio::time::timeout_at(deadline, Arc::clone(&conn.permits).acquire_owned())
             .await
             .map_err(|_| {
-                Error::new(
+                unsent(Error::new(
                     ErrorKind::Timeout,
                     "timed out waiting for a free request slot",
-                )
+                ))
             })?
-            .map_err(|_| transient("connection closed"))?;
+            .map_err(|_| unsent(transient("connection closed")))?;
         let hl = self.cfg.header_len;
         let space = self.cfg.header_space();
         let (rx, (num, id)) = {
             let mut p = conn.pending.lock().unwrap_or_else(|e| e.into_inner());
             if !conn.alive() {
-                return Err(transient("connection lost"));
+                return Err(unsent(transient("connection lost")));
             }
             if p.map.len() as u64 >= space {
-                return Err(transient("no free request header"));
+                return Err(unsent(transient("no free request header")));
             }
             let mut num = p.next % space;
             while p.map.contains_key(&num) {
@@ -461,8 +626,17 @@ impl Pool {
         };
         let mut frame = Vec::with_capacity(2 + hl + body.len());
         let header = format!("{num:0hl$}");
-        codec::write_frame(&mut frame, &[header.as_bytes(), body])
-            .map_err(|_| Error::invalid("request", "longer than a payShield frame"))?;
+        if codec::write_frame(&mut frame, &[header.as_bytes(), body]).is_err() {
+            conn.pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .map
+                .remove(&num);
+            return Err(unsent(Error::invalid(
+                "request",
+                "longer than a payShield frame",
+            )));
+        }
         if conn.tx.send(frame).is_err() {
             conn.kill("connection lost");
         }
@@ -489,13 +663,15 @@ impl Pool {
             }
         };
         drop(permit);
-        out
+        out.map_err(|error| CallError { error, sent: true })
     }
 }
 
 async fn supervise(
     slot: Arc<Slot>,
     cfg: Arc<PayShieldConfig>,
+    addr: Arc<str>,
+    connector: Connector,
     gate: Arc<Gate>,
     mut closed: watch::Receiver<bool>,
 ) {
@@ -515,14 +691,20 @@ async fn supervise(
             return;
         };
         last_try = Some(Instant::now());
-        let attempt =
-            tokio::time::timeout(cfg.connect_timeout, TcpStream::connect(cfg.addr.as_str())).await;
-        let Ok(Ok(sock)) = attempt else {
-            gate.failed(probe, &cfg);
-            continue;
-        };
-        let _ = sock.set_nodelay(true);
-        let conn = start_conn(sock, &cfg);
+        let conn =
+            match tokio::time::timeout(cfg.connect_timeout, open(&addr, &connector, &cfg)).await {
+                Ok(Ok(conn)) => conn,
+                Ok(Err(why)) => {
+                    gate.note_error(why);
+                    gate.failed(probe, &cfg);
+                    continue;
+                }
+                Err(_) => {
+                    gate.note_error("connect timeout".into());
+                    gate.failed(probe, &cfg);
+                    continue;
+                }
+            };
         let mut killed = conn.killed.subscribe();
         let mut proven = conn.proven.subscribe();
         *slot.conn.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::clone(&conn));
@@ -549,12 +731,48 @@ async fn supervise(
         if healthy || *conn.proven.borrow() {
             gate.healthy();
         } else {
+            let why = conn
+                .close_reason
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .unwrap_or(Cow::Borrowed("connection lost"));
+            gate.note_error(format!("closed before it carried a response ({why})"));
             gate.failed(probe, &cfg);
         }
     }
 }
 
-fn start_conn(sock: TcpStream, cfg: &PayShieldConfig) -> Arc<Conn> {
+/// Opens one connection to `addr` (TCP, then TLS when configured) and
+/// starts its tasks; the error says why not.
+async fn open(
+    addr: &str,
+    connector: &Connector,
+    cfg: &PayShieldConfig,
+) -> std::result::Result<Arc<Conn>, String> {
+    let sock = TcpStream::connect(addr)
+        .await
+        .map_err(|e| format!("TCP connect failed: {e}"))?;
+    let _ = sock.set_nodelay(true);
+    match connector {
+        Connector::Plain => {
+            let (rd, wr) = sock.into_split();
+            Ok(start_conn(rd, wr, cfg))
+        }
+        #[cfg(feature = "tls")]
+        Connector::Tls(client) => {
+            let stream = client.handshake(addr, sock).await?;
+            let (rd, wr) = tokio::io::split(stream);
+            Ok(start_conn(rd, wr, cfg))
+        }
+    }
+}
+
+fn start_conn<R, W>(mut rd: R, mut wr: W, cfg: &PayShieldConfig) -> Arc<Conn>
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
     let (tx, mut rx) = mpsc::unbounded_channel::<Vec<u8>>();
     let (killed, _) = watch::channel(false);
     let (proven, _) = watch::channel(false);
@@ -572,10 +790,11 @@ fn start_conn(sock: TcpStream, cfg: &PayShieldConfig) -> Arc<Conn> {
         killed,
         proven,
         permits: Arc::new(Semaphore::new(in_flight)),
+        close_reason: Mutex::new(None),
     });
-    let (mut rd, mut wr) = sock.into_split();
     let hl = cfg.header_len;
-    // Writer: batch whatever is queued into one write.
+    // Writer: batch whatever is queued into one write (flushed: a TLS
+    // stream holds written data until then; TCP's flush does nothing).
     let c = Arc::clone(&conn);
     let mut k1 = conn.killed.subscribe();
     tokio::spawn(async move {
@@ -593,8 +812,12 @@ fn start_conn(sock: TcpStream, cfg: &PayShieldConfig) -> Arc<Conn> {
                     Err(_) => break,
                 }
             }
-            if wr.write_all(&buf).await.is_err() {
-                c.kill("connection lost while sending");
+            let sent = match wr.write_all(&buf).await {
+                Ok(()) => wr.flush().await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = sent {
+                c.kill(format!("connection lost while sending: {e}"));
                 return;
             }
         }
@@ -608,7 +831,8 @@ fn start_conn(sock: TcpStream, cfg: &PayShieldConfig) -> Arc<Conn> {
         loop {
             let n = tokio::select! {
                 r = rd.read(&mut chunk) => match r {
-                    Ok(0) | Err(_) => { c.kill("connection lost"); return; }
+                    Ok(0) => { c.kill("connection lost"); return; }
+                    Err(e) => { c.kill(format!("connection lost: {e}")); return; }
                     Ok(n) => n,
                 },
                 _ = k2.wait_for(|k| *k) => return,

@@ -127,6 +127,12 @@ pub struct SimConfig {
     /// longest (nothing half-received, idle for at least a second); when
     /// none is, the new connection is closed at once.
     pub max_connections: usize,
+    /// Serve TLS instead of plain TCP (default: plain; feature `tls`):
+    /// the certificate, key and optional client CA. The TLS handshake must
+    /// finish within `frame_timeout`, and counts against
+    /// `max_connections` like any connection.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::payshield::TlsServerConfig>,
 }
 
 /// Default [`SimConfig::idle_timeout`].
@@ -151,6 +157,8 @@ impl Default for SimConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             frame_timeout: DEFAULT_FRAME_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -189,6 +197,8 @@ struct Shared {
     frame_timeout: Duration,
     max_connections: usize,
     registry: Arc<conn::Registry>,
+    #[cfg(feature = "tls")]
+    tls: Option<tokio_rustls::TlsAcceptor>,
 }
 
 impl Shared {
@@ -205,6 +215,8 @@ impl Shared {
             frame_timeout: config.frame_timeout,
             max_connections: config.max_connections.max(1),
             registry: Arc::new(conn::Registry::new()),
+            #[cfg(feature = "tls")]
+            tls: config.tls.as_ref().map(|t| t.acceptor()),
         })
     }
 }
@@ -245,7 +257,23 @@ async fn run(
                     let _ = sock.set_nodelay(true);
                     let shared = Arc::clone(&shared);
                     let sd = shutdown.clone();
-                    tokio::spawn(conn::serve_conn(sock, shared, ticket, sd));
+                    tokio::spawn(async move {
+                        #[cfg(feature = "tls")]
+                        if let Some(acceptor) = &shared.tls {
+                            // The handshake gets the frame timeout; a
+                            // client that fails it (no certificate when one
+                            // is required, say) is closed.
+                            let limit = shared.frame_timeout;
+                            let Ok(Ok(tls)) =
+                                tokio::time::timeout(limit, acceptor.accept(sock)).await
+                            else {
+                                return;
+                            };
+                            let sock = conn::Stream::Tls(Box::new(tls));
+                            return conn::serve_conn(sock, Arc::clone(&shared), ticket, sd).await;
+                        }
+                        conn::serve_conn(conn::Stream::Tcp(sock), shared, ticket, sd).await;
+                    });
                 }
                 // Out of descriptors (EMFILE/ENFILE), out of memory, or a
                 // connection aborted before it was accepted. The first
@@ -281,7 +309,8 @@ pub async fn serve(listener: TcpListener, config: SimConfig) -> Result<()> {
 }
 
 /// Binds `listen` (`HOST:PORT`; port 0 picks a free port), prints exactly
-/// one line `listening on tcp://HOST:PORT` to stdout, flushed, and serves.
+/// one line `listening on tcp://HOST:PORT` to stdout (also when serving
+/// TLS, which runs over that TCP port), flushed, and serves.
 pub async fn bind_and_serve(listen: &str, config: SimConfig) -> Result<()> {
     let listener = TcpListener::bind(listen)
         .await

@@ -148,8 +148,68 @@ impl Registry {
     }
 }
 
+/// A client connection: plain TCP, or TLS over TCP.
+pub(super) enum Stream {
+    /// Plain TCP: reads wait for readiness first, so an idle connection
+    /// holds no buffer.
+    Tcp(TcpStream),
+    /// TLS (feature `tls`): rustls holds its own buffers.
+    #[cfg(feature = "tls")]
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+impl Stream {
+    /// Reads what has arrived into `buf` (waiting for it), after reserving
+    /// `chunk` bytes or the rest of the frame begun; reset to [`READ_MIN`]
+    /// (and the buffer released) when it waits with nothing half-received.
+    /// `(bytes read, bytes reserved)`; 0 read is the end of the stream.
+    /// Cancel-safe: nothing read is lost when the future is dropped.
+    async fn read_some(
+        &mut self,
+        buf: &mut Vec<u8>,
+        chunk: &mut usize,
+    ) -> std::io::Result<(usize, usize)> {
+        match self {
+            Self::Tcp(sock) => loop {
+                buf.reserve_exact((*chunk).max(frame_rest(buf)).min(READ_MAX));
+                let spare = buf.capacity() - buf.len();
+                match sock.try_read_buf(buf) {
+                    Ok(n) => return Ok((n, spare)),
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                        if buf.is_empty() {
+                            *buf = Vec::new();
+                            *chunk = READ_MIN;
+                        }
+                        sock.readable().await?;
+                    }
+                    Err(e) => return Err(e),
+                }
+            },
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => {
+                use tokio::io::AsyncReadExt;
+                buf.reserve_exact((*chunk).max(frame_rest(buf)).min(READ_MAX));
+                let spare = buf.capacity() - buf.len();
+                let n = s.read_buf(buf).await?;
+                Ok((n, spare))
+            }
+        }
+    }
+
+    async fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Self::Tcp(sock) => sock.write_all(buf).await,
+            #[cfg(feature = "tls")]
+            Self::Tls(s) => {
+                s.write_all(buf).await?;
+                s.flush().await
+            }
+        }
+    }
+}
+
 /// Writes `buf` within `limit`; false when the peer is gone or too slow.
-async fn send(sock: &mut TcpStream, buf: &[u8], limit: Duration) -> bool {
+async fn send(sock: &mut Stream, buf: &[u8], limit: Duration) -> bool {
     matches!(
         tokio::time::timeout(limit, sock.write_all(buf)).await,
         Ok(Ok(()))
@@ -168,7 +228,7 @@ fn frame_rest(buf: &[u8]) -> usize {
 /// Serves one connection until the peer closes, a timeout passes, it is
 /// evicted, or the simulator shuts down.
 pub(super) async fn serve_conn(
-    mut sock: TcpStream,
+    mut sock: Stream,
     shared: Arc<Shared>,
     ticket: Ticket,
     mut shutdown: watch::Receiver<bool>,
@@ -183,29 +243,19 @@ pub(super) async fn serve_conn(
     // When the first byte of the frame now half-received arrived.
     let mut frame_start: Option<Instant> = None;
     loop {
-        rbuf.reserve_exact(chunk.max(frame_rest(&rbuf)).min(READ_MAX));
-        let spare = rbuf.capacity() - rbuf.len();
-        let n = match sock.try_read_buf(&mut rbuf) {
-            Ok(0) => return,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if rbuf.is_empty() {
-                    rbuf = Vec::new();
-                    chunk = READ_MIN;
-                }
-                let deadline = match frame_start {
-                    Some(t) => t + frame_limit,
-                    None => last_rx + idle,
-                };
-                tokio::select! {
-                    r = sock.readable() => if r.is_err() { return },
-                    () = tokio::time::sleep_until(deadline) => return,
-                    () = ticket.state.evict.notified() => return,
-                    _ = shutdown.changed() => return,
-                }
-                continue;
-            }
-            Err(_) => return,
+        let deadline = match frame_start {
+            Some(t) => t + frame_limit,
+            None => last_rx + idle,
+        };
+        let read = tokio::select! {
+            r = sock.read_some(&mut rbuf, &mut chunk) => r,
+            () = tokio::time::sleep_until(deadline) => return,
+            () = ticket.state.evict.notified() => return,
+            _ = shutdown.changed() => return,
+        };
+        let (n, spare) = match read {
+            Ok((0, _)) | Err(_) => return,
+            Ok(r) => r,
         };
         if n >= spare {
             chunk = (chunk * 2).min(READ_MAX);
