@@ -294,8 +294,8 @@ impl PayShieldProxy {
         };
         let Some((request, shape)) = modelled else {
             self.counters.passed_through.fetch_add(1, Ordering::Relaxed);
-            return match self.primary.command(body).await {
-                Ok(raw) => write_raw(out, header, &raw),
+            return match self.primary.command_raw(body).await {
+                Ok(raw) => codec::write_frame(out, &[header, &raw]).is_ok(),
                 Err(_) => false,
             };
         };
