@@ -21,6 +21,8 @@ pub mod keyload;
 pub mod layers;
 pub mod ops;
 pub mod payshield;
+#[cfg(all(feature = "payshield", feature = "layers", feature = "server"))]
+pub mod proxy;
 pub(crate) mod rules;
 #[cfg(feature = "server")]
 pub mod server;

@@ -18,6 +18,7 @@ mod conformance;
 mod keys;
 mod ops;
 mod output;
+mod proxy;
 mod serve;
 
 use output::{CliError, Output};
@@ -125,6 +126,9 @@ enum Command {
     /// Run a simulator.
     #[command(subcommand)]
     Serve(serve::ServeCommand),
+    /// Proxies in front of an HSM (shadowing, failover).
+    #[command(subcommand)]
+    Proxy(proxy::ProxyCommand),
     /// Run the conformance suite against a backend.
     #[command(
         after_help = "A case whose variant the backend cannot do (an AES key on a \
@@ -162,6 +166,11 @@ async fn run(cli: &Cli) -> Result<Output, CliError> {
             out.text = Some(String::new());
             out
         }),
+        Command::Proxy(c) => proxy::run(c).await.map(|()| {
+            let mut out = Output::new();
+            out.text = Some(String::new());
+            out
+        }),
         Command::Conformance(a) => conformance::run(a, cli.json).await,
     }
 }
@@ -184,7 +193,7 @@ pub fn main() -> ExitCode {
     // The simulators serve many clients at once: a multi-threaded runtime,
     // so one slow request never holds the others. Everything else runs one
     // request at a time on the current thread.
-    let mut builder = if matches!(cli.command, Command::Serve(_)) {
+    let mut builder = if matches!(cli.command, Command::Serve(_) | Command::Proxy(_)) {
         tokio::runtime::Builder::new_multi_thread()
     } else {
         tokio::runtime::Builder::new_current_thread()

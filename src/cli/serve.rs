@@ -254,7 +254,7 @@ pub async fn serve_payshield(args: &PayshieldServeArgs) -> Result<(), CliError> 
 }
 
 /// SIGINT / SIGTERM (Ctrl-C elsewhere).
-struct Shutdown {
+pub(super) struct Shutdown {
     #[cfg(unix)]
     term: tokio::signal::unix::Signal,
     #[cfg(unix)]
@@ -262,7 +262,7 @@ struct Shutdown {
 }
 
 impl Shutdown {
-    fn install() -> std::io::Result<Self> {
+    pub(super) fn install() -> std::io::Result<Self> {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -277,7 +277,7 @@ impl Shutdown {
         }
     }
 
-    async fn wait(mut self) {
+    pub(super) async fn wait(mut self) {
         #[cfg(unix)]
         {
             tokio::select! {

@@ -286,6 +286,13 @@ impl PayShieldBackend {
         })
     }
 
+    /// Sends one raw host command and returns the whole response payload
+    /// after the header (response code, error code and fields, unparsed):
+    /// what a proxy passes back byte for byte.
+    pub async fn command_raw(&self, body: &[u8]) -> Result<Vec<u8>> {
+        self.inner.link.call(body).await
+    }
+
     /// Sends a command; an error code other than `00` (or `01` when
     /// `verify` is set) becomes an error.
     async fn run(&self, body: &[u8], verify: bool) -> Result<(Verification, Vec<u8>)> {

@@ -29,7 +29,7 @@
 //! ```
 
 mod commands;
-mod conn;
+pub(crate) mod conn;
 
 pub use commands::{err, Sim};
 
@@ -143,9 +143,9 @@ pub const DEFAULT_FRAME_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 
 /// First pause after a failed `accept`; doubled on each failure in a row.
-const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
+pub(crate) const ACCEPT_BACKOFF_MIN: Duration = Duration::from_millis(5);
 /// Longest pause after failed `accept`s.
-const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
+pub(crate) const ACCEPT_BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 impl Default for SimConfig {
     fn default() -> Self {

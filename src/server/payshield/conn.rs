@@ -33,11 +33,11 @@ use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
 
 /// Bytes reserved for the first read after a wait.
-const READ_MIN: usize = 512;
+pub(crate) const READ_MIN: usize = 512;
 /// Largest read: one whole frame with its length.
-const READ_MAX: usize = codec::MAX_FRAME_LEN + 2;
+pub(crate) const READ_MAX: usize = codec::MAX_FRAME_LEN + 2;
 /// A write buffer larger than this is released after use.
-const WRITE_KEEP: usize = 4 * 1024;
+pub(crate) const WRITE_KEEP: usize = 4 * 1024;
 /// At the connection limit, only a connection idle at least this long may
 /// be closed to admit a new one (a new connection has this long to send
 /// its first request).
@@ -55,7 +55,7 @@ struct ConnState {
 }
 
 /// The connections being served.
-pub(super) struct Registry {
+pub(crate) struct Registry {
     conns: Mutex<HashMap<u64, Arc<ConnState>>>,
     next_id: AtomicU64,
     epoch: Instant,
@@ -70,7 +70,7 @@ impl std::fmt::Debug for Registry {
 }
 
 /// A place in the registry; dropping it frees the place.
-pub(super) struct Ticket {
+pub(crate) struct Ticket {
     id: u64,
     state: Arc<ConnState>,
     registry: Arc<Registry>,
@@ -83,7 +83,12 @@ impl Drop for Ticket {
 }
 
 impl Ticket {
-    fn touch(&self, mid_frame: bool) {
+    /// Completes when the connection is evicted to admit another.
+    pub(crate) async fn evicted(&self) {
+        self.state.evict.notified().await;
+    }
+
+    pub(crate) fn touch(&self, mid_frame: bool) {
         self.state
             .last_active
             .store(self.registry.now_ms(), Ordering::Relaxed);
@@ -92,7 +97,7 @@ impl Ticket {
 }
 
 impl Registry {
-    pub(super) fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             conns: Mutex::new(HashMap::new()),
             next_id: AtomicU64::new(0),
@@ -109,14 +114,14 @@ impl Registry {
     }
 
     /// Connections being served now.
-    pub(super) fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.lock().len()
     }
 
     /// A place for a new connection, evicting the longest-idle connection
     /// when `max` are already served; `None` when every connection is busy
     /// or new (the caller closes the new connection).
-    pub(super) fn admit(self: &Arc<Self>, max: usize) -> Option<Ticket> {
+    pub(crate) fn admit(self: &Arc<Self>, max: usize) -> Option<Ticket> {
         let now = self.now_ms();
         let min_idle = u64::try_from(EVICT_MIN_IDLE.as_millis()).unwrap_or(u64::MAX);
         let mut conns = self.lock();
@@ -218,7 +223,7 @@ async fn send(sock: &mut Stream, buf: &[u8], limit: Duration) -> bool {
 
 /// Bytes still missing from the frame at the start of `buf` (0 when its
 /// length is not known yet).
-fn frame_rest(buf: &[u8]) -> usize {
+pub(crate) fn frame_rest(buf: &[u8]) -> usize {
     match buf {
         [hi, lo, ..] => (2 + usize::from(u16::from_be_bytes([*hi, *lo]))).saturating_sub(buf.len()),
         _ => 0,

@@ -1,0 +1,105 @@
+//! `paycrypto proxy payshield`: the shadowing payShield proxy
+//! ([`crate::proxy`]) on the command line.
+
+use super::output::CliError;
+use super::serve::Shutdown;
+use crate::backend::Backend;
+use crate::connect::BackendUrl;
+use crate::layers::{DiscrepancyReport, Failover, Shadow};
+use crate::proxy::{self, KeyMap, PayShieldProxy, ProxyConfig, ProxyPrimary};
+use clap::{Args, Subcommand};
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// The proxies.
+#[derive(Subcommand)]
+pub enum ProxyCommand {
+    /// A payShield host-protocol proxy: CA/CC, CW/CY and M6/M8 whose keys
+    /// --keys names run through the shadow (and --failover) layers, the
+    /// primary's answer returned byte for byte; every other command passes
+    /// through to the primary. Prints one line `listening on
+    /// tcp://HOST:PORT`, then serves until interrupted (SIGINT / SIGTERM).
+    #[command(after_help = "Example:\n  \
+        paycrypto proxy payshield --listen 127.0.0.1:1501 --primary payshield://10.0.0.5:1500 \\\n    \
+        --candidate aws://eu-west-1 --keys keys.table --failover")]
+    Payshield(ProxyArgs),
+}
+
+/// `proxy payshield` arguments.
+#[derive(Args)]
+pub struct ProxyArgs {
+    /// Address to listen on, HOST:PORT (port 0 picks a free port).
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: String,
+    /// The payShield the gateway talks to now: payshield://HOST:PORT.
+    #[arg(long, value_name = "URL")]
+    primary: String,
+    /// The shadow candidate: aws, aws://REGION (optionally ?endpoint=URL) or payshield://HOST:PORT.
+    #[arg(long, value_name = "URL")]
+    candidate: Option<String>,
+    /// Key table, one key a line: NAME KEY-TYPE KEY-UNDER-LMK USAGE MODE
+    /// EXPORTABILITY KCV; NAME is the key's name on the candidate.
+    #[arg(long, value_name = "FILE")]
+    keys: PathBuf,
+    /// Let the candidate answer when the primary's breaker opens.
+    #[arg(long, requires = "candidate")]
+    failover: bool,
+}
+
+/// Runs the proxy until SIGINT / SIGTERM.
+pub(super) async fn run(c: &ProxyCommand) -> Result<(), CliError> {
+    let ProxyCommand::Payshield(a) = c;
+    let keys = KeyMap::load_file(&a.keys).map_err(|e| CliError::arg("--keys", e.to_string()))?;
+    let BackendUrl::PayShield(p) = a
+        .primary
+        .parse::<BackendUrl>()
+        .map_err(|e| CliError::arg("--primary", e.to_string()))?
+    else {
+        return Err(CliError::arg("--primary", "expected payshield://HOST:PORT"));
+    };
+    let header_len = p.header_len().unwrap_or(4);
+    let primary = p.connect(keys.table().clone()).await?;
+    let layers: Arc<dyn Backend> = match &a.candidate {
+        None => Arc::new(ProxyPrimary::new(primary.clone())),
+        Some(url) => {
+            let candidate = url
+                .parse::<BackendUrl>()
+                .map_err(|e| CliError::arg("--candidate", e.to_string()))?
+                .connect()
+                .await?;
+            let shadow: Arc<dyn Backend> = Arc::new(Shadow::new(
+                ProxyPrimary::new(primary.clone()),
+                Arc::clone(&candidate),
+                DiscrepancyReport::new(),
+            ));
+            if a.failover {
+                Arc::new(Failover::new(vec![shadow, candidate]))
+            } else {
+                shadow
+            }
+        }
+    };
+    let config = ProxyConfig {
+        header_len,
+        ..ProxyConfig::default()
+    };
+    let stop = Shutdown::install()
+        .map_err(|e| CliError::op(format!("cannot install signal handlers: {e}")))?;
+    let listener = tokio::net::TcpListener::bind(&a.listen)
+        .await
+        .map_err(|e| CliError::arg("--listen", format!("{}: {e}", a.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::arg("--listen", e.to_string()))?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on tcp://{addr}");
+        let _ = out.flush();
+    }
+    let proxy = Arc::new(PayShieldProxy::new(primary, layers, keys, config));
+    tokio::select! {
+        () = proxy::serve(listener, proxy) => Ok(()),
+        () = stop.wait() => Ok(()),
+    }
+}

@@ -1,0 +1,278 @@
+//! payShield host commands to typed requests and back.
+//!
+//! [`to_request`] turns a parsed host command the proxy models (CA/CC, CW/CY,
+//! M6/M8) into a typed [`Request`] whose keys are named through the
+//! [`KeyMap`]; [`from_raw`] reads the primary's raw answer into the typed
+//! [`Response`] the shadow compares; [`encode`] writes a typed answer (the
+//! candidate's, after a failover) in the payShield reply format, with the
+//! codec's reply encoders.
+
+use super::KeyMap;
+use crate::error::{Error, ErrorKind, Result};
+use crate::ops::*;
+use crate::payshield::codec::command::{CardValidation, Command, Cvk, MacCommand, PinTranslate};
+use crate::payshield::codec::reply::{encode_pin_translation, PinTranslation};
+use crate::payshield::codec::{self, decode_hex, push_hex};
+use crate::payshield::{KeyTable, RawResponse};
+use crate::types::{
+    CardExpiry, Cvv, CvvLength, EncryptedPinBlock, Iso9797Padding, KeyId, Pan, PinBlockFormat,
+    ServiceCode, Verification,
+};
+
+/// What the proxy needs of the command to write a reply for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Shape {
+    /// CA / CC: PIN length (from the request's maximum, see [`encode`]),
+    /// PIN block, format.
+    Translate { max_pin_len: u8 },
+    /// CW: the CVV.
+    Cvv,
+    /// CY, M8: verification in the error code.
+    Verify,
+    /// M6: the MAC, `len` bytes.
+    Mac { len: usize },
+}
+
+/// A PAN whose 12-digit account number field is `account` (the 12 digits,
+/// then a Luhn check digit): CA/CC carry only the account number, which is
+/// all ISO formats 0 and 3 bind the PIN block to.
+fn pan_from_account(account: &[u8; 12]) -> Option<Pan> {
+    let mut sum = 0u32;
+    for (i, c) in account.iter().rev().enumerate() {
+        let mut d = u32::from(c.checked_sub(b'0')?);
+        if i % 2 == 0 {
+            d *= 2;
+            if d > 9 {
+                d -= 9;
+            }
+        }
+        sum += d;
+    }
+    let check = char::from(b'0' + u8::try_from((10 - sum % 10) % 10).ok()?);
+    let mut s = String::from_utf8(account.to_vec()).ok()?;
+    s.push(check);
+    Pan::new(&s).ok()
+}
+
+fn translate(keys: &KeyMap, p: &PinTranslate) -> Option<(Request, Shape)> {
+    let incoming_format = codec::pin_format_from_code(&p.source_format)?;
+    let outgoing_format = codec::pin_format_from_code(&p.destination_format)?;
+    // ISO 4 carries the whole PAN after `;`; the others the account number.
+    let pan = match &p.pan {
+        Some(pan) => Pan::new(pan).ok()?,
+        None if incoming_format != PinBlockFormat::Iso4
+            && outgoing_format != PinBlockFormat::Iso4 =>
+        {
+            pan_from_account(&p.account)?
+        }
+        None => return None,
+    };
+    let request = Request::TranslatePin(TranslatePinRequest {
+        incoming_key: PinKey::Key(keys.id(&p.source_key)?),
+        incoming_format,
+        outgoing_key: keys.id(&p.destination_key)?,
+        outgoing_format,
+        pan,
+        pin_block: EncryptedPinBlock::from_bytes(&p.pin_block).ok()?,
+    });
+    Some((
+        request,
+        Shape::Translate {
+            max_pin_len: p.max_pin_len,
+        },
+    ))
+}
+
+fn card(keys: &KeyMap, c: &CardValidation) -> Option<(Request, Shape)> {
+    let key = match &c.cvk {
+        Cvk::Key(k) => keys.id(k)?,
+        // CVK A and B as two single keys: the key file names one key each.
+        Cvk::Pair(..) => return None,
+    };
+    let pan = Pan::new(&c.pan).ok()?;
+    let expiry = CardExpiry::new(std::str::from_utf8(&c.expiry).ok()?).ok()?;
+    let kind =
+        CardValidationKind::Cvv(ServiceCode::new(std::str::from_utf8(&c.service_code).ok()?).ok()?);
+    Some(match &c.cvv {
+        None => (
+            Request::GenerateCardValidation(GenerateCardValidationRequest {
+                key,
+                pan,
+                expiry,
+                kind,
+                length: CvvLength::default(),
+            }),
+            Shape::Cvv,
+        ),
+        Some(v) => (
+            Request::VerifyCardValidation(VerifyCardValidationRequest {
+                key,
+                pan,
+                expiry,
+                kind,
+                value: Cvv::from_ascii(&v[..])?,
+            }),
+            Shape::Verify,
+        ),
+    })
+}
+
+fn mac(keys: &KeyMap, m: &MacCommand) -> Option<(Request, Shape)> {
+    // Mode 0 (one block, no IV) with ISO 9797-1 algorithm 1 or 3: what a
+    // variant LMK computes and AWS answers alike.
+    if m.mode != b'0' || m.iv.is_some() {
+        return None;
+    }
+    let padding = match m.padding {
+        b'0' => Iso9797Padding::None,
+        b'1' => Iso9797Padding::Method1,
+        b'2' => Iso9797Padding::Method2,
+        b'3' => Iso9797Padding::Method3,
+        _ => return None,
+    };
+    let algorithm = match m.algorithm {
+        b'1' => MacAlgorithm::Iso9797Alg1(padding),
+        b'3' => MacAlgorithm::Iso9797Alg3(padding),
+        _ => return None,
+    };
+    let data = match m.input_format {
+        b'1' => decode_hex("message", &m.message).ok()?,
+        _ => m.message.to_vec(),
+    };
+    let len = MacCommand::mac_len(m.mac_size);
+    if !matches!(len, 4 | 8) {
+        return None;
+    }
+    let key = keys.id(&m.key)?;
+    Some(match &m.mac {
+        None => (
+            Request::GenerateMac(GenerateMacRequest {
+                key,
+                algorithm,
+                data,
+                mac_length: Some(len),
+            }),
+            Shape::Mac { len },
+        ),
+        Some(mac) => (
+            Request::VerifyMac(VerifyMacRequest {
+                key,
+                algorithm,
+                data,
+                mac: mac.clone(),
+            }),
+            Shape::Verify,
+        ),
+    })
+}
+
+/// The typed request for a parsed host command, when the proxy models the
+/// command and the key file names every key it carries; `None` passes the
+/// command through to the primary unchanged.
+pub(super) fn to_request(keys: &KeyMap, command: &Command) -> Option<(Request, Shape)> {
+    match command {
+        Command::Ca(p) | Command::Cc(p) => translate(keys, p),
+        Command::Cw(c) | Command::Cy(c) => card(keys, c),
+        Command::M6(m) | Command::M8(m) => mac(keys, m),
+        _ => None,
+    }
+}
+
+fn protocol(what: &'static str) -> Error {
+    Error::new(ErrorKind::Protocol, what)
+}
+
+fn kcv(table: &KeyTable, id: &KeyId) -> Result<crate::types::Kcv> {
+    Ok(table.get(id)?.kcv)
+}
+
+/// The typed answer in the primary's raw reply to `request` (error `00`,
+/// or `01` for a verification that failed); another error code is an
+/// error of the kind the payShield client gives it.
+pub(super) fn from_raw(table: &KeyTable, request: &Request, raw: &RawResponse) -> Result<Response> {
+    let verify = matches!(
+        request,
+        Request::VerifyCardValidation(_) | Request::VerifyMac(_)
+    );
+    let verification = match &raw.error {
+        b"00" => Verification::Verified,
+        b"01" if verify => Verification::Failed,
+        _ => return Err(crate::payshield::error_for_code(raw.error)),
+    };
+    Ok(match request {
+        Request::TranslatePin(r) => {
+            let t = codec::reply::parse_pin_translation_n(&raw.body, r.outgoing_format.block_len())
+                .map_err(|_| protocol("malformed payShield response: PIN translation"))?;
+            Response::TranslatePin(TranslatePinResponse {
+                pin_block: EncryptedPinBlock::from_bytes(&t.pin_block)?,
+                format: r.outgoing_format,
+                key_check_value: kcv(table, &r.outgoing_key)?,
+            })
+        }
+        Request::GenerateCardValidation(r) => {
+            let v = codec::parse_cx(&raw.body)
+                .map_err(|_| protocol("malformed payShield response: CX"))?;
+            Response::GenerateCardValidation(GenerateCardValidationResponse {
+                value: Cvv::from_ascii(&v)
+                    .ok_or_else(|| protocol("malformed payShield response: CX"))?,
+                key_check_value: kcv(table, &r.key)?,
+            })
+        }
+        Request::VerifyCardValidation(_) => {
+            Response::VerifyCardValidation(VerifyResponse { verification })
+        }
+        Request::GenerateMac(r) => {
+            let mac = codec::parse_mac(&raw.body, r.mac_length.unwrap_or(8))
+                .map_err(|_| protocol("malformed payShield response: M7"))?;
+            Response::GenerateMac(GenerateMacResponse {
+                mac,
+                key_check_value: kcv(table, &r.key)?,
+            })
+        }
+        Request::VerifyMac(_) => Response::VerifyMac(VerifyResponse { verification }),
+        _ => return Err(Error::unsupported("not a command the proxy models")),
+    })
+}
+
+/// Writes the reply fields (error code and body, after the response code)
+/// for a typed answer; `None` when the answer does not fit the command.
+///
+/// A CB/CD reply carries the PIN's length, which no typed answer (and no
+/// AWS answer) holds: after a failover the proxy writes the request's
+/// maximum PIN length there. **Differs from a payShield**, which writes the
+/// PIN's own length; the PIN block and format are exact.
+pub(super) fn encode(shape: Shape, response: &Response, out: &mut Vec<u8>) -> Option<()> {
+    match (shape, response) {
+        (Shape::Translate { max_pin_len }, Response::TranslatePin(t)) => {
+            out.extend_from_slice(b"00");
+            let code = codec::pin_format_code(t.format)?;
+            encode_pin_translation(
+                out,
+                &PinTranslation {
+                    pin_len: max_pin_len.clamp(4, 12),
+                    pin_block: t.pin_block.as_bytes().to_vec(),
+                    format: *code,
+                },
+            )
+            .ok()
+        }
+        (Shape::Cvv, Response::GenerateCardValidation(c)) => {
+            out.extend_from_slice(b"00");
+            out.extend_from_slice(c.value.expose().as_bytes());
+            Some(())
+        }
+        (Shape::Verify, Response::VerifyCardValidation(v) | Response::VerifyMac(v)) => {
+            out.extend_from_slice(match v.verification {
+                Verification::Verified => b"00",
+                Verification::Failed => b"01",
+            });
+            Some(())
+        }
+        (Shape::Mac { len }, Response::GenerateMac(m)) if m.mac.len() >= len => {
+            out.extend_from_slice(b"00");
+            push_hex(out, m.mac.get(..len)?);
+            Some(())
+        }
+        _ => None,
+    }
+}
