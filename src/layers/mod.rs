@@ -11,7 +11,7 @@
 //! | [`Failover`] | moves to the next backend on transient errors and timeouts, behind a circuit breaker per backend |
 //! | [`Retry`] | retries idempotent operations on transient errors, with backoff and a retry budget |
 //! | [`Timeout`] | a deadline per operation |
-//! | [`Metrics`] | a `tracing` span and `metrics` counters/histograms per operation |
+//! | [`Metrics`] | a `tracing` span and `metrics` counters/histograms per operation (Prometheus exposition: `prometheus`, feature `prometheus`) |
 //! | [`Faulty`] | a switch that makes a real backend fail, hang or slow down (drills, fault tests) |
 //!
 //! The migration in a few lines (HSM primary, cloud candidate):
@@ -41,6 +41,8 @@ mod failover;
 mod fault;
 mod metrics;
 mod outcome;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 mod report;
 mod retry;
 mod shadow;
