@@ -465,9 +465,12 @@ fn build_report(
         },
         latency: LatencyStats::from_histogram(&s.total.latency),
         send_lag: LatencyStats::from_histogram(&s.send_lag),
-        kinds: s
-            .kinds
+        // In the order of the mix.
+        kinds: config
+            .mix
+            .entries()
             .iter()
+            .filter_map(|(k, _)| s.kinds.get_key_value(k))
             .map(|(k, t)| KindReport {
                 kind: k.as_str(),
                 operation: k.operation().as_str(),

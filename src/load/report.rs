@@ -128,7 +128,7 @@ pub struct LoadReport {
     /// (the generator's own health: large values mean this machine could
     /// not keep the rate).
     pub send_lag: LatencyStats,
-    /// Per mix entry.
+    /// Per mix entry, in the order of the mix.
     pub kinds: Vec<KindReport>,
 }
 
