@@ -303,6 +303,54 @@ async fn scrape_shows_layers_and_simulators_without_secrets() {
         }
     }
 
+    // The Grafana dashboard in examples/ queries only metrics and labels
+    // that exist.
+    let dashboard: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/examples/grafana-dashboard.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let mut exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for t in panel["targets"].as_array().into_iter().flatten() {
+            exprs.push(t["expr"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(exprs.len() >= 10, "{}", exprs.len());
+    for expr in &exprs {
+        let metrics: Vec<&str> = expr
+            .match_indices("paycrypto_")
+            .map(|(i, _)| {
+                let rest = &expr[i..];
+                let end = rest
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                &rest[..end]
+            })
+            .collect();
+        assert!(!metrics.is_empty(), "{expr}");
+        for m in &metrics {
+            assert!(
+                names.contains(m),
+                "the dashboard queries {m}, which is not exported"
+            );
+        }
+        for (i, _) in expr.match_indices("by (") {
+            let labels = &expr[i + 4..];
+            let labels = &labels[..labels.find(')').unwrap()];
+            for label in labels.split(',').map(str::trim).filter(|l| *l != "le") {
+                assert!(
+                    s.iter()
+                        .any(|(n, l)| metrics.contains(&n.as_str()) && l.contains_key(label)),
+                    "{expr}: no label {label}"
+                );
+            }
+        }
+    }
+
     // Anything but GET /metrics is refused.
     let (status, _) = scrape(exporter.addr(), "/keys");
     assert!(status.contains("404"), "{status}");
