@@ -345,16 +345,17 @@ fn send_all(
     start: Instant,
     total: u64,
 ) {
-    // Sleeps shorter than this are not worth a system call: the request
-    // goes now (at most this early).
-    const SPIN: Duration = Duration::from_micros(30);
     for i in 0..total {
         if shared.stop.load(Ordering::Relaxed) {
             return;
         }
         let intended = start + config.due(i);
+        // Never early: a request sent before its time would make its
+        // latency look shorter. The operating system's sleep may overrun
+        // by its timer slack (some 50 µs on Linux); that lateness counts
+        // in the latency and shows in the send lag.
         let now = Instant::now();
-        if intended > now + SPIN {
+        if intended > now {
             std::thread::sleep(intended - now);
         }
         let permit = match permits.clone().try_acquire_owned() {
