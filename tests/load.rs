@@ -25,6 +25,7 @@ fn config(rate: u32, ms: u64) -> LoadConfig {
 fn check_counts(r: &LoadReport, cfg: &LoadConfig) {
     assert_eq!(r.planned, cfg.total_requests());
     assert_eq!(r.sent, r.planned, "{r}");
+    assert_eq!(r.unsent, 0, "{r}");
     assert_eq!(r.sent, r.completed + r.unfinished, "{r}");
     assert_eq!(r.completed, r.ok + r.errors_total(), "{r}");
     assert_eq!(r.latency.count, r.completed, "{r}");
@@ -214,4 +215,27 @@ fn the_same_seed_sends_the_same_mix() {
     let (a, b) = (counts(7), counts(8));
     assert_eq!(a.iter().sum::<u64>(), 100);
     assert_eq!(b.iter().sum::<u64>(), 100);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_backend_leaves_requests_unfinished_and_unsent_and_the_run_ends() {
+    use paycrypto::layers::{Fault, Faulty};
+    let inner = SoftwareBackend::new();
+    let keys = paycrypto::testing::load(&inner).await.unwrap();
+    let hung = Faulty::new(inner);
+    hung.switch().set(Fault::Hang);
+    let mut cfg = LoadConfig::new(100, Duration::from_millis(300), "cvv".parse().unwrap())
+        .unwrap()
+        .with_max_in_flight(5);
+    cfg.drain_timeout = Duration::from_millis(200);
+    let started = std::time::Instant::now();
+    let r = run(Arc::new(hung), &keys, &cfg).await.unwrap();
+    // Bounded: the planned 0.3 s, catching up for 0.2 s, draining for 0.2 s.
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(r.planned, 30);
+    assert_eq!(r.sent, 5, "{r}");
+    assert_eq!(r.unsent, 25, "{r}");
+    assert_eq!(r.unfinished, 5, "{r}");
+    assert_eq!(r.completed, 0, "{r}");
+    assert!(r.to_string().contains("25 never sent"), "{r}");
 }

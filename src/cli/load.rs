@@ -247,7 +247,7 @@ pub(super) async fn run(a: &LoadArgs, json_out: bool) -> Result<Output, CliError
     } else {
         report.to_string()
     });
-    if report.errors_total() > 0 || report.unfinished > 0 {
+    if report.errors_total() > 0 || report.unfinished > 0 || report.unsent > 0 {
         out.code = EXIT_FAILED;
     }
     drop(exporter);

@@ -72,7 +72,9 @@ pub struct LoadConfig {
     pub seed: u64,
     /// Most requests in flight at once (default 10,000). At the limit the
     /// generator waits; the wait counts in the latencies, as the requests
-    /// keep their intended send times.
+    /// keep their intended send times. A generator still behind schedule
+    /// [`LoadConfig::drain_timeout`] after the planned end stops sending
+    /// ([`LoadReport::unsent`]).
     pub max_in_flight: usize,
     /// After the last request is sent, how long answers are awaited
     /// (default 10 s); requests still in flight then are `unfinished`.
@@ -345,8 +347,13 @@ fn send_all(
     start: Instant,
     total: u64,
 ) {
+    // A backend that cannot keep up leaves the generator behind schedule
+    // at the in-flight limit; it catches up for at most the drain timeout
+    // after the planned end, then stops: the rest count as unsent, so a
+    // run never lasts much longer than asked.
+    let give_up = start + config.duration + config.drain_timeout;
     for i in 0..total {
-        if shared.stop.load(Ordering::Relaxed) {
+        if shared.stop.load(Ordering::Relaxed) || Instant::now() >= give_up {
             return;
         }
         let intended = start + config.due(i);
@@ -358,12 +365,20 @@ fn send_all(
         if intended > now {
             std::thread::sleep(intended - now);
         }
-        let permit = match permits.clone().try_acquire_owned() {
-            Ok(p) => p,
-            Err(_) => match handle.block_on(permits.clone().acquire_owned()) {
-                Ok(p) => p,
-                Err(_) => return,
-            },
+        // At the in-flight limit, wait for a slot (polling: this thread
+        // has no timer of the runtime's); give up once the schedule is
+        // hopeless (see `give_up`), leaving the rest unsent.
+        let permit = loop {
+            match permits.clone().try_acquire_owned() {
+                Ok(p) => break p,
+                Err(tokio::sync::TryAcquireError::Closed) => return,
+                Err(tokio::sync::TryAcquireError::NoPermits) => {
+                    if shared.stop.load(Ordering::Relaxed) || Instant::now() >= give_up {
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            }
         };
         let lag = Instant::now().saturating_duration_since(intended);
         shared.stats().send_lag.saturating_record(micros(lag));
@@ -454,6 +469,7 @@ fn build_report(
         duration: config.duration,
         planned: total,
         sent,
+        unsent: total.saturating_sub(sent),
         completed: s.completed,
         unfinished: sent.saturating_sub(s.completed),
         ok: s.total.outcomes.get("ok").copied().unwrap_or(0),

@@ -88,8 +88,8 @@ pub struct KindReport {
 /// to one JSON object (durations in seconds or milliseconds as the field
 /// names say).
 ///
-/// The counts add up: `sent == completed + unfinished`, and `completed ==
-/// ok + errors_total()`.
+/// The counts add up: `planned == sent + unsent`, `sent == completed +
+/// unfinished`, and `completed == ok + errors_total()`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoadReport {
     /// The backend's name.
@@ -105,8 +105,14 @@ pub struct LoadReport {
     pub duration: Duration,
     /// Requests the schedule held (`rate × duration`).
     pub planned: u64,
-    /// Requests sent (fewer than planned only when the run was stopped).
+    /// Requests sent.
     pub sent: u64,
+    /// Requests never sent: the backend fell so far behind that the
+    /// generator, waiting at the in-flight limit, was still behind
+    /// schedule a drain timeout after the planned end (or the run was
+    /// stopped). Their latencies are not in the percentiles; any unsent
+    /// request means the backend could not take the rate.
+    pub unsent: u64,
     /// Requests answered or failed.
     pub completed: u64,
     /// Requests still in flight when the drain timeout passed.
@@ -156,11 +162,19 @@ impl fmt::Display for LoadReport {
             self.mix,
             self.seed
         )?;
-        writeln!(
+        write!(
             f,
             "requests: {} sent, {} completed, {} unfinished",
             self.sent, self.completed, self.unfinished
         )?;
+        if self.unsent > 0 {
+            write!(
+                f,
+                ", {} never sent (the backend fell behind the rate)",
+                self.unsent
+            )?;
+        }
+        writeln!(f)?;
         writeln!(
             f,
             "achieved rate: {:.1} ops/s over {:.2} s",
