@@ -151,7 +151,8 @@ enum Command {
         goes to stderr every second; the report (achieved rate, p50/p95/p99/p99.9/max, errors by \
         kind, per mix entry) to stdout, one JSON object with --json. Every answer is checked with \
         the test keys: a wrong one counts as the error `wrong_answer`. Exit code 0 when every \
-        request was answered correctly, 1 otherwise.\n\n\
+        request was sent and answered correctly; 1 on any error or wrong answer, or when the \
+        backend fell so far behind that requests were never sent.\n\n\
         Keys: the fixed test key set is loaded into the software backend, into a payShield that \
         runs the public test LMK, or into an AWS test account (an --endpoint-url on this machine, \
         or --allow-test-key-import; deleted afterwards); or name keys with --keys FILE (roles zpk, \
