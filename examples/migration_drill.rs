@@ -23,7 +23,13 @@
 //!    keys, and the count of failed requests is printed last (the correct
 //!    number is 0; the process exits non-zero otherwise).
 //!
+//! With `--html FILE` (feature `html-report`) it also writes the shadow
+//! report as a self-contained HTML page with charts: discrepancy rate,
+//! latency percentiles per backend and skipped operations over time.
+//!
 //! Run: `cargo run --release --features layers,payshield,aws,server --example migration_drill`
+//! (`--features layers,payshield,aws,server,html-report --example migration_drill -- --html drill.html`
+//! for the page)
 
 use paycrypto::algo::{cipher::BlockCipher, cvv, dukpt, emv, pinblock};
 use paycrypto::aws::AwsBackend;
@@ -388,9 +394,57 @@ async fn run(
     failed
 }
 
+/// The `--html FILE` argument, if given.
+fn html_path() -> Result<Option<std::path::PathBuf>> {
+    let mut args = std::env::args().skip(1);
+    let mut path = None;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--html" => match args.next() {
+                Some(p) => path = Some(std::path::PathBuf::from(p)),
+                None => return Err(Error::invalid("--html", "expected a file name")),
+            },
+            other => {
+                return Err(Error::invalid(
+                    "arguments",
+                    format!("unknown argument {other} (the drill takes --html FILE)"),
+                ))
+            }
+        }
+    }
+    if path.is_some() && !cfg!(feature = "html-report") {
+        return Err(Error::unsupported(
+            "--html needs the example built with the `html-report` feature",
+        ));
+    }
+    Ok(path)
+}
+
+/// Writes the shadow report as an HTML page with charts.
+#[cfg(feature = "html-report")]
+fn write_html(
+    path: &std::path::Path,
+    report: &DiscrepancyReport,
+    timeline: &Timeline,
+) -> Result<()> {
+    let page = html::render(
+        "Migration drill: payShield (HSM) shadowed by AWS Payment Cryptography",
+        &report.snapshot(),
+        &timeline.snapshot(),
+    )?;
+    std::fs::write(path, page)
+        .map_err(|e| Error::invalid("--html", "cannot write the file").with_source(e))
+}
+
+#[cfg(not(feature = "html-report"))]
+fn write_html(_: &std::path::Path, _: &DiscrepancyReport, _: &Timeline) -> Result<()> {
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let started = Instant::now();
+    let html_out = html_path()?;
     // 1. Backends and keys.
     let (sim, hsm, emulator, cloud) = start_backends().await?;
     println!(
@@ -416,11 +470,13 @@ async fn main() -> Result<()> {
     //    the primary; the kill is the simulator going away.
     let primary = Arc::new(Faulty::new(hsm));
     let report = Arc::new(DiscrepancyReport::new());
+    // Comparisons per 100 ms slot, for the HTML page's charts.
+    let timeline = Arc::new(Timeline::new(Duration::from_millis(100)));
     let shadow = Arc::new(
         Shadow::builder(
             Timeout::new(primary.clone(), Duration::from_millis(200)),
             cloud.clone(),
-            (report.clone(), MetricsSink),
+            ((report.clone(), MetricsSink), timeline.clone()),
         )
         .max_concurrency(8)
         .queue_capacity(4096)
@@ -506,6 +562,10 @@ async fn main() -> Result<()> {
         report.snapshot().to_json()
     );
 
+    if let Some(path) = &html_out {
+        write_html(path, &report, &timeline)?;
+        println!("\nHTML report with charts: {}", path.display());
+    }
     emulator.shutdown().await;
     let failed = failed_shadow + failed_failover;
     println!("\nmismatches during shadowing: {mismatched}");

@@ -19,6 +19,8 @@ pub mod error;
 pub mod keyload;
 #[cfg(feature = "layers")]
 pub mod layers;
+#[cfg(feature = "load")]
+pub mod load;
 pub mod ops;
 pub mod payshield;
 #[cfg(all(feature = "payshield", feature = "layers", feature = "server"))]

@@ -2532,3 +2532,242 @@ fn conformance_against_a_spawned_aws_emulator() {
     assert!(xml.contains("<testsuite name=\"verify_arqc\""), "{xml}");
     let _ = std::fs::remove_file(junit);
 }
+
+// ---------------------------------------------------------------- load, --metrics
+
+/// `GET /metrics` at `url` (`http://HOST:PORT/metrics`) with a plain socket: the body.
+fn scrape_metrics(url: &str) -> String {
+    let rest = url.strip_prefix("http://").expect("an http URL");
+    let (addr, path) = rest.split_once('/').expect("a path");
+    let mut s = TcpStream::connect(addr).expect("connect to the metrics endpoint");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    let (head, body) = out.split_once("\r\n\r\n").expect("an HTTP response");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    body.to_string()
+}
+
+/// The `metrics on http://…` line a command prints on stderr.
+fn metrics_url(stderr: &mut impl BufRead) -> String {
+    let mut line = String::new();
+    stderr.read_line(&mut line).expect("read stderr");
+    line.strip_prefix("metrics on ")
+        .map(|u| u.trim_end().to_string())
+        .unwrap_or_else(|| panic!("expected the metrics line, got {line:?}"))
+}
+
+#[test]
+fn load_prints_rate_percentiles_and_errors_by_kind() {
+    let out = bin()
+        .args([
+            "load",
+            "--backend",
+            "software",
+            "--rate",
+            "200",
+            "--duration",
+            "1500ms",
+            "--mix",
+            "translate=50,cvv=30,arqc=20",
+            "--seed",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    for want in [
+        "backend: software",
+        "target: 200 ops/s for 1.5 s, mix translate=50,cvv=30,arqc=20, seed 5",
+        "requests: 300 sent, 300 completed, 0 unfinished",
+        "achieved rate: ",
+        "latency ms (from the intended send time): p50 ",
+        " p95 ",
+        " p99 ",
+        " p99.9 ",
+        " max ",
+        "errors: 0",
+        "translate  translate_pin",
+        "cvv        verify_card_validation",
+        "arqc       verify_arqc",
+    ] {
+        assert!(stdout.contains(want), "{want:?} not in\n{stdout}");
+    }
+    // The progress line went to stderr, not stdout.
+    assert!(
+        stderr.contains("sent ") && stderr.contains("in flight"),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("in flight"), "{stdout}");
+
+    let v = json(&[
+        "load",
+        "--backend",
+        "software",
+        "--rate",
+        "200",
+        "--duration",
+        "1s",
+        "--mix",
+        "mac=1,dukpt=1",
+        "--seed",
+        "5",
+    ]);
+    assert_eq!(v["sent"], 200);
+    assert_eq!(v["completed"], 200);
+    assert_eq!(v["ok"], 200);
+    assert_eq!(v["unfinished"], 0);
+    assert_eq!(v["errors"], serde_json::json!({}));
+    assert_eq!(v["target_rate"], 200.0);
+    assert_eq!(v["mix"], "mac=1,dukpt=1");
+    assert!(v["achieved_rate"].as_f64().unwrap() > 0.0);
+    for p in ["p50_ms", "p95_ms", "p99_ms", "p99_9_ms", "max_ms"] {
+        assert!(v["latency"][p].as_f64().unwrap() > 0.0, "{p}: {v}");
+    }
+    let kinds: Vec<&str> = v["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["mac", "dukpt"]);
+}
+
+#[test]
+fn load_wrong_arguments_name_the_argument() {
+    for (args, name) in [
+        (&["--rate", "0"][..], "--rate"),
+        (&["--rate", "10", "--duration", "0s"], "--duration"),
+        (&["--rate", "10", "--duration", "3 weeks"], "--duration"),
+        (&["--rate", "10", "--mix", "pin=3"], "--mix"),
+        (&["--rate", "10", "--mix", "cvv=0"], "--mix"),
+        (&["--rate", "10", "--max-in-flight", "0"], "--max-in-flight"),
+        (
+            &["--rate", "10", "--metrics", "127.0.0.1:99999"],
+            "--metrics",
+        ),
+    ] {
+        bin()
+            .arg("load")
+            .args(args)
+            .assert()
+            .code(2)
+            .stderr(contains(name));
+    }
+}
+
+#[test]
+fn load_against_a_spawned_simulator_and_both_metrics_endpoints() {
+    let mut sim = Simulator::spawn(&["--metrics", "127.0.0.1:0"]);
+    let mut sim_err = BufReader::new(sim.child.stderr.take().expect("stderr"));
+    let sim_metrics = metrics_url(&mut sim_err);
+
+    // The load run serves its own metrics while it runs.
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("paycrypto"))
+        .args([
+            "--json",
+            "load",
+            "--backend",
+            &sim.url(),
+            "--rate",
+            "100",
+            "--duration",
+            "3s",
+            "--mix",
+            "translate=50,cvv=30,arqc=20",
+            "--metrics",
+            "127.0.0.1:0",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap());
+    let load_metrics = metrics_url(&mut err);
+    // Scrape once requests have gone through (the keys load first).
+    let mut during = String::new();
+    for _ in 0..50 {
+        std::thread::sleep(Duration::from_millis(200));
+        during = scrape_metrics(&load_metrics);
+        if during.contains("operation=\"verify_arqc\"") {
+            break;
+        }
+    }
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{rest}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["completed"], 300, "{v}");
+    assert_eq!(v["ok"], 300, "{v}");
+    assert!(v["backend"].as_str().unwrap().contains("payshield"), "{v}");
+    for want in [
+        "paycrypto_requests_total{operation=\"translate_pin\"",
+        "paycrypto_request_duration_seconds_bucket{operation=\"verify_card_validation\"",
+        "outcome=\"verified\"",
+    ] {
+        assert!(during.contains(want), "{want} not in\n{during}");
+    }
+    // The simulator counted the commands the run sent (CC, CY, KQ).
+    let sim_body = scrape_metrics(&sim_metrics);
+    for cmd in ["CC", "CY", "KQ"] {
+        let want = format!(
+            "paycrypto_server_requests_total{{server=\"payshield\",command=\"{cmd}\",outcome=\"00\"}}"
+        );
+        assert!(sim_body.contains(&want), "{want} not in\n{sim_body}");
+    }
+    assert!(sim_body.contains("paycrypto_server_request_duration_seconds_bucket"));
+}
+
+#[test]
+fn load_against_a_spawned_aws_emulator_deletes_its_keys() {
+    let emu = Simulator::spawn_aws(&["--metrics", "127.0.0.1:0"]);
+    let v = {
+        let out = bin()
+            .args([
+                "--json",
+                "load",
+                "--endpoint-url",
+                &emu.endpoint(),
+                "--rate",
+                "50",
+                "--duration",
+                "1s",
+                "--mix",
+                "cvv=1,mac=1",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()
+    };
+    assert_eq!(v["ok"], 50, "{v}");
+    // A second run on the same emulator works (its keys have their own prefix).
+    bin()
+        .args([
+            "load",
+            "--endpoint-url",
+            &emu.endpoint(),
+            "--rate",
+            "20",
+            "--duration",
+            "1s",
+            "--mix",
+            "cvv",
+        ])
+        .assert()
+        .success()
+        .stdout(contains("errors: 0"));
+}

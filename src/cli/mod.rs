@@ -16,6 +16,7 @@ mod backend;
 mod calc;
 mod conformance;
 mod keys;
+mod load;
 mod ops;
 mod output;
 mod proxy;
@@ -145,6 +146,29 @@ enum Command {
         paycrypto conformance --backend aws://eu-west-1 --keys prod-keys.json"
     )]
     Conformance(conformance::ConformanceArgs),
+    /// Open-loop fixed-rate load against a backend: latencies from the
+    /// intended send time (HDR histograms), errors by kind.
+    #[command(
+        after_help = "Requests go out on schedule (request i at start + i/rate) whether or not \
+        earlier ones were answered, and each latency is measured from its intended send time, so \
+        a stall shows in the percentiles instead of slowing the generator down. A progress line \
+        goes to stderr every second; the report (achieved rate, p50/p95/p99/p99.9/max, errors by \
+        kind, per mix entry) to stdout, one JSON object with --json. Every answer is checked with \
+        the test keys: a wrong one counts as the error `wrong_answer`. Exit code 0 when every \
+        request was sent and answered correctly; 1 on any error or wrong answer, or when the \
+        backend fell so far behind that requests were never sent.\n\n\
+        Keys: the fixed test key set is loaded into the software backend, into a payShield that \
+        runs the public test LMK, or into an AWS test account (an --endpoint-url on this machine, \
+        or --allow-test-key-import; deleted afterwards); or name keys with --keys FILE (roles zpk, \
+        zpk2, bdk, cvk, imk-ac, mac-m3, with their clear test values).\n\n\
+        Examples:\n  \
+        paycrypto load --backend software --rate 2000 --duration 10s\n  \
+        paycrypto load --backend payshield://127.0.0.1:1500 --rate 10000 --duration 60s \
+        --mix translate=50,cvv=30,arqc=20 --json\n  \
+        paycrypto load --endpoint-url http://127.0.0.1:4566 --rate 500 --duration 30s \
+        --metrics 127.0.0.1:9464"
+    )]
+    Load(load::LoadArgs),
 }
 
 /// Runs a parsed command line and returns its output.
@@ -172,6 +196,7 @@ async fn run(cli: &Cli) -> Result<Output, CliError> {
             out
         }),
         Command::Conformance(a) => conformance::run(a, cli.json).await,
+        Command::Load(a) => load::run(a, cli.json).await,
     }
 }
 
@@ -191,9 +216,13 @@ pub fn main() -> ExitCode {
         }
     };
     // The simulators serve many clients at once: a multi-threaded runtime,
-    // so one slow request never holds the others. Everything else runs one
-    // request at a time on the current thread.
-    let mut builder = if matches!(cli.command, Command::Serve(_) | Command::Proxy(_)) {
+    // so one slow request never holds the others; a load run's requests
+    // share the cores with its backend client the same way. Everything
+    // else runs one request at a time on the current thread.
+    let mut builder = if matches!(
+        cli.command,
+        Command::Serve(_) | Command::Proxy(_) | Command::Load(_)
+    ) {
         tokio::runtime::Builder::new_multi_thread()
     } else {
         tokio::runtime::Builder::new_current_thread()

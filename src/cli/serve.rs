@@ -95,6 +95,11 @@ pub struct PayshieldServeArgs {
     /// (clients without one are refused).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
+    /// Serve Prometheus metrics (requests per command and outcome, and
+    /// their latencies) on HOST:PORT at /metrics; one line on stderr names
+    /// the address (port 0 picks a free port).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<String>,
 }
 
 /// Options of the AWS Payment Cryptography emulator.
@@ -148,6 +153,11 @@ pub struct AwsServeArgs {
     #[arg(long, value_name = "N", default_value_t = 128,
           value_parser = clap::value_parser!(u64).range(1..=65536))]
     pub max_connections: u64,
+    /// Serve Prometheus metrics (requests per command and outcome, and
+    /// their latencies) on HOST:PORT at /metrics; one line on stderr names
+    /// the address (port 0 picks a free port).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<String>,
 }
 
 impl std::fmt::Debug for AwsServeArgs {
@@ -162,6 +172,7 @@ impl std::fmt::Debug for AwsServeArgs {
             .field("body_timeout", &self.body_timeout)
             .field("idle_timeout", &self.idle_timeout)
             .field("max_connections", &self.max_connections)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -234,9 +245,25 @@ pub fn payshield_config(args: &PayshieldServeArgs) -> Result<SimConfig, CliError
     Ok(config)
 }
 
+/// Starts the Prometheus endpoint of `--metrics`, naming it on stderr
+/// (stdout carries only the `listening on` line).
+async fn start_metrics(
+    listen: Option<&str>,
+) -> Result<Option<crate::layers::prometheus::Exporter>, CliError> {
+    let Some(listen) = listen else {
+        return Ok(None);
+    };
+    let e = crate::layers::prometheus::serve(listen)
+        .await
+        .map_err(|e| CliError::arg("--metrics", format!("{listen}: {e}")))?;
+    eprintln!("metrics on {}", e.url());
+    Ok(Some(e))
+}
+
 /// Runs the payShield simulator until SIGINT or SIGTERM.
 pub async fn serve_payshield(args: &PayshieldServeArgs) -> Result<(), CliError> {
     let config = payshield_config(args)?;
+    let _metrics = start_metrics(args.metrics.as_deref()).await?;
     // Signal handlers are installed before the socket is bound, so a
     // signal sent as soon as the `listening on` line is read is handled.
     let stop = Shutdown::install()
@@ -337,6 +364,7 @@ pub fn aws_config(args: &AwsServeArgs) -> Result<EmulatorConfig, CliError> {
 /// Runs the AWS Payment Cryptography emulator until SIGINT or SIGTERM.
 pub async fn serve_aws(args: &AwsServeArgs) -> Result<(), CliError> {
     let config = aws_config(args)?;
+    let _metrics = start_metrics(args.metrics.as_deref()).await?;
     let dev_mode = config.credentials.is_none();
     let emulator = Emulator::new(config).map_err(|e| match &args.state {
         Some(p) => CliError::arg("--state", format!("{}: {e}", p.display())),

@@ -71,7 +71,23 @@ struct Member {
     opened: AtomicU64,
 }
 
+/// The `paycrypto_breaker_state` gauge value of a state: 0 closed, 1
+/// half-open, 2 open.
+fn gauge_value(s: &BreakerState) -> f64 {
+    match s {
+        BreakerState::Closed { .. } => 0.0,
+        BreakerState::HalfOpen => 1.0,
+        BreakerState::Open { .. } => 2.0,
+    }
+}
+
 impl Member {
+    /// Publishes the breaker's state (on each change of state kind).
+    fn publish(&self, s: &BreakerState) {
+        ::metrics::gauge!("paycrypto_breaker_state", "backend" => self.backend.name().to_string())
+            .set(gauge_value(s));
+    }
+
     fn lock(&self) -> MutexGuard<'_, BreakerState> {
         match self.state.lock() {
             Ok(g) => g,
@@ -87,6 +103,7 @@ impl Member {
             BreakerState::Closed { .. } => Some(false),
             BreakerState::Open { until } if now >= until => {
                 *s = BreakerState::HalfOpen;
+                self.publish(&s);
                 Some(true)
             }
             BreakerState::Open { .. } | BreakerState::HalfOpen => force.then_some(false),
@@ -95,7 +112,12 @@ impl Member {
 
     fn succeeded(&self) {
         self.answered.fetch_add(1, Ordering::Relaxed);
-        *self.lock() = BreakerState::Closed { failures: 0 };
+        let mut s = self.lock();
+        let was_closed = matches!(*s, BreakerState::Closed { .. });
+        *s = BreakerState::Closed { failures: 0 };
+        if !was_closed {
+            self.publish(&s);
+        }
     }
 
     /// Records a transient failure; true when this opened the breaker.
@@ -123,6 +145,12 @@ impl Member {
         };
         if opened {
             self.opened.fetch_add(1, Ordering::Relaxed);
+            self.publish(&s);
+            ::metrics::counter!(
+                "paycrypto_breaker_opened_total",
+                "backend" => self.backend.name().to_string()
+            )
+            .increment(1);
         }
         opened
     }
@@ -143,6 +171,7 @@ impl Drop for ProbeGuard<'_> {
                 *s = BreakerState::Open {
                     until: Instant::now(),
                 };
+                self.member.publish(&s);
             }
         }
     }
@@ -165,6 +194,10 @@ impl Drop for ProbeGuard<'_> {
 ///
 /// Because each backend is a separate system, failing over is not a repeat
 /// on the same system, so every operation fails over.
+///
+/// Each breaker's state is published through the `metrics` facade: gauge
+/// `paycrypto_breaker_state{backend}` (0 closed, 1 half-open, 2 open) and
+/// counter `paycrypto_breaker_opened_total{backend}`.
 pub struct Failover {
     name: String,
     members: Vec<Member>,
@@ -200,7 +233,10 @@ impl Failover {
                 failures: AtomicU64::new(0),
                 opened: AtomicU64::new(0),
             })
-            .collect();
+            .collect::<Vec<Member>>();
+        for m in &members {
+            m.publish(&BreakerState::Closed { failures: 0 });
+        }
         Self {
             name,
             members,

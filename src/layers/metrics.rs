@@ -33,6 +33,8 @@ pub fn outcome_label(result: &Result<Response>) -> &'static str {
 /// `metrics` facade:
 ///
 /// - counter `paycrypto_requests_total{operation, backend, outcome}`
+/// - counter `paycrypto_request_errors_total{operation, backend, kind}`
+///   (errors only; `kind` is the [`ErrorKind`](crate::ErrorKind) name)
 /// - histogram `paycrypto_request_duration_seconds{operation, backend}`
 ///
 /// Nothing from the request or the response enters a span or a label.
@@ -99,6 +101,15 @@ impl<B: Backend> Backend for Metrics<B> {
             "outcome" => outcome,
         )
         .increment(1);
+        if let Err(e) = &result {
+            ::metrics::counter!(
+                "paycrypto_request_errors_total",
+                "operation" => operation,
+                "backend" => self.backend.clone(),
+                "kind" => e.kind().as_str(),
+            )
+            .increment(1);
+        }
         ::metrics::histogram!(
             "paycrypto_request_duration_seconds",
             "operation" => operation,
@@ -116,6 +127,7 @@ impl<B: Backend> Backend for Metrics<B> {
 ///   `candidate_unsupported`, `skipped`; `detail` the field, error kind or
 ///   skip reason, e.g. `queue_full` for dropped requests)
 /// - histogram `paycrypto_shadow_candidate_duration_seconds{operation, candidate}`
+/// - histogram `paycrypto_shadow_primary_duration_seconds{operation, primary}`
 ///
 /// Combine it with a report: `(report.clone(), MetricsSink)` is a sink too.
 #[derive(Debug, Clone, Copy, Default)]
@@ -137,6 +149,14 @@ impl ComparisonSink for MetricsSink {
                 "paycrypto_shadow_candidate_duration_seconds",
                 "operation" => c.operation.as_str(),
                 "candidate" => c.candidate.to_string(),
+            )
+            .record(d.as_secs_f64());
+        }
+        if let Some(d) = c.primary_latency {
+            ::metrics::histogram!(
+                "paycrypto_shadow_primary_duration_seconds",
+                "operation" => c.operation.as_str(),
+                "primary" => c.primary.to_string(),
             )
             .record(d.as_secs_f64());
         }

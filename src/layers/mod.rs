@@ -8,10 +8,11 @@
 //! |---|---|
 //! | [`Shadow`] | answers with the primary; sends the same request to a candidate in the background and reports how the two compared to a [`ComparisonSink`] |
 //! | [`DiscrepancyReport`] | a sink aggregating comparisons per operation: counts per outcome, match rate, latency percentiles; a table or JSON |
+//! | [`Timeline`] | a sink keeping comparisons per time slot: discrepancy rate, skipped operations, latency per backend over time (an HTML page with charts: `html`, feature `html-report`) |
 //! | [`Failover`] | moves to the next backend on transient errors and timeouts, behind a circuit breaker per backend |
 //! | [`Retry`] | retries idempotent operations on transient errors, with backoff and a retry budget |
 //! | [`Timeout`] | a deadline per operation |
-//! | [`Metrics`] | a `tracing` span and `metrics` counters/histograms per operation |
+//! | [`Metrics`] | a `tracing` span and `metrics` counters/histograms per operation (Prometheus exposition: `prometheus`, feature `prometheus`) |
 //! | [`Faulty`] | a switch that makes a real backend fail, hang or slow down (drills, fault tests) |
 //!
 //! The migration in a few lines (HSM primary, cloud candidate):
@@ -39,11 +40,16 @@
 pub(crate) mod compare;
 mod failover;
 mod fault;
+#[cfg(feature = "html-report")]
+pub mod html;
 mod metrics;
 mod outcome;
+#[cfg(feature = "prometheus")]
+pub mod prometheus;
 mod report;
 mod retry;
 mod shadow;
+mod timeline;
 mod timeout;
 
 pub use failover::{BackendHealth, BreakerConfig, BreakerState, Failover};
@@ -54,4 +60,5 @@ pub use retry::{Retry, RetryPolicy, RetryStats};
 pub use shadow::{
     Comparison, ComparisonSink, Outcome, Shadow, ShadowBuilder, ShadowStats, SkipReason,
 };
+pub use timeline::{Timeline, TimelinePoint, TimelineSnapshot};
 pub use timeout::Timeout;

@@ -12,7 +12,7 @@ use std::time::Duration;
 /// A latency histogram with bounded memory: exact below 64 ns, then 32
 /// buckets per power of two (values within about 3 % of the truth).
 #[derive(Debug, Clone, Default)]
-struct Histogram {
+pub(crate) struct Histogram {
     buckets: Vec<u64>,
     count: u64,
 }
@@ -44,7 +44,18 @@ impl Histogram {
         low + (1u64 << shift) / 2
     }
 
-    fn record(&mut self, d: Duration) {
+    /// Adds every sample of `other`.
+    pub(crate) fn merge(&mut self, other: &Histogram) {
+        if self.buckets.len() < other.buckets.len() {
+            self.buckets.resize(other.buckets.len(), 0);
+        }
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
+        self.count += other.count;
+    }
+
+    pub(crate) fn record(&mut self, d: Duration) {
         let ns = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         let i = Self::index(ns);
         if self.buckets.len() <= i {
@@ -72,7 +83,7 @@ impl Histogram {
         0
     }
 
-    fn summary(&self) -> Option<LatencySummary> {
+    pub(crate) fn summary(&self) -> Option<LatencySummary> {
         (self.count > 0).then(|| LatencySummary {
             count: self.count,
             p50_us: self.quantile(0.50) as f64 / 1000.0,

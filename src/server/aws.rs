@@ -611,6 +611,45 @@ async fn answer(
     } else {
         Plane::Data
     };
+    let started = std::time::Instant::now();
+    let (status, value, error_type) =
+        dispatch_request(inner, plane, method, path, target, body).await;
+    // Labels: the operation's AWS name (`other` for an unknown one) and
+    // `ok` or the error type; never request data.
+    let command = match target {
+        Some(t) => t
+            .strip_prefix("PaymentCryptographyControlPlane.")
+            .filter(|op| {
+                error_type != Some("UnknownOperationException")
+                    && op.len() <= 64
+                    && op.bytes().all(|b| b.is_ascii_alphanumeric())
+            })
+            .unwrap_or("other")
+            .to_string(),
+        None => match (pindata::route(path), data::route(path)) {
+            (Some(r), _) => r.operation_name().to_string(),
+            (None, Some(r)) => r.operation_name().to_string(),
+            (None, None) => "other".to_string(),
+        },
+    };
+    crate::server::record_request(
+        "aws",
+        command,
+        error_type.unwrap_or("ok").to_string(),
+        started.elapsed(),
+    );
+    (status, value, error_type)
+}
+
+/// Runs one request on the plane it names.
+async fn dispatch_request(
+    inner: &Inner,
+    plane: Plane,
+    method: &str,
+    path: &str,
+    target: Option<&str>,
+    body: &[u8],
+) -> (u16, Value, Option<&'static str>) {
     let parse = |body: &[u8]| -> Result<Value, ApiError> {
         if body.is_empty() {
             return Ok(Value::Object(Default::default()));

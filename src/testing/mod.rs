@@ -22,7 +22,7 @@
 //! this crate knows them. Load them only into a simulator or a test account.
 
 use crate::backend::Backend;
-use crate::conformance::{provision, ProvisionOptions};
+use crate::conformance::{provision, ProvisionOptions, Provisioned};
 pub use crate::conformance::{KeySet, Role};
 use crate::error::{Error, ErrorKind, Result};
 use crate::layers::compare::{classify, random_output, Verdict};
@@ -63,19 +63,40 @@ pub fn options() -> ProvisionOptions {
 /// [`load_payshield`]. Returns the key set; fails when no key could be
 /// loaded.
 pub async fn load(backend: &dyn Backend) -> Result<KeySet> {
-    load_with(backend, options()).await
+    load_with(backend, options()).await.map(|p| p.keys)
 }
 
 /// [`load`] for a payShield running the public test LMK: the KEKs are
 /// loaded under the LMK, the working keys as TR-31 blocks under them.
 #[cfg(feature = "payshield")]
 pub async fn load_payshield(ps: &crate::payshield::PayShieldBackend) -> Result<KeySet> {
-    let mut opts = crate::conformance::payshield_test_lmk_options(ps, PREFIX).await?;
+    load_payshield_prefixed(ps, PREFIX).await.map(|p| p.keys)
+}
+
+/// [`load`] with the names under `prefix` instead of [`PREFIX`] (one
+/// prefix per run keeps runs on a shared backend apart). Returns what
+/// [`provision`] returns, so the caller can delete the keys afterwards
+/// ([`crate::conformance::teardown`] with [`Provisioned::created`]).
+pub async fn load_prefixed(backend: &dyn Backend, prefix: &str) -> Result<Provisioned> {
+    let mut opts = options();
+    opts.prefix = prefix.to_string();
+    load_with(backend, opts).await
+}
+
+/// [`load_payshield`] with the names under `prefix`; the KEKs it loads
+/// into the key table are in the result's
+/// [`KeySet`] (roles `kek`, `kek-aes`), not in [`Provisioned::created`].
+#[cfg(feature = "payshield")]
+pub async fn load_payshield_prefixed(
+    ps: &crate::payshield::PayShieldBackend,
+    prefix: &str,
+) -> Result<Provisioned> {
+    let mut opts = crate::conformance::payshield_test_lmk_options(ps, prefix).await?;
     opts.fixed_keys = true;
     load_with(ps, opts).await
 }
 
-async fn load_with(backend: &dyn Backend, opts: ProvisionOptions) -> Result<KeySet> {
+async fn load_with(backend: &dyn Backend, opts: ProvisionOptions) -> Result<Provisioned> {
     let p = provision(backend, &opts).await;
     if p.keys.roles().next().is_none() {
         return Err(Error::new(
@@ -83,7 +104,7 @@ async fn load_with(backend: &dyn Backend, opts: ProvisionOptions) -> Result<KeyS
             format!("no test key could be loaded: {}", p.notes.join("; ")),
         ));
     }
-    Ok(p.keys)
+    Ok(p)
 }
 
 /// A software backend holding the whole test key set: the reference for

@@ -31,6 +31,24 @@ pub(crate) enum Route {
     Unsupported(&'static str),
 }
 
+impl Route {
+    /// The operation's name in the AWS service model (botocore
+    /// `payment-cryptography-data` `service-2.json`), for metrics.
+    pub(crate) fn operation_name(&self) -> &'static str {
+        match self {
+            Self::TranslatePin => "TranslatePinData",
+            Self::Encrypt(_) => "EncryptData",
+            Self::Decrypt(_) => "DecryptData",
+            Self::GenerateCv => "GenerateCardValidationData",
+            Self::VerifyCv => "VerifyCardValidationData",
+            Self::VerifyArqc => "VerifyAuthRequestCryptogram",
+            // In the Rust SDK's model (see `route`).
+            Self::GenerateArqc => "GenerateAuthRequestCryptogram",
+            Self::Unsupported(name) => name,
+        }
+    }
+}
+
 /// Maps a restJson1 path to its operation; `None` for unknown paths.
 pub(crate) fn route(path: &str) -> Option<Route> {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();

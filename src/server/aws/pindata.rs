@@ -40,6 +40,16 @@ pub(crate) enum Route {
     Verify,
 }
 
+impl Route {
+    /// The operation's name in the AWS service model, for metrics.
+    pub(crate) fn operation_name(self) -> &'static str {
+        match self {
+            Self::Generate => "GeneratePinData",
+            Self::Verify => "VerifyPinData",
+        }
+    }
+}
+
 /// Maps a restJson1 path to a PIN-data operation; `None` for other paths.
 pub(crate) fn route(path: &str) -> Option<Route> {
     let segs: Vec<&str> = path.trim_start_matches('/').split('/').collect();

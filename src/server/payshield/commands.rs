@@ -246,12 +246,30 @@ impl Sim {
                 return;
             }
         };
+        let started = std::time::Instant::now();
         let result = self.dispatch(cmd, fields);
         let rc = codec::response_code(cmd);
         let w = match &result {
             Ok(body) => codec::write_frame(out, &[header, &rc, &err::OK, body]),
             Err(f) => codec::write_frame(out, &[header, &rc, &f.code, &f.body]),
         };
+        // Labels: a modelled command code or `other`; the error code (two
+        // digits, from the simulator's own table).
+        let command = if command::MODELLED.contains(&&cmd) {
+            String::from_utf8_lossy(&cmd).into_owned()
+        } else {
+            "other".to_string()
+        };
+        let code = match &result {
+            Ok(_) => err::OK,
+            Err(f) => f.code,
+        };
+        let outcome = if code.iter().all(u8::is_ascii_alphanumeric) {
+            String::from_utf8_lossy(&code).into_owned()
+        } else {
+            "other".to_string()
+        };
+        crate::server::record_request("payshield", command, outcome, started.elapsed());
         if w.is_err() {
             let _ = codec::write_frame(out, &[header, &rc, &err::INPUT]);
         }
