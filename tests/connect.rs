@@ -136,10 +136,12 @@ async fn bad_urls_fail_before_any_connection() {
             ErrorKind::InvalidInput,
         ),
         ("payshield://127.0.0.1", ErrorKind::InvalidInput),
-        ("payshields://127.0.0.1:1500", ErrorKind::Unsupported),
+        // TLS needs the CA that verifies the HSM.
+        ("payshields://127.0.0.1:1500", ErrorKind::InvalidInput),
+        // A cluster lists each host once.
         (
-            "payshield://127.0.0.1:1500,127.0.0.2:1500",
-            ErrorKind::Unsupported,
+            "payshield://127.0.0.1:1500,127.0.0.1:1500",
+            ErrorKind::InvalidInput,
         ),
         ("aws://eu-west-1?endpoint=ftp://x", ErrorKind::InvalidInput),
         ("mainframe://x", ErrorKind::InvalidInput),
