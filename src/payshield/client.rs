@@ -704,12 +704,23 @@ impl PayShieldBackend {
             b'B',
         )
         .map_err(encoding)?;
-        let (_, body) = self.run(&b, false).await?;
+        self.run_export(&b, r.version, &key).await
+    }
+
+    /// Sends an A8 export and checks its answer: a TR-31 block of the
+    /// version asked for, holding the key the table names (its KCV).
+    async fn run_export(
+        &self,
+        a8: &[u8],
+        version: Tr31Version,
+        key: &TableKey,
+    ) -> Result<ExportKeyResponse> {
+        let (_, body) = self.run(a8, false).await?;
         let (block, kcv) = codec::parse_tr31_export(&body).map_err(protocol)?;
         if crate::algo::tr31::parse_header(&block)
             .map(|h| h.version)
             .ok()
-            != Some(r.version)
+            != Some(version)
         {
             return Err(Error::new(
                 ErrorKind::Protocol,

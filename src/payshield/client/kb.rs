@@ -215,28 +215,7 @@ impl PayShieldBackend {
         };
         let mut b = Vec::new();
         codec::encode_request(&mut b, &Req::from(Command::A8(a8))).map_err(encoding)?;
-        let (_, body) = self.run(&b, false).await?;
-        let (block, kcv) = codec::parse_tr31_export(&body).map_err(protocol)?;
-        if crate::algo::tr31::parse_header(&block)
-            .map(|h| h.version)
-            .ok()
-            != Some(r.version)
-        {
-            return Err(Error::new(
-                ErrorKind::Protocol,
-                "payShield returned a key block of another version",
-            ));
-        }
-        if kcv != key.kcv {
-            return Err(Error::new(
-                ErrorKind::Protocol,
-                "exported key KCV does not match the key table",
-            ));
-        }
-        Ok(ExportKeyResponse {
-            key_block: block,
-            key_check_value: kcv,
-        })
+        self.run_export(&b, r.version, key).await
     }
 
     /// The M6/M8 algorithm and padding flags for `alg` on a key-block LMK.

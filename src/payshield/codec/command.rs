@@ -30,7 +30,7 @@ mod pinibm;
 mod pinlmk;
 mod pinvisa;
 
-pub use card::{CardValidation, Cvk, PinTranslate, G0};
+pub use card::{CardValidation, Cvk, KeyOrPair, PinTranslate, G0};
 pub use data::{DataCipher, MacCommand};
 pub use issuer::PinCommand;
 pub use kb::{is_aes_block, A0KeyBlock, KeyBlockExport};

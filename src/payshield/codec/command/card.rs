@@ -230,37 +230,47 @@ impl G0 {
 
 // ------------------------------------------------------------------ CVV
 
-/// The CVK field of CW/CY: one double-length key (`U` + 32H …) or CVK A
-/// and CVK B as two single-length keys (16H + 16H).
+/// A key field that takes either a key with a scheme tag or two
+/// single-length halves A and B (the CVK of CW/CY, the PVK of DC/EC/DG/GQ).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Cvk {
+pub enum KeyOrPair {
     /// A double (or triple) length key with a scheme tag.
     Key(EncryptedKey),
-    /// CVK A and CVK B.
+    /// Key A and key B.
     Pair(EncryptedKey, EncryptedKey),
 }
 
-impl Cvk {
-    pub(super) fn read(r: &mut Reader<'_>) -> R<Self> {
+/// The CVK field of CW / CY.
+pub type Cvk = KeyOrPair;
+
+/// The field names of a [`KeyOrPair`] in errors: the key, half A, half B.
+pub(super) type PairNames = [&'static str; 3];
+
+/// Names of the CVK field.
+const CVK: PairNames = ["cvk", "cvk a", "cvk b"];
+
+impl KeyOrPair {
+    pub(super) fn read(r: &mut Reader<'_>, names: PairNames) -> R<Self> {
+        let [key, a, b] = names;
         if r.peek()
             .and_then(crate::payshield::codec::key_tag)
             .is_some()
         {
-            Ok(Self::Key(r.key("cvk")?))
+            Ok(Self::Key(r.key(key)?))
         } else {
             let a = EncryptedKey {
                 scheme: KeyScheme::Z,
-                bytes: r.hex(16, "cvk a")?,
+                bytes: r.hex(16, a)?,
             };
             let b = EncryptedKey {
                 scheme: KeyScheme::Z,
-                bytes: r.hex(16, "cvk b")?,
+                bytes: r.hex(16, b)?,
             };
             Ok(Self::Pair(a, b))
         }
     }
 
-    pub(super) fn write(&self, out: &mut Vec<u8>) -> R<()> {
+    pub(super) fn write(&self, out: &mut Vec<u8>, names: PairNames) -> R<()> {
         match self {
             Self::Key(k) if k.scheme != KeyScheme::Z => k.write(out),
             Self::Pair(a, b) if a.scheme == KeyScheme::Z && b.scheme == KeyScheme::Z => {
@@ -269,7 +279,7 @@ impl Cvk {
             }
             _ => {
                 return Err(CodecError::new(
-                    "cvk",
+                    names[0],
                     "a tagged key or two single-length keys",
                 ))
             }
@@ -306,7 +316,7 @@ impl fmt::Debug for CardValidation {
 
 impl CardValidation {
     pub(super) fn read(r: &mut Reader<'_>, verify: bool) -> R<Self> {
-        let cvk = Cvk::read(r)?;
+        let cvk = Cvk::read(r, CVK)?;
         let cvv = if verify {
             Some(Zeroizing::new(digits::<3>(r, "cvv")?))
         } else {
@@ -332,7 +342,7 @@ impl CardValidation {
     }
 
     pub(super) fn write(&self, out: &mut Vec<u8>, verify: bool) -> R<()> {
-        self.cvk.write(out)?;
+        self.cvk.write(out, CVK)?;
         match (&self.cvv, verify) {
             (Some(c), true) => {
                 check_digits("cvv", &c[..])?;

@@ -20,57 +20,17 @@
 //!   2N restricted to 01, 04, 05, 47, account 12N, …); ut-codec-payshield
 //!   `messages.json` L335 and test.js L3012-3079 (PVKI 1N, PVV 4N last).
 
+use super::card::{KeyOrPair, PairNames};
 use super::pinlmk::{account, pin_format, write_account, write_format, LmkPin};
 use super::*;
 
 /// The PVK field of DC, EC, DG, GQ: a double-length key with its scheme
 /// tag (`U`/`X` + 32H), or PVK A and PVK B as two single-length keys
 /// (16H + 16H; ThalesSim tests L160, L168).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PvkPair {
-    /// A tagged key.
-    Key(EncryptedKey),
-    /// PVK A and PVK B.
-    Pair(EncryptedKey, EncryptedKey),
-}
+pub type PvkPair = KeyOrPair;
 
-impl PvkPair {
-    pub(super) fn read(r: &mut Reader<'_>) -> R<Self> {
-        if r.peek()
-            .and_then(crate::payshield::codec::key_tag)
-            .is_some()
-        {
-            Ok(Self::Key(r.key("pvk")?))
-        } else {
-            let a = EncryptedKey {
-                scheme: KeyScheme::Z,
-                bytes: r.hex(16, "pvk a")?,
-            };
-            let b = EncryptedKey {
-                scheme: KeyScheme::Z,
-                bytes: r.hex(16, "pvk b")?,
-            };
-            Ok(Self::Pair(a, b))
-        }
-    }
-
-    pub(super) fn write(&self, out: &mut Vec<u8>) -> R<()> {
-        match self {
-            Self::Key(k) if k.scheme != KeyScheme::Z => k.write(out),
-            Self::Pair(a, b) if a.scheme == KeyScheme::Z && b.scheme == KeyScheme::Z => {
-                a.write(out);
-                b.write(out);
-            }
-            _ => {
-                return Err(CodecError::new(
-                    "pvk",
-                    "a tagged key or two single-length keys",
-                ))
-            }
-        }
-        Ok(())
-    }
-}
+/// Names of the PVK field.
+const PVK: PairNames = ["pvk", "pvk a", "pvk b"];
 
 fn pvki(r: &mut Reader<'_>) -> R<u8> {
     let [p] = digits::<1>(r, "pvki")?;
@@ -115,7 +75,7 @@ impl PvvVerify {
     pub(super) fn read(r: &mut Reader<'_>, key_field: &'static str) -> R<Self> {
         Ok(Self {
             pin_key: r.key(key_field)?,
-            pvk: PvkPair::read(r)?,
+            pvk: PvkPair::read(r, PVK)?,
             pin_block: r.hex_array::<8>("pin block")?,
             format: pin_format(r)?,
             account: account(r)?,
@@ -126,7 +86,7 @@ impl PvvVerify {
 
     pub(super) fn write(&self, out: &mut Vec<u8>) -> R<()> {
         self.pin_key.write(out);
-        self.pvk.write(out)?;
+        self.pvk.write(out, PVK)?;
         push_hex(out, &self.pin_block);
         write_format(out, &self.format)?;
         write_account(out, &self.account)?;
@@ -158,7 +118,7 @@ impl fmt::Debug for PvvGenerate {
 
 impl PvvGenerate {
     pub(super) fn read(r: &mut Reader<'_>) -> R<Self> {
-        let pvk = PvkPair::read(r)?;
+        let pvk = PvkPair::read(r, PVK)?;
         let pin = LmkPin::read_before(r, 12 + 1)?;
         Ok(Self {
             pvk,
@@ -169,7 +129,7 @@ impl PvvGenerate {
     }
 
     pub(super) fn write(&self, out: &mut Vec<u8>) -> R<()> {
-        self.pvk.write(out)?;
+        self.pvk.write(out, PVK)?;
         out.extend_from_slice(self.pin.as_bytes());
         write_account(out, &self.account)?;
         write_pvki(out, self.pvki)
@@ -214,7 +174,7 @@ impl PvvVerifyDukpt {
         flag(r, "mode", b"0")?;
         Ok(Self {
             bdk: r.key("bdk")?,
-            pvk: PvkPair::read(r)?,
+            pvk: PvkPair::read(r, PVK)?,
             ksn: KsnField::read(r, false)?,
             pin_block: r.hex_array::<8>("pin block")?,
             format: pin_format(r)?,
@@ -227,7 +187,7 @@ impl PvvVerifyDukpt {
     pub(super) fn write(&self, out: &mut Vec<u8>) -> R<()> {
         out.push(b'0');
         self.bdk.write(out);
-        self.pvk.write(out)?;
+        self.pvk.write(out, PVK)?;
         self.ksn.write(out, false)?;
         push_hex(out, &self.pin_block);
         write_format(out, &self.format)?;
