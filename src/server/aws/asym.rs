@@ -23,6 +23,7 @@
 //!   P-521/SHA512); SHA224 is refused by name.
 
 use super::api::{ApiError, ApiResult, Obj};
+use super::control::modes_of_use;
 use super::manage;
 use super::state::{KeyRecord, NewAsymmetricKey, Store};
 use super::Inner;
@@ -124,18 +125,7 @@ fn attributes(o: Obj<'_>, class: &str) -> ApiResult<Attributes> {
     }
     let mut scratch = String::new();
     let m = o.obj("KeyModesOfUse", &mut scratch)?;
-    let b = |k: &str| m.opt_bool(k).map(|v| v.unwrap_or(false));
-    let modes = ModesOfUse {
-        encrypt: b("Encrypt")?,
-        decrypt: b("Decrypt")?,
-        wrap: b("Wrap")?,
-        unwrap: b("Unwrap")?,
-        generate: b("Generate")?,
-        sign: b("Sign")?,
-        verify: b("Verify")?,
-        derive_key: b("DeriveKey")?,
-        no_restrictions: b("NoRestrictions")?,
-    };
+    let modes = modes_of_use(&m)?;
     let allowed = match usage {
         S0 => !(modes.encrypt || modes.decrypt || modes.wrap || modes.unwrap || modes.derive_key),
         D1 => !(modes.sign || modes.verify || modes.derive_key),

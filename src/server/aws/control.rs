@@ -161,18 +161,7 @@ pub(crate) fn parse_attributes(o: Obj<'_>) -> ApiResult<KeyAttributes> {
         .ok_or_else(|| ApiError::unsupported_value("KeyAlgorithm", alg_s))?;
     let mut scratch = String::new();
     let m = o.obj("KeyModesOfUse", &mut scratch)?;
-    let b = |k: &str| m.opt_bool(k).map(|v| v.unwrap_or(false));
-    let modes = ModesOfUse {
-        encrypt: b("Encrypt")?,
-        decrypt: b("Decrypt")?,
-        wrap: b("Wrap")?,
-        unwrap: b("Unwrap")?,
-        generate: b("Generate")?,
-        sign: b("Sign")?,
-        verify: b("Verify")?,
-        derive_key: b("DeriveKey")?,
-        no_restrictions: b("NoRestrictions")?,
-    };
+    let modes = modes_of_use(&m)?;
     let attrs = KeyAttributes::new(usage, algorithm, modes);
     attrs.validate().map_err(ApiError::from)?;
     Ok(attrs)
@@ -611,18 +600,7 @@ pub(crate) fn tr31_export(
         }
         let mut s4 = String::new();
         if let Some(mo) = h.opt_obj("KeyModesOfUse", &mut s4)? {
-            let b = |k: &str| mo.opt_bool(k).map(|v| v.unwrap_or(false));
-            let want = ModesOfUse {
-                encrypt: b("Encrypt")?,
-                decrypt: b("Decrypt")?,
-                wrap: b("Wrap")?,
-                unwrap: b("Unwrap")?,
-                generate: b("Generate")?,
-                sign: b("Sign")?,
-                verify: b("Verify")?,
-                derive_key: b("DeriveKey")?,
-                no_restrictions: b("NoRestrictions")?,
-            };
+            let want = modes_of_use(&mo)?;
             let have = attrs.modes;
             let subset = (!want.encrypt || have.encrypt || have.no_restrictions)
                 && (!want.decrypt || have.decrypt || have.no_restrictions)
@@ -670,4 +648,20 @@ pub(crate) fn tr31_export(
     let block = tr31::wrap(kek_bytes, &header, material.expose(), &mut rand::rng())
         .map_err(|e| ApiError::validation(e.to_string()))?;
     Ok(block)
+}
+
+/// A `KeyModesOfUse` object (absent members are false).
+pub(super) fn modes_of_use(m: &Obj<'_>) -> ApiResult<ModesOfUse> {
+    let b = |k: &str| m.opt_bool(k).map(|v| v.unwrap_or(false));
+    Ok(ModesOfUse {
+        encrypt: b("Encrypt")?,
+        decrypt: b("Decrypt")?,
+        wrap: b("Wrap")?,
+        unwrap: b("Unwrap")?,
+        generate: b("Generate")?,
+        sign: b("Sign")?,
+        verify: b("Verify")?,
+        derive_key: b("DeriveKey")?,
+        no_restrictions: b("NoRestrictions")?,
+    })
 }
