@@ -441,3 +441,19 @@ pub(crate) fn echo_safe(value: &str) -> bool {
             run < 8 && (b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
         })
 }
+
+/// A `KeyModesOfUse` object (absent members are false).
+pub(crate) fn modes_of_use(m: &Obj<'_>) -> ApiResult<crate::types::ModesOfUse> {
+    let b = |k: &str| m.opt_bool(k).map(|v| v.unwrap_or(false));
+    Ok(crate::types::ModesOfUse {
+        encrypt: b("Encrypt")?,
+        decrypt: b("Decrypt")?,
+        wrap: b("Wrap")?,
+        unwrap: b("Unwrap")?,
+        generate: b("Generate")?,
+        sign: b("Sign")?,
+        verify: b("Verify")?,
+        derive_key: b("DeriveKey")?,
+        no_restrictions: b("NoRestrictions")?,
+    })
+}

@@ -22,8 +22,7 @@
 //!   curve's own hash with ECC keys (P-256/SHA256, P-384/SHA384,
 //!   P-521/SHA512); SHA224 is refused by name.
 
-use super::api::{ApiError, ApiResult, Obj};
-use super::control::modes_of_use;
+use super::api::{modes_of_use, ApiError, ApiResult, Obj};
 use super::manage;
 use super::state::{KeyRecord, NewAsymmetricKey, Store};
 use super::Inner;

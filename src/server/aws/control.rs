@@ -1,13 +1,13 @@
 //! Control plane (awsJson1_0, `PaymentCryptographyControlPlane.<Op>`).
 
-use super::api::{ApiError, ApiResult, Obj};
+use super::api::{modes_of_use, ApiError, ApiResult, Obj};
 use super::manage;
 use super::state::{check_alias_name, now, KeyRecord, KeyState, NewKey, Store};
 use super::wrap::{generate, wrap_to_certificate};
 use super::Inner;
 use crate::algo::cipher::fix_odd_parity;
 use crate::algo::tr31;
-use crate::types::{Exportability, KeyAlgorithm, KeyAttributes, KeyUsage, ModesOfUse, SecretBytes};
+use crate::types::{Exportability, KeyAlgorithm, KeyAttributes, KeyUsage, SecretBytes};
 use rand::RngCore;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
@@ -648,20 +648,4 @@ pub(crate) fn tr31_export(
     let block = tr31::wrap(kek_bytes, &header, material.expose(), &mut rand::rng())
         .map_err(|e| ApiError::validation(e.to_string()))?;
     Ok(block)
-}
-
-/// A `KeyModesOfUse` object (absent members are false).
-pub(super) fn modes_of_use(m: &Obj<'_>) -> ApiResult<ModesOfUse> {
-    let b = |k: &str| m.opt_bool(k).map(|v| v.unwrap_or(false));
-    Ok(ModesOfUse {
-        encrypt: b("Encrypt")?,
-        decrypt: b("Decrypt")?,
-        wrap: b("Wrap")?,
-        unwrap: b("Unwrap")?,
-        generate: b("Generate")?,
-        sign: b("Sign")?,
-        verify: b("Verify")?,
-        derive_key: b("DeriveKey")?,
-        no_restrictions: b("NoRestrictions")?,
-    })
 }
