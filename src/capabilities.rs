@@ -136,6 +136,37 @@ impl PinDataLimits {
     }
 }
 
+/// Limits on card validation values besides their kinds and lengths.
+/// `false` everywhere is no limit ([`Capabilities::all`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub struct CardValidationLimits {
+    /// Visa dynamic CVV only for cards with PAN sequence number `00` (a
+    /// payShield's PM derives the card key with a zero PAN sequence
+    /// number).
+    pub dynamic_cvv_psn_zero: bool,
+}
+
+impl CardValidationLimits {
+    fn either(self, other: Self) -> Self {
+        Self {
+            dynamic_cvv_psn_zero: self.dynamic_cvv_psn_zero || other.dynamic_cvv_psn_zero,
+        }
+    }
+
+    /// Refuses a kind these limits exclude.
+    fn check(self, kind: &CardValidationKind) -> Result<()> {
+        if let CardValidationKind::DynamicCvv { psn, .. } = kind {
+            if self.dynamic_cvv_psn_zero && psn.as_str() != "00" {
+                return Err(unsupported(
+                    "a dynamic CVV for a PAN sequence number other than 00",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// What a backend can do (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -177,6 +208,8 @@ pub struct Capabilities {
     pub card_value_lengths: BTreeSet<usize>,
     /// Limits on issuer PIN data.
     pub pin_data: PinDataLimits,
+    /// Limits on card validation values.
+    pub card_validation: CardValidationLimits,
 }
 
 impl Default for Capabilities {
@@ -206,6 +239,7 @@ impl Capabilities {
             card_validation_verify: BTreeSet::new(),
             card_value_lengths: BTreeSet::new(),
             pin_data: PinDataLimits::default(),
+            card_validation: CardValidationLimits::default(),
         }
     }
 
@@ -269,6 +303,7 @@ impl Capabilities {
             card_validation_verify: card.into_iter().collect(),
             card_value_lengths: (3..=5).collect(),
             pin_data: PinDataLimits::default(),
+            card_validation: CardValidationLimits::default(),
         }
     }
 
@@ -331,6 +366,7 @@ impl Capabilities {
             ),
             card_value_lengths: both(&self.card_value_lengths, &other.card_value_lengths),
             pin_data: self.pin_data.either(other.pin_data),
+            card_validation: self.card_validation.either(other.card_validation),
         }
     }
 
@@ -490,7 +526,7 @@ impl Capabilities {
             (&self.card_validation_verify, "verification")
         };
         if set.contains(&t) {
-            Ok(())
+            self.card_validation.check(kind)
         } else {
             Err(unsupported(format!("card validation {what} of kind {t:?}")))
         }

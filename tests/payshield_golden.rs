@@ -26,9 +26,9 @@ use paycrypto::payshield::codec::command::{
     PinFromLmk, PinToLmk, PvvGenerate, PvvVerify, PvvVerifyDukpt, RandomPin,
 };
 use paycrypto::payshield::codec::command::{
-    A0KeyBlock, A8Export, Bu, CardValidation, Command, Cvk, DataCipher, IbmData, KeyBlockExport,
-    KeyUnderZmk, KsnDescriptor, KsnField, LmkPin, MacCommand, PinCommand, PvkPair, Request, A0, A6,
-    A8,
+    A0KeyBlock, A8Export, Bu, CardValidation, Command, Cvk, DataCipher, DynamicCvvVerify,
+    DynamicFields, IbmData, KeyBlockExport, KeyUnderZmk, KsnDescriptor, KsnField, LmkPin,
+    MacCommand, PinCommand, PvkPair, Request, A0, A6, A8,
 };
 use paycrypto::payshield::codec::kq::KqRequest;
 use paycrypto::payshield::codec::kw::{encode_kw, KwArpc, KwPanPsn, KwRequest};
@@ -375,6 +375,40 @@ fn describe(req: &Request) -> BTreeMap<&'static str, String> {
             m.insert("proprietary", prop);
         }
         Command::Pin(p) => describe_pin(&mut m, p),
+        Command::Pm(p) => {
+            let sv = p.scheme_version();
+            m.insert("scheme", ch(sv[0]));
+            m.insert("version", ch(sv[1]));
+            m.insert("mk", key_text(&p.mk));
+            m.insert("derivation", ch(p.derivation));
+            m.insert("pan", p.pan.to_string());
+            match &p.fields {
+                DynamicFields::Visa {
+                    expiry,
+                    service_code,
+                    atc,
+                    dcvv,
+                } => {
+                    m.insert("expiry", text(expiry));
+                    m.insert("service_code", text(service_code));
+                    m.insert("atc", text(atc));
+                    m.insert("dcvv", text(&dcvv[..]));
+                }
+                DynamicFields::Mastercard {
+                    psn,
+                    track,
+                    un,
+                    atc,
+                    cvc3,
+                } => {
+                    m.insert("psn", text(psn));
+                    m.insert("track", h(track));
+                    m.insert("un", h(un));
+                    m.insert("atc", text(atc));
+                    m.insert("cvc3", text(&cvc3[..]));
+                }
+            }
+        }
         Command::M6(c) | Command::M8(c) => {
             m.insert("mode", ch(c.mode));
             m.insert("input_format", ch(c.input_format));
@@ -644,9 +678,9 @@ fn check_fields(
 
 // ------------------------------------------------------------------ the checks
 
-const REQUIRED: [&str; 29] = [
+const REQUIRED: [&str; 30] = [
     "CA", "CC", "CW", "CY", "G0", "M0", "M2", "M6", "M8", "KQ", "KW", "A0", "A6", "A8", "BU", "NC",
-    "DA", "EA", "GO", "DE", "EE", "DC", "EC", "GQ", "DG", "JA", "JC", "JE", "JG",
+    "DA", "EA", "GO", "DE", "EE", "DC", "EC", "GQ", "DG", "JA", "JC", "JE", "JG", "PM",
 ];
 
 /// Every frame names its source (repository, path, commit, line) and tier,
@@ -864,12 +898,33 @@ fn simulator_answers_test_lmk_frames() {
             "answer" => assert_eq!(got, arg, "{}: reconstructed answer", f.id),
             "lmkpin" => check_lmk_pin(&sim, &f),
             "crypt" => check_dn_crypt(&sim, &f, error, &body),
+            "static-track" => check_static_track(&sim, &f, error, arg),
             "none" => continue,
             other => panic!("{}: sim {other}", f.id),
         }
         checked += 1;
     }
     assert!(checked >= 35, "{checked} simulator checks");
+}
+
+/// ThalesSim's PM frames: the simulator MACs the track data as sent, so
+/// the published frame (whose track holds the card's dynamic digits, which
+/// ThalesSim zeroes itself) does not verify (`01`); with the static track
+/// `track` in its place the simulator gives the published error code.
+fn check_static_track(sim: &Sim, f: &Frame, as_sent: [u8; 2], track: &str) {
+    assert_eq!(&as_sent, b"01", "{}: the published (dynamic) track", f.id);
+    let req = codec::parse_request(&f.request_body().unwrap()).unwrap();
+    let Command::Pm(pm) = &req.command else {
+        panic!("{}: not PM", f.id)
+    };
+    let DynamicFields::Mastercard { track: t, .. } = &pm.fields else {
+        panic!("{}: not scheme 1", f.id)
+    };
+    assert_ne!(h(t), track, "{}: the static track differs", f.id);
+    let payload = replace(&f.request_payload().unwrap(), &h(t), track);
+    let (error, _) = ask(sim, &payload);
+    let (want, _) = f.response().unwrap().unwrap();
+    assert_eq!(error, want, "{}: with the static track", f.id);
 }
 
 /// BA on the simulator: `pin` (ASCII digits) under the LMK for `account`,
@@ -1978,5 +2033,59 @@ proptest! {
     #[test]
     fn random_bytes_round_trip_or_are_refused(data in proptest::collection::vec(any::<u8>(), 0..300)) {
         prop_assert_eq!(codec::round_trip_mismatch(&data), None);
+    }
+}
+
+/// PM scheme 0 (Visa dCVV): no public frame exists, so this frame is
+/// written field by field from the manual's PM table (scheme 0, version 0,
+/// MK-AC `U` + 32H, derivation `A`, PAN, `;`, expiry 4N, service code 3N,
+/// ATC 6N, dCVV 3N) with jPOS's published dCVV vector (IMK 4 x 12345678
+/// with parity, PAN 1234567890123456, PSN 00, expiry 1310, service code
+/// 226, ATC 0x3210 = 12816, dCVV 422: tests/vectors/vectors.json
+/// `visa_dcvv`). The MK-AC is put under the test LMK (pair 28-29 variant 1)
+/// here. The client's encoder must write the same bytes from typed values;
+/// the simulator must verify 422 and refuse 423 (`01`); the shorter jPOS
+/// PAN (123456789012, dCVV 719) too.
+#[test]
+fn pm_visa_frame_from_the_manual_table() {
+    let sim = sim();
+    let imk = hex::decode("13345779133457791334577913345779").unwrap();
+    let mk = VariantLmk::test_lmk()
+        .encrypt_key(KeyType::MK_AC, KeyScheme::U, &imk)
+        .unwrap();
+    let mk_text = key_text(&mk);
+    for (pan, dcvv) in [("1234567890123456", "422"), ("123456789012", "719")] {
+        let body = format!("PM00{mk_text}A{pan};1310226012816{dcvv}");
+        let typed = DynamicCvvVerify {
+            mk: mk.clone(),
+            derivation: b'A',
+            pan: Zeroizing::new(pan.to_owned()),
+            fields: DynamicFields::Visa {
+                expiry: *b"1310",
+                service_code: *b"226",
+                atc: *b"012816",
+                dcvv: Zeroizing::new(dcvv.as_bytes().try_into().unwrap()),
+            },
+        };
+        let mut out = Vec::new();
+        codec::encode_request(&mut out, &Request::from(Command::Pm(typed))).unwrap();
+        assert_eq!(String::from_utf8_lossy(&out), body);
+        let payload = format!("0000{body}").into_bytes();
+        assert_eq!(ask(&sim, &payload), (*b"00", Vec::new()), "{pan}");
+        let mut wrong = payload.clone();
+        let last = wrong.last_mut().unwrap();
+        *last = if *last == b'9' { b'0' } else { *last + 1 };
+        assert_eq!(ask(&sim, &wrong).0, *b"01", "{pan}: altered dCVV");
+        // An ATC over 65535, a scheme the simulator does not model, a CVK
+        // in place of the MK-AC: refused, never verified.
+        let big = replace(&payload, ";1310226012816", ";1310226065536");
+        assert_eq!(ask(&sim, &big).0, *b"15");
+        let scheme9 = replace(&payload, "PM00", "PM90");
+        assert_eq!(ask(&sim, &scheme9).0, *b"15");
+        let cvk = VariantLmk::test_lmk()
+            .encrypt_key(KeyType::CVK, KeyScheme::U, &imk)
+            .unwrap();
+        let as_cvk = replace(&payload, &mk_text, &key_text(&cvk));
+        assert_ne!(ask(&sim, &as_cvk).0, *b"00");
     }
 }

@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use std::sync::Arc;
 
 mod arqc;
+mod dcvv;
 mod kb;
 mod pindata;
 
@@ -84,7 +85,17 @@ static VARIANT_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> =
             crate::ops::CardValidationType::Icvv,
         ];
         c.card_validation_generate = cvv.into_iter().collect();
-        c.card_validation_verify = cvv.into_iter().collect();
+        // PM verifies the Visa dynamic CVV (3 digits, PAN sequence number
+        // 00) and the Mastercard CVC3 (ThalesSim's layout); no host command
+        // is known to generate either (see `client/dcvv.rs`).
+        c.card_validation_verify = cvv
+            .into_iter()
+            .chain([
+                crate::ops::CardValidationType::DynamicCvv,
+                crate::ops::CardValidationType::DynamicCvc3,
+            ])
+            .collect();
+        c.card_validation.dynamic_cvv_psn_zero = true;
         c.card_value_lengths = [3].into_iter().collect();
         c.pin_data.validation_data_holds_account = true;
         c.pin_data.checked_decimalization_tables = true;
@@ -780,20 +791,9 @@ impl PayShieldBackend {
                     key_check_value: k.kcv,
                 })
             }
-            Request::VerifyCardValidation(r) => {
-                let k = self.cvk(&r.key, false)?;
-                let mut b = Vec::new();
-                rq::cy(
-                    &mut b,
-                    &k.key,
-                    r.value.expose().as_bytes(),
-                    r.pan.expose(),
-                    r.expiry.as_str(),
-                    r.kind.service_code().as_str(),
-                );
-                let (v, _) = self.run(&b, true).await?;
-                Response::VerifyCardValidation(VerifyResponse { verification: v })
-            }
+            Request::VerifyCardValidation(r) => Response::VerifyCardValidation(VerifyResponse {
+                verification: self.verify_card_validation(r).await?,
+            }),
             Request::VerifyArqc(r) => Response::VerifyArqc(self.verify_arqc(r).await?),
             Request::GenerateMac(r) => Response::GenerateMac(self.generate_mac(r).await?),
             Request::VerifyMac(r) => Response::VerifyMac(self.verify_mac(r).await?),

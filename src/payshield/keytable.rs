@@ -34,8 +34,9 @@ pub struct TableKey {
 }
 
 /// The payShield (variant-LMK) key type for keys with `attributes`: ZMK
-/// for K0/K1, ZPK for P0, CVK for C0, BDK for B0, MK-AC/SMC/SMI/DN for
-/// E0/E1/E2/E4, ZEK for D0, TAK for M0/M1/M3, PVK (002) for V1/V2. AES and
+/// for K0/K1, ZPK for P0, CVK for C0, BDK for B0, MK-AC/SMC/SMI for
+/// E0/E1/E2, MK-CVC3 for E4 and MK-AC for E6 (the dynamic CVC3 and CVV
+/// master keys AWS types so, as PM takes them), ZEK for D0, TAK for M0/M1/M3, PVK (002) for V1/V2. AES and
 /// HMAC keys need a key-block LMK (key type `FFF`) and are unsupported here.
 pub fn key_type_for(attributes: &KeyAttributes) -> Result<KeyType> {
     if !attributes.algorithm.is_tdes() {
@@ -51,7 +52,12 @@ pub fn key_type_for(attributes: &KeyAttributes) -> Result<KeyType> {
         KeyUsage::EmvAppCryptogram => KeyType::MK_AC,
         KeyUsage::EmvSmConfidentiality => KeyType::MK_SMC,
         KeyUsage::EmvSmIntegrity => KeyType::MK_SMI,
-        KeyUsage::EmvDynamicNumbers => KeyType::MK_DN,
+        // The CVC3 master key (AWS: E4 for DynamicCardVerificationCode):
+        // PM takes an MK-CVC3 (the manual: LMK 28-29 variant 7).
+        KeyUsage::EmvDynamicNumbers => KeyType::MK_CVC3,
+        // The dCVV master key (AWS: E6 for DynamicCardVerificationValue):
+        // PM scheme 0 takes an MK-AC (the manual: LMK 28-29 variant 1).
+        KeyUsage::EmvOther => KeyType::MK_AC,
         KeyUsage::DataEncryption => KeyType::ZEK,
         KeyUsage::MacIso16609 | KeyUsage::MacIso9797Alg1 | KeyUsage::MacIso9797Alg3 => KeyType::TAK,
         KeyUsage::PinVerificationIbm3624 | KeyUsage::PinVerificationVisaPvv => KeyType::TPK,

@@ -80,6 +80,9 @@ impl KeyType {
     pub const MK_SMC: Self = Self::of(3, 0x09);
     /// MK-DN (EMV dynamic number), pair 28-29 variant 5.
     pub const MK_DN: Self = Self::of(5, 0x09);
+    /// MK-CVC3 (Mastercard dynamic CVC3 master key), pair 28-29 variant 7
+    /// (the manual's PM table: "*MK-CVC3 encrypted under LMK 28-29 variant 7").
+    pub const MK_CVC3: Self = Self::of(7, 0x09);
     /// `FFF`: the key is a key block and its type is in the block's header
     /// (key-block LMK commands: ut-codec-payshield test.js @4063d5b8 L173
     /// `A00FFFS…`, L2072 `M00011FFFS…`). No LMK pair.

@@ -23,6 +23,7 @@ use zeroize::Zeroizing;
 
 mod card;
 mod data;
+mod dcvv;
 mod issuer;
 mod kb;
 mod keys;
@@ -32,6 +33,7 @@ mod pinvisa;
 
 pub use card::{CardValidation, Cvk, KeyOrPair, PinTranslate, G0};
 pub use data::{DataCipher, MacCommand};
+pub use dcvv::{DynamicCvvVerify, DynamicFields};
 pub use issuer::PinCommand;
 pub use kb::{is_aes_block, A0KeyBlock, KeyBlockExport};
 pub use keys::{A0Export, A8Export, Bu, KeyUnderZmk, Tr31Export, A0, A6, A8};
@@ -294,12 +296,14 @@ pub enum Command {
     /// Issuer PIN commands (DA, EA, GO, DE, EE, DC, EC, GQ, DG, JA, JC,
     /// JE, JG, BA, NG).
     Pin(PinCommand),
+    /// PM verify a dynamic CVV (Visa) or CVC3 (Mastercard).
+    Pm(DynamicCvvVerify),
 }
 
 /// The command codes [`parse_request`] models.
-pub const MODELLED: [&[u8; 2]; 33] = [
+pub const MODELLED: [&[u8; 2]; 34] = [
     b"NC", b"NO", b"B2", b"A0", b"A6", b"A8", b"BU", b"CA", b"CC", b"G0", b"M0", b"M2", b"CW",
-    b"CY", b"KQ", b"KW", b"M6", b"M8", // issuer PIN (PinCommand::CODES)
+    b"CY", b"KQ", b"KW", b"M6", b"M8", b"PM", // issuer PIN (PinCommand::CODES)
     b"DA", b"EA", b"GO", b"DE", b"EE", b"DC", b"EC", b"GQ", b"DG", b"JA", b"JC", b"JE", b"JG",
     b"BA", b"NG",
 ];
@@ -326,6 +330,7 @@ impl Command {
             Self::Kw(_) => b"KW",
             Self::M6(_) => b"M6",
             Self::M8(_) => b"M8",
+            Self::Pm(_) => b"PM",
             Self::Pin(p) => return p.code(),
         }
     }
@@ -386,6 +391,7 @@ pub fn parse_command(code: [u8; 2], fields: &[u8]) -> R<Request> {
         b"KW" => Command::Kw(read_kw(r)?),
         b"M6" => Command::M6(MacCommand::read(r, false)?),
         b"M8" => Command::M8(MacCommand::read(r, true)?),
+        b"PM" => Command::Pm(DynamicCvvVerify::read(r)?),
         other => match PinCommand::read(*other, r) {
             Some(p) => Command::Pin(p?),
             None => return Err(CodecError::new("command code", "not modelled")),
@@ -431,6 +437,7 @@ pub fn encode_request(out: &mut Vec<u8>, req: &Request) -> R<()> {
                 Command::M6(m) => m.write(&mut b, false)?,
                 Command::M8(m) => m.write(&mut b, true)?,
                 Command::Pin(p) => p.write(&mut b)?,
+                Command::Pm(p) => p.write(&mut b)?,
             }
         }
     }

@@ -131,6 +131,10 @@ fn per_command(cmd: &[u8; 2], code: &[u8; 2]) -> Option<Meaning> {
         // CVV.
         (b"CW" | b"CY", b"10") => m(KeyUsage, "CVK parity error"),
         (b"CW" | b"CY", b"27") => m(KeyUsage, "CVK is not double length"),
+        // PM: the manual excerpt stops before its error codes; these follow
+        // the CY / KQ meanings of 10 and 27.
+        (b"PM", b"10") => m(KeyUsage, "MK-DCVV parity error: wrong key type or LMK"),
+        (b"PM", b"27") => m(KeyUsage, "MK-DCVV is not double length"),
         _ => return None,
     })
 }

@@ -29,6 +29,7 @@ use zeroize::Zeroizing;
 
 mod card;
 mod data;
+mod dcvv;
 mod kb;
 mod kw;
 mod lmkpin;
@@ -305,6 +306,7 @@ impl Sim {
             Command::M6(m) => self.mac(&m, false),
             Command::M8(m) => self.mac(&m, true),
             Command::Pin(p) => self.pin(&p),
+            Command::Pm(p) => self.pm(&p),
         }
     }
 
@@ -558,7 +560,9 @@ fn usage_allows(usage: &str, kt: KeyType) -> bool {
         "E0" => &[KeyType::MK_AC],
         "E1" => &[KeyType::MK_SMC],
         "E2" => &[KeyType::MK_SMI],
-        "E4" => &[KeyType::MK_DN],
+        "E4" => &[KeyType::MK_DN, KeyType::MK_CVC3],
+        // AWS's dCVV master key usage; PM takes it as an MK-AC.
+        "E6" => &[KeyType::MK_AC],
         "D0" => &[KeyType::ZEK, KeyType::DEK],
         "M0" | "M1" | "M3" => &[KeyType::TAK, KeyType::ZAK],
         "V1" | "V2" => &[KeyType::TPK],
