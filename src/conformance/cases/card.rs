@@ -50,6 +50,22 @@ pub(super) fn cases() -> Vec<Case> {
             kat_cvc3
         ),
         case!(
+            VerifyCardValidation,
+            KnownAnswer,
+            "Visa dynamic CVV and Mastercard CVC3 (jPOS), right and wrong values verified",
+            Some(*SRC_DCVV),
+            [],
+            kat_dynamic_verify
+        ),
+        case!(
+            VerifyCardValidation,
+            Agreement,
+            "dynamic CVV and CVC3 of the reference verify on random cards, altered ones fail",
+            None,
+            [],
+            agree_dynamic_verify
+        ),
+        case!(
             GenerateCardValidation,
             Agreement,
             "CVV, CVV2 and iCVV on random cards",
@@ -301,6 +317,118 @@ async fn kat_cvc3(ctx: &Ctx<'_>) -> Outcome {
         verify_right_and_wrong(ctx, &imk, v.pan, "0000", &kind, v.cvc3).await?;
     }
     Ok(())
+}
+
+/// The published dynamic CVV and CVC3 values (jPOS; CVC3 also pyemv)
+/// verified right and wrong, with the value lengths the backend declares
+/// (a payShield verifies 3-digit values only).
+async fn kat_dynamic_verify(ctx: &Ctx<'_>) -> Outcome {
+    let caps = ctx.backend.capabilities();
+    let lengths = &caps.card_value_lengths;
+    let mut ran = 0;
+    if caps
+        .card_validation_verify
+        .contains(&CardValidationType::DynamicCvv)
+    {
+        let imk = ctx.published(Role::ImkDcvv).await?.id.clone();
+        for v in DCVV.iter().filter(|v| lengths.contains(&v.dcvv.len())) {
+            let kind = CardValidationKind::DynamicCvv {
+                psn: psn(v.psn)?,
+                service_code: ServiceCode::new(v.service_code).map_err(|e| fail(e.to_string()))?,
+                atc: v.atc,
+            };
+            verify_right_and_wrong(ctx, &imk, v.pan, v.expiry, &kind, v.dcvv).await?;
+            ran += 1;
+        }
+    }
+    if caps
+        .card_validation_verify
+        .contains(&CardValidationType::DynamicCvc3)
+    {
+        let imk = ctx.published(Role::ImkCvc3).await?.id.clone();
+        for v in CVC3.iter().filter(|v| lengths.contains(&v.cvc3.len())) {
+            let kind = CardValidationKind::DynamicCvc3 {
+                unpredictable_number: v.un,
+                psn: psn(v.psn)?,
+                atc: v.atc,
+                track_data: TrackData::new(&hx(v.track_data)).map_err(|e| fail(e.to_string()))?,
+            };
+            verify_right_and_wrong(ctx, &imk, v.pan, "0000", &kind, v.cvc3).await?;
+            ran += 1;
+        }
+    }
+    if ran == 0 {
+        return Err(Stop::Unsupported(
+            "no dynamic CVV / CVC3 kind or value length of the published vectors is declared"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Random cards: the reference generates a dynamic CVV or CVC3 (of a
+/// declared kind, length and PAN sequence number) and the backend must
+/// verify it and fail an altered one.
+async fn agree_dynamic_verify(ctx: &Ctx<'_>) -> Outcome {
+    let caps = ctx.backend.capabilities();
+    let lengths: Vec<usize> = (3..=5)
+        .filter(|n| caps.card_value_lengths.contains(n))
+        .collect();
+    if lengths.is_empty() {
+        return Err(Stop::Unsupported(
+            "no card value length of 3 to 5 digits declared".into(),
+        ));
+    }
+    let mut rng = ctx.rng();
+    let mut parts = Vec::new();
+    for _ in 0..ctx.rounds.max(2) * 2 {
+        let p = random_pan(&mut rng);
+        let exp = random_expiry(&mut rng);
+        let mut kind = random_dynamic(&mut rng, &p, &exp)?;
+        if !caps.card_validation_verify.contains(&kind.kind_type()) {
+            continue;
+        }
+        if let CardValidationKind::DynamicCvv { psn: s, .. } = &mut kind {
+            if caps.card_validation.dynamic_cvv_psn_zero {
+                *s = psn("00")?;
+            }
+        }
+        let len = length(lengths[rng.random_range(0..lengths.len())])?;
+        parts.push(verify_reference_value(ctx, &p, &exp, kind, len).await);
+    }
+    if parts.is_empty() {
+        return Err(Stop::Unsupported(
+            "neither dynamic CVV nor CVC3 verification declared".into(),
+        ));
+    }
+    combine(parts)
+}
+
+async fn verify_reference_value(
+    ctx: &Ctx<'_>,
+    p: &str,
+    exp: &str,
+    kind: CardValidationKind,
+    len: CvvLength,
+) -> Outcome {
+    let role = role_for(&kind);
+    ctx.clear(role)?;
+    let key = ctx.key(role)?.id.clone();
+    let want = ctx
+        .reference
+        .generate_card_validation(GenerateCardValidationRequest {
+            key: key.clone(),
+            pan: pan(p)?,
+            expiry: expiry(exp)?,
+            kind: kind.clone(),
+            length: len,
+        })
+        .await
+        .map_err(|e| ref_failed("generate", &e))?
+        .value
+        .expose()
+        .to_owned();
+    verify_right_and_wrong(ctx, &key, p, exp, &kind, &want).await
 }
 
 fn random_expiry(rng: &mut impl Rng) -> String {

@@ -26,7 +26,8 @@ use subtle::ConstantTimeEq;
 /// the host), and TR-31 export in versions A to D (A8 `!`). DUKPT data
 /// keys: the request variant only (for AES DUKPT the bidirectional key is
 /// a different key, which M0/M2 have no field to ask for). Issuer PIN
-/// data is not implemented by this client yet, so it is not declared.
+/// data and the dynamic CVV / CVC3 (PM) are not implemented by this client
+/// for key blocks yet, so they are not declared.
 pub(super) static KEY_BLOCK_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> =
     std::sync::LazyLock::new(|| {
         use crate::capabilities::{DukptKind, MacKind};
@@ -60,6 +61,17 @@ pub(super) static KEY_BLOCK_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> 
         c.operations
             .remove(&crate::types::Operation::GeneratePinData);
         c.operations.remove(&crate::types::Operation::VerifyPinData);
+        // PM (dynamic CVV / CVC3): the key-block key usage a payShield
+        // expects for its MK-DCVV is not in any public source (the manual
+        // excerpt gives the variant LMK pairs only: MK-AC 28-29 variant 1,
+        // MK-CVC3 variant 7), so a key-block LMK does not declare them.
+        for t in [
+            crate::ops::CardValidationType::DynamicCvv,
+            crate::ops::CardValidationType::DynamicCvc3,
+        ] {
+            c.card_validation_verify.remove(&t);
+        }
+        c.card_validation.dynamic_cvv_psn_zero = false;
         c
     });
 
