@@ -1371,3 +1371,134 @@ async fn reconnects_after_simulator_restart() {
     recovers(&ps).await;
     drop(tx);
 }
+
+/// PM through the backend: dynamic CVVs (PAN sequence number 00) and CVC3s
+/// the software backend generates verify on the payShield, altered ones
+/// fail; what PM cannot take is Unsupported before anything is sent.
+#[tokio::test]
+async fn dynamic_cvv_and_cvc3_verify_over_pm() {
+    let p = pair().await;
+    let imk = hex::decode("13345779133457791334577913345779").unwrap();
+    p.load("imk-dcvv", KeyUsage::EmvOther, ModesOfUse::DERIVE, &imk)
+        .await;
+    p.load(
+        "imk-cvc3",
+        KeyUsage::EmvDynamicNumbers,
+        ModesOfUse::DERIVE,
+        &imk,
+    )
+    .await;
+    // In the payShield's key table: MK-AC (109) and MK-CVC3 (709).
+    assert_eq!(
+        p.ps.keys().get(&id("imk-dcvv")).unwrap().key_type,
+        KeyType::MK_AC
+    );
+    assert_eq!(
+        p.ps.keys().get(&id("imk-cvc3")).unwrap().key_type,
+        KeyType::MK_CVC3
+    );
+    let pan = Pan::new("4761739001010010").unwrap();
+    let expiry = CardExpiry::new("2512").unwrap();
+    // Track 2 equivalent data: PAN D YYMM service code, discretionary, F pad.
+    let track =
+        TrackData::new(&hex::decode("4761739001010010D2512201000000000F").unwrap()).unwrap();
+    let kinds = [
+        (
+            "imk-dcvv",
+            CardValidationKind::DynamicCvv {
+                psn: Psn::new("00").unwrap(),
+                service_code: ServiceCode::new("201").unwrap(),
+                atc: [0xFF, 0xFE],
+            },
+        ),
+        (
+            "imk-cvc3",
+            CardValidationKind::DynamicCvc3 {
+                unpredictable_number: [0x00, 0x00, 0x12, 0x34],
+                psn: Psn::new("01").unwrap(),
+                atc: [0x00, 0x2A],
+                track_data: track,
+            },
+        ),
+    ];
+    for (key, kind) in kinds {
+        let v =
+            p.sw.generate_card_validation(GenerateCardValidationRequest {
+                key: id(key),
+                pan: pan.clone(),
+                expiry,
+                kind: kind.clone(),
+                length: CvvLength::THREE,
+            })
+            .await
+            .unwrap()
+            .value;
+        let digits = v.expose().to_owned();
+        let mut wrong = digits.clone().into_bytes();
+        wrong[2] = b'0' + (wrong[2] - b'0' + 1) % 10;
+        for (value, want) in [
+            (digits.as_str(), Verification::Verified),
+            (std::str::from_utf8(&wrong).unwrap(), Verification::Failed),
+        ] {
+            let r =
+                p.ps.verify_card_validation(VerifyCardValidationRequest {
+                    key: id(key),
+                    pan: pan.clone(),
+                    expiry,
+                    kind: kind.clone(),
+                    value: Cvv::new(value).unwrap(),
+                })
+                .await
+                .unwrap();
+            assert_eq!(r.verification, want, "{key} {value}");
+        }
+        // No host command generates them.
+        let e =
+            p.ps.generate_card_validation(GenerateCardValidationRequest {
+                key: id(key),
+                pan: pan.clone(),
+                expiry,
+                kind,
+                length: CvvLength::THREE,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    }
+    // PAN sequence number 01 for a dCVV, a 4-digit value, Amex CSC: Unsupported.
+    let verify = |kind: CardValidationKind, value: &str, key: &str| {
+        p.ps.verify_card_validation(VerifyCardValidationRequest {
+            key: id(key),
+            pan: pan.clone(),
+            expiry,
+            kind,
+            value: Cvv::new(value).unwrap(),
+        })
+    };
+    let psn01 = CardValidationKind::DynamicCvv {
+        psn: Psn::new("01").unwrap(),
+        service_code: ServiceCode::new("201").unwrap(),
+        atc: [0, 1],
+    };
+    for (kind, value, key) in [
+        (psn01.clone(), "123", "imk-dcvv"),
+        (psn01, "1234", "imk-dcvv"),
+        (CardValidationKind::AmexCscV1, "1234", "imk-dcvv"),
+    ] {
+        let e = verify(kind, value, key).await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    }
+    // The CVC3 key for a dCVV: key usage, refused before PM.
+    let e = verify(
+        CardValidationKind::DynamicCvv {
+            psn: Psn::new("00").unwrap(),
+            service_code: ServiceCode::new("201").unwrap(),
+            atc: [0, 1],
+        },
+        "123",
+        "imk-cvc3",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::KeyUsage, "{e}");
+}
