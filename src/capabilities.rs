@@ -675,6 +675,33 @@ mod tests {
     }
 
     #[test]
+    fn card_validation_limits_refuse_a_dcvv_psn_other_than_00() {
+        use crate::types::{CardExpiry, Cvv, KeyId, Pan, Psn, ServiceCode};
+        let req = |psn: &str| {
+            Request::VerifyCardValidation(VerifyCardValidationRequest {
+                key: KeyId::new("imk").unwrap(),
+                pan: Pan::new("4123456789012345").unwrap(),
+                expiry: CardExpiry::new("2512").unwrap(),
+                kind: CardValidationKind::DynamicCvv {
+                    psn: Psn::new(psn).unwrap(),
+                    service_code: ServiceCode::new("201").unwrap(),
+                    atc: [0, 1],
+                },
+                value: Cvv::new("123").unwrap(),
+            })
+        };
+        let all = Capabilities::all();
+        assert!(all.check(&req("01")).is_ok());
+        let mut ps = Capabilities::all();
+        ps.card_validation.dynamic_cvv_psn_zero = true;
+        assert!(ps.check(&req("00")).is_ok());
+        let e = ps.check(&req("01")).unwrap_err();
+        assert_eq!(e.kind(), crate::ErrorKind::Unsupported);
+        assert!(e.to_string().contains("PAN sequence number"), "{e}");
+        assert_eq!(all.intersection(&ps).card_validation, ps.card_validation);
+    }
+
+    #[test]
     fn intersection_keeps_what_both_have() {
         let mut a = Capabilities::all();
         a.pin_formats.remove(&PinBlockFormat::Iso4);
