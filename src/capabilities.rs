@@ -106,6 +106,9 @@ pub struct PinDataLimits {
     /// No expected PIN length (`pin_length`) when verifying a PIN block
     /// under a DUKPT key (the backend cannot learn that PIN's length).
     pub no_expected_length_under_dukpt: bool,
+    /// TDES PIN keys only: no ISO format 4 PIN block (an AES PIN key's) and
+    /// no AES DUKPT, even where PIN translation takes them.
+    pub tdes_pin_keys_only: bool,
 }
 
 impl PinDataLimits {
@@ -117,7 +120,27 @@ impl PinDataLimits {
                 || other.checked_decimalization_tables,
             no_expected_length_under_dukpt: self.no_expected_length_under_dukpt
                 || other.no_expected_length_under_dukpt,
+            tdes_pin_keys_only: self.tdes_pin_keys_only || other.tdes_pin_keys_only,
         }
+    }
+
+    /// Refuses a PIN block format or DUKPT kind these limits exclude.
+    fn check_pin_key(
+        self,
+        format: PinBlockFormat,
+        dukpt: Option<&crate::ops::Dukpt>,
+    ) -> Result<()> {
+        if self.tdes_pin_keys_only {
+            if format == PinBlockFormat::Iso4 {
+                return Err(unsupported(
+                    "issuer PIN data in ISO format 4 (an AES PIN key)",
+                ));
+            }
+            if dukpt.is_some_and(|d| d.ksn.is_aes()) {
+                return Err(unsupported("issuer PIN data under AES DUKPT"));
+            }
+        }
+        Ok(())
     }
 
     /// Refuses IBM 3624 parameters these limits exclude.
@@ -389,12 +412,18 @@ impl Capabilities {
             }
             Request::GeneratePinData(r) => {
                 self.check_format(r.format)?;
+                self.pin_data.check_pin_key(r.format, None)?;
                 if let Some(ibm) = r.method.ibm() {
                     self.pin_data.check_ibm(ibm, &r.pan)?;
                 }
             }
             Request::VerifyPinData(r) => {
                 self.check_format(r.format)?;
+                let dukpt = match &r.pin_key {
+                    PinKey::Dukpt(d) => Some(d),
+                    PinKey::Key(_) => None,
+                };
+                self.pin_data.check_pin_key(r.format, dukpt)?;
                 if let PinKey::Dukpt(d) = &r.pin_key {
                     self.check_dukpt(d)?;
                     if r.pin_length.is_some() && self.pin_data.no_expected_length_under_dukpt {

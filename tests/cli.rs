@@ -2056,9 +2056,9 @@ fn conformance_against_a_spawned_payshield_simulator() {
 /// `serve payshield --lmk keyblock` runs the test key-block LMK (NC check
 /// value `9D04A0…`) and the suite over it, through `?lmk=keyblock`, leaves
 /// only the two cases no payShield command covers unsupported (besides
-/// what no payShield backend declares: issuer PIN data in key-block form,
-/// ARQC generation, re-encryption, the dynamic CVV / CVC3 kinds, whose PM
-/// takes variant-LMK keys only here).
+/// what no payShield backend declares: ARQC generation, re-encryption, the
+/// dynamic CVV / CVC3 kinds, whose PM takes variant-LMK keys only here; and
+/// the issuer PIN data cases' ISO 4 / AES DUKPT parts).
 #[test]
 fn conformance_against_a_key_block_lmk_simulator() {
     let sim = Simulator::spawn(&["--lmk", "keyblock"]);

@@ -707,6 +707,12 @@ impl KeyBlockLmk {
         v
     }
 
+    /// The LMK's own AES cipher, for what the simulator protects under the
+    /// LMK directly rather than as a key block (its PIN-under-LMK scheme).
+    pub(crate) fn cipher(&self) -> Result<BlockCipher> {
+        Ok(BlockCipher::aes(&self.key)?)
+    }
+
     /// Wraps `clear` under the LMK with `header` (its version and LMK
     /// identifier are set to this LMK's) and random padding.
     pub fn wrap<R: rand::CryptoRng + ?Sized>(

@@ -25,9 +25,10 @@ use subtle::ConstantTimeEq;
 /// length is verified by generating it and comparing in constant time on
 /// the host), and TR-31 export in versions A to D (A8 `!`). DUKPT data
 /// keys: the request variant only (for AES DUKPT the bidirectional key is
-/// a different key, which M0/M2 have no field to ask for). Issuer PIN
-/// data and the dynamic CVV / CVC3 (PM) are not implemented by this client
-/// for key blocks yet, so they are not declared.
+/// a different key, which M0/M2 have no field to ask for). Issuer PIN data
+/// with TDES key blocks (V1/V2 PVKs, P0 PIN keys, B0 BDKs; no ISO format
+/// 4, no AES DUKPT there). The dynamic CVV / CVC3 (PM) are not declared:
+/// the key-block usage of their master keys is not public.
 pub(super) static KEY_BLOCK_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> =
     std::sync::LazyLock::new(|| {
         use crate::capabilities::{DukptKind, MacKind};
@@ -54,13 +55,12 @@ pub(super) static KEY_BLOCK_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> 
         ]
         .into_iter()
         .collect();
-        // The issuer PIN commands (DA/EA/GO, DE/EE, DC/EC/GQ, DG, JA/JC/JE/JG)
-        // are implemented for variant-LMK keys only: their key-block forms
-        // (`S…` PVKs and zone keys, 32-digit AES PIN blocks) are not modelled
-        // yet, so a key-block LMK does not declare issuer PIN data.
-        c.operations
-            .remove(&crate::types::Operation::GeneratePinData);
-        c.operations.remove(&crate::types::Operation::VerifyPinData);
+        // The issuer PIN commands (DA/EA/GO, DE/EE, DC/EC/GQ, DG,
+        // JA/JC/JE/JG) take TDES key blocks (the public key-block frames:
+        // V1/V2 PVKs, P0/71 PIN keys, B0 BDKs, 16-digit PIN blocks); their
+        // AES forms (32-digit blocks) have no public source and are not
+        // modelled: TDES PIN keys only.
+        c.pin_data.tdes_pin_keys_only = true;
         // PM (dynamic CVV / CVC3): the key-block key usage a payShield
         // expects for its MK-DCVV is not in any public source (the manual
         // excerpt gives the variant LMK pairs only: MK-AC 28-29 variant 1,

@@ -36,10 +36,13 @@ use crate::payshield::codec::command::{
     PvkPair, PvvGenerate, PvvVerify, PvvVerifyDukpt, RandomPin, Request as Frame,
 };
 use crate::payshield::codec::{self, reply, request as rq, CodecError};
+use crate::payshield::keyblock::header_of;
 use crate::payshield::keytable::TableKey;
 use crate::payshield::lmk::KeyType;
 use crate::rules::{self, Purpose};
-use crate::types::{EncryptedPinBlock, Pan, PinLength, PinOffset, Pvki, Pvv, Verification};
+use crate::types::{
+    EncryptedPinBlock, KeyAlgorithm, Pan, PinLength, PinOffset, Pvki, Pvv, Verification,
+};
 use zeroize::Zeroizing;
 
 /// The double-length PVK warning of DE, EE, DA, EA, GO (the manual's notes:
@@ -83,6 +86,36 @@ impl PayShieldBackend {
     /// Sends one issuer PIN command: `00` (and the `02` warning on the IBM
     /// commands) is the answer's body, `01` is [`Verification::Failed`],
     /// any other code the command's error.
+    /// True for a terminal PIN key: key type 002 under a variant LMK, a key
+    /// block of the Thales TPK usage `71` under a key-block LMK (a `P0` key
+    /// block is taken as a zone key).
+    fn is_tpk(&self, k: &TableKey) -> bool {
+        if self.is_key_block() {
+            header_of(&k.key).is_some_and(|h| &h.usage == b"71")
+        } else {
+            k.key_type == KeyType::TPK
+        }
+    }
+
+    /// What the commands cannot take, whatever the LMK: a Visa PVK that is
+    /// not double length; and (key-block LMK) a PVK or PIN key that is not
+    /// TDES (the AES forms of these commands are not modelled).
+    fn check_pin_keys(&self, scheme: PinScheme, pvk: &TableKey, pin_key: &TableKey) -> Result<()> {
+        if scheme == PinScheme::VisaPvv && pvk.attributes.algorithm != KeyAlgorithm::Tdes2 {
+            return Err(Error::unsupported(
+                "the payShield's Visa PVV commands take a double-length PVK",
+            ));
+        }
+        for k in [pvk, pin_key] {
+            if !k.attributes.algorithm.is_tdes() {
+                return Err(Error::unsupported(
+                    "issuer PIN commands with AES keys (32-digit PIN blocks) are not modelled",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     async fn pin_command(&self, cmd: PinCommand) -> Result<(Verification, Vec<u8>)> {
         let code = cmd.code();
         let mut b = Vec::with_capacity(200);
@@ -120,7 +153,7 @@ impl PayShieldBackend {
             format,
             account: Zeroizing::new(*account),
         };
-        self.lmk_pin(if key.key_type == KeyType::TPK {
+        self.lmk_pin(if self.is_tpk(key) {
             PinCommand::Jc(t)
         } else {
             PinCommand::Je(t)
@@ -219,16 +252,12 @@ impl PayShieldBackend {
         rules::check(&r.encryption_key, &pek.attributes, Purpose::PinEncrypt)?;
         if r.method.incoming_block().is_some() {
             rules::check(&r.encryption_key, &pek.attributes, Purpose::PinDecrypt)?;
-        } else if pek.key_type != KeyType::ZPK {
+        } else if self.is_tpk(&pek) {
             return Err(Error::unsupported(
                 "a payShield puts a PIN under the LMK into a PIN block under a ZPK only (JG); the encryption key is not a ZPK",
             ));
         }
-        if scheme == PinScheme::VisaPvv && pvk.key.scheme.key_len() != 16 {
-            return Err(Error::unsupported(
-                "the payShield's Visa PVV commands take a double-length PVK",
-            ));
-        }
+        self.check_pin_keys(scheme, &pvk, &pek)?;
         let format = *fmt_code(r.format, self.is_key_block())?;
         let account = Zeroizing::new(codec::account_field(r.pan.expose()));
         let (lmk_pin, pin_data) = match &r.method {
@@ -324,11 +353,7 @@ impl PayShieldBackend {
             &pvk.attributes,
             Purpose::pin_data(scheme, false),
         )?;
-        if scheme == PinScheme::VisaPvv && pvk.key.scheme.key_len() != 16 {
-            return Err(Error::unsupported(
-                "the payShield's Visa PVV commands take a double-length PVK",
-            ));
-        }
+        self.check_pin_keys(scheme, &pvk, &pvk)?;
         let format = *fmt_code(r.format, self.is_key_block())?;
         let account = Zeroizing::new(codec::account_field(r.pan.expose()));
         let block: [u8; 8] = r
@@ -353,7 +378,8 @@ impl PayShieldBackend {
             PinKey::Key(id) => {
                 let k = self.key(id)?;
                 rules::check(id, &k.attributes, Purpose::PinDecrypt)?;
-                let tpk = k.key_type == KeyType::TPK;
+                self.check_pin_keys(scheme, &pvk, &k)?;
+                let tpk = self.is_tpk(&k);
                 if tpk && r.pin_length.is_some() {
                     return Err(Error::unsupported(
                         "an expected PIN length for a PIN block under a TPK (a payShield states a PIN's length when translating it to a ZPK)",

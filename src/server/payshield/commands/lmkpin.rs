@@ -11,11 +11,14 @@
 //! than the longest PIN, bound to the account number (BA and NG take it).
 //! Digit `i` is `p[i] + k[i] mod 10`, where `p` = the PIN length − 4, the
 //! PIN digits, then zeros, and `k` = the nibbles (mod 10) of
-//! `TDES(LMK 02-03, FFFF ‖ account number)`. A host never reads the field,
+//! `TDES(LMK 02-03, FFFF ‖ account number)` (with a key-block LMK: of
+//! `AES(LMK, FFFF ‖ account number ‖ FF…)`, the leftmost 8 bytes). A host
+//! never reads the field,
 //! so the client works the same against a real HSM; frames from another
 //! HSM carry PINs this simulator decrypts to other values (the golden-frame
 //! tests re-encrypt ThalesSim's PINs with BA first).
 
+use super::kb::Use;
 use super::{err, pin_format, Code, Res, Sim};
 use crate::algo::cipher::BlockCipher;
 use crate::algo::pinblock;
@@ -55,11 +58,19 @@ impl Sim {
                 *b = ((hi - b'0') << 4) | (lo - b'0');
             }
         }
-        let c = self
-            .lmk
-            .pair_cipher(PAIR_02_03, 0)
-            .map_err(|_| err::INPUT)?;
-        c.encrypt8(&mut block).map_err(|_| err::INPUT)?;
+        if let Some(kb) = &self.key_block_lmk {
+            let mut wide = [0xFFu8; 16];
+            wide[..8].copy_from_slice(&block);
+            let c = kb.cipher().map_err(|_| err::INPUT)?;
+            c.encrypt_ecb(&mut wide).map_err(|_| err::INPUT)?;
+            block.copy_from_slice(&wide[..8]);
+        } else {
+            let c = self
+                .lmk
+                .pair_cipher(PAIR_02_03, 0)
+                .map_err(|_| err::INPUT)?;
+            c.encrypt8(&mut block).map_err(|_| err::INPUT)?;
+        }
         let mut k = Zeroizing::new([0u8; 16]);
         for (pair, b) in k.chunks_exact_mut(2).zip(block) {
             if let [hi, lo] = pair {
@@ -122,7 +133,7 @@ impl Sim {
     /// JC (TPK, parity error 10) / JE (ZPK, 10): a PIN block to the LMK.
     pub(super) fn to_lmk(&self, j: &PinToLmk, kt: KeyType) -> Res {
         let f = pin_format(&j.format)?;
-        let key = self.key(kt, &j.key, err::SRC_PARITY)?;
+        let key = self.pin_key(kt, &j.key, err::SRC_PARITY, Use::Decrypt)?;
         let c = BlockCipher::tdes(&key).map_err(|_| err::KEY_LEN)?;
         let pan = pan_of(&j.account)?;
         let pin = pinblock::decrypt_pin_block(&c, f, &j.pin_block, Some(&pan))
@@ -134,7 +145,7 @@ impl Sim {
     /// as ut-codec-payshield's JG table says).
     pub(super) fn jg(&self, j: &PinFromLmk) -> Res {
         let f = pin_format(&j.format)?;
-        let zpk = self.key(KeyType::ZPK, &j.zpk, err::DST_PARITY)?;
+        let zpk = self.pin_key(KeyType::ZPK, &j.zpk, err::DST_PARITY, Use::Encrypt)?;
         let pin = self.decrypt_pin(&j.pin, &j.account)?;
         let c = BlockCipher::tdes(&zpk).map_err(|_| err::KEY_LEN)?;
         let pan = pan_of(&j.account)?;

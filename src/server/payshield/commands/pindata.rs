@@ -26,6 +26,7 @@
 //!   DE, EE, DA, EA, GO, as the manual's notes say; DC, EC, GQ, DG need a
 //!   double-length PVK (`27` otherwise).
 
+use super::kb::Use;
 use super::lmkpin::pan_of;
 use super::{err, pin_format, Code, Fail, Res, Sim};
 use crate::algo::cipher::BlockCipher;
@@ -114,20 +115,87 @@ fn pan(account: &[u8; 12]) -> Result<Pan, Code> {
     Pan::new(&pan_of(account)?).map_err(|_| err::INPUT)
 }
 
+/// The key-block usages (TR-31) of the keys of the issuer PIN commands
+/// under a key-block LMK, by the variant key type a command names: a TPK
+/// is `P0` or `71` (the Thales TPK usage of ut-codec-payshield test.js
+/// @4063d5b8 L879 and of the public DA/DC/JC key-block frames), a ZPK
+/// `P0`, a BDK `B0`.
+fn pin_key_usages(kt: KeyType) -> &'static [&'static [u8; 2]] {
+    if kt == KeyType::TPK {
+        &[b"P0", b"71"]
+    } else if kt == KeyType::BDK {
+        &[b"B0"]
+    } else {
+        &[b"P0"]
+    }
+}
+
+/// The PVK usage of the IBM 3624 commands (DA, EA, GO, DE, EE): `V1`, as
+/// the public key-block frames carry (ut-codec-payshield test.js
+/// `S00072V1TN00E…`).
+const IBM_PVK: &[&[u8; 2]] = &[b"V1"];
+/// The PVK usage of the Visa PVV commands (DC, EC, GQ, DG): `V2` (the
+/// public key-block frames: `S00072V2TN00E…`).
+const VISA_PVK: &[&[u8; 2]] = &[b"V2"];
+
 impl Sim {
-    /// A PVK of the IBM commands (16H or 1A+32H/48H, LMK 14-15).
-    fn ibm_pvk(&self, k: &EncryptedKey, parity: Code) -> Result<BlockCipher, Code> {
-        let key = self.key(KeyType::TPK, k, parity)?;
-        BlockCipher::tdes(&key).map_err(|_| err::KEY_LEN)
+    /// A TDES key of an issuer PIN command. Variant LMK: key type `kt`
+    /// (parity error `parity`). Key-block LMK: a key block with one of
+    /// `usages` (else `A6`), a mode of use allowing `what` (else `A8`),
+    /// algorithm `T` (else `A7`: the AES forms of these commands, with
+    /// 32-digit PIN blocks, are not modelled).
+    fn cmd_key(
+        &self,
+        kt: KeyType,
+        usages: &[&[u8; 2]],
+        k: &EncryptedKey,
+        parity: Code,
+        what: Use,
+    ) -> Result<Zeroizing<Vec<u8>>, Code> {
+        if self.key_block_lmk.is_none() {
+            return self.key(kt, k, parity);
+        }
+        let c = self.kb_key_with(k, usages, what)?;
+        if c.algorithm != b'T' {
+            return Err(err::KB_ALGORITHM);
+        }
+        Ok(c.key)
     }
 
-    /// A PVK pair of the Visa commands: double length only (`27`).
-    fn visa_pvk(&self, p: &PvkPair, parity: Code) -> Result<BlockCipher, Code> {
+    /// The PIN key (TPK, ZPK) or BDK of an issuer PIN command, for `what`.
+    pub(super) fn pin_key(
+        &self,
+        kt: KeyType,
+        k: &EncryptedKey,
+        parity: Code,
+        what: Use,
+    ) -> Result<Zeroizing<Vec<u8>>, Code> {
+        self.cmd_key(kt, pin_key_usages(kt), k, parity, what)
+    }
+
+    /// A PVK of the IBM commands (16H or 1A+32H/48H, LMK 14-15; `V1` in a
+    /// key block) and its length in bytes.
+    fn ibm_pvk(
+        &self,
+        k: &EncryptedKey,
+        parity: Code,
+        what: Use,
+    ) -> Result<(BlockCipher, usize), Code> {
+        let key = self.cmd_key(KeyType::TPK, IBM_PVK, k, parity, what)?;
+        Ok((
+            BlockCipher::tdes(&key).map_err(|_| err::KEY_LEN)?,
+            key.len(),
+        ))
+    }
+
+    /// A PVK pair of the Visa commands (`V2` in a key block): double length
+    /// only (`27`).
+    fn visa_pvk(&self, p: &PvkPair, parity: Code, what: Use) -> Result<BlockCipher, Code> {
         let key = match p {
-            PvkPair::Key(k) => self.key(KeyType::TPK, k, parity)?,
+            PvkPair::Key(k) => self.cmd_key(KeyType::TPK, VISA_PVK, k, parity, what)?,
             PvkPair::Pair(a, b) => {
-                let mut k = self.key(KeyType::TPK, a, parity)?;
-                k.extend_from_slice(&self.key(KeyType::TPK, b, parity)?);
+                let mut k = self.cmd_key(KeyType::TPK, VISA_PVK, a, parity, what)?;
+                k.extend_from_slice(&self.cmd_key(KeyType::TPK, VISA_PVK, b, parity, what)?);
                 k
             }
         };
@@ -140,6 +208,9 @@ impl Sim {
     fn table(&self, t: &[u8; 16]) -> Result<DecimalizationTable, Code> {
         let digits: Zeroizing<[u8; 16]> = if t.iter().all(u8::is_ascii_digit) {
             Zeroizing::new(*t)
+        } else if self.key_block_lmk.is_some() {
+            // An encrypted table under a key-block LMK: not modelled.
+            return Err(TABLE);
         } else {
             let mut b: [u8; 8] = decode_hex("decimalisation table", t)
                 .map_err(|_| TABLE)?
@@ -233,7 +304,7 @@ impl Sim {
         ksn: &crate::payshield::codec::command::KsnField,
     ) -> Result<BlockCipher, Code> {
         let ksn = super::card::ksn_register(ksn)?;
-        let bdk = self.key(KeyType::BDK, bdk, err::SRC_PARITY)?;
+        let bdk = self.pin_key(KeyType::BDK, bdk, err::SRC_PARITY, Use::Derive)?;
         if bdk.len() != 16 {
             return Err(err::KEY_LEN);
         }
@@ -264,10 +335,9 @@ impl Sim {
         if !(4..=12).contains(&max) {
             return Err(err::INPUT.into());
         }
-        let key = self.key(kt, &v.pin_key, err::SRC_PARITY)?;
+        let key = self.pin_key(kt, &v.pin_key, err::SRC_PARITY, Use::Decrypt)?;
         let kc = BlockCipher::tdes(&key).map_err(|_| err::KEY_LEN)?;
-        let pvk_len = v.pvk.bytes.len();
-        let pvk = self.ibm_pvk(&v.pvk, err::DST_PARITY)?;
+        let (pvk, pvk_len) = self.ibm_pvk(&v.pvk, err::DST_PARITY, Use::Verify)?;
         let (p, check) = self.ibm_params(&v.data)?;
         let pin = Self::block_pin(&kc, &v.format, &v.pin_block, &v.data.account)?;
         Self::ibm_verify(&pvk, pvk_len, &p, &pin, check..=max, &v.offset)
@@ -276,8 +346,7 @@ impl Sim {
     /// GO mode 0 (BDK parity 10, PVK parity 11).
     pub(super) fn go(&self, v: &IbmVerifyDukpt) -> Res {
         let kc = self.dukpt_cipher(&v.bdk, &v.ksn)?;
-        let pvk_len = v.pvk.bytes.len();
-        let pvk = self.ibm_pvk(&v.pvk, err::DST_PARITY)?;
+        let (pvk, pvk_len) = self.ibm_pvk(&v.pvk, err::DST_PARITY, Use::Verify)?;
         let (p, check) = self.ibm_params(&v.data)?;
         let pin = Self::block_pin(&kc, &v.format, &v.pin_block, &v.data.account)?;
         Self::ibm_verify(&pvk, pvk_len, &p, &pin, check..=12, &v.offset)
@@ -286,7 +355,7 @@ impl Sim {
     /// DE: the offset of a PIN under the LMK, of the PIN's length (PVK
     /// parity 10).
     pub(super) fn de(&self, d: &IbmOffset) -> Res {
-        let pvk = self.ibm_pvk(&d.pvk, err::SRC_PARITY)?;
+        let (pvk, pvk_len) = self.ibm_pvk(&d.pvk, err::SRC_PARITY, Use::Generate)?;
         let (p, check) = self.ibm_params(&d.data)?;
         let pin = self.decrypt_pin(&d.pin, &d.data.account)?;
         if pin.digits().len() < check {
@@ -294,13 +363,13 @@ impl Sim {
         }
         let offset =
             pinverify::ibm3624_offset(&pvk, &p.algo(), &pin, None).map_err(|_| err::INPUT)?;
-        answer(d.pvk.bytes.len(), offset_field(&offset).to_vec())
+        answer(pvk_len, offset_field(&offset).to_vec())
     }
 
     /// EE: the PIN an offset gives, of the offset's length, under the LMK
     /// (PVK parity 10).
     pub(super) fn ee(&self, d: &IbmDerive) -> Res {
-        let pvk = self.ibm_pvk(&d.pvk, err::SRC_PARITY)?;
+        let (pvk, pvk_len) = self.ibm_pvk(&d.pvk, err::SRC_PARITY, Use::Generate)?;
         let (p, check) = self.ibm_params(&d.data)?;
         let offset: PinOffset = offset_from_field(&d.offset).map_err(|_| err::INPUT)?;
         if check > offset.len() {
@@ -309,14 +378,14 @@ impl Sim {
         let pin = pinverify::ibm3624_pin_from_offset(&pvk, &p.algo(), &offset, None)
             .map_err(|_| err::INPUT)?;
         let lmk_pin = self.encrypt_pin(&pin, &d.data.account)?;
-        answer(d.pvk.bytes.len(), lmk_pin.as_bytes().to_vec())
+        answer(pvk_len, lmk_pin.as_bytes().to_vec())
     }
 
     /// DC (TPK) / EC (ZPK): PIN key parity 10, PVK parity 11.
     pub(super) fn pvv_verify_block(&self, v: &PvvVerify, kt: KeyType) -> Res {
-        let key = self.key(kt, &v.pin_key, err::SRC_PARITY)?;
+        let key = self.pin_key(kt, &v.pin_key, err::SRC_PARITY, Use::Decrypt)?;
         let kc = BlockCipher::tdes(&key).map_err(|_| err::KEY_LEN)?;
-        let pvk = self.visa_pvk(&v.pvk, err::DST_PARITY)?;
+        let pvk = self.visa_pvk(&v.pvk, err::DST_PARITY, Use::Verify)?;
         let pin = Self::block_pin(&kc, &v.format, &v.pin_block, &v.account)?;
         let ok =
             pinverify::visa_pvv_verify(&pvk, &pan(&v.account)?, pvki(v.pvki)?, &pin, &pvv(&v.pvv)?)
@@ -327,7 +396,7 @@ impl Sim {
     /// GQ mode 0 (BDK parity 10, PVK parity 11).
     pub(super) fn gq(&self, v: &PvvVerifyDukpt) -> Res {
         let kc = self.dukpt_cipher(&v.bdk, &v.ksn)?;
-        let pvk = self.visa_pvk(&v.pvk, err::DST_PARITY)?;
+        let pvk = self.visa_pvk(&v.pvk, err::DST_PARITY, Use::Verify)?;
         let pin = Self::block_pin(&kc, &v.format, &v.pin_block, &v.account)?;
         let ok =
             pinverify::visa_pvv_verify(&pvk, &pan(&v.account)?, pvki(v.pvki)?, &pin, &pvv(&v.pvv)?)
@@ -337,7 +406,7 @@ impl Sim {
 
     /// DG: the PVV of a PIN under the LMK (PVK parity 10).
     pub(super) fn dg(&self, g: &PvvGenerate) -> Res {
-        let pvk = self.visa_pvk(&g.pvk, err::SRC_PARITY)?;
+        let pvk = self.visa_pvk(&g.pvk, err::SRC_PARITY, Use::Generate)?;
         let pin = self.decrypt_pin(&g.pin, &g.account)?;
         let v = pinverify::visa_pvv(&pvk, &pan(&g.account)?, pvki(g.pvki)?, &pin)
             .map_err(|_| err::INPUT)?;
