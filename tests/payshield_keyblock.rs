@@ -316,3 +316,119 @@ proptest! {
         prop_assert_eq!(codec::round_trip_mismatch(&body), None);
     }
 }
+
+/// The dinamo DA request (`EFT/da_db.sh` @9c182fc5: a PIN block under the
+/// test-LMK TPK `20A44F1C…`, PVK `2323…9898`, offset 0463, whose answer
+/// `02` — verified, with the double-length PVK warning — was reconstructed
+/// under the variant test LMK, see `tests/payshield_golden/DA.txt`) with
+/// its keys as TDES key blocks of the issuer PIN commands' usages and its
+/// decimalisation table in the clear (`0123456789012345`, what the frame's
+/// encrypted table decrypts to). The same answer comes back; a key of
+/// another usage, algorithm or mode of use is refused with the key-block
+/// error codes, never verified.
+#[test]
+fn issuer_pin_commands_take_tdes_key_blocks_of_their_usage() {
+    let sim = kb_sim();
+    let tpk = hex::decode("20A44F1C7A9B2F317A80230D203BC7AE").unwrap();
+    let pvk = hex::decode("23233232454554546767767689899898").unwrap();
+    let da = |tpk: &EncryptedKey, pvk: &EncryptedKey, offset: &str| {
+        format!(
+            "DA{}{}123D470E8524DF31D00104990000000123{}5799900000N0{offset}FFFFFFFF",
+            tpk.to_text(),
+            pvk.to_text(),
+            "0123456789012345"
+        )
+        .into_bytes()
+    };
+    let good_tpk = block(b"71", b'T', b'B', &tpk);
+    let good_pvk = block(b"V1", b'T', b'C', &pvk);
+    assert_eq!(code(&sim, &da(&good_tpk, &good_pvk, "0463")), "02");
+    // A P0 key serves as the TPK too; a wrong offset does not verify.
+    let p0 = block(b"P0", b'T', b'B', &tpk);
+    assert_eq!(code(&sim, &da(&p0, &good_pvk, "0463")), "02");
+    assert_eq!(code(&sim, &da(&good_tpk, &good_pvk, "0464")), "01");
+    for (tpk, pvk, want) in [
+        // A Visa PVK (V2) in an IBM command, a PIN key as the PVK, a PVK
+        // as the PIN key: key usage.
+        (&good_tpk, &block(b"V2", b'T', b'C', &pvk), "A6"),
+        (&good_tpk, &block(b"P0", b'T', b'B', &pvk), "A6"),
+        (&block(b"V1", b'T', b'C', &tpk), &good_pvk, "A6"),
+        // Modes of use: a PVK for generation only, a PIN key for
+        // encryption only.
+        (&good_tpk, &block(b"V1", b'T', b'G', &pvk), "A8"),
+        (&block(b"71", b'T', b'E', &tpk), &good_pvk, "A8"),
+        // An AES PIN key: the AES forms are not modelled.
+        (&block(b"P0", b'A', b'B', &tpk), &good_pvk, "A7"),
+    ] {
+        assert_eq!(code(&sim, &da(tpk, pvk, "0463")), want);
+    }
+    // Variant-LMK keys are refused under the key-block LMK.
+    let variant = EncryptedKey::parse("UE24F4BD5EF6E98BA24E18EE874606B2E").unwrap();
+    assert_ne!(code(&sim, &da(&variant, &good_pvk, "0463")), "02");
+    // An encrypted decimalisation table is not modelled under a key-block
+    // LMK: 25 (the dinamo frame's table).
+    let enc_table = String::from_utf8(da(&good_tpk, &good_pvk, "0463"))
+        .unwrap()
+        .replace("0123456789012345", "FD64FC3FAD504BB3");
+    assert_eq!(code(&sim, enc_table.as_bytes()), "25");
+}
+
+/// PINs under the key-block LMK: JE takes a PIN block under a P0 key to
+/// the LMK, DG gives its PVV under a V2 PVK, and JG puts it back under the
+/// P0 key: the same PIN comes out, and the PVV is the variant-LMK
+/// simulator's for the same clear keys. The encrypted PIN differs from the
+/// variant LMK's (the simulator's own scheme binds it to the LMK).
+#[test]
+fn pins_under_the_key_block_lmk_round_trip() {
+    use paycrypto::algo::cipher::BlockCipher;
+    use paycrypto::algo::pinblock::{decrypt_pin_block, encrypt_pin_block, PinBlockFormat};
+    use paycrypto::types::Pin;
+    let kb = kb_sim();
+    let var = Sim::new(VariantLmk::test_lmk(), 4);
+    let zpk = hex::decode("13345779133457791334577913345779").unwrap();
+    let pvk = hex::decode("0123456789ABCDEFFEDCBA9876543210").unwrap();
+    let c = BlockCipher::tdes(&zpk).unwrap();
+    let pan = "4003000123456781";
+    let account = "300012345678";
+    let pin = Pin::new("1234").unwrap();
+    let blk =
+        encrypt_pin_block(&c, PinBlockFormat::Iso0, &pin, Some(pan), &mut rand::rng()).unwrap();
+    let blk_hex = hex::encode_upper(blk.as_bytes());
+    let keys = |kb_lmk: bool| -> (String, String) {
+        if kb_lmk {
+            (
+                block(b"P0", b'T', b'B', &zpk).to_text(),
+                block(b"V2", b'T', b'C', &pvk).to_text(),
+            )
+        } else {
+            let l = VariantLmk::test_lmk();
+            (
+                l.encrypt_key(KeyType::ZPK, KeyScheme::U, &zpk)
+                    .unwrap()
+                    .to_text(),
+                l.encrypt_key(KeyType::TPK, KeyScheme::U, &pvk)
+                    .unwrap()
+                    .to_text(),
+            )
+        }
+    };
+    let mut lmk_pins = Vec::new();
+    let mut pvvs = Vec::new();
+    for (sim, kb_lmk) in [(&kb, true), (&var, false)] {
+        let (z, p) = keys(kb_lmk);
+        let (e, lmk_pin) = ask(sim, format!("JE{z}{blk_hex}01{account}").as_bytes());
+        assert_eq!(e, "00");
+        let lmk_pin = String::from_utf8(lmk_pin).unwrap();
+        let (e, pvv) = ask(sim, format!("DG{p}{lmk_pin}{account}1").as_bytes());
+        assert_eq!(e, "00");
+        let (e, out) = ask(sim, format!("JG{z}01{account}{lmk_pin}").as_bytes());
+        assert_eq!(e, "00");
+        let out = hex::decode(&out[..16]).unwrap();
+        let back = decrypt_pin_block(&c, PinBlockFormat::Iso0, &out, Some(pan)).unwrap();
+        assert_eq!(back, pin);
+        lmk_pins.push(lmk_pin);
+        pvvs.push(pvv);
+    }
+    assert_ne!(lmk_pins[0], lmk_pins[1], "bound to the LMK");
+    assert_eq!(pvvs[0], pvvs[1], "the same PVV under either LMK");
+}
