@@ -1,7 +1,12 @@
-//! Issuer PIN data on a payShield with a variant LMK: generation and
+//! Issuer PIN data on a payShield (variant LMK, or key-block LMK with TDES
+//! key blocks: V1/V2 PVKs, P0 PIN keys, B0 BDKs): generation and
 //! verification composed of host commands so that only enciphered PINs
 //! cross the wire (PIN blocks under zone or terminal keys, PINs under the
-//! LMK, which the host never reads).
+//! LMK, which the host never reads). Under a key-block LMK a `P0` key is
+//! a zone key (EA, EC, JE, JG) and a `71` key a terminal key (DA, DC, JC);
+//! AES PIN keys (ISO format 4, 32-digit PIN blocks) and AES DUKPT are not
+//! modelled for these commands (declared:
+//! [`PinDataLimits::tdes_pin_keys_only`](crate::capabilities::PinDataLimits::tdes_pin_keys_only)).
 //!
 //! | request | commands |
 //! |---|---|

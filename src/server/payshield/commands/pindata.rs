@@ -25,6 +25,13 @@
 //! - `02` (a double or triple length PVK: a warning, the answer follows) on
 //!   DE, EE, DA, EA, GO, as the manual's notes say; DC, EC, GQ, DG need a
 //!   double-length PVK (`27` otherwise).
+//! - Key-block LMK: the keys are TDES key blocks whose usage fits the field
+//!   (PVK `V1` for the IBM commands, `V2` for the Visa ones, as the public
+//!   key-block frames carry; PIN keys `P0`, a TPK also `71`; BDKs `B0`),
+//!   else `A6`; the mode of use must allow what the command does (`A8`);
+//!   an AES key is `A7` (the commands' AES forms are not modelled); an
+//!   encrypted decimalisation table is `25` (its key-block form is not
+//!   modelled).
 
 use super::kb::Use;
 use super::lmkpin::pan_of;
