@@ -2784,3 +2784,97 @@ fn load_against_a_spawned_aws_emulator_deletes_its_keys() {
         .success()
         .stdout(contains("errors: 0"));
 }
+
+/// PM on the payShield simulator through the CLI: the jPOS dCVV (422) and
+/// 3-digit CVC3 (464) verify, altered values fail, generation is
+/// unsupported (no host command), a dCVV with PAN sequence number 01 too.
+#[test]
+fn dynamic_cvv_and_cvc3_verify_on_a_payshield() {
+    let sim = Simulator::spawn(&[]);
+    let keys = tmp(
+        "ps-dyn-keys.json",
+        &format!(
+            r#"{{"keys": {{
+                "imk-dcvv": {{"usage": "E6", "clear": "{ZPK}"}},
+                "imk-cvc3": {{"usage": "E4", "clear": "{ZPK}"}}
+            }}}}"#
+        ),
+    );
+    let url = sim.url();
+    let k = keys.to_str().unwrap();
+    let dcvv = [
+        "--backend",
+        &url,
+        "--keys",
+        k,
+        "--key",
+        "imk-dcvv",
+        "--kind",
+        "dynamic-cvv",
+        "--pan",
+        "1234567890123456",
+        "--expiry",
+        "1310",
+        "--service-code",
+        "226",
+        "--atc",
+        "3210",
+    ];
+    let cvc3 = [
+        "--backend",
+        &url,
+        "--keys",
+        k,
+        "--key",
+        "imk-cvc3",
+        "--kind",
+        "dynamic-cvc3",
+        "--pan",
+        "1234567890123456",
+        "--psn",
+        "00",
+        "--atc",
+        "2710",
+        "--un",
+        "00002710",
+        "--track-data",
+        "1234567890123456D12012061000110000000F",
+    ];
+    for (args, psn, value, wrong) in [
+        (&dcvv[..], Some("00"), "422", "423"),
+        (&cvc3[..], None, "464", "465"),
+    ] {
+        let psn: Vec<&str> = psn.map(|p| vec!["--psn", p]).unwrap_or_default();
+        bin()
+            .args(["cvv", "verify"])
+            .args(args)
+            .args(&psn)
+            .args(["--value", value])
+            .assert()
+            .success()
+            .stdout(contains("verified"));
+        bin()
+            .args(["cvv", "verify"])
+            .args(args)
+            .args(&psn)
+            .args(["--value", wrong])
+            .assert()
+            .code(1)
+            .stdout(contains("failed"));
+        bin()
+            .args(["cvv", "generate"])
+            .args(args)
+            .args(&psn)
+            .assert()
+            .code(3)
+            .stderr(contains("unsupported"));
+    }
+    bin()
+        .args(["cvv", "verify"])
+        .args(dcvv)
+        .args(["--psn", "01", "--value", "422"])
+        .assert()
+        .code(3)
+        .stderr(contains("PAN sequence number"));
+    let _ = std::fs::remove_file(keys);
+}
