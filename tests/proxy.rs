@@ -16,6 +16,7 @@
 
 use paycrypto::algo::cipher::BlockCipher;
 use paycrypto::algo::pinblock::encrypt_pin_block;
+use paycrypto::algo::{cvv, emv};
 use paycrypto::aws::AwsBackend;
 use paycrypto::layers::{BreakerConfig, DiscrepancyReport, Failover, Shadow};
 use paycrypto::payshield::{KeyTable, PayShieldBackend, PayShieldConfig};
@@ -100,6 +101,60 @@ fn commands(ps: &PayShieldBackend) -> Vec<(&'static str, Vec<u8>)> {
     ] {
         let m = format!("M601131003{mac}{:04X}{msg}", msg.len());
         out.push(("M6", m.into_bytes()));
+    }
+    out
+}
+
+/// PM frames (scheme 0: Visa dCVV; scheme 1 version 2: Mastercard CVC3)
+/// with the right value and an altered one, under the fixed test IMKs.
+fn pm_frames(ps: &PayShieldBackend) -> Vec<String> {
+    let dcvv_mk = lmk_key(ps, Role::ImkDcvv);
+    let cvc3_mk = lmk_key(ps, Role::ImkCvc3);
+    let altered = |v: &str| {
+        let mut b = v.as_bytes().to_vec();
+        let last = b.len() - 1;
+        b[last] = b'0' + (b[last] - b'0' + 1) % 10;
+        String::from_utf8(b).unwrap()
+    };
+    let icc = |role: Role, psn: &str| {
+        emv::derive_icc_mk(
+            &role.fixed_clear(),
+            PAN,
+            Some(psn),
+            emv::MkDerivation::OptionA,
+        )
+        .unwrap()
+    };
+    let mut d = [0u8; 3];
+    cvv::generate_dcvv_digits(
+        icc(Role::ImkDcvv, "00").as_slice(),
+        PAN,
+        &[0x01, 0x2C],
+        "2512",
+        "201",
+        &mut d,
+    )
+    .unwrap();
+    let dcvv = String::from_utf8(d.to_vec()).unwrap();
+    let track = hex::decode(format!("{PAN}D2512201000000000F")).unwrap();
+    let full = emv::mastercard_cvc3_from_track(
+        icc(Role::ImkCvc3, "01").as_slice(),
+        &track,
+        &[0, 0, 0x12, 0x34],
+        &[0x00, 0x2A],
+    )
+    .unwrap();
+    let cvc3 = String::from_utf8(full[2..].to_vec()).unwrap();
+    let mut out = Vec::new();
+    for v in [dcvv.clone(), altered(&dcvv)] {
+        out.push(format!("PM00{dcvv_mk}A{PAN};2512201000300{v}"));
+    }
+    for v in [cvc3.clone(), altered(&cvc3)] {
+        out.push(format!(
+            "PM12{cvc3_mk}A{PAN};01{:03}{}0000123400042XX{v}",
+            track.len(),
+            hex::encode_upper(&track)
+        ));
     }
     out
 }
@@ -222,6 +277,9 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
             _ => {}
         }
     }
+    // PM: a Visa dCVV and a Mastercard CVC3 of the fixed test IMKs (the
+    // crate's algorithms), right and altered.
+    verifies.extend(pm_frames(&r.ps));
     let mut failed_verifications = 0;
     for body in &verifies {
         let via_proxy = call(&mut gw, body.as_bytes()).await;
@@ -229,7 +287,10 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
         assert_eq!(via_proxy, want, "{}: byte-identical", &body[..2]);
         failed_verifications += usize::from(&via_proxy[6..8] == b"01");
     }
-    assert_eq!(failed_verifications, 3, "the wrong CVVs fail, as a value");
+    assert_eq!(
+        failed_verifications, 5,
+        "the wrong CVVs, dCVV and CVC3 fail, as a value"
+    );
 
     // Not modelled: passed through byte for byte.
     for body in [b"NC".to_vec(), b"B20005HELLO".to_vec(), b"ZZ".to_vec()] {

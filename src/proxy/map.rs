@@ -1,7 +1,7 @@
 //! payShield host commands to typed requests and back.
 //!
 //! [`to_request`] turns a parsed host command the proxy models (CA/CC, CW/CY,
-//! M6/M8) into a typed [`Request`] whose keys are named through the
+//! PM, M6/M8) into a typed [`Request`] whose keys are named through the
 //! [`KeyMap`]; [`from_raw`] reads the primary's raw answer into the typed
 //! [`Response`] the shadow compares; [`encode`] writes a typed answer (the
 //! candidate's, after a failover) in the payShield reply format, with the
@@ -10,13 +10,15 @@
 use super::KeyMap;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
-use crate::payshield::codec::command::{CardValidation, Command, Cvk, MacCommand, PinTranslate};
+use crate::payshield::codec::command::{
+    CardValidation, Command, Cvk, DynamicCvvVerify, DynamicFields, MacCommand, PinTranslate,
+};
 use crate::payshield::codec::reply::{encode_pin_translation, PinTranslation};
 use crate::payshield::codec::{self, decode_hex, push_hex};
 use crate::payshield::{KeyTable, RawResponse};
 use crate::types::{
-    CardExpiry, Cvv, CvvLength, EncryptedPinBlock, Iso9797Padding, KeyId, Pan, PinBlockFormat,
-    ServiceCode, Verification,
+    CardExpiry, Cvv, CvvLength, EncryptedPinBlock, Iso9797Padding, KeyId, Pan, PinBlockFormat, Psn,
+    ServiceCode, TrackData, Verification,
 };
 
 /// What the proxy needs of the command to write a reply for it.
@@ -117,6 +119,69 @@ fn card(keys: &KeyMap, c: &CardValidation) -> Option<(Request, Shape)> {
     })
 }
 
+/// The 2-byte ATC of a decimal ATC field (see the simulator's PM notes).
+fn atc_of(digits: &[u8]) -> Option<[u8; 2]> {
+    let n: u32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    u16::try_from(n).ok().map(u16::to_be_bytes)
+}
+
+/// PM: the Visa dynamic CVV (scheme 0: PAN sequence number 00) or the
+/// Mastercard CVC3 (scheme 1 version 2) to verify. Derivation option A
+/// only: the typed request (as AWS's attributes) carries no derivation
+/// method, and the crate derives with option A.
+fn dynamic(keys: &KeyMap, p: &DynamicCvvVerify) -> Option<(Request, Shape)> {
+    if p.derivation != b'A' {
+        return None;
+    }
+    let text = |b: &[u8]| std::str::from_utf8(b).ok().map(str::to_owned);
+    let (kind, expiry, value) = match &p.fields {
+        DynamicFields::Visa {
+            expiry,
+            service_code,
+            atc,
+            dcvv,
+        } => (
+            CardValidationKind::DynamicCvv {
+                psn: Psn::new("00").ok()?,
+                service_code: ServiceCode::new(&text(service_code)?).ok()?,
+                atc: atc_of(atc)?,
+            },
+            CardExpiry::new(&text(expiry)?).ok()?,
+            Cvv::from_ascii(&dcvv[..])?,
+        ),
+        DynamicFields::Mastercard {
+            psn,
+            track,
+            un,
+            atc,
+            cvc3,
+        } => {
+            let skip = cvc3.iter().take_while(|c| **c == b'X').count();
+            (
+                CardValidationKind::DynamicCvc3 {
+                    unpredictable_number: *un,
+                    psn: Psn::new(&text(psn)?).ok()?,
+                    atc: atc_of(atc)?,
+                    track_data: TrackData::new(track).ok()?,
+                },
+                // Not part of the CVC3 (the track data holds the expiry).
+                CardExpiry::new("0000").ok()?,
+                Cvv::from_ascii(cvc3.get(skip..)?)?,
+            )
+        }
+    };
+    Some((
+        Request::VerifyCardValidation(VerifyCardValidationRequest {
+            key: keys.id(&p.mk)?,
+            pan: Pan::new(&p.pan).ok()?,
+            expiry,
+            kind,
+            value,
+        }),
+        Shape::Verify,
+    ))
+}
+
 fn mac(keys: &KeyMap, m: &MacCommand) -> Option<(Request, Shape)> {
     // Mode 0 (one block, no IV) with ISO 9797-1 algorithm 1 or 3: what a
     // variant LMK computes and AWS answers alike.
@@ -173,6 +238,7 @@ pub(super) fn to_request(keys: &KeyMap, command: &Command) -> Option<(Request, S
     match command {
         Command::Ca(p) | Command::Cc(p) => translate(keys, p),
         Command::Cw(c) | Command::Cy(c) => card(keys, c),
+        Command::Pm(p) => dynamic(keys, p),
         Command::M6(m) | Command::M8(m) => mac(keys, m),
         _ => None,
     }
