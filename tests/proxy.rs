@@ -18,10 +18,16 @@ use paycrypto::algo::cipher::BlockCipher;
 use paycrypto::algo::pinblock::encrypt_pin_block;
 use paycrypto::aws::AwsBackend;
 use paycrypto::layers::{BreakerConfig, DiscrepancyReport, Failover, Shadow};
+use paycrypto::ops::{GenerateArqcRequest, SessionKeyDerivation};
+use paycrypto::payshield::codec::kq::{encode_kq, KqRequest, KqScheme};
+use paycrypto::payshield::codec::kw::{
+    encode_kw, pan_psn_16, KwArpc, KwPanPsn, KwRequest, KwScheme,
+};
 use paycrypto::payshield::{KeyTable, PayShieldBackend, PayShieldConfig};
 use paycrypto::proxy::{self, KeyMap, PayShieldProxy, ProxyConfig, ProxyPrimary};
 use paycrypto::testing::{self, Role};
-use paycrypto::{Backend, Pin, PinBlockFormat};
+use paycrypto::types::{Iso9797Padding, MkDerivation, Pan, Psn};
+use paycrypto::{Backend, Pin, PinBlockFormat, Request, Response};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -104,6 +110,134 @@ fn commands(ps: &PayShieldBackend) -> Vec<(&'static str, Vec<u8>)> {
     out
 }
 
+/// An ARQC as the card computes it (the software reference, holding the
+/// same fixed IMK-AC as the simulator and the emulator).
+async fn arqc(
+    sw: &paycrypto::SoftwareBackend,
+    mk: MkDerivation,
+    session: SessionKeyDerivation,
+    pan: &str,
+    data: &[u8],
+) -> [u8; 8] {
+    let r = sw
+        .execute(Request::GenerateArqc(GenerateArqcRequest {
+            key: testing::key_id(Role::ImkAc),
+            mk_derivation: mk,
+            session,
+            pan: Pan::new(pan).unwrap(),
+            psn: Psn::new("01").unwrap(),
+            transaction_data: data.to_vec(),
+            // What KQ/KW do to data that is not whole blocks: zero padding.
+            padding: Iso9797Padding::Method1,
+        }))
+        .await
+        .unwrap();
+    match r {
+        Response::GenerateArqc(a) => a.arqc,
+        other => panic!("{other:?}"),
+    }
+}
+
+/// KQ and KW frames (with the codec's encoders, whose layouts cite public
+/// frames): valid ARQCs in every modelled mode, and the same frames with
+/// the ARQC's last byte flipped (verification failures).
+async fn arqc_commands(ps: &PayShieldBackend) -> (Vec<(&'static str, Vec<u8>)>, Vec<Vec<u8>>) {
+    let sw = testing::software_reference().await;
+    let mk = ps
+        .keys()
+        .get(&testing::key_id(Role::ImkAc))
+        .expect("IMK-AC on the simulator")
+        .key
+        .clone();
+    let long_pan = "4000123456789010123";
+    // 20 bytes: not whole blocks, so the HSM's zero padding is exercised.
+    let data: Vec<u8> = (0u8..20).collect();
+    let atc = [0x00, 0x2A];
+    let un = [0xDE, 0xAD, 0xBE, 0xEF];
+    let mut good = Vec::new();
+    let mut wrong = Vec::new();
+    let mut push = |name: &'static str, body: Vec<u8>, arqc_at: usize| {
+        let mut bad = body.clone();
+        bad[arqc_at + 7] ^= 0x01;
+        good.push((name, body));
+        wrong.push(bad);
+    };
+    // KQ scheme 0 (Visa, no session key), modes 0 and 1; scheme 1 mode 0.
+    for (scheme, arc) in [
+        (KqScheme::Visa, None),
+        (KqScheme::Visa, Some(*b"00")),
+        (KqScheme::Mastercard, None),
+    ] {
+        let session = match scheme {
+            KqScheme::Visa => SessionKeyDerivation::Visa,
+            KqScheme::Mastercard => SessionKeyDerivation::Mastercard {
+                atc,
+                unpredictable_number: un,
+            },
+        };
+        let q = KqRequest {
+            scheme,
+            mk: mk.clone(),
+            pan_psn: pan_psn_16(PAN, "01"),
+            atc,
+            un,
+            data: Some(data.clone()),
+            arqc: arqc(&sw, MkDerivation::OptionA, session, PAN, &data).await,
+            arc,
+        };
+        let mut b = Vec::new();
+        encode_kq(&mut b, &q).unwrap();
+        let at = b.len() - 8 - arc.map_or(0, |_| 2);
+        push("KQ", b, at);
+    }
+    // KW scheme 2 (option A) modes 0, 1, 3; scheme 3 (option B, 19 digits) mode 0.
+    let session = SessionKeyDerivation::EmvCommon { atc };
+    for (scheme, arpc) in [
+        (KwScheme::CommonOptionA, KwArpc::None),
+        (KwScheme::CommonOptionA, KwArpc::Method1 { arc: *b"00" }),
+        (
+            KwScheme::CommonOptionA,
+            KwArpc::Method2 {
+                csu: [0x00, 0x12, 0x00, 0x00],
+                proprietary: vec![0xAB, 0xCD],
+            },
+        ),
+        (KwScheme::CommonOptionB, KwArpc::None),
+    ] {
+        let (pan, mkd, pan_psn) = match scheme {
+            KwScheme::CommonOptionA => (
+                PAN,
+                MkDerivation::OptionA,
+                KwPanPsn::Packed16(pan_psn_16(PAN, "01")),
+            ),
+            KwScheme::CommonOptionB => (
+                long_pan,
+                MkDerivation::OptionB,
+                KwPanPsn::full(long_pan, "01").unwrap(),
+            ),
+        };
+        let tail = match &arpc {
+            KwArpc::None => 0,
+            KwArpc::Method1 { .. } => 2,
+            KwArpc::Method2 { proprietary, .. } => 4 + 1 + proprietary.len(),
+        };
+        let w = KwRequest {
+            scheme,
+            mk: mk.clone(),
+            pan_psn,
+            atc,
+            data: Some(data.clone()),
+            arqc: arqc(&sw, mkd, session, pan, &data).await,
+            arpc,
+        };
+        let mut b = Vec::new();
+        encode_kw(&mut b, &w).unwrap();
+        let at = b.len() - 8 - tail;
+        push("KW", b, at);
+    }
+    (good, wrong)
+}
+
 struct Rig {
     sim: paycrypto::server::payshield::SimHandle,
     ps: PayShieldBackend,
@@ -177,7 +311,10 @@ async fn rig() -> Rig {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
     let r = rig().await;
-    let cmds = commands(&r.ps);
+    let mut cmds = commands(&r.ps);
+    let (arqcs, wrong_arqcs) = arqc_commands(&r.ps).await;
+    let arqc_count = arqcs.len();
+    cmds.extend(arqcs);
     let mut direct = TcpStream::connect(r.sim.addr()).await.unwrap();
     let mut gw = TcpStream::connect(r.proxy.addr()).await.unwrap();
 
@@ -222,14 +359,25 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
             _ => {}
         }
     }
+    let mut verifies: Vec<Vec<u8>> = verifies.into_iter().map(String::into_bytes).collect();
+    verifies.extend(wrong_arqcs);
     let mut failed_verifications = 0;
     for body in &verifies {
-        let via_proxy = call(&mut gw, body.as_bytes()).await;
-        let want = call(&mut direct, body.as_bytes()).await;
-        assert_eq!(via_proxy, want, "{}: byte-identical", &body[..2]);
+        let via_proxy = call(&mut gw, body).await;
+        let want = call(&mut direct, body).await;
+        assert_eq!(
+            via_proxy,
+            want,
+            "{}: byte-identical",
+            String::from_utf8_lossy(&body[..2])
+        );
         failed_verifications += usize::from(&via_proxy[6..8] == b"01");
     }
-    assert_eq!(failed_verifications, 3, "the wrong CVVs fail, as a value");
+    assert_eq!(
+        failed_verifications,
+        3 + arqc_count,
+        "the wrong CVVs and ARQCs fail, as a value"
+    );
 
     // Not modelled: passed through byte for byte.
     for body in [b"NC".to_vec(), b"B20005HELLO".to_vec(), b"ZZ".to_vec()] {
@@ -283,8 +431,14 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
         }
     }
     for body in &verifies {
-        let ans = call(&mut gw, body.as_bytes()).await;
+        let ans = call(&mut gw, body).await;
         failed += usize::from(!matches!(&ans[6..8], b"00" | b"01"));
+        if body.starts_with(b"KQ") || body.starts_with(b"KW") {
+            assert_eq!(
+                &ans[4..8],
+                &[&body[..1], &[body[1] + 1][..], b"01"].concat()[..]
+            );
+        }
     }
     assert_eq!(failed, 0, "0 failed requests after the primary died");
     let health = r.failover.health();

@@ -1,7 +1,7 @@
 //! payShield host commands to typed requests and back.
 //!
 //! [`to_request`] turns a parsed host command the proxy models (CA/CC, CW/CY,
-//! M6/M8) into a typed [`Request`] whose keys are named through the
+//! M6/M8, KQ, KW) into a typed [`Request`] whose keys are named through the
 //! [`KeyMap`]; [`from_raw`] reads the primary's raw answer into the typed
 //! [`Response`] the shadow compares; [`encode`] writes a typed answer (the
 //! candidate's, after a failover) in the payShield reply format, with the
@@ -11,12 +11,14 @@ use super::KeyMap;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
 use crate::payshield::codec::command::{CardValidation, Command, Cvk, MacCommand, PinTranslate};
-use crate::payshield::codec::reply::{encode_pin_translation, PinTranslation};
+use crate::payshield::codec::kq::{KqRequest, KqScheme};
+use crate::payshield::codec::kw::{encode_kx, KwArpc, KwMode, KwPanPsn, KwRequest, KwScheme};
+use crate::payshield::codec::reply::{encode_kr, encode_pin_translation, PinTranslation};
 use crate::payshield::codec::{self, decode_hex, push_hex};
 use crate::payshield::{KeyTable, RawResponse};
 use crate::types::{
-    CardExpiry, Cvv, CvvLength, EncryptedPinBlock, Iso9797Padding, KeyId, Pan, PinBlockFormat,
-    ServiceCode, Verification,
+    CardExpiry, Cvv, CvvLength, EncryptedPinBlock, Iso9797Padding, KeyId, MkDerivation, Pan,
+    PinBlockFormat, ProprietaryAuthData, Psn, ServiceCode, Verification,
 };
 
 /// What the proxy needs of the command to write a reply for it.
@@ -31,6 +33,12 @@ pub(super) enum Shape {
     Verify,
     /// M6: the MAC, `len` bytes.
     Mac { len: usize },
+    /// KQ: verification in the error code, then the 8-byte ARPC when the
+    /// mode asks for one (KR layout, [`codec::kq`]).
+    Kq,
+    /// KW: verification in the error code, then the ARPC the mode asks for
+    /// (KX layout, [`codec::kw`]).
+    Kw(KwMode),
 }
 
 /// A PAN whose 12-digit account number field is `account` (the 12 digits,
@@ -166,6 +174,101 @@ fn mac(keys: &KeyMap, m: &MacCommand) -> Option<(Request, Shape)> {
     })
 }
 
+/// The PAN and PSN of a packed 16-digit PAN/PSN field, split as the codec
+/// splits it for EMV option A ([`KwPanPsn::unpack16`]: 14 digits, then the
+/// PSN). Option A derives from exactly these 16 digits, so the 14-digit
+/// "PAN" (left zero-filled for a shorter card number) derives the same ICC
+/// master key as the card's own PAN would.
+fn pan_psn(packed: &[u8; 8]) -> Option<(Pan, Psn)> {
+    let (pan, psn) = KwPanPsn::unpack16(packed).ok()?;
+    Some((Pan::new(&pan).ok()?, Psn::new(&psn).ok()?))
+}
+
+/// KQ → an ARQC verification: scheme 0 (Visa, no session key) in modes 0
+/// and 1 (ARPC method 1 under the ICC master key, as the payShield client
+/// and the software reference compute it), scheme 1 (Mastercard session
+/// key) in mode 0. Mode 2 (ARPC only) has no typed request, and scheme 1
+/// with an ARPC is not modelled (which key KQ scheme 1 encrypts the ARPC
+/// under has no public source, see [`codec::kq`]): both pass through.
+///
+/// KQ zero-pads data that is not a multiple of 8 bytes (the codec's KQ
+/// notes): that is ISO 9797-1 padding method 1 on the typed request.
+fn kq(keys: &KeyMap, q: &KqRequest) -> Option<(Request, Shape)> {
+    let data = q.data.clone()?;
+    let (session, arpc) = match (q.scheme, q.arc) {
+        (KqScheme::Visa, arc) => (
+            SessionKeyDerivation::Visa,
+            arc.map(|arc| ArpcMethod::Method1 { arc }),
+        ),
+        (KqScheme::Mastercard, None) => (
+            SessionKeyDerivation::Mastercard {
+                atc: q.atc,
+                unpredictable_number: q.un,
+            },
+            None,
+        ),
+        (KqScheme::Mastercard, Some(_)) => return None,
+    };
+    let (pan, psn) = pan_psn(&q.pan_psn)?;
+    Some((
+        Request::VerifyArqc(VerifyArqcRequest {
+            key: keys.id(&q.mk)?,
+            mk_derivation: MkDerivation::OptionA,
+            session,
+            pan,
+            psn,
+            transaction_data: data,
+            padding: Iso9797Padding::Method1,
+            arqc: q.arqc,
+            arpc,
+        }),
+        Shape::Kq,
+    ))
+}
+
+/// KW → an ARQC verification with the EMV common session key: scheme 2
+/// (option A, packed PAN/PSN) and 3 (option B, whole PAN), modes 0, 1 and
+/// 3 (verify, then ARPC method 1 or 2). Modes 2 and 4 (ARPC only) have no
+/// typed request and pass through. Data padding as for KQ.
+fn kw(keys: &KeyMap, w: &KwRequest) -> Option<(Request, Shape)> {
+    let mode = w.mode().ok()?;
+    let data = w.data.clone()?;
+    let (mk_derivation, pan, psn) = match (&w.scheme, &w.pan_psn) {
+        (KwScheme::CommonOptionA, KwPanPsn::Packed16(p)) => {
+            let (pan, psn) = pan_psn(p)?;
+            (MkDerivation::OptionA, pan, psn)
+        }
+        (KwScheme::CommonOptionB, KwPanPsn::Full { pan, psn }) => (
+            MkDerivation::OptionB,
+            Pan::new(pan).ok()?,
+            Psn::new(std::str::from_utf8(psn).ok()?).ok()?,
+        ),
+        _ => return None,
+    };
+    let arpc = match &w.arpc {
+        KwArpc::None => None,
+        KwArpc::Method1 { arc } => Some(ArpcMethod::Method1 { arc: *arc }),
+        KwArpc::Method2 { csu, proprietary } => Some(ArpcMethod::Method2 {
+            csu: *csu,
+            proprietary_data: ProprietaryAuthData::new(proprietary).ok()?,
+        }),
+    };
+    Some((
+        Request::VerifyArqc(VerifyArqcRequest {
+            key: keys.id(&w.mk)?,
+            mk_derivation,
+            session: SessionKeyDerivation::EmvCommon { atc: w.atc },
+            pan,
+            psn,
+            transaction_data: data,
+            padding: Iso9797Padding::Method1,
+            arqc: w.arqc,
+            arpc,
+        }),
+        Shape::Kw(mode),
+    ))
+}
+
 /// The typed request for a parsed host command, when the proxy models the
 /// command and the key file names every key it carries; `None` passes the
 /// command through to the primary unchanged.
@@ -174,6 +277,8 @@ pub(super) fn to_request(keys: &KeyMap, command: &Command) -> Option<(Request, S
         Command::Ca(p) | Command::Cc(p) => translate(keys, p),
         Command::Cw(c) | Command::Cy(c) => card(keys, c),
         Command::M6(m) | Command::M8(m) => mac(keys, m),
+        Command::Kq(q) => kq(keys, q),
+        Command::Kw(w) => kw(keys, w),
         _ => None,
     }
 }
@@ -192,7 +297,7 @@ fn kcv(table: &KeyTable, id: &KeyId) -> Result<crate::types::Kcv> {
 pub(super) fn from_raw(table: &KeyTable, request: &Request, raw: &RawResponse) -> Result<Response> {
     let verify = matches!(
         request,
-        Request::VerifyCardValidation(_) | Request::VerifyMac(_)
+        Request::VerifyCardValidation(_) | Request::VerifyMac(_) | Request::VerifyArqc(_)
     );
     let verification = match &raw.error {
         b"00" => Verification::Verified,
@@ -230,6 +335,21 @@ pub(super) fn from_raw(table: &KeyTable, request: &Request, raw: &RawResponse) -
             })
         }
         Request::VerifyMac(_) => Response::VerifyMac(VerifyResponse { verification }),
+        Request::VerifyArqc(r) => {
+            // KR and KX carry the ARPC the same way: binary, right after
+            // the error code, 8 bytes (method 1) or 4 (method 2, KX only).
+            let mode = match &r.arpc {
+                None => KwMode::Verify,
+                Some(ArpcMethod::Method1 { .. }) => KwMode::VerifyArpc1,
+                Some(ArpcMethod::Method2 { .. }) => KwMode::VerifyArpc2,
+            };
+            let arpc = match verification {
+                Verification::Verified => codec::kw::parse_kx(&raw.body, mode)
+                    .map_err(|_| protocol("malformed payShield response: KR/KX"))?,
+                Verification::Failed => None,
+            };
+            Response::VerifyArqc(VerifyArqcResponse { verification, arpc })
+        }
         _ => return Err(Error::unsupported("not a command the proxy models")),
     })
 }
@@ -267,6 +387,24 @@ pub(super) fn encode(shape: Shape, response: &Response, out: &mut Vec<u8>) -> Op
                 Verification::Failed => b"01",
             });
             Some(())
+        }
+        (Shape::Kq | Shape::Kw(_), Response::VerifyArqc(v))
+            if v.verification == Verification::Failed =>
+        {
+            out.extend_from_slice(b"01");
+            Some(())
+        }
+        (Shape::Kq, Response::VerifyArqc(v)) => {
+            out.extend_from_slice(b"00");
+            match &v.arpc {
+                None => encode_kr(out, None),
+                Some(a) => encode_kr(out, Some(&<[u8; 8]>::try_from(a.as_slice()).ok()?)),
+            }
+            Some(())
+        }
+        (Shape::Kw(mode), Response::VerifyArqc(v)) => {
+            out.extend_from_slice(b"00");
+            encode_kx(out, mode, v.arpc.as_deref()).ok()
         }
         (Shape::Mac { len }, Response::GenerateMac(m)) if m.mac.len() >= len => {
             out.extend_from_slice(b"00");

@@ -4,7 +4,10 @@
 //! The proxy listens for the payShield host protocol (2-byte length,
 //! header echoed, command code, response code = command + 1, error code).
 //! Each command it models — CA/CC (PIN translation), CW/CY (CVV), M6/M8
-//! (MAC, mode 0, ISO 9797-1 algorithms 1 and 3) — whose keys the key file
+//! (MAC, mode 0, ISO 9797-1 algorithms 1 and 3), KQ (ARQC verification,
+//! Visa and Mastercard session keys, with an ARPC for Visa) and KW (ARQC
+//! verification with the EMV common session key, ARPC methods 1 and 2) —
+//! whose keys the key file
 //! names is parsed with the codec's typed parser into a typed [`Request`]
 //! and run through the layers given to [`PayShieldProxy::new`] (a
 //! [`Shadow`](crate::layers::Shadow) and/or a
