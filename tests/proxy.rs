@@ -18,7 +18,9 @@ use paycrypto::algo::cipher::BlockCipher;
 use paycrypto::algo::pinblock::encrypt_pin_block;
 use paycrypto::aws::AwsBackend;
 use paycrypto::layers::{BreakerConfig, DiscrepancyReport, Failover, Shadow};
-use paycrypto::ops::{GenerateArqcRequest, SessionKeyDerivation};
+use paycrypto::ops::{
+    GenerateArqcRequest, GeneratePinDataRequest, PinData, PinGeneration, SessionKeyDerivation,
+};
 use paycrypto::payshield::codec::kq::{encode_kq, KqRequest, KqScheme};
 use paycrypto::payshield::codec::kw::{
     encode_kw, pan_psn_16, KwArpc, KwPanPsn, KwRequest, KwScheme,
@@ -26,7 +28,7 @@ use paycrypto::payshield::codec::kw::{
 use paycrypto::payshield::{KeyTable, PayShieldBackend, PayShieldConfig};
 use paycrypto::proxy::{self, KeyMap, PayShieldProxy, ProxyConfig, ProxyPrimary};
 use paycrypto::testing::{self, Role};
-use paycrypto::types::{Iso9797Padding, MkDerivation, Pan, Psn};
+use paycrypto::types::{Iso9797Padding, MkDerivation, Pan, Psn, Pvki};
 use paycrypto::{Backend, Pin, PinBlockFormat, Request, Response};
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,7 +63,9 @@ fn lmk_key(ps: &PayShieldBackend, role: Role) -> String {
 }
 
 const PAN: &str = "4111111111111111";
-const ACCOUNT: &str = "411111111111";
+/// The account number field of PAN: its 12 rightmost digits before the
+/// check digit (ISO 9564-1 format 0).
+const ACCOUNT: &str = "111111111111";
 
 /// The gateway's commands: (command, body). A PIN block under the test
 /// ZPK is formed here from its fixed clear value.
@@ -238,6 +242,81 @@ async fn arqc_commands(ps: &PayShieldBackend) -> (Vec<(&'static str, Vec<u8>)>, 
     (good, wrong)
 }
 
+/// EC (Visa PVV of a PIN under the ZPK, the PVV from the software
+/// reference) with the right PVV and a wrong one, and M0 in ECB mode
+/// (hex in and out, binary in and out) under the DEK.
+async fn pin_and_data_commands(
+    ps: &PayShieldBackend,
+) -> (Vec<(&'static str, Vec<u8>)>, Vec<Vec<u8>>) {
+    let sw = testing::software_reference().await;
+    let zpk = lmk_key(ps, Role::Zpk);
+    let pvk = lmk_key(ps, Role::PvkVisa);
+    let dek = lmk_key(ps, Role::Dek);
+    let cipher = BlockCipher::tdes(&Role::Zpk.fixed_clear()).unwrap();
+    let block = encrypt_pin_block(
+        &cipher,
+        PinBlockFormat::Iso0,
+        &Pin::new("4321").unwrap(),
+        Some(PAN),
+        &mut rand::rng(),
+    )
+    .unwrap();
+    let pvv = match sw
+        .execute(Request::GeneratePinData(GeneratePinDataRequest {
+            generation_key: testing::key_id(Role::PvkVisa),
+            encryption_key: testing::key_id(Role::Zpk),
+            format: PinBlockFormat::Iso0,
+            pan: Pan::new(PAN).unwrap(),
+            method: PinGeneration::VisaPvv {
+                pvki: Pvki::new(1).unwrap(),
+                pin_block: block.clone(),
+            },
+        }))
+        .await
+        .unwrap()
+    {
+        Response::GeneratePinData(g) => match g.pin_data {
+            PinData::Pvv(p) => p
+                .values()
+                .iter()
+                .map(|d| char::from(b'0' + d))
+                .collect::<String>(),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
+    let hex: String = block
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    let wrong_pvv = format!("{:04}", (pvv.parse::<u32>().unwrap() + 1) % 10000);
+    let ec = |pvv: &str| format!("EC{zpk}{pvk}{hex}01{ACCOUNT}1{pvv}").into_bytes();
+    let good = vec![
+        ("EC", ec(&pvv)),
+        // M0: mode 00 (ECB), input hex, output hex, key type 00A (ZEK, the
+        // type the key table gives a D0 key).
+        (
+            "M0",
+            format!(
+                "M00011{}{dek}0020{}",
+                "00A", "00112233445566778899AABBCCDDEEFF"
+            )
+            .into_bytes(),
+        ),
+        // Binary in and out.
+        (
+            "M0",
+            [
+                format!("M00000{}{dek}0010", "00A").as_bytes(),
+                &[0x5Au8; 16][..],
+            ]
+            .concat(),
+        ),
+    ];
+    (good, vec![ec(&wrong_pvv)])
+}
+
 struct Rig {
     sim: paycrypto::server::payshield::SimHandle,
     ps: PayShieldBackend,
@@ -315,6 +394,8 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
     let (arqcs, wrong_arqcs) = arqc_commands(&r.ps).await;
     let arqc_count = arqcs.len();
     cmds.extend(arqcs);
+    let (pin_data, wrong_pvvs) = pin_and_data_commands(&r.ps).await;
+    cmds.extend(pin_data);
     let mut direct = TcpStream::connect(r.sim.addr()).await.unwrap();
     let mut gw = TcpStream::connect(r.proxy.addr()).await.unwrap();
 
@@ -341,26 +422,36 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
     // Verifications built from the answers: CY with each CVV (and a wrong
     // one), M8 with each MAC.
     let cvk = lmk_key(&r.ps, Role::Cvk);
-    let mut verifies = Vec::new();
+    let dek_len = lmk_key(&r.ps, Role::Dek).len();
+    let mut verifies: Vec<Vec<u8>> = Vec::new();
+    // M2 frames with the M0 message field their answer must carry.
+    let mut decrypts: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
     for ((name, body), ans) in cmds.iter().zip(&first_answers) {
         match *name {
             "CW" => {
                 let cvv = std::str::from_utf8(&ans[8..11]).unwrap();
                 let tail = std::str::from_utf8(&body[2 + cvk.len()..]).unwrap();
-                verifies.push(format!("CY{cvk}{cvv}{tail}"));
+                verifies.push(format!("CY{cvk}{cvv}{tail}").into_bytes());
                 let wrong = format!("{:03}", (cvv.parse::<u32>().unwrap() + 1) % 1000);
-                verifies.push(format!("CY{cvk}{wrong}{tail}"));
+                verifies.push(format!("CY{cvk}{wrong}{tail}").into_bytes());
+            }
+            // M2 of the M0's output (M1: length and data), same mode and formats.
+            "M0" => {
+                let head = 2 + 2 + 1 + 1 + 3 + dek_len;
+                let m2 = [&b"M2"[..], &body[2..head], &ans[8..]].concat();
+                decrypts.push((m2.clone(), body[head..].to_vec()));
+                verifies.push(m2);
             }
             "M6" => {
                 let tag = std::str::from_utf8(&ans[8..24]).unwrap();
                 let m8 = std::str::from_utf8(&body[2..]).unwrap().to_owned();
-                verifies.push(format!("M8{m8}{tag}"));
+                verifies.push(format!("M8{m8}{tag}").into_bytes());
             }
             _ => {}
         }
     }
-    let mut verifies: Vec<Vec<u8>> = verifies.into_iter().map(String::into_bytes).collect();
     verifies.extend(wrong_arqcs);
+    verifies.extend(wrong_pvvs);
     let mut failed_verifications = 0;
     for body in &verifies {
         let via_proxy = call(&mut gw, body).await;
@@ -372,10 +463,13 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
             String::from_utf8_lossy(&body[..2])
         );
         failed_verifications += usize::from(&via_proxy[6..8] == b"01");
+        if let Some((_, plain)) = decrypts.iter().find(|(m2, _)| m2 == body) {
+            assert_eq!(&via_proxy[8..], &plain[..], "M2 gives back the M0 input");
+        }
     }
     assert_eq!(
         failed_verifications,
-        3 + arqc_count,
+        3 + arqc_count + 1,
         "the wrong CVVs and ARQCs fail, as a value"
     );
 
@@ -433,7 +527,10 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
     for body in &verifies {
         let ans = call(&mut gw, body).await;
         failed += usize::from(!matches!(&ans[6..8], b"00" | b"01"));
-        if body.starts_with(b"KQ") || body.starts_with(b"KW") {
+        if let Some((_, plain)) = decrypts.iter().find(|(m2, _)| m2 == body) {
+            assert_eq!(&ans[8..], &plain[..], "M2 from the candidate");
+        }
+        if body.starts_with(b"KQ") || body.starts_with(b"KW") || body.starts_with(b"EC") {
             assert_eq!(
                 &ans[4..8],
                 &[&body[..1], &[body[1] + 1][..], b"01"].concat()[..]

@@ -1,7 +1,7 @@
 //! payShield host commands to typed requests and back.
 //!
 //! [`to_request`] turns a parsed host command the proxy models (CA/CC, CW/CY,
-//! M6/M8, KQ, KW) into a typed [`Request`] whose keys are named through the
+//! M6/M8, KQ, KW, EC, M0/M2) into a typed [`Request`] whose keys are named through the
 //! [`KeyMap`]; [`from_raw`] reads the primary's raw answer into the typed
 //! [`Response`] the shadow compares; [`encode`] writes a typed answer (the
 //! candidate's, after a failover) in the payShield reply format, with the
@@ -10,15 +10,20 @@
 use super::KeyMap;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
-use crate::payshield::codec::command::{CardValidation, Command, Cvk, MacCommand, PinTranslate};
+use crate::payshield::codec::command::{
+    CardValidation, Command, Cvk, DataCipher, KeyOrPair, MacCommand, PinCommand, PinTranslate,
+    PvvVerify,
+};
 use crate::payshield::codec::kq::{KqRequest, KqScheme};
 use crate::payshield::codec::kw::{encode_kx, KwArpc, KwMode, KwPanPsn, KwRequest, KwScheme};
-use crate::payshield::codec::reply::{encode_kr, encode_pin_translation, PinTranslation};
+use crate::payshield::codec::reply::{
+    encode_data, encode_kr, encode_pin_translation, DataReply, PinTranslation,
+};
 use crate::payshield::codec::{self, decode_hex, push_hex};
 use crate::payshield::{KeyTable, RawResponse};
 use crate::types::{
     CardExpiry, Cvv, CvvLength, EncryptedPinBlock, Iso9797Padding, KeyId, MkDerivation, Pan,
-    PinBlockFormat, ProprietaryAuthData, Psn, ServiceCode, Verification,
+    PinBlockFormat, ProprietaryAuthData, Psn, Pvki, Pvv, SecretBytes, ServiceCode, Verification,
 };
 
 /// What the proxy needs of the command to write a reply for it.
@@ -39,6 +44,9 @@ pub(super) enum Shape {
     /// KW: verification in the error code, then the ARPC the mode asks for
     /// (KX layout, [`codec::kw`]).
     Kw(KwMode),
+    /// M0 / M2 in ECB mode: the output field (M1 / M3 layout, no IV), as
+    /// hex text when the output format flag is `1`, else binary.
+    Data { hex: bool },
 }
 
 /// A PAN whose 12-digit account number field is `account` (the 12 digits,
@@ -269,6 +277,71 @@ fn kw(keys: &KeyMap, w: &KwRequest) -> Option<(Request, Shape)> {
     ))
 }
 
+/// EC (verify a PIN under a ZPK by its Visa PVV, one double-length PVK)
+/// → a PIN verification. The PAN is rebuilt from the 12-digit account
+/// field as for CA/CC: the PVV's transformed security parameter takes the
+/// 11 PAN digits before the check digit, all of which the field holds, and
+/// ISO formats 0 and 3 bind to the same 12 digits. DC (a TPK) is not
+/// modelled: the test key set holds no TPK to check it against.
+fn pvv_verify(keys: &KeyMap, v: &PvvVerify) -> Option<(Request, Shape)> {
+    let KeyOrPair::Key(pvk) = &v.pvk else {
+        return None;
+    };
+    let format = codec::pin_format_from_code(&v.format)?;
+    if format == PinBlockFormat::Iso4 {
+        return None;
+    }
+    let request = Request::VerifyPinData(VerifyPinDataRequest {
+        verification_key: keys.id(pvk)?,
+        pin_key: PinKey::Key(keys.id(&v.pin_key)?),
+        format,
+        pan: pan_from_account(&v.account)?,
+        pin_block: EncryptedPinBlock::from_bytes(&v.pin_block).ok()?,
+        method: PinVerification::VisaPvv {
+            pvki: Pvki::new(v.pvki.checked_sub(b'0')?).ok()?,
+            pvv: Pvv::new(std::str::from_utf8(&v.pvv[..]).ok()?).ok()?,
+        },
+        pin_length: None,
+    });
+    Some((request, Shape::Verify))
+}
+
+/// M0 / M2 in ECB mode (`00`) under a data key, input and output binary
+/// (`0`) or hex (`1`) → data encryption / decryption. CBC and the other
+/// modes pass through: where a payShield puts the chaining IV in the
+/// M1 / M3 reply has no public source (see [`DataReply`]), so the proxy
+/// could not write the candidate's answer after a failover.
+fn data(keys: &KeyMap, d: &DataCipher, encrypt: bool) -> Option<(Request, Shape)> {
+    if &d.mode != b"00" || d.iv.is_some() || d.ksn.is_some() {
+        return None;
+    }
+    let input = match d.input_format {
+        b'0' => d.message.to_vec(),
+        b'1' => decode_hex("message", &d.message).ok()?,
+        _ => return None,
+    };
+    let hex = match d.output_format {
+        b'0' => false,
+        b'1' => true,
+        _ => return None,
+    };
+    let key = DataKey::Key(keys.id(&d.key)?);
+    let request = if encrypt {
+        Request::EncryptData(EncryptDataRequest {
+            key,
+            mode: CipherMode::Ecb,
+            plaintext: SecretBytes::new(input),
+        })
+    } else {
+        Request::DecryptData(DecryptDataRequest {
+            key,
+            mode: CipherMode::Ecb,
+            ciphertext: input,
+        })
+    };
+    Some((request, Shape::Data { hex }))
+}
+
 /// The typed request for a parsed host command, when the proxy models the
 /// command and the key file names every key it carries; `None` passes the
 /// command through to the primary unchanged.
@@ -279,6 +352,9 @@ pub(super) fn to_request(keys: &KeyMap, command: &Command) -> Option<(Request, S
         Command::M6(m) | Command::M8(m) => mac(keys, m),
         Command::Kq(q) => kq(keys, q),
         Command::Kw(w) => kw(keys, w),
+        Command::Pin(PinCommand::Ec(v)) => pvv_verify(keys, v),
+        Command::M0(d) => data(keys, d, true),
+        Command::M2(d) => data(keys, d, false),
         _ => None,
     }
 }
@@ -291,14 +367,39 @@ fn kcv(table: &KeyTable, id: &KeyId) -> Result<crate::types::Kcv> {
     Ok(table.get(id)?.kcv)
 }
 
+fn data_kcv(table: &KeyTable, key: &DataKey) -> Result<crate::types::Kcv> {
+    match key {
+        DataKey::Key(id) => kcv(table, id),
+        DataKey::Dukpt { .. } => Err(Error::unsupported("not a command the proxy models")),
+    }
+}
+
 /// The typed answer in the primary's raw reply to `request` (error `00`,
 /// or `01` for a verification that failed); another error code is an
-/// error of the kind the payShield client gives it.
-pub(super) fn from_raw(table: &KeyTable, request: &Request, raw: &RawResponse) -> Result<Response> {
+/// error of the kind the payShield client gives it. `shape` is the
+/// command's (for the output format of M1 / M3).
+pub(super) fn from_raw(
+    table: &KeyTable,
+    request: &Request,
+    shape: Shape,
+    raw: &RawResponse,
+) -> Result<Response> {
     let verify = matches!(
         request,
-        Request::VerifyCardValidation(_) | Request::VerifyMac(_) | Request::VerifyArqc(_)
+        Request::VerifyCardValidation(_)
+            | Request::VerifyMac(_)
+            | Request::VerifyArqc(_)
+            | Request::VerifyPinData(_)
     );
+    let data_out = |body: &[u8]| -> Result<Vec<u8>> {
+        let d = codec::parse_data(body, false)
+            .map_err(|_| protocol("malformed payShield response: M1/M3"))?;
+        match shape {
+            Shape::Data { hex: true } => decode_hex("message", &d)
+                .map_err(|_| protocol("malformed payShield response: M1/M3")),
+            _ => Ok(d),
+        }
+    };
     let verification = match &raw.error {
         b"00" => Verification::Verified,
         b"01" if verify => Verification::Failed,
@@ -335,6 +436,15 @@ pub(super) fn from_raw(table: &KeyTable, request: &Request, raw: &RawResponse) -
             })
         }
         Request::VerifyMac(_) => Response::VerifyMac(VerifyResponse { verification }),
+        Request::VerifyPinData(_) => Response::VerifyPinData(VerifyResponse { verification }),
+        Request::EncryptData(r) => Response::EncryptData(EncryptDataResponse {
+            ciphertext: data_out(&raw.body)?,
+            key_check_value: data_kcv(table, &r.key)?,
+        }),
+        Request::DecryptData(r) => Response::DecryptData(DecryptDataResponse {
+            plaintext: SecretBytes::new(data_out(&raw.body)?),
+            key_check_value: data_kcv(table, &r.key)?,
+        }),
         Request::VerifyArqc(r) => {
             // KR and KX carry the ARPC the same way: binary, right after
             // the error code, 8 bytes (method 1) or 4 (method 2, KX only).
@@ -381,7 +491,31 @@ pub(super) fn encode(shape: Shape, response: &Response, out: &mut Vec<u8>) -> Op
             out.extend_from_slice(c.value.expose().as_bytes());
             Some(())
         }
-        (Shape::Verify, Response::VerifyCardValidation(v) | Response::VerifyMac(v)) => {
+        (Shape::Data { hex }, Response::EncryptData(_) | Response::DecryptData(_)) => {
+            let bytes = match response {
+                Response::EncryptData(e) => e.ciphertext.as_slice(),
+                Response::DecryptData(d) => d.plaintext.expose(),
+                _ => return None,
+            };
+            let mut reply = DataReply {
+                iv: None,
+                data: Vec::with_capacity(bytes.len() * 2),
+            };
+            if hex {
+                push_hex(&mut reply.data, bytes);
+            } else {
+                reply.data.extend_from_slice(bytes);
+            }
+            out.extend_from_slice(b"00");
+            let written = encode_data(out, &reply).ok();
+            // The output field of a decryption is the plaintext: wiped.
+            zeroize::Zeroize::zeroize(&mut reply.data);
+            written
+        }
+        (
+            Shape::Verify,
+            Response::VerifyCardValidation(v) | Response::VerifyMac(v) | Response::VerifyPinData(v),
+        ) => {
             out.extend_from_slice(match v.verification {
                 Verification::Verified => b"00",
                 Verification::Failed => b"01",

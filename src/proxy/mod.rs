@@ -6,8 +6,9 @@
 //! Each command it models — CA/CC (PIN translation), CW/CY (CVV), M6/M8
 //! (MAC, mode 0, ISO 9797-1 algorithms 1 and 3), KQ (ARQC verification,
 //! Visa and Mastercard session keys, with an ARPC for Visa) and KW (ARQC
-//! verification with the EMV common session key, ARPC methods 1 and 2) —
-//! whose keys the key file
+//! verification with the EMV common session key, ARPC methods 1 and 2),
+//! EC (PIN verification by Visa PVV under a ZPK) and M0/M2 (data
+//! encryption and decryption, ECB) — whose keys the key file
 //! names is parsed with the codec's typed parser into a typed [`Request`]
 //! and run through the layers given to [`PayShieldProxy::new`] (a
 //! [`Shadow`](crate::layers::Shadow) and/or a
@@ -122,9 +123,9 @@ impl KeyMap {
 
 /// The gateway's command and, once the primary answered, its raw answer:
 /// what [`ProxyPrimary`] sends and keeps for the proxy's request in flight.
-#[derive(Default)]
 struct Exchange {
     command: Vec<u8>,
+    shape: map::Shape,
     answer: Mutex<Option<RawResponse>>,
 }
 
@@ -166,7 +167,7 @@ impl Backend for ProxyPrimary {
             return self.backend.execute(request).await;
         };
         let raw = self.backend.command(&exchange.command).await?;
-        let typed = map::from_raw(self.backend.keys(), &request, &raw);
+        let typed = map::from_raw(self.backend.keys(), &request, exchange.shape, &raw);
         *exchange.answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(raw);
         typed
     }
@@ -305,6 +306,7 @@ impl PayShieldProxy {
         self.counters.modelled.fetch_add(1, Ordering::Relaxed);
         let exchange = Arc::new(Exchange {
             command: body.to_vec(),
+            shape,
             answer: Mutex::new(None),
         });
         let result = EXCHANGE
