@@ -328,6 +328,11 @@ struct Rig {
 }
 
 async fn rig() -> Rig {
+    rig_with(|ps| KeyMap::from_table(ps.keys().clone()).unwrap()).await
+}
+
+/// The rig with the key map `keys` builds from the simulator's key table.
+async fn rig_with(keys: impl FnOnce(&PayShieldBackend) -> KeyMap) -> Rig {
     let sim = paycrypto::server::payshield::start(Default::default())
         .await
         .unwrap();
@@ -367,7 +372,7 @@ async fn rig() -> Rig {
             open_for: Duration::from_secs(60),
         },
     ));
-    let keys = KeyMap::from_table(ps.keys().clone()).unwrap();
+    let keys = keys(&ps);
     let p = PayShieldProxy::new(
         ps.clone(),
         Arc::clone(&failover) as Arc<dyn Backend>,
@@ -541,4 +546,90 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
     let health = r.failover.health();
     eprintln!("{health:?} {:?}", r.proxy.stats());
     assert!(r.proxy.stats().candidate_answers as usize >= cmds.len());
+}
+
+/// A JSON key file naming every test key by its KCV alone (AWS shows each
+/// key's KCV; no cryptogram needed): the proxy asks the simulator for the
+/// KCV of each cryptogram a command carries (BU, once per cryptogram) and
+/// finds the name by it. A file naming the keys by cryptogram (JSON, no
+/// KCV) resolves without BU, and a JSON file with a wrong KCV leaves the
+/// key unresolved (the command passes through).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_resolves_keys_by_kcv_from_a_json_key_file() {
+    let dir = std::env::temp_dir().join(format!("paycrypto-proxy-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = |name: &str,
+                entry: &dyn Fn(&str, &paycrypto::payshield::TableKey) -> String,
+                ps: &PayShieldBackend| {
+        let table = ps.keys().to_text().unwrap();
+        let entries: Vec<String> = table
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|n| !n.starts_with('#'))
+            // The test key set loads one clear key as the IBM 3624 and the
+            // Visa PVK (one type, 002): one cryptogram, one KCV. A JSON
+            // file names it once (EC uses the Visa one).
+            .filter(|n| *n != "test/pvk-ibm")
+            .map(|n| {
+                let k = ps.keys().get(&paycrypto::KeyId::new(n).unwrap()).unwrap();
+                entry(n, &k)
+            })
+            .collect();
+        let p = dir.join(name);
+        std::fs::write(&p, format!("{{\"keys\": [{}]}}", entries.join(",\n"))).unwrap();
+        KeyMap::load_file(&p).unwrap()
+    };
+    for (mode, wrong_kcv) in [("kcv", false), ("key", false), ("kcv", true)] {
+        let r = rig_with(|ps| {
+            file(
+                &format!("{mode}-{wrong_kcv}.json"),
+                &|n, k| match (mode, wrong_kcv) {
+                    // The test key set loads one clear key as CVK and BDK
+                    // (same KCV): the key type tells them apart.
+                    ("kcv", false) => format!(
+                        r#"{{"name": "{n}", "kcv": "{}", "key_type": "{}"}}"#,
+                        k.kcv, k.key_type
+                    ),
+                    ("kcv", true) => {
+                        let mut kcv = k.kcv;
+                        kcv.0[0] ^= 0x55;
+                        format!(
+                            r#"{{"name": "{n}", "kcv": "{}", "key_type": "{}"}}"#,
+                            kcv, k.key_type
+                        )
+                    }
+                    _ => format!(r#"{{"name": "{n}", "key": "{}"}}"#, k.key.to_text()),
+                },
+                ps,
+            )
+        })
+        .await;
+        let mut cmds = commands(&r.ps);
+        cmds.extend(arqc_commands(&r.ps).await.0);
+        cmds.extend(pin_and_data_commands(&r.ps).await.0);
+        let mut gw = TcpStream::connect(r.proxy.addr()).await.unwrap();
+        let mut direct = TcpStream::connect(r.sim.addr()).await.unwrap();
+        for (name, body) in &cmds {
+            let via = call(&mut gw, body).await;
+            let want = call(&mut direct, body).await;
+            assert_eq!(&via[4..8], &want[4..8], "{mode}: {name}");
+            assert_eq!(&via[6..8], b"00", "{mode}: {name}");
+        }
+        let stats = r.proxy.stats();
+        if wrong_kcv {
+            assert_eq!(stats.modelled, 0, "no key resolves: {stats:?}");
+            assert_eq!(stats.passed_through as usize, cmds.len());
+            continue;
+        }
+        assert_eq!(stats.modelled as usize, cmds.len(), "{mode}: {stats:?}");
+        assert_eq!(stats.passed_through, 0);
+        r.shadow.flush().await;
+        let snap = r.report.snapshot();
+        // The typed answers carry KCVs (from the file, or computed by BU
+        // when the file names the key by cryptogram only): the shadow
+        // compares them with the candidate's.
+        assert_eq!(snap.sum(|o| o.mismatched), 0, "{mode}: {}", snap.to_json());
+        assert_eq!(snap.sum(|o| o.total) as usize, cmds.len());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

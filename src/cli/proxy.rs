@@ -15,8 +15,8 @@ use std::sync::Arc;
 /// The proxies.
 #[derive(Subcommand)]
 pub enum ProxyCommand {
-    /// A payShield host-protocol proxy: CA/CC, CW/CY and M6/M8 whose keys
-    /// --keys names run through the shadow (and --failover) layers, the
+    /// A payShield host-protocol proxy: CA/CC, CW/CY, M6/M8, KQ, KW, EC and
+    /// M0/M2 whose keys --keys names run through the shadow (and --failover) layers, the
     /// primary's answer returned byte for byte; every other command passes
     /// through to the primary. Prints one line `listening on
     /// tcp://HOST:PORT`, then serves until interrupted (SIGINT / SIGTERM).
@@ -38,8 +38,11 @@ pub struct ProxyArgs {
     /// The shadow candidate: aws, aws://REGION (optionally ?endpoint=URL) or payshield://HOST:PORT.
     #[arg(long, value_name = "URL")]
     candidate: Option<String>,
-    /// Key table, one key a line: NAME KEY-TYPE KEY-UNDER-LMK USAGE MODE
-    /// EXPORTABILITY KCV; NAME is the key's name on the candidate.
+    /// Key file: a key table (one key a line: NAME KEY-TYPE KEY-UNDER-LMK
+    /// USAGE MODE EXPORTABILITY KCV) or JSON (`.json`, or starting with
+    /// `{`: {"keys": [{"name", "key", "kcv", "key_type"}]}); NAME is the
+    /// key's name on the candidate. A key is found by its cryptogram, else
+    /// by the KCV the primary computes for it.
     #[arg(long, value_name = "FILE")]
     keys: PathBuf,
     /// Let the candidate answer when the primary's breaker opens.

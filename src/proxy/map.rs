@@ -7,7 +7,7 @@
 //! candidate's, after a failover) in the payShield reply format, with the
 //! codec's reply encoders.
 
-use super::KeyMap;
+use super::keys::{KeyMap, Resolved};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
 use crate::payshield::codec::command::{
@@ -20,7 +20,7 @@ use crate::payshield::codec::reply::{
     encode_data, encode_kr, encode_pin_translation, DataReply, PinTranslation,
 };
 use crate::payshield::codec::{self, decode_hex, push_hex};
-use crate::payshield::{KeyTable, RawResponse};
+use crate::payshield::{EncryptedKey, KeyType, RawResponse};
 use crate::types::{
     CardExpiry, Cvv, CvvLength, EncryptedPinBlock, Iso9797Padding, KeyId, MkDerivation, Pan,
     PinBlockFormat, ProprietaryAuthData, Psn, Pvki, Pvv, SecretBytes, ServiceCode, Verification,
@@ -70,7 +70,7 @@ fn pan_from_account(account: &[u8; 12]) -> Option<Pan> {
     Pan::new(&s).ok()
 }
 
-fn translate(keys: &KeyMap, p: &PinTranslate) -> Option<(Request, Shape)> {
+fn translate(keys: &Resolved<'_>, p: &PinTranslate) -> Option<(Request, Shape)> {
     let incoming_format = codec::pin_format_from_code(&p.source_format)?;
     let outgoing_format = codec::pin_format_from_code(&p.destination_format)?;
     // ISO 4 carries the whole PAN after `;`; the others the account number.
@@ -99,7 +99,7 @@ fn translate(keys: &KeyMap, p: &PinTranslate) -> Option<(Request, Shape)> {
     ))
 }
 
-fn card(keys: &KeyMap, c: &CardValidation) -> Option<(Request, Shape)> {
+fn card(keys: &Resolved<'_>, c: &CardValidation) -> Option<(Request, Shape)> {
     let key = match &c.cvk {
         Cvk::Key(k) => keys.id(k)?,
         // CVK A and B as two single keys: the key file names one key each.
@@ -133,7 +133,7 @@ fn card(keys: &KeyMap, c: &CardValidation) -> Option<(Request, Shape)> {
     })
 }
 
-fn mac(keys: &KeyMap, m: &MacCommand) -> Option<(Request, Shape)> {
+fn mac(keys: &Resolved<'_>, m: &MacCommand) -> Option<(Request, Shape)> {
     // Mode 0 (one block, no IV) with ISO 9797-1 algorithm 1 or 3: what a
     // variant LMK computes and AWS answers alike.
     if m.mode != b'0' || m.iv.is_some() {
@@ -201,7 +201,7 @@ fn pan_psn(packed: &[u8; 8]) -> Option<(Pan, Psn)> {
 ///
 /// KQ zero-pads data that is not a multiple of 8 bytes (the codec's KQ
 /// notes): that is ISO 9797-1 padding method 1 on the typed request.
-fn kq(keys: &KeyMap, q: &KqRequest) -> Option<(Request, Shape)> {
+fn kq(keys: &Resolved<'_>, q: &KqRequest) -> Option<(Request, Shape)> {
     let data = q.data.clone()?;
     let (session, arpc) = match (q.scheme, q.arc) {
         (KqScheme::Visa, arc) => (
@@ -238,7 +238,7 @@ fn kq(keys: &KeyMap, q: &KqRequest) -> Option<(Request, Shape)> {
 /// (option A, packed PAN/PSN) and 3 (option B, whole PAN), modes 0, 1 and
 /// 3 (verify, then ARPC method 1 or 2). Modes 2 and 4 (ARPC only) have no
 /// typed request and pass through. Data padding as for KQ.
-fn kw(keys: &KeyMap, w: &KwRequest) -> Option<(Request, Shape)> {
+fn kw(keys: &Resolved<'_>, w: &KwRequest) -> Option<(Request, Shape)> {
     let mode = w.mode().ok()?;
     let data = w.data.clone()?;
     let (mk_derivation, pan, psn) = match (&w.scheme, &w.pan_psn) {
@@ -283,7 +283,7 @@ fn kw(keys: &KeyMap, w: &KwRequest) -> Option<(Request, Shape)> {
 /// 11 PAN digits before the check digit, all of which the field holds, and
 /// ISO formats 0 and 3 bind to the same 12 digits. DC (a TPK) is not
 /// modelled: the test key set holds no TPK to check it against.
-fn pvv_verify(keys: &KeyMap, v: &PvvVerify) -> Option<(Request, Shape)> {
+fn pvv_verify(keys: &Resolved<'_>, v: &PvvVerify) -> Option<(Request, Shape)> {
     let KeyOrPair::Key(pvk) = &v.pvk else {
         return None;
     };
@@ -311,7 +311,7 @@ fn pvv_verify(keys: &KeyMap, v: &PvvVerify) -> Option<(Request, Shape)> {
 /// modes pass through: where a payShield puts the chaining IV in the
 /// M1 / M3 reply has no public source (see [`DataReply`]), so the proxy
 /// could not write the candidate's answer after a failover.
-fn data(keys: &KeyMap, d: &DataCipher, encrypt: bool) -> Option<(Request, Shape)> {
+fn data(keys: &Resolved<'_>, d: &DataCipher, encrypt: bool) -> Option<(Request, Shape)> {
     if &d.mode != b"00" || d.iv.is_some() || d.ksn.is_some() {
         return None;
     }
@@ -342,10 +342,40 @@ fn data(keys: &KeyMap, d: &DataCipher, encrypt: bool) -> Option<(Request, Shape)
     Some((request, Shape::Data { hex }))
 }
 
+/// The keys a command the proxy models carries, with the key type each
+/// field holds (what BU needs to check a key under a variant LMK): the
+/// references [`KeyMap::resolve`] may have to look up by KCV.
+pub(super) fn key_refs(command: &Command) -> Vec<(KeyType, &EncryptedKey)> {
+    match command {
+        Command::Ca(p) => vec![
+            (KeyType::TPK, &p.source_key),
+            (KeyType::ZPK, &p.destination_key),
+        ],
+        Command::Cc(p) => vec![
+            (KeyType::ZPK, &p.source_key),
+            (KeyType::ZPK, &p.destination_key),
+        ],
+        Command::Cw(c) | Command::Cy(c) => match &c.cvk {
+            KeyOrPair::Key(k) => vec![(KeyType::CVK, k)],
+            KeyOrPair::Pair(..) => Vec::new(),
+        },
+        Command::M6(m) | Command::M8(m) => vec![(m.key_type, &m.key)],
+        Command::M0(d) | Command::M2(d) => vec![(d.key_type, &d.key)],
+        Command::Kq(q) => vec![(KeyType::MK_AC, &q.mk)],
+        Command::Kw(w) => vec![(KeyType::MK_AC, &w.mk)],
+        // The PVK shares the TPK's LMK pair and code (002).
+        Command::Pin(PinCommand::Ec(v)) => match &v.pvk {
+            KeyOrPair::Key(k) => vec![(KeyType::ZPK, &v.pin_key), (KeyType::TPK, k)],
+            KeyOrPair::Pair(..) => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
 /// The typed request for a parsed host command, when the proxy models the
-/// command and the key file names every key it carries; `None` passes the
+/// command and every key it carries resolved; `None` passes the
 /// command through to the primary unchanged.
-pub(super) fn to_request(keys: &KeyMap, command: &Command) -> Option<(Request, Shape)> {
+pub(super) fn to_request(keys: &Resolved<'_>, command: &Command) -> Option<(Request, Shape)> {
     match command {
         Command::Ca(p) | Command::Cc(p) => translate(keys, p),
         Command::Cw(c) | Command::Cy(c) => card(keys, c),
@@ -363,11 +393,16 @@ fn protocol(what: &'static str) -> Error {
     Error::new(ErrorKind::Protocol, what)
 }
 
-fn kcv(table: &KeyTable, id: &KeyId) -> Result<crate::types::Kcv> {
-    Ok(table.get(id)?.kcv)
+fn kcv(keys: &KeyMap, id: &KeyId) -> Result<crate::types::Kcv> {
+    keys.kcv(id).ok_or_else(|| {
+        Error::new(
+            ErrorKind::KeyNotFound,
+            format!("no key check value known for {id}"),
+        )
+    })
 }
 
-fn data_kcv(table: &KeyTable, key: &DataKey) -> Result<crate::types::Kcv> {
+fn data_kcv(table: &KeyMap, key: &DataKey) -> Result<crate::types::Kcv> {
     match key {
         DataKey::Key(id) => kcv(table, id),
         DataKey::Dukpt { .. } => Err(Error::unsupported("not a command the proxy models")),
@@ -379,7 +414,7 @@ fn data_kcv(table: &KeyTable, key: &DataKey) -> Result<crate::types::Kcv> {
 /// error of the kind the payShield client gives it. `shape` is the
 /// command's (for the output format of M1 / M3).
 pub(super) fn from_raw(
-    table: &KeyTable,
+    table: &KeyMap,
     request: &Request,
     shape: Shape,
     raw: &RawResponse,

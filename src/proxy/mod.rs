@@ -34,13 +34,16 @@
 //! candidate answers a request, the proxy closes that connection (a
 //! payShield has no error code for "HSM unreachable"), as a TCP proxy does.
 
+mod keys;
 mod map;
+
+pub use keys::KeyMap;
 
 use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, Result};
 use crate::ops::{Request, Response};
 use crate::payshield::codec::{self, command};
-use crate::payshield::{EncryptedKey, KeyTable, PayShieldBackend, RawResponse};
+use crate::payshield::{PayShieldBackend, RawResponse};
 use crate::server::payshield::conn::{
     frame_rest, Registry, Ticket, READ_MAX, READ_MIN, WRITE_KEEP,
 };
@@ -48,9 +51,7 @@ use crate::server::payshield::{
     ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
     DEFAULT_MAX_CONNECTIONS,
 };
-use crate::types::KeyId;
 use async_trait::async_trait;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -59,73 +60,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-/// Keys under the LMK mapped to the names the layers (and the candidate)
-/// know them by.
-#[derive(Clone, Default)]
-pub struct KeyMap {
-    by_key: HashMap<EncryptedKey, KeyId>,
-    table: KeyTable,
-}
-
-impl std::fmt::Debug for KeyMap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyMap")
-            .field("keys", &self.by_key.len())
-            .finish()
-    }
-}
-
-impl KeyMap {
-    /// The map for every key of `table` (its names are the candidate's).
-    pub fn from_table(table: KeyTable) -> Result<Self> {
-        let mut by_key = HashMap::new();
-        for line in table.to_text()?.lines() {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(name), Some(_)) = (fields.first(), fields.get(2)) else {
-                continue;
-            };
-            if name.starts_with('#') {
-                continue;
-            }
-            let id = KeyId::new(*name)?;
-            let key = table.get(&id)?.key.clone();
-            by_key.insert(key, id);
-        }
-        Ok(Self { by_key, table })
-    }
-
-    /// Loads a key-table file (see [`KeyTable`]).
-    pub fn load_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        let table = KeyTable::new();
-        table.load_file(path)?;
-        Self::from_table(table)
-    }
-
-    /// The table the primary resolves names with.
-    pub fn table(&self) -> &KeyTable {
-        &self.table
-    }
-
-    /// Keys in the map.
-    pub fn len(&self) -> usize {
-        self.by_key.len()
-    }
-
-    /// True when the map is empty.
-    pub fn is_empty(&self) -> bool {
-        self.by_key.is_empty()
-    }
-
-    fn id(&self, key: &EncryptedKey) -> Option<KeyId> {
-        self.by_key.get(key).cloned()
-    }
-}
-
 /// The gateway's command and, once the primary answered, its raw answer:
 /// what [`ProxyPrimary`] sends and keeps for the proxy's request in flight.
 struct Exchange {
     command: Vec<u8>,
     shape: map::Shape,
+    keys: KeyMap,
     answer: Mutex<Option<RawResponse>>,
 }
 
@@ -167,7 +107,7 @@ impl Backend for ProxyPrimary {
             return self.backend.execute(request).await;
         };
         let raw = self.backend.command(&exchange.command).await?;
-        let typed = map::from_raw(self.backend.keys(), &request, exchange.shape, &raw);
+        let typed = map::from_raw(&exchange.keys, &request, exchange.shape, &raw);
         *exchange.answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(raw);
         typed
     }
@@ -288,13 +228,20 @@ impl PayShieldProxy {
     async fn answer_inner(&self, payload: &[u8], out: &mut Vec<u8>) -> bool {
         let hl = self.config.header_len.min(payload.len());
         let (header, body) = payload.split_at(hl);
-        let modelled = match body {
+        let parsed = match body {
             [a, b, fields @ ..] => command::parse_command([*a, *b], fields)
                 .ok()
                 // One LMK (identifier absent or 00), as the key file's keys.
-                .filter(|r| r.lmk_id.is_none_or(|id| &id == b"00"))
-                .and_then(|r| map::to_request(&self.keys, &r.command)),
+                .filter(|r| r.lmk_id.is_none_or(|id| &id == b"00")),
             _ => None,
+        };
+        let modelled = match &parsed {
+            Some(r) => {
+                let refs = map::key_refs(&r.command);
+                let resolved = self.keys.resolve(&self.primary, &refs).await;
+                map::to_request(&resolved, &r.command)
+            }
+            None => None,
         };
         let Some((request, shape)) = modelled else {
             self.counters.passed_through.fetch_add(1, Ordering::Relaxed);
@@ -307,6 +254,7 @@ impl PayShieldProxy {
         let exchange = Arc::new(Exchange {
             command: body.to_vec(),
             shape,
+            keys: self.keys.clone(),
             answer: Mutex::new(None),
         });
         let result = EXCHANGE
