@@ -2,7 +2,7 @@
 //! ([`crate::proxy`]) on the command line.
 
 use super::output::CliError;
-use super::serve::Shutdown;
+use super::serve::{Shutdown, TlsServeArgs};
 use crate::backend::Backend;
 use crate::connect::BackendUrl;
 use crate::layers::{DiscrepancyReport, Failover, Shadow};
@@ -48,6 +48,10 @@ pub struct ProxyArgs {
     /// Let the candidate answer when the primary's breaker opens.
     #[arg(long, requires = "candidate")]
     failover: bool,
+    /// TLS for the gateways' connections (`--tls-cert`, `--tls-key`,
+    /// `--tls-client-ca`, as `serve payshield`).
+    #[command(flatten)]
+    tls: TlsServeArgs,
 }
 
 /// Runs the proxy until SIGINT / SIGTERM.
@@ -85,6 +89,7 @@ pub(super) async fn run(c: &ProxyCommand) -> Result<(), CliError> {
     };
     let config = ProxyConfig {
         header_len,
+        tls: a.tls.server_config()?,
         ..ProxyConfig::default()
     };
     let stop = Shutdown::install()

@@ -26,13 +26,18 @@
 //! a key under the LMK resolves to its NAME, which is the key's name on the
 //! candidate (on AWS an ARN, an `alias/…`, or a name N meaning `alias/N`).
 //!
-//! Connections are bounded as the simulator's are (idle and frame
-//! timeouts, a connection limit that evicts the longest-idle connection,
-//! buffers that grow on demand up to one frame, backoff on accept errors;
-//! the simulator's registry is reused). Requests on one connection are
-//! answered in order, one at a time. When neither the primary nor the
-//! candidate answers a request, the proxy closes that connection (a
-//! payShield has no error code for "HSM unreachable"), as a TCP proxy does.
+//! Connections are served by the simulator's connection loop (idle and
+//! frame timeouts, a connection limit that evicts the longest-idle
+//! connection, buffers that grow on demand up to one frame, backoff on
+//! accept errors), over TCP or, with [`ProxyConfig::tls`], TLS. Up to
+//! [`ProxyConfig::max_in_flight`] requests of one connection are answered
+//! at once, and the answers are written in the order the requests came: a
+//! payShield answers a connection's requests in order (the header lets the
+//! gateway match them up; how many a real one works on at once is not
+//! public, so the bound of 32 is this crate's choice). When neither the
+//! primary nor the candidate answers a request, the proxy closes that
+//! connection after the answers before it (a payShield has no error code
+//! for "HSM unreachable"), as a TCP proxy does.
 
 mod keys;
 mod map;
@@ -45,20 +50,18 @@ use crate::ops::{Request, Response};
 use crate::payshield::codec::{self, command};
 use crate::payshield::{PayShieldBackend, RawResponse};
 use crate::server::payshield::conn::{
-    frame_rest, Registry, Ticket, READ_MAX, READ_MIN, WRITE_KEEP,
+    serve_listener, Handler, Limits, Pending, Registry, Reply, MAX_IN_FLIGHT,
 };
 use crate::server::payshield::{
-    ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
 };
 use async_trait::async_trait;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::time::Instant;
 
 /// The gateway's command and, once the primary answered, its raw answer:
 /// what [`ProxyPrimary`] sends and keeps for the proxy's request in flight.
@@ -126,6 +129,12 @@ pub struct ProxyConfig {
     /// Most gateway connections at once (1024; at the limit the longest
     /// idle one makes room).
     pub max_connections: usize,
+    /// Most requests of one gateway connection answered at once (32);
+    /// answers are written in request order.
+    pub max_in_flight: usize,
+    /// Serve TLS (feature `tls`) instead of plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::payshield::TlsServerConfig>,
 }
 
 impl Default for ProxyConfig {
@@ -135,6 +144,9 @@ impl Default for ProxyConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             frame_timeout: DEFAULT_FRAME_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_in_flight: MAX_IN_FLIGHT,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -353,126 +365,40 @@ pub async fn serve(listener: TcpListener, proxy: Arc<PayShieldProxy>) {
     run(listener, proxy, Arc::new(Registry::new()), rx).await;
 }
 
+impl Handler for PayShieldProxy {
+    /// Answers in a task of its own, so that the requests of one
+    /// connection are answered concurrently (written in request order by
+    /// the connection loop).
+    fn handle(self: &Arc<Self>, payload: &[u8]) -> Pending {
+        let proxy = Arc::clone(self);
+        let payload = payload.to_vec();
+        Pending::Task(tokio::spawn(async move {
+            let mut out = Vec::with_capacity(64);
+            if proxy.answer(&payload, &mut out).await {
+                Reply::Send(out)
+            } else {
+                Reply::Close(Vec::new())
+            }
+        }))
+    }
+}
+
 async fn run(
     listener: TcpListener,
     proxy: Arc<PayShieldProxy>,
     registry: Arc<Registry>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
-    let mut backoff = ACCEPT_BACKOFF_MIN;
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((sock, _)) => {
-                    backoff = ACCEPT_BACKOFF_MIN;
-                    let Some(ticket) = registry.admit(proxy.config.max_connections) else {
-                        continue;
-                    };
-                    let _ = sock.set_nodelay(true);
-                    tokio::spawn(serve_conn(sock, Arc::clone(&proxy), ticket, shutdown.clone()));
-                }
-                // Out of descriptors and the like: pause, longer each time.
-                Err(_) => {
-                    tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
-                        changed = shutdown.changed() => {
-                            if changed.is_err() || *shutdown.borrow() { return; }
-                        }
-                    }
-                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
-                }
-            },
-            changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow() { return; }
-            }
-        }
-    }
-}
-
-/// One gateway connection: the simulator's read discipline (buffers on
-/// demand up to one frame, idle and frame deadlines, eviction, shutdown),
-/// with each frame answered by the proxy before the next is read.
-async fn serve_conn(
-    mut sock: TcpStream,
-    proxy: Arc<PayShieldProxy>,
-    ticket: Ticket,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let (idle, frame_limit) = (proxy.config.idle_timeout, proxy.config.frame_timeout);
-    let mut rbuf: Vec<u8> = Vec::new();
-    let mut wbuf: Vec<u8> = Vec::new();
-    let mut chunk = READ_MIN;
-    let mut last_rx = Instant::now();
-    let mut frame_start: Option<Instant> = None;
-    loop {
-        rbuf.reserve_exact(chunk.max(frame_rest(&rbuf)).min(READ_MAX));
-        let spare = rbuf.capacity() - rbuf.len();
-        let n = match sock.try_read_buf(&mut rbuf) {
-            Ok(0) => return,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if rbuf.is_empty() {
-                    rbuf = Vec::new();
-                    chunk = READ_MIN;
-                }
-                let deadline = match frame_start {
-                    Some(t) => t + frame_limit,
-                    None => last_rx + idle,
-                };
-                tokio::select! {
-                    r = sock.readable() => if r.is_err() { return },
-                    () = tokio::time::sleep_until(deadline) => return,
-                    () = ticket.evicted() => return,
-                    _ = shutdown.changed() => return,
-                }
-                continue;
-            }
-            Err(_) => return,
-        };
-        if n >= spare {
-            chunk = (chunk * 2).min(READ_MAX);
-        }
-        last_rx = Instant::now();
-        let mut consumed = 0;
-        while let Some((used, payload)) = codec::split_frame(rbuf.get(consumed..).unwrap_or(&[])) {
-            consumed += used;
-            // The answer may take the primary's (or candidate's) time;
-            // the connection is busy, not idle, meanwhile.
-            ticket.touch(true);
-            let answered = tokio::select! {
-                ok = proxy.answer(payload, &mut wbuf) => ok,
-                _ = shutdown.changed() => return,
-            };
-            if !answered {
-                let _ = send(&mut sock, &wbuf, frame_limit).await;
-                return;
-            }
-        }
-        rbuf.drain(..consumed.min(rbuf.len()));
-        if rbuf.is_empty() {
-            frame_start = None;
-        } else if consumed > 0 || frame_start.is_none() {
-            frame_start = Some(last_rx);
-        }
-        ticket.touch(!rbuf.is_empty());
-        if !wbuf.is_empty() {
-            if !send(&mut sock, &wbuf, frame_limit).await {
-                return;
-            }
-            wbuf.clear();
-        }
-        if wbuf.capacity() > WRITE_KEEP {
-            wbuf = Vec::new();
-        }
-    }
-}
-
-/// Writes `buf` to the gateway within `limit`; false when the peer is gone
-/// or too slow (the proxy listens on plain TCP only).
-async fn send(sock: &mut tokio::net::TcpStream, buf: &[u8], limit: Duration) -> bool {
-    use tokio::io::AsyncWriteExt;
-    matches!(
-        tokio::time::timeout(limit, sock.write_all(buf)).await,
-        Ok(Ok(()))
-    )
+    let c = &proxy.config;
+    let limits = Limits {
+        idle_timeout: c.idle_timeout,
+        frame_timeout: c.frame_timeout,
+        max_connections: c.max_connections.max(1),
+        max_in_flight: c.max_in_flight.max(1),
+    };
+    #[cfg(feature = "tls")]
+    let tls = c.tls.as_ref().map(|t| t.acceptor());
+    #[cfg(not(feature = "tls"))]
+    let tls = None;
+    serve_listener(listener, proxy, registry, limits, tls, shutdown).await;
 }
