@@ -2,11 +2,11 @@
 //! ([`crate::proxy`]) on the command line.
 
 use super::output::CliError;
-use super::serve::{Shutdown, TlsServeArgs};
+use super::serve::{start_metrics, Shutdown, TlsServeArgs};
 use crate::backend::Backend;
 use crate::connect::BackendUrl;
-use crate::layers::{DiscrepancyReport, Failover, Shadow};
-use crate::proxy::{self, KeyMap, PayShieldProxy, ProxyConfig, ProxyPrimary};
+use crate::layers::{DiscrepancyReport, Failover, Metrics, MetricsSink, Shadow};
+use crate::proxy::{self, KeyMap, MetricsSampler, PayShieldProxy, ProxyConfig, ProxyPrimary};
 use clap::{Args, Subcommand};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -52,7 +52,16 @@ pub struct ProxyArgs {
     /// `--tls-client-ca`, as `serve payshield`).
     #[command(flatten)]
     tls: TlsServeArgs,
+    /// Serve Prometheus metrics on HOST:PORT at /metrics (the layers'
+    /// requests, latencies, shadow comparisons and breaker state; the
+    /// proxy's requests and connections; each payShield host's health);
+    /// one line on stderr names the address (port 0 picks a free port).
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics: Option<String>,
 }
+
+/// How often `--metrics` samples connections and host health.
+const SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Runs the proxy until SIGINT / SIGTERM.
 pub(super) async fn run(c: &ProxyCommand) -> Result<(), CliError> {
@@ -66,6 +75,7 @@ pub(super) async fn run(c: &ProxyCommand) -> Result<(), CliError> {
         return Err(CliError::arg("--primary", "expected payshield://HOST:PORT"));
     };
     let header_len = p.header_len().unwrap_or(4);
+    let exporter = start_metrics(a.metrics.as_deref()).await?;
     let primary = p.connect(keys.table().clone()).await?;
     let layers: Arc<dyn Backend> = match &a.candidate {
         None => Arc::new(ProxyPrimary::new(primary.clone())),
@@ -78,7 +88,7 @@ pub(super) async fn run(c: &ProxyCommand) -> Result<(), CliError> {
             let shadow: Arc<dyn Backend> = Arc::new(Shadow::new(
                 ProxyPrimary::new(primary.clone()),
                 Arc::clone(&candidate),
-                DiscrepancyReport::new(),
+                (DiscrepancyReport::new(), MetricsSink),
             ));
             if a.failover {
                 Arc::new(Failover::new(vec![shadow, candidate]))
@@ -86,6 +96,11 @@ pub(super) async fn run(c: &ProxyCommand) -> Result<(), CliError> {
                 shadow
             }
         }
+    };
+    // Requests and latencies of everything the layers answer.
+    let layers: Arc<dyn Backend> = match &exporter {
+        Some(_) => Arc::new(Metrics::new(layers)),
+        None => layers,
     };
     let config = ProxyConfig {
         header_len,
@@ -106,6 +121,9 @@ pub(super) async fn run(c: &ProxyCommand) -> Result<(), CliError> {
         let _ = out.flush();
     }
     let proxy = Arc::new(PayShieldProxy::new(primary, layers, keys, config));
+    let _sampler = exporter
+        .as_ref()
+        .map(|_| MetricsSampler::start(&proxy, SAMPLE_EVERY));
     tokio::select! {
         () = proxy::serve(listener, proxy) => Ok(()),
         () = stop.wait() => Ok(()),

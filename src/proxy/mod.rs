@@ -41,8 +41,10 @@
 
 mod keys;
 mod map;
+mod metrics;
 
 pub use keys::KeyMap;
+pub use metrics::MetricsSampler;
 
 use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, Result};
@@ -183,6 +185,7 @@ pub struct PayShieldProxy {
     keys: KeyMap,
     config: ProxyConfig,
     counters: Counters,
+    registry: Arc<Registry>,
 }
 
 impl std::fmt::Debug for PayShieldProxy {
@@ -211,7 +214,18 @@ impl PayShieldProxy {
             keys,
             config,
             counters: Counters::default(),
+            registry: Arc::new(Registry::new()),
         }
+    }
+
+    /// Gateway connections served now.
+    pub fn connections(&self) -> usize {
+        self.registry.len()
+    }
+
+    /// The primary the proxy passes commands to.
+    pub fn primary(&self) -> &PayShieldBackend {
+        &self.primary
     }
 
     /// Counters so far.
@@ -232,7 +246,7 @@ impl PayShieldProxy {
     pub async fn answer(&self, payload: &[u8], out: &mut Vec<u8>) -> bool {
         let ok = self.answer_inner(payload, out).await;
         if !ok {
-            self.counters.failed.fetch_add(1, Ordering::Relaxed);
+            count(&self.counters.failed, "failed");
         }
         ok
     }
@@ -256,7 +270,7 @@ impl PayShieldProxy {
             None => None,
         };
         let Some((request, shape)) = modelled else {
-            self.counters.passed_through.fetch_add(1, Ordering::Relaxed);
+            count(&self.counters.passed_through, "passed_through");
             return match self.primary.command_raw(body).await {
                 Ok(raw) => codec::write_frame(out, &[header, &raw]).is_ok(),
                 Err(_) => false,
@@ -278,9 +292,7 @@ impl PayShieldProxy {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(raw) = raw {
-            self.counters
-                .primary_answers
-                .fetch_add(1, Ordering::Relaxed);
+            count(&self.counters.primary_answers, "primary");
             return write_raw(out, header, &raw);
         }
         let Ok(response) = result else {
@@ -294,11 +306,16 @@ impl PayShieldProxy {
         if map::encode(shape, &response, &mut fields).is_none() {
             return false;
         }
-        self.counters
-            .candidate_answers
-            .fetch_add(1, Ordering::Relaxed);
+        count(&self.counters.candidate_answers, "candidate");
         codec::write_frame(out, &[header, &code, &fields]).is_ok()
     }
+}
+
+/// Counts one request in `counter` and in the metric
+/// `paycrypto_proxy_requests_total{outcome}`.
+fn count(counter: &AtomicU64, outcome: &'static str) {
+    counter.fetch_add(1, Ordering::Relaxed);
+    ::metrics::counter!("paycrypto_proxy_requests_total", "outcome" => outcome).increment(1);
 }
 
 fn write_raw(out: &mut Vec<u8>, header: &[u8], raw: &RawResponse) -> bool {
@@ -311,7 +328,6 @@ fn write_raw(out: &mut Vec<u8>, header: &[u8], raw: &RawResponse) -> bool {
 pub struct ProxyHandle {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
-    registry: Arc<Registry>,
     proxy: Arc<PayShieldProxy>,
 }
 
@@ -323,7 +339,7 @@ impl ProxyHandle {
 
     /// Gateway connections served now.
     pub fn connections(&self) -> usize {
-        self.registry.len()
+        self.proxy.connections()
     }
 
     /// The proxy's counters.
@@ -349,12 +365,10 @@ pub fn start(listener: TcpListener, proxy: Arc<PayShieldProxy>) -> Result<ProxyH
         .local_addr()
         .map_err(|e| Error::invalid("listen address", "no local address").with_source(e))?;
     let (tx, rx) = watch::channel(false);
-    let registry = Arc::new(Registry::new());
-    tokio::spawn(run(listener, Arc::clone(&proxy), Arc::clone(&registry), rx));
+    tokio::spawn(run(listener, Arc::clone(&proxy), rx));
     Ok(ProxyHandle {
         addr,
         shutdown: tx,
-        registry,
         proxy,
     })
 }
@@ -362,7 +376,7 @@ pub fn start(listener: TcpListener, proxy: Arc<PayShieldProxy>) -> Result<ProxyH
 /// Serves `proxy` on `listener` until the process ends.
 pub async fn serve(listener: TcpListener, proxy: Arc<PayShieldProxy>) {
     let (_tx, rx) = watch::channel(false);
-    run(listener, proxy, Arc::new(Registry::new()), rx).await;
+    run(listener, proxy, rx).await;
 }
 
 impl Handler for PayShieldProxy {
@@ -383,12 +397,7 @@ impl Handler for PayShieldProxy {
     }
 }
 
-async fn run(
-    listener: TcpListener,
-    proxy: Arc<PayShieldProxy>,
-    registry: Arc<Registry>,
-    shutdown: watch::Receiver<bool>,
-) {
+async fn run(listener: TcpListener, proxy: Arc<PayShieldProxy>, shutdown: watch::Receiver<bool>) {
     let c = &proxy.config;
     let limits = Limits {
         idle_timeout: c.idle_timeout,
@@ -400,5 +409,6 @@ async fn run(
     let tls = c.tls.as_ref().map(|t| t.acceptor());
     #[cfg(not(feature = "tls"))]
     let tls = None;
+    let registry = Arc::clone(&proxy.registry);
     serve_listener(listener, proxy, registry, limits, tls, shutdown).await;
 }
