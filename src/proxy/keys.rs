@@ -1,44 +1,5 @@
 //! The proxy's key file: which candidate key a key reference in a host
-//! command means.
-//!
-//! A command names its keys by their cryptogram (the key under the LMK).
-//! The proxy resolves a cryptogram to the candidate's key name **by the
-//! cryptogram first**, then **by its key check value**: the KCV of a
-//! cryptogram the file does not list is computed once by the primary (BU,
-//! "generate a key check value", with the key type the command's field
-//! gives) and cached per cryptogram. Naming keys by KCV lets a key file be
-//! written from the candidate's side alone (AWS lists each key's KCV), and
-//! finds a key whose cryptogram differs from the file's (a key block is
-//! re-encrypted with new random bytes each time it is exported).
-//!
-//! Two file formats, told apart by a `.json` extension or a first
-//! non-blank character `{`:
-//!
-//! - the payShield backend's key table ([`KeyTable`], one key a line:
-//!   `NAME KEY-TYPE KEY-UNDER-LMK USAGE MODE EXPORT KCV [ALGORITHM]`);
-//! - JSON:
-//!
-//! ```json
-//! { "keys": [
-//!     { "name": "alias/zpk-acquirer", "key": "U1EF828AA8F6B80EB83E19FBC373F3A85", "kcv": "6F1E3F" },
-//!     { "name": "arn:aws:payment-cryptography:eu-west-1:111122223333:key/abcd", "kcv": "08D7B4" },
-//!     { "name": "alias/cvk", "key": "U8463435FC4B4DAA0C49025272C29B12C" },
-//!     { "name": "alias/bdk", "kcv": "08D7B4", "key_type": "009" }
-//! ] }
-//! ```
-//!
-//! Each entry: `name` (required) is the candidate's key name (on AWS an
-//! ARN, an `alias/…`, or a name N meaning `alias/N`); `key` is the
-//! cryptogram as a host command carries it; `kcv` its 6-hex-digit check
-//! value; `key_type` the payShield key type code (3 characters, `001` ZPK,
-//! `402` CVK, …) of the command fields the key appears in. At least one of
-//! `key` and `kcv`; no other fields. A KCV identifies the clear key, not
-//! its role: when two entries share a KCV (one clear key loaded as two
-//! key types), each must give its `key_type`, and a cryptogram found by
-//! KCV resolves to the entry whose type the command field has. When only
-//! the cryptogram is given, the KCV the typed answers carry is computed by
-//! the primary on first use. Errors name the entry (its index and name)
-//! and the field.
+//! command means (see [`KeyMap`]).
 
 use crate::error::{Error, Result};
 use crate::payshield::{EncryptedKey, KeyScheme, KeyTable, KeyType, PayShieldBackend};
@@ -51,8 +12,48 @@ use std::sync::{Arc, Mutex};
 /// new keys cannot grow the proxy's memory without bound).
 const LEARNED_MAX: usize = 4096;
 
-/// Keys under the LMK (and key check values) mapped to the names the layers
-/// (and the candidate) know them by. Cheap to clone (shared).
+/// The proxy's key file: keys under the LMK (and key check values) mapped
+/// to the names the layers (and the candidate) know them by. Cheap to
+/// clone (shared).
+///
+/// A command names its keys by their cryptogram (the key under the LMK).
+/// The proxy resolves a cryptogram to the candidate's key name **by the
+/// cryptogram first**, then **by its key check value**: the KCV of a
+/// cryptogram the file does not list is computed once by the primary (BU,
+/// "generate a key check value", with the key type the command's field
+/// gives) and cached per cryptogram. Naming keys by KCV lets a key file be
+/// written from the candidate's side alone (AWS lists each key's KCV), and
+/// finds a key whose cryptogram differs from the file's (a key block is
+/// re-encrypted with new random bytes each time it is exported).
+///
+/// Two file formats, told apart by a `.json` extension or a first
+/// non-blank character `{`:
+///
+/// - the payShield backend's key table ([`KeyTable`], one key a line:
+///   `NAME KEY-TYPE KEY-UNDER-LMK USAGE MODE EXPORT KCV [ALGORITHM]`);
+/// - JSON:
+///
+/// ```json
+/// { "keys": [
+///     { "name": "alias/zpk-acquirer", "key": "U1EF828AA8F6B80EB83E19FBC373F3A85", "kcv": "6F1E3F" },
+///     { "name": "arn:aws:payment-cryptography:eu-west-1:111122223333:key/abcd", "kcv": "9B3F5A" },
+///     { "name": "alias/cvk", "key": "U8463435FC4B4DAA0C49025272C29B12C" },
+///     { "name": "alias/bdk", "kcv": "08D7B4", "key_type": "009" }
+/// ] }
+/// ```
+///
+/// Each entry: `name` (required) is the candidate's key name (on AWS an
+/// ARN, an `alias/…`, or a name N meaning `alias/N`); `key` is the
+/// cryptogram as a host command carries it; `kcv` its 6-hex-digit check
+/// value; `key_type` the payShield key type code (3 characters, `001` ZPK,
+/// `402` CVK, …) of the command fields the key appears in. At least one of
+/// `key` and `kcv`; no other fields. A KCV identifies the clear key, not
+/// its role: when two entries share a KCV (one clear key loaded as two
+/// key types), each must give its `key_type`, and a cryptogram found by
+/// KCV resolves to the entry whose type the command field has. When only
+/// the cryptogram is given, the KCV the typed answers carry is computed by
+/// the primary on first use. Errors name the entry (its index and name)
+/// and the field.
 #[derive(Clone, Default)]
 pub struct KeyMap {
     inner: Arc<Inner>,

@@ -20,11 +20,24 @@
 //! payShield reply format. Every other command (and a modelled one naming
 //! a key the key file lacks) passes through to the primary unchanged.
 //!
-//! Key references: a variant-LMK payShield command carries its keys under
-//! the LMK. The key file is the payShield backend's key table
-//! ([`KeyTable`] format: `NAME KEY-TYPE KEY-UNDER-LMK USAGE MODE EXPORT KCV`):
-//! a key under the LMK resolves to its NAME, which is the key's name on the
-//! candidate (on AWS an ARN, an `alias/…`, or a name N meaning `alias/N`).
+//! Key references: a payShield command carries its keys under the LMK.
+//! The key file ([`KeyMap`]) names each key on the candidate (on AWS an
+//! ARN, an `alias/…`, or a name N meaning `alias/N`) by its cryptogram
+//! and/or its key check value, in the payShield backend's key-table format
+//! ([`KeyTable`](crate::payshield::KeyTable): `NAME KEY-TYPE KEY-UNDER-LMK
+//! USAGE MODE EXPORT KCV`) or as JSON:
+//!
+//! ```json
+//! { "keys": [
+//!     { "name": "alias/zpk-acquirer", "key": "U1EF828AA8F6B80EB83E19FBC373F3A85", "kcv": "6F1E3F" },
+//!     { "name": "arn:aws:payment-cryptography:eu-west-1:111122223333:key/abcd", "kcv": "9B3F5A" },
+//!     { "name": "alias/bdk", "kcv": "08D7B4", "key_type": "009" }
+//! ] }
+//! ```
+//!
+//! A key reference resolves by cryptogram first, then by the KCV the
+//! primary computes for it (BU, cached per cryptogram); see [`KeyMap`] for
+//! the schema and the rules.
 //!
 //! Connections are served by the simulator's connection loop (idle and
 //! frame timeouts, a connection limit that evicts the longest-idle
