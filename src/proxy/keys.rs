@@ -424,6 +424,20 @@ mod tests {
     }
 
     #[test]
+    fn the_documented_example_parses() {
+        let m = KeyMap::from_json(
+            r#"{ "keys": [
+    { "name": "alias/zpk-acquirer", "key": "U1EF828AA8F6B80EB83E19FBC373F3A85", "kcv": "6F1E3F" },
+    { "name": "arn:aws:payment-cryptography:eu-west-1:111122223333:key/abcd", "kcv": "9B3F5A" },
+    { "name": "alias/cvk", "key": "U8463435FC4B4DAA0C49025272C29B12C" },
+    { "name": "alias/bdk", "kcv": "08D7B4", "key_type": "009" }
+] }"#,
+        )
+        .unwrap();
+        assert_eq!(m.len(), 4);
+    }
+
+    #[test]
     fn one_clear_key_as_two_key_types_needs_the_key_type() {
         let m = KeyMap::from_json(
             r#"{"keys": [{"name": "cvk", "kcv": "08D7B4", "key_type": "402"},
