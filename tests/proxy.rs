@@ -37,21 +37,12 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// Sends one frame (header `0001` + `body`) and reads the answer's payload.
 async fn call(sock: &mut TcpStream, body: &[u8]) -> Vec<u8> {
-    let mut frame = Vec::with_capacity(body.len() + 6);
-    let len = u16::try_from(body.len() + 4).unwrap();
-    frame.extend_from_slice(&len.to_be_bytes());
-    frame.extend_from_slice(b"0001");
-    frame.extend_from_slice(body);
     eprintln!(
         "-> {}",
         String::from_utf8_lossy(body.get(..2).unwrap_or(body))
     );
-    sock.write_all(&frame).await.unwrap();
-    let mut len = [0u8; 2];
-    sock.read_exact(&mut len).await.unwrap();
-    let mut payload = vec![0u8; usize::from(u16::from_be_bytes(len))];
-    sock.read_exact(&mut payload).await.unwrap();
-    payload
+    sock.write_all(&frame(b"0001", body)).await.unwrap();
+    read_answer(sock).await
 }
 
 fn lmk_key(ps: &PayShieldBackend, role: Role) -> String {
@@ -641,7 +632,7 @@ fn frame(header: &[u8; 4], body: &[u8]) -> Vec<u8> {
 }
 
 /// Reads one answer's payload.
-async fn read_answer(sock: &mut TcpStream) -> Vec<u8> {
+async fn read_answer(sock: &mut (impl tokio::io::AsyncRead + Unpin)) -> Vec<u8> {
     let mut len = [0u8; 2];
     sock.read_exact(&mut len).await.unwrap();
     let mut payload = vec![0u8; usize::from(u16::from_be_bytes(len))];
@@ -696,11 +687,7 @@ async fn pipelined_requests_are_answered_in_order() {
     let read = async {
         let mut got = Vec::new();
         for _ in 0..bodies.len() {
-            let mut len = [0u8; 2];
-            rd.read_exact(&mut len).await.unwrap();
-            let mut payload = vec![0u8; usize::from(u16::from_be_bytes(len))];
-            rd.read_exact(&mut payload).await.unwrap();
-            got.push(payload);
+            got.push(read_answer(&mut rd).await);
         }
         got
     };
