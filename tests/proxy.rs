@@ -19,7 +19,8 @@ use paycrypto::algo::pinblock::encrypt_pin_block;
 use paycrypto::aws::AwsBackend;
 use paycrypto::layers::{BreakerConfig, DiscrepancyReport, Failover, Shadow};
 use paycrypto::ops::{
-    GenerateArqcRequest, GeneratePinDataRequest, PinData, PinGeneration, SessionKeyDerivation,
+    GenerateArqcRequest, GeneratePinDataRequest, Ibm3624, PinData, PinGeneration,
+    SessionKeyDerivation,
 };
 use paycrypto::payshield::codec::kq::{encode_kq, KqRequest, KqScheme};
 use paycrypto::payshield::codec::kw::{
@@ -28,7 +29,10 @@ use paycrypto::payshield::codec::kw::{
 use paycrypto::payshield::{KeyTable, PayShieldBackend, PayShieldConfig};
 use paycrypto::proxy::{self, KeyMap, PayShieldProxy, ProxyConfig, ProxyPrimary};
 use paycrypto::testing::{self, Role};
-use paycrypto::types::{Iso9797Padding, MkDerivation, Pan, Psn, Pvki};
+use paycrypto::types::{
+    DecimalizationTable, Iso9797Padding, MkDerivation, PadCharacter, Pan, PinValidationData, Psn,
+    Pvki,
+};
 use paycrypto::{Backend, Pin, PinBlockFormat, Request, Response};
 use std::sync::Arc;
 use std::time::Duration;
@@ -276,15 +280,55 @@ async fn pin_and_data_commands(
         },
         other => panic!("{other:?}"),
     };
+    // IBM 3624: the standard table; validation data field `1234567N1234`
+    // (the account's last five digits in place of N).
+    let pvk_ibm = lmk_key(ps, Role::PvkIbm);
+    let ibm = Ibm3624 {
+        decimalization_table: DecimalizationTable::new("0123456789012345").unwrap(),
+        validation_data: PinValidationData::new(&format!("1234567{}1234", &ACCOUNT[7..])).unwrap(),
+        pad: PadCharacter::F,
+    };
+    let offset = match sw
+        .execute(Request::GeneratePinData(GeneratePinDataRequest {
+            generation_key: testing::key_id(Role::PvkIbm),
+            encryption_key: testing::key_id(Role::Zpk),
+            format: PinBlockFormat::Iso0,
+            pan: Pan::new(PAN).unwrap(),
+            method: PinGeneration::Ibm3624PinOffset {
+                ibm,
+                pin_block: block.clone(),
+            },
+        }))
+        .await
+        .unwrap()
+    {
+        Response::GeneratePinData(g) => match g.pin_data {
+            PinData::Offset(o) => o
+                .values()
+                .iter()
+                .map(|d| char::from(b'0' + d))
+                .collect::<String>(),
+            other => panic!("{other:?}"),
+        },
+        other => panic!("{other:?}"),
+    };
     let hex: String = block
         .as_bytes()
         .iter()
         .map(|b| format!("{b:02X}"))
         .collect();
+    let wrong_offset = format!("{:04}", (offset.parse::<u32>().unwrap() + 1) % 10000);
+    // EA: ZPK, PVK, max PIN length 12, block, format, check length 04,
+    // account, table, validation data, offset (F-padded to 12).
+    let ea = |offset: &str| {
+        format!("EA{zpk}{pvk_ibm}12{hex}0104{ACCOUNT}01234567890123451234567N1234{offset}FFFFFFFF")
+            .into_bytes()
+    };
     let wrong_pvv = format!("{:04}", (pvv.parse::<u32>().unwrap() + 1) % 10000);
     let ec = |pvv: &str| format!("EC{zpk}{pvk}{hex}01{ACCOUNT}1{pvv}").into_bytes();
     let good = vec![
         ("EC", ec(&pvv)),
+        ("EA", ea(&offset)),
         // M0: mode 00 (ECB), input hex, output hex, key type 00A (ZEK, the
         // type the key table gives a D0 key).
         (
@@ -305,7 +349,7 @@ async fn pin_and_data_commands(
             .concat(),
         ),
     ];
-    (good, vec![ec(&wrong_pvv)])
+    (good, vec![ec(&wrong_pvv), ea(&wrong_offset)])
 }
 
 struct Rig {
@@ -405,7 +449,9 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
             &want[4..8],
             "{name}: response and error code"
         );
-        assert_eq!(&via_proxy[6..8], b"00", "{name}: answered");
+        // EA under a double-length PVK: verified with the warning 02.
+        let ok: &[u8; 2] = if *name == "EA" { b"02" } else { b"00" };
+        assert_eq!(&via_proxy[6..8], ok, "{name}: answered");
         if *name == "CC" && &body[body.len() - 14..body.len() - 12] == b"47" {
             // ISO 3 carries random fill: same length, format, and PIN length.
             assert_eq!(via_proxy.len(), want.len());
@@ -465,7 +511,7 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
     }
     assert_eq!(
         failed_verifications,
-        3 + arqc_count + 1,
+        3 + arqc_count + 2,
         "the wrong CVVs and ARQCs fail, as a value"
     );
 
@@ -507,7 +553,7 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
             }
         };
         let ans = call(&mut gw2, body).await;
-        if &ans[6..8] != b"00" {
+        if !matches!(&ans[6..8], b"00" | b"02") {
             failed += 1;
             continue;
         }
@@ -522,11 +568,14 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
     }
     for body in &verifies {
         let ans = call(&mut gw, body).await;
-        failed += usize::from(!matches!(&ans[6..8], b"00" | b"01"));
+        failed += usize::from(!matches!(&ans[6..8], b"00" | b"01" | b"02"));
         if let Some((_, plain)) = decrypts.iter().find(|(m2, _)| m2 == body) {
             assert_eq!(&ans[8..], &plain[..], "M2 from the candidate");
         }
-        if body.starts_with(b"KQ") || body.starts_with(b"KW") || body.starts_with(b"EC") {
+        if [&b"KQ"[..], b"KW", b"EC", b"EA"]
+            .iter()
+            .any(|c| body.starts_with(c))
+        {
             assert_eq!(
                 &ans[4..8],
                 &[&body[..1], &[body[1] + 1][..], b"01"].concat()[..]
@@ -597,14 +646,22 @@ async fn proxy_resolves_keys_by_kcv_from_a_json_key_file() {
         .await;
         let mut cmds = commands(&r.ps);
         cmds.extend(arqc_commands(&r.ps).await.0);
-        cmds.extend(pin_and_data_commands(&r.ps).await.0);
+        // Not EA: the file names the one clear PVK once, as the Visa PVK.
+        cmds.extend(
+            pin_and_data_commands(&r.ps)
+                .await
+                .0
+                .into_iter()
+                .filter(|(name, _)| *name != "EA"),
+        );
         let mut gw = TcpStream::connect(r.proxy.addr()).await.unwrap();
         let mut direct = TcpStream::connect(r.sim.addr()).await.unwrap();
         for (name, body) in &cmds {
             let via = call(&mut gw, body).await;
             let want = call(&mut direct, body).await;
             assert_eq!(&via[4..8], &want[4..8], "{mode}: {name}");
-            assert_eq!(&via[6..8], b"00", "{mode}: {name}");
+            let ok: &[u8; 2] = if *name == "EA" { b"02" } else { b"00" };
+            assert_eq!(&via[6..8], ok, "{mode}: {name}");
         }
         let stats = r.proxy.stats();
         if wrong_kcv {
@@ -620,6 +677,13 @@ async fn proxy_resolves_keys_by_kcv_from_a_json_key_file() {
         // when the file names the key by cryptogram only): the shadow
         // compares them with the candidate's.
         assert_eq!(snap.sum(|o| o.mismatched), 0, "{mode}: {}", snap.to_json());
+        // Everything compared (ISO 3 outputs, with random fill, skipped).
+        assert_eq!(
+            (snap.sum(|o| o.matched) + snap.sum(|o| o.skipped)) as usize,
+            cmds.len(),
+            "{mode}: {}",
+            snap.to_json()
+        );
         assert_eq!(snap.sum(|o| o.total) as usize, cmds.len());
     }
     std::fs::remove_dir_all(&dir).unwrap();

@@ -3,7 +3,7 @@
 
 use crate::error::{Error, Result};
 use crate::payshield::{EncryptedKey, KeyScheme, KeyTable, KeyType, PayShieldBackend};
-use crate::types::{Kcv, KeyId};
+use crate::types::{Kcv, KeyId, KeyUsage};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -62,6 +62,9 @@ pub struct KeyMap {
 #[derive(Default)]
 struct Inner {
     by_key: HashMap<EncryptedKey, KeyId>,
+    /// A key table's cryptograms with several names (one clear key loaded
+    /// for two usages under one key type), each name with its usage.
+    shared: HashMap<EncryptedKey, Vec<(KeyId, KeyUsage)>>,
     /// Names by KCV, each with the key type it is restricted to (if any).
     by_kcv: HashMap<Kcv, Vec<(Option<KeyType>, KeyId)>>,
     kcvs: HashMap<KeyId, Kcv>,
@@ -105,6 +108,36 @@ impl Inner {
         }
         names.push((kt, id.clone()));
         Ok(())
+    }
+}
+
+/// One key a command carries: the key type its field holds (what BU
+/// needs) and, where the command says, the usage it needs (which picks
+/// among names a key table gives one cryptogram).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyRef<'a> {
+    pub(crate) kt: KeyType,
+    pub(crate) key: &'a EncryptedKey,
+    pub(crate) usage: Option<KeyUsage>,
+}
+
+impl<'a> KeyRef<'a> {
+    /// A key of type `kt`.
+    pub(crate) fn new(kt: KeyType, key: &'a EncryptedKey) -> Self {
+        Self {
+            kt,
+            key,
+            usage: None,
+        }
+    }
+
+    /// A key of type `kt` used for `usage`.
+    pub(crate) fn used_for(kt: KeyType, key: &'a EncryptedKey, usage: KeyUsage) -> Self {
+        Self {
+            kt,
+            key,
+            usage: Some(usage),
+        }
     }
 }
 
@@ -161,9 +194,17 @@ impl KeyMap {
             let k = table.get(&id)?;
             // A key table may load one clear key twice with one key type
             // (say, a PVK for IBM 3624 and for Visa PVV): the same
-            // cryptogram, the same KCV. As before the KCV lookup, the
-            // cryptogram names the last of them; by KCV neither resolves.
-            inner.by_key.insert(k.key.clone(), id.clone());
+            // cryptogram, the same KCV. The cryptogram names the one whose
+            // usage the command needs (else the last); by KCV neither
+            // resolves.
+            if let Some(prev) = inner.by_key.insert(k.key.clone(), id.clone()) {
+                let names = inner.shared.entry(k.key.clone()).or_default();
+                if names.is_empty() {
+                    let usage = table.get(&prev)?.attributes.usage;
+                    names.push((prev, usage));
+                }
+                names.push((id.clone(), k.attributes.usage));
+            }
             let _ = inner.add_kcv(k.kcv, Some(k.key_type), &id, false);
             inner.kcvs.insert(id, k.kcv);
         }
@@ -362,10 +403,10 @@ impl KeyMap {
     pub(crate) async fn resolve<'a>(
         &self,
         primary: &PayShieldBackend,
-        refs: &[(KeyType, &'a EncryptedKey)],
+        refs: &[KeyRef<'a>],
     ) -> Resolved<'a> {
         let mut out = Resolved::default();
-        for (kt, key) in refs {
+        for KeyRef { kt, key, usage } in refs {
             // A key block names its own type; BU takes it as `FFF`.
             let kt = if key.scheme == KeyScheme::S {
                 KeyType::KEY_BLOCK
@@ -374,6 +415,12 @@ impl KeyMap {
             };
             let id = match self.inner.by_key.get(*key) {
                 Some(id) => {
+                    let id = self
+                        .inner
+                        .shared
+                        .get(*key)
+                        .and_then(|names| names.iter().find(|(_, u)| Some(*u) == *usage))
+                        .map_or(id, |(id, _)| id);
                     if self.kcv(id).is_none() {
                         if let Some(kcv) = self.check(primary, kt, key).await {
                             self.learned().by_id.insert(id.clone(), kcv);

@@ -1,18 +1,18 @@
 //! payShield host commands to typed requests and back.
 //!
 //! [`to_request`] turns a parsed host command the proxy models (CA/CC, CW/CY,
-//! M6/M8, KQ, KW, EC, M0/M2) into a typed [`Request`] whose keys are named through the
+//! M6/M8, KQ, KW, EA, EC, M0/M2) into a typed [`Request`] whose keys are named through the
 //! [`KeyMap`]; [`from_raw`] reads the primary's raw answer into the typed
 //! [`Response`] the shadow compares; [`encode`] writes a typed answer (the
 //! candidate's, after a failover) in the payShield reply format, with the
 //! codec's reply encoders.
 
-use super::keys::{KeyMap, Resolved};
+use super::keys::{KeyMap, KeyRef, Resolved};
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::*;
 use crate::payshield::codec::command::{
-    CardValidation, Command, Cvk, DataCipher, KeyOrPair, MacCommand, PinCommand, PinTranslate,
-    PvvVerify,
+    offset_from_field, CardValidation, Command, Cvk, DataCipher, IbmVerify, KeyOrPair, MacCommand,
+    PinCommand, PinTranslate, PvvVerify,
 };
 use crate::payshield::codec::kq::{KqRequest, KqScheme};
 use crate::payshield::codec::kw::{encode_kx, KwArpc, KwMode, KwPanPsn, KwRequest, KwScheme};
@@ -20,10 +20,11 @@ use crate::payshield::codec::reply::{
     encode_data, encode_kr, encode_pin_translation, DataReply, PinTranslation,
 };
 use crate::payshield::codec::{self, decode_hex, push_hex};
-use crate::payshield::{EncryptedKey, KeyType, RawResponse};
+use crate::payshield::{KeyType, RawResponse};
 use crate::types::{
-    CardExpiry, Cvv, CvvLength, EncryptedPinBlock, Iso9797Padding, KeyId, MkDerivation, Pan,
-    PinBlockFormat, ProprietaryAuthData, Psn, Pvki, Pvv, SecretBytes, ServiceCode, Verification,
+    CardExpiry, Cvv, CvvLength, DecimalizationTable, EncryptedPinBlock, Iso9797Padding, KeyId,
+    KeyUsage, MkDerivation, Pan, PinBlockFormat, ProprietaryAuthData, Psn, Pvki, Pvv, SecretBytes,
+    ServiceCode, Verification,
 };
 
 /// What the proxy needs of the command to write a reply for it.
@@ -34,8 +35,12 @@ pub(super) enum Shape {
     Translate { max_pin_len: u8 },
     /// CW: the CVV.
     Cvv,
-    /// CY, M8: verification in the error code.
+    /// CY, M8, EC: verification in the error code.
     Verify,
+    /// EA: verification in the error code, a verified PIN under a double-
+    /// or triple-length PVK answered with the warning `02` (as the
+    /// simulator and the payShield client have it), else `00`.
+    VerifyIbm { long_pvk: bool },
     /// M6: the MAC, `len` bytes.
     Mac { len: usize },
     /// KQ: verification in the error code, then the 8-byte ARPC when the
@@ -306,6 +311,49 @@ fn pvv_verify(keys: &Resolved<'_>, v: &PvvVerify) -> Option<(Request, Shape)> {
     Some((request, Shape::Verify))
 }
 
+/// EA (verify a PIN under a ZPK by its IBM 3624 offset) → a PIN
+/// verification, when the typed request says the same thing: a plaintext
+/// decimalisation table (an encrypted one passes through), maximum PIN
+/// length 12 (the typed request has no maximum), and an offset as long as
+/// the check length (the typed offset's length is its check length). The
+/// validation data is the field's with the account digits in place of its
+/// `N` ([`IbmData::validation_data`](crate::payshield::codec::command::IbmData::validation_data),
+/// as the simulator reads it). DA (a TPK) is not modelled, as DC.
+fn ibm_verify(keys: &Resolved<'_>, v: &IbmVerify) -> Option<(Request, Shape)> {
+    let format = codec::pin_format_from_code(&v.format)?;
+    if format == PinBlockFormat::Iso4 || v.max_pin_len != 12 {
+        return None;
+    }
+    let table = &v.data.table[..];
+    if !table.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let decimalization_table = DecimalizationTable::new(std::str::from_utf8(table).ok()?).ok()?;
+    let (validation_data, pad) = v.data.validation_data().ok()?;
+    let offset = offset_from_field(&v.offset).ok()?;
+    if offset.len() != usize::from(v.data.check_length) {
+        return None;
+    }
+    let request = Request::VerifyPinData(VerifyPinDataRequest {
+        verification_key: keys.id(&v.pvk)?,
+        pin_key: PinKey::Key(keys.id(&v.pin_key)?),
+        format,
+        pan: pan_from_account(&v.data.account)?,
+        pin_block: EncryptedPinBlock::from_bytes(&v.pin_block).ok()?,
+        method: PinVerification::Ibm3624 {
+            ibm: Ibm3624 {
+                decimalization_table,
+                validation_data,
+                pad,
+            },
+            offset,
+        },
+        pin_length: None,
+    });
+    let long_pvk = v.pvk.bytes.len() > 8;
+    Some((request, Shape::VerifyIbm { long_pvk }))
+}
+
 /// M0 / M2 in ECB mode (`00`) under a data key, input and output binary
 /// (`0`) or hex (`1`) → data encryption / decryption. CBC and the other
 /// modes pass through: where a payShield puts the chaining IV in the
@@ -345,27 +393,36 @@ fn data(keys: &Resolved<'_>, d: &DataCipher, encrypt: bool) -> Option<(Request, 
 /// The keys a command the proxy models carries, with the key type each
 /// field holds (what BU needs to check a key under a variant LMK): the
 /// references [`KeyMap::resolve`] may have to look up by KCV.
-pub(super) fn key_refs(command: &Command) -> Vec<(KeyType, &EncryptedKey)> {
+pub(super) fn key_refs(command: &Command) -> Vec<KeyRef<'_>> {
+    use KeyRef as K;
     match command {
         Command::Ca(p) => vec![
-            (KeyType::TPK, &p.source_key),
-            (KeyType::ZPK, &p.destination_key),
+            K::new(KeyType::TPK, &p.source_key),
+            K::new(KeyType::ZPK, &p.destination_key),
         ],
         Command::Cc(p) => vec![
-            (KeyType::ZPK, &p.source_key),
-            (KeyType::ZPK, &p.destination_key),
+            K::new(KeyType::ZPK, &p.source_key),
+            K::new(KeyType::ZPK, &p.destination_key),
         ],
         Command::Cw(c) | Command::Cy(c) => match &c.cvk {
-            KeyOrPair::Key(k) => vec![(KeyType::CVK, k)],
+            KeyOrPair::Key(k) => vec![K::new(KeyType::CVK, k)],
             KeyOrPair::Pair(..) => Vec::new(),
         },
-        Command::M6(m) | Command::M8(m) => vec![(m.key_type, &m.key)],
-        Command::M0(d) | Command::M2(d) => vec![(d.key_type, &d.key)],
-        Command::Kq(q) => vec![(KeyType::MK_AC, &q.mk)],
-        Command::Kw(w) => vec![(KeyType::MK_AC, &w.mk)],
-        // The PVK shares the TPK's LMK pair and code (002).
+        Command::M6(m) | Command::M8(m) => vec![K::new(m.key_type, &m.key)],
+        Command::M0(d) | Command::M2(d) => vec![K::new(d.key_type, &d.key)],
+        Command::Kq(q) => vec![K::new(KeyType::MK_AC, &q.mk)],
+        Command::Kw(w) => vec![K::new(KeyType::MK_AC, &w.mk)],
+        // A PVK has the TPK's LMK pair and code (002); one clear key may
+        // be a key table's IBM and Visa PVK both: the usage picks.
+        Command::Pin(PinCommand::Ea(v)) => vec![
+            K::new(KeyType::ZPK, &v.pin_key),
+            K::used_for(KeyType::TPK, &v.pvk, KeyUsage::PinVerificationIbm3624),
+        ],
         Command::Pin(PinCommand::Ec(v)) => match &v.pvk {
-            KeyOrPair::Key(k) => vec![(KeyType::ZPK, &v.pin_key), (KeyType::TPK, k)],
+            KeyOrPair::Key(k) => vec![
+                K::new(KeyType::ZPK, &v.pin_key),
+                K::used_for(KeyType::TPK, k, KeyUsage::PinVerificationVisaPvv),
+            ],
             KeyOrPair::Pair(..) => Vec::new(),
         },
         _ => Vec::new(),
@@ -383,6 +440,7 @@ pub(super) fn to_request(keys: &Resolved<'_>, command: &Command) -> Option<(Requ
         Command::Kq(q) => kq(keys, q),
         Command::Kw(w) => kw(keys, w),
         Command::Pin(PinCommand::Ec(v)) => pvv_verify(keys, v),
+        Command::Pin(PinCommand::Ea(v)) => ibm_verify(keys, v),
         Command::M0(d) => data(keys, d, true),
         Command::M2(d) => data(keys, d, false),
         _ => None,
@@ -435,8 +493,18 @@ pub(super) fn from_raw(
             _ => Ok(d),
         }
     };
+    // The IBM commands answer `02` for a verified PIN under a
+    // single-length PVK (a warning; the payShield client reads it so).
+    let ibm = matches!(
+        request,
+        Request::VerifyPinData(VerifyPinDataRequest {
+            method: PinVerification::Ibm3624 { .. },
+            ..
+        })
+    );
     let verification = match &raw.error {
         b"00" => Verification::Verified,
+        b"02" if ibm => Verification::Verified,
         b"01" if verify => Verification::Failed,
         _ => return Err(crate::payshield::error_for_code(raw.error)),
     };
@@ -546,6 +614,14 @@ pub(super) fn encode(shape: Shape, response: &Response, out: &mut Vec<u8>) -> Op
             // The output field of a decryption is the plaintext: wiped.
             zeroize::Zeroize::zeroize(&mut reply.data);
             written
+        }
+        (Shape::VerifyIbm { long_pvk }, Response::VerifyPinData(v)) => {
+            out.extend_from_slice(match (v.verification, long_pvk) {
+                (Verification::Verified, true) => b"02",
+                (Verification::Verified, false) => b"00",
+                (Verification::Failed, _) => b"01",
+            });
+            Some(())
         }
         (
             Shape::Verify,
