@@ -506,11 +506,13 @@ async fn serve_conn<H: Handler>(
         if wbuf.capacity() > WRITE_KEEP {
             wbuf = Vec::new();
         }
-        // A half-received frame must complete in time; a connection
-        // waiting for nothing may stay idle so long.
+        // A half-received frame must complete in time (whole frames
+        // waiting for room are not late); a connection waiting for nothing
+        // may stay idle so long.
+        let partial = !rbuf.is_empty() && codec::split_frame(&rbuf).is_none();
         let deadline = match frame_start {
-            Some(t) if !rbuf.is_empty() => Some(t + frame_limit),
-            _ if pending.is_empty() => Some(last_rx + idle),
+            Some(t) if partial => Some(t + frame_limit),
+            _ if pending.is_empty() && rbuf.is_empty() => Some(last_rx + idle),
             _ => None,
         };
         let can_read = pending.len() < max;
