@@ -634,6 +634,57 @@ mod tests {
         let _ = tx.send(true);
     }
 
+    /// Answers each request after the delay it holds.
+    struct Slow(Duration);
+
+    impl Handler for Slow {
+        fn handle(self: &Arc<Self>, payload: &[u8]) -> Pending {
+            let mut resp = Vec::new();
+            codec::write_frame(&mut resp, &[payload]).unwrap();
+            let d = self.0;
+            Pending::Task(tokio::spawn(async move {
+                tokio::time::sleep(d).await;
+                Reply::Send(resp)
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn whole_frames_waiting_for_room_outlive_the_frame_timeout() {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = watch::channel(false);
+        // One request at a time, each answered after 3 frame timeouts.
+        let limits = Limits {
+            idle_timeout: Duration::from_secs(30),
+            frame_timeout: Duration::from_millis(50),
+            max_connections: 4,
+            max_in_flight: 1,
+        };
+        let handler = Arc::new(Slow(Duration::from_millis(150)));
+        tokio::spawn(serve_listener(
+            listener,
+            handler,
+            Arc::new(Registry::new()),
+            limits,
+            None,
+            rx,
+        ));
+        let mut sock = TcpStream::connect(addr).await.unwrap();
+        let mut all = Vec::new();
+        for i in 0..3 {
+            codec::write_frame(&mut all, &[format!("{i:04}NC").as_bytes()]).unwrap();
+        }
+        sock.write_all(&all).await.unwrap();
+        let mut got = vec![0u8; all.len()];
+        sock.read_exact(&mut got)
+            .await
+            .expect("every frame answered");
+        assert_eq!(got, all);
+        let _ = tx.send(true);
+    }
+
     #[tokio::test]
     async fn registry_evicts_the_longest_idle_connection_at_the_limit() {
         let r = Arc::new(Registry::new());
