@@ -82,7 +82,7 @@ use tokio::sync::watch;
 /// The gateway's command and, once the primary answered, its raw answer:
 /// what [`ProxyPrimary`] sends and keeps for the proxy's request in flight.
 struct Exchange {
-    command: Vec<u8>,
+    command: zeroize::Zeroizing<Vec<u8>>,
     shape: map::Shape,
     keys: KeyMap,
     answer: Mutex<Option<RawResponse>>,
@@ -292,7 +292,7 @@ impl PayShieldProxy {
         };
         self.counters.modelled.fetch_add(1, Ordering::Relaxed);
         let exchange = Arc::new(Exchange {
-            command: body.to_vec(),
+            command: zeroize::Zeroizing::new(body.to_vec()),
             shape,
             keys: self.keys.clone(),
             answer: Mutex::new(None),
@@ -399,7 +399,8 @@ impl Handler for PayShieldProxy {
     /// the connection loop).
     fn handle(self: &Arc<Self>, payload: &[u8]) -> Pending {
         let proxy = Arc::clone(self);
-        let payload = payload.to_vec();
+        // The request may carry PIN blocks, PANs, keys: wiped when done.
+        let payload = zeroize::Zeroizing::new(payload.to_vec());
         Pending::Task(tokio::spawn(async move {
             let mut out = Vec::with_capacity(64);
             if proxy.answer(&payload, &mut out).await {

@@ -32,6 +32,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
+use zeroize::Zeroize;
 
 /// Bytes reserved for the first read after a wait.
 pub(crate) const READ_MIN: usize = 512;
@@ -410,13 +411,14 @@ async fn queue(
         Reply::Close(part) => {
             wbuf.extend_from_slice(&part);
             let _ = send(sock, wbuf, limit).await;
+            wbuf.zeroize();
             return false;
         }
         Reply::Delayed(d, r) => {
             if !send(sock, wbuf, limit).await {
                 return false;
             }
-            wbuf.clear();
+            wbuf.zeroize();
             tokio::time::sleep(d).await;
             r
         }
@@ -427,8 +429,12 @@ async fn queue(
         Reply::Hold(r) => r,
     };
     wbuf.extend_from_slice(&resp);
-    if let Some(h) = held.take() {
+    // Answers may carry secrets (a decrypted PIN, data): wiped once copied.
+    let mut resp = resp;
+    resp.zeroize();
+    if let Some(mut h) = held.take() {
         wbuf.extend_from_slice(&h);
+        h.zeroize();
     }
     true
 }
@@ -498,10 +504,12 @@ async fn serve_conn<H: Handler>(
         // Busy (a frame half-received, or answers awaited): not evicted.
         ticket.touch(!rbuf.is_empty() || !pending.is_empty());
         if !wbuf.is_empty() {
-            if !send(&mut sock, &wbuf, frame_limit).await {
+            let sent = send(&mut sock, &wbuf, frame_limit).await;
+            // Wiped (answers may carry secrets), whole capacity included.
+            wbuf.zeroize();
+            if !sent {
                 return;
             }
-            wbuf.clear();
         }
         if wbuf.capacity() > WRITE_KEEP {
             wbuf = Vec::new();
