@@ -26,6 +26,7 @@ use paycrypto::payshield::codec::kq::{encode_kq, KqRequest, KqScheme};
 use paycrypto::payshield::codec::kw::{
     encode_kw, pan_psn_16, KwArpc, KwPanPsn, KwRequest, KwScheme,
 };
+use paycrypto::payshield::{KeyScheme, KeyType, VariantLmk};
 use paycrypto::payshield::{KeyTable, PayShieldBackend, PayShieldConfig};
 use paycrypto::proxy::{self, KeyMap, PayShieldProxy, ProxyConfig, ProxyPrimary};
 use paycrypto::testing::{self, Role};
@@ -33,6 +34,7 @@ use paycrypto::types::{
     DecimalizationTable, Iso9797Padding, MkDerivation, PadCharacter, Pan, PinValidationData, Psn,
     Pvki,
 };
+use paycrypto::types::{KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse};
 use paycrypto::{Backend, Pin, PinBlockFormat, Request, Response};
 use std::sync::Arc;
 use std::time::Duration;
@@ -318,17 +320,48 @@ async fn pin_and_data_commands(
         .map(|b| format!("{b:02X}"))
         .collect();
     let wrong_offset = format!("{:04}", (offset.parse::<u32>().unwrap() + 1) % 10000);
-    // EA: ZPK, PVK, max PIN length 12, block, format, check length 04,
-    // account, table, validation data, offset (F-padded to 12).
-    let ea = |offset: &str| {
-        format!("EA{zpk}{pvk_ibm}12{hex}0104{ACCOUNT}01234567890123451234567N1234{offset}FFFFFFFF")
-            .into_bytes()
+    // EA / DA: PIN key, PVK, max PIN length 12, block, format, check length
+    // 04, account, table, validation data, offset (F-padded to 12).
+    let ibm = |cmd: &str, key: &str, block: &str, offset: &str| {
+        format!(
+            "{cmd}{key}{pvk_ibm}12{block}0104{ACCOUNT}01234567890123451234567N1234{offset}FFFFFFFF"
+        )
+        .into_bytes()
     };
+    let ea = |offset: &str| ibm("EA", &zpk, &hex, offset);
     let wrong_pvv = format!("{:04}", (pvv.parse::<u32>().unwrap() + 1) % 10000);
     let ec = |pvv: &str| format!("EC{zpk}{pvk}{hex}01{ACCOUNT}1{pvv}").into_bytes();
+    // The same PIN under the TPK: DA, DC, and CA (TPK to ZPK, ISO 0 both).
+    let tpk = ps
+        .keys()
+        .get(&KeyId::new(TPK).unwrap())
+        .unwrap()
+        .key
+        .to_text();
+    let tpk_block = encrypt_pin_block(
+        &BlockCipher::tdes(&tpk_clear()).unwrap(),
+        PinBlockFormat::Iso0,
+        &Pin::new("4321").unwrap(),
+        Some(PAN),
+        &mut rand::rng(),
+    )
+    .unwrap();
+    let hex_t: String = tpk_block
+        .as_bytes()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    let da = |offset: &str| ibm("DA", &tpk, &hex_t, offset);
+    let dc = |pvv: &str| format!("DC{tpk}{pvk}{hex_t}01{ACCOUNT}1{pvv}").into_bytes();
     let good = vec![
         ("EC", ec(&pvv)),
         ("EA", ea(&offset)),
+        ("DC", dc(&pvv)),
+        ("DA", da(&offset)),
+        (
+            "CA",
+            format!("CA{tpk}{zpk}12{hex_t}0101{ACCOUNT}").into_bytes(),
+        ),
         // M0: mode 00 (ECB), input hex, output hex, key type 00A (ZEK, the
         // type the key table gives a D0 key).
         (
@@ -349,7 +382,58 @@ async fn pin_and_data_commands(
             .concat(),
         ),
     ];
-    (good, vec![ec(&wrong_pvv), ea(&wrong_offset)])
+    (
+        good,
+        vec![
+            ec(&wrong_pvv),
+            ea(&wrong_offset),
+            dc(&wrong_pvv),
+            da(&wrong_offset),
+        ],
+    )
+}
+
+/// The test TPK's name on both sides.
+const TPK: &str = "test/tpk";
+
+/// The test TPK (terminal PIN key, payShield key type 002; the test key set
+/// has none): the test ZPK's clear value with two bits of every byte
+/// flipped (odd parity kept).
+fn tpk_clear() -> Vec<u8> {
+    Role::Zpk.fixed_clear().iter().map(|b| b ^ 0x03).collect()
+}
+
+/// Puts the test TPK under the simulator's (test) LMK into its key table,
+/// and imports it into the emulator under the test KEK (TR-31).
+async fn load_tpk(ps: &PayShieldBackend, aws: &AwsBackend, set: &paycrypto::conformance::KeySet) {
+    let attrs = KeyAttributes::new(
+        KeyUsage::PinEncryption,
+        KeyAlgorithm::Tdes2,
+        ModesOfUse::BOTH,
+    );
+    let under_lmk = VariantLmk::test_lmk()
+        .encrypt_key(KeyType::TPK, KeyScheme::U, &tpk_clear())
+        .unwrap();
+    ps.add_key_under_lmk(
+        KeyId::new(TPK).unwrap(),
+        Some(KeyType::TPK),
+        under_lmk,
+        attrs.clone(),
+        None,
+    )
+    .await
+    .unwrap();
+    let kek = set.get(Role::Kek).expect("test KEK");
+    let req = paycrypto::keyload::tr31_import(
+        kek.id.clone(),
+        KeyAlgorithm::Tdes2,
+        kek.clear.as_ref().expect("KEK clear value").expose(),
+        KeyId::new(TPK).unwrap(),
+        attrs,
+        &tpk_clear(),
+    )
+    .unwrap();
+    aws.execute(Request::ImportKey(req)).await.unwrap();
 }
 
 struct Rig {
@@ -390,9 +474,10 @@ async fn rig_with(keys: impl FnOnce(&PayShieldBackend) -> KeyMap) -> Rig {
         .sdk_retries(false)
         .build()
         .await;
-    testing::load(&aws)
+    let set = testing::load(&aws)
         .await
         .expect("test keys on the emulator");
+    load_tpk(&ps, &aws, &set).await;
     let aws: Arc<dyn Backend> = Arc::new(aws);
     let report = Arc::new(DiscrepancyReport::new());
     let shadow = Arc::new(Shadow::new(
@@ -450,7 +535,11 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
             "{name}: response and error code"
         );
         // EA under a double-length PVK: verified with the warning 02.
-        let ok: &[u8; 2] = if *name == "EA" { b"02" } else { b"00" };
+        let ok: &[u8; 2] = if matches!(*name, "EA" | "DA") {
+            b"02"
+        } else {
+            b"00"
+        };
         assert_eq!(&via_proxy[6..8], ok, "{name}: answered");
         if *name == "CC" && &body[body.len() - 14..body.len() - 12] == b"47" {
             // ISO 3 carries random fill: same length, format, and PIN length.
@@ -511,7 +600,7 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
     }
     assert_eq!(
         failed_verifications,
-        3 + arqc_count + 2,
+        3 + arqc_count + 4,
         "the wrong CVVs and ARQCs fail, as a value"
     );
 
@@ -559,7 +648,7 @@ async fn proxy_answers_as_the_simulator_shadows_to_aws_and_fails_over() {
         }
         match *name {
             // PIN block and format (not the PIN length, see the docs).
-            "CC" if &body[body.len() - 14..body.len() - 12] == b"01" => {
+            "CC" | "CA" if &body[body.len() - 14..body.len() - 12] == b"01" => {
                 assert_eq!(&ans[10..], &before[10..])
             }
             "CC" => assert_eq!(ans.len(), before.len()),
@@ -646,13 +735,13 @@ async fn proxy_resolves_keys_by_kcv_from_a_json_key_file() {
         .await;
         let mut cmds = commands(&r.ps);
         cmds.extend(arqc_commands(&r.ps).await.0);
-        // Not EA: the file names the one clear PVK once, as the Visa PVK.
+        // Not EA/DA: the file names the one clear PVK once, as the Visa PVK.
         cmds.extend(
             pin_and_data_commands(&r.ps)
                 .await
                 .0
                 .into_iter()
-                .filter(|(name, _)| *name != "EA"),
+                .filter(|(name, _)| !matches!(*name, "EA" | "DA")),
         );
         let mut gw = TcpStream::connect(r.proxy.addr()).await.unwrap();
         let mut direct = TcpStream::connect(r.sim.addr()).await.unwrap();
@@ -660,7 +749,11 @@ async fn proxy_resolves_keys_by_kcv_from_a_json_key_file() {
             let via = call(&mut gw, body).await;
             let want = call(&mut direct, body).await;
             assert_eq!(&via[4..8], &want[4..8], "{mode}: {name}");
-            let ok: &[u8; 2] = if *name == "EA" { b"02" } else { b"00" };
+            let ok: &[u8; 2] = if matches!(*name, "EA" | "DA") {
+                b"02"
+            } else {
+                b"00"
+            };
             assert_eq!(&via[6..8], ok, "{mode}: {name}");
         }
         let stats = r.proxy.stats();

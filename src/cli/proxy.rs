@@ -15,8 +15,8 @@ use std::sync::Arc;
 /// The proxies.
 #[derive(Subcommand)]
 pub enum ProxyCommand {
-    /// A payShield host-protocol proxy: CA/CC, CW/CY, M6/M8, KQ, KW, EA, EC and
-    /// M0/M2 whose keys --keys names run through the shadow (and --failover) layers, the
+    /// A payShield host-protocol proxy: CA/CC, CW/CY, M6/M8, KQ, KW, DA/EA,
+    /// DC/EC and M0/M2 whose keys --keys names run through the shadow (and --failover) layers, the
     /// primary's answer returned byte for byte; every other command passes
     /// through to the primary. Prints one line `listening on
     /// tcp://HOST:PORT`, then serves until interrupted (SIGINT / SIGTERM).

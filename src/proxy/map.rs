@@ -1,7 +1,7 @@
 //! payShield host commands to typed requests and back.
 //!
 //! [`to_request`] turns a parsed host command the proxy models (CA/CC, CW/CY,
-//! M6/M8, KQ, KW, EA, EC, M0/M2) into a typed [`Request`] whose keys are named through the
+//! M6/M8, KQ, KW, DA/EA, DC/EC, M0/M2) into a typed [`Request`] whose keys are named through the
 //! [`KeyMap`]; [`from_raw`] reads the primary's raw answer into the typed
 //! [`Response`] the shadow compares; [`encode`] writes a typed answer (the
 //! candidate's, after a failover) in the payShield reply format, with the
@@ -282,12 +282,11 @@ fn kw(keys: &Resolved<'_>, w: &KwRequest) -> Option<(Request, Shape)> {
     ))
 }
 
-/// EC (verify a PIN under a ZPK by its Visa PVV, one double-length PVK)
-/// → a PIN verification. The PAN is rebuilt from the 12-digit account
+/// EC / DC (verify a PIN under a ZPK / TPK by its Visa PVV, one
+/// double-length PVK) → a PIN verification. The PAN is rebuilt from the 12-digit account
 /// field as for CA/CC: the PVV's transformed security parameter takes the
 /// 11 PAN digits before the check digit, all of which the field holds, and
-/// ISO formats 0 and 3 bind to the same 12 digits. DC (a TPK) is not
-/// modelled: the test key set holds no TPK to check it against.
+/// ISO formats 0 and 3 bind to the same 12 digits.
 fn pvv_verify(keys: &Resolved<'_>, v: &PvvVerify) -> Option<(Request, Shape)> {
     let KeyOrPair::Key(pvk) = &v.pvk else {
         return None;
@@ -311,14 +310,14 @@ fn pvv_verify(keys: &Resolved<'_>, v: &PvvVerify) -> Option<(Request, Shape)> {
     Some((request, Shape::Verify))
 }
 
-/// EA (verify a PIN under a ZPK by its IBM 3624 offset) → a PIN
-/// verification, when the typed request says the same thing: a plaintext
+/// EA / DA (verify a PIN under a ZPK / TPK by its IBM 3624 offset) → a
+/// PIN verification, when the typed request says the same thing: a plaintext
 /// decimalisation table (an encrypted one passes through), maximum PIN
 /// length 12 (the typed request has no maximum), and an offset as long as
 /// the check length (the typed offset's length is its check length). The
 /// validation data is the field's with the account digits in place of its
 /// `N` ([`IbmData::validation_data`](crate::payshield::codec::command::IbmData::validation_data),
-/// as the simulator reads it). DA (a TPK) is not modelled, as DC.
+/// as the simulator reads it).
 fn ibm_verify(keys: &Resolved<'_>, v: &IbmVerify) -> Option<(Request, Shape)> {
     let format = codec::pin_format_from_code(&v.format)?;
     if format == PinBlockFormat::Iso4 || v.max_pin_len != 12 {
@@ -414,18 +413,27 @@ pub(super) fn key_refs(command: &Command) -> Vec<KeyRef<'_>> {
         Command::Kw(w) => vec![K::new(KeyType::MK_AC, &w.mk)],
         // A PVK has the TPK's LMK pair and code (002); one clear key may
         // be a key table's IBM and Visa PVK both: the usage picks.
-        Command::Pin(PinCommand::Ea(v)) => vec![
-            K::new(KeyType::ZPK, &v.pin_key),
+        Command::Pin(c @ (PinCommand::Ea(v) | PinCommand::Da(v))) => vec![
+            K::new(pin_key_type(c), &v.pin_key),
             K::used_for(KeyType::TPK, &v.pvk, KeyUsage::PinVerificationIbm3624),
         ],
-        Command::Pin(PinCommand::Ec(v)) => match &v.pvk {
+        Command::Pin(c @ (PinCommand::Ec(v) | PinCommand::Dc(v))) => match &v.pvk {
             KeyOrPair::Key(k) => vec![
-                K::new(KeyType::ZPK, &v.pin_key),
+                K::new(pin_key_type(c), &v.pin_key),
                 K::used_for(KeyType::TPK, k, KeyUsage::PinVerificationVisaPvv),
             ],
             KeyOrPair::Pair(..) => Vec::new(),
         },
         _ => Vec::new(),
+    }
+}
+
+/// The PIN key's type of an issuer PIN verification: a TPK for DA / DC,
+/// a ZPK for EA / EC.
+fn pin_key_type(c: &PinCommand) -> KeyType {
+    match c {
+        PinCommand::Da(_) | PinCommand::Dc(_) => KeyType::TPK,
+        _ => KeyType::ZPK,
     }
 }
 
@@ -439,8 +447,10 @@ pub(super) fn to_request(keys: &Resolved<'_>, command: &Command) -> Option<(Requ
         Command::M6(m) | Command::M8(m) => mac(keys, m),
         Command::Kq(q) => kq(keys, q),
         Command::Kw(w) => kw(keys, w),
-        Command::Pin(PinCommand::Ec(v)) => pvv_verify(keys, v),
-        Command::Pin(PinCommand::Ea(v)) => ibm_verify(keys, v),
+        // Under a TPK (DA, DC) or a ZPK (EA, EC): the typed request names
+        // the PIN key alone, whatever its payShield type.
+        Command::Pin(PinCommand::Ec(v) | PinCommand::Dc(v)) => pvv_verify(keys, v),
+        Command::Pin(PinCommand::Ea(v) | PinCommand::Da(v)) => ibm_verify(keys, v),
         Command::M0(d) => data(keys, d, true),
         Command::M2(d) => data(keys, d, false),
         _ => None,

@@ -7,8 +7,8 @@
 //! (MAC, mode 0, ISO 9797-1 algorithms 1 and 3), KQ (ARQC verification,
 //! Visa and Mastercard session keys, with an ARPC for Visa) and KW (ARQC
 //! verification with the EMV common session key, ARPC methods 1 and 2),
-//! EA and EC (PIN verification by IBM 3624 offset or Visa PVV under a
-//! ZPK) and M0/M2 (data
+//! DA/EA and DC/EC (PIN verification by IBM 3624 offset or Visa PVV under
+//! a TPK or ZPK) and M0/M2 (data
 //! encryption and decryption, ECB) — whose keys the key file
 //! names is parsed with the codec's typed parser into a typed [`Request`]
 //! and run through the layers given to [`PayShieldProxy::new`] (a
