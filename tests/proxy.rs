@@ -418,7 +418,7 @@ async fn load_tpk(ps: &PayShieldBackend, aws: &AwsBackend, set: &paycrypto::conf
         KeyId::new(TPK).unwrap(),
         Some(KeyType::TPK),
         under_lmk,
-        attrs.clone(),
+        attrs,
         None,
     )
     .await
