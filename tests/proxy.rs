@@ -239,6 +239,30 @@ async fn arqc_commands(ps: &PayShieldBackend) -> (Vec<(&'static str, Vec<u8>)>, 
     (good, wrong)
 }
 
+/// The PIN data the software reference generates for `method` (PIN block
+/// under the test ZPK, ISO 0, the test PAN) with PIN verification key
+/// `pvk`, as ASCII digits (a PVV or an IBM 3624 offset).
+async fn pin_data(sw: &paycrypto::SoftwareBackend, pvk: Role, method: PinGeneration) -> String {
+    let r = sw
+        .execute(Request::GeneratePinData(GeneratePinDataRequest {
+            generation_key: testing::key_id(pvk),
+            encryption_key: testing::key_id(Role::Zpk),
+            format: PinBlockFormat::Iso0,
+            pan: Pan::new(PAN).unwrap(),
+            method,
+        }))
+        .await
+        .unwrap();
+    let Response::GeneratePinData(g) = r else {
+        panic!("{r:?}")
+    };
+    let values = match &g.pin_data {
+        PinData::Pvv(p) => p.values().to_vec(),
+        PinData::Offset(o) => o.values().to_vec(),
+    };
+    values.iter().map(|d| char::from(b'0' + d)).collect()
+}
+
 /// EC (Visa PVV of a PIN under the ZPK, the PVV from the software
 /// reference) with the right PVV and a wrong one, and M0 in ECB mode
 /// (hex in and out, binary in and out) under the DEK.
@@ -258,30 +282,15 @@ async fn pin_and_data_commands(
         &mut rand::rng(),
     )
     .unwrap();
-    let pvv = match sw
-        .execute(Request::GeneratePinData(GeneratePinDataRequest {
-            generation_key: testing::key_id(Role::PvkVisa),
-            encryption_key: testing::key_id(Role::Zpk),
-            format: PinBlockFormat::Iso0,
-            pan: Pan::new(PAN).unwrap(),
-            method: PinGeneration::VisaPvv {
-                pvki: Pvki::new(1).unwrap(),
-                pin_block: block.clone(),
-            },
-        }))
-        .await
-        .unwrap()
-    {
-        Response::GeneratePinData(g) => match g.pin_data {
-            PinData::Pvv(p) => p
-                .values()
-                .iter()
-                .map(|d| char::from(b'0' + d))
-                .collect::<String>(),
-            other => panic!("{other:?}"),
+    let pvv = pin_data(
+        &sw,
+        Role::PvkVisa,
+        PinGeneration::VisaPvv {
+            pvki: Pvki::new(1).unwrap(),
+            pin_block: block.clone(),
         },
-        other => panic!("{other:?}"),
-    };
+    )
+    .await;
     // IBM 3624: the standard table; validation data field `1234567N1234`
     // (the account's last five digits in place of N).
     let pvk_ibm = lmk_key(ps, Role::PvkIbm);
@@ -290,30 +299,15 @@ async fn pin_and_data_commands(
         validation_data: PinValidationData::new(&format!("1234567{}1234", &ACCOUNT[7..])).unwrap(),
         pad: PadCharacter::F,
     };
-    let offset = match sw
-        .execute(Request::GeneratePinData(GeneratePinDataRequest {
-            generation_key: testing::key_id(Role::PvkIbm),
-            encryption_key: testing::key_id(Role::Zpk),
-            format: PinBlockFormat::Iso0,
-            pan: Pan::new(PAN).unwrap(),
-            method: PinGeneration::Ibm3624PinOffset {
-                ibm,
-                pin_block: block.clone(),
-            },
-        }))
-        .await
-        .unwrap()
-    {
-        Response::GeneratePinData(g) => match g.pin_data {
-            PinData::Offset(o) => o
-                .values()
-                .iter()
-                .map(|d| char::from(b'0' + d))
-                .collect::<String>(),
-            other => panic!("{other:?}"),
+    let offset = pin_data(
+        &sw,
+        Role::PvkIbm,
+        PinGeneration::Ibm3624PinOffset {
+            ibm,
+            pin_block: block.clone(),
         },
-        other => panic!("{other:?}"),
-    };
+    )
+    .await;
     let hex: String = block
         .as_bytes()
         .iter()

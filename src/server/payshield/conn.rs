@@ -600,24 +600,14 @@ mod tests {
         }
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn requests_of_one_connection_are_answered_at_once_and_written_in_order() {
+    /// Serves `handler` with `limits` on 127.0.0.1, writes `n` frames
+    /// (headers `0000`…) at once on one connection and reads as many bytes
+    /// back (within 10 s): (what was sent, what came back).
+    async fn pipeline<H: Handler>(handler: Arc<H>, limits: Limits, n: usize) -> (Vec<u8>, Vec<u8>) {
         use tokio::io::AsyncReadExt;
-        let n = 8;
-        let handler = Arc::new(Reverse {
-            barrier: Arc::new(tokio::sync::Barrier::new(n)),
-            done: Arc::new((0..n).map(|_| tokio::sync::Notify::new()).collect()),
-            next: AtomicU64::new(0),
-        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = watch::channel(false);
-        let limits = Limits {
-            idle_timeout: Duration::from_secs(30),
-            frame_timeout: Duration::from_secs(30),
-            max_connections: 4,
-            max_in_flight: n,
-        };
         tokio::spawn(serve_listener(
             listener,
             handler,
@@ -633,13 +623,31 @@ mod tests {
         }
         sock.write_all(&all).await.unwrap();
         let mut got = vec![0u8; all.len()];
-        // One at a time, the barrier would never open.
         tokio::time::timeout(Duration::from_secs(10), sock.read_exact(&mut got))
             .await
-            .expect("all requests answered at once")
-            .unwrap();
-        assert_eq!(got, all, "answers in request order");
+            .expect("every request answered in time")
+            .expect("every request answered");
         let _ = tx.send(true);
+        (all, got)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_of_one_connection_are_answered_at_once_and_written_in_order() {
+        let n = 8;
+        let handler = Arc::new(Reverse {
+            barrier: Arc::new(tokio::sync::Barrier::new(n)),
+            done: Arc::new((0..n).map(|_| tokio::sync::Notify::new()).collect()),
+            next: AtomicU64::new(0),
+        });
+        let limits = Limits {
+            idle_timeout: Duration::from_secs(30),
+            frame_timeout: Duration::from_secs(30),
+            max_connections: 4,
+            max_in_flight: n,
+        };
+        // One at a time, the barrier would never open.
+        let (sent, got) = pipeline(handler, limits, n).await;
+        assert_eq!(got, sent, "answers in request order");
     }
 
     /// Answers each request after the delay it holds.
@@ -659,10 +667,6 @@ mod tests {
 
     #[tokio::test]
     async fn whole_frames_waiting_for_room_outlive_the_frame_timeout() {
-        use tokio::io::AsyncReadExt;
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (tx, rx) = watch::channel(false);
         // One request at a time, each answered after 3 frame timeouts.
         let limits = Limits {
             idle_timeout: Duration::from_secs(30),
@@ -670,27 +674,8 @@ mod tests {
             max_connections: 4,
             max_in_flight: 1,
         };
-        let handler = Arc::new(Slow(Duration::from_millis(150)));
-        tokio::spawn(serve_listener(
-            listener,
-            handler,
-            Arc::new(Registry::new()),
-            limits,
-            None,
-            rx,
-        ));
-        let mut sock = TcpStream::connect(addr).await.unwrap();
-        let mut all = Vec::new();
-        for i in 0..3 {
-            codec::write_frame(&mut all, &[format!("{i:04}NC").as_bytes()]).unwrap();
-        }
-        sock.write_all(&all).await.unwrap();
-        let mut got = vec![0u8; all.len()];
-        sock.read_exact(&mut got)
-            .await
-            .expect("every frame answered");
-        assert_eq!(got, all);
-        let _ = tx.send(true);
+        let (sent, got) = pipeline(Arc::new(Slow(Duration::from_millis(150))), limits, 3).await;
+        assert_eq!(got, sent);
     }
 
     #[tokio::test]
