@@ -1404,6 +1404,24 @@ fn components_combine() {
 
 // ---------------------------------------------------------------- serve, conformance, help
 
+/// One host command (after the header) to the payShield protocol server
+/// at `addr`, and its response (after the header).
+fn exchange(addr: &str, header: &[u8], command: &[u8]) -> Vec<u8> {
+    let mut sock = TcpStream::connect(addr).expect("connect");
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let len = (header.len() + command.len()) as u16;
+    let mut frame = len.to_be_bytes().to_vec();
+    frame.extend_from_slice(header);
+    frame.extend_from_slice(command);
+    sock.write_all(&frame).expect("send");
+    let mut n = [0u8; 2];
+    sock.read_exact(&mut n).expect("response length");
+    let mut payload = vec![0u8; u16::from_be_bytes(n) as usize];
+    sock.read_exact(&mut payload).expect("response");
+    assert_eq!(&payload[..header.len()], header, "header echoed");
+    payload[header.len()..].to_vec()
+}
+
 /// `paycrypto serve payshield` running as a child process: its one
 /// `listening on` line read, killed (SIGKILL) when dropped.
 struct Simulator {
@@ -1469,19 +1487,7 @@ impl Simulator {
 
     /// One host command (after the header) and its response (after the header).
     fn exchange(&self, header: &[u8], command: &[u8]) -> Vec<u8> {
-        let mut sock = TcpStream::connect(&self.addr).expect("connect");
-        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let len = (header.len() + command.len()) as u16;
-        let mut frame = len.to_be_bytes().to_vec();
-        frame.extend_from_slice(header);
-        frame.extend_from_slice(command);
-        sock.write_all(&frame).expect("send");
-        let mut n = [0u8; 2];
-        sock.read_exact(&mut n).expect("response length");
-        let mut payload = vec![0u8; u16::from_be_bytes(n) as usize];
-        sock.read_exact(&mut payload).expect("response");
-        assert_eq!(&payload[..header.len()], header, "header echoed");
-        payload[header.len()..].to_vec()
+        exchange(&self.addr, header, command)
     }
 
     /// SIGTERM, then the exit status and whatever else it printed.
@@ -2876,5 +2882,77 @@ fn dynamic_cvv_and_cvc3_verify_on_a_payshield() {
         .assert()
         .code(3)
         .stderr(contains("PAN sequence number"));
+    let _ = std::fs::remove_file(keys);
+}
+
+/// `paycrypto proxy payshield` with a JSON key file and `--metrics`: the
+/// one `listening on tcp://HOST:PORT` line, commands passed through to the
+/// simulator byte for byte, the metrics line on stderr and a scrape with
+/// the proxy's requests and the payShield host's health; SIGTERM exits 0.
+#[cfg(unix)]
+#[test]
+fn proxy_payshield_with_a_json_key_file_and_metrics() {
+    let sim = Simulator::spawn(&[]);
+    let keys =
+        std::env::temp_dir().join(format!("paycrypto-cli-proxy-{}.json", std::process::id()));
+    std::fs::write(
+        &keys,
+        r#"{"keys": [{"name": "alias/zpk", "kcv": "6F1E3F", "key_type": "001"}]}"#,
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("paycrypto"))
+        .args(["proxy", "payshield", "--listen", "127.0.0.1:0", "--primary"])
+        .arg(sim.url())
+        .arg("--keys")
+        .arg(&keys)
+        .args(["--metrics", "127.0.0.1:0"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the proxy");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let url = metrics_url(&mut stderr);
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let addr = line
+        .strip_prefix("listening on tcp://")
+        .and_then(|l| l.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .to_string();
+    for cmd in [&b"NC"[..], b"B20005HELLO"] {
+        assert_eq!(exchange(&addr, b"0001", cmd), sim.exchange(b"0001", cmd));
+    }
+    let host = sim.addr.clone();
+    let mut body = String::new();
+    for _ in 0..100 {
+        body = scrape_metrics(&url);
+        if body.contains(&format!(
+            "paycrypto_payshield_host_healthy{{host=\"{host}\"}} 1"
+        )) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        body.contains("paycrypto_proxy_requests_total{outcome=\"passed_through\"} 2"),
+        "{body}"
+    );
+    assert!(
+        body.contains(&format!(
+            "paycrypto_payshield_host_healthy{{host=\"{host}\"}} 1"
+        )),
+        "{body}"
+    );
+    let ok = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    assert!(child.wait().unwrap().success(), "SIGTERM exits 0");
+    let mut rest = String::new();
+    let _ = stdout.read_to_string(&mut rest);
+    assert_eq!(rest, "", "nothing else on stdout");
     let _ = std::fs::remove_file(keys);
 }

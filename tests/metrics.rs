@@ -68,6 +68,47 @@ fn has(s: &[(String, BTreeMap<String, String>)], name: &str, want: &[(&str, &str
     })
 }
 
+/// Nothing secret in the scrape, and no label carries request data: every
+/// metric is the crate's, no `secrets` appear anywhere, and each label
+/// value is from a small vocabulary (no digit runs) or a host address.
+fn no_request_data(body: &str, s: &[(String, BTreeMap<String, String>)], secrets: &[String]) {
+    // Nothing secret in any label: a small vocabulary, no digit runs.
+    let names: BTreeSet<&str> = s.iter().map(|(n, _)| n.as_str()).collect();
+    assert!(
+        names.iter().all(|n| n.starts_with("paycrypto_")),
+        "{names:?}"
+    );
+    for secret in secrets {
+        assert!(!body.contains(secret.as_str()), "a secret in the scrape");
+        assert!(!body.to_lowercase().contains(&secret.to_lowercase()));
+    }
+    for (name, labels) in s {
+        for (k, v) in labels {
+            if k == "le" || k == "quantile" {
+                continue;
+            }
+            // A payShield host's address: the one label with digit runs
+            // (a port), and only a configured address (tests: loopback).
+            if k == "host" {
+                let addr: std::net::SocketAddr = v.parse().expect("host label is HOST:PORT");
+                assert!(addr.ip().is_loopback(), "{name}{{{k}=\"{v}\"}}");
+                continue;
+            }
+            let ok_chars = v
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-(),.".contains(c));
+            let digit_run = v
+                .as_bytes()
+                .windows(4)
+                .any(|w| w.iter().all(u8::is_ascii_digit));
+            assert!(
+                ok_chars && !digit_run && v.len() <= 64,
+                "{name}{{{k}=\"{v}\"}}"
+            );
+        }
+    }
+}
+
 fn translate_request() -> TranslatePinRequest {
     let zpk = BlockCipher::tdes(&Role::Zpk.fixed_clear()).unwrap();
     let block = pinblock::encrypt_pin_block(
@@ -267,12 +308,6 @@ async fn scrape_shows_layers_and_simulators_without_secrets() {
         &[("server", "payshield"), ("command", "CC")]
     ));
 
-    // Nothing secret in any label: a small vocabulary, no digit runs.
-    let names: BTreeSet<&str> = s.iter().map(|(n, _)| n.as_str()).collect();
-    assert!(
-        names.iter().all(|n| n.starts_with("paycrypto_")),
-        "{names:?}"
-    );
     let secrets = [
         PAN.to_string(),
         PIN.to_string(),
@@ -280,28 +315,8 @@ async fn scrape_shows_layers_and_simulators_without_secrets() {
         hex::encode_upper(Role::Cvk.fixed_clear()),
         hex::encode_upper(Role::Zpk2.fixed_clear()),
     ];
-    for secret in &secrets {
-        assert!(!body.contains(secret.as_str()), "a secret in the scrape");
-        assert!(!body.to_lowercase().contains(&secret.to_lowercase()));
-    }
-    for (name, labels) in &s {
-        for (k, v) in labels {
-            if k == "le" || k == "quantile" {
-                continue;
-            }
-            let ok_chars = v
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "_-(),.".contains(c));
-            let digit_run = v
-                .as_bytes()
-                .windows(4)
-                .any(|w| w.iter().all(u8::is_ascii_digit));
-            assert!(
-                ok_chars && !digit_run && v.len() <= 64,
-                "{name}{{{k}=\"{v}\"}}"
-            );
-        }
-    }
+    no_request_data(&body, &s, &secrets);
+    let names: BTreeSet<&str> = s.iter().map(|(n, _)| n.as_str()).collect();
 
     // The Grafana dashboard in examples/ queries only metrics and labels
     // that exist.
@@ -358,4 +373,194 @@ async fn scrape_shows_layers_and_simulators_without_secrets() {
     assert!(status.contains("200") && body2.contains("paycrypto_requests_total"));
     exporter.shutdown();
     emu.shutdown().await;
+}
+
+/// The value of the sample `name{labels}` (labels as printed), if present.
+fn value(body: &str, name_labels: &str) -> Option<f64> {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name_labels)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// `paycrypto proxy payshield --metrics`: the proxy's requests (answered
+/// by the primary, by the candidate after a failover, passed through), its
+/// connections, the layers' metrics, and the payShield host's health
+/// (healthy, in flight, ejected when the simulator dies, readmitted when
+/// it is back), labelled by the host's address only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scrape_shows_the_proxy_and_payshield_host_health() {
+    use paycrypto::layers::BreakerConfig;
+    use paycrypto::proxy::{
+        self, KeyMap, MetricsSampler, PayShieldProxy, ProxyConfig, ProxyPrimary,
+    };
+    use paycrypto::server::payshield::SimConfig;
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let exporter = prometheus::serve("127.0.0.1:0").await.unwrap();
+    let sim = paycrypto::server::payshield::start(SimConfig::default())
+        .await
+        .unwrap();
+    let host = sim.addr();
+    let ps = PayShieldBackend::connect(PayShieldConfig::new(host.to_string()), KeyTable::new())
+        .await
+        .unwrap();
+    paycrypto::testing::load_payshield(&ps).await.unwrap();
+    let cloud: Arc<dyn Backend> = Arc::new(paycrypto::testing::software_reference().await);
+    let shadow: Arc<dyn Backend> = Arc::new(Shadow::new(
+        ProxyPrimary::new(ps.clone()),
+        Arc::clone(&cloud),
+        (DiscrepancyReport::new(), MetricsSink),
+    ));
+    let layers = Metrics::new(Failover::with_config(
+        vec![shadow, cloud],
+        BreakerConfig {
+            failure_threshold: 1,
+            open_for: Duration::from_secs(60),
+        },
+    ));
+    let p = Arc::new(PayShieldProxy::new(
+        ps.clone(),
+        Arc::new(layers),
+        KeyMap::from_table(ps.keys().clone()).unwrap(),
+        ProxyConfig::default(),
+    ));
+    let _sampler = MetricsSampler::start(&p, Duration::from_millis(10));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let gw = proxy::start(listener, p).unwrap();
+
+    // One request on a fresh gateway connection: the answer's error code,
+    // or None when the proxy closed the connection.
+    let addr = gw.addr();
+    let ask = move |body: String| async move {
+        let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let len = u16::try_from(body.len() + 4).unwrap().to_be_bytes();
+        s.write_all(&[&len[..], b"0001", body.as_bytes()].concat())
+            .await
+            .unwrap();
+        let mut n = [0u8; 2];
+        s.read_exact(&mut n).await.ok()?;
+        let mut a = vec![0u8; usize::from(u16::from_be_bytes(n))];
+        s.read_exact(&mut a).await.ok()?;
+        Some([a[6], a[7]])
+    };
+    let cvk = ps.keys().get(&key_id(Role::Cvk)).unwrap().key.to_text();
+    let cw = format!("CW{cvk}{PAN};2512101");
+    assert_eq!(ask(cw.clone()).await, Some(*b"00"), "CW from the primary");
+    assert_eq!(ask("NC".into()).await, Some(*b"00"), "NC passed through");
+
+    // A scrape once the sampler has shown what is asked for (or the last).
+    let m = exporter.addr();
+    let scrape_when = |want: Box<dyn Fn(&str) -> bool + Send>| async move {
+        let mut body = String::new();
+        for _ in 0..300 {
+            body = tokio::task::spawn_blocking(move || scrape(m, "/metrics").1)
+                .await
+                .unwrap();
+            if want(&body) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        body
+    };
+    let healthy = format!("paycrypto_payshield_host_healthy{{host=\"{host}\"}}");
+    let ejections = format!("paycrypto_payshield_host_ejections_total{{host=\"{host}\"}}");
+    let readmissions = format!("paycrypto_payshield_host_readmissions_total{{host=\"{host}\"}}");
+    let h = healthy.clone();
+    let body = scrape_when(Box::new(move |b| value(b, &h) == Some(1.0))).await;
+    assert_eq!(value(&body, &healthy), Some(1.0), "{body}");
+    assert_eq!(value(&body, &ejections), Some(0.0), "{body}");
+
+    // The simulator dies: the candidate answers, the host is ejected.
+    sim.shutdown();
+    drop(sim);
+    let mut candidate_answered = false;
+    for _ in 0..50 {
+        if ask(cw.clone()).await == Some(*b"00") {
+            candidate_answered = gw.stats().candidate_answers > 0;
+            if candidate_answered {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(candidate_answered, "{:?}", gw.stats());
+    let e = ejections.clone();
+    let body = scrape_when(Box::new(move |b| value(b, &e) == Some(1.0))).await;
+    assert_eq!(value(&body, &healthy), Some(0.0), "{body}");
+    assert_eq!(value(&body, &ejections), Some(1.0), "{body}");
+
+    // Back on the same address: a passed-through NC reconnects the
+    // primary, and the host is readmitted.
+    let listener = tokio::net::TcpListener::bind(host).await.unwrap();
+    let (_stop, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(paycrypto::server::payshield::serve_until(
+        listener,
+        SimConfig::default(),
+        rx,
+    ));
+    let mut back = false;
+    for _ in 0..100 {
+        if ask("NC".into()).await == Some(*b"00") {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(back, "NC through the proxy once the simulator is back");
+    let r = readmissions.clone();
+    let body = scrape_when(Box::new(move |b| value(b, &r) == Some(1.0))).await;
+    assert_eq!(value(&body, &healthy), Some(1.0), "{body}");
+    assert_eq!(value(&body, &readmissions), Some(1.0), "{body}");
+
+    let s = samples(&body);
+    for outcome in ["primary", "candidate", "passed_through"] {
+        assert!(
+            has(
+                &s,
+                "paycrypto_proxy_requests_total",
+                &[("outcome", outcome)]
+            ),
+            "{outcome}: {body}"
+        );
+    }
+    assert!(has(&s, "paycrypto_proxy_connections", &[]));
+    assert!(has(
+        &s,
+        "paycrypto_payshield_host_in_flight",
+        &[("host", &host.to_string())]
+    ));
+    assert!(has(
+        &s,
+        "paycrypto_requests_total",
+        &[("operation", "generate_card_validation")]
+    ));
+    assert!(has(
+        &s,
+        "paycrypto_shadow_comparisons_total",
+        &[
+            ("operation", "generate_card_validation"),
+            ("outcome", "match")
+        ]
+    ));
+    assert!(has(
+        &s,
+        "paycrypto_breaker_state",
+        &[("backend", "shadow(payshield,reference)")]
+    ));
+    // Host labels name the simulator's address, nothing else.
+    let hosts: BTreeSet<&str> = s
+        .iter()
+        .filter_map(|(_, l)| l.get("host").map(String::as_str))
+        .collect();
+    assert_eq!(hosts, BTreeSet::from([host.to_string().as_str()]));
+    let secrets = [
+        PAN.to_string(),
+        cvk.clone(),
+        hex::encode_upper(Role::Cvk.fixed_clear()),
+    ];
+    no_request_data(&body, &s, &secrets);
+    drop(gw);
+    drop(exporter);
 }

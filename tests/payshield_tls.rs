@@ -295,3 +295,53 @@ async fn a_cluster_over_tls() {
         "{hosts:?}"
     );
 }
+
+/// `paycrypto proxy payshield` serves TLS as the simulator does: a client
+/// over TLS (the proxy's certificate verified) gets the plain simulator's
+/// answers through it, and a plain client gets none.
+#[cfg(feature = "layers")]
+#[tokio::test]
+async fn the_proxy_serves_tls_in_front_of_a_plain_simulator() {
+    use paycrypto::proxy::{self, KeyMap, PayShieldProxy, ProxyConfig, ProxyPrimary};
+    use std::sync::Arc;
+    let dir = Dir::new();
+    let ca = ca("proxy test CA");
+    let ca_file = dir.write("ca.pem", &ca.pem);
+    let (cert, key) = leaf(&ca, &["127.0.0.1"], ExtendedKeyUsagePurpose::ServerAuth);
+    let (cert, key) = (dir.write("proxy.pem", &cert), dir.write("proxy.key", &key));
+    let sim = start(SimConfig::default()).await.unwrap();
+    let primary = PayShieldBackend::connect(
+        PayShieldConfig::new(sim.addr().to_string()),
+        KeyTable::new(),
+    )
+    .await
+    .unwrap();
+    let p = PayShieldProxy::new(
+        primary.clone(),
+        Arc::new(ProxyPrimary::new(primary.clone())),
+        KeyMap::default(),
+        ProxyConfig {
+            tls: Some(TlsServerConfig::from_pem_files(&cert, &key, None).unwrap()),
+            ..ProxyConfig::default()
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let handle = proxy::start(listener, Arc::new(p)).unwrap();
+    let mut c = PayShieldConfig::new(handle.addr().to_string());
+    c.tls = Some(TlsConfig::new(&ca_file));
+    let via = PayShieldBackend::connect(c, KeyTable::new()).await.unwrap();
+    for body in [&b"NC"[..], b"B20005HELLO", b"ZZ"] {
+        assert_eq!(
+            via.command_raw(body).await.unwrap(),
+            primary.command_raw(body).await.unwrap(),
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    assert_eq!(handle.stats().passed_through, 3);
+    let mut plain = PayShieldConfig::new(handle.addr().to_string());
+    plain.request_timeout = Duration::from_millis(300);
+    if let Ok(ps) = PayShieldBackend::connect(plain, KeyTable::new()).await {
+        assert!(ps.diagnostics().await.is_err());
+    }
+}

@@ -2,11 +2,11 @@
 //! ([`crate::proxy`]) on the command line.
 
 use super::output::CliError;
-use super::serve::Shutdown;
+use super::serve::{start_metrics, Shutdown, TlsServeArgs};
 use crate::backend::Backend;
 use crate::connect::BackendUrl;
-use crate::layers::{DiscrepancyReport, Failover, Shadow};
-use crate::proxy::{self, KeyMap, PayShieldProxy, ProxyConfig, ProxyPrimary};
+use crate::layers::{DiscrepancyReport, Failover, Metrics, MetricsSink, Shadow};
+use crate::proxy::{self, KeyMap, MetricsSampler, PayShieldProxy, ProxyConfig, ProxyPrimary};
 use clap::{Args, Subcommand};
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -15,8 +15,8 @@ use std::sync::Arc;
 /// The proxies.
 #[derive(Subcommand)]
 pub enum ProxyCommand {
-    /// A payShield host-protocol proxy: CA/CC, CW/CY and M6/M8 whose keys
-    /// --keys names run through the shadow (and --failover) layers, the
+    /// A payShield host-protocol proxy: CA/CC, CW/CY, M6/M8, KQ, KW, DA/EA,
+    /// DC/EC and M0/M2 whose keys --keys names run through the shadow (and --failover) layers, the
     /// primary's answer returned byte for byte; every other command passes
     /// through to the primary. Prints one line `listening on
     /// tcp://HOST:PORT`, then serves until interrupted (SIGINT / SIGTERM).
@@ -38,14 +38,30 @@ pub struct ProxyArgs {
     /// The shadow candidate: aws, aws://REGION (optionally ?endpoint=URL) or payshield://HOST:PORT.
     #[arg(long, value_name = "URL")]
     candidate: Option<String>,
-    /// Key table, one key a line: NAME KEY-TYPE KEY-UNDER-LMK USAGE MODE
-    /// EXPORTABILITY KCV; NAME is the key's name on the candidate.
+    /// Key file: a key table (one key a line: NAME KEY-TYPE KEY-UNDER-LMK
+    /// USAGE MODE EXPORTABILITY KCV) or JSON (`.json`, or starting with
+    /// `{`: {"keys": [{"name", "key", "kcv", "key_type"}]}); NAME is the
+    /// key's name on the candidate. A key is found by its cryptogram, else
+    /// by the KCV the primary computes for it.
     #[arg(long, value_name = "FILE")]
     keys: PathBuf,
     /// Let the candidate answer when the primary's breaker opens.
     #[arg(long, requires = "candidate")]
     failover: bool,
+    /// TLS for the gateways' connections (`--tls-cert`, `--tls-key`,
+    /// `--tls-client-ca`, as `serve payshield`).
+    #[command(flatten)]
+    tls: TlsServeArgs,
+    /// Serve Prometheus metrics on HOST:PORT at /metrics (the layers'
+    /// requests, latencies, shadow comparisons and breaker state; the
+    /// proxy's requests and connections; each payShield host's health);
+    /// one line on stderr names the address (port 0 picks a free port).
+    #[arg(long, value_name = "HOST:PORT")]
+    metrics: Option<String>,
 }
+
+/// How often `--metrics` samples connections and host health.
+const SAMPLE_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// Runs the proxy until SIGINT / SIGTERM.
 pub(super) async fn run(c: &ProxyCommand) -> Result<(), CliError> {
@@ -59,6 +75,7 @@ pub(super) async fn run(c: &ProxyCommand) -> Result<(), CliError> {
         return Err(CliError::arg("--primary", "expected payshield://HOST:PORT"));
     };
     let header_len = p.header_len().unwrap_or(4);
+    let exporter = start_metrics(a.metrics.as_deref()).await?;
     let primary = p.connect(keys.table().clone()).await?;
     let layers: Arc<dyn Backend> = match &a.candidate {
         None => Arc::new(ProxyPrimary::new(primary.clone())),
@@ -71,7 +88,7 @@ pub(super) async fn run(c: &ProxyCommand) -> Result<(), CliError> {
             let shadow: Arc<dyn Backend> = Arc::new(Shadow::new(
                 ProxyPrimary::new(primary.clone()),
                 Arc::clone(&candidate),
-                DiscrepancyReport::new(),
+                (DiscrepancyReport::new(), MetricsSink),
             ));
             if a.failover {
                 Arc::new(Failover::new(vec![shadow, candidate]))
@@ -80,8 +97,14 @@ pub(super) async fn run(c: &ProxyCommand) -> Result<(), CliError> {
             }
         }
     };
+    // Requests and latencies of everything the layers answer.
+    let layers: Arc<dyn Backend> = match &exporter {
+        Some(_) => Arc::new(Metrics::new(layers)),
+        None => layers,
+    };
     let config = ProxyConfig {
         header_len,
+        tls: a.tls.server_config()?,
         ..ProxyConfig::default()
     };
     let stop = Shutdown::install()
@@ -98,6 +121,9 @@ pub(super) async fn run(c: &ProxyCommand) -> Result<(), CliError> {
         let _ = out.flush();
     }
     let proxy = Arc::new(PayShieldProxy::new(primary, layers, keys, config));
+    let _sampler = exporter
+        .as_ref()
+        .map(|_| MetricsSampler::start(&proxy, SAMPLE_EVERY));
     tokio::select! {
         () = proxy::serve(listener, proxy) => Ok(()),
         () = stop.wait() => Ok(()),

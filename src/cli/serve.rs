@@ -84,6 +84,20 @@ pub struct PayshieldServeArgs {
     /// closed at once when every connection is busy.
     #[arg(long, value_name = "N", default_value_t = 1024)]
     pub max_connections: usize,
+    /// TLS (`--tls-cert`, `--tls-key`, `--tls-client-ca`).
+    #[command(flatten)]
+    pub tls: TlsServeArgs,
+    /// Serve Prometheus metrics (requests per command and outcome, and
+    /// their latencies) on HOST:PORT at /metrics; one line on stderr names
+    /// the address (port 0 picks a free port).
+    #[arg(long, value_name = "HOST:PORT")]
+    pub metrics: Option<String>,
+}
+
+/// The TLS options of a payShield host-protocol listener (`serve
+/// payshield`, `proxy payshield`).
+#[derive(Clone, Debug, Default, Args)]
+pub struct TlsServeArgs {
     /// Serve TLS 1.2/1.3 with this certificate chain (PEM file; with
     /// --tls-key). The handshake must finish within --frame-timeout.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -95,11 +109,28 @@ pub struct PayshieldServeArgs {
     /// (clients without one are refused).
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
-    /// Serve Prometheus metrics (requests per command and outcome, and
-    /// their latencies) on HOST:PORT at /metrics; one line on stderr names
-    /// the address (port 0 picks a free port).
-    #[arg(long, value_name = "HOST:PORT")]
-    pub metrics: Option<String>,
+}
+
+impl TlsServeArgs {
+    /// The server configuration, when `--tls-cert` is given; an error
+    /// names the flag whose file is wrong.
+    pub(super) fn server_config(
+        &self,
+    ) -> Result<Option<crate::payshield::TlsServerConfig>, CliError> {
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        crate::payshield::TlsServerConfig::from_pem_files(cert, key, self.tls_client_ca.as_deref())
+            .map(Some)
+            .map_err(|e| {
+                let flag = match e.context() {
+                    c if c.contains("client CA") => "--tls-client-ca",
+                    c if c.contains("key") => "--tls-key",
+                    _ => "--tls-cert",
+                };
+                CliError::arg(flag, e.context())
+            })
+    }
 }
 
 /// Options of the AWS Payment Cryptography emulator.
@@ -226,20 +257,7 @@ pub fn payshield_config(args: &PayshieldServeArgs) -> Result<SimConfig, CliError
     if let Some(spec) = &args.fault {
         config.faults = Faults::parse(spec).map_err(|e| CliError::arg("--fault", e.context()))?;
     }
-    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
-        let tls = crate::payshield::TlsServerConfig::from_pem_files(
-            cert,
-            key,
-            args.tls_client_ca.as_deref(),
-        )
-        .map_err(|e| {
-            let flag = match e.context() {
-                c if c.contains("client CA") => "--tls-client-ca",
-                c if c.contains("key") => "--tls-key",
-                _ => "--tls-cert",
-            };
-            CliError::arg(flag, e.context())
-        })?;
+    if let Some(tls) = args.tls.server_config()? {
         config.tls = Some(tls);
     }
     Ok(config)
@@ -247,7 +265,7 @@ pub fn payshield_config(args: &PayshieldServeArgs) -> Result<SimConfig, CliError
 
 /// Starts the Prometheus endpoint of `--metrics`, naming it on stderr
 /// (stdout carries only the `listening on` line).
-async fn start_metrics(
+pub(super) async fn start_metrics(
     listen: Option<&str>,
 ) -> Result<Option<crate::layers::prometheus::Exporter>, CliError> {
     let Some(listen) = listen else {

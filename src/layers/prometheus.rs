@@ -33,11 +33,22 @@
 //! | `paycrypto_breaker_opened_total` | counter | `backend` |
 //! | `paycrypto_server_requests_total` | counter | `server` (`payshield`, `aws`), `command` (payShield command code or AWS operation), `outcome` (payShield error code or AWS error type, `ok`) |
 //! | `paycrypto_server_request_duration_seconds` | histogram | `server`, `command` |
+//! | `paycrypto_proxy_requests_total` | counter | `outcome` (`primary`, `candidate`, `passed_through`, `failed`) |
+//! | `paycrypto_proxy_connections` | gauge | none |
+//! | `paycrypto_payshield_host_healthy` | gauge | `host` (1 healthy, 0 ejected or unreachable) |
+//! | `paycrypto_payshield_host_in_flight` | gauge | `host` |
+//! | `paycrypto_payshield_host_ejections_total` | counter | `host` |
+//! | `paycrypto_payshield_host_readmissions_total` | counter | `host` |
+//!
+//! The proxy and host rows are `paycrypto proxy payshield --metrics`'s
+//! (see `proxy::MetricsSampler`); `host` is a payShield's configured
+//! address (`HOST:PORT`).
 //!
 //! Histograms are exported with fixed buckets (100 µs to 10 s), so
 //! `histogram_quantile` works across instances. Labels hold names of
 //! operations, backends, outcome classes, error kinds and command codes
-//! only: never a key, PIN, PIN block, PAN or any request data.
+//! only (and host addresses): never a key, PIN, PIN block, PAN or any
+//! request data.
 
 use crate::error::{Error, ErrorKind, Result};
 use bytes::Bytes;

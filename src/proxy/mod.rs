@@ -4,7 +4,12 @@
 //! The proxy listens for the payShield host protocol (2-byte length,
 //! header echoed, command code, response code = command + 1, error code).
 //! Each command it models — CA/CC (PIN translation), CW/CY (CVV), M6/M8
-//! (MAC, mode 0, ISO 9797-1 algorithms 1 and 3) — whose keys the key file
+//! (MAC, mode 0, ISO 9797-1 algorithms 1 and 3), KQ (ARQC verification,
+//! Visa and Mastercard session keys, with an ARPC for Visa) and KW (ARQC
+//! verification with the EMV common session key, ARPC methods 1 and 2),
+//! DA/EA and DC/EC (PIN verification by IBM 3624 offset or Visa PVV under
+//! a TPK or ZPK) and M0/M2 (data
+//! encryption and decryption, ECB) — whose keys the key file
 //! names is parsed with the codec's typed parser into a typed [`Request`]
 //! and run through the layers given to [`PayShieldProxy::new`] (a
 //! [`Shadow`](crate::layers::Shadow) and/or a
@@ -16,112 +21,70 @@
 //! payShield reply format. Every other command (and a modelled one naming
 //! a key the key file lacks) passes through to the primary unchanged.
 //!
-//! Key references: a variant-LMK payShield command carries its keys under
-//! the LMK. The key file is the payShield backend's key table
-//! ([`KeyTable`] format: `NAME KEY-TYPE KEY-UNDER-LMK USAGE MODE EXPORT KCV`):
-//! a key under the LMK resolves to its NAME, which is the key's name on the
-//! candidate (on AWS an ARN, an `alias/…`, or a name N meaning `alias/N`).
+//! Key references: a payShield command carries its keys under the LMK.
+//! The key file ([`KeyMap`]) names each key on the candidate (on AWS an
+//! ARN, an `alias/…`, or a name N meaning `alias/N`) by its cryptogram
+//! and/or its key check value, in the payShield backend's key-table format
+//! ([`KeyTable`](crate::payshield::KeyTable): `NAME KEY-TYPE KEY-UNDER-LMK
+//! USAGE MODE EXPORT KCV`) or as JSON:
 //!
-//! Connections are bounded as the simulator's are (idle and frame
-//! timeouts, a connection limit that evicts the longest-idle connection,
-//! buffers that grow on demand up to one frame, backoff on accept errors;
-//! the simulator's registry is reused). Requests on one connection are
-//! answered in order, one at a time. When neither the primary nor the
-//! candidate answers a request, the proxy closes that connection (a
-//! payShield has no error code for "HSM unreachable"), as a TCP proxy does.
+//! ```json
+//! { "keys": [
+//!     { "name": "alias/zpk-acquirer", "key": "U1EF828AA8F6B80EB83E19FBC373F3A85", "kcv": "6F1E3F" },
+//!     { "name": "arn:aws:payment-cryptography:eu-west-1:111122223333:key/abcd", "kcv": "9B3F5A" },
+//!     { "name": "alias/bdk", "kcv": "08D7B4", "key_type": "009" }
+//! ] }
+//! ```
+//!
+//! A key reference resolves by cryptogram first, then by the KCV the
+//! primary computes for it (BU, cached per cryptogram); see [`KeyMap`] for
+//! the schema and the rules.
+//!
+//! Connections are served by the simulator's connection loop (idle and
+//! frame timeouts, a connection limit that evicts the longest-idle
+//! connection, buffers that grow on demand up to one frame, backoff on
+//! accept errors), over TCP or, with [`ProxyConfig::tls`], TLS. Up to
+//! [`ProxyConfig::max_in_flight`] requests of one connection are answered
+//! at once, and the answers are written in the order the requests came: a
+//! payShield answers a connection's requests in order (the header lets the
+//! gateway match them up; how many a real one works on at once is not
+//! public, so the bound of 32 is this crate's choice). When neither the
+//! primary nor the candidate answers a request, the proxy closes that
+//! connection after the answers before it (a payShield has no error code
+//! for "HSM unreachable"), as a TCP proxy does.
 
+mod keys;
 mod map;
+mod metrics;
+
+pub use keys::KeyMap;
+pub use metrics::MetricsSampler;
 
 use crate::backend::{Backend, Capabilities};
 use crate::error::{Error, Result};
 use crate::ops::{Request, Response};
 use crate::payshield::codec::{self, command};
-use crate::payshield::{EncryptedKey, KeyTable, PayShieldBackend, RawResponse};
+use crate::payshield::{PayShieldBackend, RawResponse};
 use crate::server::payshield::conn::{
-    frame_rest, Registry, Ticket, READ_MAX, READ_MIN, WRITE_KEEP,
+    serve_listener, Handler, Limits, Pending, Registry, Reply, MAX_IN_FLIGHT,
 };
 use crate::server::payshield::{
-    ACCEPT_BACKOFF_MAX, ACCEPT_BACKOFF_MIN, DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_FRAME_TIMEOUT, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
 };
-use crate::types::KeyId;
 use async_trait::async_trait;
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tokio::time::Instant;
-
-/// Keys under the LMK mapped to the names the layers (and the candidate)
-/// know them by.
-#[derive(Clone, Default)]
-pub struct KeyMap {
-    by_key: HashMap<EncryptedKey, KeyId>,
-    table: KeyTable,
-}
-
-impl std::fmt::Debug for KeyMap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyMap")
-            .field("keys", &self.by_key.len())
-            .finish()
-    }
-}
-
-impl KeyMap {
-    /// The map for every key of `table` (its names are the candidate's).
-    pub fn from_table(table: KeyTable) -> Result<Self> {
-        let mut by_key = HashMap::new();
-        for line in table.to_text()?.lines() {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            let (Some(name), Some(_)) = (fields.first(), fields.get(2)) else {
-                continue;
-            };
-            if name.starts_with('#') {
-                continue;
-            }
-            let id = KeyId::new(*name)?;
-            let key = table.get(&id)?.key.clone();
-            by_key.insert(key, id);
-        }
-        Ok(Self { by_key, table })
-    }
-
-    /// Loads a key-table file (see [`KeyTable`]).
-    pub fn load_file(path: impl AsRef<std::path::Path>) -> Result<Self> {
-        let table = KeyTable::new();
-        table.load_file(path)?;
-        Self::from_table(table)
-    }
-
-    /// The table the primary resolves names with.
-    pub fn table(&self) -> &KeyTable {
-        &self.table
-    }
-
-    /// Keys in the map.
-    pub fn len(&self) -> usize {
-        self.by_key.len()
-    }
-
-    /// True when the map is empty.
-    pub fn is_empty(&self) -> bool {
-        self.by_key.is_empty()
-    }
-
-    fn id(&self, key: &EncryptedKey) -> Option<KeyId> {
-        self.by_key.get(key).cloned()
-    }
-}
 
 /// The gateway's command and, once the primary answered, its raw answer:
 /// what [`ProxyPrimary`] sends and keeps for the proxy's request in flight.
-#[derive(Default)]
 struct Exchange {
-    command: Vec<u8>,
+    command: zeroize::Zeroizing<Vec<u8>>,
+    shape: map::Shape,
+    keys: KeyMap,
     answer: Mutex<Option<RawResponse>>,
 }
 
@@ -163,7 +126,7 @@ impl Backend for ProxyPrimary {
             return self.backend.execute(request).await;
         };
         let raw = self.backend.command(&exchange.command).await?;
-        let typed = map::from_raw(self.backend.keys(), &request, &raw);
+        let typed = map::from_raw(&exchange.keys, &request, exchange.shape, &raw);
         *exchange.answer.lock().unwrap_or_else(|e| e.into_inner()) = Some(raw);
         typed
     }
@@ -182,6 +145,12 @@ pub struct ProxyConfig {
     /// Most gateway connections at once (1024; at the limit the longest
     /// idle one makes room).
     pub max_connections: usize,
+    /// Most requests of one gateway connection answered at once (32);
+    /// answers are written in request order.
+    pub max_in_flight: usize,
+    /// Serve TLS (feature `tls`) instead of plain TCP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::payshield::TlsServerConfig>,
 }
 
 impl Default for ProxyConfig {
@@ -191,6 +160,9 @@ impl Default for ProxyConfig {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             frame_timeout: DEFAULT_FRAME_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_in_flight: MAX_IN_FLIGHT,
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -227,6 +199,7 @@ pub struct PayShieldProxy {
     keys: KeyMap,
     config: ProxyConfig,
     counters: Counters,
+    registry: Arc<Registry>,
 }
 
 impl std::fmt::Debug for PayShieldProxy {
@@ -255,7 +228,18 @@ impl PayShieldProxy {
             keys,
             config,
             counters: Counters::default(),
+            registry: Arc::new(Registry::new()),
         }
+    }
+
+    /// Gateway connections served now.
+    pub fn connections(&self) -> usize {
+        self.registry.len()
+    }
+
+    /// The primary the proxy passes commands to.
+    pub fn primary(&self) -> &PayShieldBackend {
+        &self.primary
     }
 
     /// Counters so far.
@@ -276,7 +260,7 @@ impl PayShieldProxy {
     pub async fn answer(&self, payload: &[u8], out: &mut Vec<u8>) -> bool {
         let ok = self.answer_inner(payload, out).await;
         if !ok {
-            self.counters.failed.fetch_add(1, Ordering::Relaxed);
+            count(&self.counters.failed, "failed");
         }
         ok
     }
@@ -284,16 +268,23 @@ impl PayShieldProxy {
     async fn answer_inner(&self, payload: &[u8], out: &mut Vec<u8>) -> bool {
         let hl = self.config.header_len.min(payload.len());
         let (header, body) = payload.split_at(hl);
-        let modelled = match body {
+        let parsed = match body {
             [a, b, fields @ ..] => command::parse_command([*a, *b], fields)
                 .ok()
                 // One LMK (identifier absent or 00), as the key file's keys.
-                .filter(|r| r.lmk_id.is_none_or(|id| &id == b"00"))
-                .and_then(|r| map::to_request(&self.keys, &r.command)),
+                .filter(|r| r.lmk_id.is_none_or(|id| &id == b"00")),
             _ => None,
         };
+        let modelled = match &parsed {
+            Some(r) => {
+                let refs = map::key_refs(&r.command);
+                let resolved = self.keys.resolve(&self.primary, &refs).await;
+                map::to_request(&resolved, &r.command)
+            }
+            None => None,
+        };
         let Some((request, shape)) = modelled else {
-            self.counters.passed_through.fetch_add(1, Ordering::Relaxed);
+            count(&self.counters.passed_through, "passed_through");
             return match self.primary.command_raw(body).await {
                 Ok(raw) => codec::write_frame(out, &[header, &raw]).is_ok(),
                 Err(_) => false,
@@ -301,7 +292,9 @@ impl PayShieldProxy {
         };
         self.counters.modelled.fetch_add(1, Ordering::Relaxed);
         let exchange = Arc::new(Exchange {
-            command: body.to_vec(),
+            command: zeroize::Zeroizing::new(body.to_vec()),
+            shape,
+            keys: self.keys.clone(),
             answer: Mutex::new(None),
         });
         let result = EXCHANGE
@@ -313,9 +306,7 @@ impl PayShieldProxy {
             .unwrap_or_else(|e| e.into_inner())
             .take();
         if let Some(raw) = raw {
-            self.counters
-                .primary_answers
-                .fetch_add(1, Ordering::Relaxed);
+            count(&self.counters.primary_answers, "primary");
             return write_raw(out, header, &raw);
         }
         let Ok(response) = result else {
@@ -329,11 +320,16 @@ impl PayShieldProxy {
         if map::encode(shape, &response, &mut fields).is_none() {
             return false;
         }
-        self.counters
-            .candidate_answers
-            .fetch_add(1, Ordering::Relaxed);
+        count(&self.counters.candidate_answers, "candidate");
         codec::write_frame(out, &[header, &code, &fields]).is_ok()
     }
+}
+
+/// Counts one request in `counter` and in the metric
+/// `paycrypto_proxy_requests_total{outcome}`.
+fn count(counter: &AtomicU64, outcome: &'static str) {
+    counter.fetch_add(1, Ordering::Relaxed);
+    ::metrics::counter!("paycrypto_proxy_requests_total", "outcome" => outcome).increment(1);
 }
 
 fn write_raw(out: &mut Vec<u8>, header: &[u8], raw: &RawResponse) -> bool {
@@ -346,7 +342,6 @@ fn write_raw(out: &mut Vec<u8>, header: &[u8], raw: &RawResponse) -> bool {
 pub struct ProxyHandle {
     addr: SocketAddr,
     shutdown: watch::Sender<bool>,
-    registry: Arc<Registry>,
     proxy: Arc<PayShieldProxy>,
 }
 
@@ -358,7 +353,7 @@ impl ProxyHandle {
 
     /// Gateway connections served now.
     pub fn connections(&self) -> usize {
-        self.registry.len()
+        self.proxy.connections()
     }
 
     /// The proxy's counters.
@@ -384,12 +379,10 @@ pub fn start(listener: TcpListener, proxy: Arc<PayShieldProxy>) -> Result<ProxyH
         .local_addr()
         .map_err(|e| Error::invalid("listen address", "no local address").with_source(e))?;
     let (tx, rx) = watch::channel(false);
-    let registry = Arc::new(Registry::new());
-    tokio::spawn(run(listener, Arc::clone(&proxy), Arc::clone(&registry), rx));
+    tokio::spawn(run(listener, Arc::clone(&proxy), rx));
     Ok(ProxyHandle {
         addr,
         shutdown: tx,
-        registry,
         proxy,
     })
 }
@@ -397,129 +390,40 @@ pub fn start(listener: TcpListener, proxy: Arc<PayShieldProxy>) -> Result<ProxyH
 /// Serves `proxy` on `listener` until the process ends.
 pub async fn serve(listener: TcpListener, proxy: Arc<PayShieldProxy>) {
     let (_tx, rx) = watch::channel(false);
-    run(listener, proxy, Arc::new(Registry::new()), rx).await;
+    run(listener, proxy, rx).await;
 }
 
-async fn run(
-    listener: TcpListener,
-    proxy: Arc<PayShieldProxy>,
-    registry: Arc<Registry>,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let mut backoff = ACCEPT_BACKOFF_MIN;
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((sock, _)) => {
-                    backoff = ACCEPT_BACKOFF_MIN;
-                    let Some(ticket) = registry.admit(proxy.config.max_connections) else {
-                        continue;
-                    };
-                    let _ = sock.set_nodelay(true);
-                    tokio::spawn(serve_conn(sock, Arc::clone(&proxy), ticket, shutdown.clone()));
-                }
-                // Out of descriptors and the like: pause, longer each time.
-                Err(_) => {
-                    tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
-                        changed = shutdown.changed() => {
-                            if changed.is_err() || *shutdown.borrow() { return; }
-                        }
-                    }
-                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
-                }
-            },
-            changed = shutdown.changed() => {
-                if changed.is_err() || *shutdown.borrow() { return; }
+impl Handler for PayShieldProxy {
+    /// Answers in a task of its own, so that the requests of one
+    /// connection are answered concurrently (written in request order by
+    /// the connection loop).
+    fn handle(self: &Arc<Self>, payload: &[u8]) -> Pending {
+        let proxy = Arc::clone(self);
+        // The request may carry PIN blocks, PANs, keys: wiped when done.
+        let payload = zeroize::Zeroizing::new(payload.to_vec());
+        Pending::Task(tokio::spawn(async move {
+            let mut out = Vec::with_capacity(64);
+            if proxy.answer(&payload, &mut out).await {
+                Reply::Send(out)
+            } else {
+                Reply::Close(Vec::new())
             }
-        }
+        }))
     }
 }
 
-/// One gateway connection: the simulator's read discipline (buffers on
-/// demand up to one frame, idle and frame deadlines, eviction, shutdown),
-/// with each frame answered by the proxy before the next is read.
-async fn serve_conn(
-    mut sock: TcpStream,
-    proxy: Arc<PayShieldProxy>,
-    ticket: Ticket,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let (idle, frame_limit) = (proxy.config.idle_timeout, proxy.config.frame_timeout);
-    let mut rbuf: Vec<u8> = Vec::new();
-    let mut wbuf: Vec<u8> = Vec::new();
-    let mut chunk = READ_MIN;
-    let mut last_rx = Instant::now();
-    let mut frame_start: Option<Instant> = None;
-    loop {
-        rbuf.reserve_exact(chunk.max(frame_rest(&rbuf)).min(READ_MAX));
-        let spare = rbuf.capacity() - rbuf.len();
-        let n = match sock.try_read_buf(&mut rbuf) {
-            Ok(0) => return,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                if rbuf.is_empty() {
-                    rbuf = Vec::new();
-                    chunk = READ_MIN;
-                }
-                let deadline = match frame_start {
-                    Some(t) => t + frame_limit,
-                    None => last_rx + idle,
-                };
-                tokio::select! {
-                    r = sock.readable() => if r.is_err() { return },
-                    () = tokio::time::sleep_until(deadline) => return,
-                    () = ticket.evicted() => return,
-                    _ = shutdown.changed() => return,
-                }
-                continue;
-            }
-            Err(_) => return,
-        };
-        if n >= spare {
-            chunk = (chunk * 2).min(READ_MAX);
-        }
-        last_rx = Instant::now();
-        let mut consumed = 0;
-        while let Some((used, payload)) = codec::split_frame(rbuf.get(consumed..).unwrap_or(&[])) {
-            consumed += used;
-            // The answer may take the primary's (or candidate's) time;
-            // the connection is busy, not idle, meanwhile.
-            ticket.touch(true);
-            let answered = tokio::select! {
-                ok = proxy.answer(payload, &mut wbuf) => ok,
-                _ = shutdown.changed() => return,
-            };
-            if !answered {
-                let _ = send(&mut sock, &wbuf, frame_limit).await;
-                return;
-            }
-        }
-        rbuf.drain(..consumed.min(rbuf.len()));
-        if rbuf.is_empty() {
-            frame_start = None;
-        } else if consumed > 0 || frame_start.is_none() {
-            frame_start = Some(last_rx);
-        }
-        ticket.touch(!rbuf.is_empty());
-        if !wbuf.is_empty() {
-            if !send(&mut sock, &wbuf, frame_limit).await {
-                return;
-            }
-            wbuf.clear();
-        }
-        if wbuf.capacity() > WRITE_KEEP {
-            wbuf = Vec::new();
-        }
-    }
-}
-
-/// Writes `buf` to the gateway within `limit`; false when the peer is gone
-/// or too slow (the proxy listens on plain TCP only).
-async fn send(sock: &mut tokio::net::TcpStream, buf: &[u8], limit: Duration) -> bool {
-    use tokio::io::AsyncWriteExt;
-    matches!(
-        tokio::time::timeout(limit, sock.write_all(buf)).await,
-        Ok(Ok(()))
-    )
+async fn run(listener: TcpListener, proxy: Arc<PayShieldProxy>, shutdown: watch::Receiver<bool>) {
+    let c = &proxy.config;
+    let limits = Limits {
+        idle_timeout: c.idle_timeout,
+        frame_timeout: c.frame_timeout,
+        max_connections: c.max_connections.max(1),
+        max_in_flight: c.max_in_flight.max(1),
+    };
+    #[cfg(feature = "tls")]
+    let tls = c.tls.as_ref().map(|t| t.acceptor());
+    #[cfg(not(feature = "tls"))]
+    let tls = None;
+    let registry = Arc::clone(&proxy.registry);
+    serve_listener(listener, proxy, registry, limits, tls, shutdown).await;
 }

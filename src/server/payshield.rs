@@ -38,7 +38,7 @@ use crate::payshield::keyblock::KeyBlockLmk;
 use crate::payshield::lmk::VariantLmk;
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -231,73 +231,62 @@ pub async fn serve_until(
     run(listener, Shared::new(config), shutdown).await
 }
 
-/// True when `shutdown` says stop (or its sender is gone).
-fn stopping(
-    changed: std::result::Result<(), watch::error::RecvError>,
-    shutdown: &watch::Receiver<bool>,
-) -> bool {
-    changed.is_err() || *shutdown.borrow()
+impl Shared {
+    fn limits(&self) -> conn::Limits {
+        conn::Limits {
+            idle_timeout: self.idle_timeout,
+            frame_timeout: self.frame_timeout,
+            max_connections: self.max_connections,
+            max_in_flight: conn::MAX_IN_FLIGHT,
+        }
+    }
+}
+
+impl conn::Handler for Shared {
+    /// Answers at once, with the configured faults.
+    fn handle(self: &Arc<Self>, payload: &[u8]) -> conn::Pending {
+        let f = &self.faults;
+        let seq = self.counter.fetch_add(1, Ordering::Relaxed) + 1;
+        let mut resp = Vec::with_capacity(64);
+        self.sim.handle(payload, &mut resp);
+        let reply = if Faults::hit(f.drop_every, seq) {
+            conn::Reply::Close(Vec::new())
+        } else if Faults::hit(f.truncate_every, seq) {
+            resp.truncate(resp.len() / 2);
+            conn::Reply::Close(resp)
+        } else {
+            if Faults::hit(f.garbage_every, seq) {
+                resp.clear();
+                let junk_header = vec![b'#'; self.sim.header_len];
+                let _ = crate::payshield::codec::write_frame(
+                    &mut resp,
+                    &[&junk_header, b"Z\xFF\x00garbage"],
+                );
+            }
+            if Faults::hit(f.delay_every, seq) {
+                conn::Reply::Delayed(f.delay, resp)
+            } else if Faults::hit(f.reorder_every, seq) {
+                conn::Reply::Hold(resp)
+            } else {
+                conn::Reply::Send(resp)
+            }
+        };
+        conn::Pending::Ready(Some(reply))
+    }
 }
 
 async fn run(
     listener: TcpListener,
     shared: Arc<Shared>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> Result<()> {
-    let mut backoff = ACCEPT_BACKOFF_MIN;
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((sock, _)) => {
-                    backoff = ACCEPT_BACKOFF_MIN;
-                    // Over the limit with nobody idle: closed at once.
-                    let Some(ticket) = shared.registry.admit(shared.max_connections) else {
-                        continue;
-                    };
-                    let _ = sock.set_nodelay(true);
-                    let shared = Arc::clone(&shared);
-                    let sd = shutdown.clone();
-                    tokio::spawn(async move {
-                        #[cfg(feature = "tls")]
-                        if let Some(acceptor) = &shared.tls {
-                            // The handshake gets the frame timeout; a
-                            // client that fails it (no certificate when one
-                            // is required, say) is closed.
-                            let limit = shared.frame_timeout;
-                            let Ok(Ok(tls)) =
-                                tokio::time::timeout(limit, acceptor.accept(sock)).await
-                            else {
-                                return;
-                            };
-                            let sock = conn::Stream::Tls(Box::new(tls));
-                            return conn::serve_conn(sock, Arc::clone(&shared), ticket, sd).await;
-                        }
-                        conn::serve_conn(conn::Stream::Tcp(sock), shared, ticket, sd).await;
-                    });
-                }
-                // Out of descriptors (EMFILE/ENFILE), out of memory, or a
-                // connection aborted before it was accepted. The first
-                // ones persist while connections wait in the backlog, so
-                // retrying at once would spin: pause, longer each time.
-                Err(_) => {
-                    tokio::select! {
-                        () = tokio::time::sleep(backoff) => {}
-                        changed = shutdown.changed() => {
-                            if stopping(changed, &shutdown) {
-                                return Ok(());
-                            }
-                        }
-                    }
-                    backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
-                }
-            },
-            changed = shutdown.changed() => {
-                if stopping(changed, &shutdown) {
-                    return Ok(());
-                }
-            }
-        }
-    }
+    #[cfg(feature = "tls")]
+    let tls = shared.tls.clone();
+    #[cfg(not(feature = "tls"))]
+    let tls = None;
+    let (registry, limits) = (Arc::clone(&shared.registry), shared.limits());
+    conn::serve_listener(listener, shared, registry, limits, tls, shutdown).await;
+    Ok(())
 }
 
 /// Serves connections from `listener` forever.

@@ -485,6 +485,21 @@ pub fn parse_kx_fields(body: &[u8], mode: KwMode) -> R<(Option<Vec<u8>>, &[u8])>
     Ok(((n > 0).then(|| arpc.to_vec()), rest))
 }
 
+/// Appends a successful KX body for `mode` (after error `00`): the ARPC,
+/// 8 bytes for method 1, 4 for method 2, nothing for mode 0 — the layout
+/// [`parse_kx`] reads (the ARPC alone, as the simulator sends it). Errors
+/// when the ARPC's presence or length does not fit the mode.
+pub fn encode_kx(out: &mut Vec<u8>, mode: KwMode, arpc: Option<&[u8]>) -> R<()> {
+    match arpc {
+        None if mode.arpc_len() == 0 => Ok(()),
+        Some(a) if mode.arpc_len() > 0 && a.len() == mode.arpc_len() => {
+            out.extend_from_slice(a);
+            Ok(())
+        }
+        _ => Err(CodecError::new("arpc", "length does not fit the mode")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -495,6 +510,32 @@ mod tests {
             scheme: KeyScheme::U,
             bytes: vec![0x11; 16],
         }
+    }
+
+    #[test]
+    fn kx_bodies_round_trip_and_refuse_a_wrong_length() {
+        for (mode, arpc) in [
+            (KwMode::Verify, None),
+            (KwMode::VerifyArpc1, Some(vec![0xA5; 8])),
+            (KwMode::Arpc2, Some(vec![0x5A; 4])),
+        ] {
+            let mut out = Vec::new();
+            encode_kx(&mut out, mode, arpc.as_deref()).unwrap();
+            assert_eq!(out.len(), mode.arpc_len());
+            assert_eq!(parse_kx(&out, mode).unwrap(), arpc);
+        }
+        let mut out = Vec::new();
+        assert_eq!(
+            encode_kx(&mut out, KwMode::VerifyArpc2, Some(&[0; 8]))
+                .unwrap_err()
+                .field,
+            "arpc"
+        );
+        assert!(encode_kx(&mut out, KwMode::Verify, Some(&[0; 8])).is_err());
+        assert!(encode_kx(&mut out, KwMode::Arpc1, None).is_err());
+        let mut kr = Vec::new();
+        crate::payshield::codec::reply::encode_kr(&mut kr, Some(&[7; 8]));
+        assert_eq!(crate::payshield::codec::parse_kr(&kr).unwrap(), [7; 8]);
     }
 
     #[test]

@@ -320,6 +320,15 @@ pub fn parse_kr(body: &[u8]) -> R<[u8; 8]> {
     Ok(parse_kr_fields(body)?.0)
 }
 
+/// Appends a successful KR body (after error `00`): the 8-byte binary ARPC
+/// in modes 1 and 2, nothing in mode 0 — the layout [`parse_kr`] reads and
+/// the KQ module documents (sources in [`super::kq`]).
+pub fn encode_kr(out: &mut Vec<u8>, arpc: Option<&[u8; 8]>) {
+    if let Some(a) = arpc {
+        out.extend_from_slice(a);
+    }
+}
+
 // ------------------------------------------------------------------ issuer PIN
 
 /// DF body: the offset field, 12 characters (digits left-justified, `F`

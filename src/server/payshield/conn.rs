@@ -1,4 +1,6 @@
-//! One simulator connection, and the registry that bounds how many there are.
+//! The connection loop of the payShield host protocol servers (the
+//! simulator and the proxy, each a [`Handler`]), and the registry that
+//! bounds how many connections there are.
 //!
 //! What a connection may cost is bounded:
 //!
@@ -21,7 +23,6 @@
 //!   qualifies, the new connection is closed at once. Idle connections held
 //!   by a flood therefore never lock a working client out.
 
-use super::{Faults, Shared};
 use crate::payshield::codec;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,6 +32,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Notify};
 use tokio::time::Instant;
+use zeroize::Zeroize;
 
 /// Bytes reserved for the first read after a wait.
 pub(crate) const READ_MIN: usize = 512;
@@ -230,99 +232,331 @@ pub(crate) fn frame_rest(buf: &[u8]) -> usize {
     }
 }
 
+/// What a [`Handler`] makes of one request.
+pub(crate) enum Reply {
+    /// Write this (a response frame; empty: nothing).
+    Send(Vec<u8>),
+    /// Write what is queued, then this (part of a frame, or nothing), then
+    /// close the connection.
+    Close(Vec<u8>),
+    /// Write what is queued, wait this long, then queue this (fault
+    /// injection: a slow answer).
+    Delayed(Duration, Vec<u8>),
+    /// Queue this after the next reply (fault injection: out of order).
+    Hold(Vec<u8>),
+}
+
+/// A reply on its way: ready at once (the simulator computes in place) or
+/// from a task (the proxy asks other HSMs). A task is aborted when its
+/// connection goes away.
+pub(crate) enum Pending {
+    /// Computed already.
+    Ready(Option<Reply>),
+    /// Being computed by a task.
+    Task(tokio::task::JoinHandle<Reply>),
+}
+
+impl std::future::Future for Pending {
+    type Output = Reply;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Reply> {
+        match &mut *self {
+            Self::Ready(r) => std::task::Poll::Ready(r.take().unwrap_or(Reply::Close(Vec::new()))),
+            // A task that panicked or was cancelled answered nothing.
+            Self::Task(h) => std::pin::Pin::new(h)
+                .poll(cx)
+                .map(|r| r.unwrap_or(Reply::Close(Vec::new()))),
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Self::Task(h) = self {
+            h.abort();
+        }
+    }
+}
+
+/// Answers the requests of the connections [`serve_listener`] accepts: the
+/// simulator and the proxy.
+pub(crate) trait Handler: Send + Sync + 'static {
+    /// Starts answering one request payload (header, command code, fields).
+    /// Called in the order the requests arrive on a connection.
+    fn handle(self: &Arc<Self>, payload: &[u8]) -> Pending;
+}
+
+/// How a listener bounds its connections.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// A connection that sends nothing (and waits for nothing) this long
+    /// is closed.
+    pub(crate) idle_timeout: Duration,
+    /// A started frame must arrive, a response be written, and a TLS
+    /// handshake finish within this long.
+    pub(crate) frame_timeout: Duration,
+    /// Most connections at once (at the limit the longest idle one makes
+    /// room).
+    pub(crate) max_connections: usize,
+    /// Most requests of one connection being answered at once; answers are
+    /// written in request order.
+    pub(crate) max_in_flight: usize,
+}
+
+/// Requests of one connection answered at once by default. A payShield
+/// answers the requests of one connection in the order they came (the
+/// header lets a host match them up); how many a real one works on at
+/// once is not public. 32 bounds what one connection may hold.
+pub(crate) const MAX_IN_FLIGHT: usize = 32;
+
+/// A TLS acceptor (feature `tls`); without the feature, no value exists.
+#[cfg(feature = "tls")]
+pub(crate) type Acceptor = tokio_rustls::TlsAcceptor;
+/// A TLS acceptor (feature `tls`); without the feature, no value exists.
+#[cfg(not(feature = "tls"))]
+#[derive(Clone)]
+pub(crate) enum Acceptor {}
+
+/// True when `shutdown` says stop (or its sender is gone).
+fn stopping(
+    changed: std::result::Result<(), watch::error::RecvError>,
+    shutdown: &watch::Receiver<bool>,
+) -> bool {
+    changed.is_err() || *shutdown.borrow()
+}
+
+/// Accepts connections from `listener` and serves each with `handler`
+/// until `shutdown` becomes true (or forever when it never does). Over
+/// the connection limit with nobody idle, a new connection is closed at
+/// once; a failing `accept` (out of descriptors, say) backs off, from
+/// [`super::ACCEPT_BACKOFF_MIN`] doubling to [`super::ACCEPT_BACKOFF_MAX`].
+pub(crate) async fn serve_listener<H: Handler>(
+    listener: tokio::net::TcpListener,
+    handler: Arc<H>,
+    registry: Arc<Registry>,
+    limits: Limits,
+    tls: Option<Acceptor>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = super::ACCEPT_BACKOFF_MIN;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((sock, _)) => {
+                    backoff = super::ACCEPT_BACKOFF_MIN;
+                    let Some(ticket) = registry.admit(limits.max_connections) else {
+                        continue;
+                    };
+                    let _ = sock.set_nodelay(true);
+                    let handler = Arc::clone(&handler);
+                    let sd = shutdown.clone();
+                    let tls = tls.clone();
+                    tokio::spawn(async move {
+                        let sock = match tls {
+                            // The handshake gets the frame timeout; a
+                            // client that fails it (no certificate when one
+                            // is required, say) is closed.
+                            #[cfg(feature = "tls")]
+                            Some(acceptor) => {
+                                let limit = limits.frame_timeout;
+                                let Ok(Ok(tls)) =
+                                    tokio::time::timeout(limit, acceptor.accept(sock)).await
+                                else {
+                                    return;
+                                };
+                                Stream::Tls(Box::new(tls))
+                            }
+                            #[cfg(not(feature = "tls"))]
+                            Some(never) => match never {},
+                            None => Stream::Tcp(sock),
+                        };
+                        serve_conn(sock, handler, limits, ticket, sd).await;
+                    });
+                }
+                // Out of descriptors (EMFILE/ENFILE), out of memory, or a
+                // connection aborted before it was accepted. The first
+                // ones persist while connections wait in the backlog, so
+                // retrying at once would spin: pause, longer each time.
+                Err(_) => {
+                    tokio::select! {
+                        () = tokio::time::sleep(backoff) => {}
+                        changed = shutdown.changed() => {
+                            if stopping(changed, &shutdown) { return; }
+                        }
+                    }
+                    backoff = (backoff * 2).min(super::ACCEPT_BACKOFF_MAX);
+                }
+            },
+            changed = shutdown.changed() => {
+                if stopping(changed, &shutdown) { return; }
+            }
+        }
+    }
+}
+
+/// Queues `reply` in `wbuf` (`held`: a reply the reorder fault keeps back);
+/// what a close or a delay needs is done here. False: the connection ends.
+async fn queue(
+    reply: Reply,
+    sock: &mut Stream,
+    wbuf: &mut Vec<u8>,
+    held: &mut Option<Vec<u8>>,
+    limit: Duration,
+) -> bool {
+    let resp = match reply {
+        Reply::Send(r) => r,
+        Reply::Close(part) => {
+            wbuf.extend_from_slice(&part);
+            let _ = send(sock, wbuf, limit).await;
+            wbuf.zeroize();
+            return false;
+        }
+        Reply::Delayed(d, r) => {
+            if !send(sock, wbuf, limit).await {
+                return false;
+            }
+            wbuf.zeroize();
+            tokio::time::sleep(d).await;
+            r
+        }
+        Reply::Hold(r) if held.is_none() => {
+            *held = Some(r);
+            return true;
+        }
+        Reply::Hold(r) => r,
+    };
+    wbuf.extend_from_slice(&resp);
+    // Answers may carry secrets (a decrypted PIN, data): wiped once copied.
+    let mut resp = resp;
+    resp.zeroize();
+    if let Some(mut h) = held.take() {
+        wbuf.extend_from_slice(&h);
+        h.zeroize();
+    }
+    true
+}
+
+/// The reply of `p` if it is ready now (without waiting).
+fn ready_now(p: &mut Pending) -> Option<Reply> {
+    use std::future::Future as _;
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::pin::Pin::new(p).poll(&mut cx) {
+        std::task::Poll::Ready(r) => Some(r),
+        std::task::Poll::Pending => None,
+    }
+}
+
 /// Serves one connection until the peer closes, a timeout passes, it is
-/// evicted, or the simulator shuts down.
-pub(super) async fn serve_conn(
+/// evicted, or the listener shuts down. Up to `limits.max_in_flight`
+/// requests are being answered at once; answers are written in request
+/// order, those ready together in one write.
+async fn serve_conn<H: Handler>(
     mut sock: Stream,
-    shared: Arc<Shared>,
+    handler: Arc<H>,
+    limits: Limits,
     ticket: Ticket,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let (idle, frame_limit) = (shared.idle_timeout, shared.frame_timeout);
-    let f = &shared.faults;
-    let hl = shared.sim.header_len;
+    let (idle, frame_limit) = (limits.idle_timeout, limits.frame_timeout);
+    let max = limits.max_in_flight.max(1);
     let mut rbuf: Vec<u8> = Vec::new();
     let mut wbuf: Vec<u8> = Vec::new();
     let mut chunk = READ_MIN;
     let mut last_rx = Instant::now();
     // When the first byte of the frame now half-received arrived.
     let mut frame_start: Option<Instant> = None;
+    let mut pending: std::collections::VecDeque<Pending> = std::collections::VecDeque::new();
+    let mut held: Option<Vec<u8>> = None;
     loop {
-        let deadline = match frame_start {
-            Some(t) => t + frame_limit,
-            None => last_rx + idle,
-        };
-        let read = tokio::select! {
-            r = sock.read_some(&mut rbuf, &mut chunk) => r,
-            () = tokio::time::sleep_until(deadline) => return,
-            () = ticket.state.evict.notified() => return,
-            _ = shutdown.changed() => return,
-        };
-        let (n, spare) = match read {
-            Ok((0, _)) | Err(_) => return,
-            Ok(r) => r,
-        };
-        if n >= spare {
-            chunk = (chunk * 2).min(READ_MAX);
-        }
-        last_rx = Instant::now();
+        // Start answering the whole frames received, while there is room.
         let mut consumed = 0;
-        let mut held: Option<Vec<u8>> = None;
-        while let Some((used, payload)) = codec::split_frame(rbuf.get(consumed..).unwrap_or(&[])) {
+        while pending.len() < max {
+            let Some((used, payload)) = codec::split_frame(rbuf.get(consumed..).unwrap_or(&[]))
+            else {
+                break;
+            };
             consumed += used;
-            let seq = shared.counter.fetch_add(1, Ordering::Relaxed) + 1;
-            let mut resp = Vec::with_capacity(64);
-            shared.sim.handle(payload, &mut resp);
-            if Faults::hit(f.drop_every, seq) {
-                let _ = send(&mut sock, &wbuf, frame_limit).await;
+            pending.push_back(handler.handle(payload));
+        }
+        if consumed > 0 {
+            rbuf.drain(..consumed.min(rbuf.len()));
+            // What is left began in the last read.
+            frame_start = (!rbuf.is_empty()).then_some(last_rx);
+        }
+        // Queue the answers that are ready, in order; write them together.
+        while let Some(reply) = pending.front_mut().and_then(ready_now) {
+            pending.pop_front();
+            if !queue(reply, &mut sock, &mut wbuf, &mut held, frame_limit).await {
                 return;
             }
-            if Faults::hit(f.truncate_every, seq) {
-                wbuf.extend_from_slice(resp.get(..resp.len() / 2).unwrap_or(&[]));
-                let _ = send(&mut sock, &wbuf, frame_limit).await;
-                return;
-            }
-            if Faults::hit(f.garbage_every, seq) {
-                resp.clear();
-                let junk_header = vec![b'#'; hl];
-                let _ = codec::write_frame(&mut resp, &[&junk_header, b"Z\xFF\x00garbage"]);
-            }
-            if Faults::hit(f.delay_every, seq) {
-                if !send(&mut sock, &wbuf, frame_limit).await {
-                    return;
-                }
-                wbuf.clear();
-                tokio::time::sleep(f.delay).await;
-            }
-            if Faults::hit(f.reorder_every, seq) && held.is_none() {
-                held = Some(resp);
-                continue;
-            }
-            wbuf.extend_from_slice(&resp);
+        }
+        if pending.len() < max && codec::split_frame(&rbuf).is_some() {
+            continue;
+        }
+        if pending.is_empty() {
             if let Some(h) = held.take() {
                 wbuf.extend_from_slice(&h);
             }
         }
-        if let Some(h) = held.take() {
-            wbuf.extend_from_slice(&h);
-        }
-        rbuf.drain(..consumed.min(rbuf.len()));
-        // A frame completed (or none had started): the rest, if any, is a
-        // new frame that started in this read.
-        if rbuf.is_empty() {
-            frame_start = None;
-        } else if consumed > 0 || frame_start.is_none() {
-            frame_start = Some(last_rx);
-        }
-        ticket.touch(!rbuf.is_empty());
+        // Busy (a frame half-received, or answers awaited): not evicted.
+        ticket.touch(!rbuf.is_empty() || !pending.is_empty());
         if !wbuf.is_empty() {
-            if !send(&mut sock, &wbuf, frame_limit).await {
+            let sent = send(&mut sock, &wbuf, frame_limit).await;
+            // Wiped (answers may carry secrets), whole capacity included.
+            wbuf.zeroize();
+            if !sent {
                 return;
             }
-            wbuf.clear();
         }
         if wbuf.capacity() > WRITE_KEEP {
             wbuf = Vec::new();
+        }
+        // A half-received frame must complete in time (whole frames
+        // waiting for room are not late); a connection waiting for nothing
+        // may stay idle so long.
+        let partial = !rbuf.is_empty() && codec::split_frame(&rbuf).is_none();
+        let deadline = match frame_start {
+            Some(t) if partial => Some(t + frame_limit),
+            _ if pending.is_empty() && rbuf.is_empty() => Some(last_rx + idle),
+            _ => None,
+        };
+        let can_read = pending.len() < max;
+        tokio::select! {
+            read = sock.read_some(&mut rbuf, &mut chunk), if can_read => {
+                let (n, spare) = match read {
+                    Ok((0, _)) | Err(_) => return,
+                    Ok(r) => r,
+                };
+                if n >= spare {
+                    chunk = (chunk * 2).min(READ_MAX);
+                }
+                last_rx = Instant::now();
+                if frame_start.is_none() {
+                    frame_start = Some(last_rx);
+                }
+            }
+            reply = async {
+                match pending.front_mut() {
+                    Some(p) => p.await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                pending.pop_front();
+                if !queue(reply, &mut sock, &mut wbuf, &mut held, frame_limit).await {
+                    return;
+                }
+            }
+            () = async {
+                match deadline {
+                    Some(d) => tokio::time::sleep_until(d).await,
+                    None => std::future::pending().await,
+                }
+            } => return,
+            () = ticket.evicted() => return,
+            _ = shutdown.changed() => return,
         }
     }
 }
@@ -339,6 +573,109 @@ mod tests {
         assert_eq!(frame_rest(&[0, 4, 1, 2]), 2);
         assert_eq!(frame_rest(&[0xFF, 0xFF]), 0xFFFF);
         assert_eq!(frame_rest(&[0, 1, 1, 2]), 0);
+    }
+
+    /// Answers only once all `n` requests are being answered at once, and
+    /// finishes them last to first.
+    struct Reverse {
+        barrier: Arc<tokio::sync::Barrier>,
+        done: Arc<Vec<tokio::sync::Notify>>,
+        next: AtomicU64,
+    }
+
+    impl Handler for Reverse {
+        fn handle(self: &Arc<Self>, payload: &[u8]) -> Pending {
+            let i = usize::try_from(self.next.fetch_add(1, Ordering::Relaxed)).unwrap();
+            let (barrier, done) = (Arc::clone(&self.barrier), Arc::clone(&self.done));
+            let mut resp = Vec::new();
+            codec::write_frame(&mut resp, &[payload]).unwrap();
+            Pending::Task(tokio::spawn(async move {
+                barrier.wait().await;
+                if let Some(later) = done.get(i + 1) {
+                    later.notified().await;
+                }
+                done[i].notify_one();
+                Reply::Send(resp)
+            }))
+        }
+    }
+
+    /// Serves `handler` with `limits` on 127.0.0.1, writes `n` frames
+    /// (headers `0000`…) at once on one connection and reads as many bytes
+    /// back (within 10 s): (what was sent, what came back).
+    async fn pipeline<H: Handler>(handler: Arc<H>, limits: Limits, n: usize) -> (Vec<u8>, Vec<u8>) {
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = watch::channel(false);
+        tokio::spawn(serve_listener(
+            listener,
+            handler,
+            Arc::new(Registry::new()),
+            limits,
+            None,
+            rx,
+        ));
+        let mut sock = TcpStream::connect(addr).await.unwrap();
+        let mut all = Vec::new();
+        for i in 0..n {
+            codec::write_frame(&mut all, &[format!("{i:04}NC").as_bytes()]).unwrap();
+        }
+        sock.write_all(&all).await.unwrap();
+        let mut got = vec![0u8; all.len()];
+        tokio::time::timeout(Duration::from_secs(10), sock.read_exact(&mut got))
+            .await
+            .expect("every request answered in time")
+            .expect("every request answered");
+        let _ = tx.send(true);
+        (all, got)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn requests_of_one_connection_are_answered_at_once_and_written_in_order() {
+        let n = 8;
+        let handler = Arc::new(Reverse {
+            barrier: Arc::new(tokio::sync::Barrier::new(n)),
+            done: Arc::new((0..n).map(|_| tokio::sync::Notify::new()).collect()),
+            next: AtomicU64::new(0),
+        });
+        let limits = Limits {
+            idle_timeout: Duration::from_secs(30),
+            frame_timeout: Duration::from_secs(30),
+            max_connections: 4,
+            max_in_flight: n,
+        };
+        // One at a time, the barrier would never open.
+        let (sent, got) = pipeline(handler, limits, n).await;
+        assert_eq!(got, sent, "answers in request order");
+    }
+
+    /// Answers each request after the delay it holds.
+    struct Slow(Duration);
+
+    impl Handler for Slow {
+        fn handle(self: &Arc<Self>, payload: &[u8]) -> Pending {
+            let mut resp = Vec::new();
+            codec::write_frame(&mut resp, &[payload]).unwrap();
+            let d = self.0;
+            Pending::Task(tokio::spawn(async move {
+                tokio::time::sleep(d).await;
+                Reply::Send(resp)
+            }))
+        }
+    }
+
+    #[tokio::test]
+    async fn whole_frames_waiting_for_room_outlive_the_frame_timeout() {
+        // One request at a time, each answered after 3 frame timeouts.
+        let limits = Limits {
+            idle_timeout: Duration::from_secs(30),
+            frame_timeout: Duration::from_millis(50),
+            max_connections: 4,
+            max_in_flight: 1,
+        };
+        let (sent, got) = pipeline(Arc::new(Slow(Duration::from_millis(150))), limits, 3).await;
+        assert_eq!(got, sent);
     }
 
     #[tokio::test]

@@ -27,7 +27,7 @@
 
 use super::pinlmk::{account, is_upper_hex, pin_format, write_account, write_format, LmkPin};
 use super::*;
-use crate::types::{DecimalizationTable, PinOffset};
+use crate::types::{DecimalizationTable, PadCharacter, PinOffset, PinValidationData};
 
 /// The IBM 3624 fields every command here carries after its keys and PIN.
 #[derive(Clone, PartialEq, Eq)]
@@ -99,6 +99,50 @@ impl IbmData {
         }
         out.extend_from_slice(&self.validation[..]);
         Ok(())
+    }
+}
+
+impl IbmData {
+    /// The validation data and pad character the fields mean: the 12
+    /// characters with the account number's last five digits in place of
+    /// the one `N` (16 characters), read as the validation data followed by
+    /// one pad character repeated to the end (all digits: no padding, pad
+    /// `F`) — the inverse of [`validation_field`]. Errors (`pin validation
+    /// data`): not exactly one `N`, or no validation data and pad in it.
+    pub fn validation_data(&self) -> R<(PinValidationData, PadCharacter)> {
+        let bad = |why| CodecError::new("pin validation data", why);
+        let mut ns = self
+            .validation
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| **c == b'N');
+        let at = match (ns.next(), ns.next()) {
+            (Some((at, _)), None) => at,
+            _ => return Err(bad("expected exactly one N")),
+        };
+        let mut v = Zeroizing::new([0u8; 16]);
+        let acct = self.account.get(7..).unwrap_or(&[]);
+        let head = self.validation.get(..at).unwrap_or(&[]);
+        let tail = self.validation.get(at + 1..).unwrap_or(&[]);
+        for (o, c) in v.iter_mut().zip(head.iter().chain(acct).chain(tail)) {
+            *o = *c;
+        }
+        let last = v[15];
+        let run = v.iter().rev().take_while(|c| **c == last).count();
+        let (digits, pad) = if v.iter().all(u8::is_ascii_digit) {
+            (&v[..], PadCharacter::F)
+        } else {
+            let pad = std::str::from_utf8(&[last])
+                .ok()
+                .and_then(|c| PadCharacter::new(c).ok())
+                .ok_or(bad("not digits then one pad character"))?;
+            (v.get(..16 - run).unwrap_or(&[]), pad)
+        };
+        let validation = std::str::from_utf8(digits)
+            .ok()
+            .and_then(|d| PinValidationData::new(d).ok())
+            .ok_or(bad("not digits then one pad character"))?;
+        Ok((validation, pad))
     }
 }
 

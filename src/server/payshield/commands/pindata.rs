@@ -256,31 +256,7 @@ impl Sim {
             return Err(err::INPUT);
         }
         let table = self.table(&d.table)?;
-        let at = d.validation.iter().position(|c| *c == b'N');
-        if at.is_none() || d.validation.iter().filter(|c| **c == b'N').count() != 1 {
-            return Err(err::INPUT);
-        }
-        let at = at.unwrap_or(0);
-        let mut v = Zeroizing::new([0u8; 16]);
-        let acct = d.account.get(7..).unwrap_or(&[]);
-        let head = d.validation.get(..at).unwrap_or(&[]);
-        let tail = d.validation.get(at + 1..).unwrap_or(&[]);
-        for (o, c) in v.iter_mut().zip(head.iter().chain(acct).chain(tail)) {
-            *o = *c;
-        }
-        // Digits, then one pad character repeated.
-        let last = v[15];
-        let run = v.iter().rev().take_while(|c| **c == last).count();
-        let (digits, pad) = if v.iter().all(u8::is_ascii_digit) {
-            (&v[..], PadCharacter::F)
-        } else {
-            let pad = PadCharacter::new(std::str::from_utf8(&[last]).map_err(|_| err::INPUT)?)
-                .map_err(|_| err::INPUT)?;
-            (v.get(..16 - run).unwrap_or(&[]), pad)
-        };
-        let validation =
-            PinValidationData::new(std::str::from_utf8(digits).map_err(|_| err::INPUT)?)
-                .map_err(|_| err::INPUT)?;
+        let (validation, pad) = d.validation_data().map_err(|_| err::INPUT)?;
         Ok((
             IbmParams {
                 table,
