@@ -180,7 +180,10 @@ pub(crate) fn mac_usages(alg: MacAlgorithm) -> &'static [KeyUsage] {
         MacAlgorithm::Iso9797Alg1(_) => &[KeyUsage::MacIso9797Alg1, KeyUsage::MacIso16609],
         MacAlgorithm::Iso9797Alg3(_) => &[KeyUsage::MacIso9797Alg3],
         MacAlgorithm::Cmac => &[KeyUsage::MacCmac],
-        MacAlgorithm::HmacSha256 => &[KeyUsage::MacHmac],
+        MacAlgorithm::HmacSha256
+        | MacAlgorithm::HmacSha224
+        | MacAlgorithm::HmacSha384
+        | MacAlgorithm::HmacSha512 => &[KeyUsage::MacHmac],
     }
 }
 
@@ -218,6 +221,17 @@ pub(crate) fn check(id: &KeyId, attrs: &KeyAttributes, purpose: Purpose) -> Resu
             Err(Error::key_usage(
                 "ISO 9797-1 algorithm 3 needs a double-length TDES key",
             ))
+        }
+        Purpose::MacGenerate(a) | Purpose::MacVerify(a)
+            if a.hmac_key_algorithm().is_some_and(|k| k != attrs.algorithm) =>
+        {
+            Err(Error::key_usage(format!(
+                "key {id} is {}; this HMAC needs a {} key",
+                attrs.algorithm.aws_name(),
+                a.hmac_key_algorithm()
+                    .map(KeyAlgorithm::aws_name)
+                    .unwrap_or_default()
+            )))
         }
         Purpose::PinGenerate(_) | Purpose::PinVerify(_) if !attrs.algorithm.is_tdes() => {
             Err(Error::key_usage(

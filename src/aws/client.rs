@@ -73,6 +73,10 @@ static AWS_CAPABILITIES: std::sync::LazyLock<Capabilities> = std::sync::LazyLock
     c.pin_formats.remove(&PinBlockFormat::Iso2);
     c.mac_empty_message = false;
     c.tr31_export = [Tr31Version::B, Tr31Version::D].into_iter().collect();
+    c.key_algorithms = crate::types::KeyAlgorithm::ALL.into_iter().collect();
+    c.key_exchange = crate::capabilities::KeyExchangeKind::ALL
+        .into_iter()
+        .collect();
     c
 });
 

@@ -75,6 +75,7 @@ impl StoredKey {
             key_id: self.id.clone(),
             attributes: self.attributes,
             key_check_value: self.kcv,
+            key_class: crate::types::KeyClass::Symmetric,
         }
     }
 }

@@ -85,10 +85,10 @@ fn aes_key_type(alg: KeyAlgorithm) -> Result<AesDukptKeyType> {
         KeyAlgorithm::Aes128 => AesDukptKeyType::Aes128,
         KeyAlgorithm::Aes192 => AesDukptKeyType::Aes192,
         KeyAlgorithm::Aes256 => AesDukptKeyType::Aes256,
-        KeyAlgorithm::HmacSha256 => {
+        _ => {
             return Err(Error::invalid(
                 "dukpt key type",
-                "HMAC is not a DUKPT working key type",
+                "HMAC and asymmetric algorithms are not DUKPT working key types",
             ))
         }
     })
@@ -517,7 +517,14 @@ impl SoftwareBackend {
                 mac::MacTag::from_slice(&mac::retail_mac(key, data, p)?)
             }
             MacAlgorithm::Cmac => mac::cmac(k.cipher()?, data),
-            MacAlgorithm::HmacSha256 => mac::hmac_sha256(key, data)?,
+            MacAlgorithm::HmacSha256
+            | MacAlgorithm::HmacSha224
+            | MacAlgorithm::HmacSha384
+            | MacAlgorithm::HmacSha512 => {
+                let hash = mac::HmacHash::of_key(k.attributes.algorithm)
+                    .ok_or_else(|| Error::key_usage("not an HMAC key"))?;
+                mac::hmac(hash, key, data)?
+            }
         })
     }
 
@@ -556,38 +563,42 @@ impl SoftwareBackend {
     }
 
     fn import_key(&self, r: ImportKeyRequest) -> Result<KeyInfo> {
-        let key = match r.material {
-            KeyMaterial::Tr31 { kek, key_block } => {
-                let kek_key = self.keys.get(&kek)?;
-                rules::check(&kek, &kek_key.attributes, Purpose::KeyUnwrap)?;
-                let kek = kek_key;
-                let (header, clear) = tr31::unwrap(kek.material.expose(), &key_block)?;
-                let attributes = crate::keyload::tr31_attributes(&header, clear.len())?;
-                StoredKey::new(
-                    r.key_id,
+        let key =
+            match r.material {
+                KeyMaterial::Tr31 { kek, key_block } => {
+                    let kek_key = self.keys.get(&kek)?;
+                    rules::check(&kek, &kek_key.attributes, Purpose::KeyUnwrap)?;
+                    let kek = kek_key;
+                    let (header, clear) = tr31::unwrap(kek.material.expose(), &key_block)?;
+                    let attributes = crate::keyload::tr31_attributes(&header, clear.len())?;
+                    StoredKey::new(
+                        r.key_id,
+                        attributes,
+                        SecretBytes::from_slice(&clear),
+                        self.require_parity,
+                    )?
+                }
+                KeyMaterial::Components {
                     attributes,
-                    SecretBytes::from_slice(&clear),
-                    self.require_parity,
-                )?
-            }
-            KeyMaterial::Components {
-                attributes,
-                components,
-                component_kcvs,
-            } => {
-                let clear = crate::keyload::combine_checked_components(
-                    attributes.algorithm,
-                    &components,
-                    &component_kcvs,
-                )?;
-                StoredKey::new(
-                    r.key_id,
-                    attributes,
-                    SecretBytes::from_slice(&clear),
-                    self.require_parity,
-                )?
-            }
-        };
+                    components,
+                    component_kcvs,
+                } => {
+                    let clear = crate::keyload::combine_checked_components(
+                        attributes.algorithm,
+                        &components,
+                        &component_kcvs,
+                    )?;
+                    StoredKey::new(
+                        r.key_id,
+                        attributes,
+                        SecretBytes::from_slice(&clear),
+                        self.require_parity,
+                    )?
+                }
+                KeyMaterial::Tr34(_) | KeyMaterial::Ecdh { .. } => return Err(Error::unsupported(
+                    "TR-34 and ECDH key exchange (the software backend holds no asymmetric keys)",
+                )),
+            };
         if let Some(expected) = r.expected_kcv {
             if expected != key.kcv {
                 return Err(Error::invalid(
@@ -600,11 +611,20 @@ impl SoftwareBackend {
     }
 
     fn export_key(&self, r: ExportKeyRequest) -> Result<ExportKeyResponse> {
+        let ExportMethod::Tr31 {
+            kek: kek_id,
+            version,
+        } = &r.method
+        else {
+            return Err(Error::unsupported(
+                "TR-34 and ECDH key exchange (the software backend holds no asymmetric keys)",
+            ));
+        };
         let key = self.keys.get(&r.key)?;
         rules::check_exportable(&key.id, &key.attributes)?;
-        let kek = self.keys.get(&r.kek)?;
-        rules::check(&r.kek, &kek.attributes, Purpose::KeyWrap)?;
-        let header = crate::keyload::tr31_header(r.version, &key.attributes)?;
+        let kek = self.keys.get(kek_id)?;
+        rules::check(kek_id, &kek.attributes, Purpose::KeyWrap)?;
+        let header = crate::keyload::tr31_header(*version, &key.attributes)?;
         let block = tr31::wrap(
             kek.material.expose(),
             &header,

@@ -159,6 +159,12 @@ pub(crate) fn parse_attributes(o: Obj<'_>) -> ApiResult<KeyAttributes> {
     let alg_s = o.str("KeyAlgorithm")?;
     let algorithm = KeyAlgorithm::from_aws_name(alg_s)
         .ok_or_else(|| ApiError::unsupported_value("KeyAlgorithm", alg_s))?;
+    if !algorithm.is_symmetric() || usage.is_asymmetric() {
+        return Err(ApiError::field(
+            &o.field_name("KeyClass"),
+            format!("SYMMETRIC_KEY does not go with {alg_s} and {usage_s}"),
+        ));
+    }
     let mut scratch = String::new();
     let m = o.obj("KeyModesOfUse", &mut scratch)?;
     let modes = modes_of_use(&m)?;

@@ -170,6 +170,12 @@ fn header_for(a: &KeyAttributes, version: &str) -> ApiResult<Vec<u8>> {
     .into_bytes())
 }
 
+/// The KRD's private key: the import token's or a key pair's.
+enum Krd {
+    Token(super::wrap::Params),
+    KeyPair(std::sync::Arc<KeyRecord>),
+}
+
 /// The signed attributes' parts the emulator checks.
 struct Signed {
     content_type: Option<Vec<u8>>,
@@ -222,31 +228,66 @@ pub(crate) fn import(
     }
     let block = m.hex("WrappedKeyBlock", 2, 4096)?;
     let nonce = m.opt_hex("RandomNonce", 16, 32)?;
-    let token = m.opt_str("ImportToken")?.ok_or_else(|| {
-        ApiError::field(
-            &m.field_name("ImportToken"),
-            "is required (the KRD key of GetParametersForImport)",
-        )
-    })?;
-    if m.has("WrappingKeyIdentifier") || m.has("WrappingKeyCertificate") {
-        return Err(ApiError::unsupported(
-            "Tr34KeyBlock WrappingKeyIdentifier (the ImportToken names the KRD key)",
-        ));
-    }
-    let params = {
-        let reg = inner.params.lock().unwrap_or_else(|p| p.into_inner());
-        reg.valid(token, now())
-            .filter(|p| p.token.starts_with("import-"))
-            .cloned()
-            .ok_or_else(|| {
-                ApiError::field(&m.field_name("ImportToken"), "is not a valid import token")
-            })?
-    };
-    let krd = x509::parse_certificate(
-        &x509::api_certificate_der(&params.certificate).map_err(ApiError::from)?,
-    )
-    .map_err(ApiError::from)?;
+    // The AWS SDK for Rust (aws-sdk-paymentcryptography 1.130) models
+    // `ImportToken` as required and sends `""` when it is not set: an empty
+    // token is no token.
+    let token = m.opt_str("ImportToken")?.filter(|t| !t.is_empty());
     let mut store = inner.write();
+    let krd = match (token, m.opt_str("WrappingKeyIdentifier")?) {
+        (Some(token), None) => {
+            let params = {
+                let reg = inner.params.lock().unwrap_or_else(|p| p.into_inner());
+                reg.valid(token, now())
+                    .filter(|p| p.token.starts_with("import-"))
+                    .cloned()
+                    .ok_or_else(|| {
+                        ApiError::field(&m.field_name("ImportToken"), "is not a valid import token")
+                    })?
+            };
+            let cert = x509::parse_certificate(
+                &x509::api_certificate_der(&params.certificate).map_err(ApiError::from)?,
+            )
+            .map_err(ApiError::from)?;
+            (Krd::Token(params), cert)
+        }
+        (None, Some(ident)) => {
+            // A KRD key pair on the emulator: RSA, may Unwrap or Decrypt
+            // (usage D1 or K2; AWS documents `WrappingKeyIdentifier` as
+            // "the key used for unwrapping the import key" and no usage:
+            // the emulator's choice), with the certificate the KDH used.
+            let k = store.resolve(ident)?;
+            k.check_usable()?;
+            let modes: ModesOfUse = k.modes.into();
+            if k.key_class.as_deref() != Some("ASYMMETRIC_KEY_PAIR")
+                || !k.algorithm.starts_with("RSA_")
+                || !matches!(
+                    k.usage.as_str(),
+                    "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION" | "TR31_K2_TR34_ASYMMETRIC_KEY"
+                )
+                || !(modes.unwrap || modes.decrypt || modes.no_restrictions)
+            {
+                return Err(ApiError::field(
+                    &m.field_name("WrappingKeyIdentifier"),
+                    "must be an RSA key pair (TR31_D1 or TR31_K2) that may Unwrap or Decrypt",
+                ));
+            }
+            let cert_field = m.field_name("WrappingKeyCertificate");
+            let value = m.opt_str("WrappingKeyCertificate")?.ok_or_else(|| {
+                ApiError::field(&cert_field, "is required with WrappingKeyIdentifier")
+            })?;
+            let (_, cert) = asym::certificate(&cert_field, value)?;
+            if cert.spki != asym::spki_of(&k)? {
+                return Err(ApiError::field(&cert_field, "does not certify the wrapping key"));
+            }
+            (Krd::KeyPair(k), cert)
+        }
+        _ => {
+            return Err(ApiError::validation(
+                "Tr34KeyBlock takes either ImportToken or WrappingKeyIdentifier (with WrappingKeyCertificate)",
+            ))
+        }
+    };
+    let (krd_key, krd) = krd;
     let ca_field = m.field_name("CertificateAuthorityPublicKeyIdentifier");
     let ca = asym::ca_key(
         &store,
@@ -382,11 +423,37 @@ pub(crate) fn import(
         .find(|(t, _, _)| *t == 0x80)
         .map(|x| x.2.clone())
         .ok_or_else(|| malformed("no encrypted content"))?;
-    let ephemeral = params.unwrap_field(
-        "RSA_OAEP_SHA_256",
-        encrypted_key,
-        "KeyMaterial.Tr34KeyBlock.WrappedKeyBlock",
-    )?;
+    let ephemeral = match &krd_key {
+        Krd::Token(params) => params.unwrap_field(
+            "RSA_OAEP_SHA_256",
+            encrypted_key,
+            "KeyMaterial.Tr34KeyBlock.WrappedKeyBlock",
+        )?,
+        Krd::KeyPair(k) => {
+            use aws_lc_rs::rsa::{OaepPrivateDecryptingKey, PrivateDecryptingKey};
+            let pkcs8 = k.material()?;
+            let unusable = |_| ApiError::internal("stored key pair is unusable");
+            let key = PrivateDecryptingKey::from_pkcs8(pkcs8.expose()).map_err(|_| unusable(()))?;
+            let key = OaepPrivateDecryptingKey::new(key).map_err(|_| unusable(()))?;
+            let mut out = Zeroizing::new(vec![0u8; key.min_output_size()]);
+            let n = key
+                .decrypt(
+                    &aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256,
+                    encrypted_key,
+                    &mut out,
+                    None,
+                )
+                .map_err(|_| {
+                    ApiError::field(
+                        "KeyMaterial.Tr34KeyBlock.WrappedKeyBlock",
+                        "could not be unwrapped with the wrapping key",
+                    )
+                })?
+                .len();
+            out.truncate(n);
+            out
+        }
+    };
     let (cipher, block_len) = match cipher_oid.as_slice() {
         OID_DES_EDE3_CBC => (BlockCipher::tdes(&ephemeral), 8),
         OID_AES128_CBC => (BlockCipher::aes(&ephemeral), 16),
@@ -545,8 +612,9 @@ pub(crate) fn export(
     // The signer: the export token's key, or a key pair with its certificate.
     let token_params;
     let own_pair;
+    // An empty `ExportToken` is none (the Rust SDK sends `""`; see import).
     let (signer, kdh): (&sig::RsaKeyPair, x509::CertParts) = match (
-        m.opt_str("ExportToken")?,
+        m.opt_str("ExportToken")?.filter(|t| !t.is_empty()),
         m.opt_str("SigningKeyIdentifier")?,
     ) {
         (Some(token), None) => {
