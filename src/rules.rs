@@ -226,7 +226,8 @@ pub(crate) fn check(id: &KeyId, attrs: &KeyAttributes, purpose: Purpose) -> Resu
             if a.hmac_key_algorithm().is_some_and(|k| k != attrs.algorithm) =>
         {
             Err(Error::key_usage(format!(
-                "key {id} is {}; this HMAC needs a {} key",
+                "key {id} (usage {}) is {}; this HMAC needs a {} key",
+                attrs.usage.code(),
                 attrs.algorithm.aws_name(),
                 a.hmac_key_algorithm()
                     .map(KeyAlgorithm::aws_name)

@@ -331,6 +331,8 @@ mod payshield {
         "generate_mac/every MAC key and algorithm on random messages",
         "verify_mac/generated MACs verify, altered ones fail",
         "generate_mac/key usage: retail-MAC key for CMAC, PIN key for MAC refused",
+        "generate_mac/HMAC-SHA-224/384/512: full-length MACs agree, truncated ones verify, altered ones fail",
+        "generate_mac/key usage: HMAC-SHA-384 with an HMAC-SHA-256 key, HMAC-SHA-256 with an HMAC-SHA-512 key refused",
         // CW / CY compute the Visa CVV only: no dynamic CVV or CVC3 (and no
         // E4 / E6 master keys in a variant LMK key table).
         "generate_card_validation/Mastercard dynamic CVC3 (jPOS), 5 and 3 digits, generated and verified",
@@ -543,6 +545,9 @@ mod payshield {
     ];
 
     const KEY_BLOCK_UNSUPPORTED: &[&str] = &[
+        // HMAC-SHA-256 is the only HMAC key type with a published A0 code.
+        "generate_mac/HMAC-SHA-224/384/512: full-length MACs agree, truncated ones verify, altered ones fail",
+        "generate_mac/key usage: HMAC-SHA-384 with an HMAC-SHA-256 key, HMAC-SHA-256 with an HMAC-SHA-512 key refused",
         "import_key/bad input: component with a wrong KCV refused",
         "verify_arqc/random cards and transactions: every session key, padding and ARPC method",
     ];
