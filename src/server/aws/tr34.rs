@@ -469,14 +469,47 @@ pub(crate) fn import(
         .decrypt_cbc(&iv, &mut clear_block)
         .map_err(|_| malformed("encrypted content length"))?;
     unpad(&mut clear_block, block_len)?;
-    // key block { 1, KDH id, OCTET STRING key, header }
-    let (_, _, kb, _) = x509::tlv(&clear_block).map_err(|_| malformed("key block"))?;
-    let kb = children(kb)?;
-    if kb.get(1).map(|k| &k.1) != Some(&id_of(&kdh)) {
+    let (kdh_id, key, header) = open_key_block(&clear_block)?;
+    if kdh_id != id_of(&kdh) {
         return Err(ApiError::validation(
             "the key block's KDH is not the signer".to_owned(),
         ));
     }
+    if signed.header.as_ref().is_some_and(|h| *h != header) {
+        return Err(malformed("signed header differs from the key block's"));
+    }
+    let attributes = attributes_of(&header, key.len())?;
+    let rec = store.add(NewKey {
+        attributes,
+        material: SecretBytes::from_slice(&key),
+        exportable: attributes.exportability.allows_export(),
+        enabled,
+        origin: "EXTERNAL",
+        kcv_algorithm,
+        tags,
+    })?;
+    store.save()?;
+    Ok(json!({ "Key": rec.key_json() }))
+}
+
+/// A clear key block's KDH id, key and header.
+type OpenedBlock = (Vec<u8>, Zeroizing<Vec<u8>>, Vec<u8>);
+
+/// The clear key block `{ 1, KDH IssuerAndSerialNumber, OCTET STRING key,
+/// header }`: the KDH's id (whole TLV), the key and the header (a bare
+/// OCTET STRING or the `{ data, { OCTET STRING } }` attribute).
+fn open_key_block(clear: &[u8]) -> ApiResult<OpenedBlock> {
+    let (_, _, kb, _) = x509::tlv(clear).map_err(|_| malformed("key block"))?;
+    let kb = children(kb)?;
+    if !matches!(kb.first(), Some((0x02, _, v)) if v.as_slice() == [1]) {
+        return Err(malformed("key block version is not 1"));
+    }
+    let kdh_id = kb
+        .get(1)
+        .filter(|k| k.0 == 0x30)
+        .ok_or_else(|| malformed("no KDH id"))?
+        .1
+        .clone();
     let key = Zeroizing::new(
         kb.get(2)
             .filter(|k| k.0 == 0x04)
@@ -497,21 +530,20 @@ pub(crate) fn import(
         }
         _ => return Err(malformed("no header")),
     };
-    if signed.header.as_ref().is_some_and(|h| *h != header) {
-        return Err(malformed("signed header differs from the key block's"));
-    }
-    let attributes = attributes_of(&header, key.len())?;
-    let rec = store.add(NewKey {
-        attributes,
-        material: SecretBytes::from_slice(&key),
-        exportable: attributes.exportability.allows_export(),
-        enabled,
-        origin: "EXTERNAL",
-        kcv_algorithm,
-        tags,
-    })?;
-    store.save()?;
-    Ok(json!({ "Key": rec.key_json() }))
+    Ok((kdh_id, key, header))
+}
+
+/// The clear key block the emulator exports (header as the attribute).
+fn build_key_block(kdh_id: &[u8], key: &[u8], header: &[u8]) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(der(
+        0x30,
+        &cat(&[
+            &der(0x02, &[1]),
+            kdh_id,
+            &der(0x04, key),
+            &header_attr(header),
+        ]),
+    ))
 }
 
 /// UTCTime of now (`YYMMDDHHMMSSZ`).
@@ -672,15 +704,7 @@ pub(crate) fn export(
     // The key block, encrypted under an ephemeral key.
     let header = header_for(&attrs, &version)?;
     let kdh_id = id_of(&kdh);
-    let key_block = Zeroizing::new(der(
-        0x30,
-        &cat(&[
-            &der(0x02, &[1]),
-            &kdh_id,
-            &der(0x04, material.expose()),
-            &header_attr(&header),
-        ]),
-    ));
+    let key_block = build_key_block(&kdh_id, material.expose(), &header);
     let (cipher_oid, ephemeral_len, block_len) = if attrs.algorithm.is_aes() {
         (OID_AES128_CBC, 16, 16)
     } else {
@@ -848,4 +872,109 @@ pub(crate) fn export(
         "KeyCheckValue": key.kcv,
         "KeyCheckValueAlgorithm": key.kcv_algorithm,
     }}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(s: impl AsRef<str>) -> Vec<u8> {
+        let s: String = s.as_ref().chars().filter(|c| !c.is_whitespace()).collect();
+        hex::decode(s).unwrap()
+    }
+
+    /// ANSI X9 TR-34-2019 B.2.2.2.1, "Sample TDEA Key Block Using
+    /// IssuerAndSerialNumber": the clear key block (KDH = TR34 Sample CA
+    /// KDH, serial 34 00 00 00 06; key 0123…3210; header A0256K0TB00E0000),
+    /// as psec (github.com/5n00py/psec, tests/test_files/
+    /// TR34_Sample_Key_Block_TDES_Content.pem) reproduces it from the
+    /// standard, and the AES sample of B.2.2.2.4 (header D0256K0AB00E0000,
+    /// TR34_Sample_Key_Block_AES_Content.pem). The standard is not public;
+    /// these are the published bytes.
+    const TDES_CONTENT: &str = "308182020101304A3041310B300906035504061302555331153013060355040A130C545233342053616D706C6573311B301906035504031312545233342053616D706C65204341204B44480205340000000604100123456789ABCDEFFEDCBA9876543210301F06092A864886F70D0107013112041041303235364B30544230304530303030";
+    const AES_CONTENT: &str = "308182020101304A3041310B300906035504061302555331153013060355040A130C545233342053616D706C6573311B301906035504031312545233342053616D706C65204341204B44480205340000000604100123456789ABCDEFFEDCBA9876543210301F06092A864886F70D0107013112041044303235364B30414230304530303030";
+
+    #[test]
+    fn published_tr34_2019_sample_key_blocks_open_and_rebuild() {
+        for (content, header, usage, alg) in [
+            (
+                TDES_CONTENT,
+                "A0256K0TB00E0000",
+                KeyUsage::KeyEncryption,
+                KeyAlgorithm::Tdes2,
+            ),
+            (
+                AES_CONTENT,
+                "D0256K0AB00E0000",
+                KeyUsage::KeyEncryption,
+                KeyAlgorithm::Aes128,
+            ),
+        ] {
+            let der = h(content);
+            let (kdh_id, key, got_header) = open_key_block(&der).unwrap();
+            assert_eq!(key.as_slice(), h("0123456789ABCDEFFEDCBA9876543210"));
+            assert_eq!(got_header, header.as_bytes());
+            // IssuerAndSerialNumber: C=US, O=TR34 Samples, CN=TR34 Sample CA KDH; serial 3400000006.
+            assert!(kdh_id.ends_with(&h("0205 3400000006")));
+            let a = attributes_of(&got_header, key.len()).unwrap();
+            assert_eq!(
+                (a.usage, a.algorithm, a.modes),
+                (usage, alg, ModesOfUse::BOTH)
+            );
+            assert_eq!(a.exportability, Exportability::Exportable);
+            // The emulator builds the same bytes from the same parts.
+            assert_eq!(
+                build_key_block(&kdh_id, &key, header.as_bytes()).as_slice(),
+                der
+            );
+        }
+        assert!(open_key_block(&h(TDES_CONTENT.replacen("020101", "020102", 1))).is_err());
+    }
+
+    /// The encrypted content of the TDES sample: TR-34-2019 B.2.2.2.1's
+    /// ephemeral key 0123…3210 FFEEDDCCBBAA9988 and IV 0123456789ABCDEF,
+    /// des-ede3-cbc over the key block with PKCS #7 padding (3 bytes of 03
+    /// here). Ciphertext from psec's test_key_block_encrypt_tdes, which
+    /// notes that its 7th-last byte is C7 where TR34-2019 p. 80 prints
+    /// another value (a typo in the standard, per psec).
+    #[test]
+    fn published_tr34_2019_tdes_sample_encrypts_as_published() {
+        let ct = h(
+            "5332A1F84521DE2D3B23EBE3CB2D674B 16114EC598214102C3DEE175C2A66940
+                    0EB039136E632E4A32140AAB5546AC47 8799F7B7A025335F45CCA3CD1894314F
+                    F513E3E02573ADB5135DF8B1DB3277D9 DE273DC6A8B5E79D215F63B93A52137D
+                    BAFBE5CC3FF472919D86D2409762370F A80A77AED183E1ED597BF9BFDC9D2869
+                    34C7C1E1E8D003FB",
+        );
+        let ephemeral = h("0123456789ABCDEFFEDCBA9876543210FFEEDDCCBBAA9988");
+        let iv = h("0123456789ABCDEF");
+        let cipher = BlockCipher::tdes(&ephemeral).unwrap();
+        let mut data = pad(h(TDES_CONTENT), 8);
+        cipher.encrypt_cbc(&iv, &mut data).unwrap();
+        assert_eq!(data, ct);
+        let mut clear = Zeroizing::new(ct);
+        cipher.decrypt_cbc(&iv, &mut clear).unwrap();
+        unpad(&mut clear, 8).unwrap();
+        assert_eq!(clear.as_slice(), h(TDES_CONTENT));
+    }
+
+    /// The AES sample's content under aes128-cbc with key 0123…3210 and IV
+    /// 00112233…EEFF: psec's test_key_block_encrypt_aes output (an
+    /// independent implementation; TR-34-2019 gives no usable AES IV).
+    #[test]
+    fn psec_aes_sample_encryption_matches() {
+        let ct = h(
+            "E89309D436016C86ED3DE17F8FDA006A 51C66CAD724A2C06F00B367DE51A8A1C
+                    ADBE262C10A695DAB91109F895239F16 9380583394ECE40D2698362E09710004
+                    76F573643D0499863FCCB3EA9168FE54 6722739C74E1E9F4E18C894ED844B199
+                    F8B9F40F04F2244FC25EE81B81870235 29874A7C4B67A2693947A1B02C6AC459
+                    8CD34711BCB98CBA29F7745736DD4FCE",
+        );
+        let cipher = BlockCipher::aes(&h("0123456789ABCDEFFEDCBA9876543210")).unwrap();
+        let mut data = pad(h(AES_CONTENT), 16);
+        cipher
+            .encrypt_cbc(&h("00112233445566778899AABBCCDDEEFF"), &mut data)
+            .unwrap();
+        assert_eq!(data, ct);
+    }
 }
