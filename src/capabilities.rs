@@ -69,15 +69,19 @@ pub enum KeyExchangeKind {
     EcdhImport,
     /// Export as a TR-31 block under an ECDH-agreed key ([`ExportMethod::Ecdh`]).
     EcdhExport,
+    /// Import of root and trusted public key certificates
+    /// ([`KeyMaterial::RootCertificate`], [`KeyMaterial::TrustedCertificate`]).
+    CertificateImport,
 }
 
 impl KeyExchangeKind {
     /// Every kind.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Tr34Import,
         Self::Tr34Export,
         Self::EcdhImport,
         Self::EcdhExport,
+        Self::CertificateImport,
     ];
 }
 
@@ -471,6 +475,9 @@ impl Capabilities {
                 }
                 KeyMaterial::Tr34(_) => self.check_key_exchange(KeyExchangeKind::Tr34Import)?,
                 KeyMaterial::Ecdh { .. } => self.check_key_exchange(KeyExchangeKind::EcdhImport)?,
+                KeyMaterial::RootCertificate { .. } | KeyMaterial::TrustedCertificate { .. } => {
+                    self.check_key_exchange(KeyExchangeKind::CertificateImport)?
+                }
                 KeyMaterial::Tr31 { .. } => {}
             },
             Request::ExportKey(r) => match &r.method {

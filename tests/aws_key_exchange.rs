@@ -5,13 +5,13 @@
 //! wrong key usages, a different KDF input), and `KeyInfo` for asymmetric
 //! keys (`GenerateKey` / `GetKeyInfo` with RSA and ECC algorithms).
 //!
-//! What the typed model leaves out is taken through the escape hatch
-//! (`AwsBackend::control_client()`): a key pair's certificate
-//! (`GetPublicKeyCertificate`) and the import of a root certificate.
+//! Root and trusted certificates are imported typed
+//! (`KeyMaterial::RootCertificate` / `TrustedCertificate`); a key pair's
+//! certificate (`GetPublicKeyCertificate`) comes through the escape hatch
+//! (`AwsBackend::control_client()`).
 
 #![cfg(all(feature = "aws", feature = "server"))]
 
-use aws_sdk_paymentcryptography::types as ctl;
 use paycrypto::aws::{certificate_from_api, AwsBackend};
 use paycrypto::ops::*;
 use paycrypto::server::aws::{start, EmulatorConfig, RunningEmulator};
@@ -66,29 +66,37 @@ async fn certificate(aws: &AwsBackend, name: &str) -> (Certificate, String) {
     )
 }
 
-/// Imports the other emulator's CA certificate as a root (P-256, the
-/// emulator's CA key) through the SDK; its ARN as a key id.
+/// The attributes of a certificate authority's public key (the emulator's
+/// CA key is P-256).
+fn ca_attributes() -> KeyAttributes {
+    KeyAttributes::new(
+        KeyUsage::AsymmetricSignature,
+        KeyAlgorithm::EccP256,
+        ModesOfUse::VERIFY,
+    )
+}
+
+/// Imports the other emulator's CA certificate (`chain`, as the API gives
+/// it) as a root, typed, named `name`.
 async fn import_root(aws: &AwsBackend, chain: &str) -> KeyId {
-    let attrs = ctl::KeyAttributes::builder()
-        .key_usage(ctl::KeyUsage::Tr31S0AsymmetricKeyForDigitalSignature)
-        .key_class(ctl::KeyClass::PublicKey)
-        .key_algorithm(ctl::KeyAlgorithm::EccNistP256)
-        .key_modes_of_use(ctl::KeyModesOfUse::builder().verify(true).build())
-        .build()
-        .unwrap();
-    let root = ctl::RootCertificatePublicKey::builder()
-        .key_attributes(attrs)
-        .public_key_certificate(chain)
-        .build()
-        .unwrap();
-    let out = aws
-        .control_client()
-        .import_key()
-        .key_material(ctl::ImportKeyMaterial::RootCertificatePublicKey(root))
-        .send()
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let name = format!(
+        "root-{}",
+        N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let info = aws
+        .import_key(ImportKeyRequest {
+            key_id: id(&name),
+            material: KeyMaterial::RootCertificate {
+                attributes: ca_attributes(),
+                certificate: certificate_from_api(chain).unwrap(),
+            },
+            expected_kcv: None,
+        })
         .await
         .expect("import root");
-    id(out.key().unwrap().key_arn())
+    assert_eq!(info.key_class, KeyClass::PublicKey);
+    info.key_id
 }
 
 #[tokio::test]
@@ -157,11 +165,79 @@ async fn asymmetric_key_info_is_typed() {
     let (_, chain) = certificate(&other, "k").await;
     let root = import_root(&aws, &chain).await;
     let info = aws
-        .get_key_info(GetKeyInfoRequest { key: root })
+        .get_key_info(GetKeyInfoRequest { key: root.clone() })
         .await
         .unwrap();
     assert_eq!(info.key_class, KeyClass::PublicKey);
     assert_eq!(info.attributes.algorithm, KeyAlgorithm::EccP256);
+    // The key pair's certificate, trusted under that root.
+    let (cert, _) = certificate(&other, "k").await;
+    let trusted = aws
+        .import_key(ImportKeyRequest {
+            key_id: id("trusted-k"),
+            material: KeyMaterial::TrustedCertificate {
+                certificate_authority: root.clone(),
+                attributes: KeyAttributes::new(
+                    KeyUsage::AsymmetricSignature,
+                    KeyAlgorithm::Rsa2048,
+                    ModesOfUse::VERIFY,
+                ),
+                certificate: cert.clone(),
+            },
+            expected_kcv: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(trusted.key_class, KeyClass::PublicKey);
+    assert_eq!(trusted.attributes.algorithm, KeyAlgorithm::Rsa2048);
+    // A certificate under another root is refused; so is a symmetric algorithm.
+    let (_emu3, third) = emulator().await;
+    let (_, chain3) = {
+        generate(
+            &third,
+            "z",
+            KeyUsage::AsymmetricSignature,
+            KeyAlgorithm::EccP256,
+            ModesOfUse::SIGN_VERIFY,
+        )
+        .await;
+        certificate(&third, "z").await
+    };
+    let root3 = import_root(&aws, &chain3).await;
+    let e = aws
+        .import_key(ImportKeyRequest {
+            key_id: id("trusted-wrong-root"),
+            material: KeyMaterial::TrustedCertificate {
+                certificate_authority: root3,
+                attributes: KeyAttributes::new(
+                    KeyUsage::AsymmetricSignature,
+                    KeyAlgorithm::Rsa2048,
+                    ModesOfUse::VERIFY,
+                ),
+                certificate: cert.clone(),
+            },
+            expected_kcv: None,
+        })
+        .await
+        .unwrap_err();
+    assert_ne!(e.kind(), ErrorKind::Unsupported, "{e}");
+    let e = aws
+        .import_key(ImportKeyRequest {
+            key_id: id("trusted-aes"),
+            material: KeyMaterial::TrustedCertificate {
+                certificate_authority: root,
+                attributes: KeyAttributes::new(
+                    KeyUsage::KeyEncryption,
+                    KeyAlgorithm::Aes128,
+                    ModesOfUse::BOTH,
+                ),
+                certificate: cert,
+            },
+            expected_kcv: None,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
 }
 
 #[tokio::test]

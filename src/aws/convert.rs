@@ -65,13 +65,24 @@ pub(crate) fn modes_from_sdk(m: &ctl::KeyModesOfUse) -> ModesOfUse {
 /// SDK `KeyAttributes` for a new key: a symmetric key, or an asymmetric
 /// key pair for the RSA and ECC algorithms.
 pub(crate) fn attributes_to_sdk(a: &KeyAttributes) -> Result<ctl::KeyAttributes> {
+    attributes_of_class(
+        a,
+        if a.algorithm.is_symmetric() {
+            KeyClass::Symmetric
+        } else {
+            KeyClass::AsymmetricKeyPair
+        },
+    )
+}
+
+/// SDK `KeyAttributes` with an explicit key class (public keys).
+pub(crate) fn attributes_of_class(
+    a: &KeyAttributes,
+    class: KeyClass,
+) -> Result<ctl::KeyAttributes> {
     ctl::KeyAttributes::builder()
         .key_usage(ctl::KeyUsage::from(a.usage.aws_name()))
-        .key_class(if a.algorithm.is_symmetric() {
-            ctl::KeyClass::SymmetricKey
-        } else {
-            ctl::KeyClass::AsymmetricKeyPair
-        })
+        .key_class(ctl::KeyClass::from(class.aws_name()))
         .key_algorithm(ctl::KeyAlgorithm::from(a.algorithm.aws_name()))
         .key_modes_of_use(modes_to_sdk(a.modes))
         .build()

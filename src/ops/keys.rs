@@ -53,7 +53,11 @@ impl Request {
             Self::GenerateKey(_) => vec![],
             Self::ImportKey(r) => match &r.material {
                 KeyMaterial::Tr31 { kek, .. } => vec![kek],
-                KeyMaterial::Components { .. } => vec![],
+                KeyMaterial::Components { .. } | KeyMaterial::RootCertificate { .. } => vec![],
+                KeyMaterial::TrustedCertificate {
+                    certificate_authority,
+                    ..
+                } => vec![certificate_authority],
                 KeyMaterial::Tr34(t) => match &t.krd {
                     Tr34Krd::KeyPair { key, .. } => vec![&t.certificate_authority, key],
                     Tr34Krd::ImportToken(_) => vec![&t.certificate_authority],

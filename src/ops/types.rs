@@ -771,6 +771,26 @@ pub enum KeyMaterial {
         /// The KCV of each component, checked before combining.
         component_kcvs: Vec<Kcv>,
     },
+    /// A self-signed root certificate's public key (AWS
+    /// `RootCertificatePublicKey`): a certificate authority for TR-34 and
+    /// ECDH partners' certificates. Key class `PUBLIC_KEY`.
+    RootCertificate {
+        /// Usage (S0 for a CA), algorithm (RSA or ECC, the certificate's
+        /// key's) and modes (Verify).
+        attributes: KeyAttributes,
+        /// The certificate (its own signature is checked).
+        certificate: Certificate,
+    },
+    /// A certificate's public key, signed by a root already on the backend
+    /// (AWS `TrustedCertificatePublicKey`). Key class `PUBLIC_KEY`.
+    TrustedCertificate {
+        /// The root that signed it.
+        certificate_authority: KeyId,
+        /// Usage, algorithm and modes, as for a root.
+        attributes: KeyAttributes,
+        /// The certificate.
+        certificate: Certificate,
+    },
     /// A TR-34 key block signed by a KDH and encrypted to the backend.
     Tr34(Tr34Import),
     /// A TR-31 key block under a key agreed by ECDH.

@@ -123,6 +123,16 @@ impl Request {
                     }
                     check_nonce(t.random_nonce.as_deref())
                 }
+                KeyMaterial::RootCertificate { attributes, .. }
+                | KeyMaterial::TrustedCertificate { attributes, .. } => {
+                    if attributes.algorithm.is_symmetric() {
+                        return Err(Error::invalid(
+                            "key algorithm",
+                            "a certificate's public key is RSA or ECC",
+                        ));
+                    }
+                    attributes.validate()
+                }
                 KeyMaterial::Ecdh { params, key_block } => {
                     if key_block.is_empty() {
                         return Err(Error::invalid("key block", "is empty"));

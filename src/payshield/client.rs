@@ -607,9 +607,12 @@ impl PayShieldBackend {
                 "payShield host commands do not take clear components (use the console, A4 with \
                      LMK-encrypted components, or load the key under LMK into the key table)",
             )),
-            KeyMaterial::Tr34(_) | KeyMaterial::Ecdh { .. } => {
+            KeyMaterial::Tr34(_)
+            | KeyMaterial::Ecdh { .. }
+            | KeyMaterial::RootCertificate { .. }
+            | KeyMaterial::TrustedCertificate { .. } => {
                 return Err(Error::unsupported(
-                    "TR-34 and ECDH key exchange on a payShield through this client",
+                    "TR-34, ECDH and public key certificates on a payShield through this client",
                 ))
             }
         };

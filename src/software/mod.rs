@@ -595,8 +595,11 @@ impl SoftwareBackend {
                         self.require_parity,
                     )?
                 }
-                KeyMaterial::Tr34(_) | KeyMaterial::Ecdh { .. } => return Err(Error::unsupported(
-                    "TR-34 and ECDH key exchange (the software backend holds no asymmetric keys)",
+                KeyMaterial::Tr34(_)
+                | KeyMaterial::Ecdh { .. }
+                | KeyMaterial::RootCertificate { .. }
+                | KeyMaterial::TrustedCertificate { .. } => return Err(Error::unsupported(
+                    "TR-34, ECDH and public key certificates (the software backend holds no asymmetric keys)",
                 )),
             };
         if let Some(expected) = r.expected_kcv {

@@ -65,6 +65,36 @@ impl AwsBackend {
                     "key cryptogram import",
                 )?)
             }
+            KeyMaterial::RootCertificate {
+                attributes,
+                certificate,
+            } => cp::types::ImportKeyMaterial::RootCertificatePublicKey(built(
+                cp::types::RootCertificatePublicKey::builder()
+                    .key_attributes(convert::attributes_of_class(
+                        &attributes,
+                        crate::types::KeyClass::PublicKey,
+                    )?)
+                    .public_key_certificate(convert::certificate_to_api(&certificate))
+                    .build(),
+                "root certificate import",
+            )?),
+            KeyMaterial::TrustedCertificate {
+                certificate_authority,
+                attributes,
+                certificate,
+            } => cp::types::ImportKeyMaterial::TrustedCertificatePublicKey(built(
+                cp::types::TrustedCertificatePublicKey::builder()
+                    .key_attributes(convert::attributes_of_class(
+                        &attributes,
+                        crate::types::KeyClass::PublicKey,
+                    )?)
+                    .public_key_certificate(convert::certificate_to_api(&certificate))
+                    .certificate_authority_public_key_identifier(key_identifier(
+                        &certificate_authority,
+                    ))
+                    .build(),
+                "trusted certificate import",
+            )?),
             KeyMaterial::Tr34(t) => {
                 let b = cp::types::ImportTr34KeyBlock::builder()
                     .certificate_authority_public_key_identifier(key_identifier(
