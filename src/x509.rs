@@ -102,6 +102,18 @@ pub(crate) fn api_certificate_der(field: &str) -> Result<Vec<u8>> {
     pem_to_der(&pem)
 }
 
+/// PEM text of a DER certificate (64-character lines).
+pub(crate) fn der_to_pem(der: &[u8]) -> String {
+    let b64 = B64.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
 /// Encodes PEM text as the API sends certificates (base64 of the PEM).
 #[cfg(feature = "server")]
 pub(crate) fn api_certificate_field(pem: &str) -> String {

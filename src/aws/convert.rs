@@ -137,15 +137,7 @@ pub fn certificate_from_api(field: &str) -> Result<crate::ops::Certificate> {
 /// A certificate as AWS Payment Cryptography takes it: base64 of its PEM.
 pub fn certificate_to_api(cert: &crate::ops::Certificate) -> String {
     use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let body = b64.encode(cert.der());
-    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in body.as_bytes().chunks(64) {
-        pem.push_str(std::str::from_utf8(line).unwrap_or_default());
-        pem.push('\n');
-    }
-    pem.push_str("-----END CERTIFICATE-----\n");
-    b64.encode(pem.as_bytes())
+    base64::engine::general_purpose::STANDARD.encode(crate::x509::der_to_pem(cert.der()))
 }
 
 /// The SDK's symmetric algorithm for the key an ECDH agreement derives.

@@ -246,15 +246,91 @@ pub(crate) fn certificate(field: &str, value: &str) -> ApiResult<(Vec<u8>, x509:
 
 /// PEM text of a DER certificate.
 fn pem(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap_or_default());
-        out.push('\n');
+    x509::der_to_pem(der)
+}
+
+/// The certificate in member `cert_member` of `m`, checked against the
+/// certificate authority `CertificateAuthorityPublicKeyIdentifier` names:
+/// the certificate's field name and parts.
+pub(crate) fn certificate_under_ca(
+    store: &Store,
+    m: Obj<'_>,
+    cert_member: &str,
+) -> ApiResult<(String, x509::CertParts)> {
+    let ca_field = m.field_name("CertificateAuthorityPublicKeyIdentifier");
+    let ca = ca_key(
+        store,
+        &ca_field,
+        m.str("CertificateAuthorityPublicKeyIdentifier")?,
+    )?;
+    let cert_field = m.field_name(cert_member);
+    let (_, parts) = certificate(&cert_field, m.str_len(cert_member, 1, 32768)?)?;
+    check_signed_by(&cert_field, &parts, &ca)?;
+    Ok((cert_field, parts))
+}
+
+/// The parts of a certificate the emulator itself issued (an import or
+/// export token's).
+pub(crate) fn own_certificate(api_field: &str) -> ApiResult<x509::CertParts> {
+    x509::parse_certificate(&x509::api_certificate_der(api_field).map_err(ApiError::from)?)
+        .map_err(ApiError::from)
+}
+
+/// What a key pair must be for one use (where AWS publishes no rule, the
+/// emulator's choice, in the callers' docs).
+pub(crate) struct PairRule {
+    /// `RSA_` or `ECC_`.
+    pub(crate) algorithm_prefix: &'static str,
+    /// Allowed key usages (empty: any).
+    pub(crate) usages: &'static [&'static str],
+    /// The modes of use it needs (NoRestrictions always does).
+    pub(crate) modes: fn(ModesOfUse) -> bool,
+    /// What it must be, for the message.
+    pub(crate) what: &'static str,
+}
+
+/// The usable key pair member `ident_member` of `m` names, checked against
+/// `rule`.
+pub(crate) fn usable_key_pair(
+    store: &Store,
+    m: Obj<'_>,
+    ident_member: &str,
+    rule: &PairRule,
+) -> ApiResult<Arc<KeyRecord>> {
+    let k = store.resolve(m.str(ident_member)?)?;
+    k.check_usable()?;
+    let modes: ModesOfUse = k.modes.into();
+    if k.key_class.as_deref() != Some("ASYMMETRIC_KEY_PAIR")
+        || !k.algorithm.starts_with(rule.algorithm_prefix)
+        || !(rule.usages.is_empty() || rule.usages.contains(&k.usage.as_str()))
+        || !((rule.modes)(modes) || modes.no_restrictions)
+    {
+        return Err(ApiError::field(
+            &m.field_name(ident_member),
+            format!("key {} must be {}", k.arn, rule.what),
+        ));
     }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
+    Ok(k)
+}
+
+/// [`usable_key_pair`], with the certificate of it member `cert_member` holds.
+pub(crate) fn key_pair_with_certificate(
+    store: &Store,
+    m: Obj<'_>,
+    ident_member: &str,
+    cert_member: &str,
+    rule: &PairRule,
+) -> ApiResult<(Arc<KeyRecord>, x509::CertParts)> {
+    let k = usable_key_pair(store, m, ident_member, rule)?;
+    let cert_field = m.field_name(cert_member);
+    let value = m
+        .opt_str(cert_member)?
+        .ok_or_else(|| ApiError::field(&cert_field, format!("is required with {ident_member}")))?;
+    let (_, cert) = certificate(&cert_field, value)?;
+    if cert.spki != spki_of(&k)? {
+        return Err(ApiError::field(&cert_field, "does not certify the key"));
+    }
+    Ok((k, cert))
 }
 
 /// Resolves a certificate authority key: a `PUBLIC_KEY` with usage S0 that

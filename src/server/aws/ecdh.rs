@@ -21,37 +21,25 @@ use super::api::{ApiError, ApiResult, Obj};
 use super::asym;
 use super::state::{KeyRecord, Store};
 use crate::algo::kdf::{self, KdfHash};
-use crate::types::{KeyAlgorithm, ModesOfUse, SecretBytes};
+use crate::types::{KeyAlgorithm, SecretBytes};
 use crate::x509::{self, PublicKeyAlgorithm};
 use aws_lc_rs::agreement;
 
 /// The key-block protection key the member's parameters agree on, and its
 /// algorithm.
 pub(crate) fn derive_kbpk(store: &Store, m: Obj<'_>) -> ApiResult<(SecretBytes, KeyAlgorithm)> {
-    let own = store.resolve(m.str("PrivateKeyIdentifier")?)?;
-    own.check_usable()?;
-    let modes: ModesOfUse = own.modes.into();
-    if own.key_class.as_deref() != Some("ASYMMETRIC_KEY_PAIR")
-        || own.usage != "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT"
-        || !(modes.derive_key || modes.no_restrictions)
-    {
-        return Err(ApiError::field(
-            &m.field_name("PrivateKeyIdentifier"),
-            format!(
-                "key {} is not an ECC key pair for key agreement (TR31_K3, DeriveKey)",
-                own.arn
-            ),
-        ));
-    }
-    let ca_field = m.field_name("CertificateAuthorityPublicKeyIdentifier");
-    let ca = asym::ca_key(
+    let own = asym::usable_key_pair(
         store,
-        &ca_field,
-        m.str("CertificateAuthorityPublicKeyIdentifier")?,
+        m,
+        "PrivateKeyIdentifier",
+        &asym::PairRule {
+            algorithm_prefix: "ECC_",
+            usages: &["TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT"],
+            modes: |m| m.derive_key,
+            what: "an ECC key pair for key agreement (TR31_K3, DeriveKey)",
+        },
     )?;
-    let cert_field = m.field_name("PublicKeyCertificate");
-    let (_, parts) = asym::certificate(&cert_field, m.str_len("PublicKeyCertificate", 1, 32768)?)?;
-    asym::check_signed_by(&cert_field, &parts, &ca)?;
+    let (cert_field, parts) = asym::certificate_under_ca(store, m, "PublicKeyCertificate")?;
     let (peer_alg, peer_point) =
         x509::spki_key(&parts.spki).map_err(|e| ApiError::field(&cert_field, e.context()))?;
     let alg_field = m.field_name("DeriveKeyAlgorithm");

@@ -244,41 +244,29 @@ pub(crate) fn import(
                         ApiError::field(&m.field_name("ImportToken"), "is not a valid import token")
                     })?
             };
-            let cert = x509::parse_certificate(
-                &x509::api_certificate_der(&params.certificate).map_err(ApiError::from)?,
-            )
-            .map_err(ApiError::from)?;
+            let cert = asym::own_certificate(&params.certificate)?;
             (Krd::Token(params), cert)
         }
-        (None, Some(ident)) => {
+        (None, Some(_)) => {
             // A KRD key pair on the emulator: RSA, may Unwrap or Decrypt
             // (usage D1 or K2; AWS documents `WrappingKeyIdentifier` as
             // "the key used for unwrapping the import key" and no usage:
             // the emulator's choice), with the certificate the KDH used.
-            let k = store.resolve(ident)?;
-            k.check_usable()?;
-            let modes: ModesOfUse = k.modes.into();
-            if k.key_class.as_deref() != Some("ASYMMETRIC_KEY_PAIR")
-                || !k.algorithm.starts_with("RSA_")
-                || !matches!(
-                    k.usage.as_str(),
-                    "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION" | "TR31_K2_TR34_ASYMMETRIC_KEY"
-                )
-                || !(modes.unwrap || modes.decrypt || modes.no_restrictions)
-            {
-                return Err(ApiError::field(
-                    &m.field_name("WrappingKeyIdentifier"),
-                    "must be an RSA key pair (TR31_D1 or TR31_K2) that may Unwrap or Decrypt",
-                ));
-            }
-            let cert_field = m.field_name("WrappingKeyCertificate");
-            let value = m.opt_str("WrappingKeyCertificate")?.ok_or_else(|| {
-                ApiError::field(&cert_field, "is required with WrappingKeyIdentifier")
-            })?;
-            let (_, cert) = asym::certificate(&cert_field, value)?;
-            if cert.spki != asym::spki_of(&k)? {
-                return Err(ApiError::field(&cert_field, "does not certify the wrapping key"));
-            }
+            let (k, cert) = asym::key_pair_with_certificate(
+                &store,
+                m,
+                "WrappingKeyIdentifier",
+                "WrappingKeyCertificate",
+                &asym::PairRule {
+                    algorithm_prefix: "RSA_",
+                    usages: &[
+                        "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION",
+                        "TR31_K2_TR34_ASYMMETRIC_KEY",
+                    ],
+                    modes: |m| m.unwrap || m.decrypt,
+                    what: "an RSA key pair (TR31_D1 or TR31_K2) that may Unwrap or Decrypt",
+                },
+            )?;
             (Krd::KeyPair(k), cert)
         }
         _ => {
@@ -288,15 +276,7 @@ pub(crate) fn import(
         }
     };
     let (krd_key, krd) = krd;
-    let ca_field = m.field_name("CertificateAuthorityPublicKeyIdentifier");
-    let ca = asym::ca_key(
-        &store,
-        &ca_field,
-        m.str("CertificateAuthorityPublicKeyIdentifier")?,
-    )?;
-    let kdh_field = m.field_name("SigningKeyCertificate");
-    let (_, kdh) = asym::certificate(&kdh_field, m.str_len("SigningKeyCertificate", 1, 32768)?)?;
-    asym::check_signed_by(&kdh_field, &kdh, &ca)?;
+    let (kdh_field, kdh) = asym::certificate_under_ca(&store, m, "SigningKeyCertificate")?;
 
     // ContentInfo { signedData, [0] SignedData }
     let (_, _, ci, _) = x509::tlv(&block).map_err(|_| malformed("DER"))?;
@@ -479,15 +459,13 @@ pub(crate) fn import(
         return Err(malformed("signed header differs from the key block's"));
     }
     let attributes = attributes_of(&header, key.len())?;
-    let rec = store.add(NewKey {
+    let rec = store.add(NewKey::external(
         attributes,
-        material: SecretBytes::from_slice(&key),
-        exportable: attributes.exportability.allows_export(),
+        SecretBytes::from_slice(&key),
         enabled,
-        origin: "EXTERNAL",
         kcv_algorithm,
         tags,
-    })?;
+    ))?;
     store.save()?;
     Ok(json!({ "Key": rec.key_json() }))
 }
@@ -607,18 +585,8 @@ pub(crate) fn export(
                 "Tr34KeyBlock KeyBlockHeaders KeyModesOfUse and OptionalBlocks",
             ));
         }
-        if let Some(e) = h.opt_str("KeyExportability")? {
-            attrs.exportability = match e {
-                "EXPORTABLE" => Exportability::Exportable,
-                "NON_EXPORTABLE" => Exportability::NonExportable,
-                "SENSITIVE" => Exportability::Sensitive,
-                _ => {
-                    return Err(ApiError::field(
-                        &h.field_name("KeyExportability"),
-                        "is not a valid value",
-                    ))
-                }
-            };
+        if let Some(e) = super::api::key_exportability(&h)? {
+            attrs.exportability = e;
         }
         if let Some(v) = h.opt_str("KeyVersion")? {
             if v.len() != 2 || !v.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -632,15 +600,7 @@ pub(crate) fn export(
     }
     let nonce = m.opt_hex("RandomNonce", 16, 32)?;
     let store = inner.read();
-    let ca_field = m.field_name("CertificateAuthorityPublicKeyIdentifier");
-    let ca = asym::ca_key(
-        &store,
-        &ca_field,
-        m.str("CertificateAuthorityPublicKeyIdentifier")?,
-    )?;
-    let krd_field = m.field_name("WrappingKeyCertificate");
-    let (_, krd) = asym::certificate(&krd_field, m.str_len("WrappingKeyCertificate", 1, 32768)?)?;
-    asym::check_signed_by(&krd_field, &krd, &ca)?;
+    let (krd_field, krd) = asym::certificate_under_ca(&store, m, "WrappingKeyCertificate")?;
     // The signer: the export token's key, or a key pair with its certificate.
     let token_params;
     let own_pair;
@@ -657,30 +617,22 @@ pub(crate) fn export(
                     .cloned()
                     .ok_or_else(|| ApiError::field(&m.field_name("ExportToken"), "is not a valid export token"))?
             };
-            let cert = x509::parse_certificate(
-                &x509::api_certificate_der(&token_params.certificate).map_err(ApiError::from)?,
-            )
-            .map_err(ApiError::from)?;
+            let cert = asym::own_certificate(&token_params.certificate)?;
             (token_params.signing_key(), cert)
         }
-        (None, Some(ident)) => {
-            let k = store.resolve(ident)?;
-            k.check_usable()?;
-            let modes: ModesOfUse = k.modes.into();
-            if k.key_class.as_deref() != Some("ASYMMETRIC_KEY_PAIR")
-                || !k.algorithm.starts_with("RSA_")
-                || !(modes.sign || modes.no_restrictions)
-            {
-                return Err(ApiError::field(
-                    &m.field_name("SigningKeyIdentifier"),
-                    "must be an RSA key pair that may Sign",
-                ));
-            }
-            let cert_field = m.field_name("SigningKeyCertificate");
-            let (_, cert) = asym::certificate(&cert_field, m.str("SigningKeyCertificate")?)?;
-            if cert.spki != asym::spki_of(&k)? {
-                return Err(ApiError::field(&cert_field, "does not certify the signing key"));
-            }
+        (None, Some(_)) => {
+            let (k, cert) = asym::key_pair_with_certificate(
+                &store,
+                m,
+                "SigningKeyIdentifier",
+                "SigningKeyCertificate",
+                &asym::PairRule {
+                    algorithm_prefix: "RSA_",
+                    usages: &[],
+                    modes: |m| m.sign,
+                    what: "an RSA key pair that may Sign",
+                },
+            )?;
             let pkcs8 = k.material()?;
             own_pair = sig::RsaKeyPair::from_pkcs8(pkcs8.expose())
                 .map_err(|_| ApiError::internal("stored key pair is unusable"))?;
