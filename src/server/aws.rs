@@ -231,6 +231,32 @@ pub(crate) struct Inner {
 }
 
 impl Inner {
+    /// The live parameters of an import (`import`) or export token named in
+    /// member `member` of `m` (`ImportToken` / `ExportToken`).
+    pub(crate) fn token_params(
+        &self,
+        m: &api::Obj<'_>,
+        member: &str,
+        token: &str,
+        import: bool,
+    ) -> api::ApiResult<wrap::Params> {
+        let (prefix, what) = if import {
+            ("import-", "import")
+        } else {
+            ("export-", "export")
+        };
+        let reg = self.params.lock().unwrap_or_else(|p| p.into_inner());
+        reg.valid(token, state::now())
+            .filter(|p| p.token.starts_with(prefix))
+            .cloned()
+            .ok_or_else(|| {
+                api::ApiError::field(
+                    &m.field_name(member),
+                    format!("is not a valid {what} token"),
+                )
+            })
+    }
+
     /// The configured timeouts, capped at a year so that deadline
     /// arithmetic never overflows.
     fn limits(&self) -> conn::Limits {

@@ -438,15 +438,7 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
             let cryptogram = m.hex("WrappedKeyCryptogram", 16, 4096)?;
             let token = m.str("ImportToken")?;
             let spec = m.opt_str("WrappingSpec")?.unwrap_or("RSA_OAEP_SHA_256");
-            let params = {
-                let reg = inner.params.lock().unwrap_or_else(|p| p.into_inner());
-                reg.valid(token, now())
-                    .filter(|p| p.token.starts_with("import-"))
-                    .cloned()
-                    .ok_or_else(|| {
-                        ApiError::field(&m.field_name("ImportToken"), "is not a valid import token")
-                    })?
-            };
+            let params = inner.token_params(&m, "ImportToken", token, true)?;
             let clear = params.unwrap(spec, &cryptogram)?;
             if clear.len() != attributes.algorithm.key_len() {
                 return Err(ApiError::validation(format!(

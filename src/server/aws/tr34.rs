@@ -235,15 +235,7 @@ pub(crate) fn import(
     let mut store = inner.write();
     let krd = match (token, m.opt_str("WrappingKeyIdentifier")?) {
         (Some(token), None) => {
-            let params = {
-                let reg = inner.params.lock().unwrap_or_else(|p| p.into_inner());
-                reg.valid(token, now())
-                    .filter(|p| p.token.starts_with("import-"))
-                    .cloned()
-                    .ok_or_else(|| {
-                        ApiError::field(&m.field_name("ImportToken"), "is not a valid import token")
-                    })?
-            };
+            let params = inner.token_params(&m, "ImportToken", token, true)?;
             let cert = asym::own_certificate(&params.certificate)?;
             (Krd::Token(params), cert)
         }
@@ -610,13 +602,7 @@ pub(crate) fn export(
         m.opt_str("SigningKeyIdentifier")?,
     ) {
         (Some(token), None) => {
-            token_params = {
-                let reg = inner.params.lock().unwrap_or_else(|p| p.into_inner());
-                reg.valid(token, now())
-                    .filter(|p| p.token.starts_with("export-"))
-                    .cloned()
-                    .ok_or_else(|| ApiError::field(&m.field_name("ExportToken"), "is not a valid export token"))?
-            };
+            token_params = inner.token_params(&m, "ExportToken", token, false)?;
             let cert = asym::own_certificate(&token_params.certificate)?;
             (token_params.signing_key(), cert)
         }
