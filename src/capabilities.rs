@@ -270,7 +270,13 @@ impl Capabilities {
         ];
         let arpcs = [ArpcKind::None, ArpcKind::Method1, ArpcKind::Method2];
         Self {
-            operations: Operation::ALL.iter().copied().collect(),
+            // Public key certificates need asymmetric keys, which the
+            // software backend does not hold.
+            operations: Operation::ALL
+                .iter()
+                .copied()
+                .filter(|o| *o != Operation::GetPublicKeyCertificate)
+                .collect(),
             pin_formats: PinBlockFormat::ALL.into_iter().collect(),
             key_algorithms: KeyAlgorithm::SYMMETRIC.into_iter().collect(),
             dukpt: [DukptKind::Tdes, DukptKind::Aes].into_iter().collect(),

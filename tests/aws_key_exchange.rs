@@ -5,14 +5,13 @@
 //! wrong key usages, a different KDF input), and `KeyInfo` for asymmetric
 //! keys (`GenerateKey` / `GetKeyInfo` with RSA and ECC algorithms).
 //!
-//! Root and trusted certificates are imported typed
-//! (`KeyMaterial::RootCertificate` / `TrustedCertificate`); a key pair's
-//! certificate (`GetPublicKeyCertificate`) comes through the escape hatch
-//! (`AwsBackend::control_client()`).
+//! Every step is a typed request: key pairs (`GenerateKey`), their
+//! certificates (`GetPublicKeyCertificate`), the partners' certificate
+//! authorities (`KeyMaterial::RootCertificate` / `TrustedCertificate`).
 
 #![cfg(all(feature = "aws", feature = "server"))]
 
-use paycrypto::aws::{certificate_from_api, AwsBackend};
+use paycrypto::aws::AwsBackend;
 use paycrypto::ops::*;
 use paycrypto::server::aws::{start, EmulatorConfig, RunningEmulator};
 use paycrypto::types::{KeyClass, Tr31Version};
@@ -51,19 +50,15 @@ async fn generate(
     .unwrap_or_else(|e| panic!("generate {name}: {e}"))
 }
 
-/// A key pair's certificate and its chain (the emulator's CA), through the SDK.
-async fn certificate(aws: &AwsBackend, name: &str) -> (Certificate, String) {
+/// A key pair's certificate and its chain (the emulator's CA), typed.
+async fn certificate(aws: &AwsBackend, name: &str) -> (Certificate, Certificate) {
     let out = aws
-        .control_client()
-        .get_public_key_certificate()
-        .key_identifier(format!("alias/{name}"))
-        .send()
+        .get_public_key_certificate(GetPublicKeyCertificateRequest { key: id(name) })
         .await
         .expect("GetPublicKeyCertificate");
-    (
-        certificate_from_api(out.key_certificate()).unwrap(),
-        out.key_certificate_chain().to_owned(),
-    )
+    assert_eq!(out.key, id(name));
+    assert_eq!(out.chain.len(), 1, "the emulator's chain is its CA");
+    (out.certificate, out.chain[0].clone())
 }
 
 /// The attributes of a certificate authority's public key (the emulator's
@@ -78,7 +73,7 @@ fn ca_attributes() -> KeyAttributes {
 
 /// Imports the other emulator's CA certificate (`chain`, as the API gives
 /// it) as a root, typed, named `name`.
-async fn import_root(aws: &AwsBackend, chain: &str) -> KeyId {
+async fn import_root(aws: &AwsBackend, chain: &Certificate) -> KeyId {
     static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let name = format!(
         "root-{}",
@@ -89,7 +84,7 @@ async fn import_root(aws: &AwsBackend, chain: &str) -> KeyId {
             key_id: id(&name),
             material: KeyMaterial::RootCertificate {
                 attributes: ca_attributes(),
-                certificate: certificate_from_api(chain).unwrap(),
+                certificate: chain.clone(),
             },
             expected_kcv: None,
         })

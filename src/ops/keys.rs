@@ -80,6 +80,7 @@ impl Request {
             }
             Self::GetKeyInfo(r) => vec![&r.key],
             Self::DeleteKey(r) => vec![&r.key],
+            Self::GetPublicKeyCertificate(r) => vec![&r.key],
         }
     }
 }

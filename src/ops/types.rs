@@ -866,6 +866,26 @@ pub struct GetKeyInfoRequest {
     pub key: KeyId,
 }
 
+/// Look up the certificate of an asymmetric key (a key pair's, issued by
+/// the backend; a public key's, as imported): AWS `GetPublicKeyCertificate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetPublicKeyCertificateRequest {
+    /// The key.
+    pub key: KeyId,
+}
+
+/// A key's certificate and the chain of certificates that issued it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKeyCertificate {
+    /// The key.
+    pub key: KeyId,
+    /// Its certificate.
+    pub certificate: Certificate,
+    /// The issuers' certificates, the issuer of `certificate` first (AWS
+    /// `KeyCertificateChain`).
+    pub chain: Vec<Certificate>,
+}
+
 /// Delete a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeleteKeyRequest {

@@ -852,6 +852,11 @@ impl PayShieldBackend {
                 self.inner.keys.remove(&r.key)?;
                 Response::DeleteKey(DeleteKeyResponse { key: r.key })
             }
+            Request::GetPublicKeyCertificate(_) => {
+                return Err(Error::unsupported(
+                    "public key certificates on a payShield through this client",
+                ))
+            }
         })
     }
 }

@@ -684,6 +684,9 @@ impl Backend for SoftwareBackend {
                 .keys
                 .remove(&r.key)
                 .map(|()| Response::DeleteKey(DeleteKeyResponse { key: r.key })),
+            Request::GetPublicKeyCertificate(_) => Err(Error::unsupported(
+                "public key certificates (the software backend holds no asymmetric keys)",
+            )),
         };
         result.map_err(|e| e.with_op(op).with_backend(self.name.clone()))
     }

@@ -257,6 +257,37 @@ impl AwsBackend {
         convert::key_info(r.key, k)
     }
 
+    pub(super) async fn public_key_certificate(
+        &self,
+        r: GetPublicKeyCertificateRequest,
+    ) -> Result<PublicKeyCertificate> {
+        let out = self
+            .control
+            .get_public_key_certificate()
+            .key_identifier(key_identifier(&r.key))
+            .send()
+            .await
+            .map_err(|e| map(e, "GetPublicKeyCertificate"))?;
+        let protocol = |e: Error| {
+            Error::new(
+                ErrorKind::Protocol,
+                "GetPublicKeyCertificate returned an unreadable certificate",
+            )
+            .with_source(e)
+        };
+        let chain = crate::x509::api_certificates_der(out.key_certificate_chain())
+            .map_err(protocol)?
+            .into_iter()
+            .map(Certificate::from_der)
+            .collect::<Result<Vec<_>>>()
+            .map_err(protocol)?;
+        Ok(PublicKeyCertificate {
+            key: r.key,
+            certificate: convert::certificate_from_api(out.key_certificate()).map_err(protocol)?,
+            chain,
+        })
+    }
+
     pub(super) async fn delete_key(&self, r: DeleteKeyRequest) -> Result<DeleteKeyResponse> {
         let ident = key_identifier(&r.key);
         self.control

@@ -135,6 +135,9 @@ pub(crate) fn sample_request(op: Operation) -> crate::Result<Request> {
         }
         Operation::GetKeyInfo => Request::GetKeyInfo(GetKeyInfoRequest { key }),
         Operation::DeleteKey => Request::DeleteKey(DeleteKeyRequest { key }),
+        Operation::GetPublicKeyCertificate => {
+            Request::GetPublicKeyCertificate(GetPublicKeyCertificateRequest { key })
+        }
     })
 }
 
