@@ -675,6 +675,26 @@ impl KeyAttributes {
         self
     }
 
+    /// [`Self::validate`] for a public key (an imported certificate's): it
+    /// cannot sign, decrypt or unwrap, having no private key.
+    pub fn validate_public_key(&self) -> Result<()> {
+        self.validate()?;
+        if !self.usage.is_asymmetric() || self.algorithm.is_symmetric() {
+            return Err(Error::invalid(
+                "key algorithm",
+                "a public key is RSA or ECC with an asymmetric key usage",
+            ));
+        }
+        let m = self.modes;
+        if m.sign || m.decrypt || m.unwrap {
+            return Err(Error::invalid(
+                "modes of use",
+                "a public key cannot Sign, Decrypt or Unwrap",
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks that usage, algorithm and modes go together the way HSMs and
     /// AWS Payment Cryptography require.
     pub fn validate(&self) -> Result<()> {
@@ -736,20 +756,31 @@ impl KeyAttributes {
             | U::Tr34Asymmetric => {
                 (m.encrypt || m.decrypt || m.wrap || m.unwrap || m.no_restrictions)
                     && !(m.generate || m.verify || m.sign || m.derive_key)
+                    && !(self.usage.is_asymmetric() && m.no_restrictions)
             }
+            // Asymmetric keys: the modes their usage names, at least one,
+            // never Generate or NoRestrictions (the AWS emulator's rules;
+            // AWS publishes none).
             U::AsymmetricSignature => {
-                (m.sign || m.verify || m.no_restrictions)
-                    && !(m.encrypt || m.decrypt || m.wrap || m.unwrap || m.derive_key || m.generate)
+                (m.sign || m.verify)
+                    && !(m.encrypt
+                        || m.decrypt
+                        || m.wrap
+                        || m.unwrap
+                        || m.derive_key
+                        || m.generate
+                        || m.no_restrictions)
             }
             U::AsymmetricKeyAgreement => {
-                (m.derive_key || m.no_restrictions)
+                m.derive_key
                     && !(m.encrypt
                         || m.decrypt
                         || m.wrap
                         || m.unwrap
                         || m.generate
                         || m.sign
-                        || m.verify)
+                        || m.verify
+                        || m.no_restrictions)
             }
         };
         if !modes_ok {
@@ -924,6 +955,74 @@ mod tests {
             ModesOfUse::GENERATE_VERIFY,
         );
         assert!(cvk.validate().is_ok());
+    }
+
+    #[test]
+    fn asymmetric_attribute_rules() {
+        use KeyAlgorithm as A;
+        use KeyUsage as U;
+        let ok = |u, a, m| KeyAttributes::new(u, a, m).validate().is_ok();
+        assert!(ok(
+            U::AsymmetricSignature,
+            A::Rsa2048,
+            ModesOfUse::SIGN_VERIFY
+        ));
+        assert!(ok(U::AsymmetricSignature, A::EccP384, ModesOfUse::VERIFY));
+        assert!(ok(
+            U::AsymmetricDataEncryption,
+            A::Rsa4096,
+            ModesOfUse::BOTH
+        ));
+        assert!(ok(
+            U::AsymmetricKeyAgreement,
+            A::EccP521,
+            ModesOfUse::DERIVE
+        ));
+        // D1 is RSA, K3 is ECC; symmetric usages take no asymmetric keys.
+        assert!(!ok(
+            U::AsymmetricDataEncryption,
+            A::EccP256,
+            ModesOfUse::BOTH
+        ));
+        assert!(!ok(
+            U::AsymmetricKeyAgreement,
+            A::Rsa2048,
+            ModesOfUse::DERIVE
+        ));
+        assert!(!ok(U::PinEncryption, A::Rsa2048, ModesOfUse::BOTH));
+        assert!(!ok(
+            U::AsymmetricSignature,
+            A::Aes128,
+            ModesOfUse::SIGN_VERIFY
+        ));
+        // No NoRestrictions, no Generate, nothing beyond the usage's modes.
+        assert!(!ok(U::AsymmetricSignature, A::Rsa2048, ModesOfUse::ANY));
+        assert!(!ok(
+            U::AsymmetricKeyAgreement,
+            A::EccP256,
+            ModesOfUse::GENERATE_VERIFY
+        ));
+        assert!(!ok(
+            U::AsymmetricDataEncryption,
+            A::Rsa2048,
+            ModesOfUse::ANY
+        ));
+        // A public key verifies; it cannot sign.
+        let public = |m| KeyAttributes::new(U::AsymmetricSignature, A::EccP256, m);
+        assert!(public(ModesOfUse::VERIFY).validate_public_key().is_ok());
+        assert!(public(ModesOfUse::SIGN_VERIFY)
+            .validate_public_key()
+            .is_err());
+        // HMAC keys of every hash are M7 keys.
+        for a in [A::HmacSha224, A::HmacSha256, A::HmacSha384, A::HmacSha512] {
+            assert!(ok(U::MacHmac, a, ModesOfUse::GENERATE_VERIFY), "{a:?}");
+            assert_eq!(KeyAlgorithm::from_tr31('H', a.key_len()).unwrap(), a);
+            assert_eq!(KeyAlgorithm::from_aws_name(a.aws_name()), Some(a));
+        }
+        for a in KeyAlgorithm::ALL {
+            assert_eq!(KeyAlgorithm::from_aws_name(a.aws_name()), Some(a));
+            assert_eq!(a.is_symmetric(), KeyAlgorithm::SYMMETRIC.contains(&a));
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ use super::api::{modes_of_use, ApiError, ApiResult, Obj};
 use super::manage;
 use super::state::{KeyRecord, NewAsymmetricKey, Store};
 use super::Inner;
-use crate::types::{ModesOfUse, SecretBytes};
+use crate::types::{KeyAlgorithm, KeyAttributes, KeyUsage, ModesOfUse, SecretBytes};
 use crate::x509::{self, PublicKeyAlgorithm};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -105,47 +105,40 @@ fn attributes(o: Obj<'_>, class: &str) -> ApiResult<Attributes> {
         )
     })?;
     let usage = o.str("KeyUsage")?;
-    let rsa = matches!(algorithm, PublicKeyAlgorithm::Rsa(_));
-    let fits = match usage {
-        S0 => true,
-        D1 => rsa,
-        K3 => !rsa,
-        _ => {
-            return Err(ApiError::field(
-                &o.field_name("KeyUsage"),
-                "an asymmetric key is TR31_S0, TR31_D1 or TR31_K3",
-            ))
-        }
-    };
-    if !fits {
-        return Err(ApiError::validation(format!(
-            "KeyUsage {usage} is not valid with KeyAlgorithm {alg_s}: D1 keys are RSA, K3 keys are ECC"
-        )));
+    if ![S0, D1, K3].contains(&usage) {
+        return Err(ApiError::field(
+            &o.field_name("KeyUsage"),
+            "an asymmetric key is TR31_S0, TR31_D1 or TR31_K3",
+        ));
     }
     let mut scratch = String::new();
     let m = o.obj("KeyModesOfUse", &mut scratch)?;
     let modes = modes_of_use(&m)?;
-    let allowed = match usage {
-        S0 => !(modes.encrypt || modes.decrypt || modes.wrap || modes.unwrap || modes.derive_key),
-        D1 => !(modes.sign || modes.verify || modes.derive_key),
-        _ => {
-            !(modes.encrypt
-                || modes.decrypt
-                || modes.wrap
-                || modes.unwrap
-                || modes.sign
-                || modes.verify)
+    // The rules are the crate's (`KeyAttributes::validate`, and
+    // `validate_public_key` for a public key).
+    let attrs = KeyAttributes::new(
+        KeyUsage::from_aws_name(usage).map_err(ApiError::from)?,
+        KeyAlgorithm::from_aws_name(alg_s).ok_or_else(|| ApiError::internal("algorithm"))?,
+        modes,
+    );
+    let checked = if class == "PUBLIC_KEY" {
+        attrs.validate_public_key()
+    } else {
+        attrs.validate()
+    };
+    checked.map_err(|e| {
+        if e.context().starts_with("invalid modes of use") {
+            ApiError::field(
+                &o.field_name("KeyModesOfUse"),
+                format!("are not valid for {usage} on a {class}: {}", e.context()),
+            )
+        } else {
+            ApiError::validation(format!(
+                "KeyUsage {usage} is not valid with KeyAlgorithm {alg_s}: {}",
+                e.context()
+            ))
         }
-    } && !modes.generate
-        && !modes.no_restrictions;
-    let public_ok = class != "PUBLIC_KEY" || !(modes.sign || modes.decrypt || modes.unwrap);
-    let any = modes.to_flags().iter().any(|f| *f);
-    if !allowed || !public_ok || !any {
-        return Err(ApiError::field(
-            &o.field_name("KeyModesOfUse"),
-            format!("are not valid for {usage} on a {class}"),
-        ));
-    }
+    })?;
     Ok(Attributes {
         usage: usage.to_owned(),
         algorithm,
