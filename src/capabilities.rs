@@ -271,14 +271,20 @@ impl Capabilities {
         let arpcs = [ArpcKind::None, ArpcKind::Method1, ArpcKind::Method2];
         Self {
             // Public key certificates need asymmetric keys, which the
-            // software backend does not hold.
+            // software backend holds with its feature `asymmetric`.
             operations: Operation::ALL
                 .iter()
                 .copied()
-                .filter(|o| *o != Operation::GetPublicKeyCertificate)
+                .filter(|o| {
+                    cfg!(feature = "asymmetric") || *o != Operation::GetPublicKeyCertificate
+                })
                 .collect(),
             pin_formats: PinBlockFormat::ALL.into_iter().collect(),
-            key_algorithms: KeyAlgorithm::SYMMETRIC.into_iter().collect(),
+            key_algorithms: if cfg!(feature = "asymmetric") {
+                KeyAlgorithm::ALL.into_iter().collect()
+            } else {
+                KeyAlgorithm::SYMMETRIC.into_iter().collect()
+            },
             dukpt: [DukptKind::Tdes, DukptKind::Aes].into_iter().collect(),
             dukpt_data_variants: [
                 DukptVariant::Request,
@@ -315,9 +321,13 @@ impl Capabilities {
             ]
             .into_iter()
             .collect(),
-            // TR-34 and ECDH need asymmetric keys, which the software
-            // backend does not hold.
-            key_exchange: BTreeSet::new(),
+            // TR-34 and ECDH need asymmetric keys: the software backend's
+            // feature `asymmetric`.
+            key_exchange: if cfg!(feature = "asymmetric") {
+                KeyExchangeKind::ALL.into_iter().collect()
+            } else {
+                BTreeSet::new()
+            },
             card_validation_generate: card.into_iter().collect(),
             card_validation_verify: card.into_iter().collect(),
             card_value_lengths: (3..=5).collect(),

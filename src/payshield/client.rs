@@ -77,6 +77,9 @@ static VARIANT_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> =
         let mut c = Capabilities::all();
         // KQ / KW verify ARQCs; no host command generates one.
         c.operations.remove(&Operation::GenerateArqc);
+        // No asymmetric keys through this client.
+        c.operations.remove(&Operation::GetPublicKeyCertificate);
+        c.key_exchange.clear();
         // CW / CY compute 3-digit Visa CVVs (CVV, CVV2, iCVV) only.
         let cvv = [
             crate::ops::CardValidationType::Cvv,

@@ -224,7 +224,7 @@ pub(crate) struct Inner {
     /// RSA key generations allowed at once (they run on the blocking pool).
     rsa_slots: Arc<tokio::sync::Semaphore>,
     /// Issues the certificates of the asymmetric key pairs the emulator creates.
-    ca: asym::Ca,
+    ca: crate::keyexchange::pki::Ca,
     connections: conn::Registry,
     soft: crate::software::SoftwareBackend,
     request_seq: std::sync::atomic::AtomicU64,
@@ -334,7 +334,10 @@ impl Emulator {
                 store: RwLock::new(store),
                 params: Mutex::new(wrap::ParamRegistry::default()),
                 rsa_slots: Arc::new(tokio::sync::Semaphore::new(rsa_slots)),
-                ca: asym::Ca::new()?,
+                ca: crate::keyexchange::pki::Ca::new(
+                    "paycrypto AWS Payment Cryptography emulator CA",
+                )
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
                 connections,
                 soft,
                 request_seq: std::sync::atomic::AtomicU64::new(0),

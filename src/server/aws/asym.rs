@@ -26,6 +26,7 @@ use super::api::{modes_of_use, ApiError, ApiResult, Obj};
 use super::manage;
 use super::state::{KeyRecord, NewAsymmetricKey, Store};
 use super::Inner;
+use crate::keyexchange::pki;
 use crate::types::{KeyAlgorithm, KeyAttributes, KeyUsage, ModesOfUse, SecretBytes};
 use crate::x509::{self, PublicKeyAlgorithm};
 use serde_json::{json, Value};
@@ -35,50 +36,9 @@ const S0: &str = "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE";
 const D1: &str = "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION";
 const K3: &str = "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT";
 
-/// The emulator's certificate authority: issues the certificates of the key
-/// pairs it creates.
-pub(crate) struct Ca {
-    key: rcgen::KeyPair,
-    cert: rcgen::Certificate,
-}
-
-impl std::fmt::Debug for Ca {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Ca")
-    }
-}
-
-impl Ca {
-    /// A new CA: a P-256 key and a self-signed CA certificate.
-    pub(crate) fn new() -> std::io::Result<Self> {
-        let io = |_| std::io::Error::other("CA key generation failed");
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(io)?;
-        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(io)?;
-        p.distinguished_name.push(
-            rcgen::DnType::CommonName,
-            "paycrypto AWS Payment Cryptography emulator CA",
-        );
-        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        p.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let cert = p.self_signed(&key).map_err(io)?;
-        Ok(Self { key, cert })
-    }
-}
-
 /// The algorithm of an AWS `KeyAlgorithm` value, if asymmetric.
 fn algorithm(name: &str) -> Option<PublicKeyAlgorithm> {
-    Some(match name {
-        "RSA_2048" => PublicKeyAlgorithm::Rsa(2048),
-        "RSA_3072" => PublicKeyAlgorithm::Rsa(3072),
-        "RSA_4096" => PublicKeyAlgorithm::Rsa(4096),
-        "ECC_NIST_P256" => PublicKeyAlgorithm::P256,
-        "ECC_NIST_P384" => PublicKeyAlgorithm::P384,
-        "ECC_NIST_P521" => PublicKeyAlgorithm::P521,
-        _ => return None,
-    })
+    KeyAlgorithm::from_aws_name(name).and_then(pki::public_algorithm)
 }
 
 /// Parsed asymmetric `KeyAttributes`: usage, algorithm, modes.
@@ -146,32 +106,7 @@ fn attributes(o: Obj<'_>, class: &str) -> ApiResult<Attributes> {
     })
 }
 
-/// A new key pair of `alg` (PKCS #8 DER). RSA generation takes seconds: run
-/// it through [`generate`].
-fn new_key_pair(alg: PublicKeyAlgorithm) -> ApiResult<rcgen::KeyPair> {
-    let internal = |_| ApiError::internal("key generation failed");
-    match alg {
-        PublicKeyAlgorithm::Rsa(bits) => {
-            let size = match bits {
-                2048 => rcgen::RsaKeySize::_2048,
-                3072 => rcgen::RsaKeySize::_3072,
-                _ => rcgen::RsaKeySize::_4096,
-            };
-            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, size).map_err(internal)
-        }
-        PublicKeyAlgorithm::P256 => {
-            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(internal)
-        }
-        PublicKeyAlgorithm::P384 => {
-            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).map_err(internal)
-        }
-        PublicKeyAlgorithm::P521 => {
-            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).map_err(internal)
-        }
-    }
-}
-
-/// [`new_key_pair`] on the blocking pool, one of the emulator's key
+/// [`pki::new_key_pair`] on the blocking pool, one of the emulator's key
 /// generation slots at a time (as import/export parameters are).
 async fn generate(inner: &Inner, alg: PublicKeyAlgorithm) -> ApiResult<(Vec<u8>, Vec<u8>)> {
     let permit = inner
@@ -181,7 +116,7 @@ async fn generate(inner: &Inner, alg: PublicKeyAlgorithm) -> ApiResult<(Vec<u8>,
         .await
         .map_err(|_| ApiError::internal("key generation is shut down"))?;
     tokio::task::spawn_blocking(move || {
-        let kp = new_key_pair(alg);
+        let kp = pki::new_key_pair(alg).map_err(ApiError::from);
         drop(permit);
         kp.map(|k| (k.serialize_der(), k.public_key_der()))
     })
@@ -444,44 +379,6 @@ pub(crate) fn import_public(
     Ok(json!({ "Key": rec.key_json() }))
 }
 
-/// The public key of a key pair, for rcgen to certify.
-struct Public<'a> {
-    raw: &'a [u8],
-    alg: &'static rcgen::SignatureAlgorithm,
-}
-
-impl rcgen::PublicKeyData for Public<'_> {
-    fn der_bytes(&self) -> &[u8] {
-        self.raw
-    }
-    fn algorithm(&self) -> &rcgen::SignatureAlgorithm {
-        self.alg
-    }
-}
-
-/// The rcgen algorithm that writes `alg`'s SubjectPublicKeyInfo (and signs
-/// with it by default).
-fn rcgen_alg(alg: PublicKeyAlgorithm) -> &'static rcgen::SignatureAlgorithm {
-    match alg {
-        PublicKeyAlgorithm::Rsa(_) => &rcgen::PKCS_RSA_SHA256,
-        PublicKeyAlgorithm::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
-        PublicKeyAlgorithm::P384 => &rcgen::PKCS_ECDSA_P384_SHA384,
-        PublicKeyAlgorithm::P521 => &rcgen::PKCS_ECDSA_P521_SHA512,
-    }
-}
-
-/// A stored PKCS #8 key pair, to sign with `alg`.
-fn key_pair(pkcs8: &[u8], alg: &'static rcgen::SignatureAlgorithm) -> ApiResult<rcgen::KeyPair> {
-    use base64::Engine;
-    let b64 = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pkcs8));
-    let pem = zeroize::Zeroizing::new(format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        b64.as_str()
-    ));
-    rcgen::KeyPair::from_pem_and_sign_algo(&pem, alg)
-        .map_err(|_| ApiError::internal("stored key pair is unusable"))
-}
-
 /// The DER SubjectPublicKeyInfo of an asymmetric key.
 pub(crate) fn spki_of(k: &KeyRecord) -> ApiResult<Vec<u8>> {
     let material = k.material()?;
@@ -490,8 +387,7 @@ pub(crate) fn spki_of(k: &KeyRecord) -> ApiResult<Vec<u8>> {
         Some("ASYMMETRIC_KEY_PAIR") => {
             let alg = algorithm(&k.algorithm)
                 .ok_or_else(|| ApiError::internal("stored key has an unknown algorithm"))?;
-            let kp = key_pair(material.expose(), rcgen_alg(alg))?;
-            Ok(kp.public_key_der())
+            Ok(pki::spki_of_pkcs8(material.expose(), alg)?)
         }
         _ => Err(ApiError::validation(format!(
             "key {} is a symmetric key; this needs an asymmetric key",
@@ -520,23 +416,11 @@ pub(crate) fn get_public_key_certificate(inner: &Inner, o: Obj<'_>) -> ApiResult
         }
         Some("ASYMMETRIC_KEY_PAIR") => {
             let spki = spki_of(&k)?;
-            let (alg, raw) = x509::spki_key(&spki).map_err(ApiError::from)?;
-            let mut p = rcgen::CertificateParams::new(Vec::<String>::new())
-                .map_err(|_| ApiError::internal("certificate parameters"))?;
-            p.distinguished_name
-                .push(rcgen::DnType::CommonName, k.id.clone());
-            p.distinguished_name.push(
-                rcgen::DnType::OrganizationName,
-                "paycrypto AWS Payment Cryptography emulator",
-            );
-            let public = Public {
-                raw: &raw,
-                alg: rcgen_alg(alg),
-            };
-            let cert = p
-                .signed_by(&public, &inner.ca.cert, &inner.ca.key)
-                .map_err(|_| ApiError::internal("certificate issuance failed"))?;
-            (cert.pem(), inner.ca.cert.pem())
+            let (cert, _) =
+                inner
+                    .ca
+                    .issue(&spki, &k.id, "paycrypto AWS Payment Cryptography emulator")?;
+            (cert, inner.ca.pem())
         }
         _ => {
             return Err(ApiError::validation(format!(
@@ -614,7 +498,7 @@ pub(crate) fn get_csr(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         }
     }
     let material = k.material()?;
-    let kp = key_pair(material.expose(), sign_alg)?;
+    let kp = pki::key_pair(material.expose(), sign_alg)?;
     let csr = p
         .serialize_request(&kp)
         .and_then(|c| c.pem())
