@@ -1,14 +1,11 @@
 //! Asymmetric keys in the software backend (feature `asymmetric`): RSA and
 //! ECC key pairs certified by the backend's own certificate authority, root
 //! and trusted public key certificates, and key exchange by TR-34 and ECDH
-//! with the same code the AWS emulator uses ([`crate::keyexchange`]). The
-//! key rules are the AWS emulator's (where AWS publishes none):
-//! - a certificate authority is a public key of usage S0 that may Verify;
-//! - TR-34: the KRD is an RSA key pair of usage D1 or K2 that may Unwrap or
-//!   Decrypt, the KDH an RSA key pair of usage S0 that may Sign; import and
-//!   export tokens are AWS's (`GetParametersForImport/Export`): refused;
-//! - ECDH: the backend's key pair is ECC, usage K3, mode DeriveKey; the
-//!   agreed key protects a TR-31 block of version D (AES) or B (TDES).
+//! with the same code the AWS emulator uses ([`crate::keyexchange`]) and
+//! the same key rules (`rules::check_key_pair`,
+//! `rules::check_certificate_authority`). TR-34 import and export tokens
+//! are AWS's (`GetParametersForImport/Export`): refused. The ECDH-agreed
+//! key protects a TR-31 block of version D (AES) or B (TDES).
 
 use super::keystore::{Keys, StoredKey};
 use super::SoftwareBackend;
@@ -16,40 +13,12 @@ use crate::algo::tr31;
 use crate::error::{Error, Result};
 use crate::keyexchange::{ecdh, pki, tr34};
 use crate::ops::*;
-use crate::types::{KeyClass, KeyId, KeyUsage, ModesOfUse, SecretBytes, Tr31Version};
+use crate::rules::{self, PairUse};
+use crate::types::{KeyClass, KeyId, SecretBytes, Tr31Version};
 use crate::x509::{self, CertParts};
 use zeroize::Zeroizing;
 
 const ORGANIZATION: &str = "paycrypto software backend";
-
-/// What a key pair must be for one use.
-struct PairRule {
-    rsa: bool,
-    usages: &'static [KeyUsage],
-    modes: fn(ModesOfUse) -> bool,
-    what: &'static str,
-}
-
-const KRD: PairRule = PairRule {
-    rsa: true,
-    usages: &[KeyUsage::AsymmetricDataEncryption, KeyUsage::Tr34Asymmetric],
-    modes: |m| m.unwrap || m.decrypt,
-    what: "an RSA key pair (D1 or K2) that may Unwrap or Decrypt",
-};
-
-const KDH: PairRule = PairRule {
-    rsa: true,
-    usages: &[KeyUsage::AsymmetricSignature],
-    modes: |m| m.sign,
-    what: "an RSA key pair (S0) that may Sign",
-};
-
-const AGREEMENT: PairRule = PairRule {
-    rsa: false,
-    usages: &[KeyUsage::AsymmetricKeyAgreement],
-    modes: |m| m.derive_key,
-    what: "an ECC key pair for key agreement (K3, DeriveKey)",
-};
 
 fn parse(cert: &Certificate) -> Result<CertParts> {
     x509::parse_certificate(cert.der())
@@ -61,17 +30,15 @@ fn key_pair<'a>(
     keys: &'a Keys<'_>,
     id: &KeyId,
     certificate: Option<&Certificate>,
-    rule: &PairRule,
+    use_: PairUse,
 ) -> Result<(&'a StoredKey, Option<CertParts>)> {
     let k = keys.get(id)?;
-    let a = k.attributes.algorithm;
-    if k.class != KeyClass::AsymmetricKeyPair
-        || (if rule.rsa { !a.is_rsa() } else { !a.is_ecc() })
-        || !rule.usages.contains(&k.attributes.usage)
-        || !(rule.modes)(k.attributes.modes)
-    {
-        return Err(Error::key_usage(format!("key {id} must be {}", rule.what)));
-    }
+    rules::check_key_pair(
+        id,
+        &k.attributes,
+        k.class == KeyClass::AsymmetricKeyPair,
+        use_,
+    )?;
     let parts = match certificate {
         Some(c) => {
             let parts = parse(c)?;
@@ -92,14 +59,7 @@ fn key_pair<'a>(
 /// usage S0 that may Verify).
 fn under_ca(keys: &Keys<'_>, ca: &KeyId, cert: &Certificate) -> Result<CertParts> {
     let k = keys.get(ca)?;
-    if k.class != KeyClass::PublicKey
-        || k.attributes.usage != KeyUsage::AsymmetricSignature
-        || !k.attributes.modes.verify
-    {
-        return Err(Error::key_usage(format!(
-            "key {ca} is not a certificate authority public key (S0, Verify)"
-        )));
-    }
+    rules::check_certificate_authority(ca, &k.attributes, k.class == KeyClass::PublicKey)?;
     let parts = parse(cert)?;
     if !x509::verify_signed_by(&parts, &k.spki)? {
         return Err(Error::invalid(
@@ -225,7 +185,7 @@ impl SoftwareBackend {
         };
         let (key, header) = {
             let keys = self.keys.read();
-            let (krd_key, krd) = key_pair(&keys, key, Some(certificate), &KRD)?;
+            let (krd_key, krd) = key_pair(&keys, key, Some(certificate), PairUse::Tr34Krd)?;
             let krd = krd.ok_or_else(|| Error::invalid("certificate", "missing"))?;
             let kdh = under_ca(&keys, &t.certificate_authority, &t.kdh_certificate)?;
             tr34::open_block(&t.key_block, &kdh, &krd, t.random_nonce.as_deref(), |ek| {
@@ -253,7 +213,7 @@ impl SoftwareBackend {
             ));
         };
         let keys = self.keys.read();
-        let (kdh_key, kdh) = key_pair(&keys, kdh_id, Some(certificate), &KDH)?;
+        let (kdh_key, kdh) = key_pair(&keys, kdh_id, Some(certificate), PairUse::Tr34Kdh)?;
         let kdh = kdh.ok_or_else(|| Error::invalid("certificate", "missing"))?;
         let krd = under_ca(&keys, &t.certificate_authority, &t.krd_certificate)?;
         let signer = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(kdh_key.material.expose())
@@ -278,7 +238,7 @@ impl SoftwareBackend {
     /// The key-block protection key ECDH parameters agree on.
     fn agreed_kbpk(&self, p: &EcdhParameters) -> Result<SecretBytes> {
         let keys = self.keys.read();
-        let (own, _) = key_pair(&keys, &p.private_key, None, &AGREEMENT)?;
+        let (own, _) = key_pair(&keys, &p.private_key, None, PairUse::KeyAgreement)?;
         let partner = under_ca(&keys, &p.certificate_authority, &p.public_key_certificate)?;
         let own_alg = pki::public_algorithm(own.attributes.algorithm)
             .ok_or_else(|| Error::key_usage("ECDH needs an ECC key pair"))?;

@@ -27,6 +27,7 @@ use super::manage;
 use super::state::{KeyRecord, NewAsymmetricKey, Store};
 use super::Inner;
 use crate::keyexchange::pki;
+use crate::rules::{self, PairUse};
 use crate::types::{KeyAlgorithm, KeyAttributes, KeyUsage, ModesOfUse, SecretBytes};
 use crate::x509::{self, PublicKeyAlgorithm};
 use serde_json::{json, Value};
@@ -204,40 +205,20 @@ pub(crate) fn own_certificate(api_field: &str) -> ApiResult<x509::CertParts> {
         .map_err(ApiError::from)
 }
 
-/// What a key pair must be for one use (where AWS publishes no rule, the
-/// emulator's choice, in the callers' docs).
-pub(crate) struct PairRule {
-    /// `RSA_` or `ECC_`.
-    pub(crate) algorithm_prefix: &'static str,
-    /// Allowed key usages (empty: any).
-    pub(crate) usages: &'static [&'static str],
-    /// The modes of use it needs (NoRestrictions always does).
-    pub(crate) modes: fn(ModesOfUse) -> bool,
-    /// What it must be, for the message.
-    pub(crate) what: &'static str,
-}
-
-/// The usable key pair member `ident_member` of `m` names, checked against
-/// `rule`.
+/// The usable key pair member `ident_member` of `m` names, checked for
+/// `use_` (`rules::check_key_pair`).
 pub(crate) fn usable_key_pair(
     store: &Store,
     m: Obj<'_>,
     ident_member: &str,
-    rule: &PairRule,
+    use_: PairUse,
 ) -> ApiResult<Arc<KeyRecord>> {
     let k = store.resolve(m.str(ident_member)?)?;
     k.check_usable()?;
-    let modes: ModesOfUse = k.modes.into();
-    if k.key_class.as_deref() != Some("ASYMMETRIC_KEY_PAIR")
-        || !k.algorithm.starts_with(rule.algorithm_prefix)
-        || !(rule.usages.is_empty() || rule.usages.contains(&k.usage.as_str()))
-        || !((rule.modes)(modes) || modes.no_restrictions)
-    {
-        return Err(ApiError::field(
-            &m.field_name(ident_member),
-            format!("key {} must be {}", k.arn, rule.what),
-        ));
-    }
+    let pair = k.key_class.as_deref() == Some("ASYMMETRIC_KEY_PAIR");
+    let arn = crate::types::KeyId::new(k.arn.clone()).map_err(ApiError::from)?;
+    rules::check_key_pair(&arn, &k.attributes()?, pair, use_)
+        .map_err(|e| ApiError::field(&m.field_name(ident_member), e.context()))?;
     Ok(k)
 }
 
@@ -247,9 +228,9 @@ pub(crate) fn key_pair_with_certificate(
     m: Obj<'_>,
     ident_member: &str,
     cert_member: &str,
-    rule: &PairRule,
+    use_: PairUse,
 ) -> ApiResult<(Arc<KeyRecord>, x509::CertParts)> {
-    let k = usable_key_pair(store, m, ident_member, rule)?;
+    let k = usable_key_pair(store, m, ident_member, use_)?;
     let cert_field = m.field_name(cert_member);
     let value = m
         .opt_str(cert_member)?
@@ -266,16 +247,10 @@ pub(crate) fn key_pair_with_certificate(
 pub(crate) fn ca_key(store: &Store, field: &str, ident: &str) -> ApiResult<Arc<KeyRecord>> {
     let ca = store.resolve(ident)?;
     ca.check_usable()?;
-    let modes: ModesOfUse = ca.modes.into();
-    if ca.key_class.as_deref() != Some("PUBLIC_KEY") || ca.usage != S0 || !modes.verify {
-        return Err(ApiError::field(
-            field,
-            format!(
-                "key {} is not a certificate authority public key (PUBLIC_KEY, {S0}, Verify)",
-                ca.arn
-            ),
-        ));
-    }
+    let public = ca.key_class.as_deref() == Some("PUBLIC_KEY");
+    let arn = crate::types::KeyId::new(ca.arn.clone()).map_err(ApiError::from)?;
+    rules::check_certificate_authority(&arn, &ca.attributes()?, public)
+        .map_err(|e| ApiError::field(field, e.context()))?;
     Ok(ca)
 }
 

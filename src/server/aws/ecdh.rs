@@ -23,22 +23,13 @@ use super::state::Store;
 use crate::algo::kdf::KdfHash;
 use crate::keyexchange::{ecdh, pki};
 use crate::ops::KeyDerivationFunction;
+use crate::rules::PairUse;
 use crate::types::{KeyAlgorithm, SecretBytes};
 
 /// The key-block protection key the member's parameters agree on, and its
 /// algorithm.
 pub(crate) fn derive_kbpk(store: &Store, m: Obj<'_>) -> ApiResult<(SecretBytes, KeyAlgorithm)> {
-    let own = asym::usable_key_pair(
-        store,
-        m,
-        "PrivateKeyIdentifier",
-        &asym::PairRule {
-            algorithm_prefix: "ECC_",
-            usages: &["TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT"],
-            modes: |m| m.derive_key,
-            what: "an ECC key pair for key agreement (TR31_K3, DeriveKey)",
-        },
-    )?;
+    let own = asym::usable_key_pair(store, m, "PrivateKeyIdentifier", PairUse::KeyAgreement)?;
     let (cert_field, parts) = asym::certificate_under_ca(store, m, "PublicKeyCertificate")?;
     let alg_field = m.field_name("DeriveKeyAlgorithm");
     let derive = KeyAlgorithm::from_aws_name(m.str("DeriveKeyAlgorithm")?)

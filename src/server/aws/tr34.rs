@@ -10,6 +10,7 @@ use super::asym;
 use super::state::{now, KeyRecord, NewKey};
 use super::Inner;
 use crate::keyexchange::tr34;
+use crate::rules::PairUse;
 use crate::types::SecretBytes;
 use crate::x509;
 use aws_lc_rs::signature as sig;
@@ -81,15 +82,7 @@ pub(crate) fn import(
                 m,
                 "WrappingKeyIdentifier",
                 "WrappingKeyCertificate",
-                &asym::PairRule {
-                    algorithm_prefix: "RSA_",
-                    usages: &[
-                        "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION",
-                        "TR31_K2_TR34_ASYMMETRIC_KEY",
-                    ],
-                    modes: |m| m.unwrap || m.decrypt,
-                    what: "an RSA key pair (TR31_D1 or TR31_K2) that may Unwrap or Decrypt",
-                },
+                PairUse::Tr34Krd,
             )?;
             (Krd::KeyPair(k), cert)
         }
@@ -192,12 +185,7 @@ pub(crate) fn export(
                 m,
                 "SigningKeyIdentifier",
                 "SigningKeyCertificate",
-                &asym::PairRule {
-                    algorithm_prefix: "RSA_",
-                    usages: &[],
-                    modes: |m| m.sign,
-                    what: "an RSA key pair that may Sign",
-                },
+                PairUse::Tr34Kdh,
             )?;
             let pkcs8 = k.material()?;
             own_pair = sig::RsaKeyPair::from_pkcs8(pkcs8.expose())
