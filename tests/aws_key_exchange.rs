@@ -531,38 +531,52 @@ async fn ecdh_between(a: &dyn Backend, b: &dyn Backend) {
     assert_eq!(e.kind(), ErrorKind::InvalidInput);
 }
 
+#[derive(Clone, Copy)]
+enum Exchange {
+    Tr34,
+    Ecdh,
+}
+
+async fn exchange(kind: Exchange, from: &dyn Backend, to: &dyn Backend) {
+    match kind {
+        Exchange::Tr34 => tr34_between(from, to).await,
+        Exchange::Ecdh => ecdh_between(from, to).await,
+    }
+}
+
+async fn between_emulators(kind: Exchange) {
+    let (_a, a) = emulator().await;
+    let (_b, b) = emulator().await;
+    exchange(kind, &a, &b).await;
+}
+
+/// The software backend to an emulator, and an emulator to the software
+/// backend (fresh backends each way).
+async fn software_and_emulator_both_ways(kind: Exchange) {
+    let (_e, aws) = emulator().await;
+    exchange(kind, &SoftwareBackend::with_name("soft-a"), &aws).await;
+    let (_e2, aws2) = emulator().await;
+    exchange(kind, &aws2, &SoftwareBackend::with_name("soft-b")).await;
+}
+
 #[tokio::test]
 async fn tr34_between_emulators() {
-    let (_a, kdh) = emulator().await;
-    let (_b, krd) = emulator().await;
-    tr34_between(&kdh, &krd).await;
+    between_emulators(Exchange::Tr34).await;
 }
 
 #[tokio::test]
 async fn tr34_from_software_to_emulator_and_back() {
-    let (_e, aws) = emulator().await;
-    let soft = SoftwareBackend::with_name("soft-a");
-    tr34_between(&soft, &aws).await;
-    let (_e2, aws2) = emulator().await;
-    let soft2 = SoftwareBackend::with_name("soft-b");
-    tr34_between(&aws2, &soft2).await;
+    software_and_emulator_both_ways(Exchange::Tr34).await;
 }
 
 #[tokio::test]
 async fn ecdh_between_emulators() {
-    let (_a, a) = emulator().await;
-    let (_b, b) = emulator().await;
-    ecdh_between(&a, &b).await;
+    between_emulators(Exchange::Ecdh).await;
 }
 
 #[tokio::test]
 async fn ecdh_from_software_to_emulator_and_back() {
-    let (_e, aws) = emulator().await;
-    let soft = SoftwareBackend::with_name("soft-a");
-    ecdh_between(&soft, &aws).await;
-    let (_e2, aws2) = emulator().await;
-    let soft2 = SoftwareBackend::with_name("soft-b");
-    ecdh_between(&aws2, &soft2).await;
+    software_and_emulator_both_ways(Exchange::Ecdh).await;
 }
 
 #[tokio::test]

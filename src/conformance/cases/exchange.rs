@@ -165,6 +165,37 @@ fn sides<'a>(ctx: &'a Ctx<'_>) -> (Side<'a>, Side<'a>) {
     )
 }
 
+/// The sending and the receiving side: from the backend (`from` 0) or from
+/// the reference (1).
+fn direction<'s, 'a>(
+    b: &'s mut Side<'a>,
+    r: &'s mut Side<'a>,
+    from: usize,
+) -> (&'s mut Side<'a>, &'s mut Side<'a>) {
+    if from == 0 {
+        (b, r)
+    } else {
+        (r, b)
+    }
+}
+
+/// A key sent from `src` arrived at `dst` with the same KCV.
+fn same_kcv(
+    what: &str,
+    (src, dst): (&Side<'_>, &Side<'_>),
+    sent: &KeyInfo,
+    got: &KeyInfo,
+) -> Outcome {
+    if got.key_check_value == sent.key_check_value {
+        Ok(())
+    } else {
+        Err(fail(format!(
+            "{what} from the {} to the {}: KCV {} sent, {} received",
+            src.what, dst.what, sent.key_check_value, got.key_check_value
+        )))
+    }
+}
+
 fn ref_id(tag: &str, name: &str) -> Result<KeyId, Stop> {
     KeyId::new(format!("conformance-ref/{tag}/{name}")).map_err(|e| fail(e.to_string()))
 }
@@ -334,9 +365,7 @@ async fn tr34_agreement(ctx: &Ctx<'_>) -> Outcome {
             (1, 0, KeyAlgorithm::Aes128, None),
         ] {
             let one = async {
-                let sides: [&mut Side<'_>; 2] = [&mut b, &mut r];
-                let [s0, s1] = sides;
-                let (src, dst) = if from == 0 { (s0, s1) } else { (s1, s0) };
+                let (src, dst) = direction(&mut b, &mut r, from);
                 let key = if from == 0 {
                     ctx.scratch(&format!("tr34a-{}", alg.aws_name()))?
                 } else {
@@ -362,17 +391,14 @@ async fn tr34_agreement(ctx: &Ctx<'_>) -> Outcome {
                     )
                     .await
                     .map_err(|e| dst.err("TR-34 import", &e))?;
-                if got.key_check_value != sent.key_check_value
-                    || block.key_check_value != sent.key_check_value
-                {
-                    return Err(fail(format!(
-                        "{} from the {} to the {}: KCV {} sent, {} received",
-                        alg.aws_name(),
-                        src.what,
-                        dst.what,
-                        sent.key_check_value,
-                        got.key_check_value
-                    )));
+                same_kcv(
+                    &format!("TR-34 ({})", alg.aws_name()),
+                    (src, dst),
+                    &sent,
+                    &got,
+                )?;
+                if block.key_check_value != sent.key_check_value {
+                    return Err(fail("the TR-34 export names another KCV"));
                 }
                 Ok(())
             }
@@ -526,9 +552,7 @@ async fn ecdh_agreement(ctx: &Ctx<'_>) -> Outcome {
         ] {
             let to = 1 - from;
             let one = async {
-                let sides: [&mut Side<'_>; 2] = [&mut b, &mut r];
-                let [s0, s1] = sides;
-                let (src, dst) = if from == 0 { (s0, s1) } else { (s1, s0) };
+                let (src, dst) = direction(&mut b, &mut r, from);
                 let name = format!("ecdha-{}", derive.aws_name());
                 let key = if from == 0 {
                     ctx.scratch(&name)?
@@ -569,17 +593,12 @@ async fn ecdh_agreement(ctx: &Ctx<'_>) -> Outcome {
                     )
                     .await
                     .map_err(|e| dst.err("ECDH import", &e))?;
-                if got.key_check_value != sent.key_check_value {
-                    return Err(fail(format!(
-                        "ECDH ({}) from the {} to the {}: KCV {} sent, {} received",
-                        derive.aws_name(),
-                        src.what,
-                        dst.what,
-                        sent.key_check_value,
-                        got.key_check_value
-                    )));
-                }
-                Ok(())
+                same_kcv(
+                    &format!("ECDH ({})", derive.aws_name()),
+                    (src, dst),
+                    &sent,
+                    &got,
+                )
             }
             .await;
             results.push(one);
