@@ -283,6 +283,7 @@ pub(crate) fn check_exportable(id: &KeyId, attrs: &KeyAttributes) -> Result<()> 
 /// What an asymmetric key is about to be used for in key exchange. Where
 /// AWS publishes no rule these are the AWS emulator's choices, applied the
 /// same way by the software backend and the emulator.
+#[cfg(feature = "asymmetric")]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum PairUse {
     /// TR-34 key receiving device: an RSA key pair (D1 or K2) that may
@@ -294,6 +295,7 @@ pub(crate) enum PairUse {
     KeyAgreement,
 }
 
+#[cfg(feature = "asymmetric")]
 impl PairUse {
     /// What the key must be, for messages.
     pub(crate) fn describe(self) -> &'static str {
@@ -308,6 +310,7 @@ impl PairUse {
 /// Refuses key `id` (its attributes `attrs`; `pair`: whether it is a key
 /// pair) for `use_` with [`ErrorKind::KeyUsage`](crate::ErrorKind::KeyUsage)
 /// saying what it must be.
+#[cfg(feature = "asymmetric")]
 pub(crate) fn check_key_pair(
     id: &KeyId,
     attrs: &KeyAttributes,
@@ -345,6 +348,7 @@ pub(crate) fn check_key_pair(
 
 /// Refuses key `id` as a certificate authority unless it is a public key
 /// (`public`) of usage S0 that may Verify.
+#[cfg(feature = "asymmetric")]
 pub(crate) fn check_certificate_authority(
     id: &KeyId,
     attrs: &KeyAttributes,
