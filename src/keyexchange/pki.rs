@@ -53,6 +53,7 @@ pub(crate) fn new_key_pair(alg: PublicKeyAlgorithm) -> Result<rcgen::KeyPair> {
 }
 
 /// A stored PKCS #8 key pair, to sign with `alg`.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) fn key_pair(
     pkcs8: &[u8],
     alg: &'static rcgen::SignatureAlgorithm,
@@ -68,6 +69,7 @@ pub(crate) fn key_pair(
 }
 
 /// The DER SubjectPublicKeyInfo of a stored PKCS #8 key pair of `alg`.
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 pub(crate) fn spki_of_pkcs8(pkcs8: &[u8], alg: PublicKeyAlgorithm) -> Result<Vec<u8>> {
     Ok(key_pair(pkcs8, rcgen_alg(alg))?.public_key_der())
 }
@@ -128,6 +130,7 @@ impl Ca {
     }
 
     /// The CA's own certificate, PEM.
+    #[cfg_attr(not(feature = "server"), allow(dead_code))]
     pub(crate) fn pem(&self) -> String {
         self.cert.pem()
     }
