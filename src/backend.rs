@@ -135,12 +135,14 @@ typed! {
     generate_key(GenerateKeyRequest) -> KeyInfo via GenerateKey;
     /// Imports a key.
     import_key(ImportKeyRequest) -> KeyInfo via ImportKey;
-    /// Exports a key as TR-31.
+    /// Exports a key (TR-31 under a KEK, TR-34, or TR-31 under an ECDH-agreed key).
     export_key(ExportKeyRequest) -> ExportKeyResponse via ExportKey;
     /// Key attributes and KCV.
     get_key_info(GetKeyInfoRequest) -> KeyInfo via GetKeyInfo;
     /// Deletes a key.
     delete_key(DeleteKeyRequest) -> DeleteKeyResponse via DeleteKey;
+    /// The certificate of an asymmetric key, with its chain.
+    get_public_key_certificate(GetPublicKeyCertificateRequest) -> PublicKeyCertificate via GetPublicKeyCertificate;
 }
 
 impl<B: Backend + ?Sized> BackendExt for B {}

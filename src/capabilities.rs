@@ -34,6 +34,12 @@ pub enum MacKind {
     Cmac,
     /// HMAC-SHA-256.
     HmacSha256,
+    /// HMAC-SHA-224.
+    HmacSha224,
+    /// HMAC-SHA-384.
+    HmacSha384,
+    /// HMAC-SHA-512.
+    HmacSha512,
 }
 
 impl From<MacAlgorithm> for MacKind {
@@ -43,8 +49,40 @@ impl From<MacAlgorithm> for MacKind {
             MacAlgorithm::Iso9797Alg3(_) => Self::Iso9797Alg3,
             MacAlgorithm::Cmac => Self::Cmac,
             MacAlgorithm::HmacSha256 => Self::HmacSha256,
+            MacAlgorithm::HmacSha224 => Self::HmacSha224,
+            MacAlgorithm::HmacSha384 => Self::HmacSha384,
+            MacAlgorithm::HmacSha512 => Self::HmacSha512,
         }
     }
+}
+
+/// A key exchange method besides TR-31 under a KEK and clear components
+/// (for [`Capabilities::key_exchange`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum KeyExchangeKind {
+    /// Import of a TR-34 key block ([`KeyMaterial::Tr34`]).
+    Tr34Import,
+    /// Export as a TR-34 key block ([`ExportMethod::Tr34`]).
+    Tr34Export,
+    /// Import of a TR-31 block under an ECDH-agreed key ([`KeyMaterial::Ecdh`]).
+    EcdhImport,
+    /// Export as a TR-31 block under an ECDH-agreed key ([`ExportMethod::Ecdh`]).
+    EcdhExport,
+    /// Import of root and trusted public key certificates
+    /// ([`KeyMaterial::RootCertificate`], [`KeyMaterial::TrustedCertificate`]).
+    CertificateImport,
+}
+
+impl KeyExchangeKind {
+    /// Every kind.
+    pub const ALL: [Self; 5] = [
+        Self::Tr34Import,
+        Self::Tr34Export,
+        Self::EcdhImport,
+        Self::EcdhExport,
+        Self::CertificateImport,
+    ];
 }
 
 /// A session-key derivation without its parameters.
@@ -223,6 +261,8 @@ pub struct Capabilities {
     pub import_components: bool,
     /// TR-31 key block versions a key can be exported in.
     pub tr31_export: BTreeSet<Tr31Version>,
+    /// Key exchange by TR-34 and ECDH (import, export).
+    pub key_exchange: BTreeSet<KeyExchangeKind>,
     /// Card validation kinds the backend generates.
     pub card_validation_generate: BTreeSet<CardValidationType>,
     /// Card validation kinds the backend verifies.
@@ -258,6 +298,7 @@ impl Capabilities {
             arqc_max_data_len: Some(0),
             import_components: false,
             tr31_export: BTreeSet::new(),
+            key_exchange: BTreeSet::new(),
             card_validation_generate: BTreeSet::new(),
             card_validation_verify: BTreeSet::new(),
             card_value_lengths: BTreeSet::new(),
@@ -286,9 +327,21 @@ impl Capabilities {
         ];
         let arpcs = [ArpcKind::None, ArpcKind::Method1, ArpcKind::Method2];
         Self {
-            operations: Operation::ALL.iter().copied().collect(),
+            // Public key certificates need asymmetric keys, which the
+            // software backend holds with its feature `asymmetric`.
+            operations: Operation::ALL
+                .iter()
+                .copied()
+                .filter(|o| {
+                    cfg!(feature = "asymmetric") || *o != Operation::GetPublicKeyCertificate
+                })
+                .collect(),
             pin_formats: PinBlockFormat::ALL.into_iter().collect(),
-            key_algorithms: KeyAlgorithm::ALL.into_iter().collect(),
+            key_algorithms: if cfg!(feature = "asymmetric") {
+                KeyAlgorithm::ALL.into_iter().collect()
+            } else {
+                KeyAlgorithm::SYMMETRIC.into_iter().collect()
+            },
             dukpt: [DukptKind::Tdes, DukptKind::Aes].into_iter().collect(),
             dukpt_data_variants: [
                 DukptVariant::Request,
@@ -301,7 +354,10 @@ impl Capabilities {
                 MacKind::Iso9797Alg1,
                 MacKind::Iso9797Alg3,
                 MacKind::Cmac,
+                MacKind::HmacSha224,
                 MacKind::HmacSha256,
+                MacKind::HmacSha384,
+                MacKind::HmacSha512,
             ]
             .into_iter()
             .collect(),
@@ -322,6 +378,13 @@ impl Capabilities {
             ]
             .into_iter()
             .collect(),
+            // TR-34 and ECDH need asymmetric keys: the software backend's
+            // feature `asymmetric`.
+            key_exchange: if cfg!(feature = "asymmetric") {
+                KeyExchangeKind::ALL.into_iter().collect()
+            } else {
+                BTreeSet::new()
+            },
             card_validation_generate: card.into_iter().collect(),
             card_validation_verify: card.into_iter().collect(),
             card_value_lengths: (3..=5).collect(),
@@ -379,6 +442,7 @@ impl Capabilities {
             },
             import_components: self.import_components && other.import_components,
             tr31_export: both(&self.tr31_export, &other.tr31_export),
+            key_exchange: both(&self.key_exchange, &other.key_exchange),
             card_validation_generate: both(
                 &self.card_validation_generate,
                 &other.card_validation_generate,
@@ -483,23 +547,43 @@ impl Capabilities {
                 }
             }
             Request::GenerateKey(r) => self.check_key_algorithm(r.attributes.algorithm)?,
-            Request::ImportKey(r) => {
-                if let KeyMaterial::Components { attributes, .. } = &r.material {
+            Request::ImportKey(r) => match &r.material {
+                KeyMaterial::Components { attributes, .. } => {
                     if !self.import_components {
                         return Err(unsupported("key import from clear components"));
                     }
                     self.check_key_algorithm(attributes.algorithm)?;
                 }
-            }
-            Request::ExportKey(r) if !self.tr31_export.contains(&r.version) => {
-                return Err(unsupported(format!(
-                    "TR-31 export in version {}",
-                    r.version.as_char()
-                )));
-            }
+                KeyMaterial::Tr34(_) => self.check_key_exchange(KeyExchangeKind::Tr34Import)?,
+                KeyMaterial::Ecdh { .. } => self.check_key_exchange(KeyExchangeKind::EcdhImport)?,
+                KeyMaterial::RootCertificate { .. } | KeyMaterial::TrustedCertificate { .. } => {
+                    self.check_key_exchange(KeyExchangeKind::CertificateImport)?
+                }
+                KeyMaterial::Tr31 { .. } => {}
+            },
+            Request::ExportKey(r) => match &r.method {
+                ExportMethod::Tr31 { version, .. } if !self.tr31_export.contains(version) => {
+                    return Err(unsupported(format!(
+                        "TR-31 export in version {}",
+                        version.as_char()
+                    )));
+                }
+                ExportMethod::Tr34(_) => self.check_key_exchange(KeyExchangeKind::Tr34Export)?,
+                ExportMethod::Ecdh(_) => self.check_key_exchange(KeyExchangeKind::EcdhExport)?,
+                ExportMethod::Tr31 { .. } => {}
+            },
             _ => {}
         }
         Ok(())
+    }
+
+    /// Refuses a key exchange method with `Unsupported` unless declared.
+    pub fn check_key_exchange(&self, kind: KeyExchangeKind) -> Result<()> {
+        if self.key_exchange.contains(&kind) {
+            Ok(())
+        } else {
+            Err(unsupported(format!("key exchange {kind:?}")))
+        }
     }
 
     /// Refuses a key of `alg` with `Unsupported` unless declared.
@@ -609,7 +693,10 @@ impl Capabilities {
         if !self.mac_algorithms.contains(&kind) {
             return Err(unsupported(format!("MAC algorithm {kind:?}")));
         }
-        if empty && matches!(kind, MacKind::Cmac | MacKind::HmacSha256) && !self.mac_empty_message {
+        if empty
+            && !matches!(kind, MacKind::Iso9797Alg1 | MacKind::Iso9797Alg3)
+            && !self.mac_empty_message
+        {
             return Err(unsupported(format!("{kind:?} of an empty message")));
         }
         Ok(())

@@ -16,6 +16,8 @@ pub mod cli;
 pub mod conformance;
 mod connect;
 pub mod error;
+#[cfg(feature = "asymmetric")]
+mod keyexchange;
 pub mod keyload;
 #[cfg(feature = "layers")]
 pub mod layers;
@@ -32,7 +34,7 @@ pub mod software;
 #[cfg(feature = "testing")]
 pub mod testing;
 pub mod types;
-#[cfg(any(feature = "aws", feature = "server"))]
+#[cfg(feature = "asymmetric")]
 mod x509;
 
 pub use backend::{Backend, BackendExt, Capabilities};

@@ -180,7 +180,10 @@ pub(crate) fn mac_usages(alg: MacAlgorithm) -> &'static [KeyUsage] {
         MacAlgorithm::Iso9797Alg1(_) => &[KeyUsage::MacIso9797Alg1, KeyUsage::MacIso16609],
         MacAlgorithm::Iso9797Alg3(_) => &[KeyUsage::MacIso9797Alg3],
         MacAlgorithm::Cmac => &[KeyUsage::MacCmac],
-        MacAlgorithm::HmacSha256 => &[KeyUsage::MacHmac],
+        MacAlgorithm::HmacSha256
+        | MacAlgorithm::HmacSha224
+        | MacAlgorithm::HmacSha384
+        | MacAlgorithm::HmacSha512 => &[KeyUsage::MacHmac],
     }
 }
 
@@ -218,6 +221,18 @@ pub(crate) fn check(id: &KeyId, attrs: &KeyAttributes, purpose: Purpose) -> Resu
             Err(Error::key_usage(
                 "ISO 9797-1 algorithm 3 needs a double-length TDES key",
             ))
+        }
+        Purpose::MacGenerate(a) | Purpose::MacVerify(a)
+            if a.hmac_key_algorithm().is_some_and(|k| k != attrs.algorithm) =>
+        {
+            Err(Error::key_usage(format!(
+                "key {id} (usage {}) is {}; this HMAC needs a {} key",
+                attrs.usage.code(),
+                attrs.algorithm.aws_name(),
+                a.hmac_key_algorithm()
+                    .map(KeyAlgorithm::aws_name)
+                    .unwrap_or_default()
+            )))
         }
         Purpose::PinGenerate(_) | Purpose::PinVerify(_) if !attrs.algorithm.is_tdes() => {
             Err(Error::key_usage(
@@ -262,5 +277,88 @@ pub(crate) fn check_exportable(id: &KeyId, attrs: &KeyAttributes) -> Result<()> 
         Ok(())
     } else {
         Err(Error::key_usage(format!("key {id} is not exportable")))
+    }
+}
+
+/// What an asymmetric key is about to be used for in key exchange. Where
+/// AWS publishes no rule these are the AWS emulator's choices, applied the
+/// same way by the software backend and the emulator.
+#[cfg(feature = "asymmetric")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PairUse {
+    /// TR-34 key receiving device: an RSA key pair (D1 or K2) that may
+    /// Unwrap or Decrypt.
+    Tr34Krd,
+    /// TR-34 key distribution host: an RSA key pair (S0) that may Sign.
+    Tr34Kdh,
+    /// ECDH: an ECC key pair for key agreement (K3, DeriveKey).
+    KeyAgreement,
+}
+
+#[cfg(feature = "asymmetric")]
+impl PairUse {
+    /// What the key must be, for messages.
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Self::Tr34Krd => "an RSA key pair (TR31_D1 or TR31_K2) that may Unwrap or Decrypt",
+            Self::Tr34Kdh => "an RSA key pair that may Sign",
+            Self::KeyAgreement => "an ECC key pair for key agreement (TR31_K3, DeriveKey)",
+        }
+    }
+}
+
+/// Refuses key `id` (its attributes `attrs`; `pair`: whether it is a key
+/// pair) for `use_` with [`ErrorKind::KeyUsage`](crate::ErrorKind::KeyUsage)
+/// saying what it must be.
+#[cfg(feature = "asymmetric")]
+pub(crate) fn check_key_pair(
+    id: &KeyId,
+    attrs: &KeyAttributes,
+    pair: bool,
+    use_: PairUse,
+) -> Result<()> {
+    let a = attrs.algorithm;
+    let m = attrs.modes;
+    let ok = pair
+        && match use_ {
+            PairUse::Tr34Krd => {
+                a.is_rsa()
+                    && matches!(
+                        attrs.usage,
+                        KeyUsage::AsymmetricDataEncryption | KeyUsage::Tr34Asymmetric
+                    )
+                    && (m.unwrap || m.decrypt || m.no_restrictions)
+            }
+            PairUse::Tr34Kdh => a.is_rsa() && (m.sign || m.no_restrictions),
+            PairUse::KeyAgreement => {
+                a.is_ecc()
+                    && attrs.usage == KeyUsage::AsymmetricKeyAgreement
+                    && (m.derive_key || m.no_restrictions)
+            }
+        };
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::key_usage(format!(
+            "key {id} must be {}",
+            use_.describe()
+        )))
+    }
+}
+
+/// Refuses key `id` as a certificate authority unless it is a public key
+/// (`public`) of usage S0 that may Verify.
+#[cfg(feature = "asymmetric")]
+pub(crate) fn check_certificate_authority(
+    id: &KeyId,
+    attrs: &KeyAttributes,
+    public: bool,
+) -> Result<()> {
+    if public && attrs.usage == KeyUsage::AsymmetricSignature && attrs.modes.verify {
+        Ok(())
+    } else {
+        Err(Error::key_usage(format!(
+            "key {id} is not a certificate authority public key (PUBLIC_KEY, TR31_S0, Verify)"
+        )))
     }
 }

@@ -102,6 +102,43 @@ pub(crate) fn api_certificate_der(field: &str) -> Result<Vec<u8>> {
     pem_to_der(&pem)
 }
 
+/// PEM text of a DER certificate (64-character lines).
+pub(crate) fn der_to_pem(der: &[u8]) -> String {
+    let b64 = B64.encode(der);
+    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END CERTIFICATE-----\n");
+    out
+}
+
+/// Every certificate in an API certificate field (base64 of PEM, or PEM
+/// text), in order.
+pub(crate) fn api_certificates_der(field: &str) -> Result<Vec<Vec<u8>>> {
+    let pem = if field.contains("-----BEGIN") {
+        field.to_owned()
+    } else {
+        let bytes = B64
+            .decode(field.trim())
+            .map_err(|_| Error::invalid("certificate", "not base64"))?;
+        String::from_utf8(bytes).map_err(|_| Error::invalid("certificate", "not PEM text"))?
+    };
+    let end = "-----END CERTIFICATE-----";
+    let mut out = Vec::new();
+    let mut rest = pem.as_str();
+    while let Some(stop) = rest.find(end) {
+        let (one, after) = rest.split_at(stop + end.len());
+        out.push(pem_to_der(one)?);
+        rest = after;
+    }
+    if out.is_empty() {
+        return Err(Error::invalid("certificate", "no PEM certificate"));
+    }
+    Ok(out)
+}
+
 /// Encodes PEM text as the API sends certificates (base64 of the PEM).
 #[cfg(feature = "server")]
 pub(crate) fn api_certificate_field(pem: &str) -> String {

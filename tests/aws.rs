@@ -363,11 +363,7 @@ async fn every_operation_matches_the_software_backend() {
             .unwrap()
     );
     let ex = aws
-        .export_key(ExportKeyRequest {
-            key: id("cvk"),
-            kek: id(KEK),
-            version: Tr31Version::B,
-        })
+        .export_key(ExportKeyRequest::tr31(id("cvk"), id(KEK), Tr31Version::B))
         .await
         .unwrap();
     assert_eq!(ex.key_check_value, ia.key_check_value);

@@ -1165,11 +1165,11 @@ fn build_bad(e: &Entry, b: &Bad, pan: &str) -> Option<Request> {
             plaintext: SecretBytes::new(vec![0; 16]),
         }
         .into(),
-        Bad::ExportNonExportable => ExportKeyRequest {
-            key: key(k, Role::ZpkNonExportable)?,
-            kek: key(k, Role::Kek)?,
-            version: Tr31Version::B,
-        }
+        Bad::ExportNonExportable => ExportKeyRequest::tr31(
+            key(k, Role::ZpkNonExportable)?,
+            key(k, Role::Kek)?,
+            Tr31Version::B,
+        )
         .into(),
         Bad::PinDataIso2 | Bad::PinLengthBelowOffset => {
             let iso2 = matches!(b, Bad::PinDataIso2);

@@ -705,11 +705,11 @@ async fn backend_diagnostics_and_key_lifecycle() {
         .await
         .unwrap();
     let exp =
-        p.ps.export_key(ExportKeyRequest {
-            key: id("zpk/gen"),
-            kek: id(PS_KEK),
-            version: Tr31Version::B,
-        })
+        p.ps.export_key(ExportKeyRequest::tr31(
+            id("zpk/gen"),
+            id(PS_KEK),
+            Tr31Version::B,
+        ))
         .await
         .unwrap();
     assert_eq!(exp.key_check_value, info.key_check_value);

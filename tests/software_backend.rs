@@ -661,11 +661,7 @@ async fn export_import_between_backends_and_exportability() {
             .await
             .unwrap();
         let ex = a
-            .export_key(ExportKeyRequest {
-                key: id(&name),
-                kek: id(common::KEK),
-                version,
-            })
+            .export_key(ExportKeyRequest::tr31(id(&name), id(common::KEK), version))
             .await
             .unwrap();
         assert_eq!(ex.key_check_value, info.key_check_value);
@@ -709,11 +705,11 @@ async fn export_import_between_backends_and_exportability() {
     .await
     .unwrap();
     let e = a
-        .export_key(ExportKeyRequest {
-            key: id("locked"),
-            kek: id(common::KEK),
-            version: Tr31Version::B,
-        })
+        .export_key(ExportKeyRequest::tr31(
+            id("locked"),
+            id(common::KEK),
+            Tr31Version::B,
+        ))
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::KeyUsage);

@@ -4,13 +4,17 @@
 //!   leftmost 3 bytes.
 //! - `CMAC` (X9.24-3, AWS `CMAC`): CMAC of one zero block (AES, or TDES when
 //!   asked for), leftmost 3 bytes.
-//! - `HMAC` (AWS `HMAC`): HMAC-SHA-256 of the empty message, leftmost 3 bytes.
+//! - `HMAC` (AWS `HMAC`): HMAC of the empty message with the key's hash
+//!   (SHA-224/256/384/512), leftmost 3 bytes. AWS documents `HMAC` as a KCV
+//!   algorithm without saying which hash or message; HMAC-SHA-256 of the
+//!   empty message is this crate's choice for SHA-256 keys, the key's own
+//!   hash the same choice for the others.
 //!
 //! The default method per algorithm is the one AWS Payment Cryptography
 //! uses: ANSI X9.24 for TDES, CMAC for AES, HMAC for HMAC keys.
 
 use super::cipher::{kcv_aes_cmac, kcv_tdes, BlockCipher};
-use super::mac::{cmac, hmac_sha256};
+use super::mac::{cmac, hmac, HmacHash};
 use super::{AlgoError, AlgoResult};
 use crate::types::{Kcv, KeyAlgorithm};
 
@@ -21,7 +25,7 @@ pub enum KcvMethod {
     AnsiX924,
     /// CMAC of a zero block (AES or TDES keys).
     Cmac,
-    /// HMAC-SHA-256 of the empty message (HMAC keys only).
+    /// HMAC of the empty message with the key's hash (HMAC keys only).
     Hmac,
 }
 
@@ -58,7 +62,7 @@ impl KcvMethod {
         match self {
             Self::AnsiX924 => "ANSI X9.24 (encrypt a zero block)",
             Self::Cmac => "CMAC of a zero block",
-            Self::Hmac => "HMAC-SHA-256 of the empty message",
+            Self::Hmac => "HMAC (the key's hash) of the empty message",
         }
     }
 
@@ -67,7 +71,7 @@ impl KcvMethod {
         match self {
             Self::AnsiX924 => alg.is_tdes(),
             Self::Cmac => alg.is_tdes() || alg.is_aes(),
-            Self::Hmac => alg == KeyAlgorithm::HmacSha256,
+            Self::Hmac => alg.is_hmac(),
         }
     }
 }
@@ -98,7 +102,9 @@ pub fn kcv_with(alg: KeyAlgorithm, method: KcvMethod, key: &[u8]) -> AlgoResult<
                     format!("length {} bytes, expected {}", key.len(), alg.key_len()),
                 ));
             }
-            first3(hmac_sha256(key, &[])?.as_bytes())?
+            let hash = HmacHash::of_key(alg)
+                .ok_or_else(|| AlgoError::new("kcv method", "not an HMAC key"))?;
+            first3(hmac(hash, key, &[])?.as_bytes())?
         }
     };
     Ok(Kcv(b))

@@ -18,7 +18,7 @@ use subtle::ConstantTimeEq;
 pub const MIN_MAC_LEN: usize = 4;
 
 /// Longest MAC this module produces (HMAC-SHA-256, bytes).
-const MAX_TAG: usize = 32;
+const MAX_TAG: usize = 64;
 
 pub use crate::types::Iso9797Padding as Padding;
 
@@ -30,7 +30,7 @@ pub struct MacTag {
 }
 
 impl MacTag {
-    /// A tag from the leftmost 32 bytes at most of `tag`.
+    /// A tag from the leftmost 64 bytes at most of `tag`.
     pub fn from_slice(tag: &[u8]) -> Self {
         let mut bytes = [0u8; MAX_TAG];
         let len = tag.len().min(MAX_TAG);
@@ -303,6 +303,65 @@ pub fn hmac_sha256(key: &[u8], data: &[u8]) -> AlgoResult<MacTag> {
     Ok(MacTag::from_slice(&tag))
 }
 
+/// Which SHA-2 hash an HMAC uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HmacHash {
+    /// SHA-224 (28-byte MAC).
+    Sha224,
+    /// SHA-256 (32-byte MAC).
+    Sha256,
+    /// SHA-384 (48-byte MAC).
+    Sha384,
+    /// SHA-512 (64-byte MAC).
+    Sha512,
+}
+
+impl HmacHash {
+    /// The hash of an HMAC key algorithm (`None` for other algorithms).
+    pub fn of_key(alg: crate::types::KeyAlgorithm) -> Option<Self> {
+        use crate::types::KeyAlgorithm as A;
+        match alg {
+            A::HmacSha224 => Some(Self::Sha224),
+            A::HmacSha256 => Some(Self::Sha256),
+            A::HmacSha384 => Some(Self::Sha384),
+            A::HmacSha512 => Some(Self::Sha512),
+            _ => None,
+        }
+    }
+
+    /// Length of the full MAC in bytes.
+    pub fn mac_len(self) -> usize {
+        match self {
+            Self::Sha224 => 28,
+            Self::Sha256 => 32,
+            Self::Sha384 => 48,
+            Self::Sha512 => 64,
+        }
+    }
+}
+
+fn hmac_with<D>(key: &[u8], data: &[u8]) -> AlgoResult<MacTag>
+where
+    Hmac<D>: KeyInit + Mac,
+    D: hmac::EagerHash,
+{
+    let mut m = <Hmac<D> as KeyInit>::new_from_slice(key)
+        .map_err(|_| AlgoError::new("key", "rejected by HMAC"))?;
+    m.update(data);
+    Ok(MacTag::from_slice(&m.finalize().into_bytes()))
+}
+
+/// HMAC (RFC 2104) with SHA-224, SHA-256, SHA-384 or SHA-512 and a key of
+/// any length; the full MAC is the hash's output.
+pub fn hmac(hash: HmacHash, key: &[u8], data: &[u8]) -> AlgoResult<MacTag> {
+    match hash {
+        HmacHash::Sha224 => hmac_with::<sha2::Sha224>(key, data),
+        HmacHash::Sha256 => hmac_with::<sha2::Sha256>(key, data),
+        HmacHash::Sha384 => hmac_with::<sha2::Sha384>(key, data),
+        HmacHash::Sha512 => hmac_with::<sha2::Sha512>(key, data),
+    }
+}
+
 /// Verifies an HMAC-SHA-256 (4..=32 leftmost bytes) in constant time.
 /// Errors: `"mac"` for a bad MAC length.
 pub fn verify_hmac_sha256(key: &[u8], data: &[u8], mac: &[u8]) -> AlgoResult<bool> {
@@ -414,6 +473,39 @@ mod tests {
         assert!(
             !verify_hmac_sha256(b"Jefe", b"what do ya want for nothing!", t.as_bytes()).unwrap()
         );
+    }
+
+    // RFC 4231 section 4: test cases 1 (key 0x0b x 20, "Hi There"), 2 (key
+    // "Jefe") and 6 (key 0xaa x 131, larger than the block), each with its
+    // HMAC-SHA-224, -256, -384 and -512.
+    #[test]
+    fn hmac_sha2_rfc4231_cases_1_2_6() {
+        let case1 = (vec![0x0bu8; 20], b"Hi There".to_vec());
+        let case2 = (b"Jefe".to_vec(), b"what do ya want for nothing?".to_vec());
+        let case6 = (
+            vec![0xaau8; 131],
+            b"Test Using Larger Than Block-Size Key - Hash Key First".to_vec(),
+        );
+        let want = [
+            (&case1, HmacHash::Sha224, "896fb1128abbdf196832107cd49df33f47b4b1169912ba4f53684b22"),
+            (&case1, HmacHash::Sha256, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+            (&case1, HmacHash::Sha384, "afd03944d84895626b0825f4ab46907f15f9dadbe4101ec682aa034c7cebc59cfaea9ea9076ede7f4af152e8b2fa9cb6"),
+            (&case1, HmacHash::Sha512, "87aa7cdea5ef619d4ff0b4241a1d6cb02379f4e2ce4ec2787ad0b30545e17cdedaa833b7d6b8a702038b274eaea3f4e4be9d914eeb61f1702e696c203a126854"),
+            (&case2, HmacHash::Sha224, "a30e01098bc6dbbf45690f3a7e9e6d0f8bbea2a39e6148008fd05e44"),
+            (&case2, HmacHash::Sha256, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
+            (&case2, HmacHash::Sha384, "af45d2e376484031617f78d2b58a6b1b9c7ef464f5a01b47e42ec3736322445e8e2240ca5e69e2c78b3239ecfab21649"),
+            (&case2, HmacHash::Sha512, "164b7a7bfcf819e2e395fbe73b56e0a387bd64222e831fd610270cd7ea2505549758bf75c05a994a6d034f65f8f0e6fdcaeab1a34d4a6b4b636e070a38bce737"),
+            (&case6, HmacHash::Sha224, "95e9a0db962095adaebe9b2d6f0dbce2d499f112f2d2b7273fa6870e"),
+            (&case6, HmacHash::Sha256, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
+            (&case6, HmacHash::Sha384, "4ece084485813e9088d2c63a041bc5b44f9ef1012a2b588f3cd11f05033ac4c60c2ef6ab4030fe8296248df163f44952"),
+            (&case6, HmacHash::Sha512, "80b24263c7c1a3ebb71493c1dd7be8b49b46d1f41b4aeec1121b013783f8f3526b56d037e05f2598bd0fd2215d6a1e5295e64f73f63f0aec8b915a985d786598"),
+        ];
+        for ((key, data), hash, mac) in want {
+            let t = hmac(hash, key, data).unwrap();
+            assert_eq!(hex::encode(t.as_bytes()), mac, "{hash:?}");
+            assert_eq!(t.len(), hash.mac_len());
+            assert!(t.verify(&t.as_bytes()[..16]).unwrap());
+        }
     }
 
     // Algorithm 1 with a 2-key TDES cipher over one block equals ECB encryption.

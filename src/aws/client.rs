@@ -73,6 +73,12 @@ static AWS_CAPABILITIES: std::sync::LazyLock<Capabilities> = std::sync::LazyLock
     c.pin_formats.remove(&PinBlockFormat::Iso2);
     c.mac_empty_message = false;
     c.tr31_export = [Tr31Version::B, Tr31Version::D].into_iter().collect();
+    c.key_algorithms = crate::types::KeyAlgorithm::ALL.into_iter().collect();
+    c.operations
+        .insert(crate::types::Operation::GetPublicKeyCertificate);
+    c.key_exchange = crate::capabilities::KeyExchangeKind::ALL
+        .into_iter()
+        .collect();
     c
 });
 
@@ -401,6 +407,10 @@ impl Backend for AwsBackend {
             Request::ExportKey(r) => self.export_key(r).await.map(Response::ExportKey),
             Request::GetKeyInfo(r) => self.get_key_info(r).await.map(Response::GetKeyInfo),
             Request::DeleteKey(r) => self.delete_key(r).await.map(Response::DeleteKey),
+            Request::GetPublicKeyCertificate(r) => self
+                .public_key_certificate(r)
+                .await
+                .map(Response::GetPublicKeyCertificate),
         };
         result.map_err(|e| e.with_op(op).with_backend(self.name.clone()))
     }

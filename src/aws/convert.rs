@@ -2,7 +2,9 @@
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::KeyInfo;
-use crate::types::{Exportability, Kcv, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse};
+use crate::types::{
+    Exportability, Kcv, KeyAlgorithm, KeyAttributes, KeyClass, KeyId, KeyUsage, ModesOfUse,
+};
 use aws_sdk_paymentcryptography::types as ctl;
 
 /// The service identifier for a key name: ARNs and `alias/…` pass through,
@@ -60,11 +62,27 @@ pub(crate) fn modes_from_sdk(m: &ctl::KeyModesOfUse) -> ModesOfUse {
     }
 }
 
-/// SDK `KeyAttributes` for a symmetric key.
+/// SDK `KeyAttributes` for a new key: a symmetric key, or an asymmetric
+/// key pair for the RSA and ECC algorithms.
 pub(crate) fn attributes_to_sdk(a: &KeyAttributes) -> Result<ctl::KeyAttributes> {
+    attributes_of_class(
+        a,
+        if a.algorithm.is_symmetric() {
+            KeyClass::Symmetric
+        } else {
+            KeyClass::AsymmetricKeyPair
+        },
+    )
+}
+
+/// SDK `KeyAttributes` with an explicit key class (public keys).
+pub(crate) fn attributes_of_class(
+    a: &KeyAttributes,
+    class: KeyClass,
+) -> Result<ctl::KeyAttributes> {
     ctl::KeyAttributes::builder()
         .key_usage(ctl::KeyUsage::from(a.usage.aws_name()))
-        .key_class(ctl::KeyClass::SymmetricKey)
+        .key_class(ctl::KeyClass::from(class.aws_name()))
         .key_algorithm(ctl::KeyAlgorithm::from(a.algorithm.aws_name()))
         .key_modes_of_use(modes_to_sdk(a.modes))
         .build()
@@ -89,6 +107,8 @@ pub(crate) fn key_info(key_id: KeyId, k: &ctl::Key) -> Result<KeyInfo> {
         key_id,
         attributes: KeyAttributes::new(usage, algorithm, modes).with_exportability(exportability),
         key_check_value: kcv(k.key_check_value())?,
+        key_class: KeyClass::from_aws_name(a.key_class().as_str())
+            .ok_or_else(|| Error::unsupported(format!("key class {}", a.key_class().as_str())))?,
     })
 }
 
@@ -104,6 +124,57 @@ pub(crate) fn unhex(field: &'static str, s: &str) -> Result<Vec<u8>> {
             ErrorKind::Protocol,
             format!("service returned invalid hex in {field}"),
         )
+    })
+}
+
+/// A certificate from an AWS Payment Cryptography certificate field
+/// (`CertificateType`: base64 of PEM, as `GetPublicKeyCertificate` and
+/// `GetParametersForImport` answer), or PEM text.
+pub fn certificate_from_api(field: &str) -> Result<crate::ops::Certificate> {
+    crate::ops::Certificate::from_der(crate::x509::api_certificate_der(field)?)
+}
+
+/// A certificate as AWS Payment Cryptography takes it: base64 of its PEM.
+pub fn certificate_to_api(cert: &crate::ops::Certificate) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(crate::x509::der_to_pem(cert.der()))
+}
+
+/// The SDK's symmetric algorithm for the key an ECDH agreement derives.
+pub(crate) fn symmetric_algorithm(a: KeyAlgorithm) -> Result<ctl::SymmetricKeyAlgorithm> {
+    if !a.is_symmetric() {
+        return Err(Error::invalid(
+            "derive key algorithm",
+            "must be a symmetric algorithm",
+        ));
+    }
+    Ok(ctl::SymmetricKeyAlgorithm::from(a.aws_name()))
+}
+
+/// The SDK's `ImportDiffieHellmanTr31KeyBlock` / `ExportDiffieHellmanTr31KeyBlock`
+/// members, as strings and enums.
+pub(crate) struct EcdhSdk {
+    pub(crate) private_key: String,
+    pub(crate) ca: String,
+    pub(crate) certificate: String,
+    pub(crate) derive: ctl::SymmetricKeyAlgorithm,
+    pub(crate) kdf: ctl::KeyDerivationFunction,
+    pub(crate) hash: ctl::KeyDerivationHashAlgorithm,
+    pub(crate) data: ctl::DiffieHellmanDerivationData,
+}
+
+/// The SDK members of ECDH parameters.
+pub(crate) fn ecdh_to_sdk(p: &crate::ops::EcdhParameters) -> Result<EcdhSdk> {
+    Ok(EcdhSdk {
+        private_key: key_identifier(&p.private_key),
+        ca: key_identifier(&p.certificate_authority),
+        certificate: certificate_to_api(&p.public_key_certificate),
+        derive: symmetric_algorithm(p.derive_key_algorithm)?,
+        kdf: ctl::KeyDerivationFunction::from(p.kdf.aws_name()),
+        hash: ctl::KeyDerivationHashAlgorithm::from(p.hash.aws_name()),
+        data: ctl::DiffieHellmanDerivationData::SharedInformation(hex::encode_upper(
+            &p.shared_information,
+        )),
     })
 }
 

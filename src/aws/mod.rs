@@ -24,3 +24,4 @@ mod error;
 mod in_process;
 
 pub use client::{AwsBackend, AwsBackendBuilder};
+pub use convert::{certificate_from_api, certificate_to_api};

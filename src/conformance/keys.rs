@@ -112,6 +112,12 @@ roles! {
         "AES-128 CMAC key (M6), the NIST SP 800-38B key.";
     MacHmac => "mac-hmac", MacHmac, HmacSha256, GENERATE_VERIFY, Exportable, None,
         "HMAC-SHA-256 key (M7), random.";
+    MacHmac224 => "mac-hmac224", MacHmac, HmacSha224, GENERATE_VERIFY, Exportable, None,
+        "HMAC-SHA-224 key (M7, 28 bytes), random.";
+    MacHmac384 => "mac-hmac384", MacHmac, HmacSha384, GENERATE_VERIFY, Exportable, None,
+        "HMAC-SHA-384 key (M7, 48 bytes), random.";
+    MacHmac512 => "mac-hmac512", MacHmac, HmacSha512, GENERATE_VERIFY, Exportable, None,
+        "HMAC-SHA-512 key (M7, 64 bytes), random.";
     Dek => "dek", DataEncryption, Tdes2, BOTH, Exportable, None,
         "TDES data encryption key (D0), random.";
     DekAes => "dek-aes", DataEncryption, Aes128, BOTH, Exportable, None,

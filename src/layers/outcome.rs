@@ -24,9 +24,9 @@ pub enum SkipReason {
     /// The primary failed transiently, timed out or was cancelled: there is
     /// no reference answer.
     PrimaryFailed,
-    /// The primary does not support this request but the candidate answered:
-    /// there is no reference answer to compare with (common while an HSM
-    /// lacks a feature the cloud has).
+    /// The primary does not support this request: there is no reference
+    /// answer to compare with, whatever the candidate answered (common while
+    /// an HSM lacks a feature the cloud has).
     PrimaryUnsupported,
     /// Comparing by meaning failed on the checking backend.
     ComparisonFailed,

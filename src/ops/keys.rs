@@ -23,6 +23,13 @@ impl DataKey {
     }
 }
 
+impl EcdhParameters {
+    /// The keys named: the key pair and the certificate authority.
+    pub fn key_ids(&self) -> Vec<&KeyId> {
+        vec![&self.private_key, &self.certificate_authority]
+    }
+}
+
 impl Request {
     /// The keys this request uses that must already be on the backend (a
     /// BDK for DUKPT, a KEK for a TR-31 import); not the name a
@@ -46,11 +53,34 @@ impl Request {
             Self::GenerateKey(_) => vec![],
             Self::ImportKey(r) => match &r.material {
                 KeyMaterial::Tr31 { kek, .. } => vec![kek],
-                KeyMaterial::Components { .. } => vec![],
+                KeyMaterial::Components { .. } | KeyMaterial::RootCertificate { .. } => vec![],
+                KeyMaterial::TrustedCertificate {
+                    certificate_authority,
+                    ..
+                } => vec![certificate_authority],
+                KeyMaterial::Tr34(t) => match &t.krd {
+                    Tr34Krd::KeyPair { key, .. } => vec![&t.certificate_authority, key],
+                    Tr34Krd::ImportToken(_) => vec![&t.certificate_authority],
+                },
+                KeyMaterial::Ecdh { params, .. } => params.key_ids(),
             },
-            Self::ExportKey(r) => vec![&r.key, &r.kek],
+            Self::ExportKey(r) => {
+                let mut ids = vec![&r.key];
+                match &r.method {
+                    ExportMethod::Tr31 { kek, .. } => ids.push(kek),
+                    ExportMethod::Tr34(t) => {
+                        ids.push(&t.certificate_authority);
+                        if let Tr34Kdh::KeyPair { key, .. } = &t.kdh {
+                            ids.push(key);
+                        }
+                    }
+                    ExportMethod::Ecdh(p) => ids.extend(p.key_ids()),
+                }
+                ids
+            }
             Self::GetKeyInfo(r) => vec![&r.key],
             Self::DeleteKey(r) => vec![&r.key],
+            Self::GetPublicKeyCertificate(r) => vec![&r.key],
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Request and response types.
 
+use crate::error::{Error, Result};
 use crate::types::{
-    CardExpiry, Cvv, CvvLength, EncryptedPinBlock, Kcv, KeyAlgorithm, KeyAttributes, KeyId, Ksn,
-    Pan, PinBlockFormat, Psn, SecretBytes, ServiceCode, TrackData, Verification,
+    CardExpiry, Cvv, CvvLength, EncryptedPinBlock, Kcv, KeyAlgorithm, KeyAttributes, KeyClass,
+    KeyId, Ksn, Pan, PinBlockFormat, Psn, SecretBytes, ServiceCode, TrackData, Verification,
 };
 
 pub use crate::types::{Iso9797Padding, MkDerivation, ProprietaryAuthData, Tr31Version};
@@ -518,8 +519,33 @@ pub enum MacAlgorithm {
     Iso9797Alg3(Iso9797Padding),
     /// CMAC (ISO 9797-1 algorithm 5), TDES or AES.
     Cmac,
-    /// HMAC-SHA-256.
+    /// HMAC-SHA-256 (key algorithm HMAC_SHA256).
     HmacSha256,
+    /// HMAC-SHA-224 (key algorithm HMAC_SHA224).
+    HmacSha224,
+    /// HMAC-SHA-384 (key algorithm HMAC_SHA384).
+    HmacSha384,
+    /// HMAC-SHA-512 (key algorithm HMAC_SHA512).
+    HmacSha512,
+}
+
+impl MacAlgorithm {
+    /// The HMAC key algorithm this MAC algorithm needs (`None` for the
+    /// block-cipher MACs).
+    pub fn hmac_key_algorithm(self) -> Option<KeyAlgorithm> {
+        match self {
+            Self::HmacSha224 => Some(KeyAlgorithm::HmacSha224),
+            Self::HmacSha256 => Some(KeyAlgorithm::HmacSha256),
+            Self::HmacSha384 => Some(KeyAlgorithm::HmacSha384),
+            Self::HmacSha512 => Some(KeyAlgorithm::HmacSha512),
+            Self::Iso9797Alg1(_) | Self::Iso9797Alg3(_) | Self::Cmac => None,
+        }
+    }
+
+    /// True for the HMAC algorithms.
+    pub fn is_hmac(self) -> bool {
+        self.hmac_key_algorithm().is_some()
+    }
 }
 
 /// Generate a MAC.
@@ -568,6 +594,164 @@ pub struct GenerateKeyRequest {
     pub attributes: KeyAttributes,
 }
 
+/// An X.509 certificate, as DER. AWS Payment Cryptography exchanges
+/// certificates as base64 of PEM (`CertificateType`); the AWS backend
+/// converts (`paycrypto::aws::certificate_from_api` /
+/// `certificate_to_api`). Not secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Certificate(Vec<u8>);
+
+impl Certificate {
+    /// A certificate from its DER encoding: one DER SEQUENCE, nothing after
+    /// it (the backend checks the rest).
+    pub fn from_der(der: impl Into<Vec<u8>>) -> Result<Self> {
+        let der = der.into();
+        let bad = || Error::invalid("certificate", "not a DER SEQUENCE");
+        let (&tag, rest) = der.split_first().ok_or_else(bad)?;
+        let (&first, rest) = rest.split_first().ok_or_else(bad)?;
+        let len = if first < 0x80 {
+            usize::from(first)
+        } else {
+            let n = usize::from(first & 0x7F);
+            if n == 0 || n > 4 || rest.len() < n {
+                return Err(bad());
+            }
+            rest.iter()
+                .take(n)
+                .fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
+                + n
+        };
+        if tag != 0x30 || rest.len() != len {
+            return Err(bad());
+        }
+        Ok(Self(der))
+    }
+
+    /// The DER encoding.
+    pub fn der(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Certificate({} bytes)", self.0.len())
+    }
+}
+
+/// The key receiving device's (KRD) RSA key a TR-34 block is encrypted to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tr34Krd {
+    /// An import token from AWS `GetParametersForImport` with
+    /// `KeyMaterialType` `TR34_KEY_BLOCK` (the service's wrapping key;
+    /// reach it through `AwsBackend::control_client()`).
+    ImportToken(String),
+    /// An RSA key pair on the backend (AWS `WrappingKeyIdentifier`) and the
+    /// certificate of it the block was encrypted to (`WrappingKeyCertificate`).
+    KeyPair {
+        /// The key pair.
+        key: KeyId,
+        /// Its certificate.
+        certificate: Certificate,
+    },
+}
+
+/// A TR-34 key block to import (ANSI X9 TR-34, AWS `ImportTr34KeyBlock`,
+/// `KeyBlockFormat` `X9_TR34_2012`): the key's attributes come from the
+/// block's header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tr34Import {
+    /// The public key on the backend (an imported root or trusted
+    /// certificate) that signed the KDH's certificate.
+    pub certificate_authority: KeyId,
+    /// The key distribution host's (KDH) signing certificate.
+    pub kdh_certificate: Certificate,
+    /// The KRD key the block is encrypted to.
+    pub krd: Tr34Krd,
+    /// The key block (DER `ContentInfo` of `SignedData`, at most 2048 bytes).
+    pub key_block: Vec<u8>,
+    /// The KRD's random nonce (8 to 16 bytes) for a two-pass block; `None`
+    /// for a one-pass block.
+    pub random_nonce: Option<Vec<u8>>,
+}
+
+/// The key distribution host's (KDH) RSA signing key for a TR-34 export.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Tr34Kdh {
+    /// An export token from AWS `GetParametersForExport` with
+    /// `KeyMaterialType` `TR34_KEY_BLOCK` (the service's signing key).
+    ExportToken(String),
+    /// An RSA key pair on the backend that may sign (AWS
+    /// `SigningKeyIdentifier`) and its certificate (`SigningKeyCertificate`).
+    KeyPair {
+        /// The key pair.
+        key: KeyId,
+        /// Its certificate.
+        certificate: Certificate,
+    },
+}
+
+/// Export as a TR-34 key block (AWS `ExportTr34KeyBlock`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tr34Export {
+    /// The public key on the backend that signed the KRD's certificate.
+    pub certificate_authority: KeyId,
+    /// The KRD's certificate (RSA, 2048 bits or more): the block is
+    /// encrypted to it.
+    pub krd_certificate: Certificate,
+    /// The signing key.
+    pub kdh: Tr34Kdh,
+    /// The KRD's random nonce (8 to 16 bytes) for a two-pass block; `None`
+    /// for a one-pass block (signed with the signing time).
+    pub random_nonce: Option<Vec<u8>>,
+}
+
+/// The key derivation function after ECDH (AWS `KeyDerivationFunction`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeyDerivationFunction {
+    /// NIST SP 800-56C one-step KDF (`NIST_SP800`).
+    NistSp800,
+    /// ANSI X9.63 KDF (`ANSI_X963`).
+    AnsiX963,
+}
+
+impl KeyDerivationFunction {
+    /// The AWS enum value.
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            Self::NistSp800 => "NIST_SP800",
+            Self::AnsiX963 => "ANSI_X963",
+        }
+    }
+}
+
+pub use crate::algo::kdf::KdfHash;
+
+/// ECDH key agreement parameters (AWS `ImportDiffieHellmanTr31KeyBlock` /
+/// `ExportDiffieHellmanTr31KeyBlock`): the backend's ECC key pair and the
+/// partner's certificate agree a shared secret, the KDF derives a key of
+/// `derive_key_algorithm` from it and `shared_information`, and that key
+/// protects an ordinary TR-31 block.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EcdhParameters {
+    /// The backend's ECC key pair (usage K3, mode DeriveKey).
+    pub private_key: KeyId,
+    /// The public key on the backend that signed the partner's certificate.
+    pub certificate_authority: KeyId,
+    /// The partner's certificate (an ECC key on the same curve).
+    pub public_key_certificate: Certificate,
+    /// The algorithm of the derived key (TDES or AES: it is a TR-31 key
+    /// block protection key).
+    pub derive_key_algorithm: KeyAlgorithm,
+    /// The KDF.
+    pub kdf: KeyDerivationFunction,
+    /// The KDF's hash.
+    pub hash: KdfHash,
+    /// Shared information for the KDF (1 to 1024 bytes; AWS
+    /// `DerivationData.SharedInformation`).
+    pub shared_information: Vec<u8>,
+}
+
 /// How key material arrives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeyMaterial {
@@ -587,6 +771,35 @@ pub enum KeyMaterial {
         /// The KCV of each component, checked before combining.
         component_kcvs: Vec<Kcv>,
     },
+    /// A self-signed root certificate's public key (AWS
+    /// `RootCertificatePublicKey`): a certificate authority for TR-34 and
+    /// ECDH partners' certificates. Key class `PUBLIC_KEY`.
+    RootCertificate {
+        /// Usage (S0 for a CA), algorithm (RSA or ECC, the certificate's
+        /// key's) and modes (Verify).
+        attributes: KeyAttributes,
+        /// The certificate (its own signature is checked).
+        certificate: Certificate,
+    },
+    /// A certificate's public key, signed by a root already on the backend
+    /// (AWS `TrustedCertificatePublicKey`). Key class `PUBLIC_KEY`.
+    TrustedCertificate {
+        /// The root that signed it.
+        certificate_authority: KeyId,
+        /// Usage, algorithm and modes, as for a root.
+        attributes: KeyAttributes,
+        /// The certificate.
+        certificate: Certificate,
+    },
+    /// A TR-34 key block signed by a KDH and encrypted to the backend.
+    Tr34(Tr34Import),
+    /// A TR-31 key block under a key agreed by ECDH.
+    Ecdh {
+        /// The agreement.
+        params: EcdhParameters,
+        /// The TR-31 key block.
+        key_block: String,
+    },
 }
 
 /// Import a key.
@@ -600,21 +813,47 @@ pub struct ImportKeyRequest {
     pub expected_kcv: Option<Kcv>,
 }
 
-/// Export a key under a KEK.
+/// How a key leaves the backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportMethod {
+    /// A TR-31 key block under a KEK.
+    Tr31 {
+        /// The wrapping key (usage K0/K1, may wrap).
+        kek: KeyId,
+        /// TR-31 version (B for TDES KEKs, D for AES KEKs).
+        version: Tr31Version,
+    },
+    /// A TR-34 key block to a KRD.
+    Tr34(Tr34Export),
+    /// A TR-31 key block under a key agreed by ECDH (version D under an
+    /// AES key, B under a TDES key).
+    Ecdh(EcdhParameters),
+}
+
+/// Export a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportKeyRequest {
     /// The key to export (must be exportable).
     pub key: KeyId,
-    /// The wrapping key (usage K0/K1, may wrap).
-    pub kek: KeyId,
-    /// TR-31 version (B for TDES KEKs, D for AES KEKs).
-    pub version: Tr31Version,
+    /// How.
+    pub method: ExportMethod,
+}
+
+impl ExportKeyRequest {
+    /// Export `key` as a TR-31 block of `version` under `kek`.
+    pub fn tr31(key: KeyId, kek: KeyId, version: Tr31Version) -> Self {
+        Self {
+            key,
+            method: ExportMethod::Tr31 { kek, version },
+        }
+    }
 }
 
 /// An exported key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExportKeyResponse {
-    /// The TR-31 key block.
+    /// The key block: a TR-31 block (text), or a TR-34 block as upper-case
+    /// hex of its DER (as AWS returns it).
     pub key_block: String,
     /// KCV of the exported key.
     pub key_check_value: Kcv,
@@ -625,6 +864,26 @@ pub struct ExportKeyResponse {
 pub struct GetKeyInfoRequest {
     /// The key.
     pub key: KeyId,
+}
+
+/// Look up the certificate of an asymmetric key (a key pair's, issued by
+/// the backend; a public key's, as imported): AWS `GetPublicKeyCertificate`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GetPublicKeyCertificateRequest {
+    /// The key.
+    pub key: KeyId,
+}
+
+/// A key's certificate and the chain of certificates that issued it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKeyCertificate {
+    /// The key.
+    pub key: KeyId,
+    /// Its certificate.
+    pub certificate: Certificate,
+    /// The issuers' certificates, the issuer of `certificate` first (AWS
+    /// `KeyCertificateChain`).
+    pub chain: Vec<Certificate>,
 }
 
 /// Delete a key.
@@ -648,6 +907,9 @@ pub struct KeyInfo {
     pub key_id: KeyId,
     /// Its attributes.
     pub attributes: KeyAttributes,
-    /// Its check value (ANSI X9.24 for TDES, CMAC for AES, per AWS).
+    /// Its check value (ANSI X9.24 for TDES, CMAC for AES, per AWS; for
+    /// asymmetric keys the first 3 bytes of the backend's `SHA_1` check value).
     pub key_check_value: Kcv,
+    /// Symmetric key, asymmetric key pair or public key.
+    pub key_class: KeyClass,
 }

@@ -17,8 +17,8 @@ use crate::algo::pinblock::check_translation;
 use crate::error::{Error, Result};
 use crate::types::{KeyAlgorithm, PinBlockFormat};
 
-/// Longest MAC any supported algorithm gives (HMAC-SHA-256).
-pub const MAX_MAC_LEN: usize = 32;
+/// Longest MAC any supported algorithm gives (HMAC-SHA-512).
+pub const MAX_MAC_LEN: usize = 64;
 /// Shortest MAC accepted (ISO 9797-1 and AWS: 4 bytes).
 pub const MIN_MAC_LEN: usize = 4;
 
@@ -113,19 +113,91 @@ impl Request {
                 }
                 Ok(())
             }
+            Request::ImportKey(r) => match &r.material {
+                KeyMaterial::Tr34(t) => {
+                    if t.key_block.is_empty() || t.key_block.len() > MAX_TR34_BLOCK {
+                        return Err(Error::invalid(
+                            "tr34 key block",
+                            format!("{} bytes; must be 1 to {MAX_TR34_BLOCK}", t.key_block.len()),
+                        ));
+                    }
+                    check_nonce(t.random_nonce.as_deref())
+                }
+                KeyMaterial::RootCertificate { attributes, .. }
+                | KeyMaterial::TrustedCertificate { attributes, .. } => {
+                    if attributes.algorithm.is_symmetric() {
+                        return Err(Error::invalid(
+                            "key algorithm",
+                            "a certificate's public key is RSA or ECC",
+                        ));
+                    }
+                    attributes.validate()
+                }
+                KeyMaterial::Ecdh { params, key_block } => {
+                    if key_block.is_empty() {
+                        return Err(Error::invalid("key block", "is empty"));
+                    }
+                    check_ecdh(params)
+                }
+                _ => Ok(()),
+            },
+            Request::ExportKey(r) => match &r.method {
+                ExportMethod::Tr34(t) => check_nonce(t.random_nonce.as_deref()),
+                ExportMethod::Ecdh(p) => check_ecdh(p),
+                ExportMethod::Tr31 { .. } => Ok(()),
+            },
             _ => Ok(()),
         }
     }
 }
 
+/// Longest TR-34 block AWS takes (`Tr34WrappedKeyBlock`: 4096 hex digits).
+pub const MAX_TR34_BLOCK: usize = 2048;
+
+/// A TR-34 random nonce: 8 to 16 bytes (AWS `EvenHexLengthBetween16And32`).
+fn check_nonce(nonce: Option<&[u8]>) -> Result<()> {
+    match nonce {
+        Some(n) if !(8..=16).contains(&n.len()) => Err(Error::invalid(
+            "random nonce",
+            format!("{} bytes; must be 8 to 16", n.len()),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// ECDH parameters: the derived key protects a TR-31 block (TDES or AES);
+/// shared information of 1 to 1024 bytes (AWS `SharedInformation`: 2 to
+/// 2048 hex digits).
+fn check_ecdh(p: &EcdhParameters) -> Result<()> {
+    if !(p.derive_key_algorithm.is_tdes() || p.derive_key_algorithm.is_aes()) {
+        return Err(Error::invalid(
+            "derive key algorithm",
+            format!(
+                "{}; the derived key protects a TR-31 block (TDES or AES)",
+                p.derive_key_algorithm.aws_name()
+            ),
+        ));
+    }
+    if !(1..=1024).contains(&p.shared_information.len()) {
+        return Err(Error::invalid(
+            "shared information",
+            format!("{} bytes; must be 1 to 1024", p.shared_information.len()),
+        ));
+    }
+    Ok(())
+}
+
 /// The longest MAC `alg` gives for some key: a cipher block for ISO 9797-1
 /// algorithm 1 and CMAC (16 with AES, 8 with TDES; the key decides), 8 for
-/// algorithm 3 (TDES only), 32 for HMAC-SHA-256.
+/// algorithm 3 (TDES only), the hash's output for HMAC (28, 32, 48, 64).
 pub fn max_mac_len(alg: MacAlgorithm) -> usize {
     match alg {
         MacAlgorithm::Iso9797Alg3(_) => 8,
         MacAlgorithm::Iso9797Alg1(_) | MacAlgorithm::Cmac => 16,
-        MacAlgorithm::HmacSha256 => MAX_MAC_LEN,
+        MacAlgorithm::HmacSha224 => 28,
+        MacAlgorithm::HmacSha256 => 32,
+        MacAlgorithm::HmacSha384 => 48,
+        MacAlgorithm::HmacSha512 => MAX_MAC_LEN,
     }
 }
 
@@ -159,10 +231,10 @@ fn check_pin_data_format(format: PinBlockFormat) -> Result<()> {
 /// A DUKPT derivation: HMAC is no working-key type; TDES DUKPT (a 10-byte
 /// KSN) derives double-length TDES keys only.
 fn check_dukpt(d: &Dukpt) -> Result<()> {
-    if d.key_type == KeyAlgorithm::HmacSha256 {
+    if !(d.key_type.is_tdes() || d.key_type.is_aes()) {
         return Err(Error::invalid(
             "dukpt key type",
-            "HMAC is not a DUKPT working key type",
+            "HMAC and asymmetric algorithms are not DUKPT working key types",
         ));
     }
     if !d.ksn.is_aes() && d.key_type != KeyAlgorithm::Tdes2 {

@@ -78,6 +78,9 @@ static VARIANT_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> =
         let mut c = Capabilities::all();
         // KQ / KW verify ARQCs; no host command generates one.
         c.operations.remove(&Operation::GenerateArqc);
+        // No asymmetric keys through this client.
+        c.operations.remove(&Operation::GetPublicKeyCertificate);
+        c.key_exchange.clear();
         // CW / CY compute 3-digit Visa CVVs (CVV, CVV2, iCVV) only.
         let cvv = [
             crate::ops::CardValidationType::Cvv,
@@ -486,7 +489,11 @@ impl PayShieldBackend {
             // manual's M6 table, ThalesSim GenerateMAC_M6.vb L42-43,
             // ut-codec-payshield frames); `2` is not a published value.
             MacAlgorithm::Iso9797Alg3(p) => (b'3', p),
-            MacAlgorithm::Cmac | MacAlgorithm::HmacSha256 => {
+            MacAlgorithm::Cmac
+            | MacAlgorithm::HmacSha256
+            | MacAlgorithm::HmacSha224
+            | MacAlgorithm::HmacSha384
+            | MacAlgorithm::HmacSha512 => {
                 return Err(Error::unsupported(
                     "M6/M8 with a variant LMK: ISO 9797-1 algorithms 1 and 3 only",
                 ))
@@ -603,6 +610,7 @@ impl PayShieldBackend {
             key_id: r.key_id,
             attributes: r.attributes,
             key_check_value: kcv,
+            key_class: crate::types::KeyClass::Symmetric,
         })
     }
 
@@ -613,6 +621,14 @@ impl PayShieldBackend {
                 "payShield host commands do not take clear components (use the console, A4 with \
                      LMK-encrypted components, or load the key under LMK into the key table)",
             )),
+            KeyMaterial::Tr34(_)
+            | KeyMaterial::Ecdh { .. }
+            | KeyMaterial::RootCertificate { .. }
+            | KeyMaterial::TrustedCertificate { .. } => {
+                return Err(Error::unsupported(
+                    "TR-34, ECDH and public key certificates on a payShield through this client",
+                ))
+            }
         };
         let kek = self.key(kek_id)?;
         rules::check(kek_id, &kek.attributes, Purpose::KeyUnwrap)?;
@@ -671,6 +687,7 @@ impl PayShieldBackend {
                         key_id: r.key_id,
                         attributes,
                         key_check_value: kcv,
+                        key_class: crate::types::KeyClass::Symmetric,
                     });
                 }
                 b"01" => {
@@ -687,14 +704,24 @@ impl PayShieldBackend {
     }
 
     async fn export_key(&self, r: ExportKeyRequest) -> Result<ExportKeyResponse> {
+        let ExportMethod::Tr31 {
+            kek: kek_id,
+            version,
+        } = &r.method
+        else {
+            return Err(Error::unsupported(
+                "TR-34 and ECDH key exchange on a payShield through this client",
+            ));
+        };
+        let version = *version;
         let key = self.key(&r.key)?;
         rules::check_exportable(&r.key, &key.attributes)?;
-        let kek = self.key(&r.kek)?;
-        rules::check(&r.kek, &kek.attributes, Purpose::KeyWrap)?;
+        let kek = self.key(kek_id)?;
+        rules::check(kek_id, &kek.attributes, Purpose::KeyWrap)?;
         if self.is_key_block() {
-            return self.export_key_kb(&r, &key, &kek).await;
+            return self.export_key_kb(version, &key, &kek).await;
         }
-        if r.version != Tr31Version::B {
+        if version != Tr31Version::B {
             return Err(Error::unsupported(
                 "a variant-LMK payShield exports TR-31 version B under a TDES ZMK",
             ));
@@ -715,7 +742,7 @@ impl PayShieldBackend {
             b'B',
         )
         .map_err(encoding)?;
-        self.run_export(&b, r.version, &key).await
+        self.run_export(&b, version, &key).await
     }
 
     /// Sends an A8 export and checks its answer: a TR-31 block of the
@@ -821,11 +848,17 @@ impl PayShieldBackend {
                     key_id: r.key,
                     attributes: k.attributes,
                     key_check_value: k.kcv,
+                    key_class: crate::types::KeyClass::Symmetric,
                 })
             }
             Request::DeleteKey(r) => {
                 self.inner.keys.remove(&r.key)?;
                 Response::DeleteKey(DeleteKeyResponse { key: r.key })
+            }
+            Request::GetPublicKeyCertificate(_) => {
+                return Err(Error::unsupported(
+                    "public key certificates on a payShield through this client",
+                ))
             }
         })
     }

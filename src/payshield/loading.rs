@@ -116,6 +116,7 @@ impl PayShieldBackend {
             key_id: id,
             attributes,
             key_check_value: kcv,
+            key_class: crate::types::KeyClass::Symmetric,
         })
     }
 
@@ -217,6 +218,7 @@ impl PayShieldBackend {
             key_id: id,
             attributes,
             key_check_value: kcv,
+            key_class: crate::types::KeyClass::Symmetric,
         })
     }
 }

@@ -224,13 +224,39 @@ pub(crate) struct Inner {
     /// RSA key generations allowed at once (they run on the blocking pool).
     rsa_slots: Arc<tokio::sync::Semaphore>,
     /// Issues the certificates of the asymmetric key pairs the emulator creates.
-    ca: asym::Ca,
+    ca: crate::keyexchange::pki::Ca,
     connections: conn::Registry,
     soft: crate::software::SoftwareBackend,
     request_seq: std::sync::atomic::AtomicU64,
 }
 
 impl Inner {
+    /// The live parameters of an import (`import`) or export token named in
+    /// member `member` of `m` (`ImportToken` / `ExportToken`).
+    pub(crate) fn token_params(
+        &self,
+        m: &api::Obj<'_>,
+        member: &str,
+        token: &str,
+        import: bool,
+    ) -> api::ApiResult<wrap::Params> {
+        let (prefix, what) = if import {
+            ("import-", "import")
+        } else {
+            ("export-", "export")
+        };
+        let reg = self.params.lock().unwrap_or_else(|p| p.into_inner());
+        reg.valid(token, state::now())
+            .filter(|p| p.token.starts_with(prefix))
+            .cloned()
+            .ok_or_else(|| {
+                api::ApiError::field(
+                    &m.field_name(member),
+                    format!("is not a valid {what} token"),
+                )
+            })
+    }
+
     /// The configured timeouts, capped at a year so that deadline
     /// arithmetic never overflows.
     fn limits(&self) -> conn::Limits {
@@ -308,7 +334,10 @@ impl Emulator {
                 store: RwLock::new(store),
                 params: Mutex::new(wrap::ParamRegistry::default()),
                 rsa_slots: Arc::new(tokio::sync::Semaphore::new(rsa_slots)),
-                ca: asym::Ca::new()?,
+                ca: crate::keyexchange::pki::Ca::new(
+                    "paycrypto AWS Payment Cryptography emulator CA",
+                )
+                .map_err(|e| std::io::Error::other(e.to_string()))?,
                 connections,
                 soft,
                 request_seq: std::sync::atomic::AtomicU64::new(0),

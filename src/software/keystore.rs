@@ -4,7 +4,7 @@ use crate::algo::cipher::{has_odd_parity, BlockCipher};
 use crate::algo::kcv::key_check_value;
 use crate::error::{Error, ErrorKind, Result};
 use crate::ops::KeyInfo;
-use crate::types::{Kcv, KeyAttributes, KeyId, SecretBytes};
+use crate::types::{Kcv, KeyAttributes, KeyClass, KeyId, SecretBytes};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 
@@ -17,6 +17,15 @@ pub(crate) struct StoredKey {
     pub(crate) kcv: Kcv,
     /// The key schedule, computed once at load (TDES and AES keys).
     pub(crate) cipher: Option<BlockCipher>,
+    /// Symmetric key, key pair (material: PKCS #8) or public key (material:
+    /// the DER SubjectPublicKeyInfo).
+    pub(crate) class: KeyClass,
+    /// An asymmetric key's certificate (DER) and the chain that issued it.
+    #[cfg_attr(not(feature = "asymmetric"), allow(dead_code))]
+    pub(crate) certificate: Option<(Vec<u8>, Vec<Vec<u8>>)>,
+    /// An asymmetric key's DER SubjectPublicKeyInfo.
+    #[cfg_attr(not(feature = "asymmetric"), allow(dead_code))]
+    pub(crate) spki: Vec<u8>,
 }
 
 impl StoredKey {
@@ -29,6 +38,12 @@ impl StoredKey {
     ) -> Result<Self> {
         attributes.validate()?;
         let alg = attributes.algorithm;
+        if !alg.is_symmetric() {
+            return Err(Error::invalid(
+                "key algorithm",
+                "an asymmetric key is a key pair or a public key, not key material",
+            ));
+        }
         if material.len() != alg.key_len() {
             return Err(Error::invalid(
                 "key length",
@@ -60,14 +75,52 @@ impl StoredKey {
             material,
             kcv,
             cipher,
+            class: KeyClass::Symmetric,
+            certificate: None,
+            spki: Vec::new(),
+        })
+    }
+
+    /// An asymmetric key: a key pair (`material` PKCS #8) or a public key
+    /// (`material` the SubjectPublicKeyInfo), with its SubjectPublicKeyInfo,
+    /// certificate and chain; its KCV is [`crate::keyexchange::pki::asymmetric_kcv`].
+    #[cfg(feature = "asymmetric")]
+    pub(crate) fn asymmetric(
+        id: KeyId,
+        attributes: KeyAttributes,
+        class: KeyClass,
+        material: SecretBytes,
+        spki: Vec<u8>,
+        certificate: (Vec<u8>, Vec<Vec<u8>>),
+    ) -> Result<Self> {
+        if class == KeyClass::PublicKey {
+            attributes.validate_public_key()?;
+        } else {
+            attributes.validate()?;
+        }
+        if attributes.algorithm.is_symmetric() {
+            return Err(Error::invalid(
+                "key algorithm",
+                "an asymmetric key is RSA or ECC",
+            ));
+        }
+        Ok(Self {
+            id,
+            kcv: crate::keyexchange::pki::asymmetric_kcv(&spki),
+            attributes,
+            material,
+            cipher: None,
+            class,
+            certificate: Some(certificate),
+            spki,
         })
     }
 
     /// The block cipher for this key, refused for HMAC keys.
     pub(crate) fn cipher(&self) -> Result<&BlockCipher> {
-        self.cipher
-            .as_ref()
-            .ok_or_else(|| Error::key_usage("an HMAC key cannot be used as a block cipher key"))
+        self.cipher.as_ref().ok_or_else(|| {
+            Error::key_usage("an HMAC or asymmetric key cannot be used as a block cipher key")
+        })
     }
 
     pub(crate) fn info(&self) -> KeyInfo {
@@ -75,6 +128,7 @@ impl StoredKey {
             key_id: self.id.clone(),
             attributes: self.attributes,
             key_check_value: self.kcv,
+            key_class: self.class,
         }
     }
 }

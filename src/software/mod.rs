@@ -7,6 +7,8 @@
 //! block under a KEK, or clear components with their KCVs (a key ceremony).
 //! Key bytes never leave it in clear.
 
+#[cfg(feature = "asymmetric")]
+mod asym;
 mod keystore;
 mod pindata;
 
@@ -43,6 +45,9 @@ pub struct SoftwareBackend {
     name: String,
     keys: KeyStore,
     require_parity: bool,
+    /// The certificate authority of its key pairs (made on first use).
+    #[cfg(feature = "asymmetric")]
+    ca: std::sync::Arc<std::sync::OnceLock<crate::keyexchange::pki::Ca>>,
 }
 
 impl Default for SoftwareBackend {
@@ -85,10 +90,10 @@ fn aes_key_type(alg: KeyAlgorithm) -> Result<AesDukptKeyType> {
         KeyAlgorithm::Aes128 => AesDukptKeyType::Aes128,
         KeyAlgorithm::Aes192 => AesDukptKeyType::Aes192,
         KeyAlgorithm::Aes256 => AesDukptKeyType::Aes256,
-        KeyAlgorithm::HmacSha256 => {
+        _ => {
             return Err(Error::invalid(
                 "dukpt key type",
-                "HMAC is not a DUKPT working key type",
+                "HMAC and asymmetric algorithms are not DUKPT working key types",
             ))
         }
     })
@@ -113,6 +118,8 @@ impl SoftwareBackend {
             name: name.into(),
             keys: KeyStore::default(),
             require_parity: true,
+            #[cfg(feature = "asymmetric")]
+            ca: Default::default(),
         }
     }
 
@@ -517,7 +524,14 @@ impl SoftwareBackend {
                 mac::MacTag::from_slice(&mac::retail_mac(key, data, p)?)
             }
             MacAlgorithm::Cmac => mac::cmac(k.cipher()?, data),
-            MacAlgorithm::HmacSha256 => mac::hmac_sha256(key, data)?,
+            MacAlgorithm::HmacSha256
+            | MacAlgorithm::HmacSha224
+            | MacAlgorithm::HmacSha384
+            | MacAlgorithm::HmacSha512 => {
+                let hash = mac::HmacHash::of_key(k.attributes.algorithm)
+                    .ok_or_else(|| Error::key_usage("not an HMAC key"))?;
+                mac::hmac(hash, key, data)?
+            }
         })
     }
 
@@ -541,6 +555,14 @@ impl SoftwareBackend {
     }
 
     fn generate_key(&self, r: GenerateKeyRequest) -> Result<KeyInfo> {
+        if !r.attributes.algorithm.is_symmetric() {
+            #[cfg(feature = "asymmetric")]
+            return self.generate_key_pair(r);
+            #[cfg(not(feature = "asymmetric"))]
+            return Err(Error::unsupported(
+                "asymmetric keys (the software backend's feature `asymmetric`)",
+            ));
+        }
         let mut bytes = Zeroizing::new(vec![0u8; r.attributes.algorithm.key_len()]);
         rand::rng().fill_bytes(&mut bytes);
         if r.attributes.algorithm.is_tdes() {
@@ -556,38 +578,68 @@ impl SoftwareBackend {
     }
 
     fn import_key(&self, r: ImportKeyRequest) -> Result<KeyInfo> {
-        let key = match r.material {
-            KeyMaterial::Tr31 { kek, key_block } => {
-                let kek_key = self.keys.get(&kek)?;
-                rules::check(&kek, &kek_key.attributes, Purpose::KeyUnwrap)?;
-                let kek = kek_key;
-                let (header, clear) = tr31::unwrap(kek.material.expose(), &key_block)?;
-                let attributes = crate::keyload::tr31_attributes(&header, clear.len())?;
-                StoredKey::new(
+        let key =
+            match r.material {
+                KeyMaterial::Tr31 { kek, key_block } => {
+                    let kek_key = self.keys.get(&kek)?;
+                    rules::check(&kek, &kek_key.attributes, Purpose::KeyUnwrap)?;
+                    let kek = kek_key;
+                    let (header, clear) = tr31::unwrap(kek.material.expose(), &key_block)?;
+                    let attributes = crate::keyload::tr31_attributes(&header, clear.len())?;
+                    StoredKey::new(
+                        r.key_id,
+                        attributes,
+                        SecretBytes::from_slice(&clear),
+                        self.require_parity,
+                    )?
+                }
+                KeyMaterial::Components {
+                    attributes,
+                    components,
+                    component_kcvs,
+                } => {
+                    let clear = crate::keyload::combine_checked_components(
+                        attributes.algorithm,
+                        &components,
+                        &component_kcvs,
+                    )?;
+                    StoredKey::new(
+                        r.key_id,
+                        attributes,
+                        SecretBytes::from_slice(&clear),
+                        self.require_parity,
+                    )?
+                }
+                #[cfg(feature = "asymmetric")]
+                KeyMaterial::RootCertificate {
+                    attributes,
+                    certificate,
+                } => self.import_certificate(r.key_id, attributes, &certificate, None)?,
+                #[cfg(feature = "asymmetric")]
+                KeyMaterial::TrustedCertificate {
+                    certificate_authority,
+                    attributes,
+                    certificate,
+                } => self.import_certificate(
                     r.key_id,
                     attributes,
-                    SecretBytes::from_slice(&clear),
-                    self.require_parity,
-                )?
-            }
-            KeyMaterial::Components {
-                attributes,
-                components,
-                component_kcvs,
-            } => {
-                let clear = crate::keyload::combine_checked_components(
-                    attributes.algorithm,
-                    &components,
-                    &component_kcvs,
-                )?;
-                StoredKey::new(
-                    r.key_id,
-                    attributes,
-                    SecretBytes::from_slice(&clear),
-                    self.require_parity,
-                )?
-            }
-        };
+                    &certificate,
+                    Some(&certificate_authority),
+                )?,
+                #[cfg(feature = "asymmetric")]
+                KeyMaterial::Tr34(t) => self.open_tr34(r.key_id, &t)?,
+                #[cfg(feature = "asymmetric")]
+                KeyMaterial::Ecdh { params, key_block } => {
+                    self.open_ecdh(r.key_id, &params, &key_block)?
+                }
+                #[cfg(not(feature = "asymmetric"))]
+                KeyMaterial::Tr34(_)
+                | KeyMaterial::Ecdh { .. }
+                | KeyMaterial::RootCertificate { .. }
+                | KeyMaterial::TrustedCertificate { .. } => return Err(Error::unsupported(
+                    "TR-34, ECDH and public key certificates (the software backend's feature `asymmetric`)",
+                )),
+            };
         if let Some(expected) = r.expected_kcv {
             if expected != key.kcv {
                 return Err(Error::invalid(
@@ -602,9 +654,41 @@ impl SoftwareBackend {
     fn export_key(&self, r: ExportKeyRequest) -> Result<ExportKeyResponse> {
         let key = self.keys.get(&r.key)?;
         rules::check_exportable(&key.id, &key.attributes)?;
-        let kek = self.keys.get(&r.kek)?;
-        rules::check(&r.kek, &kek.attributes, Purpose::KeyWrap)?;
-        let header = crate::keyload::tr31_header(r.version, &key.attributes)?;
+        if !key.attributes.algorithm.is_symmetric() {
+            return Err(Error::invalid(
+                "key",
+                format!(
+                    "{} is an asymmetric key: only symmetric keys are exported",
+                    r.key
+                ),
+            ));
+        }
+        let (kek_id, version) = match &r.method {
+            ExportMethod::Tr31 { kek, version } => (kek, version),
+            #[cfg(feature = "asymmetric")]
+            ExportMethod::Tr34(t) => {
+                return Ok(ExportKeyResponse {
+                    key_block: self.build_tr34(&key, t)?,
+                    key_check_value: key.kcv,
+                })
+            }
+            #[cfg(feature = "asymmetric")]
+            ExportMethod::Ecdh(p) => {
+                return Ok(ExportKeyResponse {
+                    key_block: self.build_ecdh(&key, p)?,
+                    key_check_value: key.kcv,
+                })
+            }
+            #[cfg(not(feature = "asymmetric"))]
+            ExportMethod::Tr34(_) | ExportMethod::Ecdh(_) => {
+                return Err(Error::unsupported(
+                    "TR-34 and ECDH key exchange (the software backend's feature `asymmetric`)",
+                ))
+            }
+        };
+        let kek = self.keys.get(kek_id)?;
+        rules::check(kek_id, &kek.attributes, Purpose::KeyWrap)?;
+        let header = crate::keyload::tr31_header(*version, &key.attributes)?;
         let block = tr31::wrap(
             kek.material.expose(),
             &header,
@@ -661,6 +745,14 @@ impl Backend for SoftwareBackend {
                 .keys
                 .remove(&r.key)
                 .map(|()| Response::DeleteKey(DeleteKeyResponse { key: r.key })),
+            #[cfg(feature = "asymmetric")]
+            Request::GetPublicKeyCertificate(r) => self
+                .public_key_certificate(r)
+                .map(Response::GetPublicKeyCertificate),
+            #[cfg(not(feature = "asymmetric"))]
+            Request::GetPublicKeyCertificate(_) => Err(Error::unsupported(
+                "public key certificates (the software backend's feature `asymmetric`)",
+            )),
         };
         result.map_err(|e| e.with_op(op).with_backend(self.name.clone()))
     }

@@ -469,11 +469,7 @@ impl<'a> Arbitrary<'a> for ExportKeyRequest {
             (Role::ZpkAes, Role::KekAes, Tr31Version::D),
             (Role::Dek, Role::KekAes, Tr31Version::D),
         ])?;
-        Ok(Self {
-            key: key_id(key),
-            kek: key_id(kek),
-            version,
-        })
+        Ok(Self::tr31(key_id(key), key_id(kek), version))
     }
 }
 
@@ -763,13 +759,15 @@ impl<'a> Arbitrary<'a> for RawRequest {
                 _ => m.key = wrong_key(u)?,
             },
             Request::ExportKey(x) => {
-                x.kek = wrong_key(u)?;
-                x.version = *u.choose(&[
-                    Tr31Version::A,
-                    Tr31Version::B,
-                    Tr31Version::C,
-                    Tr31Version::D,
-                ])?;
+                x.method = ExportMethod::Tr31 {
+                    kek: wrong_key(u)?,
+                    version: *u.choose(&[
+                        Tr31Version::A,
+                        Tr31Version::B,
+                        Tr31Version::C,
+                        Tr31Version::D,
+                    ])?,
+                };
             }
             Request::GenerateKey(g) => {
                 g.attributes.exportability = *u.choose(&[
@@ -777,7 +775,7 @@ impl<'a> Arbitrary<'a> for RawRequest {
                     Exportability::NonExportable,
                     Exportability::Sensitive,
                 ])?;
-                g.attributes.algorithm = *u.choose(&KeyAlgorithm::ALL)?;
+                g.attributes.algorithm = *u.choose(&KeyAlgorithm::SYMMETRIC)?;
             }
             _ => {}
         }

@@ -177,9 +177,28 @@ key_usages! {
     PinEncryption => "P0", "TR31_P0_PIN_ENCRYPTION_KEY", "P0: PIN encryption key (ZPK/TPK).";
     PinVerificationIbm3624 => "V1", "TR31_V1_IBM3624_PIN_VERIFICATION_KEY", "V1: IBM 3624 PIN verification key.";
     PinVerificationVisaPvv => "V2", "TR31_V2_VISA_PIN_VERIFICATION_KEY", "V2: Visa PVV PIN verification key.";
+    AsymmetricSignature => "S0", "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE", "S0: asymmetric key for digital signatures (RSA or ECC; TR-34 KDH signing keys, certificate authorities).";
+    AsymmetricDataEncryption => "D1", "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION", "D1: asymmetric key for data encryption (RSA).";
+    Tr34Asymmetric => "K2", "TR31_K2_TR34_ASYMMETRIC_KEY", "K2: TR-34 asymmetric key (RSA).";
+    AsymmetricKeyAgreement => "K3", "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT", "K3: asymmetric key for key agreement (ECC, ECDH).";
 }
 
-/// Key algorithm and length.
+impl KeyUsage {
+    /// True for the usages of asymmetric keys (S0, D1, K2, K3).
+    pub fn is_asymmetric(self) -> bool {
+        matches!(
+            self,
+            Self::AsymmetricSignature
+                | Self::AsymmetricDataEncryption
+                | Self::Tr34Asymmetric
+                | Self::AsymmetricKeyAgreement
+        )
+    }
+}
+
+/// Key algorithm and length: the values of AWS Payment Cryptography's
+/// `KeyAlgorithm` (botocore `payment-cryptography` 2021-09-14), symmetric
+/// and asymmetric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum KeyAlgorithm {
@@ -195,31 +214,80 @@ pub enum KeyAlgorithm {
     Aes256,
     /// HMAC-SHA-256 (32-byte key).
     HmacSha256,
+    /// HMAC-SHA-224 (28-byte key).
+    HmacSha224,
+    /// HMAC-SHA-384 (48-byte key).
+    HmacSha384,
+    /// HMAC-SHA-512 (64-byte key).
+    HmacSha512,
+    /// RSA with a 2048-bit modulus.
+    Rsa2048,
+    /// RSA with a 3072-bit modulus.
+    Rsa3072,
+    /// RSA with a 4096-bit modulus.
+    Rsa4096,
+    /// ECC on NIST P-256.
+    EccP256,
+    /// ECC on NIST P-384.
+    EccP384,
+    /// ECC on NIST P-521.
+    EccP521,
 }
 
 impl KeyAlgorithm {
-    /// Every algorithm.
-    pub const ALL: [Self; 6] = [
+    /// Every algorithm, in the order of the AWS model's enum (symmetric first).
+    pub const ALL: [Self; 15] = [
         Self::Tdes2,
         Self::Tdes3,
         Self::Aes128,
         Self::Aes192,
         Self::Aes256,
         Self::HmacSha256,
+        Self::HmacSha384,
+        Self::HmacSha512,
+        Self::HmacSha224,
+        Self::Rsa2048,
+        Self::Rsa3072,
+        Self::Rsa4096,
+        Self::EccP256,
+        Self::EccP384,
+        Self::EccP521,
     ];
 
-    /// The algorithm with the AWS enum value `name` (`TDES_2KEY`, …);
-    /// `None` for any other value (asymmetric algorithms included).
+    /// The symmetric algorithms (AWS `SymmetricKeyAlgorithm`).
+    pub const SYMMETRIC: [Self; 9] = [
+        Self::Tdes2,
+        Self::Tdes3,
+        Self::Aes128,
+        Self::Aes192,
+        Self::Aes256,
+        Self::HmacSha256,
+        Self::HmacSha384,
+        Self::HmacSha512,
+        Self::HmacSha224,
+    ];
+
+    /// The algorithm with the AWS enum value `name` (`TDES_2KEY`,
+    /// `RSA_2048`, …); `None` for any other value.
     pub fn from_aws_name(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|a| a.aws_name() == name)
     }
 
-    /// Key length in bytes.
+    /// Key length in bytes; for RSA the modulus length, for ECC the length
+    /// of a field element (P-521: 66) — the size of the key, not of what a
+    /// backend stores for it.
     pub fn key_len(self) -> usize {
         match self {
             Self::Tdes2 | Self::Aes128 => 16,
             Self::Tdes3 | Self::Aes192 => 24,
-            Self::Aes256 | Self::HmacSha256 => 32,
+            Self::HmacSha224 => 28,
+            Self::Aes256 | Self::HmacSha256 | Self::EccP256 => 32,
+            Self::HmacSha384 | Self::EccP384 => 48,
+            Self::HmacSha512 => 64,
+            Self::EccP521 => 66,
+            Self::Rsa2048 => 256,
+            Self::Rsa3072 => 384,
+            Self::Rsa4096 => 512,
         }
     }
 
@@ -233,16 +301,47 @@ impl KeyAlgorithm {
         matches!(self, Self::Aes128 | Self::Aes192 | Self::Aes256)
     }
 
-    /// The TR-31 algorithm character (`T`, `A`, `H`).
+    /// True for the HMAC key algorithms.
+    pub fn is_hmac(self) -> bool {
+        matches!(
+            self,
+            Self::HmacSha224 | Self::HmacSha256 | Self::HmacSha384 | Self::HmacSha512
+        )
+    }
+
+    /// True for RSA.
+    pub fn is_rsa(self) -> bool {
+        matches!(self, Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096)
+    }
+
+    /// True for ECC.
+    pub fn is_ecc(self) -> bool {
+        matches!(self, Self::EccP256 | Self::EccP384 | Self::EccP521)
+    }
+
+    /// True for the symmetric algorithms (TDES, AES, HMAC).
+    pub fn is_symmetric(self) -> bool {
+        !(self.is_rsa() || self.is_ecc())
+    }
+
+    /// The TR-31 algorithm character (`T`, `A`, `H`, `R`, `E`).
     pub fn tr31_code(self) -> char {
-        match self {
-            Self::Tdes2 | Self::Tdes3 => 'T',
-            Self::Aes128 | Self::Aes192 | Self::Aes256 => 'A',
-            Self::HmacSha256 => 'H',
+        if self.is_tdes() {
+            'T'
+        } else if self.is_aes() {
+            'A'
+        } else if self.is_hmac() {
+            'H'
+        } else if self.is_rsa() {
+            'R'
+        } else {
+            'E'
         }
     }
 
-    /// The algorithm from a TR-31 algorithm character and a key length in bytes.
+    /// The symmetric algorithm from a TR-31 algorithm character and a key
+    /// length in bytes. TR-31's `H` names no hash: the key length chooses
+    /// (28, 32, 48, 64 bytes: HMAC-SHA-224/256/384/512).
     pub fn from_tr31(code: char, key_len: usize) -> Result<Self> {
         match (code, key_len) {
             ('T', 16) => Ok(Self::Tdes2),
@@ -250,7 +349,10 @@ impl KeyAlgorithm {
             ('A', 16) => Ok(Self::Aes128),
             ('A', 24) => Ok(Self::Aes192),
             ('A', 32) => Ok(Self::Aes256),
+            ('H', 28) => Ok(Self::HmacSha224),
             ('H', 32) => Ok(Self::HmacSha256),
+            ('H', 48) => Ok(Self::HmacSha384),
+            ('H', 64) => Ok(Self::HmacSha512),
             ('T' | 'A' | 'H', n) => Err(Error::invalid(
                 "key length",
                 format!("{n} bytes is not valid for TR-31 algorithm {code}"),
@@ -262,7 +364,7 @@ impl KeyAlgorithm {
         }
     }
 
-    /// The AWS enum value (`TDES_2KEY`, `AES_128`, …).
+    /// The AWS enum value (`TDES_2KEY`, `AES_128`, `RSA_2048`, …).
     pub fn aws_name(self) -> &'static str {
         match self {
             Self::Tdes2 => "TDES_2KEY",
@@ -270,8 +372,55 @@ impl KeyAlgorithm {
             Self::Aes128 => "AES_128",
             Self::Aes192 => "AES_192",
             Self::Aes256 => "AES_256",
+            Self::HmacSha224 => "HMAC_SHA224",
             Self::HmacSha256 => "HMAC_SHA256",
+            Self::HmacSha384 => "HMAC_SHA384",
+            Self::HmacSha512 => "HMAC_SHA512",
+            Self::Rsa2048 => "RSA_2048",
+            Self::Rsa3072 => "RSA_3072",
+            Self::Rsa4096 => "RSA_4096",
+            Self::EccP256 => "ECC_NIST_P256",
+            Self::EccP384 => "ECC_NIST_P384",
+            Self::EccP521 => "ECC_NIST_P521",
         }
+    }
+}
+
+/// What part of a key a backend holds (AWS `KeyClass`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum KeyClass {
+    /// A symmetric key.
+    Symmetric,
+    /// An asymmetric key pair (the private key stays on the backend).
+    AsymmetricKeyPair,
+    /// A private key alone.
+    PrivateKey,
+    /// A public key (an imported root or trusted certificate).
+    PublicKey,
+}
+
+impl KeyClass {
+    /// The AWS enum value (`SYMMETRIC_KEY`, …).
+    pub fn aws_name(self) -> &'static str {
+        match self {
+            Self::Symmetric => "SYMMETRIC_KEY",
+            Self::AsymmetricKeyPair => "ASYMMETRIC_KEY_PAIR",
+            Self::PrivateKey => "PRIVATE_KEY",
+            Self::PublicKey => "PUBLIC_KEY",
+        }
+    }
+
+    /// From an AWS enum value.
+    pub fn from_aws_name(name: &str) -> Option<Self> {
+        [
+            Self::Symmetric,
+            Self::AsymmetricKeyPair,
+            Self::PrivateKey,
+            Self::PublicKey,
+        ]
+        .into_iter()
+        .find(|c| c.aws_name() == name)
     }
 }
 
@@ -315,7 +464,11 @@ impl ModesOfUse {
             KeyUsage::PinEncryption
             | KeyUsage::DataEncryption
             | KeyUsage::KeyEncryption
-            | KeyUsage::KeyBlockProtection => ModesOfUse::BOTH,
+            | KeyUsage::KeyBlockProtection
+            | KeyUsage::AsymmetricDataEncryption
+            | KeyUsage::Tr34Asymmetric => ModesOfUse::BOTH,
+            KeyUsage::AsymmetricSignature => ModesOfUse::SIGN_VERIFY,
+            KeyUsage::AsymmetricKeyAgreement => ModesOfUse::DERIVE,
             _ => ModesOfUse::GENERATE_VERIFY,
         }
     }
@@ -334,6 +487,10 @@ impl ModesOfUse {
         Self::of(false, false, false, false, true, false, false, false, false);
     /// Verify only (TR-31 `V`).
     pub const VERIFY: Self = Self::of(false, false, false, false, false, false, true, false, false);
+    /// Sign + verify (TR-31 `S` is sign only; AWS `Sign` and `Verify`):
+    /// asymmetric signature key pairs.
+    pub const SIGN_VERIFY: Self =
+        Self::of(false, false, false, false, false, true, true, false, false);
     /// Key derivation (TR-31 `X`).
     pub const DERIVE: Self = Self::of(false, false, false, false, false, false, false, true, false);
     /// No special restrictions (TR-31 `N`).
@@ -518,14 +675,36 @@ impl KeyAttributes {
         self
     }
 
+    /// [`Self::validate`] for a public key (an imported certificate's): it
+    /// cannot sign, decrypt or unwrap, having no private key.
+    pub fn validate_public_key(&self) -> Result<()> {
+        self.validate()?;
+        if !self.usage.is_asymmetric() || self.algorithm.is_symmetric() {
+            return Err(Error::invalid(
+                "key algorithm",
+                "a public key is RSA or ECC with an asymmetric key usage",
+            ));
+        }
+        let m = self.modes;
+        if m.sign || m.decrypt || m.unwrap {
+            return Err(Error::invalid(
+                "modes of use",
+                "a public key cannot Sign, Decrypt or Unwrap",
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks that usage, algorithm and modes go together the way HSMs and
     /// AWS Payment Cryptography require.
     pub fn validate(&self) -> Result<()> {
-        use KeyAlgorithm as A;
         use KeyUsage as U;
         let alg = self.algorithm;
         let alg_ok = match self.usage {
-            U::MacHmac => alg == A::HmacSha256,
+            U::MacHmac => alg.is_hmac(),
+            U::AsymmetricSignature => alg.is_rsa() || alg.is_ecc(),
+            U::AsymmetricDataEncryption | U::Tr34Asymmetric => alg.is_rsa(),
+            U::AsymmetricKeyAgreement => alg.is_ecc(),
             U::MacIso16609 | U::MacIso9797Alg1 | U::MacIso9797Alg3 | U::CardVerification => {
                 alg.is_tdes() || (self.usage == U::MacIso9797Alg1 && alg.is_aes())
             }
@@ -569,9 +748,39 @@ impl KeyAttributes {
                 (m.generate || m.verify || m.no_restrictions)
                     && !(m.encrypt || m.decrypt || m.wrap || m.unwrap || m.derive_key)
             }
-            U::PinEncryption | U::DataEncryption | U::KeyEncryption | U::KeyBlockProtection => {
+            U::PinEncryption
+            | U::DataEncryption
+            | U::KeyEncryption
+            | U::KeyBlockProtection
+            | U::AsymmetricDataEncryption
+            | U::Tr34Asymmetric => {
                 (m.encrypt || m.decrypt || m.wrap || m.unwrap || m.no_restrictions)
                     && !(m.generate || m.verify || m.sign || m.derive_key)
+                    && !(self.usage.is_asymmetric() && m.no_restrictions)
+            }
+            // Asymmetric keys: the modes their usage names, at least one,
+            // never Generate or NoRestrictions (the AWS emulator's rules;
+            // AWS publishes none).
+            U::AsymmetricSignature => {
+                (m.sign || m.verify)
+                    && !(m.encrypt
+                        || m.decrypt
+                        || m.wrap
+                        || m.unwrap
+                        || m.derive_key
+                        || m.generate
+                        || m.no_restrictions)
+            }
+            U::AsymmetricKeyAgreement => {
+                m.derive_key
+                    && !(m.encrypt
+                        || m.decrypt
+                        || m.wrap
+                        || m.unwrap
+                        || m.generate
+                        || m.sign
+                        || m.verify
+                        || m.no_restrictions)
             }
         };
         if !modes_ok {
@@ -746,6 +955,74 @@ mod tests {
             ModesOfUse::GENERATE_VERIFY,
         );
         assert!(cvk.validate().is_ok());
+    }
+
+    #[test]
+    fn asymmetric_attribute_rules() {
+        use KeyAlgorithm as A;
+        use KeyUsage as U;
+        let ok = |u, a, m| KeyAttributes::new(u, a, m).validate().is_ok();
+        assert!(ok(
+            U::AsymmetricSignature,
+            A::Rsa2048,
+            ModesOfUse::SIGN_VERIFY
+        ));
+        assert!(ok(U::AsymmetricSignature, A::EccP384, ModesOfUse::VERIFY));
+        assert!(ok(
+            U::AsymmetricDataEncryption,
+            A::Rsa4096,
+            ModesOfUse::BOTH
+        ));
+        assert!(ok(
+            U::AsymmetricKeyAgreement,
+            A::EccP521,
+            ModesOfUse::DERIVE
+        ));
+        // D1 is RSA, K3 is ECC; symmetric usages take no asymmetric keys.
+        assert!(!ok(
+            U::AsymmetricDataEncryption,
+            A::EccP256,
+            ModesOfUse::BOTH
+        ));
+        assert!(!ok(
+            U::AsymmetricKeyAgreement,
+            A::Rsa2048,
+            ModesOfUse::DERIVE
+        ));
+        assert!(!ok(U::PinEncryption, A::Rsa2048, ModesOfUse::BOTH));
+        assert!(!ok(
+            U::AsymmetricSignature,
+            A::Aes128,
+            ModesOfUse::SIGN_VERIFY
+        ));
+        // No NoRestrictions, no Generate, nothing beyond the usage's modes.
+        assert!(!ok(U::AsymmetricSignature, A::Rsa2048, ModesOfUse::ANY));
+        assert!(!ok(
+            U::AsymmetricKeyAgreement,
+            A::EccP256,
+            ModesOfUse::GENERATE_VERIFY
+        ));
+        assert!(!ok(
+            U::AsymmetricDataEncryption,
+            A::Rsa2048,
+            ModesOfUse::ANY
+        ));
+        // A public key verifies; it cannot sign.
+        let public = |m| KeyAttributes::new(U::AsymmetricSignature, A::EccP256, m);
+        assert!(public(ModesOfUse::VERIFY).validate_public_key().is_ok());
+        assert!(public(ModesOfUse::SIGN_VERIFY)
+            .validate_public_key()
+            .is_err());
+        // HMAC keys of every hash are M7 keys.
+        for a in [A::HmacSha224, A::HmacSha256, A::HmacSha384, A::HmacSha512] {
+            assert!(ok(U::MacHmac, a, ModesOfUse::GENERATE_VERIFY), "{a:?}");
+            assert_eq!(KeyAlgorithm::from_tr31('H', a.key_len()).unwrap(), a);
+            assert_eq!(KeyAlgorithm::from_aws_name(a.aws_name()), Some(a));
+        }
+        for a in KeyAlgorithm::ALL {
+            assert_eq!(KeyAlgorithm::from_aws_name(a.aws_name()), Some(a));
+            assert_eq!(a.is_symmetric(), KeyAlgorithm::SYMMETRIC.contains(&a));
+        }
     }
 
     #[test]

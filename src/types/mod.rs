@@ -20,7 +20,8 @@ pub use card::{CardExpiry, CvvLength, Psn, ServiceCode};
 pub use error::{Error, ErrorKind, Result};
 pub use field::{FieldError, FieldResult};
 pub use key::{
-    Exportability, Kcv, KeyAlgorithm, KeyAttributes, KeyId, KeyUsage, ModesOfUse, Tr31Version,
+    Exportability, Kcv, KeyAlgorithm, KeyAttributes, KeyClass, KeyId, KeyUsage, ModesOfUse,
+    Tr31Version,
 };
 pub use ksn::Ksn;
 pub use operation::Operation;

@@ -37,13 +37,16 @@ macro_rules! with_operations {
     GenerateKey(GenerateKeyRequest) -> KeyInfo, "generate_key", idempotent = false,
         "Generate a new random key with the given attributes.";
     ImportKey(ImportKeyRequest) -> KeyInfo, "import_key", idempotent = false,
-        "Import a key (TR-31 block under a KEK, or clear components).";
+        "Import a key (TR-31 block under a KEK, clear components, TR-34, ECDH, or a public key certificate).";
     ExportKey(ExportKeyRequest) -> ExportKeyResponse, "export_key", idempotent = true,
-        "Export a key as a TR-31 block under a KEK.";
+        "Export a key: a TR-31 block under a KEK, a TR-34 block, or a TR-31 block under an ECDH-agreed key.";
     GetKeyInfo(GetKeyInfoRequest) -> KeyInfo, "get_key_info", idempotent = true,
         "Attributes and key check value of a key.";
     DeleteKey(DeleteKeyRequest) -> DeleteKeyResponse, "delete_key", idempotent = false,
         "Delete a key.";
+    GetPublicKeyCertificate(GetPublicKeyCertificateRequest) -> PublicKeyCertificate,
+        "get_public_key_certificate", idempotent = true,
+        "The certificate of an asymmetric key's public key, with the chain that issued it.";
         }
     };
 }

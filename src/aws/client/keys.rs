@@ -65,6 +65,69 @@ impl AwsBackend {
                     "key cryptogram import",
                 )?)
             }
+            KeyMaterial::RootCertificate {
+                attributes,
+                certificate,
+            } => cp::types::ImportKeyMaterial::RootCertificatePublicKey(built(
+                cp::types::RootCertificatePublicKey::builder()
+                    .key_attributes(convert::attributes_of_class(
+                        &attributes,
+                        crate::types::KeyClass::PublicKey,
+                    )?)
+                    .public_key_certificate(convert::certificate_to_api(&certificate))
+                    .build(),
+                "root certificate import",
+            )?),
+            KeyMaterial::TrustedCertificate {
+                certificate_authority,
+                attributes,
+                certificate,
+            } => cp::types::ImportKeyMaterial::TrustedCertificatePublicKey(built(
+                cp::types::TrustedCertificatePublicKey::builder()
+                    .key_attributes(convert::attributes_of_class(
+                        &attributes,
+                        crate::types::KeyClass::PublicKey,
+                    )?)
+                    .public_key_certificate(convert::certificate_to_api(&certificate))
+                    .certificate_authority_public_key_identifier(key_identifier(
+                        &certificate_authority,
+                    ))
+                    .build(),
+                "trusted certificate import",
+            )?),
+            KeyMaterial::Tr34(t) => {
+                let b = cp::types::ImportTr34KeyBlock::builder()
+                    .certificate_authority_public_key_identifier(key_identifier(
+                        &t.certificate_authority,
+                    ))
+                    .signing_key_certificate(convert::certificate_to_api(&t.kdh_certificate))
+                    .wrapped_key_block(hex::encode_upper(&t.key_block))
+                    .key_block_format(cp::types::Tr34KeyBlockFormat::X9Tr342012)
+                    .set_random_nonce(t.random_nonce.as_ref().map(hex::encode_upper));
+                let b = match &t.krd {
+                    Tr34Krd::ImportToken(token) => b.import_token(token),
+                    Tr34Krd::KeyPair { key, certificate } => b
+                        .wrapping_key_identifier(key_identifier(key))
+                        .wrapping_key_certificate(convert::certificate_to_api(certificate)),
+                };
+                cp::types::ImportKeyMaterial::Tr34KeyBlock(built(b.build(), "tr34 import")?)
+            }
+            KeyMaterial::Ecdh { params, key_block } => {
+                let e = convert::ecdh_to_sdk(&params)?;
+                cp::types::ImportKeyMaterial::DiffieHellmanTr31KeyBlock(built(
+                    cp::types::ImportDiffieHellmanTr31KeyBlock::builder()
+                        .private_key_identifier(e.private_key)
+                        .certificate_authority_public_key_identifier(e.ca)
+                        .public_key_certificate(e.certificate)
+                        .derive_key_algorithm(e.derive)
+                        .key_derivation_function(e.kdf)
+                        .key_derivation_hash_algorithm(e.hash)
+                        .derivation_data(e.data)
+                        .wrapped_key_block(key_block)
+                        .build(),
+                    "ecdh import",
+                )?)
+            }
         };
         let exists = self.check_alias_free(&alias).await?;
         let out = self
@@ -97,21 +160,61 @@ impl AwsBackend {
     }
 
     pub(super) async fn export_key(&self, r: ExportKeyRequest) -> Result<ExportKeyResponse> {
-        if !matches!(r.version, Tr31Version::B | Tr31Version::D) {
-            return Err(Error::unsupported(
-                "TR-31 versions other than B and D on export",
-            ));
-        }
+        let (material, version) = match &r.method {
+            ExportMethod::Tr31 { kek, version } => {
+                if !matches!(version, Tr31Version::B | Tr31Version::D) {
+                    return Err(Error::unsupported(
+                        "TR-31 versions other than B and D on export",
+                    ));
+                }
+                let m = cp::types::ExportKeyMaterial::Tr31KeyBlock(built(
+                    cp::types::ExportTr31KeyBlock::builder()
+                        .wrapping_key_identifier(key_identifier(kek))
+                        .build(),
+                    "tr31 export",
+                )?);
+                (m, Some(*version))
+            }
+            ExportMethod::Tr34(t) => {
+                let b = cp::types::ExportTr34KeyBlock::builder()
+                    .certificate_authority_public_key_identifier(key_identifier(
+                        &t.certificate_authority,
+                    ))
+                    .wrapping_key_certificate(convert::certificate_to_api(&t.krd_certificate))
+                    .key_block_format(cp::types::Tr34KeyBlockFormat::X9Tr342012)
+                    .set_random_nonce(t.random_nonce.as_ref().map(hex::encode_upper));
+                let b = match &t.kdh {
+                    Tr34Kdh::ExportToken(token) => b.export_token(token),
+                    Tr34Kdh::KeyPair { key, certificate } => b
+                        .signing_key_identifier(key_identifier(key))
+                        .signing_key_certificate(convert::certificate_to_api(certificate)),
+                };
+                let m =
+                    cp::types::ExportKeyMaterial::Tr34KeyBlock(built(b.build(), "tr34 export")?);
+                (m, None)
+            }
+            ExportMethod::Ecdh(p) => {
+                let e = convert::ecdh_to_sdk(p)?;
+                let m = cp::types::ExportKeyMaterial::DiffieHellmanTr31KeyBlock(built(
+                    cp::types::ExportDiffieHellmanTr31KeyBlock::builder()
+                        .private_key_identifier(e.private_key)
+                        .certificate_authority_public_key_identifier(e.ca)
+                        .public_key_certificate(e.certificate)
+                        .derive_key_algorithm(e.derive)
+                        .key_derivation_function(e.kdf)
+                        .key_derivation_hash_algorithm(e.hash)
+                        .derivation_data(e.data)
+                        .build(),
+                    "ecdh export",
+                )?);
+                (m, None)
+            }
+        };
         let out = self
             .control
             .export_key()
             .export_key_identifier(key_identifier(&r.key))
-            .key_material(cp::types::ExportKeyMaterial::Tr31KeyBlock(built(
-                cp::types::ExportTr31KeyBlock::builder()
-                    .wrapping_key_identifier(key_identifier(&r.kek))
-                    .build(),
-                "tr31 export",
-            )?))
+            .key_material(material)
             .send()
             .await
             .map_err(|e| map(e, "ExportKey"))?;
@@ -119,12 +222,14 @@ impl AwsBackend {
             .wrapped_key()
             .ok_or_else(|| Error::new(ErrorKind::Protocol, "ExportKey returned no key"))?;
         let block = w.key_material().to_owned();
-        if !block.starts_with(r.version.as_char()) {
-            return Err(Error::unsupported(format!(
-                "TR-31 version {} under this KEK (the service chose {})",
-                r.version.as_char(),
-                block.chars().next().unwrap_or('?')
-            )));
+        if let Some(version) = version {
+            if !block.starts_with(version.as_char()) {
+                return Err(Error::unsupported(format!(
+                    "TR-31 version {} under this KEK (the service chose {})",
+                    version.as_char(),
+                    block.chars().next().unwrap_or('?')
+                )));
+            }
         }
         Ok(ExportKeyResponse {
             key_block: block,
@@ -150,6 +255,37 @@ impl AwsBackend {
             ));
         }
         convert::key_info(r.key, k)
+    }
+
+    pub(super) async fn public_key_certificate(
+        &self,
+        r: GetPublicKeyCertificateRequest,
+    ) -> Result<PublicKeyCertificate> {
+        let out = self
+            .control
+            .get_public_key_certificate()
+            .key_identifier(key_identifier(&r.key))
+            .send()
+            .await
+            .map_err(|e| map(e, "GetPublicKeyCertificate"))?;
+        let protocol = |e: Error| {
+            Error::new(
+                ErrorKind::Protocol,
+                "GetPublicKeyCertificate returned an unreadable certificate",
+            )
+            .with_source(e)
+        };
+        let chain = crate::x509::api_certificates_der(out.key_certificate_chain())
+            .map_err(protocol)?
+            .into_iter()
+            .map(Certificate::from_der)
+            .collect::<Result<Vec<_>>>()
+            .map_err(protocol)?;
+        Ok(PublicKeyCertificate {
+            key: r.key,
+            certificate: convert::certificate_from_api(out.key_certificate()).map_err(protocol)?,
+            chain,
+        })
     }
 
     pub(super) async fn delete_key(&self, r: DeleteKeyRequest) -> Result<DeleteKeyResponse> {

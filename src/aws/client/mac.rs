@@ -25,7 +25,7 @@ impl AwsBackend {
                 p => pad(data, p, block),
             }
         };
-        if data.is_empty() && matches!(alg, MacAlgorithm::Cmac | MacAlgorithm::HmacSha256) {
+        if data.is_empty() && (alg == MacAlgorithm::Cmac || alg.is_hmac()) {
             // MessageData takes 1 to 4096 bytes (2 to 8192 hex digits).
             return Err(Error::unsupported(
                 "MACs of an empty message (AWS Payment Cryptography takes 1 to 4096 bytes of message data)",
@@ -48,6 +48,9 @@ impl AwsBackend {
             MacAlgorithm::Iso9797Alg3(p) => (dt::MacAlgorithm::Iso9797Algorithm3, padded(p, 8)?),
             MacAlgorithm::Cmac => (dt::MacAlgorithm::Cmac, data.to_vec()),
             MacAlgorithm::HmacSha256 => (dt::MacAlgorithm::HmacSha256, data.to_vec()),
+            MacAlgorithm::HmacSha224 => (dt::MacAlgorithm::HmacSha224, data.to_vec()),
+            MacAlgorithm::HmacSha384 => (dt::MacAlgorithm::HmacSha384, data.to_vec()),
+            MacAlgorithm::HmacSha512 => (dt::MacAlgorithm::HmacSha512, data.to_vec()),
         })
     }
 

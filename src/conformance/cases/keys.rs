@@ -169,11 +169,7 @@ async fn export_round_trip(ctx: &Ctx<'_>) -> Outcome {
     let key = ctx.key(Role::Zpk2)?;
     let r = ctx
         .backend
-        .export_key(ExportKeyRequest {
-            key: key.id.clone(),
-            kek,
-            version: Tr31Version::B,
-        })
+        .export_key(ExportKeyRequest::tr31(key.id.clone(), kek, Tr31Version::B))
         .await
         .map_err(|e| op_failed("export", &e))?;
     let (header, clear) = tr31::unwrap(&kek_clear, &r.key_block).map_err(|e| {
@@ -207,11 +203,7 @@ async fn refuse_non_exportable(ctx: &Ctx<'_>) -> Outcome {
     let kek = ctx.key(Role::Kek)?.id.clone();
     let r = ctx
         .backend
-        .export_key(ExportKeyRequest {
-            key: nx,
-            kek,
-            version: Tr31Version::B,
-        })
+        .export_key(ExportKeyRequest::tr31(nx, kek, Tr31Version::B))
         .await;
     expect_refusal(
         "export of a non-exportable key",

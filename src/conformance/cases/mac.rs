@@ -77,7 +77,98 @@ pub(super) fn cases() -> Vec<Case> {
             [],
             refuse_short_mac
         ),
+        case!(
+            GenerateMac,
+            Agreement,
+            "HMAC-SHA-224/384/512: full-length MACs agree, truncated ones verify, altered ones fail",
+            None,
+            [VerifyMac],
+            agree_hmac_sha2
+        ),
+        case!(
+            GenerateMac,
+            Refusal,
+            "key usage: HMAC-SHA-384 with an HMAC-SHA-256 key, HMAC-SHA-256 with an HMAC-SHA-512 key refused",
+            None,
+            [],
+            refuse_hmac_hash
+        ),
     ]
+}
+
+/// The HMAC keys besides HMAC-SHA-256, with their algorithms (cases of
+/// their own: a backend without them still passes the cases of the others).
+const HMAC_SHA2_ROLES: &[(Role, MacAlgorithm)] = &[
+    (Role::MacHmac224, MacAlgorithm::HmacSha224),
+    (Role::MacHmac384, MacAlgorithm::HmacSha384),
+    (Role::MacHmac512, MacAlgorithm::HmacSha512),
+];
+
+async fn agree_hmac_sha2(ctx: &Ctx<'_>) -> Outcome {
+    let mut results = Vec::new();
+    for (role, alg) in HMAC_SHA2_ROLES {
+        let r = async {
+            let k = ctx.key(*role)?.id.clone();
+            let full = crate::ops::max_mac_len(*alg);
+            let mut rng = ctx.rng();
+            for _ in 0..ctx.rounds.max(2) {
+                let n = rng.random_range(1..200);
+                let data = random_bytes(&mut rng, n);
+                let what = format!("{role} ({alg:?}), {n}-byte message");
+                let got = generate(ctx, &k, *alg, &data, None)
+                    .await
+                    .map_err(|e| op_failed(&what, &e))?;
+                let want = ctx
+                    .reference
+                    .generate_mac(GenerateMacRequest {
+                        key: k.clone(),
+                        algorithm: *alg,
+                        data: data.clone(),
+                        mac_length: None,
+                    })
+                    .await
+                    .map_err(|e| ref_failed(&what, &e))?
+                    .mac;
+                check_eq(&what, &got, &want)?;
+                if got.len() != full {
+                    return Err(fail(format!("{what}: {} bytes, want {full}", got.len())));
+                }
+                let short = got.get(..16).unwrap_or_default();
+                let v = verify(ctx, &k, *alg, &data, short)
+                    .await
+                    .map_err(|e| op_failed(&format!("{what}: verify 16 bytes"), &e))?;
+                if v != Verification::Verified {
+                    return Err(fail(format!("{what}: a truncated MAC did not verify")));
+                }
+                let mut bad = short.to_vec();
+                if let Some(b) = bad.last_mut() {
+                    *b ^= 1;
+                }
+                let v = verify(ctx, &k, *alg, &data, &bad)
+                    .await
+                    .map_err(|e| op_failed(&format!("{what}: verify altered"), &e))?;
+                if v != Verification::Failed {
+                    return Err(fail(format!("{what}: an altered MAC verified")));
+                }
+            }
+            Ok::<(), Stop>(())
+        }
+        .await;
+        results.push(r);
+    }
+    combine(results)
+}
+
+async fn refuse_hmac_hash(ctx: &Ctx<'_>) -> Outcome {
+    let h256 = ctx.key(Role::MacHmac)?.id.clone();
+    let h512 = ctx.key(Role::MacHmac512)?.id.clone();
+    let kinds = &[ErrorKind::KeyUsage, ErrorKind::InvalidInput];
+    let r1 = generate(ctx, &h256, MacAlgorithm::HmacSha384, b"message", None).await;
+    let r2 = generate(ctx, &h512, MacAlgorithm::HmacSha256, b"message", None).await;
+    combine(vec![
+        expect_refusal("HMAC-SHA-384 with an HMAC-SHA-256 key", r1, kinds),
+        expect_refusal("HMAC-SHA-256 with an HMAC-SHA-512 key", r2, kinds),
+    ])
 }
 
 /// Every MAC role with the algorithm the suite uses it with.

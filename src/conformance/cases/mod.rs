@@ -3,6 +3,7 @@
 mod card;
 mod data;
 mod emv;
+mod exchange;
 mod keys;
 mod mac;
 mod pin;
@@ -23,6 +24,7 @@ pub(crate) fn all() -> Vec<Case> {
     v.extend(card::cases());
     v.extend(emv::cases());
     v.extend(mac::cases());
+    v.extend(exchange::cases());
     v
 }
 

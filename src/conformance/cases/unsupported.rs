@@ -130,13 +130,14 @@ pub(crate) fn sample_request(op: Operation) -> crate::Result<Request> {
             },
             expected_kcv: None,
         }),
-        Operation::ExportKey => Request::ExportKey(ExportKeyRequest {
-            key: key.clone(),
-            kek: key,
-            version: Tr31Version::B,
-        }),
+        Operation::ExportKey => {
+            Request::ExportKey(ExportKeyRequest::tr31(key.clone(), key, Tr31Version::B))
+        }
         Operation::GetKeyInfo => Request::GetKeyInfo(GetKeyInfoRequest { key }),
         Operation::DeleteKey => Request::DeleteKey(DeleteKeyRequest { key }),
+        Operation::GetPublicKeyCertificate => {
+            Request::GetPublicKeyCertificate(GetPublicKeyCertificateRequest { key })
+        }
     })
 }
 

@@ -34,7 +34,11 @@ pub(super) static KEY_BLOCK_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> 
         use crate::capabilities::{DukptKind, MacKind};
         let mut c = super::VARIANT_LMK_CAPABILITIES.clone();
         c.pin_formats.insert(crate::PinBlockFormat::Iso4);
-        c.key_algorithms = KeyAlgorithm::ALL.into_iter().collect();
+        // HMAC-SHA-256 is the only HMAC key type with a published A0 code.
+        c.key_algorithms = KeyAlgorithm::SYMMETRIC
+            .into_iter()
+            .filter(|a| !a.is_hmac() || *a == KeyAlgorithm::HmacSha256)
+            .collect();
         c.dukpt = [DukptKind::Tdes, DukptKind::Aes].into_iter().collect();
         c.dukpt_data_variants = [DukptVariant::Request].into_iter().collect();
         c.mac_algorithms = [
@@ -80,15 +84,21 @@ pub(super) static KEY_BLOCK_LMK_CAPABILITIES: std::sync::LazyLock<Capabilities> 
 const MAC_SIZES: [(u8, usize); 4] = [(b'0', 4), (b'1', 8), (b'2', 16), (b'3', 32)];
 
 /// The A0 algorithm code for a key algorithm (see [`A0KeyBlock`]).
-fn a0_algorithm(a: KeyAlgorithm) -> [u8; 2] {
-    *match a {
+fn a0_algorithm(a: KeyAlgorithm) -> Result<[u8; 2]> {
+    Ok(*match a {
         KeyAlgorithm::Tdes2 => b"T2",
         KeyAlgorithm::Tdes3 => b"T3",
         KeyAlgorithm::Aes128 => b"A1",
         KeyAlgorithm::Aes192 => b"A2",
         KeyAlgorithm::Aes256 => b"A3",
         KeyAlgorithm::HmacSha256 => b"H2",
-    }
+        other => {
+            return Err(Error::unsupported(format!(
+                "{} keys on the payShield key-block LMK (no published A0 algorithm code)",
+                other.aws_name()
+            )))
+        }
+    })
 }
 
 fn encoding(e: CodecError) -> Error {
@@ -127,7 +137,7 @@ impl PayShieldBackend {
             key_block: Some(A0KeyBlock {
                 lmk_id: None,
                 usage: h.usage,
-                algorithm: a0_algorithm(r.attributes.algorithm),
+                algorithm: a0_algorithm(r.attributes.algorithm)?,
                 mode_of_use: h.mode_of_use,
                 key_version: h.key_version,
                 exportability: h.exportability,
@@ -159,6 +169,7 @@ impl PayShieldBackend {
             key_id: r.key_id,
             attributes: r.attributes,
             key_check_value: kcv,
+            key_class: crate::types::KeyClass::Symmetric,
         })
     }
 
@@ -202,14 +213,15 @@ impl PayShieldBackend {
             key_id: r.key_id.clone(),
             attributes,
             key_check_value: kcv,
+            key_class: crate::types::KeyClass::Symmetric,
         })
     }
 
-    /// A8: a key block exported as a TR-31 block of `r.version` (`R` +
+    /// A8: a key block exported as a TR-31 block of `version` (`R` +
     /// `!` version).
     pub(super) async fn export_key_kb(
         &self,
-        r: &ExportKeyRequest,
+        version: Tr31Version,
         key: &TableKey,
         kek: &TableKey,
     ) -> Result<ExportKeyResponse> {
@@ -222,12 +234,12 @@ impl PayShieldBackend {
                 scheme: b'R',
                 lmk_id: None,
                 exportability: None,
-                version: Some(r.version.as_char() as u8),
+                version: Some(version.as_char() as u8),
             }),
         };
         let mut b = Vec::new();
         codec::encode_request(&mut b, &Req::from(Command::A8(a8))).map_err(encoding)?;
-        self.run_export(&b, r.version, key).await
+        self.run_export(&b, version, key).await
     }
 
     /// The M6/M8 algorithm and padding flags for `alg` on a key-block LMK.
@@ -242,7 +254,10 @@ impl PayShieldBackend {
             MacAlgorithm::Iso9797Alg1(p) => (b'1', pad(p)),
             MacAlgorithm::Iso9797Alg3(p) => (b'3', pad(p)),
             MacAlgorithm::Cmac => (b'5', b'0'),
-            MacAlgorithm::HmacSha256 => (b'6', b'0'),
+            MacAlgorithm::HmacSha256
+            | MacAlgorithm::HmacSha224
+            | MacAlgorithm::HmacSha384
+            | MacAlgorithm::HmacSha512 => (b'6', b'0'),
         }
     }
 
@@ -251,6 +266,9 @@ impl PayShieldBackend {
         match alg {
             MacAlgorithm::Cmac | MacAlgorithm::Iso9797Alg1(_) if key_alg.is_aes() => 16,
             MacAlgorithm::HmacSha256 => 32,
+            MacAlgorithm::HmacSha224 => 28,
+            MacAlgorithm::HmacSha384 => 48,
+            MacAlgorithm::HmacSha512 => 64,
             _ => 8,
         }
     }
@@ -331,7 +349,8 @@ mod tests {
     fn a0_codes_and_block_algorithms() {
         let lmk = crate::payshield::KeyBlockLmk::test_lmk();
         for a in KeyAlgorithm::ALL {
-            assert_eq!(a0_algorithm(a)[0], a.tr31_code() as u8);
+            let Ok(code) = a0_algorithm(a) else { continue };
+            assert_eq!(code[0], a.tr31_code() as u8);
             let attrs = KeyAttributes::new(
                 crate::types::KeyUsage::DataEncryption,
                 a,

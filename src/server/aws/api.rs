@@ -457,3 +457,22 @@ pub(crate) fn modes_of_use(m: &Obj<'_>) -> ApiResult<crate::types::ModesOfUse> {
         no_restrictions: b("NoRestrictions")?,
     })
 }
+
+/// `KeyBlockHeaders.KeyExportability`, when given.
+pub(crate) fn key_exportability(h: &Obj<'_>) -> ApiResult<Option<crate::types::Exportability>> {
+    use crate::types::Exportability;
+    let Some(e) = h.opt_str("KeyExportability")? else {
+        return Ok(None);
+    };
+    Ok(Some(match e {
+        "EXPORTABLE" => Exportability::Exportable,
+        "NON_EXPORTABLE" => Exportability::NonExportable,
+        "SENSITIVE" => Exportability::Sensitive,
+        _ => {
+            return Err(ApiError::field(
+                &h.field_name("KeyExportability"),
+                "is not a valid value",
+            ))
+        }
+    }))
+}

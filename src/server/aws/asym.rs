@@ -26,7 +26,9 @@ use super::api::{modes_of_use, ApiError, ApiResult, Obj};
 use super::manage;
 use super::state::{KeyRecord, NewAsymmetricKey, Store};
 use super::Inner;
-use crate::types::{ModesOfUse, SecretBytes};
+use crate::keyexchange::pki;
+use crate::rules::{self, PairUse};
+use crate::types::{KeyAlgorithm, KeyAttributes, KeyUsage, ModesOfUse, SecretBytes};
 use crate::x509::{self, PublicKeyAlgorithm};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -35,50 +37,9 @@ const S0: &str = "TR31_S0_ASYMMETRIC_KEY_FOR_DIGITAL_SIGNATURE";
 const D1: &str = "TR31_D1_ASYMMETRIC_KEY_FOR_DATA_ENCRYPTION";
 const K3: &str = "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT";
 
-/// The emulator's certificate authority: issues the certificates of the key
-/// pairs it creates.
-pub(crate) struct Ca {
-    key: rcgen::KeyPair,
-    cert: rcgen::Certificate,
-}
-
-impl std::fmt::Debug for Ca {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Ca")
-    }
-}
-
-impl Ca {
-    /// A new CA: a P-256 key and a self-signed CA certificate.
-    pub(crate) fn new() -> std::io::Result<Self> {
-        let io = |_| std::io::Error::other("CA key generation failed");
-        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(io)?;
-        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).map_err(io)?;
-        p.distinguished_name.push(
-            rcgen::DnType::CommonName,
-            "paycrypto AWS Payment Cryptography emulator CA",
-        );
-        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        p.key_usages = vec![
-            rcgen::KeyUsagePurpose::KeyCertSign,
-            rcgen::KeyUsagePurpose::DigitalSignature,
-        ];
-        let cert = p.self_signed(&key).map_err(io)?;
-        Ok(Self { key, cert })
-    }
-}
-
 /// The algorithm of an AWS `KeyAlgorithm` value, if asymmetric.
 fn algorithm(name: &str) -> Option<PublicKeyAlgorithm> {
-    Some(match name {
-        "RSA_2048" => PublicKeyAlgorithm::Rsa(2048),
-        "RSA_3072" => PublicKeyAlgorithm::Rsa(3072),
-        "RSA_4096" => PublicKeyAlgorithm::Rsa(4096),
-        "ECC_NIST_P256" => PublicKeyAlgorithm::P256,
-        "ECC_NIST_P384" => PublicKeyAlgorithm::P384,
-        "ECC_NIST_P521" => PublicKeyAlgorithm::P521,
-        _ => return None,
-    })
+    KeyAlgorithm::from_aws_name(name).and_then(pki::public_algorithm)
 }
 
 /// Parsed asymmetric `KeyAttributes`: usage, algorithm, modes.
@@ -105,47 +66,40 @@ fn attributes(o: Obj<'_>, class: &str) -> ApiResult<Attributes> {
         )
     })?;
     let usage = o.str("KeyUsage")?;
-    let rsa = matches!(algorithm, PublicKeyAlgorithm::Rsa(_));
-    let fits = match usage {
-        S0 => true,
-        D1 => rsa,
-        K3 => !rsa,
-        _ => {
-            return Err(ApiError::field(
-                &o.field_name("KeyUsage"),
-                "an asymmetric key is TR31_S0, TR31_D1 or TR31_K3",
-            ))
-        }
-    };
-    if !fits {
-        return Err(ApiError::validation(format!(
-            "KeyUsage {usage} is not valid with KeyAlgorithm {alg_s}: D1 keys are RSA, K3 keys are ECC"
-        )));
+    if ![S0, D1, K3].contains(&usage) {
+        return Err(ApiError::field(
+            &o.field_name("KeyUsage"),
+            "an asymmetric key is TR31_S0, TR31_D1 or TR31_K3",
+        ));
     }
     let mut scratch = String::new();
     let m = o.obj("KeyModesOfUse", &mut scratch)?;
     let modes = modes_of_use(&m)?;
-    let allowed = match usage {
-        S0 => !(modes.encrypt || modes.decrypt || modes.wrap || modes.unwrap || modes.derive_key),
-        D1 => !(modes.sign || modes.verify || modes.derive_key),
-        _ => {
-            !(modes.encrypt
-                || modes.decrypt
-                || modes.wrap
-                || modes.unwrap
-                || modes.sign
-                || modes.verify)
+    // The rules are the crate's (`KeyAttributes::validate`, and
+    // `validate_public_key` for a public key).
+    let attrs = KeyAttributes::new(
+        KeyUsage::from_aws_name(usage).map_err(ApiError::from)?,
+        KeyAlgorithm::from_aws_name(alg_s).ok_or_else(|| ApiError::internal("algorithm"))?,
+        modes,
+    );
+    let checked = if class == "PUBLIC_KEY" {
+        attrs.validate_public_key()
+    } else {
+        attrs.validate()
+    };
+    checked.map_err(|e| {
+        if e.context().starts_with("invalid modes of use") {
+            ApiError::field(
+                &o.field_name("KeyModesOfUse"),
+                format!("are not valid for {usage} on a {class}: {}", e.context()),
+            )
+        } else {
+            ApiError::validation(format!(
+                "KeyUsage {usage} is not valid with KeyAlgorithm {alg_s}: {}",
+                e.context()
+            ))
         }
-    } && !modes.generate
-        && !modes.no_restrictions;
-    let public_ok = class != "PUBLIC_KEY" || !(modes.sign || modes.decrypt || modes.unwrap);
-    let any = modes.to_flags().iter().any(|f| *f);
-    if !allowed || !public_ok || !any {
-        return Err(ApiError::field(
-            &o.field_name("KeyModesOfUse"),
-            format!("are not valid for {usage} on a {class}"),
-        ));
-    }
+    })?;
     Ok(Attributes {
         usage: usage.to_owned(),
         algorithm,
@@ -153,32 +107,7 @@ fn attributes(o: Obj<'_>, class: &str) -> ApiResult<Attributes> {
     })
 }
 
-/// A new key pair of `alg` (PKCS #8 DER). RSA generation takes seconds: run
-/// it through [`generate`].
-fn new_key_pair(alg: PublicKeyAlgorithm) -> ApiResult<rcgen::KeyPair> {
-    let internal = |_| ApiError::internal("key generation failed");
-    match alg {
-        PublicKeyAlgorithm::Rsa(bits) => {
-            let size = match bits {
-                2048 => rcgen::RsaKeySize::_2048,
-                3072 => rcgen::RsaKeySize::_3072,
-                _ => rcgen::RsaKeySize::_4096,
-            };
-            rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, size).map_err(internal)
-        }
-        PublicKeyAlgorithm::P256 => {
-            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(internal)
-        }
-        PublicKeyAlgorithm::P384 => {
-            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).map_err(internal)
-        }
-        PublicKeyAlgorithm::P521 => {
-            rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P521_SHA512).map_err(internal)
-        }
-    }
-}
-
-/// [`new_key_pair`] on the blocking pool, one of the emulator's key
+/// [`pki::new_key_pair`] on the blocking pool, one of the emulator's key
 /// generation slots at a time (as import/export parameters are).
 async fn generate(inner: &Inner, alg: PublicKeyAlgorithm) -> ApiResult<(Vec<u8>, Vec<u8>)> {
     let permit = inner
@@ -188,7 +117,7 @@ async fn generate(inner: &Inner, alg: PublicKeyAlgorithm) -> ApiResult<(Vec<u8>,
         .await
         .map_err(|_| ApiError::internal("key generation is shut down"))?;
     tokio::task::spawn_blocking(move || {
-        let kp = new_key_pair(alg);
+        let kp = pki::new_key_pair(alg).map_err(ApiError::from);
         drop(permit);
         kp.map(|k| (k.serialize_der(), k.public_key_der()))
     })
@@ -246,15 +175,71 @@ pub(crate) fn certificate(field: &str, value: &str) -> ApiResult<(Vec<u8>, x509:
 
 /// PEM text of a DER certificate.
 fn pem(der: &[u8]) -> String {
-    use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = String::from("-----BEGIN CERTIFICATE-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(std::str::from_utf8(line).unwrap_or_default());
-        out.push('\n');
+    x509::der_to_pem(der)
+}
+
+/// The certificate in member `cert_member` of `m`, checked against the
+/// certificate authority `CertificateAuthorityPublicKeyIdentifier` names:
+/// the certificate's field name and parts.
+pub(crate) fn certificate_under_ca(
+    store: &Store,
+    m: Obj<'_>,
+    cert_member: &str,
+) -> ApiResult<(String, x509::CertParts)> {
+    let ca_field = m.field_name("CertificateAuthorityPublicKeyIdentifier");
+    let ca = ca_key(
+        store,
+        &ca_field,
+        m.str("CertificateAuthorityPublicKeyIdentifier")?,
+    )?;
+    let cert_field = m.field_name(cert_member);
+    let (_, parts) = certificate(&cert_field, m.str_len(cert_member, 1, 32768)?)?;
+    check_signed_by(&cert_field, &parts, &ca)?;
+    Ok((cert_field, parts))
+}
+
+/// The parts of a certificate the emulator itself issued (an import or
+/// export token's).
+pub(crate) fn own_certificate(api_field: &str) -> ApiResult<x509::CertParts> {
+    x509::parse_certificate(&x509::api_certificate_der(api_field).map_err(ApiError::from)?)
+        .map_err(ApiError::from)
+}
+
+/// The usable key pair member `ident_member` of `m` names, checked for
+/// `use_` (`rules::check_key_pair`).
+pub(crate) fn usable_key_pair(
+    store: &Store,
+    m: Obj<'_>,
+    ident_member: &str,
+    use_: PairUse,
+) -> ApiResult<Arc<KeyRecord>> {
+    let k = store.resolve(m.str(ident_member)?)?;
+    k.check_usable()?;
+    let pair = k.key_class.as_deref() == Some("ASYMMETRIC_KEY_PAIR");
+    let arn = crate::types::KeyId::new(k.arn.clone()).map_err(ApiError::from)?;
+    rules::check_key_pair(&arn, &k.attributes()?, pair, use_)
+        .map_err(|e| ApiError::field(&m.field_name(ident_member), e.context()))?;
+    Ok(k)
+}
+
+/// [`usable_key_pair`], with the certificate of it member `cert_member` holds.
+pub(crate) fn key_pair_with_certificate(
+    store: &Store,
+    m: Obj<'_>,
+    ident_member: &str,
+    cert_member: &str,
+    use_: PairUse,
+) -> ApiResult<(Arc<KeyRecord>, x509::CertParts)> {
+    let k = usable_key_pair(store, m, ident_member, use_)?;
+    let cert_field = m.field_name(cert_member);
+    let value = m
+        .opt_str(cert_member)?
+        .ok_or_else(|| ApiError::field(&cert_field, format!("is required with {ident_member}")))?;
+    let (_, cert) = certificate(&cert_field, value)?;
+    if cert.spki != spki_of(&k)? {
+        return Err(ApiError::field(&cert_field, "does not certify the key"));
     }
-    out.push_str("-----END CERTIFICATE-----\n");
-    out
+    Ok((k, cert))
 }
 
 /// Resolves a certificate authority key: a `PUBLIC_KEY` with usage S0 that
@@ -262,16 +247,10 @@ fn pem(der: &[u8]) -> String {
 pub(crate) fn ca_key(store: &Store, field: &str, ident: &str) -> ApiResult<Arc<KeyRecord>> {
     let ca = store.resolve(ident)?;
     ca.check_usable()?;
-    let modes: ModesOfUse = ca.modes.into();
-    if ca.key_class.as_deref() != Some("PUBLIC_KEY") || ca.usage != S0 || !modes.verify {
-        return Err(ApiError::field(
-            field,
-            format!(
-                "key {} is not a certificate authority public key (PUBLIC_KEY, {S0}, Verify)",
-                ca.arn
-            ),
-        ));
-    }
+    let public = ca.key_class.as_deref() == Some("PUBLIC_KEY");
+    let arn = crate::types::KeyId::new(ca.arn.clone()).map_err(ApiError::from)?;
+    rules::check_certificate_authority(&arn, &ca.attributes()?, public)
+        .map_err(|e| ApiError::field(field, e.context()))?;
     Ok(ca)
 }
 
@@ -375,44 +354,6 @@ pub(crate) fn import_public(
     Ok(json!({ "Key": rec.key_json() }))
 }
 
-/// The public key of a key pair, for rcgen to certify.
-struct Public<'a> {
-    raw: &'a [u8],
-    alg: &'static rcgen::SignatureAlgorithm,
-}
-
-impl rcgen::PublicKeyData for Public<'_> {
-    fn der_bytes(&self) -> &[u8] {
-        self.raw
-    }
-    fn algorithm(&self) -> &rcgen::SignatureAlgorithm {
-        self.alg
-    }
-}
-
-/// The rcgen algorithm that writes `alg`'s SubjectPublicKeyInfo (and signs
-/// with it by default).
-fn rcgen_alg(alg: PublicKeyAlgorithm) -> &'static rcgen::SignatureAlgorithm {
-    match alg {
-        PublicKeyAlgorithm::Rsa(_) => &rcgen::PKCS_RSA_SHA256,
-        PublicKeyAlgorithm::P256 => &rcgen::PKCS_ECDSA_P256_SHA256,
-        PublicKeyAlgorithm::P384 => &rcgen::PKCS_ECDSA_P384_SHA384,
-        PublicKeyAlgorithm::P521 => &rcgen::PKCS_ECDSA_P521_SHA512,
-    }
-}
-
-/// A stored PKCS #8 key pair, to sign with `alg`.
-fn key_pair(pkcs8: &[u8], alg: &'static rcgen::SignatureAlgorithm) -> ApiResult<rcgen::KeyPair> {
-    use base64::Engine;
-    let b64 = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(pkcs8));
-    let pem = zeroize::Zeroizing::new(format!(
-        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-        b64.as_str()
-    ));
-    rcgen::KeyPair::from_pem_and_sign_algo(&pem, alg)
-        .map_err(|_| ApiError::internal("stored key pair is unusable"))
-}
-
 /// The DER SubjectPublicKeyInfo of an asymmetric key.
 pub(crate) fn spki_of(k: &KeyRecord) -> ApiResult<Vec<u8>> {
     let material = k.material()?;
@@ -421,8 +362,7 @@ pub(crate) fn spki_of(k: &KeyRecord) -> ApiResult<Vec<u8>> {
         Some("ASYMMETRIC_KEY_PAIR") => {
             let alg = algorithm(&k.algorithm)
                 .ok_or_else(|| ApiError::internal("stored key has an unknown algorithm"))?;
-            let kp = key_pair(material.expose(), rcgen_alg(alg))?;
-            Ok(kp.public_key_der())
+            Ok(pki::spki_of_pkcs8(material.expose(), alg)?)
         }
         _ => Err(ApiError::validation(format!(
             "key {} is a symmetric key; this needs an asymmetric key",
@@ -451,23 +391,11 @@ pub(crate) fn get_public_key_certificate(inner: &Inner, o: Obj<'_>) -> ApiResult
         }
         Some("ASYMMETRIC_KEY_PAIR") => {
             let spki = spki_of(&k)?;
-            let (alg, raw) = x509::spki_key(&spki).map_err(ApiError::from)?;
-            let mut p = rcgen::CertificateParams::new(Vec::<String>::new())
-                .map_err(|_| ApiError::internal("certificate parameters"))?;
-            p.distinguished_name
-                .push(rcgen::DnType::CommonName, k.id.clone());
-            p.distinguished_name.push(
-                rcgen::DnType::OrganizationName,
-                "paycrypto AWS Payment Cryptography emulator",
-            );
-            let public = Public {
-                raw: &raw,
-                alg: rcgen_alg(alg),
-            };
-            let cert = p
-                .signed_by(&public, &inner.ca.cert, &inner.ca.key)
-                .map_err(|_| ApiError::internal("certificate issuance failed"))?;
-            (cert.pem(), inner.ca.cert.pem())
+            let (cert, _) =
+                inner
+                    .ca
+                    .issue(&spki, &k.id, "paycrypto AWS Payment Cryptography emulator")?;
+            (cert, inner.ca.pem())
         }
         _ => {
             return Err(ApiError::validation(format!(
@@ -545,7 +473,7 @@ pub(crate) fn get_csr(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
         }
     }
     let material = k.material()?;
-    let kp = key_pair(material.expose(), sign_alg)?;
+    let kp = pki::key_pair(material.expose(), sign_alg)?;
     let csr = p
         .serialize_request(&kp)
         .and_then(|c| c.pem())

@@ -159,6 +159,12 @@ pub(crate) fn parse_attributes(o: Obj<'_>) -> ApiResult<KeyAttributes> {
     let alg_s = o.str("KeyAlgorithm")?;
     let algorithm = KeyAlgorithm::from_aws_name(alg_s)
         .ok_or_else(|| ApiError::unsupported_value("KeyAlgorithm", alg_s))?;
+    if !algorithm.is_symmetric() || usage.is_asymmetric() {
+        return Err(ApiError::field(
+            &o.field_name("KeyClass"),
+            format!("SYMMETRIC_KEY does not go with {alg_s} and {usage_s}"),
+        ));
+    }
     let mut scratch = String::new();
     let m = o.obj("KeyModesOfUse", &mut scratch)?;
     let modes = modes_of_use(&m)?;
@@ -414,15 +420,13 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
             let attributes =
                 crate::keyload::tr31_attributes(&header, clear.len()).map_err(ApiError::from)?;
             attributes.validate().map_err(ApiError::from)?;
-            let rec = store.add(NewKey {
+            let rec = store.add(NewKey::external(
                 attributes,
-                material: SecretBytes::from_slice(&clear),
-                exportable: attributes.exportability.allows_export(),
+                SecretBytes::from_slice(&clear),
                 enabled,
-                origin: "EXTERNAL",
                 kcv_algorithm,
                 tags,
-            })?;
+            ))?;
             let rec = replicate(&mut store, rec);
             store.save()?;
             Ok(json!({ "Key": rec.key_json() }))
@@ -434,15 +438,7 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
             let cryptogram = m.hex("WrappedKeyCryptogram", 16, 4096)?;
             let token = m.str("ImportToken")?;
             let spec = m.opt_str("WrappingSpec")?.unwrap_or("RSA_OAEP_SHA_256");
-            let params = {
-                let reg = inner.params.lock().unwrap_or_else(|p| p.into_inner());
-                reg.valid(token, now())
-                    .filter(|p| p.token.starts_with("import-"))
-                    .cloned()
-                    .ok_or_else(|| {
-                        ApiError::field(&m.field_name("ImportToken"), "is not a valid import token")
-                    })?
-            };
+            let params = inner.token_params(&m, "ImportToken", token, true)?;
             let clear = params.unwrap(spec, &cryptogram)?;
             if clear.len() != attributes.algorithm.key_len() {
                 return Err(ApiError::validation(format!(
@@ -453,15 +449,13 @@ fn import_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
                 )));
             }
             let mut store = inner.write();
-            let rec = store.add(NewKey {
-                attributes: attributes.with_exportability(exportability(exportable)),
-                material: SecretBytes::from_slice(&clear),
-                exportable,
+            let rec = store.add(NewKey::external(
+                attributes.with_exportability(exportability(exportable)),
+                SecretBytes::from_slice(&clear),
                 enabled,
-                origin: "EXTERNAL",
                 kcv_algorithm,
                 tags,
-            })?;
+            ))?;
             let rec = replicate(&mut store, rec);
             store.save()?;
             Ok(json!({ "Key": rec.key_json() }))
@@ -542,16 +536,8 @@ fn export_key(inner: &Inner, o: Obj<'_>) -> ApiResult<Value> {
             // The wrapping key certificate must be signed by the named
             // certificate authority: an imported root or trusted public key
             // (PUBLIC_KEY, S0, Verify).
-            let ca_field = m.field_name("CertificateAuthorityPublicKeyIdentifier");
-            let ca = super::asym::ca_key(
-                &store,
-                &ca_field,
-                m.str("CertificateAuthorityPublicKeyIdentifier")?,
-            )?;
-            let cert = m.str_len("WrappingKeyCertificate", 1, 32768)?;
-            let cert_field = m.field_name("WrappingKeyCertificate");
-            let (_, parts) = super::asym::certificate(&cert_field, cert)?;
-            super::asym::check_signed_by(&cert_field, &parts, &ca)?;
+            super::asym::certificate_under_ca(&store, m, "WrappingKeyCertificate")?;
+            let cert = m.str("WrappingKeyCertificate")?;
             let spec = m.opt_str("WrappingSpec")?.unwrap_or("RSA_OAEP_SHA_256");
             let wrapped = wrap_to_certificate(cert, spec, material.expose())?;
             Ok(json!({ "WrappedKey": {
@@ -582,18 +568,8 @@ pub(crate) fn tr31_export(
     let mut key_version = "00".to_owned();
     let mut optional = Vec::new();
     if let Some(h) = m.opt_obj("KeyBlockHeaders", &mut s3)? {
-        if let Some(e) = h.opt_str("KeyExportability")? {
-            attrs.exportability = match e {
-                "EXPORTABLE" => Exportability::Exportable,
-                "NON_EXPORTABLE" => Exportability::NonExportable,
-                "SENSITIVE" => Exportability::Sensitive,
-                _ => {
-                    return Err(ApiError::field(
-                        &h.field_name("KeyExportability"),
-                        "is not a valid value",
-                    ))
-                }
-            };
+        if let Some(e) = super::api::key_exportability(&h)? {
+            attrs.exportability = e;
         }
         if let Some(v) = h.opt_str("KeyVersion")? {
             key_version = v.to_owned();

@@ -640,8 +640,18 @@ pub(super) async fn mac(inner: &Inner, o: Obj<'_>, generate: bool) -> ApiResult<
         Some("ISO9797_ALGORITHM1") => MacAlgorithm::Iso9797Alg1(Padding::Method1),
         Some("ISO9797_ALGORITHM3") => MacAlgorithm::Iso9797Alg3(Padding::Method1),
         Some("CMAC") => MacAlgorithm::Cmac,
-        Some("HMAC" | "HMAC_SHA256") => MacAlgorithm::HmacSha256,
-        Some(other @ ("HMAC_SHA224" | "HMAC_SHA384" | "HMAC_SHA512" | "AS2805_4_1")) => {
+        // `HMAC` names no hash: the key's algorithm chooses it.
+        Some("HMAC") => match k.attributes()?.algorithm {
+            KeyAlgorithm::HmacSha224 => MacAlgorithm::HmacSha224,
+            KeyAlgorithm::HmacSha384 => MacAlgorithm::HmacSha384,
+            KeyAlgorithm::HmacSha512 => MacAlgorithm::HmacSha512,
+            _ => MacAlgorithm::HmacSha256,
+        },
+        Some("HMAC_SHA224") => MacAlgorithm::HmacSha224,
+        Some("HMAC_SHA256") => MacAlgorithm::HmacSha256,
+        Some("HMAC_SHA384") => MacAlgorithm::HmacSha384,
+        Some("HMAC_SHA512") => MacAlgorithm::HmacSha512,
+        Some(other @ "AS2805_4_1") => {
             return Err(ApiError::unsupported(&format!("MAC algorithm {other}")))
         }
         Some(_) => {

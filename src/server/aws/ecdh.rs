@@ -19,41 +19,18 @@
 
 use super::api::{ApiError, ApiResult, Obj};
 use super::asym;
-use super::state::{KeyRecord, Store};
-use crate::algo::kdf::{self, KdfHash};
-use crate::types::{KeyAlgorithm, ModesOfUse, SecretBytes};
-use crate::x509::{self, PublicKeyAlgorithm};
-use aws_lc_rs::agreement;
+use super::state::Store;
+use crate::algo::kdf::KdfHash;
+use crate::keyexchange::{ecdh, pki};
+use crate::ops::KeyDerivationFunction;
+use crate::rules::PairUse;
+use crate::types::{KeyAlgorithm, SecretBytes};
 
 /// The key-block protection key the member's parameters agree on, and its
 /// algorithm.
 pub(crate) fn derive_kbpk(store: &Store, m: Obj<'_>) -> ApiResult<(SecretBytes, KeyAlgorithm)> {
-    let own = store.resolve(m.str("PrivateKeyIdentifier")?)?;
-    own.check_usable()?;
-    let modes: ModesOfUse = own.modes.into();
-    if own.key_class.as_deref() != Some("ASYMMETRIC_KEY_PAIR")
-        || own.usage != "TR31_K3_ASYMMETRIC_KEY_FOR_KEY_AGREEMENT"
-        || !(modes.derive_key || modes.no_restrictions)
-    {
-        return Err(ApiError::field(
-            &m.field_name("PrivateKeyIdentifier"),
-            format!(
-                "key {} is not an ECC key pair for key agreement (TR31_K3, DeriveKey)",
-                own.arn
-            ),
-        ));
-    }
-    let ca_field = m.field_name("CertificateAuthorityPublicKeyIdentifier");
-    let ca = asym::ca_key(
-        store,
-        &ca_field,
-        m.str("CertificateAuthorityPublicKeyIdentifier")?,
-    )?;
-    let cert_field = m.field_name("PublicKeyCertificate");
-    let (_, parts) = asym::certificate(&cert_field, m.str_len("PublicKeyCertificate", 1, 32768)?)?;
-    asym::check_signed_by(&cert_field, &parts, &ca)?;
-    let (peer_alg, peer_point) =
-        x509::spki_key(&parts.spki).map_err(|e| ApiError::field(&cert_field, e.context()))?;
+    let own = asym::usable_key_pair(store, m, "PrivateKeyIdentifier", PairUse::KeyAgreement)?;
+    let (cert_field, parts) = asym::certificate_under_ca(store, m, "PublicKeyCertificate")?;
     let alg_field = m.field_name("DeriveKeyAlgorithm");
     let derive = KeyAlgorithm::from_aws_name(m.str("DeriveKeyAlgorithm")?)
         .filter(|a| a.is_tdes() || a.is_aes())
@@ -76,61 +53,37 @@ pub(crate) fn derive_kbpk(store: &Store, m: Obj<'_>) -> ApiResult<(SecretBytes, 
         &format!("{}.SharedInformation", m.field_name("DerivationData")),
         &shared_hex,
     )?;
-    let own_alg = match own.algorithm.as_str() {
-        "ECC_NIST_P256" => PublicKeyAlgorithm::P256,
-        "ECC_NIST_P384" => PublicKeyAlgorithm::P384,
-        "ECC_NIST_P521" => PublicKeyAlgorithm::P521,
-        _ => return Err(ApiError::internal("stored K3 key is not ECC")),
-    };
-    if peer_alg != own_alg {
-        return Err(ApiError::field(
-            &cert_field,
-            format!(
-                "holds a {} key; the private key is {}",
-                peer_alg.aws_name().unwrap_or("other"),
-                own.algorithm
-            ),
-        ));
-    }
-    let curve = match own_alg {
-        PublicKeyAlgorithm::P256 => &agreement::ECDH_P256,
-        PublicKeyAlgorithm::P384 => &agreement::ECDH_P384,
-        _ => &agreement::ECDH_P521,
-    };
-    let z = shared_secret(&own, curve, &peer_point)?;
-    let len = derive.key_len();
-    let mut key = match kdf_name {
-        "NIST_SP800" => kdf::one_step_kdf(hash, &z, &shared, len),
-        "ANSI_X963" => kdf::x963_kdf(hash, &z, &shared, len),
+    let kdf = match kdf_name {
+        "NIST_SP800" => KeyDerivationFunction::NistSp800,
+        "ANSI_X963" => KeyDerivationFunction::AnsiX963,
         _ => {
             return Err(ApiError::field(
                 &m.field_name("KeyDerivationFunction"),
                 "is not a valid value",
             ))
         }
-    }
-    .map_err(|e| ApiError::from(crate::Error::from(e)))?;
-    if derive.is_tdes() {
-        crate::algo::cipher::fix_odd_parity(&mut key);
-    }
-    Ok((SecretBytes::from_slice(&key), derive))
-}
-
-/// Z: the x-coordinate of ECDH between `own`'s private key and the peer's
-/// uncompressed point.
-fn shared_secret(
-    own: &KeyRecord,
-    curve: &'static agreement::Algorithm,
-    peer_point: &[u8],
-) -> ApiResult<zeroize::Zeroizing<Vec<u8>>> {
+    };
+    let own_alg = KeyAlgorithm::from_aws_name(&own.algorithm)
+        .and_then(pki::public_algorithm)
+        .ok_or_else(|| ApiError::internal("stored K3 key is not ECC"))?;
     let pkcs8 = own.material()?;
-    let private = agreement::PrivateKey::from_private_key_der(curve, pkcs8.expose())
-        .map_err(|_| ApiError::internal("stored key pair is unusable for ECDH"))?;
-    let peer = agreement::UnparsedPublicKey::new(curve, peer_point);
-    agreement::agree(&private, peer, (), |z| {
-        Ok(zeroize::Zeroizing::new(z.to_vec()))
-    })
-    .map_err(|()| ApiError::validation("ECDH with the certificate's public key failed"))
+    let key = ecdh::agree_kbpk(
+        pkcs8.expose(),
+        own_alg,
+        &parts.spki,
+        derive,
+        kdf,
+        hash,
+        &shared,
+    )
+    .map_err(|e| {
+        if e.context().contains("public key certificate") {
+            ApiError::field(&cert_field, e.context())
+        } else {
+            ApiError::from(e)
+        }
+    })?;
+    Ok((key, derive))
 }
 
 /// The one member of a union whose members are strings.

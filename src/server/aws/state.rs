@@ -291,6 +291,28 @@ pub(crate) struct NewKey {
     pub(crate) tags: Vec<(String, String)>,
 }
 
+impl NewKey {
+    /// A key that came from outside (`KeyOrigin` `EXTERNAL`), exportable as
+    /// its attributes say.
+    pub(crate) fn external(
+        attributes: KeyAttributes,
+        material: SecretBytes,
+        enabled: bool,
+        kcv_algorithm: Option<String>,
+        tags: Vec<(String, String)>,
+    ) -> Self {
+        Self {
+            attributes,
+            material,
+            exportable: attributes.exportability.allows_export(),
+            enabled,
+            origin: "EXTERNAL",
+            kcv_algorithm,
+            tags,
+        }
+    }
+}
+
 /// What a new asymmetric key is made of.
 pub(crate) struct NewAsymmetricKey {
     pub(crate) usage: String,

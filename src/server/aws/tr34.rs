@@ -1,205 +1,44 @@
-//! TR-34 key exchange (ANSI X9 TR-34-2012 key blocks, `KeyBlockFormat`
-//! `X9_TR34_2012`): `ImportKey` with `Tr34KeyBlock` (the emulator as key
-//! receiving device, KRD) and `ExportKey` with `Tr34KeyBlock` (the emulator
-//! as key distribution host, KDH).
-//!
-//! The block is the one AWS's own sample builds for APC
-//! (github.com/aws-samples/samples-for-payment-cryptography-service,
-//! `key_import_export/tr34/import_app/import_tr34_raw_key_to_apc.py`, the
-//! "TR-34 2012 non-CMS format"):
-//!
-//! ```text
-//! ContentInfo { signedData, [0] SignedData {
-//!   1, { sha256 }, { envelopedData, [0] OCTET STRING envelope },
-//!   { SignerInfo { 1, KDH IssuerAndSerialNumber, sha256,
-//!       [0] { contentType = envelopedData,
-//!             randomNonce (2-pass) | signingTime (1-pass),
-//!             { data, { OCTET STRING key block header } },
-//!             messageDigest = SHA-256(envelope) },
-//!       rsaEncryption, signature: PKCS #1 v1.5 SHA-256 over the attributes as a SET } } } }
-//! envelope = 0 || { KeyTransRecipientInfo { 0, KRD IssuerAndSerialNumber,
-//!                   RSAES-OAEP(SHA-256, MGF1-SHA-256, pSpecified ''),
-//!                   ephemeral key encrypted to the KRD } }
-//!            || { data, { des-ede3-cbc | aes128-cbc, OCTET STRING iv,
-//!                         [0] encrypted key block } }
-//! key block = { 1, KDH IssuerAndSerialNumber, OCTET STRING clear key,
-//!               { data, { OCTET STRING header } } }, PKCS #7 padded
-//! header = 16 characters as TR-31's: version, length (ignored), usage,
-//!          algorithm, mode of use, key version, exportability, "0000"
-//! ```
-//!
-//! On import the emulator also accepts the CMS layouts the sample does not
-//! use: an envelope wrapped in its SEQUENCE, the encrypted content after
-//! (not inside) the algorithm, the header as a bare OCTET STRING (TR-34-2019
-//! allows both header forms). Keys: TDES (2 or 3 key) and AES-128, as TR-34
-//! carries; the ephemeral key is TDES 3-key for TDES keys, AES-128 for AES.
+//! TR-34 key exchange in the emulator: `ImportKey` with `Tr34KeyBlock` (the
+//! emulator as key receiving device, KRD: an import token's key or an RSA
+//! key pair) and `ExportKey` with `Tr34KeyBlock` (the emulator as key
+//! distribution host, KDH: an export token's key or an RSA key pair). The
+//! block itself is [`crate::keyexchange::tr34`]'s, shared with the software
+//! backend.
 
 use super::api::{ApiError, ApiResult, Obj};
 use super::asym;
 use super::state::{now, KeyRecord, NewKey};
 use super::Inner;
-use crate::algo::cipher::BlockCipher;
-use crate::types::{Exportability, KeyAlgorithm, KeyAttributes, KeyUsage, ModesOfUse, SecretBytes};
+use crate::keyexchange::tr34;
+use crate::rules::PairUse;
+use crate::types::SecretBytes;
 use crate::x509;
 use aws_lc_rs::signature as sig;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
-use zeroize::Zeroizing;
 
-const OID_SHA256: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01];
-const OID_MGF1: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x08];
-const OID_DES_EDE3_CBC: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x03, 0x07];
-const OID_AES128_CBC: &[u8] = &[0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x01, 0x02];
-const OID_DATA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x01];
-const OID_RSAES_OAEP: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x07];
-const OID_P_SPECIFIED: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x09];
-const OID_CONTENT_TYPE: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x03];
-const OID_MESSAGE_DIGEST: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x04];
-const OID_SIGNING_TIME: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x05];
-const OID_RSA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x01, 0x01];
-const OID_SIGNED_DATA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x02];
-const OID_ENVELOPED_DATA: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x07, 0x03];
-const OID_RANDOM_NONCE: &[u8] = &[0x2A, 0x86, 0x48, 0x86, 0xF7, 0x0D, 0x01, 0x09, 0x19, 0x03];
-
-/// One DER TLV.
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let n = content.len();
-    if n < 0x80 {
-        out.push(n as u8);
-    } else {
-        let bytes = n.to_be_bytes();
-        let skip = bytes.iter().take_while(|b| **b == 0).count();
-        let len = bytes.get(skip..).unwrap_or_default();
-        out.push(0x80 | len.len() as u8);
-        out.extend_from_slice(len);
-    }
-    out.extend_from_slice(content);
-    out
-}
-
-fn cat(parts: &[&[u8]]) -> Vec<u8> {
-    parts.concat()
-}
-
-/// One parsed TLV: tag, the whole TLV, its content.
-type Node = (u8, Vec<u8>, Vec<u8>);
-
-/// The TLVs of a constructed value's content.
-fn children(content: &[u8]) -> ApiResult<Vec<Node>> {
-    let mut out = Vec::new();
-    let mut rest = content;
-    while !rest.is_empty() {
-        let (tag, whole, inner, r) = x509::tlv(rest).map_err(|_| malformed("DER"))?;
-        out.push((tag, whole.to_vec(), inner.to_vec()));
-        rest = r;
-    }
-    Ok(out)
-}
-
-fn malformed(what: &str) -> ApiError {
-    ApiError::field(
-        "KeyMaterial.Tr34KeyBlock.WrappedKeyBlock",
-        format!("is not a TR-34 key block: {what}"),
-    )
-}
-
-/// `IssuerAndSerialNumber` of a certificate.
-fn id_of(cert: &x509::CertParts) -> Vec<u8> {
-    der(0x30, &cat(&[&cert.issuer, &cert.serial]))
-}
-
-/// The key block header attribute: `{ data, { OCTET STRING header } }`.
-fn header_attr(header: &[u8]) -> Vec<u8> {
-    der(
-        0x30,
-        &cat(&[&der(0x06, OID_DATA), &der(0x31, &der(0x04, header))]),
-    )
-}
-
-/// PKCS #7 padding (always at least one byte).
-fn pad(mut data: Vec<u8>, block: usize) -> Vec<u8> {
-    let n = block - data.len() % block;
-    data.extend(std::iter::repeat_n(n as u8, n));
-    data
-}
-
-fn unpad(data: &mut Zeroizing<Vec<u8>>, block: usize) -> ApiResult<()> {
-    let n = usize::from(*data.last().ok_or_else(|| malformed("empty key block"))?);
-    if n == 0
-        || n > block
-        || n > data.len()
-        || !data.iter().rev().take(n).all(|b| usize::from(*b) == n)
-    {
-        return Err(malformed("bad padding (wrong key or block)"));
-    }
-    let keep = data.len() - n;
-    data.truncate(keep);
-    Ok(())
-}
-
-/// Key attributes from a 16-character TR-34 header and the key's length.
-fn attributes_of(header: &[u8], key_len: usize) -> ApiResult<KeyAttributes> {
-    let h = std::str::from_utf8(header).map_err(|_| malformed("header is not ASCII"))?;
-    let c = |i: usize| h.as_bytes().get(i).map(|b| char::from(*b));
-    if h.len() < 16 || !h.is_ascii() {
-        return Err(malformed("header shorter than 16 characters"));
-    }
-    let bad = |what: &str| malformed(&format!("header {what}"));
-    let usage = KeyUsage::from_code(h.get(5..7).unwrap_or("")).map_err(|_| bad("key usage"))?;
-    let algorithm =
-        KeyAlgorithm::from_tr31(c(7).unwrap_or(' '), key_len).map_err(|_| bad("algorithm"))?;
-    let modes = ModesOfUse::from_tr31(c(8).unwrap_or(' ')).map_err(|_| bad("mode of use"))?;
-    let exportability =
-        Exportability::from_tr31(c(11).unwrap_or(' ')).map_err(|_| bad("exportability"))?;
-    let a = KeyAttributes::new(usage, algorithm, modes).with_exportability(exportability);
-    a.validate().map_err(ApiError::from)?;
-    Ok(a)
-}
-
-/// The 16-character header for exporting a key with `a`.
-fn header_for(a: &KeyAttributes, version: &str) -> ApiResult<Vec<u8>> {
-    Ok(format!(
-        "D9999{}{}{}{}{}0000",
-        a.usage.code(),
-        a.algorithm.tr31_code(),
-        a.modes.tr31_code().map_err(ApiError::from)?,
-        version,
-        a.exportability.tr31_code()
-    )
-    .into_bytes())
-}
-
-/// The signed attributes' parts the emulator checks.
-struct Signed {
-    content_type: Option<Vec<u8>>,
-    nonce: Option<Vec<u8>>,
-    header: Option<Vec<u8>>,
-    digest: Option<Vec<u8>>,
-}
-
-fn signed_attributes(content: &[u8]) -> ApiResult<Signed> {
-    let mut s = Signed {
-        content_type: None,
-        nonce: None,
-        header: None,
-        digest: None,
-    };
-    for (_, _, attr) in children(content)? {
-        let parts = children(&attr)?;
-        let (Some((0x06, _, oid)), Some((0x31, _, values))) = (parts.first(), parts.get(1)) else {
-            return Err(malformed("attribute"));
-        };
-        let first = children(values)?.into_iter().next();
-        match (oid.as_slice(), first) {
-            (OID_CONTENT_TYPE, Some((0x06, _, v))) => s.content_type = Some(v),
-            (OID_RANDOM_NONCE, Some((0x04, _, v))) => s.nonce = Some(v),
-            (OID_MESSAGE_DIGEST, Some((0x04, _, v))) => s.digest = Some(v),
-            (OID_DATA, Some((0x04, _, v))) => s.header = Some(v),
-            _ => {}
+/// A TR-34 error as the API reports it (the import's field names; export
+/// maps the KRD certificate's itself).
+impl From<tr34::Tr34Error> for ApiError {
+    fn from(e: tr34::Tr34Error) -> Self {
+        let m = e.message();
+        match e {
+            tr34::Tr34Error::Malformed(_) => {
+                ApiError::field("KeyMaterial.Tr34KeyBlock.WrappedKeyBlock", m)
+            }
+            tr34::Tr34Error::Nonce(_) => ApiError::field("KeyMaterial.Tr34KeyBlock.RandomNonce", m),
+            tr34::Tr34Error::Certificate(_) => {
+                ApiError::field("KeyMaterial.Tr34KeyBlock.SigningKeyCertificate", m)
+            }
+            tr34::Tr34Error::Refused(_) => ApiError::validation(m),
+            tr34::Tr34Error::Internal(w) => ApiError::internal(w),
         }
     }
-    Ok(s)
+}
+
+/// The KRD's private key: the import token's or a key pair's.
+enum Krd {
+    Token(super::wrap::Params),
+    KeyPair(std::sync::Arc<KeyRecord>),
 }
 
 /// `ImportKey` with `Tr34KeyBlock`: the emulator is the KRD whose wrapping
@@ -222,255 +61,66 @@ pub(crate) fn import(
     }
     let block = m.hex("WrappedKeyBlock", 2, 4096)?;
     let nonce = m.opt_hex("RandomNonce", 16, 32)?;
-    let token = m.opt_str("ImportToken")?.ok_or_else(|| {
-        ApiError::field(
-            &m.field_name("ImportToken"),
-            "is required (the KRD key of GetParametersForImport)",
-        )
-    })?;
-    if m.has("WrappingKeyIdentifier") || m.has("WrappingKeyCertificate") {
-        return Err(ApiError::unsupported(
-            "Tr34KeyBlock WrappingKeyIdentifier (the ImportToken names the KRD key)",
-        ));
-    }
-    let params = {
-        let reg = inner.params.lock().unwrap_or_else(|p| p.into_inner());
-        reg.valid(token, now())
-            .filter(|p| p.token.starts_with("import-"))
-            .cloned()
-            .ok_or_else(|| {
-                ApiError::field(&m.field_name("ImportToken"), "is not a valid import token")
-            })?
-    };
-    let krd = x509::parse_certificate(
-        &x509::api_certificate_der(&params.certificate).map_err(ApiError::from)?,
-    )
-    .map_err(ApiError::from)?;
+    // The AWS SDK for Rust (aws-sdk-paymentcryptography 1.130) models
+    // `ImportToken` as required and sends `""` when it is not set: an empty
+    // token is no token.
+    let token = m.opt_str("ImportToken")?.filter(|t| !t.is_empty());
     let mut store = inner.write();
-    let ca_field = m.field_name("CertificateAuthorityPublicKeyIdentifier");
-    let ca = asym::ca_key(
-        &store,
-        &ca_field,
-        m.str("CertificateAuthorityPublicKeyIdentifier")?,
-    )?;
-    let kdh_field = m.field_name("SigningKeyCertificate");
-    let (_, kdh) = asym::certificate(&kdh_field, m.str_len("SigningKeyCertificate", 1, 32768)?)?;
-    asym::check_signed_by(&kdh_field, &kdh, &ca)?;
-
-    // ContentInfo { signedData, [0] SignedData }
-    let (_, _, ci, _) = x509::tlv(&block).map_err(|_| malformed("DER"))?;
-    let ci = children(ci)?;
-    match (ci.first(), ci.get(1)) {
-        (Some((0x06, _, oid)), Some((0xA0, _, _))) if oid == OID_SIGNED_DATA => {}
-        _ => return Err(malformed("not SignedData")),
-    }
-    let sd = children(&ci[1].2)?;
-    let sd = children(&sd.first().ok_or_else(|| malformed("empty SignedData"))?.2)?;
-    // version, digestAlgorithms, encapContentInfo, [certificates], [crls], signerInfos
-    let encap = sd.get(2).ok_or_else(|| malformed("no encapContentInfo"))?;
-    let encap = children(&encap.2)?;
-    match encap.first() {
-        Some((0x06, _, oid)) if oid == OID_ENVELOPED_DATA => {}
-        _ => return Err(malformed("content is not EnvelopedData")),
-    }
-    let envelope = children(&encap.get(1).ok_or_else(|| malformed("no content"))?.2)?
-        .into_iter()
-        .next()
-        .filter(|(t, _, _)| *t == 0x04)
-        .ok_or_else(|| malformed("content is not an OCTET STRING"))?
-        .2;
-    let signer_infos = sd
-        .iter()
-        .rev()
-        .find(|(t, _, _)| *t == 0x31)
-        .ok_or_else(|| malformed("no signerInfos"))?;
-    let signer = children(&signer_infos.2)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| malformed("no SignerInfo"))?;
-    let si = children(&signer.2)?;
-    // version, sid, digestAlgorithm, [0] signedAttrs, signatureAlgorithm, signature
-    let sid = si.get(1).ok_or_else(|| malformed("no signer id"))?;
-    if sid.1 != id_of(&kdh) {
-        return Err(ApiError::validation(
-            "the TR-34 block's signer is not the SigningKeyCertificate's key".to_owned(),
-        ));
-    }
-    let attrs = si
-        .iter()
-        .find(|(t, _, _)| *t == 0xA0)
-        .ok_or_else(|| malformed("no signed attributes"))?;
-    let signature = &si.last().ok_or_else(|| malformed("no signature"))?.2;
-    let mut set = attrs.1.clone();
-    if let Some(t) = set.first_mut() {
-        *t = 0x31;
-    }
-    let (_, kdh_key) =
-        x509::spki_key(&kdh.spki).map_err(|e| ApiError::field(&kdh_field, e.context()))?;
-    if sig::UnparsedPublicKey::new(&sig::RSA_PKCS1_2048_8192_SHA256, &kdh_key)
-        .verify(&set, signature)
-        .is_err()
-    {
-        return Err(ApiError::validation(
-            "the TR-34 block's signature does not verify under the SigningKeyCertificate"
-                .to_owned(),
-        ));
-    }
-    let signed = signed_attributes(&attrs.2)?;
-    if signed.content_type.as_deref() != Some(OID_ENVELOPED_DATA) {
-        return Err(malformed("signed content type is not EnvelopedData"));
-    }
-    if signed.digest.as_deref() != Some(Sha256::digest(&envelope).as_slice()) {
-        return Err(malformed("message digest does not match the envelope"));
-    }
-    match (&signed.nonce, &nonce) {
-        (Some(a), Some(b)) if a == b => {}
-        (None, None) => {}
-        (Some(_), None) => {
-            return Err(ApiError::field(
-                &m.field_name("RandomNonce"),
-                "is required: the block is a two-pass TR-34 block (it carries a random nonce)",
-            ))
+    let krd = match (token, m.opt_str("WrappingKeyIdentifier")?) {
+        (Some(token), None) => {
+            let params = inner.token_params(&m, "ImportToken", token, true)?;
+            let cert = asym::own_certificate(&params.certificate)?;
+            (Krd::Token(params), cert)
+        }
+        (None, Some(_)) => {
+            // A KRD key pair on the emulator: RSA, may Unwrap or Decrypt
+            // (usage D1 or K2; AWS documents `WrappingKeyIdentifier` as
+            // "the key used for unwrapping the import key" and no usage:
+            // the emulator's choice), with the certificate the KDH used.
+            let (k, cert) = asym::key_pair_with_certificate(
+                &store,
+                m,
+                "WrappingKeyIdentifier",
+                "WrappingKeyCertificate",
+                PairUse::Tr34Krd,
+            )?;
+            (Krd::KeyPair(k), cert)
         }
         _ => {
-            return Err(ApiError::field(
-                &m.field_name("RandomNonce"),
-                "does not match the block's random nonce",
+            return Err(ApiError::validation(
+                "Tr34KeyBlock takes either ImportToken or WrappingKeyIdentifier (with WrappingKeyCertificate)",
             ))
         }
-    }
+    };
+    let (krd_key, krd) = krd;
+    let (_, kdh) = asym::certificate_under_ca(&store, m, "SigningKeyCertificate")?;
 
-    // The envelope: version, recipientInfos, encryptedContentInfo (its
-    // SEQUENCE itself may wrap them).
-    let mut env = children(&envelope)?;
-    if env.len() == 1 && env[0].0 == 0x30 {
-        env = children(&env[0].2)?;
-    }
-    let ri = env
-        .iter()
-        .find(|(t, _, _)| *t == 0x31)
-        .ok_or_else(|| malformed("no recipientInfos"))?;
-    let ktri = children(&ri.2)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| malformed("no recipient"))?;
-    let ktri = children(&ktri.2)?;
-    if ktri.get(1).map(|r| &r.1) != Some(&id_of(&krd)) {
-        return Err(ApiError::validation(
-            "the TR-34 block is not for this import token's key (recipient)".to_owned(),
-        ));
-    }
-    let encrypted_key = &ktri.last().ok_or_else(|| malformed("no encrypted key"))?.2;
-    let eci = env
-        .iter()
-        .rev()
-        .find(|(t, _, _)| *t == 0x30)
-        .ok_or_else(|| malformed("no encryptedContentInfo"))?;
-    let eci = children(&eci.2)?;
-    let alg = children(
-        &eci.get(1)
-            .ok_or_else(|| malformed("no content encryption"))?
-            .2,
-    )?;
-    let (cipher_oid, iv) = match (alg.first(), alg.get(1)) {
-        (Some((0x06, _, o)), Some((0x04, _, iv))) => (o.clone(), iv.clone()),
-        _ => return Err(malformed("content encryption algorithm")),
-    };
-    let encrypted = alg
-        .iter()
-        .chain(eci.iter())
-        .find(|(t, _, _)| *t == 0x80)
-        .map(|x| x.2.clone())
-        .ok_or_else(|| malformed("no encrypted content"))?;
-    let ephemeral = params.unwrap_field(
-        "RSA_OAEP_SHA_256",
-        encrypted_key,
-        "KeyMaterial.Tr34KeyBlock.WrappedKeyBlock",
-    )?;
-    let (cipher, block_len) = match cipher_oid.as_slice() {
-        OID_DES_EDE3_CBC => (BlockCipher::tdes(&ephemeral), 8),
-        OID_AES128_CBC => (BlockCipher::aes(&ephemeral), 16),
-        _ => {
-            return Err(malformed(
-                "content cipher is neither des-ede3-cbc nor aes128-cbc",
-            ))
-        }
-    };
-    let cipher = cipher.map_err(|_| malformed("ephemeral key length"))?;
-    let mut clear_block = Zeroizing::new(encrypted);
-    cipher
-        .decrypt_cbc(&iv, &mut clear_block)
-        .map_err(|_| malformed("encrypted content length"))?;
-    unpad(&mut clear_block, block_len)?;
-    // key block { 1, KDH id, OCTET STRING key, header }
-    let (_, _, kb, _) = x509::tlv(&clear_block).map_err(|_| malformed("key block"))?;
-    let kb = children(kb)?;
-    if kb.get(1).map(|k| &k.1) != Some(&id_of(&kdh)) {
-        return Err(ApiError::validation(
-            "the key block's KDH is not the signer".to_owned(),
-        ));
-    }
-    let key = Zeroizing::new(
-        kb.get(2)
-            .filter(|k| k.0 == 0x04)
-            .ok_or_else(|| malformed("no clear key"))?
-            .2
-            .clone(),
-    );
-    let header = match kb.get(3) {
-        Some((0x04, _, h)) => h.clone(),
-        Some((0x30, _, c)) => {
-            let parts = children(c)?;
-            let set = parts.get(1).ok_or_else(|| malformed("header attribute"))?;
-            children(&set.2)?
-                .into_iter()
-                .next()
-                .ok_or_else(|| malformed("header attribute"))?
-                .2
-        }
-        _ => return Err(malformed("no header")),
-    };
-    if signed.header.as_ref().is_some_and(|h| *h != header) {
-        return Err(malformed("signed header differs from the key block's"));
-    }
-    let attributes = attributes_of(&header, key.len())?;
-    let rec = store.add(NewKey {
+    let (key, header) = tr34::open_block(&block, &kdh, &krd, nonce.as_deref(), |encrypted_key| {
+        Ok::<_, ApiError>(match &krd_key {
+            Krd::Token(params) => params.unwrap_field(
+                "RSA_OAEP_SHA_256",
+                encrypted_key,
+                "KeyMaterial.Tr34KeyBlock.WrappedKeyBlock",
+            )?,
+            Krd::KeyPair(k) => {
+                let pkcs8 = k.material()?;
+                crate::keyexchange::pki::oaep_sha256_decrypt(pkcs8.expose(), encrypted_key)
+                    .map_err(|e| {
+                        ApiError::field("KeyMaterial.Tr34KeyBlock.WrappedKeyBlock", e.context())
+                    })?
+            }
+        })
+    })?;
+    let attributes = tr34::attributes_of(&header, key.len())?;
+    let rec = store.add(NewKey::external(
         attributes,
-        material: SecretBytes::from_slice(&key),
-        exportable: attributes.exportability.allows_export(),
+        SecretBytes::from_slice(&key),
         enabled,
-        origin: "EXTERNAL",
         kcv_algorithm,
         tags,
-    })?;
+    ))?;
     store.save()?;
     Ok(json!({ "Key": rec.key_json() }))
-}
-
-/// UTCTime of now (`YYMMDDHHMMSSZ`).
-fn utc_time() -> Vec<u8> {
-    let secs = now() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!(
-        "{:02}{:02}{:02}{:02}{:02}{:02}Z",
-        y.rem_euclid(100),
-        mo,
-        d,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
-    .into_bytes()
 }
 
 /// `ExportKey` with `Tr34KeyBlock`: the emulator is the KDH, signing with
@@ -485,7 +135,6 @@ pub(crate) fn export(
     material: &SecretBytes,
     m: Obj<'_>,
 ) -> ApiResult<Value> {
-    use rand::RngCore;
     if m.str("KeyBlockFormat")? != "X9_TR34_2012" {
         return Err(ApiError::field(
             &m.field_name("KeyBlockFormat"),
@@ -493,13 +142,6 @@ pub(crate) fn export(
         ));
     }
     let mut attrs = key.attributes()?;
-    if !(attrs.algorithm.is_tdes() || attrs.algorithm == KeyAlgorithm::Aes128) {
-        return Err(ApiError::validation(format!(
-            "TR-34 carries TDES and AES-128 keys; {} is {}",
-            key.arn,
-            attrs.algorithm.aws_name()
-        )));
-    }
     let mut version = "00".to_owned();
     let mut s = String::new();
     if let Some(h) = m.opt_obj("KeyBlockHeaders", &mut s)? {
@@ -508,18 +150,8 @@ pub(crate) fn export(
                 "Tr34KeyBlock KeyBlockHeaders KeyModesOfUse and OptionalBlocks",
             ));
         }
-        if let Some(e) = h.opt_str("KeyExportability")? {
-            attrs.exportability = match e {
-                "EXPORTABLE" => Exportability::Exportable,
-                "NON_EXPORTABLE" => Exportability::NonExportable,
-                "SENSITIVE" => Exportability::Sensitive,
-                _ => {
-                    return Err(ApiError::field(
-                        &h.field_name("KeyExportability"),
-                        "is not a valid value",
-                    ))
-                }
-            };
+        if let Some(e) = super::api::key_exportability(&h)? {
+            attrs.exportability = e;
         }
         if let Some(v) = h.opt_str("KeyVersion")? {
             if v.len() != 2 || !v.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -533,54 +165,28 @@ pub(crate) fn export(
     }
     let nonce = m.opt_hex("RandomNonce", 16, 32)?;
     let store = inner.read();
-    let ca_field = m.field_name("CertificateAuthorityPublicKeyIdentifier");
-    let ca = asym::ca_key(
-        &store,
-        &ca_field,
-        m.str("CertificateAuthorityPublicKeyIdentifier")?,
-    )?;
-    let krd_field = m.field_name("WrappingKeyCertificate");
-    let (_, krd) = asym::certificate(&krd_field, m.str_len("WrappingKeyCertificate", 1, 32768)?)?;
-    asym::check_signed_by(&krd_field, &krd, &ca)?;
+    let (krd_field, krd) = asym::certificate_under_ca(&store, m, "WrappingKeyCertificate")?;
     // The signer: the export token's key, or a key pair with its certificate.
     let token_params;
     let own_pair;
+    // An empty `ExportToken` is none (the Rust SDK sends `""`; see import).
     let (signer, kdh): (&sig::RsaKeyPair, x509::CertParts) = match (
-        m.opt_str("ExportToken")?,
+        m.opt_str("ExportToken")?.filter(|t| !t.is_empty()),
         m.opt_str("SigningKeyIdentifier")?,
     ) {
         (Some(token), None) => {
-            token_params = {
-                let reg = inner.params.lock().unwrap_or_else(|p| p.into_inner());
-                reg.valid(token, now())
-                    .filter(|p| p.token.starts_with("export-"))
-                    .cloned()
-                    .ok_or_else(|| ApiError::field(&m.field_name("ExportToken"), "is not a valid export token"))?
-            };
-            let cert = x509::parse_certificate(
-                &x509::api_certificate_der(&token_params.certificate).map_err(ApiError::from)?,
-            )
-            .map_err(ApiError::from)?;
+            token_params = inner.token_params(&m, "ExportToken", token, false)?;
+            let cert = asym::own_certificate(&token_params.certificate)?;
             (token_params.signing_key(), cert)
         }
-        (None, Some(ident)) => {
-            let k = store.resolve(ident)?;
-            k.check_usable()?;
-            let modes: ModesOfUse = k.modes.into();
-            if k.key_class.as_deref() != Some("ASYMMETRIC_KEY_PAIR")
-                || !k.algorithm.starts_with("RSA_")
-                || !(modes.sign || modes.no_restrictions)
-            {
-                return Err(ApiError::field(
-                    &m.field_name("SigningKeyIdentifier"),
-                    "must be an RSA key pair that may Sign",
-                ));
-            }
-            let cert_field = m.field_name("SigningKeyCertificate");
-            let (_, cert) = asym::certificate(&cert_field, m.str("SigningKeyCertificate")?)?;
-            if cert.spki != asym::spki_of(&k)? {
-                return Err(ApiError::field(&cert_field, "does not certify the signing key"));
-            }
+        (None, Some(_)) => {
+            let (k, cert) = asym::key_pair_with_certificate(
+                &store,
+                m,
+                "SigningKeyIdentifier",
+                "SigningKeyCertificate",
+                PairUse::Tr34Kdh,
+            )?;
             let pkcs8 = k.material()?;
             own_pair = sig::RsaKeyPair::from_pkcs8(pkcs8.expose())
                 .map_err(|_| ApiError::internal("stored key pair is unusable"))?;
@@ -592,187 +198,20 @@ pub(crate) fn export(
             ))
         }
     };
-    let (krd_alg, krd_key) =
-        x509::spki_key(&krd.spki).map_err(|e| ApiError::field(&krd_field, e.context()))?;
-    if !matches!(krd_alg, x509::PublicKeyAlgorithm::Rsa(bits) if bits >= 2048) {
-        return Err(ApiError::field(
-            &krd_field,
-            "must hold an RSA key of 2048 bits or more",
-        ));
-    }
-
-    // The key block, encrypted under an ephemeral key.
-    let header = header_for(&attrs, &version)?;
-    let kdh_id = id_of(&kdh);
-    let key_block = Zeroizing::new(der(
-        0x30,
-        &cat(&[
-            &der(0x02, &[1]),
-            &kdh_id,
-            &der(0x04, material.expose()),
-            &header_attr(&header),
-        ]),
-    ));
-    let (cipher_oid, ephemeral_len, block_len) = if attrs.algorithm.is_aes() {
-        (OID_AES128_CBC, 16, 16)
-    } else {
-        (OID_DES_EDE3_CBC, 24, 8)
-    };
-    let mut rng = rand::rng();
-    let mut ephemeral = Zeroizing::new(vec![0u8; ephemeral_len]);
-    rng.fill_bytes(&mut ephemeral);
-    if ephemeral_len == 24 {
-        crate::algo::cipher::fix_odd_parity(&mut ephemeral);
-    }
-    let mut iv = vec![0u8; block_len];
-    rng.fill_bytes(&mut iv);
-    let mut encrypted = Zeroizing::new(pad(key_block.to_vec(), block_len));
-    let cipher = if ephemeral_len == 16 {
-        BlockCipher::aes(&ephemeral)
-    } else {
-        BlockCipher::tdes(&ephemeral)
-    }
-    .map_err(|_| ApiError::internal("ephemeral key"))?;
-    cipher
-        .encrypt_cbc(&iv, &mut encrypted)
-        .map_err(|_| ApiError::internal("key block encryption"))?;
-    // The ephemeral key, RSA-OAEP (SHA-256) to the KRD.
-    let pk = aws_lc_rs::rsa::PublicEncryptingKey::from_der(&krd.spki)
-        .map_err(|_| ApiError::field(&krd_field, "does not hold a usable RSA public key"))?;
-    let _ = krd_key;
-    let oaep = aws_lc_rs::rsa::OaepPublicEncryptingKey::new(pk)
-        .map_err(|_| ApiError::internal("RSA key unusable"))?;
-    let mut enc_key = vec![0u8; oaep.ciphertext_size()];
-    let n = oaep
-        .encrypt(
-            &aws_lc_rs::rsa::OAEP_SHA256_MGF1SHA256,
-            &ephemeral,
-            &mut enc_key,
-            None,
-        )
-        .map_err(|_| ApiError::internal("RSA-OAEP failed"))?
-        .len();
-    enc_key.truncate(n);
-    let oaep_alg = der(
-        0x30,
-        &cat(&[
-            &der(0x06, OID_RSAES_OAEP),
-            &der(
-                0x30,
-                &cat(&[
-                    &der(0x30, &cat(&[&der(0x06, OID_SHA256), &der(0x05, &[])])),
-                    &der(
-                        0x30,
-                        &cat(&[&der(0x06, OID_MGF1), &der(0x30, &der(0x06, OID_SHA256))]),
-                    ),
-                    &der(0x30, &cat(&[&der(0x06, OID_P_SPECIFIED), &der(0x04, &[])])),
-                ]),
-            ),
-        ]),
-    );
-    let recipient = der(
-        0x30,
-        &cat(&[
-            &der(0x02, &[0]),
-            &id_of(&krd),
-            &oaep_alg,
-            &der(0x04, &enc_key),
-        ]),
-    );
-    let envelope = cat(&[
-        &der(0x02, &[0]),
-        &der(0x31, &recipient),
-        &der(
-            0x30,
-            &cat(&[
-                &der(0x06, OID_DATA),
-                &der(
-                    0x30,
-                    &cat(&[
-                        &der(0x06, cipher_oid),
-                        &der(0x04, &iv),
-                        &der(0x80, &encrypted),
-                    ]),
-                ),
-            ]),
-        ),
-    ]);
-    // The signed attributes, signed as a SET.
-    let freshness = match &nonce {
-        Some(n) => der(
-            0x30,
-            &cat(&[&der(0x06, OID_RANDOM_NONCE), &der(0x31, &der(0x04, n))]),
-        ),
-        None => der(
-            0x30,
-            &cat(&[
-                &der(0x06, OID_SIGNING_TIME),
-                &der(0x31, &der(0x17, &utc_time())),
-            ]),
-        ),
-    };
-    let attrs_content = cat(&[
-        &der(
-            0x30,
-            &cat(&[
-                &der(0x06, OID_CONTENT_TYPE),
-                &der(0x31, &der(0x06, OID_ENVELOPED_DATA)),
-            ]),
-        ),
-        &freshness,
-        &header_attr(&header),
-        &der(
-            0x30,
-            &cat(&[
-                &der(0x06, OID_MESSAGE_DIGEST),
-                &der(0x31, &der(0x04, &Sha256::digest(&envelope))),
-            ]),
-        ),
-    ]);
-    let mut signature = vec![0u8; signer.public_modulus_len()];
-    signer
-        .sign(
-            &sig::RSA_PKCS1_SHA256,
-            &aws_lc_rs::rand::SystemRandom::new(),
-            &der(0x31, &attrs_content),
-            &mut signature,
-        )
-        .map_err(|_| ApiError::internal("signing failed"))?;
-    let signer_info = der(
-        0x30,
-        &cat(&[
-            &der(0x02, &[1]),
-            &kdh_id,
-            &der(0x30, &der(0x06, OID_SHA256)),
-            &der(0xA0, &attrs_content),
-            &der(0x30, &cat(&[&der(0x06, OID_RSA), &der(0x05, &[])])),
-            &der(0x04, &signature),
-        ]),
-    );
-    let signed_data = der(
-        0x30,
-        &cat(&[
-            &der(0x02, &[1]),
-            &der(0x31, &der(0x30, &der(0x06, OID_SHA256))),
-            &der(
-                0x30,
-                &cat(&[
-                    &der(0x06, OID_ENVELOPED_DATA),
-                    &der(0xA0, &der(0x04, &envelope)),
-                ]),
-            ),
-            &der(0x31, &signer_info),
-        ]),
-    );
-    let block = der(
-        0x30,
-        &cat(&[&der(0x06, OID_SIGNED_DATA), &der(0xA0, &signed_data)]),
-    );
-    if block.len() > 2048 {
-        return Err(ApiError::validation(
-            "the TR-34 block would exceed the model's 4096 hex characters".to_owned(),
-        ));
-    }
+    let block = tr34::build_block(
+        &attrs,
+        &version,
+        material.expose(),
+        &kdh,
+        signer,
+        &krd,
+        nonce.as_deref(),
+        now() as u64,
+    )
+    .map_err(|e| match e {
+        tr34::Tr34Error::Certificate(m) => ApiError::field(&krd_field, m),
+        other => ApiError::from(other),
+    })?;
     Ok(json!({ "WrappedKey": {
         "WrappingKeyArn": key.arn,
         "WrappedKeyMaterialFormat": "TR34_KEY_BLOCK",
