@@ -138,12 +138,6 @@ fn card(keys: &Resolved<'_>, c: &CardValidation) -> Option<(Request, Shape)> {
     })
 }
 
-/// The 2-byte ATC of a decimal ATC field (see the simulator's PM notes).
-fn atc_of(digits: &[u8]) -> Option<[u8; 2]> {
-    let n: u32 = std::str::from_utf8(digits).ok()?.parse().ok()?;
-    u16::try_from(n).ok().map(u16::to_be_bytes)
-}
-
 /// PM: the Visa dynamic CVV (scheme 0: PAN sequence number 00) or the
 /// Mastercard CVC3 (scheme 1 version 2) to verify. Derivation option A
 /// only: the typed request (as AWS's attributes) carries no derivation
@@ -163,7 +157,7 @@ fn dynamic(keys: &Resolved<'_>, p: &DynamicCvvVerify) -> Option<(Request, Shape)
             CardValidationKind::DynamicCvv {
                 psn: Psn::new("00").ok()?,
                 service_code: ServiceCode::new(&text(service_code)?).ok()?,
-                atc: atc_of(atc)?,
+                atc: codec::command::atc_from_decimal(atc)?,
             },
             CardExpiry::new(&text(expiry)?).ok()?,
             Cvv::from_ascii(&dcvv[..])?,
@@ -180,7 +174,7 @@ fn dynamic(keys: &Resolved<'_>, p: &DynamicCvvVerify) -> Option<(Request, Shape)
                 CardValidationKind::DynamicCvc3 {
                     unpredictable_number: *un,
                     psn: Psn::new(&text(psn)?).ok()?,
-                    atc: atc_of(atc)?,
+                    atc: codec::command::atc_from_decimal(atc)?,
                     track_data: TrackData::new(track).ok()?,
                 },
                 // Not part of the CVC3 (the track data holds the expiry).

@@ -33,7 +33,7 @@ mod pinvisa;
 
 pub use card::{CardValidation, Cvk, KeyOrPair, PinTranslate, G0};
 pub use data::{DataCipher, MacCommand};
-pub use dcvv::{DynamicCvvVerify, DynamicFields};
+pub use dcvv::{atc_from_decimal, DynamicCvvVerify, DynamicFields};
 pub use issuer::PinCommand;
 pub use kb::{is_aes_block, A0KeyBlock, KeyBlockExport};
 pub use keys::{A0Export, A8Export, Bu, KeyUnderZmk, Tr31Export, A0, A6, A8};

@@ -58,6 +58,16 @@ pub enum DynamicFields {
     },
 }
 
+/// The 2-byte ATC of a decimal ATC field (PM's 6-digit Visa or 5-digit
+/// Mastercard ATC): `None` when the field holds anything but digits or the
+/// value exceeds 65535.
+pub fn atc_from_decimal(digits: &[u8]) -> Option<[u8; 2]> {
+    let n = digits.iter().try_fold(0u32, |acc, d| {
+        d.is_ascii_digit().then(|| acc * 10 + u32::from(d - b'0'))
+    })?;
+    u16::try_from(n).ok().map(u16::to_be_bytes)
+}
+
 /// PM verify a dynamic CVV / CVC3. See the module documentation.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DynamicCvvVerify {

@@ -26,22 +26,10 @@
 use super::kb::Use;
 use super::{err, Res, Sim};
 use crate::algo::{cvv, emv};
-use crate::payshield::codec::command::{DynamicCvvVerify, DynamicFields};
+use crate::payshield::codec::command::{atc_from_decimal, DynamicCvvVerify, DynamicFields};
 use crate::payshield::lmk::KeyType;
 use crate::types::MkDerivation;
 use subtle::ConstantTimeEq;
-
-/// The 2-byte ATC of a decimal ATC field (at most 65535), else `15`.
-fn atc_bytes(digits: &[u8]) -> Result<[u8; 2], super::Code> {
-    let n = digits.iter().try_fold(0u32, |acc, d| {
-        d.is_ascii_digit()
-            .then(|| acc * 10 + u32::from(d - b'0'))
-            .ok_or(err::INPUT)
-    })?;
-    u16::try_from(n)
-        .map(u16::to_be_bytes)
-        .map_err(|_| err::INPUT)
-}
 
 impl Sim {
     /// PM: `00`, or `01` when the value does not verify.
@@ -70,8 +58,15 @@ impl Sim {
                     emv::derive_icc_mk(&imk, &p.pan, Some("00"), method).map_err(|_| err::INPUT)?;
                 let exp = std::str::from_utf8(expiry).map_err(|_| err::INPUT)?;
                 let sc = std::str::from_utf8(service_code).map_err(|_| err::INPUT)?;
-                cvv::verify_dcvv(icc.as_slice(), &p.pan, &atc_bytes(atc)?, exp, sc, &dcvv[..])
-                    .map_err(|_| err::INPUT)?
+                cvv::verify_dcvv(
+                    icc.as_slice(),
+                    &p.pan,
+                    &atc_from_decimal(atc).ok_or(err::INPUT)?,
+                    exp,
+                    sc,
+                    &dcvv[..],
+                )
+                .map_err(|_| err::INPUT)?
             }
             DynamicFields::Mastercard {
                 psn,
@@ -83,9 +78,13 @@ impl Sim {
                 let psn = std::str::from_utf8(psn).map_err(|_| err::INPUT)?;
                 let icc =
                     emv::derive_icc_mk(&imk, &p.pan, Some(psn), method).map_err(|_| err::INPUT)?;
-                let full =
-                    emv::mastercard_cvc3_from_track(icc.as_slice(), track, un, &atc_bytes(atc)?)
-                        .map_err(|_| err::INPUT)?;
+                let full = emv::mastercard_cvc3_from_track(
+                    icc.as_slice(),
+                    track,
+                    un,
+                    &atc_from_decimal(atc).ok_or(err::INPUT)?,
+                )
+                .map_err(|_| err::INPUT)?;
                 let skip = cvc3.iter().take_while(|c| **c == b'X').count();
                 full.get(skip..)
                     .zip(cvc3.get(skip..))
