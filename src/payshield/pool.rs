@@ -160,6 +160,9 @@ struct Conn {
     tx: mpsc::UnboundedSender<Vec<u8>>,
     pending: Mutex<Pending>,
     alive: AtomicBool,
+    /// Cleared when a write fails: no new request goes on the connection,
+    /// while the reader still delivers the answers that arrived.
+    writable: AtomicBool,
     killed: watch::Sender<bool>,
     /// Set once the connection has carried a response.
     proven: watch::Sender<bool>,
@@ -194,6 +197,11 @@ impl Conn {
 
     fn alive(&self) -> bool {
         self.alive.load(Ordering::SeqCst)
+    }
+
+    /// Alive and still sending: a connection new requests may go on.
+    fn usable(&self) -> bool {
+        self.alive() && self.writable.load(Ordering::SeqCst)
     }
 
     /// Delivers a response payload (header included) to its caller.
@@ -383,7 +391,7 @@ impl Slot {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .filter(|c| c.alive())
+            .filter(|c| c.usable())
     }
 }
 
@@ -607,7 +615,7 @@ impl Pool {
         let space = self.cfg.header_space();
         let (rx, (num, id)) = {
             let mut p = conn.pending.lock().unwrap_or_else(|e| e.into_inner());
-            if !conn.alive() {
+            if !conn.usable() {
                 return Err(unsent(transient("connection lost")));
             }
             if p.map.len() as u64 >= space {
@@ -787,12 +795,14 @@ where
             seq: 0,
         }),
         alive: AtomicBool::new(true),
+        writable: AtomicBool::new(true),
         killed,
         proven,
         permits: Arc::new(Semaphore::new(in_flight)),
         close_reason: Mutex::new(None),
     });
     let hl = cfg.header_len;
+    let drain_limit = cfg.request_timeout;
     // Writer: batch whatever is queued into one write (flushed: a TLS
     // stream holds written data until then; TCP's flush does nothing).
     let c = Arc::clone(&conn);
@@ -817,7 +827,21 @@ where
                 Err(e) => Err(e),
             };
             if let Err(e) = sent {
-                c.kill(format!("connection lost while sending: {e}"));
+                // A host that closes (a payShield dropping the
+                // connection) first writes the answers it has; the reset
+                // our write meets can come before our reader has read
+                // them. Killing now would fail requests that were
+                // answered: stop sending instead, and let the reader
+                // deliver what arrived and end the connection at the end
+                // of the stream (or, should the read side never end, kill
+                // it once no request can still be waiting).
+                c.writable.store(false, Ordering::SeqCst);
+                tokio::select! {
+                    _ = k1.wait_for(|k| *k) => {}
+                    () = tokio::time::sleep(drain_limit) => {
+                        c.kill(format!("connection lost while sending: {e}"));
+                    }
+                }
                 return;
             }
         }
