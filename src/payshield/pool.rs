@@ -875,3 +875,86 @@ where
     });
     conn
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// Passes its first `ok` writes on to `out`, then fails every write as
+    /// a connection the peer has reset does.
+    struct ResetAfter {
+        ok: usize,
+        out: mpsc::UnboundedSender<Vec<u8>>,
+    }
+
+    impl AsyncWrite for ResetAfter {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            if self.ok == 0 {
+                return Poll::Ready(Err(std::io::ErrorKind::ConnectionReset.into()));
+            }
+            self.ok -= 1;
+            let _ = self.out.send(buf.to_vec());
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A host that answers a request and closes makes the next write fail
+    /// (reset) while the answer waits unread: the answer still reaches its
+    /// caller; only the request that could not be written fails.
+    #[tokio::test]
+    async fn a_failed_write_does_not_fail_an_answered_request() {
+        let cfg = Arc::new(PayShieldConfig::new("127.0.0.1:0"));
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+        let (client_rd, mut host) = tokio::io::duplex(4096);
+        let conn = start_conn(client_rd, ResetAfter { ok: 1, out: out_tx }, &cfg);
+        let pool = Arc::new(Pool {
+            cfg: Arc::clone(&cfg),
+            addr: "test".into(),
+            slots: vec![Arc::new(Slot {
+                conn: Mutex::new(Some(Arc::clone(&conn))),
+            })],
+            gate: Arc::new(Gate::new()),
+            next: AtomicUsize::new(0),
+            closed: watch::channel(false).0,
+            in_flight: AtomicUsize::new(0),
+            answered: AtomicU64::new(0),
+        });
+        let p = Arc::clone(&pool);
+        let first = tokio::spawn(async move { p.call(b"NC").await });
+        // The first request goes out; its header names it.
+        let frame = out_rx.recv().await.expect("first request written");
+        let header = frame.get(2..2 + cfg.header_len).expect("header").to_vec();
+        // The second one meets the reset.
+        let p = Arc::clone(&pool);
+        let second = tokio::spawn(async move { p.call(b"NC").await });
+        while pool.live_connections() > 0 {
+            tokio::task::yield_now().await;
+        }
+        // Only now does the host's answer to the first request arrive,
+        // then the end of the stream.
+        let mut answer = Vec::new();
+        codec::write_frame(&mut answer, &[&header, b"ND00answer"]).unwrap();
+        // (Before the fix the reader had gone, and this write failed.)
+        let _ = host.write_all(&answer).await;
+        drop(host);
+        let first = first.await.unwrap();
+        assert_eq!(first.as_deref().ok(), Some(&b"ND00answer"[..]), "{first:?}");
+        let e = second.await.unwrap().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Transient);
+        assert!(!conn.alive(), "the connection ends with its stream");
+    }
+}
