@@ -561,13 +561,52 @@ fn ibm_params(pan: &str, seed: &str) -> Option<Ibm3624> {
     })
 }
 
-/// A PIN of the same length whose first digit differs (so that the Visa
-/// PVV, which takes the first four digits, differs too).
+/// A PIN of the same length whose first digit differs.
+///
+/// Another PIN need not fail verification: a Visa PVV is four decimal
+/// digits of a DES output, so about one PIN in ten thousand shares the PVV
+/// of a given PIN (under the test PVK, PAN 4123456789000035, PVKI 4: PINs
+/// 5700 and 6700). Where the answer must be `Failed`, use
+/// [`other_pin_rejected`].
 fn other_pin(pin: &Pin) -> Option<Pin> {
+    other_pin_shifted(pin, 1)
+}
+
+/// `pin` with its first digit advanced by `shift` (modulo 10).
+fn other_pin_shifted(pin: &Pin, shift: u8) -> Option<Pin> {
     let mut d = pin.digits().to_vec();
     let first = d.first_mut()?;
-    *first = b'0' + (*first - b'0' + 1) % 10;
+    *first = b'0' + (*first - b'0' + shift) % 10;
     Pin::from_digits(&d).ok()
+}
+
+/// A PIN of the same length, with another first digit, that the PIN data
+/// `check` (computed with the clear PVK `pvk`) does not accept: the first
+/// of the nine other first digits whose PVV (or IBM 3624 check) differs.
+fn other_pin_rejected(
+    pvk: &BlockCipher,
+    pan: &Pan,
+    pin: &Pin,
+    check: &PinVerification,
+) -> Result<Pin, TestCaseError> {
+    for shift in 1..10 {
+        let p = other_pin_shifted(pin, shift).ok_or_else(|| TestCaseError::fail("no other PIN"))?;
+        let accepted = match check {
+            PinVerification::VisaPvv { pvki, pvv } => {
+                pinverify::visa_pvv(pvk, pan, *pvki, &p).map(|x| x == *pvv)
+            }
+            PinVerification::Ibm3624 { ibm, offset } => {
+                pinverify::ibm3624_verify(pvk, &ibm.params(), &p, offset)
+            }
+        }
+        .map_err(|x| TestCaseError::fail(format!("reference algorithm: {x}")))?;
+        if !accepted {
+            return Ok(p);
+        }
+    }
+    Err(TestCaseError::fail(
+        "every first digit gives the same PIN data",
+    ))
 }
 
 /// Equal answers; ISO 1/3/4 PIN blocks carry random fill, so those compare
@@ -700,9 +739,12 @@ fn pin_round() -> impl Strategy<Value = PinRound> {
 }
 
 /// A random-PIN generation request for `r` on `e`, with the clear PIN
-/// encryption key to read the result (test keys), or `None` when a key it
-/// needs is not there.
-fn build_generate(e: &Entry, r: &PinRound) -> Option<(GeneratePinDataRequest, BlockCipher)> {
+/// encryption key to read the result and the clear PVK (test keys), or
+/// `None` when a key it needs is not there.
+fn build_generate(
+    e: &Entry,
+    r: &PinRound,
+) -> Option<(GeneratePinDataRequest, BlockCipher, BlockCipher)> {
     let k = &e.keys;
     let (pek_role, pek) = if r.format == PinBlockFormat::Iso4 {
         (
@@ -737,11 +779,13 @@ fn build_generate(e: &Entry, r: &PinRound) -> Option<(GeneratePinDataRequest, Bl
         pan: Pan::new(&r.pan).ok()?,
         method,
     };
-    Some((req, pek))
+    let pvk = BlockCipher::tdes(&clear(k, role)?).ok()?;
+    Some((req, pek, pvk))
 }
 
 /// What to verify a generated PIN with: its PIN data, the data altered,
-/// and another PIN's block under the same key; checks the returned block
+/// and the block of another PIN that the PIN data does not accept (checked
+/// with the clear PVK `pvk`), under the same key; checks the returned block
 /// first (its format, and a PIN of the requested length).
 #[allow(clippy::type_complexity)]
 fn pin_checks(
@@ -750,6 +794,7 @@ fn pin_checks(
     req: &GeneratePinDataRequest,
     g: &GeneratePinDataResponse,
     pek: &BlockCipher,
+    pvk: &BlockCipher,
 ) -> Result<(PinVerification, PinVerification, EncryptedPinBlock), TestCaseError> {
     prop_assert_eq!(g.format, r.format);
     let pan = req.pan.clone();
@@ -791,7 +836,7 @@ fn pin_checks(
     let other = pinblock::encrypt_pin_block(
         pek,
         r.format,
-        &other_pin(&pin).unwrap(),
+        &other_pin_rejected(pvk, &pan, &pin, &right)?,
         Some(pan.expose()),
         &mut rand::rng(),
     )
@@ -808,7 +853,7 @@ fn generated_pin_verifies(r: &PinRound) -> Result<(), TestCaseError> {
     h.rt.block_on(async {
         let mut verified = 0;
         for e in &h.entries {
-            let Some((req, pek)) = build_generate(e, r) else {
+            let Some((req, pek, pvk)) = build_generate(e, r) else {
                 continue;
             };
             let declared = e.backend.capabilities().check(&Request::from(req.clone()));
@@ -824,7 +869,7 @@ fn generated_pin_verifies(r: &PinRound) -> Result<(), TestCaseError> {
                 continue;
             }
             let g = got.map_err(|x| TestCaseError::fail(format!("{}: {x}", e.name)))?;
-            let (right, altered, other) = pin_checks(&e.name, r, &req, &g, &pek)?;
+            let (right, altered, other) = pin_checks(&e.name, r, &req, &g, &pek, &pvk)?;
             let pin_key = PinKey::Key(req.encryption_key.clone());
             for (block, method, want) in [
                 (g.pin_block.clone(), right.clone(), Verification::Verified),
@@ -876,7 +921,7 @@ fn generated_pin_verifies_on_the_other_backends(r: &PinRound) -> Result<(), Test
             .collect();
         let mut crossed = Vec::new();
         for a in &bare {
-            let Some((req, pek)) = build_generate(a, r) else {
+            let Some((req, pek, pvk)) = build_generate(a, r) else {
                 continue;
             };
             if a.backend
@@ -891,7 +936,7 @@ fn generated_pin_verifies_on_the_other_backends(r: &PinRound) -> Result<(), Test
                 .generate_pin_data(req.clone())
                 .await
                 .map_err(|x| TestCaseError::fail(format!("{}: {x}", a.name)))?;
-            let (right, altered, other) = pin_checks(&a.name, r, &req, &g, &pek)?;
+            let (right, altered, other) = pin_checks(&a.name, r, &req, &g, &pek, &pvk)?;
             let (pvk_role, pek_role) = match (&req.method, r.format) {
                 (PinGeneration::VisaPin { .. }, PinBlockFormat::Iso4) => {
                     (Role::PvkVisa, Role::ZpkAes)
@@ -1325,4 +1370,51 @@ fn fixed_rounds_are_answered_and_compared_on_every_entry() {
             }
         }
     });
+}
+
+/// The PIN round trip's "another PIN is `Failed`" check once failed at
+/// random: a Visa PVV is four decimal digits, so the generated PIN's
+/// neighbour (first digit + 1) shares its PVV about once in ten thousand
+/// rounds, and the reference then rightly answers `Verified`. This pins
+/// such a pair under the fixed test PVK and checks that the PIN the round
+/// trip uses instead is rejected by the reference.
+#[test]
+fn another_pin_sharing_the_pvv_is_not_used_as_the_wrong_pin() {
+    let h = harness();
+    let e = &h.entries[0];
+    let pvk = BlockCipher::tdes(&clear(&e.keys, Role::PvkVisa).unwrap()).unwrap();
+    let zpk = BlockCipher::tdes(&clear(&e.keys, Role::Zpk).unwrap()).unwrap();
+    let pan = Pan::new("4123456789000035").unwrap();
+    let pvki = Pvki::new(4).unwrap();
+    let pin = Pin::from_digits(b"5700").unwrap();
+    let pvv = pinverify::visa_pvv(&pvk, &pan, pvki, &pin).unwrap();
+    let right = PinVerification::VisaPvv { pvki, pvv };
+    let verify = |p: &Pin| {
+        let block = pinblock::encrypt_pin_block(
+            &zpk,
+            PinBlockFormat::Iso3,
+            p,
+            Some(pan.expose()),
+            &mut rand::rng(),
+        )
+        .unwrap();
+        h.rt.block_on(e.reference.verify_pin_data(VerifyPinDataRequest {
+            verification_key: key(&e.keys, Role::PvkVisa).unwrap(),
+            pin_key: PinKey::Key(key(&e.keys, Role::Zpk).unwrap()),
+            format: PinBlockFormat::Iso3,
+            pan: pan.clone(),
+            pin_block: block,
+            method: right.clone(),
+            pin_length: Some(PinLength::new(4).unwrap()),
+        }))
+        .unwrap()
+        .verification
+    };
+    let neighbour = other_pin(&pin).unwrap();
+    assert_eq!(neighbour.digits(), b"6700");
+    assert_eq!(verify(&neighbour), Verification::Verified);
+    let other = other_pin_rejected(&pvk, &pan, &pin, &right).unwrap();
+    assert_ne!(other.digits(), pin.digits());
+    assert_eq!(other.digits().len(), pin.digits().len());
+    assert_eq!(verify(&other), Verification::Failed);
 }

@@ -302,9 +302,17 @@ pub async fn run_with_progress(
     let mut next_report = start + config.progress_interval;
     let mut drain_deadline: Option<Instant> = None;
     loop {
-        let done = shared.stats().completed;
-        let sent = shared.sent.load(Ordering::Acquire);
+        // In this order: once sending is seen finished, `sent` is final
+        // (the sender counts each request before it says it is done), and
+        // `done` read after it cannot be compared with a stale count. Read
+        // the other way round, a caller paused between the reads (a
+        // starved machine) could see every request *then counted* answered
+        // and sending finished, while the last requests, sent meanwhile,
+        // were still in flight: the run ended early and reported them
+        // unfinished.
         let sending_done = shared.finished_sending.load(Ordering::Acquire);
+        let sent = shared.sent.load(Ordering::Acquire);
+        let done = shared.stats().completed;
         if sending_done && done >= sent {
             break;
         }

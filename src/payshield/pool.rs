@@ -160,6 +160,9 @@ struct Conn {
     tx: mpsc::UnboundedSender<Vec<u8>>,
     pending: Mutex<Pending>,
     alive: AtomicBool,
+    /// Cleared when a write fails: no new request goes on the connection,
+    /// while the reader still delivers the answers that arrived.
+    writable: AtomicBool,
     killed: watch::Sender<bool>,
     /// Set once the connection has carried a response.
     proven: watch::Sender<bool>,
@@ -194,6 +197,11 @@ impl Conn {
 
     fn alive(&self) -> bool {
         self.alive.load(Ordering::SeqCst)
+    }
+
+    /// Alive and still sending: a connection new requests may go on.
+    fn usable(&self) -> bool {
+        self.alive() && self.writable.load(Ordering::SeqCst)
     }
 
     /// Delivers a response payload (header included) to its caller.
@@ -383,7 +391,7 @@ impl Slot {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .clone()
-            .filter(|c| c.alive())
+            .filter(|c| c.usable())
     }
 }
 
@@ -607,7 +615,7 @@ impl Pool {
         let space = self.cfg.header_space();
         let (rx, (num, id)) = {
             let mut p = conn.pending.lock().unwrap_or_else(|e| e.into_inner());
-            if !conn.alive() {
+            if !conn.usable() {
                 return Err(unsent(transient("connection lost")));
             }
             if p.map.len() as u64 >= space {
@@ -787,12 +795,14 @@ where
             seq: 0,
         }),
         alive: AtomicBool::new(true),
+        writable: AtomicBool::new(true),
         killed,
         proven,
         permits: Arc::new(Semaphore::new(in_flight)),
         close_reason: Mutex::new(None),
     });
     let hl = cfg.header_len;
+    let drain_limit = cfg.request_timeout;
     // Writer: batch whatever is queued into one write (flushed: a TLS
     // stream holds written data until then; TCP's flush does nothing).
     let c = Arc::clone(&conn);
@@ -817,7 +827,21 @@ where
                 Err(e) => Err(e),
             };
             if let Err(e) = sent {
-                c.kill(format!("connection lost while sending: {e}"));
+                // A host that closes (a payShield dropping the
+                // connection) first writes the answers it has; the reset
+                // our write meets can come before our reader has read
+                // them. Killing now would fail requests that were
+                // answered: stop sending instead, and let the reader
+                // deliver what arrived and end the connection at the end
+                // of the stream (or, should the read side never end, kill
+                // it once no request can still be waiting).
+                c.writable.store(false, Ordering::SeqCst);
+                tokio::select! {
+                    _ = k1.wait_for(|k| *k) => {}
+                    () = tokio::time::sleep(drain_limit) => {
+                        c.kill(format!("connection lost while sending: {e}"));
+                    }
+                }
                 return;
             }
         }
@@ -850,4 +874,87 @@ where
         }
     });
     conn
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// Passes its first `ok` writes on to `out`, then fails every write as
+    /// a connection the peer has reset does.
+    struct ResetAfter {
+        ok: usize,
+        out: mpsc::UnboundedSender<Vec<u8>>,
+    }
+
+    impl AsyncWrite for ResetAfter {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            if self.ok == 0 {
+                return Poll::Ready(Err(std::io::ErrorKind::ConnectionReset.into()));
+            }
+            self.ok -= 1;
+            let _ = self.out.send(buf.to_vec());
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// A host that answers a request and closes makes the next write fail
+    /// (reset) while the answer waits unread: the answer still reaches its
+    /// caller; only the request that could not be written fails.
+    #[tokio::test]
+    async fn a_failed_write_does_not_fail_an_answered_request() {
+        let cfg = Arc::new(PayShieldConfig::new("127.0.0.1:0"));
+        let (out_tx, mut out_rx) = mpsc::unbounded_channel();
+        let (client_rd, mut host) = tokio::io::duplex(4096);
+        let conn = start_conn(client_rd, ResetAfter { ok: 1, out: out_tx }, &cfg);
+        let pool = Arc::new(Pool {
+            cfg: Arc::clone(&cfg),
+            addr: "test".into(),
+            slots: vec![Arc::new(Slot {
+                conn: Mutex::new(Some(Arc::clone(&conn))),
+            })],
+            gate: Arc::new(Gate::new()),
+            next: AtomicUsize::new(0),
+            closed: watch::channel(false).0,
+            in_flight: AtomicUsize::new(0),
+            answered: AtomicU64::new(0),
+        });
+        let p = Arc::clone(&pool);
+        let first = tokio::spawn(async move { p.call(b"NC").await });
+        // The first request goes out; its header names it.
+        let frame = out_rx.recv().await.expect("first request written");
+        let header = frame.get(2..2 + cfg.header_len).expect("header").to_vec();
+        // The second one meets the reset.
+        let p = Arc::clone(&pool);
+        let second = tokio::spawn(async move { p.call(b"NC").await });
+        while pool.live_connections() > 0 {
+            tokio::task::yield_now().await;
+        }
+        // Only now does the host's answer to the first request arrive,
+        // then the end of the stream.
+        let mut answer = Vec::new();
+        codec::write_frame(&mut answer, &[&header, b"ND00answer"]).unwrap();
+        // (Before the fix the reader had gone, and this write failed.)
+        let _ = host.write_all(&answer).await;
+        drop(host);
+        let first = first.await.unwrap();
+        assert_eq!(first.as_deref().ok(), Some(&b"ND00answer"[..]), "{first:?}");
+        let e = second.await.unwrap().unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Transient);
+        assert!(!conn.alive(), "the connection ends with its stream");
+    }
 }
